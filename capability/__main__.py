@@ -1,0 +1,5 @@
+import sys
+
+from capability.cli import main
+
+sys.exit(main())

@@ -1,0 +1,138 @@
+"""Difficulty buckets from the ladder models' results (pure: arrays in, a dataclass out).
+
+Steps, in order, each a parameter:
+
+1. **Exclude** (``zero_policy``): with ``"exclude"`` (the GPT-4 report's practice) a problem
+   that some ladder model never solved (``c = 0``) is excluded, since ``-log pass_rate`` is
+   unbounded there; with ``"keep"`` it stays and the ``-log p`` estimator must be finite at
+   ``c = 0``.
+2. **Order** by difficulty (``difficulty``): ``"mean-pass-rate"`` -- the mean over ladder
+   models of ``c / n`` (default); ``"largest-model"`` -- the largest ladder model's ``c / n``,
+   ties broken by the mean. Ties keep the problems' input order.
+3. **Hold out** the ``hold_out`` hardest of the rest (default 15, as in the report).
+4. **Split** what remains into ``n_buckets`` buckets (default 6), bucket 1 = easiest:
+   ``"equal-count"`` -- consecutive runs of (nearly) equal size, earlier buckets taking the
+   remainder; ``"equal-width"`` -- equal-width intervals of the difficulty score between the
+   easiest and hardest kept problem (buckets may then be empty).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["BucketAssignment", "assign_buckets", "ZERO_POLICIES", "DIFFICULTIES", "SPLITS"]
+
+ZERO_POLICIES = ("exclude", "keep")
+DIFFICULTIES = ("mean-pass-rate", "largest-model")
+SPLITS = ("equal-count", "equal-width")
+
+
+@dataclass(frozen=True)
+class BucketAssignment:
+    """Which problems fall in which bucket.
+
+    Attributes
+    ----------
+    buckets
+        ``buckets[b]`` holds the task ids of bucket ``b + 1`` (bucket 1 = easiest), each in
+        order from easiest to hardest.
+    held_out
+        The hardest problems set aside (hardest last).
+    excluded
+        Problems removed by the zero policy, in input order.
+    difficulty
+        ``{task_id: score}`` for every problem; higher = easier.
+    """
+
+    buckets: tuple[tuple[str, ...], ...]
+    held_out: tuple[str, ...]
+    excluded: tuple[str, ...]
+    difficulty: dict[str, float]
+
+    def bucket_of(self, task_id: str) -> int | None:
+        """The 1-based bucket of ``task_id``, or None when held out or excluded."""
+        for b, ids in enumerate(self.buckets, start=1):
+            if task_id in ids:
+                return b
+        return None
+
+
+def _assign_iv(n, c, task_ids, n_buckets, hold_out, zero_policy, difficulty, split):
+    n = np.atleast_2d(np.asarray(n))
+    c = np.atleast_2d(np.asarray(c))
+    if n.shape != c.shape:
+        raise ValueError(f"`n` and `c` must have the same shape (models, problems). "
+                         f"Got {n.shape} and {c.shape} instead.")
+    if len(task_ids) != n.shape[1]:
+        raise ValueError(f"`task_ids` must have one entry per problem column ({n.shape[1]}). "
+                         f"Got {len(task_ids)} instead.")
+    if len(set(task_ids)) != len(task_ids):
+        raise ValueError("`task_ids` must be distinct.")
+    if not (isinstance(n_buckets, (int, np.integer)) and n_buckets >= 1):
+        raise ValueError(f"`n_buckets` must be an integer >= 1. Got {n_buckets!r} instead.")
+    if not (isinstance(hold_out, (int, np.integer)) and hold_out >= 0):
+        raise ValueError(f"`hold_out` must be an integer >= 0. Got {hold_out!r} instead.")
+    for name, value, options in (("zero_policy", zero_policy, ZERO_POLICIES),
+                                 ("difficulty", difficulty, DIFFICULTIES),
+                                 ("split", split, SPLITS)):
+        if value not in options:
+            raise ValueError(f"`{name}` must be one of {', '.join(options)}. "
+                             f"Got {value!r} instead.")
+    return n, c, list(task_ids)
+
+
+def assign_buckets(n, c, task_ids, *, n_buckets: int = 6, hold_out: int = 15,
+                   zero_policy: str = "exclude", difficulty: str = "mean-pass-rate",
+                   split: str = "equal-count") -> BucketAssignment:
+    """Assign problems to difficulty buckets from the ladder models' counts.
+
+    Parameters
+    ----------
+    n, c
+        Arrays of shape ``(models, problems)``: samples drawn and passed, ladder models only
+        (never the target), ordered from smallest to largest compute.
+    task_ids
+        One id per problem column.
+    n_buckets, hold_out, zero_policy, difficulty, split
+        See the module docstring.
+
+    Raises
+    ------
+    ValueError
+        Bad shapes or options, or fewer kept problems than ``hold_out + n_buckets``.
+    """
+    n, c, task_ids = _assign_iv(n, c, task_ids, n_buckets, hold_out, zero_policy,
+                                difficulty, split)
+    rate = c / n
+    if difficulty == "mean-pass-rate":
+        score = rate.mean(axis=0)
+        order_keys = (score,)
+    else:
+        score = rate[-1]
+        order_keys = (rate.mean(axis=0), score)  # lexsort: last key is primary
+    keep = np.ones(len(task_ids), dtype=bool)
+    if zero_policy == "exclude":
+        keep = np.all(c > 0, axis=0)
+    excluded = tuple(t for t, k in zip(task_ids, keep) if not k)
+    kept = np.flatnonzero(keep)
+    if kept.size < hold_out + n_buckets:
+        raise ValueError(f"{kept.size} problems remain after the zero policy "
+                         f"({len(excluded)} excluded), fewer than hold_out + n_buckets = "
+                         f"{hold_out + n_buckets}; lower `hold_out` or use zero policy 'keep'.")
+    # Easiest first; np.lexsort is stable, so ties keep input order.
+    order = kept[np.lexsort(tuple(-key[kept] for key in order_keys))]
+    n_in = kept.size - hold_out
+    held_out = tuple(task_ids[i] for i in order[n_in:])
+    inside = order[:n_in]
+    if split == "equal-count":
+        groups = np.array_split(inside, n_buckets)
+    else:
+        s = score[inside]
+        edges = np.linspace(s.max(), s.min(), n_buckets + 1)
+        which = np.clip(np.searchsorted(-edges, -s, side="right") - 1, 0, n_buckets - 1)
+        groups = [inside[which == b] for b in range(n_buckets)]
+    buckets = tuple(tuple(task_ids[i] for i in g) for g in groups)
+    return BucketAssignment(buckets=buckets, held_out=held_out, excluded=excluded,
+                            difficulty={t: float(s) for t, s in zip(task_ids, score)})

@@ -1,0 +1,244 @@
+"""The ``capability`` command: parse, call one library function, print.
+
+Data and tables go to stdout; warnings and errors to stderr. Exit codes live in
+:mod:`capability.errors`: 0 success, 1 unexpected error, 2 bad input, 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from capability import __version__
+from capability.errors import ERROR, INTERRUPTED, SUCCESS, CapabilityError
+
+__all__ = ["main", "build_parser"]
+
+EXAMPLES_RUN = """\
+examples:
+  capability run ladder.toml --out runs/2026-11
+  capability run ladder.toml --out out --hold-out 0 --zero-policy keep --level 0.95
+
+The ladder file (TOML) names the target and at least three ladder models, each with its
+training compute and a source of results; see the README. The target's results are never
+read: the prediction is made before they exist.
+"""
+
+EXAMPLES_SIMULATE = """\
+example:
+  capability simulate --out sim --seed 3 && capability run sim/ladder.toml --out sim/run
+
+Writes sim/ladder.toml, sim/counts/<model>.csv (the target's too, for scoring later; the
+ladder file does not point at it) and sim/truth.json (every problem's true law).
+"""
+
+
+def _method_options(parser: argparse.ArgumentParser) -> None:
+    from capability.buckets import DIFFICULTIES, SPLITS, ZERO_POLICIES
+    from capability.estimate import NEG_LOG_ESTIMATORS
+
+    g = parser.add_argument_group("method (defaults follow the GPT-4 report where it is "
+                                  "explicit)")
+    g.add_argument("--buckets", type=int, default=6, metavar="N",
+                   help="number of difficulty buckets; bucket 1 = easiest (default: 6)")
+    g.add_argument("--hold-out", type=int, default=15, metavar="N",
+                   help="hardest problems set aside before bucketing (default: 15)")
+    g.add_argument("--zero-policy", choices=ZERO_POLICIES, default="exclude",
+                   help="problems some ladder model never solved: 'exclude' them, as the "
+                        "report does, or 'keep' them (default: exclude)")
+    g.add_argument("--difficulty", choices=DIFFICULTIES, default="mean-pass-rate",
+                   help="how problems are ordered: mean pass rate over the ladder models, or "
+                        "the largest ladder model's (default: mean-pass-rate)")
+    g.add_argument("--split", choices=SPLITS, default="equal-count",
+                   help="bucket boundaries: equal numbers of problems, or equal-width "
+                        "intervals of the difficulty score (default: equal-count)")
+    g.add_argument("--estimator", choices=NEG_LOG_ESTIMATORS, default="series",
+                   help="per-problem -log pass_rate estimator: 'series' (nearly unbiased, "
+                        "finite at c=0), 'jeffreys' (posterior mean), 'plugin' (-log(c/n)) "
+                        "(default: series)")
+    g.add_argument("--level", type=float, default=0.9,
+                   help="confidence level of the intervals (default: 0.9)")
+    g.add_argument("--resamples", type=int, default=1000, metavar="N",
+                   help="bootstrap resamples per bucket (default: 1000)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
+
+
+def _settings(args: argparse.Namespace):
+    from capability.predict import PredictionSettings
+
+    return PredictionSettings(n_buckets=args.buckets, hold_out=args.hold_out,
+                              zero_policy=args.zero_policy, difficulty=args.difficulty,
+                              split=args.split, estimator=args.estimator,
+                              confidence_level=args.level, n_resamples=args.resamples,
+                              seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="capability",
+        description="Predict a large model's code-generation capability (HumanEval pass "
+                    "rates, per difficulty bucket) from a ladder of small models trained "
+                    "the same way: the predictable-scaling method of the GPT-4 technical "
+                    "report, section 3.2. Per bucket P it fits "
+                    "-E_P[log pass_rate(C)] = alpha * C^(-k) over training compute C and "
+                    "extrapolates to the target's compute, with intervals.",
+        epilog="Start with 'capability demo'; 'capability COMMAND --help' explains each "
+               "command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"capability {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="predict the target from a ladder file",
+                         description="Read a ladder file, estimate per-problem pass rates of "
+                                     "the ladder models, bucket the problems by difficulty, "
+                                     "fit each bucket's law and extrapolate it to the "
+                                     "target's compute. Writes OUT/prediction.json and "
+                                     "prints a per-bucket table.",
+                         epilog=EXAMPLES_RUN,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("ladder", type=Path, help="the ladder file (TOML)")
+    run.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
+                     help="directory for prediction.json (created if missing)")
+    _method_options(run)
+
+    sim = sub.add_parser("simulate", help="write a simulated ladder with known truth",
+                         description="Simulate a ladder whose truth is known: per problem "
+                                     "-log p_i(C) = a_i (C/C_T)^(-k_i), heavy-tailed a_i, a "
+                                     "few problems that get worse with scale, binomial "
+                                     "sampling, and a loss law.",
+                         epilog=EXAMPLES_SIMULATE,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    _simulate_options(sim, required_out=True)
+
+    demo = sub.add_parser("demo", help="simulate a ladder, predict it, compare with truth",
+                          description="The embedded default end to end: simulate a ladder "
+                                      "with known truth, run the prediction on it, and print "
+                                      "the per-bucket table beside the true values.")
+    _simulate_options(demo, required_out=False)
+    return parser
+
+
+def _simulate_options(parser: argparse.ArgumentParser, *, required_out: bool) -> None:
+    parser.add_argument("--out", "-o", type=Path, required=required_out,
+                        default=None if required_out else Path("capability-demo"),
+                        metavar="DIR", help="output directory" +
+                        ("" if required_out else " (default: ./capability-demo)"))
+    parser.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
+    parser.add_argument("--problems", type=int, default=164, metavar="N",
+                        help="number of problems (default: 164, as HumanEval)")
+    parser.add_argument("--samples", type=int, default=200, metavar="N",
+                        help="samples per problem and model (default: 200)")
+    parser.add_argument("--k", type=float, default=0.3,
+                        help="scaling exponent k of the per-problem laws (default: 0.3)")
+    parser.add_argument("--k-spread", type=float, default=0.0,
+                        help="log-normal spread of k across problems (default: 0)")
+    parser.add_argument("--inverse", type=int, default=2, metavar="N",
+                        help="problems that get worse with scale (default: 2)")
+    parser.add_argument("--target-compute", type=float, default=1e24, metavar="FLOPS",
+                        help="the target's training compute (default: 1e24)")
+    parser.add_argument("--ratios", default="1000,300,100,30,10",
+                        help="how many times less compute each ladder model has than the "
+                             "target, comma-separated (default: 1000,300,100,30,10)")
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    """Write JSON to a temporary file beside ``path`` and rename it into place, so a crash
+    never leaves a file that looks complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fp:
+            json.dump(obj, fp, indent=1, allow_nan=False)
+            fp.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _simulate(args: argparse.Namespace):
+    from capability.errors import InputError
+    from capability.simulate import simulate_ladder, write_simulation
+
+    try:
+        ratios = [float(r) for r in args.ratios.split(",")]
+    except ValueError:
+        raise InputError(f"expected comma-separated numbers, found {args.ratios!r}",
+                         key="--ratios") from None
+    try:
+        sim = simulate_ladder(seed=args.seed, n_problems=args.problems,
+                              n_samples=args.samples, target_compute=args.target_compute,
+                              ratios=ratios, k=args.k, k_spread=args.k_spread,
+                              n_inverse=args.inverse)
+    except ValueError as err:
+        raise InputError(str(err), key="simulate") from None
+    return sim, write_simulation(sim, args.out)
+
+
+def _predict_ladder(ladder_path: Path, out: Path, settings, truth_sim=None) -> dict:
+    from capability.counts import ladder_counts
+    from capability.ladder import load_ladder
+    from capability.predict import predict
+    from capability.problems import load_problems
+    from capability.simulate import bucket_truth
+    from capability.table import format_prediction
+
+    ladder = load_ladder(ladder_path)
+    task_ids = None if ladder.problems is None else list(load_problems(ladder.problems))
+    counts = ladder_counts(ladder, task_ids)
+    pred = predict(counts, [(m.name, m.compute, m.loss) for m in ladder.models],
+                   target=ladder.target.name, target_compute=ladder.target.compute,
+                   ladder=ladder.name, settings=settings)
+    result = pred.to_dict()
+    result["ladder_file"] = str(ladder_path)
+    _write_json_atomic(out / "prediction.json", result)
+    truth = None if truth_sim is None else bucket_truth(truth_sim, pred.assignment.buckets)
+    print(format_prediction(result, truth), flush=True)
+    for note in pred.warnings:
+        print(f"capability: note: {note}", file=sys.stderr)
+    print(f"wrote {out / 'prediction.json'}", file=sys.stderr)
+    return result
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        _predict_ladder(args.ladder, args.out, _settings(args))
+    elif args.command == "simulate":
+        _, path = _simulate(args)
+        print(path)
+    elif args.command == "demo":
+        from capability.predict import PredictionSettings
+
+        sim, path = _simulate(args)
+        print(f"simulated ladder: {path} (truth: {args.out / 'truth.json'})", file=sys.stderr,
+              flush=True)
+        _predict_ladder(path, args.out / "run", PredictionSettings(), truth_sim=sim)
+        print(f"true final loss of the target: {sim.losses[sim.target]:.4f}")
+    return SUCCESS
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``capability`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return SUCCESS
+    try:
+        return _dispatch(args)
+    except CapabilityError as err:
+        print(f"capability: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("capability: cancelled by user", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        return ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

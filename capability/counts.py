@@ -1,0 +1,135 @@
+"""Read per-problem pass counts (``task_id,n,c`` CSV files) and gather a ladder's counts."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+
+from capability.errors import InputError
+from capability.ladder import Ladder
+
+__all__ = ["read_counts", "ladder_counts", "COUNT_COLUMNS"]
+
+COUNT_COLUMNS = ("task_id", "n", "c")
+
+
+def _whole(path, line, name, text, minimum) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise InputError(f"{name} must be a whole number >= {minimum}, found {text!r}",
+                         path=path, line=line) from None
+    if value < minimum:
+        raise InputError(f"{name} must be a whole number >= {minimum}, found {value}",
+                         path=path, line=line)
+    return value
+
+
+def read_counts(path: str | Path) -> pd.DataFrame:
+    """Read a counts CSV: a header with ``task_id``, ``n`` (samples drawn) and ``c``
+    (samples that passed); other columns are ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``task_id`` (str), ``n``, ``c`` (int64), in file order.
+
+    Raises
+    ------
+    InputError
+        Naming the file and line: a missing column, a value that is not a whole number,
+        ``n < 1``, ``c > n``, a repeated task id, bytes that are not UTF-8, or no rows.
+    """
+    path = Path(path)
+    rows: list[tuple[str, int, int]] = []
+    seen: dict[str, int] = {}
+    try:
+        fp = open(path, newline="", encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"cannot read the counts file ({err.strerror or err})",
+                         path=path) from None
+    with fp:
+        reader = csv.reader(fp)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise InputError("expected a header task_id,n,c, found an empty file",
+                                 path=path, line=1)
+            header = [h.strip() for h in header]
+            missing = [col for col in COUNT_COLUMNS if col not in header]
+            if missing:
+                raise InputError(f"missing column {missing[0]!r}: expected a header with "
+                                 f"task_id,n,c, found {','.join(header)!r}", path=path, line=1)
+            idx = [header.index(col) for col in COUNT_COLUMNS]
+            for record in reader:
+                line = reader.line_num
+                if not any(field.strip() for field in record):
+                    continue
+                if len(record) < len(header):
+                    raise InputError(f"expected {len(header)} fields, found {len(record)}",
+                                     path=path, line=line)
+                task_id = record[idx[0]].strip()
+                if not task_id:
+                    raise InputError("task_id is empty", path=path, line=line)
+                n = _whole(path, line, "n", record[idx[1]], 1)
+                c = _whole(path, line, "c", record[idx[2]], 0)
+                if c > n:
+                    raise InputError(f"c = {c} exceeds n = {n} (c counts the samples that "
+                                     "passed, at most n)", path=path, line=line)
+                if task_id in seen:
+                    raise InputError(f"task_id {task_id!r} repeats line {seen[task_id]}",
+                                     path=path, line=line)
+                seen[task_id] = line
+                rows.append((task_id, n, c))
+        except UnicodeDecodeError:
+            raise InputError("expected UTF-8 text, found bytes that are not UTF-8",
+                             path=path, line=reader.line_num + 1) from None
+        except csv.Error as err:
+            raise InputError(f"not valid CSV ({err})", path=path, line=reader.line_num) from None
+    if not rows:
+        raise InputError("expected at least one row of counts, found none", path=path)
+    frame = pd.DataFrame(rows, columns=list(COUNT_COLUMNS))
+    return frame.astype({"task_id": str, "n": "int64", "c": "int64"})
+
+
+def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None) -> pd.DataFrame:
+    """The ladder models' counts as one long table ``model, task_id, n, c``.
+
+    The target's results are never read. Every ladder model must cover the same problems;
+    with ``task_ids`` (a problem set) every task id must belong to it.
+
+    Raises
+    ------
+    InputError
+        A counts file is bad (see :func:`read_counts`), names a task outside the problem
+        set, or a model lacks problems that another model has.
+    """
+    frames = []
+    reference: tuple[str, set[str]] | None = None
+    allowed = None if task_ids is None else set(task_ids)
+    for model in ladder.models:
+        frame = read_counts(model.counts)
+        ids = set(frame["task_id"])
+        if allowed is not None:
+            unknown = [t for t in frame["task_id"] if t not in allowed]
+            if unknown:
+                line = int(frame.index[frame["task_id"] == unknown[0]][0]) + 2
+                raise InputError(f"task_id {unknown[0]!r} is not in the problem set "
+                                 f"{ladder.problems}", path=model.counts, line=line)
+        if reference is None:
+            reference = (model.name, ids)
+        elif ids != reference[1]:
+            missing = sorted(reference[1] - ids)
+            extra = sorted(ids - reference[1])
+            if missing:
+                raise InputError(f"model {model.name!r} lacks {len(missing)} problem(s) that "
+                                 f"{reference[0]!r} has, e.g. {missing[0]!r}; every ladder "
+                                 "model needs the same problems", path=model.counts)
+            raise InputError(f"model {model.name!r} has {len(extra)} problem(s) that "
+                             f"{reference[0]!r} lacks, e.g. {extra[0]!r}; every ladder model "
+                             "needs the same problems", path=model.counts)
+        frames.append(frame.assign(model=model.name))
+    table = pd.concat(frames, ignore_index=True)
+    return table[["model", "task_id", "n", "c"]]

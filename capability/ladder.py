@@ -1,0 +1,263 @@
+"""Parse and validate the ladder file (TOML) into frozen dataclasses.
+
+::
+
+    name = "my-ladder"
+    problems = "humaneval"          # or a JSONL path; optional when every source is counts
+    target = "m-7b"                 # names one [[models]] entry; it needs only its compute
+
+    [[models]]
+    name = "m-125m"
+    compute = 2.4e19                # training FLOPs; or params = ..., tokens = ... (6 N D)
+    loss = 2.91                     # optional final loss
+    counts = "counts/m-125m.csv"    # per-problem pass counts: task_id,n,c
+
+    [sampling]                      # defaults for every model
+    n = 200
+
+Paths resolve relative to the ladder file. Every mistake is an ``InputError`` naming the file,
+the key (``models[2].compute``), what was expected and what was found; unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from capability.errors import InputError
+from capability.problems import BUILTIN
+
+__all__ = ["ModelSpec", "Ladder", "load_ladder", "MIN_LADDER_MODELS"]
+
+MIN_LADDER_MODELS = 3
+TOP_KEYS = {"name", "problems", "target", "models", "sampling"}
+MODEL_KEYS = {"name", "compute", "params", "tokens", "loss", "counts", "samples", "server",
+              "transformers"}
+SOURCES = ("counts", "samples", "server", "transformers")
+SUPPORTED_SOURCES = ("counts",)
+SAMPLING_KEYS = {"n", "temperature", "top_p", "max_tokens", "stop", "seed"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the ladder (or the target).
+
+    Attributes
+    ----------
+    name
+        Unique name.
+    compute
+        Training compute, FLOPs (given, or ``6 * params * tokens``).
+    loss
+        Final loss, when given.
+    counts
+        Path of its counts CSV (``task_id,n,c``), when that is its source.
+    """
+
+    name: str
+    compute: float
+    loss: float | None = None
+    counts: Path | None = None
+    params: float | None = None
+    tokens: float | None = None
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """A validated ladder file.
+
+    Attributes
+    ----------
+    models
+        The ladder models (never the target), sorted by compute, smallest first.
+    target
+        The model whose capability is predicted.
+    problems
+        ``"humaneval"``, a path, or None (task ids taken from the counts as given).
+    """
+
+    path: Path
+    name: str
+    target: ModelSpec
+    models: tuple[ModelSpec, ...]
+    problems: str | Path | None = None
+    sampling: dict[str, Any] = field(default_factory=dict)
+
+    def has_losses(self) -> bool:
+        """True when every ladder model gives its final loss."""
+        return all(m.loss is not None for m in self.models)
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", str: "a string", int: "an integer", float: "a float",
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _positive_number(path, key, value, what) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"expected {what}, found {_type_name(value)} {value!r}",
+                         path=path, key=key)
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"expected {what}, found {value!r}", path=path, key=key)
+    return float(value)
+
+
+def _string(path, key, value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"expected a non-empty string, found {_type_name(value)} {value!r}",
+                         path=path, key=key)
+    return value
+
+
+def _unknown_keys(path, table: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise InputError(f"unknown key (expected one of {', '.join(sorted(allowed))})",
+                         path=path, key=prefix + unknown[0])
+
+
+def _model(path: Path, index: int, table: Any, is_target: bool) -> ModelSpec:
+    where = f"models[{index}]"
+    if not isinstance(table, dict):
+        raise InputError(f"expected a table, found {_type_name(table)}", path=path, key=where)
+    _unknown_keys(path, table, MODEL_KEYS, where)
+    if "name" not in table:
+        raise InputError("missing key 'name'", path=path, key=where)
+    name = _string(path, f"{where}.name", table["name"])
+    has_compute = "compute" in table
+    has_nd = "params" in table or "tokens" in table
+    if has_compute and has_nd:
+        raise InputError("give compute, or params and tokens, not both", path=path, key=where)
+    params = tokens = None
+    if has_compute:
+        compute = _positive_number(path, f"{where}.compute", table["compute"],
+                                   "a finite number > 0 (training FLOPs)")
+    elif has_nd:
+        for key in ("params", "tokens"):
+            if key not in table:
+                raise InputError(f"missing key {key!r} (compute = 6 * params * tokens needs "
+                                 "both)", path=path, key=where)
+        params = _positive_number(path, f"{where}.params", table["params"],
+                                  "a finite number > 0 (parameters)")
+        tokens = _positive_number(path, f"{where}.tokens", table["tokens"],
+                                  "a finite number > 0 (training tokens)")
+        compute = 6.0 * params * tokens
+    else:
+        raise InputError("missing key 'compute' (training FLOPs; or params and tokens)",
+                         path=path, key=where)
+    loss = None
+    if "loss" in table:
+        loss = _positive_number(path, f"{where}.loss", table["loss"],
+                                "a finite number > 0 (final loss)")
+    given = [s for s in SOURCES if s in table]
+    if len(given) > 1:
+        raise InputError(f"expected one source of results, found {', '.join(given)}",
+                         path=path, key=where)
+    counts = None
+    if given and given[0] not in SUPPORTED_SOURCES:
+        raise InputError(f"source {given[0]!r} is not supported by this version yet "
+                         f"(supported: {', '.join(SUPPORTED_SOURCES)})", path=path,
+                         key=f"{where}.{given[0]}")
+    if given:
+        counts = path.parent / _string(path, f"{where}.counts", table["counts"])
+    elif not is_target:
+        raise InputError(f"missing a source of results (one of: {', '.join(SUPPORTED_SOURCES)})",
+                         path=path, key=where)
+    return ModelSpec(name=name, compute=compute, loss=loss, counts=counts, params=params,
+                     tokens=tokens)
+
+
+def _sampling(path: Path, table: Any) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise InputError(f"expected a table, found {_type_name(table)}", path=path,
+                         key="sampling")
+    _unknown_keys(path, table, SAMPLING_KEYS, "sampling")
+    checks = {
+        "n": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+              "an integer >= 1"),
+        "max_tokens": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+                       "an integer >= 1"),
+        "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+        "temperature": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                        and 0 <= v < math.inf, "a number >= 0"),
+        "top_p": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                  and 0 < v <= 1, "a number in (0, 1]"),
+        "stop": (lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v),
+                 "an array of strings"),
+    }
+    for key, value in table.items():
+        ok, what = checks[key]
+        if not ok(value):
+            raise InputError(f"expected {what}, found {_type_name(value)} {value!r}",
+                             path=path, key=f"sampling.{key}")
+    return dict(table)
+
+
+def load_ladder(path: str | Path) -> Ladder:
+    """Read and validate a ladder file.
+
+    Raises
+    ------
+    InputError
+        The file is missing, not UTF-8 or not TOML; a key is unknown, missing or of the
+        wrong type; compute or loss is not finite and > 0; names repeat; ``target`` names no
+        model; fewer than 3 ladder models; a ladder model has no source of results.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as err:
+        raise InputError(f"cannot read the ladder file ({err.strerror or err})",
+                         path=path) from None
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise InputError("expected UTF-8 text, found bytes that are not UTF-8", path=path,
+                         line=line) from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"expected a TOML ladder file, found invalid TOML ({err})",
+                         path=path) from None
+    _unknown_keys(path, doc, TOP_KEYS, "")
+    name = _string(path, "name", doc["name"]) if "name" in doc else path.stem
+    if "target" not in doc:
+        raise InputError("missing key (the name of the model to predict)", path=path,
+                         key="target")
+    target_name = _string(path, "target", doc["target"])
+    raw_models = doc.get("models")
+    if raw_models is None:
+        raise InputError("missing [[models]] (the ladder's models and the target)", path=path,
+                         key="models")
+    if not isinstance(raw_models, list):
+        raise InputError(f"expected an array of tables ([[models]]), found "
+                         f"{_type_name(raw_models)}", path=path, key="models")
+    names = [t.get("name") if isinstance(t, dict) else None for t in raw_models]
+    specs, seen = [], {}
+    for i, table in enumerate(raw_models):
+        spec = _model(path, i, table, is_target=names[i] == target_name)
+        if spec.name in seen:
+            raise InputError(f"duplicate model name {spec.name!r} (also models[{seen[spec.name]}])",
+                             path=path, key=f"models[{i}].name")
+        seen[spec.name] = i
+        specs.append(spec)
+    targets = [s for s in specs if s.name == target_name]
+    if not targets:
+        raise InputError(f"names no model: {target_name!r} is not among "
+                         f"{', '.join(repr(s.name) for s in specs) or 'no models'}",
+                         path=path, key="target")
+    ladder_models = tuple(sorted((s for s in specs if s.name != target_name),
+                                 key=lambda s: s.compute))
+    if len(ladder_models) < MIN_LADDER_MODELS:
+        raise InputError(f"expected at least {MIN_LADDER_MODELS} ladder models besides the "
+                         f"target, found {len(ladder_models)}", path=path, key="models")
+    problems: str | Path | None = None
+    if "problems" in doc:
+        value = _string(path, "problems", doc["problems"])
+        problems = BUILTIN if value == BUILTIN else path.parent / value
+    sampling = _sampling(path, doc["sampling"]) if "sampling" in doc else {}
+    return Ladder(path=path, name=name, target=targets[0], models=ladder_models,
+                  problems=problems, sampling=sampling)

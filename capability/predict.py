@@ -1,0 +1,196 @@
+"""From a ladder's counts to a per-bucket prediction for the target (pure orchestration).
+
+Buckets (:mod:`capability.buckets`) are assigned from the ladder models' counts only, each
+bucket's law is fitted and extrapolated (:mod:`capability.fit`), and the loss law too when
+losses are given. No I/O: the CLI reads the inputs and writes ``prediction.json``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from capability import __version__
+from capability.buckets import BucketAssignment, assign_buckets
+from capability.errors import FitError, InputError
+from capability.fit import BucketLaw, LossLawFit, fit_bucket_law, fit_loss_law
+from capability.interval import _json_float
+
+__all__ = ["PredictionSettings", "BucketPrediction", "Prediction", "predict"]
+
+
+@dataclass(frozen=True)
+class PredictionSettings:
+    """Every choice of the method; each is a CLI flag of ``capability run``."""
+
+    n_buckets: int = 6
+    hold_out: int = 15
+    zero_policy: str = "exclude"
+    difficulty: str = "mean-pass-rate"
+    split: str = "equal-count"
+    estimator: str = "series"
+    confidence_level: float = 0.9
+    n_resamples: int = 1000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class BucketPrediction:
+    """One bucket: its problems and its law (None when it could not be fitted)."""
+
+    bucket: int
+    task_ids: tuple[str, ...]
+    law: BucketLaw | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The per-bucket prediction for the target; ``to_dict()`` is ``prediction.json``."""
+
+    ladder: str
+    target: str
+    target_compute: float
+    models: tuple[tuple[str, float, float | None], ...]
+    settings: PredictionSettings
+    assignment: BucketAssignment
+    buckets: tuple[BucketPrediction, ...]
+    loss: LossLawFit | None = None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        model_names = [m[0] for m in self.models]
+        buckets = []
+        for b in self.buckets:
+            entry: dict = {"bucket": b.bucket, "task_ids": list(b.task_ids),
+                           "n_problems": len(b.task_ids)}
+            if b.law is None:
+                entry.update({"alpha": None, "k": None,
+                              "neg_log_pass_rate": {"predicted": None, "lower": None,
+                                                    "upper": None},
+                              "mean_pass_rate": {"predicted": None, "lower": None,
+                                                 "upper": None},
+                              "note": b.note})
+            else:
+                law = b.law
+                entry.update({
+                    "alpha": _json_float(law.fit.alpha),
+                    "k": _json_float(law.fit.k),
+                    "neg_log_pass_rate": law.neg_log_pass_rate.to_dict(),
+                    "mean_pass_rate": law.mean_pass_rate.to_dict(),
+                    "interval_method": law.neg_log_pass_rate.method,
+                    "lack_of_fit_scale": law.lack_of_fit,
+                    "ladder_points": [
+                        {"model": name, "compute": float(comp),
+                         "neg_log_pass_rate": _json_float(y), "variance": _json_float(v),
+                         "used_in_fit": bool(w > 0)}
+                        for name, comp, y, v, w in zip(model_names, law.fit.compute,
+                                                       law.bucket_mean, law.bucket_variance,
+                                                       law.fit.weights)],
+                })
+            buckets.append(entry)
+        out = {
+            "tool": "capability", "tool_version": __version__,
+            "ladder": self.ladder,
+            "target": self.target, "target_compute": self.target_compute,
+            "level": self.settings.confidence_level,
+            "models": [{"name": n, "compute": c, "loss": loss} for n, c, loss in self.models],
+            "settings": asdict(self.settings),
+            "law": "-E_P[log pass_rate(C)] = alpha * C^(-k), C in FLOPs",
+            "held_out": list(self.assignment.held_out),
+            "excluded": list(self.assignment.excluded),
+            "buckets": buckets,
+            "warnings": list(self.warnings),
+        }
+        if self.loss is not None:
+            out["loss"] = {**self.loss.prediction.to_dict(), "a": self.loss.a,
+                           "b": self.loss.b, "c": self.loss.c,
+                           "law": "L(C) = a * C^b + c, C in FLOPs",
+                           "interval_method": self.loss.prediction.method}
+        return out
+
+
+def _settings_iv(s: PredictionSettings) -> None:
+    if s.zero_policy == "keep" and s.estimator == "plugin":
+        raise InputError("zero policy 'keep' needs an estimator that is finite at c = 0 "
+                         "(series or jeffreys), not 'plugin'", key="--estimator")
+    if not 0 < s.confidence_level < 1:
+        raise InputError(f"expected a level in (0, 1), found {s.confidence_level}",
+                         key="--level")
+
+
+def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]], *,
+            target: str, target_compute: float, ladder: str = "ladder",
+            settings: PredictionSettings = PredictionSettings()) -> Prediction:
+    """Predict the target's per-bucket capability from the ladder models' counts.
+
+    Parameters
+    ----------
+    counts
+        Long table ``model, task_id, n, c`` for the ladder models only (never the target);
+        every model must cover the same task ids.
+    models
+        ``(name, compute, loss or None)`` per ladder model; compute in FLOPs.
+    target, target_compute
+        The target's name and compute (FLOPs).
+    settings
+        The method's choices.
+    """
+    _settings_iv(settings)
+    names = [m[0] for m in models]
+    compute = np.array([m[1] for m in models], dtype=float)
+    task_ids = list(dict.fromkeys(counts["task_id"]))
+    n = counts.pivot(index="model", columns="task_id", values="n").loc[names, task_ids]
+    c = counts.pivot(index="model", columns="task_id", values="c").loc[names, task_ids]
+    n, c = n.to_numpy(), c.to_numpy()
+    try:
+        assignment = assign_buckets(n, c, task_ids, n_buckets=settings.n_buckets,
+                                    hold_out=settings.hold_out,
+                                    zero_policy=settings.zero_policy,
+                                    difficulty=settings.difficulty, split=settings.split)
+    except ValueError as err:
+        raise InputError(str(err), key="buckets") from None
+    column = {t: i for i, t in enumerate(task_ids)}
+    seeds = np.random.SeedSequence(settings.seed).spawn(len(assignment.buckets) + 1)
+    notes: list[str] = []
+    buckets = []
+    for b, (ids, seed) in enumerate(zip(assignment.buckets, seeds), start=1):
+        idx = [column[t] for t in ids]
+        law, note = None, ""
+        if not idx:
+            note = "empty bucket"
+        else:
+            try:
+                law = fit_bucket_law(n[:, idx], c[:, idx], compute,
+                                     target_compute=target_compute,
+                                     estimator=settings.estimator,
+                                     confidence_level=settings.confidence_level,
+                                     n_resamples=settings.n_resamples,
+                                     rng=np.random.default_rng(seed))
+            except FitError as err:
+                note = f"no fit: {err}"
+        if note:
+            notes.append(f"bucket {b}: {note}")
+        buckets.append(BucketPrediction(bucket=b, task_ids=tuple(ids), law=law, note=note))
+    loss = None
+    losses = [m[2] for m in models]
+    if all(v is not None for v in losses):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                loss = fit_loss_law(compute, np.array(losses, float),
+                                    target_compute=target_compute,
+                                    confidence_level=settings.confidence_level,
+                                    rng=np.random.default_rng(seeds[-1]))
+        except FitError as err:
+            notes.append(f"loss law: no fit: {err}")
+    if assignment.excluded:
+        notes.append(f"{len(assignment.excluded)} problem(s) excluded: some ladder model "
+                     "never solved them (zero policy 'exclude')")
+    return Prediction(ladder=ladder, target=target, target_compute=float(target_compute),
+                      models=tuple((m[0], float(m[1]), m[2]) for m in models),
+                      settings=settings, assignment=assignment, buckets=tuple(buckets),
+                      loss=loss, warnings=tuple(notes))

@@ -1,0 +1,90 @@
+"""Difficulty buckets: partition, order, hold-out, zero policy, options and validation."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from capability.buckets import assign_buckets
+
+
+def _counts(rates, n=100):
+    rates = np.atleast_2d(rates)
+    return np.full(rates.shape, n), np.round(rates * n).astype(int)
+
+
+def test_buckets_order_hold_out_and_sizes():
+    rates = np.linspace(0.99, 0.05, 40)[np.random.default_rng(0).permutation(40)]
+    n, c = _counts(np.vstack([rates * 0.5, rates]))
+    ids = [f"t{i}" for i in range(40)]
+    ba = assign_buckets(n, c, ids, n_buckets=6, hold_out=4)
+    assert [len(b) for b in ba.buckets] == [6, 6, 6, 6, 6, 6]
+    assert len(ba.held_out) == 4 and ba.excluded == ()
+    score = {t: s for t, s in zip(ids, (c / n).mean(0))}
+    flat = [t for b in ba.buckets for t in b]
+    assert all(score[a] >= score[b] for a, b in zip(flat, flat[1:]))  # easiest first
+    assert min(score[t] for t in flat) >= max(score[t] for t in ba.held_out)
+    assert ba.bucket_of(ba.buckets[0][0]) == 1 and ba.bucket_of(ba.held_out[0]) is None
+
+
+def test_zero_policy_exclude_and_keep():
+    rates = np.array([[0.5, 0.0, 0.3, 0.9, 0.8, 0.7, 0.6, 0.4],
+                      [0.6, 0.1, 0.4, 0.95, 0.85, 0.75, 0.65, 0.0]])
+    n, c = _counts(rates)
+    ids = list("abcdefgh")
+    ba = assign_buckets(n, c, ids, n_buckets=2, hold_out=1)
+    assert ba.excluded == ("b", "h")
+    ba_keep = assign_buckets(n, c, ids, n_buckets=2, hold_out=1, zero_policy="keep")
+    assert ba_keep.excluded == () and ba_keep.held_out == ("b",)
+
+
+def test_largest_model_difficulty_and_equal_width_split():
+    rates = np.array([[0.9, 0.1, 0.5, 0.5, 0.5],
+                      [0.2, 0.8, 0.9, 0.6, 0.3]])
+    n, c = _counts(rates)
+    ids = list("abcde")
+    ba = assign_buckets(n, c, ids, n_buckets=5, hold_out=0, difficulty="largest-model")
+    assert [b[0] for b in ba.buckets] == ["c", "b", "d", "e", "a"]
+    ew = assign_buckets(n, c, ids, n_buckets=2, hold_out=0, split="equal-width",
+                        difficulty="largest-model")
+    assert set(ew.buckets[0]) == {"b", "c", "d"} and set(ew.buckets[1]) == {"a", "e"}
+
+
+@settings(max_examples=50, deadline=None)
+@given(n_problems=st.integers(8, 60), n_buckets=st.integers(1, 7), hold=st.integers(0, 5),
+       seed=st.integers(0, 10_000), split=st.sampled_from(["equal-count", "equal-width"]))
+def test_buckets_partition_the_problems(n_problems, n_buckets, hold, seed, split):
+    rng = np.random.default_rng(seed)
+    n = np.full((3, n_problems), 50)
+    c = rng.integers(0, 51, size=(3, n_problems))
+    ids = [f"t{i}" for i in range(n_problems)]
+    try:
+        ba = assign_buckets(n, c, ids, n_buckets=n_buckets, hold_out=hold, split=split)
+    except ValueError as err:
+        assert "fewer than hold_out + n_buckets" in str(err)
+        return
+    parts = [t for b in ba.buckets for t in b] + list(ba.held_out) + list(ba.excluded)
+    assert sorted(parts) == sorted(ids)
+    assert len(ba.buckets) == n_buckets
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"n_buckets": 0}, "`n_buckets` must be an integer >= 1"),
+    ({"hold_out": -1}, "`hold_out` must be an integer >= 0"),
+    ({"zero_policy": "drop"}, "`zero_policy` must be one of"),
+    ({"split": "random"}, "`split` must be one of"),
+    ({"difficulty": "vibes"}, "`difficulty` must be one of"),
+    ({"hold_out": 9}, "fewer than hold_out"),
+])
+def test_assign_buckets_validation(kwargs, match):
+    n, c = _counts(np.full((2, 10), 0.5))
+    with pytest.raises(ValueError, match=match):
+        assign_buckets(n, c, [f"t{i}" for i in range(10)], **kwargs)
+
+
+def test_assign_buckets_shape_checks():
+    n, c = _counts(np.full((2, 4), 0.5))
+    with pytest.raises(ValueError, match="one entry per problem"):
+        assign_buckets(n, c, ["a", "b"], n_buckets=1, hold_out=0)
+    with pytest.raises(ValueError, match="same shape"):
+        assign_buckets(n, c[:, :3], list("abcd"), n_buckets=1, hold_out=0)

@@ -1,0 +1,99 @@
+"""Power-law and loss-law fits: recovery of known parameters, intervals and failures."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from capability.errors import FitError
+from capability.fit import fit_bucket_law, fit_loss_law, fit_power_law
+
+TARGET = 1e24
+COMPUTE = TARGET / np.array([1000.0, 300.0, 100.0, 30.0, 10.0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(alpha_t=st.floats(0.001, 10), k=st.floats(0.01, 1.5))
+def test_fit_power_law_recovers_an_exact_law(alpha_t, k):
+    y = alpha_t * (COMPUTE / TARGET) ** (-k)
+    fit = fit_power_law(COMPUTE, y, compute_ref=TARGET)
+    assert fit.k == pytest.approx(k, rel=1e-8, abs=1e-10)
+    assert fit.value_at_ref == pytest.approx(alpha_t, rel=1e-8)
+    assert fit.alpha == pytest.approx(alpha_t * TARGET**k, rel=1e-6)
+    np.testing.assert_allclose(fit.predict(COMPUTE), y, rtol=1e-8)
+
+
+def test_fit_power_law_leaves_out_zero_points_and_fails_below_two():
+    y = 0.2 * (COMPUTE / TARGET) ** (-0.3)
+    y[0] = 0.0
+    fit = fit_power_law(COMPUTE, y, compute_ref=TARGET)
+    assert fit.weights[0] == 0 and fit.k == pytest.approx(0.3)
+    with pytest.raises(FitError, match="at least two usable points"):
+        fit_power_law(COMPUTE, np.array([0, 0, 0, 0, 0.1]), compute_ref=TARGET)
+
+
+def test_fit_bucket_law_recovers_law_with_many_samples():
+    rng = np.random.default_rng(3)
+    a = rng.uniform(0.05, 0.5, size=20)
+    p = np.exp(-a[None, :] * (COMPUTE[:, None] / TARGET) ** (-0.35))
+    n = np.full(p.shape, 100_000)
+    c = rng.binomial(n, p)
+    law = fit_bucket_law(n, c, COMPUTE, target_compute=TARGET, rng=0, n_resamples=200)
+    assert law.fit.k == pytest.approx(0.35, abs=0.01)
+    assert law.neg_log_pass_rate.estimate == pytest.approx(a.mean(), rel=0.02)
+    assert law.mean_pass_rate.estimate == pytest.approx(np.exp(-a).mean(), abs=0.005)
+    ci = law.neg_log_pass_rate.confidence_interval
+    assert ci.low < law.neg_log_pass_rate.estimate < ci.high
+    assert law.neg_log_pass_rate.bootstrap_distribution.shape == (200,)
+    assert law.neg_log_pass_rate.confidence_level == 0.9
+
+
+def test_fit_bucket_law_interval_widens_with_level_and_is_reproducible():
+    rng = np.random.default_rng(5)
+    a = rng.uniform(0.05, 0.5, size=15)
+    p = np.exp(-a[None, :] * (COMPUTE[:, None] / TARGET) ** (-0.3))
+    n = np.full(p.shape, 200)
+    c = rng.binomial(n, p)
+    l80 = fit_bucket_law(n, c, COMPUTE, target_compute=TARGET, confidence_level=0.8, rng=1)
+    l99 = fit_bucket_law(n, c, COMPUTE, target_compute=TARGET, confidence_level=0.99, rng=1)
+    assert l99.neg_log_pass_rate.confidence_interval.low < \
+        l80.neg_log_pass_rate.confidence_interval.low
+    assert l99.neg_log_pass_rate.confidence_interval.high > \
+        l80.neg_log_pass_rate.confidence_interval.high
+    again = fit_bucket_law(n, c, COMPUTE, target_compute=TARGET, confidence_level=0.8, rng=1)
+    assert again.neg_log_pass_rate == l80.neg_log_pass_rate
+
+
+def test_fit_bucket_law_validation():
+    n = np.full((5, 3), 10)
+    with pytest.raises(ValueError, match="confidence_level"):
+        fit_bucket_law(n, n, COMPUTE, target_compute=TARGET, confidence_level=1.5)
+    with pytest.raises(ValueError, match="shape"):
+        fit_bucket_law(n, n, COMPUTE[:3], target_compute=TARGET)
+    with pytest.raises(FitError):  # every sample passed everywhere: nothing to fit
+        fit_bucket_law(n, n, COMPUTE, target_compute=TARGET)
+
+
+def test_fit_loss_law_recovers_parameters_and_extrapolates():
+    compute = TARGET / np.array([3000.0, 1000.0, 300.0, 100.0, 30.0, 10.0])
+    loss = 1.7 + 0.35 * (compute / TARGET) ** (-0.15)
+    fit = fit_loss_law(compute, loss, target_compute=TARGET, rng=0, n_resamples=50)
+    assert fit.c == pytest.approx(1.7, rel=0.02)
+    assert fit.b == pytest.approx(-0.15, rel=0.05)
+    assert fit.prediction.estimate == pytest.approx(2.05, rel=2e-3)
+    np.testing.assert_allclose(fit.predict(compute), loss, rtol=1e-3)
+
+
+def test_fit_loss_law_interval_covers_with_noise_and_none_with_three_models():
+    rng = np.random.default_rng(2)
+    loss = (1.7 + 0.35 * (COMPUTE / TARGET) ** (-0.15)) * np.exp(0.002 * rng.normal(size=5))
+    fit = fit_loss_law(COMPUTE, loss, target_compute=TARGET, rng=0, n_resamples=100)
+    ci = fit.prediction.confidence_interval
+    assert ci.low < fit.prediction.estimate < ci.high
+    three = fit_loss_law(COMPUTE[:3], loss[:3], target_compute=TARGET)
+    assert np.isnan(three.prediction.confidence_interval.low)
+    assert "no interval" in three.prediction.method
+    with pytest.raises(FitError, match="at least 3 models"):
+        fit_loss_law(COMPUTE[:2], loss[:2], target_compute=TARGET)
+    with pytest.raises(FitError, match="finite and > 0"):
+        fit_loss_law(COMPUTE, np.array([2, 2, np.nan, 2, 2.0]), target_compute=TARGET)
