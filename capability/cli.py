@@ -60,6 +60,9 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
                    help="per-problem -log pass_rate estimator: 'series' (nearly unbiased, "
                         "finite at c=0), 'jeffreys' (posterior mean), 'plugin' (-log(c/n)) "
                         "(default: series)")
+    g.add_argument("--no-pool", dest="pool_slopes", action="store_false",
+                   help="fit each bucket's exponent k alone instead of partially pooling the "
+                        "exponents across buckets (empirical Bayes; default: pooled)")
     g.add_argument("--level", type=float, default=0.9,
                    help="confidence level of the intervals (default: 0.9)")
     g.add_argument("--resamples", type=int, default=1000, metavar="N",
@@ -74,7 +77,7 @@ def _settings(args: argparse.Namespace):
                               zero_policy=args.zero_policy, difficulty=args.difficulty,
                               split=args.split, estimator=args.estimator,
                               confidence_level=args.level, n_resamples=args.resamples,
-                              seed=args.seed)
+                              seed=args.seed, pool_slopes=args.pool_slopes)
 
 
 def build_parser() -> argparse.ArgumentParser:

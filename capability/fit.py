@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import warnings
+
 import numpy as np
 from scipy import optimize, special
 
@@ -29,6 +31,7 @@ __all__ = [
     "fit_power_law",
     "BucketLaw",
     "fit_bucket_law",
+    "fit_bucket_laws",
     "LossLawFit",
     "fit_loss_law",
 ]
@@ -177,29 +180,96 @@ def _per_problem_at_target(y, ratio, value_at_target):
     return a * scale
 
 
-def _basic_interval(estimate, boot_estimates, boot_truth, level, transform, inverse):
-    """Basic (reverse-percentile) bootstrap interval on a transformed scale:
-    ``[t - q_hi(t* - t_true*), t - q_lo(t* - t_true*)]`` with ``t = transform(estimate)``."""
+def _basic_interval(estimate, boot_estimates, boot_truth, level, transform, inverse,
+                    scale=1.0) -> ConfidenceInterval:
+    """Basic (reverse-percentile) bootstrap interval on a transformed scale,
+    ``[t - q_hi, t - q_lo]`` with ``t = transform(estimate)`` and ``q`` the quantiles of the
+    bootstrap errors ``transform(t*) - transform(t_true*)``; half-widths times ``scale``."""
     tail = (1 - level) / 2
-    err = transform(boot_estimates) - transform(boot_truth)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        err = transform(np.asarray(boot_estimates, float)) - transform(boot_truth)
+        t = transform(estimate)
     err = err[np.isfinite(err)]
-    if err.size < 10 or not np.isfinite(transform(estimate)):
-        return ConfidenceInterval(np.nan, np.nan), err
+    if err.size < 10 or not np.isfinite(t):
+        return ConfidenceInterval(np.nan, np.nan)
     q_lo, q_hi = np.quantile(err, [tail, 1 - tail])
-    t = transform(estimate)
-    return ConfidenceInterval(float(inverse(t - q_hi)), float(inverse(t - q_lo))), err
+    low, high = t - q_hi, t - q_lo
+    low, high = t - scale * (t - low), t + scale * (high - t)
+    return ConfidenceInterval(float(inverse(low)), float(inverse(high)))
+
+
+def _pooled_lines(x: np.ndarray, log_y: np.ndarray, w: np.ndarray,
+                  pool: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-bucket weighted lines with slopes partially pooled across buckets.
+
+    ``log_y`` and ``w`` have shape ``(..., n_buckets, M)``. Each bucket's slope ``s_b`` (with
+    variance ``v_b = sum w / det`` from its weights) is shrunk towards the random-effects
+    mean ``s_bar`` by ``lambda_b = tau^2 / (tau^2 + v_b)``, with the between-bucket variance
+    ``tau^2`` from the DerSimonian-Laird moment estimator; the intercept is then refitted
+    with the slope fixed. When the buckets' slopes differ by more than their noise,
+    ``tau^2`` is large and little is pooled; when they agree, they borrow strength. A bucket
+    with fewer than two usable points takes ``s_bar``. Returns ``(b0, b1, lambda)``.
+    """
+    b0, b1 = _wls_lines(x, log_y, w)
+    lam = np.ones_like(b0)
+    if not pool or log_y.shape[-2] < 2:
+        return b0, b1, lam
+    sw = w.sum(-1)
+    sx = (w * x).sum(-1)
+    det = sw * (w * x * x).sum(-1) - sx * sx
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = sw / det
+        ok = np.isfinite(b1) & np.isfinite(v) & (v > 0)
+        wf = np.where(ok, 1.0 / np.where(ok, v, 1.0), 0.0)
+        s_fe = (wf * np.where(ok, b1, 0.0)).sum(-1, keepdims=True) / wf.sum(-1, keepdims=True)
+        q = (wf * np.where(ok, b1 - s_fe, 0.0) ** 2).sum(-1, keepdims=True)
+        dfq = ok.sum(-1, keepdims=True) - 1
+        denom = wf.sum(-1, keepdims=True) - (wf**2).sum(-1, keepdims=True) / \
+            wf.sum(-1, keepdims=True)
+        tau2 = np.where(dfq > 0, np.maximum(0.0, (q - dfq) / denom), np.inf)
+        wr = np.where(ok, 1.0 / (np.where(ok, v, 1.0) + tau2), 0.0)
+        s_re = np.where(np.isinf(tau2), s_fe,
+                        (wr * np.where(ok, b1, 0.0)).sum(-1, keepdims=True) /
+                        wr.sum(-1, keepdims=True))
+        lam = np.where(ok, np.where(np.isinf(tau2), 1.0, tau2 / (tau2 + v)), 0.0)
+        slope = np.where(ok, lam * b1 + (1 - lam) * s_re, s_re)
+        has_points = sw > 0
+        intercept = np.where(has_points, (w * (log_y - slope[..., None] * x)).sum(-1) / sw,
+                             np.nan)
+    slope = np.where(has_points & np.isfinite(intercept), slope, np.nan)
+    return intercept, slope, lam
 
 
 def fit_bucket_law(n, c, compute, *, target_compute: float, estimator: str = "series",
                    confidence_level: float = 0.9, n_resamples: int = 1000,
                    rng=None) -> BucketLaw:
-    """Fit one bucket's law and extrapolate it to ``target_compute`` with intervals.
+    """Fit one bucket's law alone (no pooling); see :func:`fit_bucket_laws`.
+
+    Raises
+    ------
+    FitError
+        Fewer than two ladder models with a positive bucket mean.
+    """
+    (law,) = fit_bucket_laws([n], [c], compute, target_compute=target_compute,
+                             estimator=estimator, confidence_level=confidence_level,
+                             n_resamples=n_resamples, rng=rng, pool_slopes=False)
+    if law is None:
+        raise FitError("a power law needs at least two ladder models with a positive "
+                       "bucket mean")
+    return law
+
+
+def fit_bucket_laws(n_list, c_list, compute, *, target_compute: float,
+                    estimator: str = "series", confidence_level: float = 0.9,
+                    n_resamples: int = 1000, rng=None,
+                    pool_slopes: bool = True) -> list[BucketLaw | None]:
+    """Fit every bucket's law and extrapolate it to ``target_compute`` with intervals.
 
     Parameters
     ----------
-    n, c
-        Counts of shape ``(M, B)``: ``M`` ladder models (rows, any order) by the ``B``
-        problems of the bucket.
+    n_list, c_list
+        One count array per bucket, each of shape ``(M, B_b)``: the ``M`` ladder models
+        (rows) by the bucket's ``B_b`` problems.
     compute
         Training compute of the ``M`` ladder models, FLOPs.
     target_compute
@@ -209,110 +279,144 @@ def fit_bucket_law(n, c, compute, *, target_compute: float, estimator: str = "se
     confidence_level
         Level of the two-sided intervals (default 0.9).
     n_resamples
-        Bootstrap resamples.
+        Bootstrap resamples (0: no intervals).
     rng
         None, an int seed or a ``numpy.random.Generator``.
+    pool_slopes
+        Partially pool the buckets' exponents ``k`` (empirical Bayes, see below).
+
+    Returns
+    -------
+    list
+        One :class:`BucketLaw` per bucket, or None where the bucket cannot be fitted (no
+        problems, or no ladder model with a positive bucket mean).
 
     Notes
     -----
-    **Point estimate.** Per model ``m`` the bucket mean ``ybar_m = mean_i yhat_im`` of the
-    per-problem estimates, then weighted least squares of ``log ybar_m`` on
-    ``log(C_m / C_T)`` with weights ``ybar_m^2 / Var(ybar_m)`` (inverse delta-method
-    variances of ``log ybar_m``; ``Var(ybar_m) = sum_i Var(yhat_im) / B^2``). The intercept is
-    the prediction ``-E_P[log pass_rate(C_T)]``. Per problem, ``a_i`` is the ratio estimate
-    ``sum_m yhat_im / sum_m (C_m/C_T)^(-k)``, rescaled to the bucket's prediction; the
-    predicted mean pass rate is ``mean_i exp(-a_i)``.
+    **Points.** Per model ``m`` and bucket, the mean ``ybar_m = mean_i yhat_im`` of the
+    per-problem estimates and its variance ``Var(ybar_m) = sum_i Var(yhat_im) / B^2``
+    (delta method); the weight of ``log ybar_m`` is ``ybar_m^2 / Var(ybar_m)``.
+
+    **Line.** Weighted least squares of ``log ybar_m`` on ``x_m = log(C_m / C_T)``; the
+    intercept is the prediction ``-E_P[log pass_rate(C_T)]`` and ``k`` is minus the slope.
+    With ``pool_slopes`` the slopes are shrunk towards their random-effects mean by the
+    DerSimonian-Laird estimate of their spread across buckets (identical slopes are pooled
+    fully, slopes that differ beyond noise are left nearly alone), then the intercepts are
+    refitted. Extrapolating a decade beyond the ladder, the slope's noise dominates the
+    error, so borrowing strength across buckets is where most of the gain over per-bucket
+    fits comes from.
+
+    **Per problem.** ``a_i = sum_m yhat_im / sum_m (C_m/C_T)^(-k)``, rescaled so that
+    ``mean_i a_i`` is the bucket's prediction; the predicted mean pass rate is
+    ``mean_i exp(-a_i)``.
 
     **Interval.** A parametric bootstrap over binomial sampling noise, from the fitted
-    model: counts are redrawn as ``c*_im ~ Binomial(n_im, exp(-a_i (C_m/C_T)^(-k)))``, the
-    whole estimate is recomputed, and the basic (reverse-percentile) interval is taken from
-    the errors ``log yhat*_T - log(mean_i a_i)`` against the bootstrap world's own truth, so
-    the estimator's bias is accounted for. When the points scatter about the line more than
-    sampling noise explains (``chi2 / (M - 2) > 1`` with bootstrap variances), the interval's
-    half-widths on the log scale are multiplied by ``sqrt(chi2 / (M - 2))`` (the Particle
-    Data Group's scale factor). The problems of the bucket are held fixed: the interval is
-    for these problems, not for a new draw of problems.
-
-    Raises
-    ------
-    FitError
-        Fewer than two ladder models with a positive bucket mean.
+    model: all counts are redrawn as ``c*_im ~ Binomial(n_im, exp(-a_i (C_m/C_T)^(-k)))``,
+    the whole procedure (pooling included) is rerun, and the basic (reverse-percentile)
+    interval is taken from the errors ``log yhat*_T - log(mean_i a_i)`` against the
+    bootstrap world's own truth, so the estimator's bias is accounted for. When a bucket's
+    points scatter about its line more than sampling noise explains
+    (``chi2 / (M - 2) > 1`` with bootstrap variances), the interval's half-widths on the log
+    scale are multiplied by ``sqrt(chi2 / (M - 2))`` (the Particle Data Group's scale
+    factor). The problems of each bucket are held fixed: the interval is for these
+    problems, not for a new draw of problems.
     """
     level = _level_iv(confidence_level)
-    n = np.asarray(n)
-    c = np.asarray(c)
     compute = np.asarray(compute, float)
-    if n.ndim != 2 or n.shape != c.shape or compute.shape != (n.shape[0],):
-        raise ValueError(f"`n` and `c` must have shape (models, problems) and `compute` one "
-                         f"value per model. Got {n.shape}, {c.shape} and {compute.shape}.")
-    if n.shape[1] == 0:
-        raise FitError("the bucket has no problems")
+    ns = [np.asarray(n) for n in n_list]
+    cs = [np.asarray(c) for c in c_list]
+    if len(ns) != len(cs) or not ns:
+        raise ValueError("`n_list` and `c_list` must hold one array per bucket (at least one).")
+    for n, c in zip(ns, cs):
+        if n.ndim != 2 or n.shape != c.shape or compute.shape != (n.shape[0],):
+            raise ValueError(f"`n` and `c` must have shape (models, problems) and `compute` "
+                             f"one value per model. Got {n.shape}, {c.shape} and "
+                             f"{compute.shape}.")
+    if np.any(~np.isfinite(compute) | (compute <= 0)) or not target_compute > 0:
+        raise ValueError("`compute` and `target_compute` must be finite and > 0 (FLOPs).")
     if not (isinstance(n_resamples, (int, np.integer)) and n_resamples >= 0):
         raise ValueError(f"`n_resamples` must be an integer >= 0. Got {n_resamples!r}.")
     rng = _rng(rng)
     x = np.log(compute / target_compute)
+    live = [j for j, n in enumerate(ns) if n.shape[1] > 0]
 
-    y, ybar, var, w = _bucket_points(n, c, estimator)
-    fit = fit_power_law(compute, ybar, compute_ref=target_compute, weights=w)
-    ratio = np.exp(-fit.k * x)
-    a = _per_problem_at_target(y, ratio, fit.value_at_ref)
-    mean_rate = float(np.exp(-a).mean())
+    def estimate(counts_n, counts_c):
+        """The whole point estimate for the live buckets; leading axes broadcast."""
+        points = [_bucket_points(counts_n[j], counts_c[j], estimator) for j in live]
+        ybar = np.stack([p[1] for p in points], axis=-2)
+        w = np.stack([p[3] for p in points], axis=-2)
+        log_y = np.log(np.where(ybar > 0, ybar, 1.0))
+        b0, b1, lam = _pooled_lines(x, log_y, w, pool_slopes)
+        per_problem = []
+        for jj, (y, _, _, _) in enumerate(points):
+            ratio = np.exp(b1[..., jj, None] * x)
+            per_problem.append(_per_problem_at_target(y, ratio, np.exp(b0[..., jj])))
+        return points, ybar, w, b0, b1, lam, per_problem
 
+    points, ybar, w, b0, b1, lam, a_list = estimate(ns, cs)
+    fitted = [j for jj, j in enumerate(live) if np.isfinite(b0[jj])]
     method = (f"parametric bootstrap over binomial sampling noise ({n_resamples} resamples "
-              "from the fitted per-problem laws), basic interval on the log scale")
-    if n_resamples == 0:
-        nan_ci = ConfidenceInterval(np.nan, np.nan)
-        return BucketLaw(fit=fit,
-                         neg_log_pass_rate=IntervalEstimate(fit.value_at_ref, nan_ci, level,
-                                                            "no interval (n_resamples=0)"),
-                         mean_pass_rate=IntervalEstimate(mean_rate, nan_ci, level,
-                                                         "no interval (n_resamples=0)"),
-                         bucket_mean=ybar, bucket_variance=var, per_problem=a)
+              "from the fitted per-problem laws), basic interval on the {scale} scale")
+    boot = None
+    if n_resamples > 0 and fitted:
+        c_star = []
+        for j in range(len(ns)):
+            if j in live and np.isfinite(b0[live.index(j)]):
+                jj = live.index(j)
+                p_star = np.exp(-a_list[jj][None, :] * np.exp(b1[jj] * x)[:, None])
+                c_star.append(rng.binomial(ns[j][None], p_star[None],
+                                           size=(n_resamples, *ns[j].shape)))
+            else:  # unfittable buckets stay as observed in every resample
+                c_star.append(np.broadcast_to(cs[j], (n_resamples, *cs[j].shape)))
+        n_star = [np.broadcast_to(n, cc.shape) for n, cc in zip(ns, c_star)]
+        boot = estimate(n_star, c_star)
 
-    # Bootstrap world: the fitted per-problem laws are the truth.
-    p_star = np.exp(-a[None, :] * ratio[:, None])
-    c_star = rng.binomial(n[None], p_star[None], size=(n_resamples, *n.shape))
-    y_s, ybar_s, _, w_s = _bucket_points(np.broadcast_to(n, c_star.shape), c_star, estimator)
-    log_ybar_s = np.log(np.where(ybar_s > 0, ybar_s, 1.0))
-    b0_s, b1_s = _wls_lines(x, log_ybar_s, w_s)
-    value_s = np.exp(b0_s)
-    ratio_s = np.exp(b1_s[:, None] * x[None, :])
-    a_s = _per_problem_at_target(y_s, ratio_s, value_s)
-    rate_s = np.exp(-a_s).mean(-1)
-    truth_value = a.mean()
-    truth_rate = float(np.exp(-a).mean())
-
-    # Lack of fit: scatter of the real points about the line vs bootstrap variance.
-    boot_var_log = np.nanvar(log_ybar_s, axis=0, ddof=1)
-    used = fit.weights > 0
-    dof = int(used.sum()) - 2
-    scale = 1.0
-    if dof > 0 and np.all(boot_var_log[used] > 0):
-        resid = np.log(ybar[used]) - np.log(fit.predict(compute[used]))
-        chi2 = float(np.sum(resid**2 / boot_var_log[used]))
-        scale = max(1.0, float(np.sqrt(chi2 / dof)))
-
-    ci_log, _ = _basic_interval(fit.value_at_ref, value_s, truth_value, level, np.log, np.exp)
-    if scale > 1 and np.isfinite(ci_log.low):
-        t = np.log(fit.value_at_ref)
-        ci_log = ConfidenceInterval(float(np.exp(t - scale * (t - np.log(ci_log.low)))),
-                                    float(np.exp(t + scale * (np.log(ci_log.high) - t))))
-    ci_rate, _ = _basic_interval(mean_rate, rate_s, truth_rate, level, special.logit,
-                                 special.expit)
-    if scale > 1 and np.isfinite(ci_rate.low):
-        t = special.logit(mean_rate)
-        ci_rate = ConfidenceInterval(
-            float(special.expit(t - scale * (t - special.logit(ci_rate.low)))),
-            float(special.expit(t + scale * (special.logit(ci_rate.high) - t))))
-    suffix = f"; widened x{scale:.2f} for lack of fit" if scale > 1 else ""
-    return BucketLaw(
-        fit=fit,
-        neg_log_pass_rate=IntervalEstimate(fit.value_at_ref, ci_log, level, method + suffix,
-                                           value_s),
-        mean_pass_rate=IntervalEstimate(mean_rate, ci_rate, level,
-                                        method.replace("log scale", "logit scale") + suffix,
-                                        rate_s),
-        bucket_mean=ybar, bucket_variance=var, per_problem=a, lack_of_fit=scale)
+    laws: list[BucketLaw | None] = [None] * len(ns)
+    for jj, j in enumerate(live):
+        if not np.isfinite(b0[jj]):
+            continue
+        value, k = float(np.exp(b0[jj])), float(-b1[jj])
+        fit = PowerLawFit(alpha=value * target_compute**k, k=k,
+                          compute_ref=float(target_compute), value_at_ref=value,
+                          compute=compute, y=ybar[jj], weights=w[jj])
+        a = a_list[jj]
+        mean_rate = float(np.exp(-a).mean())
+        if boot is None:
+            nan_ci = ConfidenceInterval(np.nan, np.nan)
+            none = "no interval (n_resamples=0)"
+            laws[j] = BucketLaw(fit=fit,
+                                neg_log_pass_rate=IntervalEstimate(value, nan_ci, level, none),
+                                mean_pass_rate=IntervalEstimate(mean_rate, nan_ci, level, none),
+                                bucket_mean=ybar[jj], bucket_variance=points[jj][2],
+                                per_problem=a)
+            continue
+        _, ybar_s, _, b0_s, _, _, a_s = boot
+        value_s = np.exp(b0_s[:, jj])
+        rate_s = np.exp(-a_s[jj]).mean(-1)
+        # Lack of fit: scatter of the real points about the line vs bootstrap variance.
+        log_ybar_s = np.log(np.where(ybar_s[:, jj] > 0, ybar_s[:, jj], np.nan))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            boot_var = np.nanvar(log_ybar_s, axis=0, ddof=1)
+        used = fit.weights > 0
+        dof = int(used.sum()) - 2
+        scale = 1.0
+        if dof > 0 and np.all(boot_var[used] > 0):
+            resid = np.log(ybar[jj][used]) - np.log(fit.predict(compute[used]))
+            scale = max(1.0, float(np.sqrt(np.sum(resid**2 / boot_var[used]) / dof)))
+        ci_log = _basic_interval(value, value_s, a.mean(), level, np.log, np.exp, scale)
+        ci_rate = _basic_interval(mean_rate, rate_s, float(np.exp(-a).mean()), level,
+                                  special.logit, special.expit, scale)
+        suffix = f"; widened x{scale:.2f} for lack of fit" if scale > 1 else ""
+        laws[j] = BucketLaw(
+            fit=fit,
+            neg_log_pass_rate=IntervalEstimate(value, ci_log, level,
+                                               method.format(scale="log") + suffix, value_s),
+            mean_pass_rate=IntervalEstimate(mean_rate, ci_rate, level,
+                                            method.format(scale="logit") + suffix, rate_s),
+            bucket_mean=ybar[jj], bucket_variance=points[jj][2], per_problem=a,
+            lack_of_fit=scale)
+    return laws
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pandas as pd
 from capability import __version__
 from capability.buckets import BucketAssignment, assign_buckets
 from capability.errors import FitError, InputError
-from capability.fit import BucketLaw, LossLawFit, fit_bucket_law, fit_loss_law
+from capability.fit import BucketLaw, LossLawFit, fit_bucket_laws, fit_loss_law
 from capability.interval import _json_float
 
 __all__ = ["PredictionSettings", "BucketPrediction", "Prediction", "predict"]
@@ -35,6 +35,7 @@ class PredictionSettings:
     confidence_level: float = 0.9
     n_resamples: int = 1000
     seed: int = 0
+    pool_slopes: bool = True
 
 
 @dataclass(frozen=True)
@@ -154,24 +155,22 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     except ValueError as err:
         raise InputError(str(err), key="buckets") from None
     column = {t: i for i, t in enumerate(task_ids)}
-    seeds = np.random.SeedSequence(settings.seed).spawn(len(assignment.buckets) + 1)
+    seeds = np.random.SeedSequence(settings.seed).spawn(2)
+    cols = [[column[t] for t in ids] for ids in assignment.buckets]
+    laws = fit_bucket_laws([n[:, idx] for idx in cols], [c[:, idx] for idx in cols], compute,
+                           target_compute=target_compute, estimator=settings.estimator,
+                           confidence_level=settings.confidence_level,
+                           n_resamples=settings.n_resamples,
+                           rng=np.random.default_rng(seeds[0]),
+                           pool_slopes=settings.pool_slopes)
     notes: list[str] = []
     buckets = []
-    for b, (ids, seed) in enumerate(zip(assignment.buckets, seeds), start=1):
-        idx = [column[t] for t in ids]
-        law, note = None, ""
-        if not idx:
+    for b, (ids, law) in enumerate(zip(assignment.buckets, laws), start=1):
+        note = ""
+        if not ids:
             note = "empty bucket"
-        else:
-            try:
-                law = fit_bucket_law(n[:, idx], c[:, idx], compute,
-                                     target_compute=target_compute,
-                                     estimator=settings.estimator,
-                                     confidence_level=settings.confidence_level,
-                                     n_resamples=settings.n_resamples,
-                                     rng=np.random.default_rng(seed))
-            except FitError as err:
-                note = f"no fit: {err}"
+        elif law is None:
+            note = "no fit: no ladder model has a positive bucket mean of -log pass_rate"
         if note:
             notes.append(f"bucket {b}: {note}")
         buckets.append(BucketPrediction(bucket=b, task_ids=tuple(ids), law=law, note=note))
@@ -184,7 +183,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                 loss = fit_loss_law(compute, np.array(losses, float),
                                     target_compute=target_compute,
                                     confidence_level=settings.confidence_level,
-                                    rng=np.random.default_rng(seeds[-1]))
+                                    rng=np.random.default_rng(seeds[1]))
         except FitError as err:
             notes.append(f"loss law: no fit: {err}")
     if assignment.excluded:
