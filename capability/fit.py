@@ -15,9 +15,8 @@ ill-conditioned when ``C ~ 1e24``; ``alpha`` for ``C`` in FLOPs is reported from
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import optimize, special
@@ -250,7 +249,9 @@ def fit_bucket_law(n, c, compute, *, target_compute: float, estimator: str = "se
     FitError
         Fewer than two ladder models with a positive bucket mean.
     """
-    (law,) = fit_bucket_laws([n], [c], compute, target_compute=target_compute,
+    n = np.asarray(n)
+    (law,) = fit_bucket_laws(n, c, [np.arange(n.shape[-1])], compute,
+                             target_compute=target_compute,
                              estimator=estimator, confidence_level=confidence_level,
                              n_resamples=n_resamples, rng=rng, pool_slopes=False)
     if law is None:
@@ -259,17 +260,19 @@ def fit_bucket_law(n, c, compute, *, target_compute: float, estimator: str = "se
     return law
 
 
-def fit_bucket_laws(n_list, c_list, compute, *, target_compute: float,
+def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
                     estimator: str = "series", confidence_level: float = 0.9,
-                    n_resamples: int = 1000, rng=None,
-                    pool_slopes: bool = True) -> list[BucketLaw | None]:
+                    n_resamples: int = 1000, rng=None, pool_slopes: bool = True,
+                    reassign=None) -> list[BucketLaw | None]:
     """Fit every bucket's law and extrapolate it to ``target_compute`` with intervals.
 
     Parameters
     ----------
-    n_list, c_list
-        One count array per bucket, each of shape ``(M, B_b)``: the ``M`` ladder models
-        (rows) by the bucket's ``B_b`` problems.
+    n, c
+        Counts of shape ``(M, P)``: the ``M`` ladder models (rows) by the ``P`` problems
+        that are in some bucket.
+    buckets
+        Per bucket, the column indices of its problems.
     compute
         Training compute of the ``M`` ladder models, FLOPs.
     target_compute
@@ -284,6 +287,11 @@ def fit_bucket_laws(n_list, c_list, compute, *, target_compute: float,
         None, an int seed or a ``numpy.random.Generator``.
     pool_slopes
         Partially pool the buckets' exponents ``k`` (empirical Bayes, see below).
+    reassign
+        None, or a function ``reassign(n_star, c_star)`` that, given resampled counts of
+        shape ``(R, M, P)``, returns per bucket an index array of shape ``(R, B_b)``: the
+        bucketing rule rerun on each resample, so that the interval also carries the noise
+        of which problems land in which bucket (bucket sizes must not depend on the data).
 
     Returns
     -------
@@ -312,9 +320,11 @@ def fit_bucket_laws(n_list, c_list, compute, *, target_compute: float,
 
     **Interval.** A parametric bootstrap over binomial sampling noise, from the fitted
     model: all counts are redrawn as ``c*_im ~ Binomial(n_im, exp(-a_i (C_m/C_T)^(-k)))``,
-    the whole procedure (pooling included) is rerun, and the basic (reverse-percentile)
-    interval is taken from the errors ``log yhat*_T - log(mean_i a_i)`` against the
-    bootstrap world's own truth, so the estimator's bias is accounted for. When a bucket's
+    the whole procedure (pooling included, and the bucketing with ``reassign``) is rerun,
+    and the basic (reverse-percentile) interval is taken from the errors
+    ``log yhat*_T - log(mean_{i in bucket*} a_i)`` against the bootstrap world's own truth for
+    the problems the resample put in the bucket, so the estimator's bias and the selection
+    of problems into buckets by noisy counts are both accounted for. When a bucket's
     points scatter about its line more than sampling noise explains
     (``chi2 / (M - 2) > 1`` with bootstrap variances), the interval's half-widths on the log
     scale are multiplied by ``sqrt(chi2 / (M - 2))`` (the Particle Data Group's scale
@@ -323,26 +333,25 @@ def fit_bucket_laws(n_list, c_list, compute, *, target_compute: float,
     """
     level = _level_iv(confidence_level)
     compute = np.asarray(compute, float)
-    ns = [np.asarray(n) for n in n_list]
-    cs = [np.asarray(c) for c in c_list]
-    if len(ns) != len(cs) or not ns:
-        raise ValueError("`n_list` and `c_list` must hold one array per bucket (at least one).")
-    for n, c in zip(ns, cs):
-        if n.ndim != 2 or n.shape != c.shape or compute.shape != (n.shape[0],):
-            raise ValueError(f"`n` and `c` must have shape (models, problems) and `compute` "
-                             f"one value per model. Got {n.shape}, {c.shape} and "
-                             f"{compute.shape}.")
+    n = np.asarray(n)
+    c = np.asarray(c)
+    if n.ndim != 2 or n.shape != c.shape or compute.shape != (n.shape[0],):
+        raise ValueError(f"`n` and `c` must have shape (models, problems) and `compute` one "
+                         f"value per model. Got {n.shape}, {c.shape} and {compute.shape}.")
+    buckets = [np.asarray(b, dtype=np.intp) for b in buckets]
+    if not buckets or any(b.ndim != 1 or np.any((b < 0) | (b >= n.shape[1])) for b in buckets):
+        raise ValueError("`buckets` must hold, per bucket, column indices into `n` and `c`.")
     if np.any(~np.isfinite(compute) | (compute <= 0)) or not target_compute > 0:
         raise ValueError("`compute` and `target_compute` must be finite and > 0 (FLOPs).")
     if not (isinstance(n_resamples, (int, np.integer)) and n_resamples >= 0):
         raise ValueError(f"`n_resamples` must be an integer >= 0. Got {n_resamples!r}.")
     rng = _rng(rng)
     x = np.log(compute / target_compute)
-    live = [j for j, n in enumerate(ns) if n.shape[1] > 0]
+    live = [j for j, b in enumerate(buckets) if b.size > 0]
 
-    def estimate(counts_n, counts_c):
+    def estimate(cols_n, cols_c):
         """The whole point estimate for the live buckets; leading axes broadcast."""
-        points = [_bucket_points(counts_n[j], counts_c[j], estimator) for j in live]
+        points = [_bucket_points(cols_n[j], cols_c[j], estimator) for j in live]
         ybar = np.stack([p[1] for p in points], axis=-2)
         w = np.stack([p[3] for p in points], axis=-2)
         log_y = np.log(np.where(ybar > 0, ybar, 1.0))
@@ -353,25 +362,42 @@ def fit_bucket_laws(n_list, c_list, compute, *, target_compute: float,
             per_problem.append(_per_problem_at_target(y, ratio, np.exp(b0[..., jj])))
         return points, ybar, w, b0, b1, lam, per_problem
 
-    points, ybar, w, b0, b1, lam, a_list = estimate(ns, cs)
+    points, ybar, w, b0, b1, lam, a_list = estimate([n[:, b] for b in buckets],
+                                                    [c[:, b] for b in buckets])
     fitted = [j for jj, j in enumerate(live) if np.isfinite(b0[jj])]
     method = (f"parametric bootstrap over binomial sampling noise ({n_resamples} resamples "
-              "from the fitted per-problem laws), basic interval on the {scale} scale")
+              "from the fitted per-problem laws{rebucket}), basic interval on the {scale} "
+              "scale").replace("{rebucket}", ", problems re-bucketed in each resample"
+                               if reassign is not None else "")
     boot = None
     if n_resamples > 0 and fitted:
-        c_star = []
-        for j in range(len(ns)):
-            if j in live and np.isfinite(b0[live.index(j)]):
-                jj = live.index(j)
-                p_star = np.exp(-a_list[jj][None, :] * np.exp(b1[jj] * x)[:, None])
-                c_star.append(rng.binomial(ns[j][None], p_star[None],
-                                           size=(n_resamples, *ns[j].shape)))
-            else:  # unfittable buckets stay as observed in every resample
-                c_star.append(np.broadcast_to(cs[j], (n_resamples, *cs[j].shape)))
-        n_star = [np.broadcast_to(n, cc.shape) for n, cc in zip(ns, c_star)]
-        boot = estimate(n_star, c_star)
+        # Bootstrap world: each problem of a fitted bucket follows its fitted law; the
+        # problems of unfitted buckets keep their observed pass rates.
+        truth_a = np.full(n.shape[1], np.nan)
+        p_star = c / n
+        for jj, j in enumerate(live):
+            if np.isfinite(b0[jj]):
+                truth_a[buckets[j]] = a_list[jj]
+                p_star[:, buckets[j]] = np.exp(-a_list[jj][None, :] *
+                                               np.exp(b1[jj] * x)[:, None])
+        c_star = rng.binomial(n[None], p_star[None], size=(n_resamples, *n.shape))
+        n_star = np.broadcast_to(n, c_star.shape)
+        if reassign is None:
+            idx_star = [np.broadcast_to(b, (n_resamples, b.size)) for b in buckets]
+        else:
+            idx_star = [np.asarray(i) for i in reassign(n_star, c_star)]
+        m = n.shape[0]
 
-    laws: list[BucketLaw | None] = [None] * len(ns)
+        def gather(arr, idx):
+            return np.take_along_axis(arr, np.broadcast_to(idx[:, None, :],
+                                                           (idx.shape[0], m, idx.shape[1])),
+                                      axis=2)
+
+        boot = estimate([gather(n_star, i) for i in idx_star],
+                        [gather(c_star, i) for i in idx_star])
+        boot_truth = [truth_a[i] for i in idx_star]
+
+    laws: list[BucketLaw | None] = [None] * len(buckets)
     for jj, j in enumerate(live):
         if not np.isfinite(b0[jj]):
             continue
@@ -404,8 +430,10 @@ def fit_bucket_laws(n_list, c_list, compute, *, target_compute: float,
         if dof > 0 and np.all(boot_var[used] > 0):
             resid = np.log(ybar[jj][used]) - np.log(fit.predict(compute[used]))
             scale = max(1.0, float(np.sqrt(np.sum(resid**2 / boot_var[used]) / dof)))
-        ci_log = _basic_interval(value, value_s, a.mean(), level, np.log, np.exp, scale)
-        ci_rate = _basic_interval(mean_rate, rate_s, float(np.exp(-a).mean()), level,
+        truth_s = boot_truth[j]
+        ci_log = _basic_interval(value, value_s, truth_s.mean(-1), level, np.log, np.exp,
+                                 scale)
+        ci_rate = _basic_interval(mean_rate, rate_s, np.exp(-truth_s).mean(-1), level,
                                   special.logit, special.expit, scale)
         suffix = f"; widened x{scale:.2f} for lack of fit" if scale > 1 else ""
         laws[j] = BucketLaw(

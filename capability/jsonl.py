@@ -29,13 +29,17 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        fp = opener(path, "rt", encoding="utf-8")
+        fp = opener(path, "rb")
     except OSError as err:
         raise InputError(f"cannot read the file ({err.strerror or err})", path=path) from None
     with fp:
-        line_no = 0
         try:
-            for line_no, line in enumerate(fp, start=1):  # noqa: B007 (used after the loop)
+            for line_no, raw in enumerate(fp, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InputError("expected UTF-8 text, found bytes that are not UTF-8",
+                                     path=path, line=line_no) from None
                 if not line.strip():
                     continue
                 try:
@@ -47,8 +51,5 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     raise InputError(f"expected a JSON object, found {type(obj).__name__}",
                                      path=path, line=line_no)
                 yield line_no, obj
-        except UnicodeDecodeError:
-            raise InputError("expected UTF-8 text, found bytes that are not UTF-8",
-                             path=path, line=line_no + 1) from None
         except (OSError, EOFError) as err:  # truncated or corrupt gzip stream
             raise InputError(f"cannot read the file ({err})", path=path) from None

@@ -236,6 +236,10 @@ def load_ladder(path: str | Path) -> Ladder:
         raise InputError(f"expected an array of tables ([[models]]), found "
                          f"{_type_name(raw_models)}", path=path, key="models")
     names = [t.get("name") if isinstance(t, dict) else None for t in raw_models]
+    if target_name not in names:
+        raise InputError(f"names no model: {target_name!r} is not among "
+                         f"{', '.join(repr(n) for n in names if n is not None) or 'no models'}",
+                         path=path, key="target")
     specs, seen = [], {}
     for i, table in enumerate(raw_models):
         spec = _model(path, i, table, is_target=names[i] == target_name)
@@ -245,10 +249,6 @@ def load_ladder(path: str | Path) -> Ladder:
         seen[spec.name] = i
         specs.append(spec)
     targets = [s for s in specs if s.name == target_name]
-    if not targets:
-        raise InputError(f"names no model: {target_name!r} is not among "
-                         f"{', '.join(repr(s.name) for s in specs) or 'no models'}",
-                         path=path, key="target")
     ladder_models = tuple(sorted((s for s in specs if s.name != target_name),
                                  key=lambda s: s.compute))
     if len(ladder_models) < MIN_LADDER_MODELS:

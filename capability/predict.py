@@ -123,6 +123,17 @@ def _settings_iv(s: PredictionSettings) -> None:
                          key="--level")
 
 
+def _reassign_equal_count(n_star, c_star, sizes, difficulty):
+    """The equal-count bucketing rule rerun on resampled counts ``(R, M, P)`` of the
+    bucketed problems: per resample, the column indices of each bucket (easiest first)."""
+    rate = c_star / n_star
+    mean = rate.mean(axis=1)
+    keys = (-mean,) if difficulty == "mean-pass-rate" else (-mean, -rate[:, -1, :])
+    order = np.lexsort(keys, axis=-1)
+    bounds = np.cumsum([0, *sizes])
+    return [order[:, bounds[j]:bounds[j + 1]] for j in range(len(sizes))]
+
+
 def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]], *,
             target: str, target_compute: float, ladder: str = "ladder",
             settings: PredictionSettings = PredictionSettings()) -> Prediction:
@@ -156,13 +167,20 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         raise InputError(str(err), key="buckets") from None
     column = {t: i for i, t in enumerate(task_ids)}
     seeds = np.random.SeedSequence(settings.seed).spawn(2)
-    cols = [[column[t] for t in ids] for ids in assignment.buckets]
-    laws = fit_bucket_laws([n[:, idx] for idx in cols], [c[:, idx] for idx in cols], compute,
+    inside = [column[t] for ids in assignment.buckets for t in ids]
+    sizes = [len(ids) for ids in assignment.buckets]
+    bounds = np.cumsum([0, *sizes])
+    local = [np.arange(bounds[j], bounds[j + 1]) for j in range(len(sizes))]
+    reassign = None
+    if settings.split == "equal-count":
+        def reassign(n_star, c_star):
+            return _reassign_equal_count(n_star, c_star, sizes, settings.difficulty)
+    laws = fit_bucket_laws(n[:, inside], c[:, inside], local, compute,
                            target_compute=target_compute, estimator=settings.estimator,
                            confidence_level=settings.confidence_level,
                            n_resamples=settings.n_resamples,
                            rng=np.random.default_rng(seeds[0]),
-                           pool_slopes=settings.pool_slopes)
+                           pool_slopes=settings.pool_slopes, reassign=reassign)
     notes: list[str] = []
     buckets = []
     for b, (ids, law) in enumerate(zip(assignment.buckets, laws), start=1):

@@ -1,0 +1,106 @@
+"""The capability command end to end: help, simulate, run, demo and error exits."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from capability.cli import main
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--help"], ["GPT-4", "alpha * C^(-k)", "demo"]),
+    (["run", "--help"], ["ladder file", "--hold-out", "--zero-policy", "--level", "example"]),
+    (["simulate", "--help"], ["known", "--seed", "--inverse", "truth.json"]),
+    (["demo", "--help"], ["end to end"]),
+])
+def test_help_teaches(capsys, argv, words):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for word in words:
+        assert word in out
+
+
+def test_simulate_then_run_writes_prediction(tmp_path, capsys):
+    assert main(["simulate", "--out", str(tmp_path / "sim"), "--seed", "4"]) == 0
+    ladder = tmp_path / "sim" / "ladder.toml"
+    assert capsys.readouterr().out.strip() == str(ladder)
+    truth = json.loads((tmp_path / "sim" / "truth.json").read_text())
+    assert len(truth["problems"]) == 164
+    # The target's results are never read: point the target at a file that does not exist.
+    text = ladder.read_text().replace('name = "target"\n', 'name = "target"\n'
+                                      'counts = "counts/not-there.csv"\n')
+    ladder.write_text(text)
+    assert main(["run", str(ladder), "--out", str(tmp_path / "run"), "--resamples", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "Prediction for target" in out and "final loss" in out
+    pred = json.loads((tmp_path / "run" / "prediction.json").read_text())
+    assert pred["target"] == "target" and pred["target_compute"] == 1e24
+    assert pred["level"] == 0.9 and len(pred["held_out"]) == 15
+    assert len(pred["buckets"]) == 6
+    bucket_ids = [t for b in pred["buckets"] for t in b["task_ids"]]
+    assert len(set(bucket_ids) | set(pred["held_out"]) | set(pred["excluded"])) == 164
+    for b in pred["buckets"]:
+        assert set(b) >= {"bucket", "task_ids", "alpha", "k", "neg_log_pass_rate",
+                          "mean_pass_rate"}
+        nl = b["neg_log_pass_rate"]
+        assert nl["lower"] < nl["predicted"] < nl["upper"]
+    means = [b["neg_log_pass_rate"]["predicted"] for b in pred["buckets"]]
+    assert means == sorted(means)  # bucket 1 is easiest
+    assert pred["loss"]["lower"] < pred["loss"]["predicted"] < pred["loss"]["upper"]
+
+
+def test_run_options_change_the_method(tmp_path, capsys):
+    main(["simulate", "--out", str(tmp_path / "sim"), "--seed", "1", "--problems", "60"])
+    ladder = str(tmp_path / "sim" / "ladder.toml")
+    assert main(["run", ladder, "--out", str(tmp_path / "r"), "--buckets", "3", "--hold-out",
+                 "0", "--zero-policy", "keep", "--level", "0.5", "--resamples", "100",
+                 "--no-pool"]) == 0
+    pred = json.loads((tmp_path / "r" / "prediction.json").read_text())
+    assert len(pred["buckets"]) == 3 and pred["held_out"] == [] and pred["excluded"] == []
+    assert pred["level"] == 0.5 and pred["settings"]["pool_slopes"] is False
+    assert sum(b["n_problems"] for b in pred["buckets"]) == 60
+
+
+def test_bad_ladder_exits_2_with_one_line_and_no_output(tmp_path, capsys):
+    ladder = tmp_path / "ladder.toml"
+    ladder.write_text('target = "t"\n[[models]]\nname = "t"\ncompute = -3\n')
+    assert main(["run", str(ladder), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("capability: error: ") and str(ladder) in err
+    assert "models[0].compute" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out" / "prediction.json").exists()
+
+
+def test_bad_counts_exits_2(tmp_path, capsys):
+    main(["simulate", "--out", str(tmp_path / "sim"), "--problems", "40"])
+    (tmp_path / "sim" / "counts" / "m2.csv").write_text("task_id,n,c\nHumanEval/0,200,201\n")
+    code = main(["run", str(tmp_path / "sim" / "ladder.toml"), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "m2.csv:2: c = 201 exceeds n = 200" in capsys.readouterr().err
+
+
+def test_incompatible_options_exit_2(tmp_path, capsys):
+    main(["simulate", "--out", str(tmp_path / "sim"), "--problems", "40"])
+    code = main(["run", str(tmp_path / "sim" / "ladder.toml"), "--out", str(tmp_path / "o"),
+                 "--zero-policy", "keep", "--estimator", "plugin"])
+    assert code == 2 and "--estimator" in capsys.readouterr().err
+    code = main(["run", str(tmp_path / "sim" / "ladder.toml"), "--out", str(tmp_path / "o"),
+                 "--hold-out", "100"])
+    assert code == 2 and "fewer than hold_out + n_buckets" in capsys.readouterr().err
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert "true -E[log p]" in out and "true final loss" in out
+    assert (tmp_path / "demo" / "run" / "prediction.json").exists()
+
+
+def test_console_entry_point_runs():
+    proc = subprocess.run([sys.executable, "-m", "capability", "--version"],
+                          capture_output=True, text=True, check=True)
+    assert proc.stdout.startswith("capability ")

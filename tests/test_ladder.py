@@ -1,0 +1,126 @@
+"""The ladder file and counts files: parsing, and one clear error for every kind of mistake."""
+
+import re
+
+import pytest
+
+from capability.counts import ladder_counts, read_counts
+from capability.errors import InputError
+from capability.ladder import load_ladder
+
+
+def test_valid_ladder(ladder_dir):
+    ladder = load_ladder(ladder_dir)
+    assert ladder.name == "tiny" and ladder.target.name == "big"
+    assert [m.name for m in ladder.models] == ["a", "b", "c"]
+    assert ladder.models[1].compute == pytest.approx(6 * 1e9 * 2e10)
+    assert ladder.models[2].loss == 2.5 and ladder.models[0].loss is None
+    assert ladder.models[0].counts == ladder_dir.parent / "counts" / "a.csv"
+    assert ladder.sampling == {"n": 10, "temperature": 0.8}
+    table = ladder_counts(ladder)
+    assert list(table.columns) == ["model", "task_id", "n", "c"] and len(table) == 9
+
+
+def _replace(path, old, new):
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize("old, new, match", [
+    ('name = "tiny"', 'nmae = "tiny"', r"ladder.toml: nmae: unknown key"),
+    ('compute = 1e20', 'compute = 1e20\ncolour = "red"', r"models\[0\].colour: unknown key"),
+    ('compute = 1e20', 'compute = -1e20', r"models\[0\].compute: expected a finite number > 0"),
+    ('compute = 1e20', 'compute = nan', r"models\[0\].compute: expected a finite number > 0"),
+    ('compute = 1e20', 'compute = inf', r"models\[0\].compute: expected a finite number > 0"),
+    ('compute = 1e20', 'compute = 0', r"models\[0\].compute: expected a finite number > 0"),
+    ('compute = 1e20', 'compute = "big"', r"models\[0\].compute: .*found a string 'big'"),
+    ('compute = 1e20', 'compute = true', r"models\[0\].compute: .*found a boolean"),
+    ('compute = 1e20', '', r"models\[0\]: missing key 'compute'"),
+    ('tokens = 2e10', '', r"models\[1\]: missing key 'tokens'"),
+    ('params = 1e9', 'params = 1e9\ncompute = 1e20', r"models\[1\]: give compute, or params"),
+    ('loss = 2.5', 'loss = -1', r"models\[2\].loss: expected a finite number > 0"),
+    ('name = "b"', 'name = "a"', r"models\[1\].name: duplicate model name 'a'"),
+    ('target = "big"', 'target = "huge"', r"target: names no model: 'huge'"),
+    ('target = "big"', '', r"target: missing key"),
+    ('counts = "counts/a.csv"', '', r"models\[0\]: missing a source of results"),
+    ('counts = "counts/a.csv"', 'samples = "a.jsonl"', r"models\[0\].samples: source 'samples' "
+                                                       r"is not supported"),
+    ('counts = "counts/a.csv"', 'counts = "counts/a.csv"\nsamples = "a.jsonl"',
+     r"models\[0\]: expected one source of results"),
+    ('n = 10', 'n = 0', r"sampling.n: expected an integer >= 1"),
+    ('temperature = 0.8', 'temperature = "hot"', r"sampling.temperature: expected a number"),
+    ('n = 10', 'n = 10\nbeam = 4', r"sampling.beam: unknown key"),
+    ('name = "tiny"', 'name = "tiny"\nproblems = 3', r"problems: expected a non-empty string"),
+])
+def test_ladder_errors_name_the_key(ladder_dir, old, new, match):
+    _replace(ladder_dir, old, new)
+    with pytest.raises(InputError, match=match) as info:
+        load_ladder(ladder_dir)
+    assert str(ladder_dir) in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_fewer_than_three_ladder_models(ladder_dir):
+    text = ladder_dir.read_text()
+    cut = text.index('[[models]]\nname = "c"')
+    end = text.index('[[models]]\nname = "big"')
+    ladder_dir.write_text(text[:cut] + text[end:])
+    with pytest.raises(InputError, match="models: expected at least 3 ladder models besides "
+                                         "the target, found 2"):
+        load_ladder(ladder_dir)
+
+
+def test_not_toml_not_utf8_and_missing(write, tmp_path):
+    bad = write("bad.toml", 'name = "x"\ntarget = \n')
+    with pytest.raises(InputError, match=r"bad.toml: expected a TOML ladder file, found "
+                                         r"invalid TOML .*line 2"):
+        load_ladder(bad)
+    binary = write("bin.toml", b'name = "x"\n\xff\xfe = 1\n')
+    with pytest.raises(InputError, match=r"bin.toml:2: expected UTF-8 text"):
+        load_ladder(binary)
+    with pytest.raises(InputError, match="cannot read the ladder file"):
+        load_ladder(tmp_path / "nope.toml")
+    with pytest.raises(InputError, match=r"models: missing \[\[models\]\]"):
+        load_ladder(write("empty.toml", 'target = "x"\n'))
+
+
+@pytest.mark.parametrize("content, match", [
+    ("task_id,n,c\nT/0,10,11\n", r"x.csv:2: c = 11 exceeds n = 10"),
+    ("task_id,n,c\nT/0,10,5\nT/1,ten,3\n", r"x.csv:3: n must be a whole number >= 1, found 'ten'"),
+    ("task_id,n,c\nT/0,0,0\n", r"x.csv:2: n must be a whole number >= 1, found 0"),
+    ("task_id,n,c\nT/0,10,-1\n", r"x.csv:2: c must be a whole number >= 0, found -1"),
+    ("task_id,n,c\nT/0,10,2.5\n", r"x.csv:2: c must be a whole number"),
+    ("task_id,n\nT/0,10\n", r"x.csv:1: missing column 'c'"),
+    ("", r"x.csv:1: expected a header task_id,n,c, found an empty file"),
+    ("task_id,n,c\n", r"x.csv: expected at least one row of counts, found none"),
+    ("task_id,n,c\nT/0,10,5\nT/0,10,6\n", r"x.csv:3: task_id 'T/0' repeats line 2"),
+    ("task_id,n,c\nT/0,10\n", r"x.csv:2: expected 3 fields, found 2"),
+    (b"task_id,n,c\nT/0,10,5\n\xff\xfe,1,1\n", r"x.csv:\d: expected UTF-8 text"),
+])
+def test_counts_errors_name_file_and_line(write, content, match):
+    path = write("x.csv", content)
+    with pytest.raises(InputError, match=match):
+        read_counts(path)
+
+
+def test_counts_extra_columns_are_ignored(write):
+    frame = read_counts(write("x.csv", "model,task_id,c,n\nm,T/0,3,10\n"))
+    assert frame.to_dict("records") == [{"task_id": "T/0", "n": 10, "c": 3}]
+
+
+def test_ladder_model_missing_problems_is_an_error(ladder_dir):
+    (ladder_dir.parent / "counts" / "b.csv").write_text("task_id,n,c\nT/0,10,5\nT/1,10,7\n")
+    with pytest.raises(InputError, match=re.escape("b.csv: model 'b' lacks 1 problem(s) that "
+                                                   "'a' has, e.g. 'T/2'")):
+        ladder_counts(load_ladder(ladder_dir))
+    (ladder_dir.parent / "counts" / "b.csv").write_text(
+        "task_id,n,c\nT/0,10,5\nT/1,10,7\nT/2,10,1\nT/3,10,1\n")
+    with pytest.raises(InputError, match=r"model 'b' has 1 problem\(s\) that 'a' lacks"):
+        ladder_counts(load_ladder(ladder_dir))
+
+
+def test_counts_task_outside_problem_set(ladder_dir):
+    with pytest.raises(InputError, match=r"a.csv:2: task_id 'T/0' is not in the problem set"):
+        ladder_counts(load_ladder(ladder_dir), task_ids=["HumanEval/0"])
