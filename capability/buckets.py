@@ -4,8 +4,9 @@ Steps, in order, each a parameter:
 
 1. **Exclude** (``zero_policy``): with ``"exclude"`` (the GPT-4 report's practice) a problem
    that some ladder model never solved (``c = 0``) is excluded, since ``-log pass_rate`` is
-   unbounded there; with ``"keep"`` it stays and the ``-log p`` estimator must be finite at
-   ``c = 0``.
+   unbounded there; with ``"keep"`` or ``"jeffreys"`` it stays (the ``-log p`` estimator must
+   then be finite at ``c = 0``; ``"jeffreys"`` also selects the Jeffreys posterior-mean
+   estimator, see :mod:`capability.predict`).
 2. **Order** by difficulty (``difficulty``): ``"mean-pass-rate"`` -- the mean over ladder
    models of ``c / n`` (default); ``"largest-model"`` -- the largest ladder model's ``c / n``,
    ties broken by the mean. Ties keep the problems' input order.
@@ -24,7 +25,7 @@ import numpy as np
 
 __all__ = ["BucketAssignment", "assign_buckets", "ZERO_POLICIES", "DIFFICULTIES", "SPLITS"]
 
-ZERO_POLICIES = ("exclude", "keep")
+ZERO_POLICIES = ("exclude", "keep", "jeffreys")
 DIFFICULTIES = ("mean-pass-rate", "largest-model")
 SPLITS = ("equal-count", "equal-width")
 

@@ -49,7 +49,9 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
                    help="hardest problems set aside before bucketing (default: 15)")
     g.add_argument("--zero-policy", choices=ZERO_POLICIES, default="exclude",
                    help="problems some ladder model never solved: 'exclude' them, as the "
-                        "report does, or 'keep' them (default: exclude)")
+                        "report does; 'keep' them (the series estimator gives H_n at c=0); or "
+                        "'jeffreys': keep them and use the Jeffreys posterior mean of -log p "
+                        "(default: exclude)")
     g.add_argument("--difficulty", choices=DIFFICULTIES, default="mean-pass-rate",
                    help="how problems are ordered: mean pass rate over the ladder models, or "
                         "the largest ladder model's (default: mean-pass-rate)")

@@ -8,7 +8,7 @@ losses are given. No I/O: the CLI reads the inputs and writes ``prediction.json`
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -115,9 +115,9 @@ class Prediction:
 
 
 def _settings_iv(s: PredictionSettings) -> None:
-    if s.zero_policy == "keep" and s.estimator == "plugin":
-        raise InputError("zero policy 'keep' needs an estimator that is finite at c = 0 "
-                         "(series or jeffreys), not 'plugin'", key="--estimator")
+    if s.zero_policy != "exclude" and s.estimator == "plugin":
+        raise InputError(f"zero policy {s.zero_policy!r} needs an estimator that is finite at "
+                         "c = 0 (series or jeffreys), not 'plugin'", key="--estimator")
     if not 0 < s.confidence_level < 1:
         raise InputError(f"expected a level in (0, 1), found {s.confidence_level}",
                          key="--level")
@@ -152,6 +152,9 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         The method's choices.
     """
     _settings_iv(settings)
+    if settings.zero_policy == "jeffreys":
+        # Keep never-solved problems and estimate -log p by its Jeffreys posterior mean.
+        settings = replace(settings, estimator="jeffreys")
     names = [m[0] for m in models]
     compute = np.array([m[1] for m in models], dtype=float)
     task_ids = list(dict.fromkeys(counts["task_id"]))

@@ -63,6 +63,10 @@ def test_run_options_change_the_method(tmp_path, capsys):
     assert len(pred["buckets"]) == 3 and pred["held_out"] == [] and pred["excluded"] == []
     assert pred["level"] == 0.5 and pred["settings"]["pool_slopes"] is False
     assert sum(b["n_problems"] for b in pred["buckets"]) == 60
+    assert main(["run", ladder, "--out", str(tmp_path / "j"), "--zero-policy", "jeffreys",
+                 "--resamples", "50"]) == 0
+    pred = json.loads((tmp_path / "j" / "prediction.json").read_text())
+    assert pred["excluded"] == [] and pred["settings"]["estimator"] == "jeffreys"
 
 
 def test_bad_ladder_exits_2_with_one_line_and_no_output(tmp_path, capsys):
