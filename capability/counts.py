@@ -94,11 +94,15 @@ def read_counts(path: str | Path) -> pd.DataFrame:
     return frame.astype({"task_id": str, "n": "int64", "c": "int64"})
 
 
-def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None) -> pd.DataFrame:
+def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
+                  results: dict[str, Path] | None = None) -> pd.DataFrame:
     """The ladder models' counts as one long table ``model, task_id, n, c``.
 
-    The target's results are never read. Every ladder model must cover the same problems;
-    with ``task_ids`` (a problem set) every task id must belong to it.
+    A model whose source is counts is read from its CSV; one whose source is samples is
+    counted from its results file in ``results`` (``{model: path}``, made by
+    :func:`capability.execute.execute_samples`). The target's results are never read.
+    Every ladder model must cover the same problems; with ``task_ids`` (a problem set)
+    every task id must belong to it.
 
     Raises
     ------
@@ -110,14 +114,20 @@ def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None) -> pd.DataF
     reference: tuple[str, set[str]] | None = None
     allowed = None if task_ids is None else set(task_ids)
     for model in ladder.models:
-        frame = read_counts(model.counts)
+        if model.counts is not None:
+            frame, source = read_counts(model.counts), model.counts
+        else:
+            from capability.execute import count_results
+
+            source = results[model.name]
+            frame = count_results(source)
         ids = set(frame["task_id"])
         if allowed is not None:
             unknown = [t for t in frame["task_id"] if t not in allowed]
             if unknown:
                 line = int(frame.index[frame["task_id"] == unknown[0]][0]) + 2
                 raise InputError(f"task_id {unknown[0]!r} is not in the problem set "
-                                 f"{ladder.problems}", path=model.counts, line=line)
+                                 f"{ladder.problems}", path=source, line=line)
         if reference is None:
             reference = (model.name, ids)
         elif ids != reference[1]:
@@ -126,10 +136,10 @@ def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None) -> pd.DataF
             if missing:
                 raise InputError(f"model {model.name!r} lacks {len(missing)} problem(s) that "
                                  f"{reference[0]!r} has, e.g. {missing[0]!r}; every ladder "
-                                 "model needs the same problems", path=model.counts)
+                                 "model needs the same problems", path=source)
             raise InputError(f"model {model.name!r} has {len(extra)} problem(s) that "
                              f"{reference[0]!r} lacks, e.g. {extra[0]!r}; every ladder model "
-                             "needs the same problems", path=model.counts)
+                             "needs the same problems", path=source)
         frames.append(frame.assign(model=model.name))
     table = pd.concat(frames, ignore_index=True)
     return table[["model", "task_id", "n", "c"]]

