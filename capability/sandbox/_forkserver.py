@@ -51,7 +51,8 @@ for _name in ("math", "re", "string", "collections", "itertools", "functools", "
               "copy", "operator", "datetime", "json", "threading", "queue", "array",
               "numbers", "cmath", "textwrap", "unicodedata", "shutil", "tempfile",
               "contextlib", "io", "faulthandler", "platform", "dataclasses", "enum", "abc",
-              "struct", "time", "calendar", "pprint", "traceback", "ast"):
+              "struct", "time", "calendar", "pprint", "traceback", "ast", "subprocess",
+              "builtins", "multiprocessing"):
     try:
         __import__(_name)
     except ImportError:
@@ -66,6 +67,7 @@ if _SECCOMP_SO != "-":
     _spec.loader.exec_module(_seccomp)
 
 import _thread  # noqa: E402
+import gc  # noqa: E402
 import threading  # noqa: E402
 
 MSG_REQUEST = b"R"
@@ -89,7 +91,9 @@ _DENIED = (
 _CLONE_THREAD = 0x00010000
 
 
-def _install_seccomp():
+def _build_seccomp():
+    """The child's filter, built once in the server; each child only loads it (filters
+    stack, so nothing a child does with this object can loosen what is loaded)."""
     f = _seccomp.SyscallFilter(defaction=_seccomp.ALLOW)
     for name in _DENIED:
         try:
@@ -100,7 +104,10 @@ def _install_seccomp():
     f.add_rule(_seccomp.ERRNO(errno.EPERM), "clone",
                _seccomp.Arg(0, _seccomp.MASKED_EQ, _CLONE_THREAD, 0))
     f.add_rule(_seccomp.ERRNO(errno.ENOSYS), "clone3")
-    f.load()
+    return f
+
+
+_FILTER = _build_seccomp() if _seccomp is not None else None
 
 
 # References the harness keeps for itself, taken before any untrusted code runs (the code
@@ -165,8 +172,8 @@ def _run_child(req):
             limits.append((resource.RLIMIT_NOFILE, (req["open_files"], req["open_files"])))
         for which, value in limits:
             resource.setrlimit(which, value)
-        if _seccomp is not None:
-            _install_seccomp()
+        if _FILTER is not None:
+            _FILTER.load()
         sys.settrace = sys.setprofile = _no_tracing
         threading.settrace = threading.setprofile = _no_tracing
         problem = {"task_id": req["task_id"], "prompt": req["prompt"], "test": req["test"],
@@ -317,5 +324,7 @@ _SERVE_CODE = _serve.__code__
 
 if __name__ == "__main__":
     os.chdir(_SCRATCH)
+    gc.collect()
+    gc.freeze()  # forked children then leave the server's objects' pages unshared-free
     os.write(1, (json.dumps({"ready": True, "seccomp": _seccomp is not None}) + "\n").encode())
     _serve()

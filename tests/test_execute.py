@@ -1,0 +1,201 @@
+"""capability execute: results file shape, deduplication, bad input, resume after a crash,
+and a ladder whose models give samples."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sandbox_support import PROBLEMS, needs_isolation
+
+from capability.cli import main
+from capability.execute import count_results, execute_samples
+
+pytestmark = needs_isolation
+
+IDS = list(PROBLEMS)[:12]
+
+
+def _write_samples(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _rows(per_task=3, slow=0.0):
+    rows = []
+    for i, task_id in enumerate(IDS):
+        canonical = PROBLEMS[task_id].canonical_solution
+        tail = f"\nimport time\ntime.sleep({slow})\n" if slow else ""
+        for j in range(per_task):
+            completion = (canonical if (i + j) % 3 else "    return None\n") + tail
+            if slow:
+                completion += f"# sample {j}\n"  # distinct, so nothing is deduplicated
+            rows.append({"task_id": task_id, "completion": completion, "sample_index": j,
+                         "meta": {"model": "m", "j": j}})
+    return rows
+
+
+def test_results_keep_every_key_in_input_order(tmp_path, capsys):
+    rows = _rows()
+    samples = _write_samples(tmp_path / "s.jsonl", rows)
+    out = tmp_path / "r.jsonl"
+    assert main(["execute", str(samples), "-o", str(out), "--workers", "2"]) == 0
+    results = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(results) == len(rows)
+    for row, res in zip(rows, results):
+        assert {k: res[k] for k in row} == row
+        assert res["passed"] is (res["result"] == "passed")
+        assert res["passed"] is (row["completion"] != "    return None\n")
+        assert res["reason"] in ("passed", "failed")
+    counts = count_results(out)
+    assert counts["n"].tolist() == [3] * len(IDS)
+    assert counts["c"].sum() == sum(r["passed"] for r in results)
+
+
+def test_duplicates_run_once_unless_no_dedup(tmp_path):
+    rows = _rows(per_task=4)  # only two distinct completions per task
+    samples = _write_samples(tmp_path / "s.jsonl", rows)
+    summary = execute_samples(samples, tmp_path / "a.jsonl", PROBLEMS, workers=2,
+                              progress=False)
+    distinct = len({(r["task_id"], r["completion"]) for r in rows})
+    assert summary.executed == distinct and summary.deduplicated == len(rows) - distinct
+    again = execute_samples(samples, tmp_path / "b.jsonl", PROBLEMS, workers=2,
+                            progress=False, dedup=False)
+    assert again.executed == len(rows) and again.deduplicated == 0
+    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+
+
+@pytest.mark.parametrize("content, match", [
+    ('{"task_id": "HumanEval/0", "completion": "x"}\n{"task_id": "Nope/1", "completion": ""}\n',
+     r"s.jsonl:2: task_id 'Nope/1' is not in the problem set"),
+    ('{"task_id": "HumanEval/0", "completion": "x"}\n{not json}\n',
+     r"s.jsonl:2: expected a JSON object, found invalid JSON"),
+    ('{"task_id": "HumanEval/0"}\n', r"s.jsonl:1: missing key 'completion'"),
+    ('{"completion": "x"}\n', r"s.jsonl:1: missing key 'task_id'"),
+    ('{"task_id": "HumanEval/0", "completion": 3}\n', r"s.jsonl:1: 'completion' must be a "
+                                                      r"string, found int"),
+    ('', r"s.jsonl: expected at least one sample, found none"),
+    ('{"task_id": "HumanEval/0", "completion": "x"}\n{"task_id": "HumanEval/0", "compl',
+     r"s.jsonl:2: expected a JSON object, found invalid JSON"),
+])
+def test_bad_samples_exit_2_naming_file_and_line(tmp_path, capsys, content, match):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(content)
+    out = tmp_path / "r.jsonl"
+    assert main(["execute", str(samples), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("capability: error: ") and len(err.strip().splitlines()) == 1
+    import re
+
+    assert re.search(match, err), err
+    assert not out.exists()
+
+
+def test_not_utf8_exits_2(tmp_path, capsys):
+    samples = tmp_path / "s.jsonl"
+    samples.write_bytes(b'{"task_id": "HumanEval/0", "completion": "\xff"}\n')
+    assert main(["execute", str(samples), "-o", str(tmp_path / "r.jsonl")]) == 2
+    assert "s.jsonl:1: expected UTF-8 text" in capsys.readouterr().err
+
+
+def _execute_cmd(samples, out, workers=1):
+    return [sys.executable, "-m", "capability", "execute", str(samples), "-o", str(out),
+            "--workers", str(workers)]
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, how):
+    rows = _rows(per_task=2, slow=0.15)
+    samples = _write_samples(tmp_path / "s.jsonl", rows)
+    reference = tmp_path / "ref.jsonl"
+    execute_samples(samples, reference, PROBLEMS, workers=2, progress=False)
+    out = tmp_path / "r.jsonl"
+    proc = subprocess.Popen(_execute_cmd(samples, out), stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until some, not all, results are written
+        if out.exists() and out.read_bytes().count(b"\n") >= 5:
+            break
+        time.sleep(0.05)
+    proc.send_signal(how)
+    proc.wait(timeout=30)
+    if how == signal.SIGINT:
+        assert proc.returncode == 130
+        assert b"cancelled by user" in proc.stderr.read()
+    partial = out.read_bytes()
+    assert 5 <= partial.count(b"\n") < len(rows)
+    # Simulate a torn write as well: half a line at the end.
+    with open(out, "ab") as fp:
+        fp.write(b'{"task_id": "HumanEval/3", "compl')
+    subprocess.run(_execute_cmd(samples, out, workers=2), check=True, capture_output=True)
+    lines = out.read_text().splitlines()
+    assert len(lines) == len(rows)
+    ours = [json.loads(line) for line in lines]
+    ref = [json.loads(line) for line in reference.read_text().splitlines()]
+    assert [(r["task_id"], r["completion"], r["result"]) for r in ours] == \
+        [(r["task_id"], r["completion"], r["result"]) for r in ref]
+
+
+def test_resume_refuses_results_of_other_samples(tmp_path, capsys):
+    rows = _rows(per_task=1)
+    samples = _write_samples(tmp_path / "s.jsonl", rows)
+    out = tmp_path / "r.jsonl"
+    other = dict(rows[0], completion="    pass\n", result="passed", passed=True)
+    out.write_text(json.dumps(other) + "\n")
+    assert main(["execute", str(samples), "-o", str(out)]) == 2
+    assert "r.jsonl:1: does not match" in capsys.readouterr().err
+
+
+def test_ladder_with_samples_sources(tmp_path, capsys):
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text("".join(json.dumps(PROBLEMS[t].record) + "\n" for t in IDS))
+    lines = ['name = "samples-ladder"', 'problems = "problems.jsonl"', 'target = "big"', ""]
+    for m, (compute, right) in enumerate([(1e20, 1), (1e21, 2), (1e22, 3)]):
+        rows = []
+        for i, task_id in enumerate(IDS):
+            good = min(4, right + i % 2)
+            for j in range(4):
+                completion = PROBLEMS[task_id].canonical_solution if j < good \
+                    else f"    return None  # {j}\n"
+                rows.append({"task_id": task_id, "completion": completion})
+        _write_samples(tmp_path / f"m{m}.jsonl", rows)
+        lines += ["[[models]]", f'name = "m{m}"', f"compute = {compute}",
+                  f'samples = "m{m}.jsonl"', ""]
+    lines += ["[[models]]", 'name = "big"', "compute = 1e24", 'samples = "not-there.jsonl"']
+    ladder = tmp_path / "ladder.toml"
+    ladder.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    code = main(["run", str(ladder), "--out", str(out), "--hold-out", "0", "--buckets", "2",
+                 "--zero-policy", "keep", "--resamples", "50", "--workers", "2"])
+    assert code == 0, capsys.readouterr().err
+    pred = json.loads((out / "prediction.json").read_text())
+    assert sum(b["n_problems"] for b in pred["buckets"]) == len(IDS)
+    for m in range(3):
+        counts = count_results(out / "results" / f"m{m}.jsonl")
+        assert counts["n"].tolist() == [4] * len(IDS)
+    assert not (out / "results" / "big.jsonl").exists()  # the target is never executed
+
+
+def test_strict_isolation_refuses_without_mechanisms(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on PATH
+    samples = _write_samples(tmp_path / "s.jsonl", _rows(per_task=1)[:2])
+    code = main(["execute", str(samples), "-o", str(tmp_path / "r.jsonl")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "strict isolation is not available here" in err and "bubblewrap" in err
+    code = main(["execute", str(samples), "-o", str(tmp_path / "r.jsonl"), "--isolation",
+                 "best-effort", "--workers", "1"])
+    assert code == 0
+    assert "WARNING: running UNTRUSTED CODE with partial isolation" in capsys.readouterr().err
+    assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 2
+
+
+def test_no_worker_processes_survive(tmp_path):
+    samples = _write_samples(tmp_path / "s.jsonl", _rows(per_task=1))
+    execute_samples(samples, tmp_path / "r.jsonl", PROBLEMS, workers=2, progress=False)
+    time.sleep(0.3)
+    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    assert "forkserver.py" not in ps, ps
+    assert os.path.exists(tmp_path / "r.jsonl")
