@@ -7,10 +7,7 @@ Data and tables go to stdout; warnings and errors to stderr. Exit codes live in
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from capability import __version__
@@ -109,8 +106,75 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
                      help="directory for prediction.json, and results/<model>.jsonl for "
                           "models whose source is samples (created if missing)")
+    run.add_argument("--register", action="store_true",
+                     help="register the prediction right away (see capability register)")
+    run.add_argument("--registry", type=Path, default=None, metavar="DIR",
+                     help="registry directory (default: DIR/../registry)")
     _method_options(run)
     _execution_options(run)
+
+    reg = sub.add_parser(
+        "register", help="fix a prediction in the registry before the target exists",
+        description="Store an immutable record of RUN_DIR/prediction.json in the registry: "
+                    "the prediction, its buckets (task ids, held out, excluded), every "
+                    "parameter, the sha256 of the ladder file and of every input read, the "
+                    "tool's version and a UTC timestamp. Its id is the sha256 of its content: "
+                    "publish it before the big run. Refused if an input changed since the "
+                    "run or holds the target's results. Writes RUN_DIR/registration.json.",
+        epilog="example:\n  capability register runs/2026-11 && capability score runs/2026-11 "
+               "--target big.csv", formatter_class=argparse.RawDescriptionHelpFormatter)
+    reg.add_argument("run_dir", type=Path, help="a directory made by capability run")
+    reg.add_argument("--registry", type=Path, default=None, metavar="DIR",
+                     help="registry directory (default: RUN_DIR/../registry)")
+
+    sco = sub.add_parser(
+        "score", help="compare a registered prediction with the target's results",
+        description="Measure the target on exactly the registered buckets and register a "
+                    "score record linked to the prediction: per bucket predicted, interval, "
+                    "actual, absolute and relative error and whether the interval held it; "
+                    "and overall. --target takes counts (task_id,n,c CSV), results (JSONL "
+                    "with passed) or samples (JSONL, executed in the sandbox).",
+        epilog="examples:\n  capability score 3f9a1c2b7d4e --registry runs/registry --target "
+               "big.csv\n  capability score runs/2026-11 --target big_samples.jsonl",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sco.add_argument("ref", metavar="ID_OR_RUN_DIR",
+                     help="the prediction's id (or its first 6+ hex digits), or a registered "
+                          "run directory")
+    sco.add_argument("--target", type=Path, required=True, metavar="FILE",
+                     help="the target's counts, results or samples")
+    sco.add_argument("--registry", type=Path, default=None, metavar="DIR",
+                     help="registry directory (default: the run's, or ./registry)")
+    sco.add_argument("--out", "-o", type=Path, default=None, metavar="DIR",
+                     help="where to write score.json (default: the registered run directory)")
+    _execution_options(sco)
+
+    bt = sub.add_parser(
+        "backtest", help="predict the ladder's largest member from the smaller ones",
+        description="Hold out the ladder's largest model (or each of the --largest M "
+                    "biggest in turn), predict it from the smaller models with the full "
+                    "method, and score the prediction and two naive baselines (no change "
+                    "from the largest remaining model; a straight line against log compute) "
+                    "on the same split. Writes DIR/backtest.json.",
+        epilog="example:\n  capability backtest ladder.toml --out backtest --largest 2",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    bt.add_argument("ladder", type=Path, help="the ladder file (TOML)")
+    bt.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
+                    help="directory for backtest.json")
+    bt.add_argument("--largest", type=int, default=1, metavar="M",
+                    help="hold out each of the M largest models in turn (default: 1)")
+    _method_options(bt)
+    _execution_options(bt)
+
+    rep = sub.add_parser(
+        "report", help="write report.md and a self-contained report.html",
+        description="Write DIR/report.md, DIR/report.html (figures embedded, nothing loaded "
+                    "from the network) and DIR/figures/*.png for a run directory (with "
+                    "score.json when scored) or a backtest directory: the ladder, the "
+                    "per-bucket table, and per-bucket figures like the GPT-4 report's "
+                    "Figure 2, plus the loss law when losses were given.",
+        epilog="example:\n  capability report runs/2026-11",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    rep.add_argument("dir", type=Path, help="a run or backtest directory")
 
     sim = sub.add_parser("simulate", help="write a simulated ladder with known truth",
                          description="Simulate a ladder whose truth is known: per problem "
@@ -238,21 +302,6 @@ def _simulate_options(parser: argparse.ArgumentParser, *, required_out: bool) ->
                              "target, comma-separated (default: 1000,300,100,30,10)")
 
 
-def _write_json_atomic(path: Path, obj) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it into place, so a crash
-    never leaves a file that looks complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fp:
-            json.dump(obj, fp, indent=1, allow_nan=False)
-            fp.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _simulate(args: argparse.Namespace):
     from capability.errors import InputError
     from capability.simulate import simulate_ladder, write_simulation
@@ -272,42 +321,92 @@ def _simulate(args: argparse.Namespace):
     return sim, write_simulation(sim, args.out)
 
 
+def _execution(args: argparse.Namespace | None):
+    from capability.pipeline import ExecutionOptions
+
+    if args is None or not hasattr(args, "isolation"):
+        return ExecutionOptions(warn=_warn)
+    if args.workers is not None and args.workers < 1:
+        from capability.errors import InputError
+
+        raise InputError(f"expected a whole number >= 1, found {args.workers}",
+                         key="--workers")
+    return ExecutionOptions(limits=_limits(args), workers=args.workers,
+                            isolation=args.isolation, dedup=args.dedup, warn=_warn)
+
+
 def _predict_ladder(ladder_path: Path, out: Path, settings, truth_sim=None,
                     args: argparse.Namespace | None = None) -> dict:
-    from capability.counts import ladder_counts
-    from capability.execute import execute_ladder
-    from capability.ladder import load_ladder
-    from capability.predict import predict
-    from capability.problems import load_problems
+    from capability.pipeline import run_prediction
     from capability.simulate import bucket_truth
     from capability.table import format_prediction
 
-    ladder = load_ladder(ladder_path)
-    problems = None if ladder.problems is None else load_problems(ladder.problems)
-    task_ids = None if problems is None else list(problems)
-    results = {}
-    if any(m.samples is not None for m in ladder.models):
-        results = execute_ladder(ladder, out, problems, limits=_limits(args),
-                                 workers=args.workers, isolation=args.isolation,
-                                 dedup=args.dedup, warn=_warn)
-    counts = ladder_counts(ladder, task_ids, results)
-    pred = predict(counts, [(m.name, m.compute, m.loss) for m in ladder.models],
-                   target=ladder.target.name, target_compute=ladder.target.compute,
-                   ladder=ladder.name, settings=settings)
-    result = pred.to_dict()
-    result["ladder_file"] = str(ladder_path)
-    _write_json_atomic(out / "prediction.json", result)
+    result, pred = run_prediction(ladder_path, out, settings, _execution(args))
     truth = None if truth_sim is None else bucket_truth(truth_sim, pred.assignment.buckets)
     print(format_prediction(result, truth), flush=True)
     for note in pred.warnings:
         print(f"capability: note: {note}", file=sys.stderr)
-    print(f"wrote {out / 'prediction.json'}", file=sys.stderr)
+    print(f"wrote {out / 'prediction.json'}", file=sys.stderr, flush=True)
     return result
+
+
+def _register(run_dir: Path, registry: Path | None) -> str:
+    from capability.pipeline import register_run
+    from capability.registry import SHORT_ID
+
+    rid, content = register_run(run_dir, registry)
+    print(f"registered prediction {rid}")
+    print(f"short id {rid[:SHORT_ID]}, {content['created_utc']}, in "
+          f"{Path(registry) if registry else run_dir.resolve().parent / 'registry'}",
+          flush=True)
+    return rid
+
+
+def _score(args: argparse.Namespace) -> None:
+    from capability.pipeline import score_registered
+    from capability.registry import SHORT_ID
+    from capability.table import format_score
+
+    sid, result = score_registered(args.ref, args.target, registry=args.registry,
+                                   out_dir=args.out, execution=_execution(args))
+    print(format_score(result), flush=True)
+    print(f"registered score {sid} (short {sid[:SHORT_ID]}) for prediction "
+          f"{result['prediction_id'][:SHORT_ID]}", file=sys.stderr)
+
+
+def _backtest(args: argparse.Namespace) -> None:
+    from capability.pipeline import run_backtest
+    from capability.table import format_backtest
+
+    result = run_backtest(args.ladder, args.out, _settings(args), _execution(args),
+                          largest=args.largest)
+    print(format_backtest(result), flush=True)
+    for note in result["warnings"]:
+        print(f"capability: note: {note}", file=sys.stderr)
+    print(f"wrote {args.out / 'backtest.json'}", file=sys.stderr)
+
+
+def _report(args: argparse.Namespace) -> None:
+    from capability.report import write_report
+
+    md, html_path = write_report(args.dir)
+    print(html_path)
+    print(f"wrote {md} and {html_path}", file=sys.stderr)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         _predict_ladder(args.ladder, args.out, _settings(args), args=args)
+        if args.register:
+            _register(args.out, args.registry)
+    elif args.command == "register":
+        _register(args.run_dir, args.registry)
+    elif args.command == "score":
+        _score(args)
+    elif args.command == "backtest":
+        _backtest(args)
+    elif args.command == "report":
+        _report(args)
     elif args.command == "execute":
         _execute(args)
     elif args.command == "simulate":

@@ -144,6 +144,9 @@ class BucketLaw:
     lack_of_fit
         The scale factor ``max(1, sqrt(chi2 / (M - 2)))`` by which the interval was widened
         for scatter of the points beyond sampling noise.
+    band
+        ``{"compute", "lower", "upper"}``: the same interval along the law, from below the
+        smallest ladder model to past the target (for figures); None without a bootstrap.
     """
 
     fit: PowerLawFit
@@ -153,6 +156,7 @@ class BucketLaw:
     bucket_variance: np.ndarray = field(repr=False)
     per_problem: np.ndarray = field(repr=False)
     lack_of_fit: float = 1.0
+    band: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
 
 def _bucket_points(n, c, estimator):
@@ -195,6 +199,24 @@ def _basic_interval(estimate, boot_estimates, boot_truth, level, transform, inve
     low, high = t - q_hi, t - q_lo
     low, high = t - scale * (t - low), t + scale * (high - t)
     return ConfidenceInterval(float(inverse(low)), float(inverse(high)))
+
+
+def _band(compute, target_compute, b0, b1, b0_s, b1_s, truth_at_target, level, scale):
+    """Basic bootstrap band of the law along compute (log-spaced grid), as in the interval:
+    errors of ``log yhat*(x)`` against the bootstrap truth ``truth*(0) exp(b1 x)``."""
+    grid = np.geomspace(compute.min() / 1.5, target_compute * 1.5, 40)
+    x = np.log(grid / target_compute)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        err = (b0_s[:, None] + b1_s[:, None] * x) - (np.log(truth_at_target)[:, None]
+                                                      + b1 * x)
+    err = np.where(np.isfinite(err), err, np.nan)
+    tail = (1 - level) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        q_lo, q_hi = np.nanquantile(err, [tail, 1 - tail], axis=0)
+    t = b0 + b1 * x
+    return {"compute": grid, "lower": np.exp(t - scale * q_hi),
+            "upper": np.exp(t - scale * q_lo)}
 
 
 def _pooled_lines(x: np.ndarray, log_y: np.ndarray, w: np.ndarray,
@@ -416,7 +438,7 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
                                 bucket_mean=ybar[jj], bucket_variance=points[jj][2],
                                 per_problem=a)
             continue
-        _, ybar_s, _, b0_s, _, _, a_s = boot
+        _, ybar_s, _, b0_s, b1_s, _, a_s = boot
         value_s = np.exp(b0_s[:, jj])
         rate_s = np.exp(-a_s[jj]).mean(-1)
         # Lack of fit: scatter of the real points about the line vs bootstrap variance.
@@ -431,6 +453,8 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
             resid = np.log(ybar[jj][used]) - np.log(fit.predict(compute[used]))
             scale = max(1.0, float(np.sqrt(np.sum(resid**2 / boot_var[used]) / dof)))
         truth_s = boot_truth[j]
+        band = _band(compute, target_compute, b0[jj], b1[jj], b0_s[:, jj], b1_s[:, jj],
+                     truth_s.mean(-1), level, scale)
         ci_log = _basic_interval(value, value_s, truth_s.mean(-1), level, np.log, np.exp,
                                  scale)
         ci_rate = _basic_interval(mean_rate, rate_s, np.exp(-truth_s).mean(-1), level,
@@ -443,7 +467,7 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
             mean_pass_rate=IntervalEstimate(mean_rate, ci_rate, level,
                                             method.format(scale="logit") + suffix, rate_s),
             bucket_mean=ybar[jj], bucket_variance=points[jj][2], per_problem=a,
-            lack_of_fit=scale)
+            lack_of_fit=scale, band=band)
     return laws
 
 

@@ -61,6 +61,7 @@ class Prediction:
     buckets: tuple[BucketPrediction, ...]
     loss: LossLawFit | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    samples: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         model_names = [m[0] for m in self.models]
@@ -83,6 +84,8 @@ class Prediction:
                     "neg_log_pass_rate": law.neg_log_pass_rate.to_dict(),
                     "mean_pass_rate": law.mean_pass_rate.to_dict(),
                     "interval_method": law.neg_log_pass_rate.method,
+                    "law_band": None if law.band is None else
+                    {k: [float(v) for v in vals] for k, vals in law.band.items()},
                     "lack_of_fit_scale": law.lack_of_fit,
                     "ladder_points": [
                         {"model": name, "compute": float(comp),
@@ -98,7 +101,8 @@ class Prediction:
             "ladder": self.ladder,
             "target": self.target, "target_compute": self.target_compute,
             "level": self.settings.confidence_level,
-            "models": [{"name": n, "compute": c, "loss": loss} for n, c, loss in self.models],
+            "models": [{"name": n, "compute": c, "loss": loss,
+                        "samples": self.samples.get(n)} for n, c, loss in self.models],
             "settings": asdict(self.settings),
             "law": "-E_P[log pass_rate(C)] = alpha * C^(-k), C in FLOPs",
             "held_out": list(self.assignment.held_out),
@@ -207,10 +211,17 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                                     rng=np.random.default_rng(seeds[1]))
         except FitError as err:
             notes.append(f"loss law: no fit: {err}")
+    saturated = int(np.sum(np.all(c == n, axis=0)))
+    if saturated:
+        notes.append(f"{saturated} problem(s) saturated: every sample of every ladder model "
+                     "passed, so their -log pass_rate estimate is 0 at every model; they stay "
+                     "in their buckets (a bucket of only such problems has no law to fit)")
     if assignment.excluded:
         notes.append(f"{len(assignment.excluded)} problem(s) excluded: some ladder model "
                      "never solved them (zero policy 'exclude')")
     return Prediction(ladder=ladder, target=target, target_compute=float(target_compute),
                       models=tuple((m[0], float(m[1]), m[2]) for m in models),
                       settings=settings, assignment=assignment, buckets=tuple(buckets),
-                      loss=loss, warnings=tuple(notes))
+                      loss=loss, warnings=tuple(notes),
+                      samples={str(k): int(v) for k, v in
+                               counts.groupby("model")["n"].sum().items()})

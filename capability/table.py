@@ -41,3 +41,59 @@ def format_prediction(pred: dict, truth: list[dict] | None = None) -> str:
                      f"(L(C) = {pred['loss']['a']:.3g} * C^{pred['loss']['b']:.3f} + "
                      f"{pred['loss']['c']:.4f})")
     return "\n".join(lines)
+
+
+def _rows_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[j]) for r in [head, *rows]) for j in range(len(head))]
+    return ["  ".join(h.ljust(w) for h, w in zip(head, widths)),
+            "  ".join("-" * w for w in widths),
+            *["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]]
+
+
+def _scored_rows(buckets: list[dict]) -> list[list[str]]:
+    rows = []
+    for b in buckets:
+        nl, mp = b["neg_log_pass_rate"], b["mean_pass_rate"]
+        inside = {True: "yes", False: "no", None: "-"}[nl["inside"]]
+        rows.append([str(b["bucket"]), str(len(b["task_ids"])), _interval(nl, ".4f"),
+                     _num(nl["actual"], ".4f"), _num(nl["rel_error"], "+.1%"), inside,
+                     _interval(mp, ".3f"), _num(mp["actual"], ".3f")])
+    return rows
+
+
+SCORED_HEAD = ["bucket", "problems", "-E[log p] predicted [interval]", "actual", "rel. error",
+               "inside", "mean p predicted [interval]", "actual"]
+
+
+def format_score(score: dict) -> str:
+    """A per-bucket table of predicted against measured values, and the overall errors."""
+    lines = [f"Score of the prediction for {score['target']} (level {score['level']})"]
+    lines += _rows_table(SCORED_HEAD, _scored_rows(score["buckets"]))
+    o = score["overall"]["neg_log_pass_rate"]
+    lines.append(f"overall: mean |relative error| {_num(o['mean_abs_rel_error'], '.1%')}, "
+                 f"worst {_num(o['max_abs_rel_error'], '.1%')}; "
+                 f"{o['intervals_holding_actual']} of {o['intervals']} intervals hold the "
+                 "measured value")
+    return "\n".join(lines)
+
+
+def format_backtest(result: dict) -> str:
+    """Each fold's scored buckets and the baselines' errors on the same split."""
+    lines = []
+    for fold in result["folds"]:
+        lines.append(f"Backtest: {fold['held_out']} ({fold['held_out_compute']:.3g} FLOPs) "
+                     f"predicted from {', '.join(fold['ladder_models'])}")
+        lines += _rows_table(SCORED_HEAD, _scored_rows(fold["buckets"]))
+        o = fold["overall"]["neg_log_pass_rate"]
+        lines.append(f"method: mean |relative error| of -E[log p] "
+                     f"{_num(o['mean_abs_rel_error'], '.1%')}, mean pass rate "
+                     f"{_num(fold['overall']['mean_pass_rate']['mean_abs_rel_error'], '.1%')}"
+                     f"; {o['intervals_holding_actual']} of {o['intervals']} intervals hold")
+        for name, base in fold["baselines"].items():
+            ob = base["overall"]
+            lines.append(f"baseline {name}: mean |relative error| of -E[log p] "
+                         f"{_num(ob['neg_log_pass_rate']['mean_abs_rel_error'], '.1%')}, "
+                         f"mean pass rate "
+                         f"{_num(ob['mean_pass_rate']['mean_abs_rel_error'], '.1%')}")
+        lines.append("")
+    return "\n".join(lines).rstrip()

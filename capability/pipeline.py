@@ -1,0 +1,234 @@
+"""The commands' work, end to end: ladder file -> counts -> prediction -> registry -> score,
+and backtests. This is the I/O layer between the CLI and the pure modules: it reads and
+hashes inputs, runs the executor where a source is samples, and writes JSON atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from capability.counts import ladder_counts, read_counts
+from capability.errors import InputError
+from capability.execute import count_results, execute_ladder, execute_samples
+from capability.jsonl import iter_jsonl
+from capability.ladder import Ladder, load_ladder
+from capability.predict import PredictionSettings, predict
+from capability.problems import BUILTIN, load_problems
+from capability.registry import (
+    SHORT_ID,
+    RegistryError,
+    find_record,
+    read_record,
+    sha256_file,
+    write_record,
+)
+from capability.sandbox import Limits
+
+__all__ = ["ExecutionOptions", "write_json_atomic", "gather_counts", "run_prediction",
+           "register_run", "default_registry", "target_counts", "score_registered",
+           "run_backtest"]
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    """How samples are executed where a source is samples (see ``capability execute``)."""
+
+    limits: Limits = field(default_factory=Limits)
+    workers: int | None = None
+    isolation: str = "strict"
+    dedup: bool = True
+    warn: Callable[[str], None] | None = None
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    """Write JSON beside ``path`` and rename it into place: a crash never leaves a file
+    that looks complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fp:
+            json.dump(obj, fp, indent=1, allow_nan=False, ensure_ascii=False)
+            fp.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _input(role: str, path: Path, model: str | None = None) -> dict:
+    return {"role": role, "model": model, "path": str(path), "sha256": sha256_file(path)}
+
+
+def gather_counts(ladder: Ladder, out_dir: Path,
+                  execution: ExecutionOptions) -> tuple[pd.DataFrame, list[dict]]:
+    """The ladder models' counts (executing samples sources into ``out_dir/results``) and
+    the list of every input read, with its sha256. The target's results are never read."""
+    problems = None if ladder.problems is None else load_problems(ladder.problems)
+    inputs = [_input("ladder", ladder.path)]
+    if ladder.problems not in (None, BUILTIN):
+        inputs.append(_input("problems", Path(ladder.problems)))
+    results = {}
+    if any(m.samples is not None for m in ladder.models):
+        results = execute_ladder(ladder, out_dir, problems, limits=execution.limits,
+                                 workers=execution.workers, isolation=execution.isolation,
+                                 dedup=execution.dedup, warn=execution.warn)
+    counts = ladder_counts(ladder, None if problems is None else list(problems), results)
+    for m in ladder.models:
+        if m.counts is not None:
+            inputs.append(_input("counts", m.counts, m.name))
+        else:
+            inputs += [_input("samples", m.samples, m.name),
+                       _input("results", results[m.name], m.name)]
+    return counts, inputs
+
+
+def _target_source(ladder: Ladder) -> dict | None:
+    source = ladder.target.counts or ladder.target.samples
+    if source is None:
+        return None
+    return {"path": str(source),
+            "sha256": sha256_file(source) if Path(source).is_file() else None}
+
+
+def run_prediction(ladder_path: Path, out_dir: Path, settings: PredictionSettings,
+                   execution: ExecutionOptions):
+    """``capability run``: write ``out_dir/prediction.json``; return ``(dict, Prediction)``."""
+    ladder = load_ladder(ladder_path)
+    counts, inputs = gather_counts(ladder, out_dir, execution)
+    pred = predict(counts, [(m.name, m.compute, m.loss) for m in ladder.models],
+                   target=ladder.target.name, target_compute=ladder.target.compute,
+                   ladder=ladder.name, settings=settings)
+    result = pred.to_dict()
+    result["ladder_file"] = str(ladder_path)
+    result["inputs"] = inputs
+    result["target_source"] = _target_source(ladder)
+    write_json_atomic(Path(out_dir) / "prediction.json", result)
+    return result, pred
+
+
+def default_registry(run_dir: Path) -> Path:
+    """The registry beside a run: ``RUN_DIR/../registry``."""
+    return Path(run_dir).resolve().parent / "registry"
+
+
+def register_run(run_dir: Path, registry: Path | None = None) -> tuple[str, dict]:
+    """Register ``run_dir/prediction.json``: check its inputs are unchanged since the run and
+    exclude the target's results, write the record, and ``run_dir/registration.json``."""
+    run_dir = Path(run_dir)
+    path = run_dir / "prediction.json"
+    if not path.is_file():
+        raise InputError("holds no prediction.json (make one with capability run)",
+                         path=run_dir)
+    try:
+        prediction = json.loads(path.read_text(encoding="utf-8"))
+        inputs = prediction["inputs"]
+    except (ValueError, KeyError) as err:
+        raise InputError(f"not a prediction of this tool ({err})", path=path) from None
+    target = prediction.get("target_source") or {}
+    for item in inputs:
+        if not Path(item["path"]).is_file() or sha256_file(item["path"]) != item["sha256"]:
+            raise RegistryError(f"input {item['path']} changed or vanished since the "
+                                "prediction was made; run it again before registering")
+        if item["path"] == target.get("path") or (target.get("sha256") is not None
+                                                 and item["sha256"] == target["sha256"]):
+            raise RegistryError(f"refused: input {item['path']} holds the target's results "
+                                f"({prediction['target']}); a prediction must be made "
+                                "without them")
+    ladder_sha = next(i["sha256"] for i in inputs if i["role"] == "ladder")
+    body = {"prediction": prediction, "ladder_sha256": ladder_sha,
+            "inputs": [{k: i[k] for k in ("role", "model", "path", "sha256")}
+                       for i in inputs],
+            "parameters": prediction["settings"], "target": prediction["target"],
+            "buckets": [{"bucket": b["bucket"], "task_ids": b["task_ids"]}
+                        for b in prediction["buckets"]],
+            "held_out": prediction["held_out"], "excluded": prediction["excluded"],
+            "run_dir": str(run_dir.resolve())}
+    registry = Path(registry) if registry else default_registry(run_dir)
+    rid, content = write_record(registry, "prediction", body)
+    write_json_atomic(run_dir / "registration.json",
+                      {"id": rid, "short_id": rid[:SHORT_ID], "registry": str(registry.resolve()),
+                       "created_utc": content["created_utc"]})
+    return rid, content
+
+
+def target_counts(path: Path, problems_source, out_dir: Path,
+                  execution: ExecutionOptions) -> tuple[pd.DataFrame, dict]:
+    """The target's counts from a counts CSV, a results JSONL (objects with ``passed``) or
+    a samples JSONL (executed here into ``out_dir/target_results.jsonl``)."""
+    path = Path(path)
+    if path.suffix == ".csv":
+        return read_counts(path), _input("counts", path)
+    first = next(iter_jsonl(path), None)
+    if first is None:
+        raise InputError("expected results or samples, found an empty file", path=path)
+    obj = first[1]
+    if "passed" in obj:
+        return count_results(path), _input("results", path)
+    problems = load_problems(problems_source or BUILTIN)
+    results = Path(out_dir) / "target_results.jsonl"
+    execute_samples(path, results, problems, limits=execution.limits,
+                    workers=execution.workers, isolation=execution.isolation,
+                    dedup=execution.dedup, warn=execution.warn)
+    return count_results(results), _input("samples", path)
+
+
+def score_registered(ref: str, target_file: Path, *, registry: Path | None,
+                     out_dir: Path | None, execution: ExecutionOptions) -> tuple[str, dict]:
+    """``capability score``: find the prediction record (an id, or a run directory with
+    ``registration.json``), measure the target on its buckets, register the score record
+    linked to it and write ``score.json`` into ``out_dir`` (default: the run directory)."""
+    from capability.score import score_prediction
+
+    ref_path = Path(ref)
+    if ref_path.is_dir():
+        reg = ref_path / "registration.json"
+        if not reg.is_file():
+            raise InputError("holds no registration.json (register it with capability "
+                             "register)", path=ref_path)
+        info = json.loads(reg.read_text(encoding="utf-8"))
+        ref, registry = info["id"], Path(registry or info["registry"])
+    registry = Path(registry or "registry")
+    pid, content = read_record(find_record(registry, ref))
+    if content.get("kind") != "prediction":
+        raise RegistryError(f"record {pid[:SHORT_ID]} is a {content.get('kind')} record, "
+                            "not a prediction")
+    prediction = content["prediction"]
+    run_dir = Path(content.get("run_dir", "."))
+    out = Path(out_dir) if out_dir else (run_dir if run_dir.is_dir() else Path("."))
+    counts, source = target_counts(target_file, _problems_of(prediction), out, execution)
+    score = score_prediction(prediction, counts)
+    sid, _ = write_record(registry, "score", {"prediction_id": pid, "target_input": source,
+                                              "score": score})
+    result = {"id": sid, "prediction_id": pid, **score}
+    write_json_atomic(out / "score.json", result)
+    return sid, result
+
+
+def _problems_of(prediction: dict):
+    for item in prediction.get("inputs", []):
+        if item["role"] == "problems":
+            return item["path"]
+    return None
+
+
+def run_backtest(ladder_path: Path, out_dir: Path, settings: PredictionSettings,
+                 execution: ExecutionOptions, largest: int = 1) -> dict:
+    """``capability backtest``: write ``out_dir/backtest.json``."""
+    from capability.backtest import backtest
+
+    ladder = load_ladder(ladder_path)
+    counts, inputs = gather_counts(ladder, out_dir, execution)
+    result = backtest(counts, [(m.name, m.compute, m.loss) for m in ladder.models],
+                      largest=largest, ladder=ladder.name, settings=settings)
+    result["ladder_file"] = str(ladder_path)
+    result["inputs"] = inputs
+    write_json_atomic(Path(out_dir) / "backtest.json", result)
+    return result

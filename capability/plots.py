@@ -1,0 +1,113 @@
+"""Figures of a prediction, like the GPT-4 report's Figure 2 (matplotlib, no display).
+
+Each function takes the ``prediction.json`` dictionary (and, when scored, the score
+dictionary) and returns a matplotlib ``Figure``; writing it is the caller's business.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["bucket_figure", "loss_figure"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def bucket_figure(prediction: dict, score: dict | None = None):
+    """One panel per bucket: x = compute / target compute (log scale), y = mean
+    ``-log(pass rate)`` of the bucket's problems; ladder points with ``level`` error bars
+    (sampling noise), the fitted law, its interval band, the prediction at x = 1 with its
+    interval and, when scored, the target's measured value."""
+    plt = _pyplot()
+    buckets = prediction["buckets"]
+    cols = min(3, max(1, len(buckets)))
+    rows = math.ceil(len(buckets) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False,
+                             constrained_layout=True)
+    c_t = prediction["target_compute"]
+    level = prediction["level"]
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    actual = {}
+    if score is not None:
+        actual = {b["bucket"]: b["neg_log_pass_rate"]["actual"] for b in score["buckets"]}
+    for ax, b in zip(axes.flat, buckets):
+        ax.set_xscale("log")
+        ax.set_title(f"bucket {b['bucket']} ({b['n_problems']} problems)", fontsize=10)
+        ax.grid(True, which="both", alpha=0.25)
+        ax.set_xlabel("compute / target compute (log scale)")
+        ax.set_ylabel("mean -log(pass rate)")
+        if b.get("alpha") is None:
+            ax.text(0.5, 0.5, b.get("note") or "no fit", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=9, wrap=True)
+            continue
+        pts = b["ladder_points"]
+        x = np.array([p["compute"] for p in pts]) / c_t
+        y = np.array([p["neg_log_pass_rate"] if p["neg_log_pass_rate"] is not None
+                      else np.nan for p in pts])
+        err = z * np.sqrt([p["variance"] or 0.0 for p in pts])
+        ax.errorbar(x, y, yerr=err, fmt="o", color="tab:blue", ms=4, capsize=2,
+                    label="ladder models")
+        band = b.get("law_band")
+        if band:
+            gx = np.array(band["compute"]) / c_t
+            ax.fill_between(gx, band["lower"], band["upper"], color="tab:orange",
+                            alpha=0.18, lw=0, label=f"{level:.0%} interval")
+        gx = np.geomspace(min(x.min(), 1.0) / 1.5, 1.5, 60)
+        pred = b["neg_log_pass_rate"]
+        ax.plot(gx, pred["predicted"] * gx ** (-b["k"]), color="tab:orange", lw=1.5,
+                label=f"law: k = {b['k']:.3f}")
+        if pred["lower"] is not None:
+            ax.errorbar([1.0], [pred["predicted"]],
+                        yerr=[[pred["predicted"] - pred["lower"]],
+                              [pred["upper"] - pred["predicted"]]],
+                        fmt="D", color="tab:red", ms=5, capsize=3, label="prediction")
+        if actual.get(b["bucket"]) is not None:
+            ax.plot([1.0], [actual[b["bucket"]]], marker="*", color="black", ms=11, ls="",
+                    label="target, measured")
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=7, loc="upper right")
+    for ax in list(axes.flat)[len(buckets):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Capability prediction for {prediction['target']} "
+                 f"({prediction['target_compute']:.3g} FLOPs)", fontsize=12)
+    return fig
+
+
+def loss_figure(prediction: dict):
+    """Final loss against compute (log-log): ladder points, the fitted law
+    ``L(C) = a C^b + c`` and its extrapolation to the target with the interval."""
+    plt = _pyplot()
+    loss = prediction["loss"]
+    c_t = prediction["target_compute"]
+    models = [m for m in prediction["models"] if m.get("loss") is not None]
+    fig, ax = plt.subplots(figsize=(5.5, 4), constrained_layout=True)
+    x = np.array([m["compute"] for m in models])
+    ax.plot(x / c_t, [m["loss"] for m in models], "o", color="tab:blue",
+            label="ladder models")
+    grid = np.geomspace(x.min() / 1.5, c_t * 1.5, 80)
+    ax.plot(grid / c_t, loss["a"] * grid ** loss["b"] + loss["c"], color="tab:orange",
+            label=f"L = a C^{loss['b']:.3f} + {loss['c']:.3f}")
+    if loss["lower"] is not None:
+        ax.errorbar([1.0], [loss["predicted"]], yerr=[[loss["predicted"] - loss["lower"]],
+                                                      [loss["upper"] - loss["predicted"]]],
+                    fmt="D", color="tab:red", capsize=3, label="prediction")
+    else:
+        ax.plot([1.0], [loss["predicted"]], "D", color="tab:red", label="prediction")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("compute / target compute (log scale)")
+    ax.set_ylabel("final loss (nats per token, log scale)")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=8)
+    ax.set_title(f"Loss law, extrapolated to {prediction['target']}")
+    return fig

@@ -1,0 +1,117 @@
+"""Register predictions before the target exists, and score them after (immutable records).
+
+A registry is a directory of JSON records, one file per record, named by the record's id:
+the sha256 of its canonical JSON content (sorted keys, no spaces, UTF-8). A record is
+written once (exclusive create, then made read-only) and never modified; reading one
+recomputes its hash, so a record edited after the fact is detected. Two kinds:
+
+``prediction``
+    The prediction as ``capability run`` wrote it (buckets with their task ids, held out,
+    excluded, every parameter), the sha256 of the ladder file and of every input read, the
+    tool's version and a UTC timestamp.
+``score``
+    A registered prediction compared with the target's measured counts, linked to it by id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from capability import __version__
+from capability.errors import CapabilityError, InputError
+
+__all__ = ["RegistryError", "sha256_file", "record_id", "write_record", "read_record",
+           "find_record", "SHORT_ID"]
+
+SHORT_ID = 12
+
+
+class RegistryError(CapabilityError):
+    """A record is missing, ambiguous, tampered with, or may not be registered."""
+
+    exit_code = 2
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fp:
+        for chunk in iter(lambda: fp.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _canonical(content: dict) -> bytes:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def record_id(content: dict) -> str:
+    """The id of a record: sha256 of its canonical JSON."""
+    return hashlib.sha256(_canonical(content)).hexdigest()
+
+
+def write_record(registry: str | Path, kind: str, body: dict) -> tuple[str, dict]:
+    """Add a record of ``kind`` to the registry; return ``(id, content)``.
+
+    The content is ``{"kind", "tool_version", "created_utc", **body}``. Writing the same
+    content twice is impossible (the timestamp differs); an id that exists is refused."""
+    registry = Path(registry)
+    registry.mkdir(parents=True, exist_ok=True)
+    content = {"kind": kind, "tool_version": __version__,
+               "created_utc": datetime.now(UTC).isoformat(timespec="seconds"), **body}
+    rid = record_id(content)
+    path = registry / f"{rid}.json"
+    data = json.dumps({"id": rid, "record": content}, indent=1, sort_keys=True,
+                      ensure_ascii=False, allow_nan=False) + "\n"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    except FileExistsError:
+        raise RegistryError(f"record {rid} exists already; records are never "
+                            "overwritten") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as fp:
+        fp.write(data)
+        fp.flush()
+        os.fsync(fp.fileno())
+    return rid, content
+
+
+def find_record(registry: str | Path, prefix: str) -> Path:
+    """The record file whose id starts with ``prefix`` (at least 6 hex digits)."""
+    registry = Path(registry)
+    prefix = prefix.strip().lower()
+    if len(prefix) < 6 or any(ch not in "0123456789abcdef" for ch in prefix):
+        raise InputError(f"expected a record id (at least 6 hex digits), found {prefix!r}",
+                         key="ID")
+    if not registry.is_dir():
+        raise RegistryError(f"no registry at {registry}")
+    matches = sorted(registry.glob(f"{prefix}*.json"))
+    if not matches:
+        raise RegistryError(f"no record {prefix} in {registry}")
+    if len(matches) > 1:
+        raise RegistryError(f"id {prefix} is ambiguous in {registry}: "
+                            f"{', '.join(m.stem[:SHORT_ID] for m in matches)}")
+    return matches[0]
+
+
+def read_record(path: str | Path) -> tuple[str, dict]:
+    """Read and verify one record; return ``(id, content)``.
+
+    Raises
+    ------
+    RegistryError
+        The file is not a record, or its content no longer hashes to its id (tampered)."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        rid, content = doc["id"], doc["record"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise RegistryError(f"{path}: not a registry record ({err})") from None
+    if record_id(content) != rid or path.stem != rid:
+        raise RegistryError(f"{path}: record {rid[:SHORT_ID]} was modified after it was "
+                            "registered: its content no longer matches its id")
+    return rid, content

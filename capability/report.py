@@ -1,0 +1,195 @@
+"""Prediction reports people read: ``report.md`` and a self-contained ``report.html``.
+
+A report is made from a directory holding ``prediction.json`` (from ``capability run``),
+optionally ``score.json`` (from ``capability score``) and ``registration.json``; or from a
+backtest directory holding ``backtest.json``. Figures are PNG files under ``figures/`` for
+the Markdown and embedded as data URIs in the HTML, which loads nothing from the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+from capability.errors import InputError
+
+__all__ = ["write_report"]
+
+
+def _load(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise InputError(f"not valid JSON ({err})", path=path) from None
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _fmt(x, spec: str) -> str:
+    return "–" if x is None else format(x, spec)
+
+
+def _interval(d: dict, spec: str) -> str:
+    return (f"{_fmt(d.get('predicted'), spec)} [{_fmt(d.get('lower'), spec)}, "
+            f"{_fmt(d.get('upper'), spec)}]")
+
+
+def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], list[list[str]]]]:
+    level = f"{prediction['level']:.0%}"
+    models = [[m["name"], f"{m['compute']:.3g}", _fmt(m.get("samples"), "d"),
+               _fmt(m.get("loss"), ".4f")] for m in prediction["models"]]
+    models.append([f"{prediction['target']} (target)", f"{prediction['target_compute']:.3g}",
+                   "–", "–"])
+    head = ["bucket", "problems", "alpha", "k", f"-E[log pass rate] [{level}]",
+            f"mean pass rate [{level}]"]
+    scored = {b["bucket"]: b for b in score["buckets"]} if score else {}
+    if score:
+        head += ["actual -E[log p]", "rel. error", "inside", "actual mean p", "abs. error"]
+    rows = []
+    for b in prediction["buckets"]:
+        row = [str(b["bucket"]), str(b["n_problems"]), _fmt(b.get("alpha"), ".3g"),
+               _fmt(b.get("k"), ".3f"), _interval(b["neg_log_pass_rate"], ".4f"),
+               _interval(b["mean_pass_rate"], ".3f")]
+        if score:
+            s = scored[b["bucket"]]
+            nl, mp = s["neg_log_pass_rate"], s["mean_pass_rate"]
+            inside = {True: "yes", False: "no", None: "–"}[nl["inside"]]
+            row += [_fmt(nl["actual"], ".4f"), _fmt(nl["rel_error"], "+.1%"), inside,
+                    _fmt(mp["actual"], ".3f"), _fmt(mp["abs_error"], "+.3f")]
+        rows.append(row)
+    return [("Ladder", ["model", "compute (FLOPs)", "samples", "final loss"], models),
+            ("Per-bucket prediction", head, rows)]
+
+
+def _md_table(head, rows) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _html_table(head, rows) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _summary(prediction: dict, score: dict | None, registration: dict | None,
+             backtest: dict | None) -> list[str]:
+    lines = [f"Target **{prediction['target']}** at {prediction['target_compute']:.3g} "
+             f"training FLOPs, predicted from {len(prediction['models'])} ladder models of "
+             f"ladder *{prediction['ladder']}*; intervals at level {prediction['level']}.",
+             f"Law per bucket P: {prediction['law']}. {len(prediction['held_out'])} hardest "
+             f"problems held out, {len(prediction['excluded'])} excluded by the zero policy "
+             f"'{prediction['settings']['zero_policy']}'."]
+    if registration:
+        lines.append(f"Registered as `{registration['id']}` on {registration['created_utc']}.")
+    if backtest:
+        lines.append(f"Backtest: **{backtest['held_out']}** held out and predicted from "
+                     f"{', '.join(backtest['ladder_models'])}.")
+    if score:
+        o = score["overall"]["neg_log_pass_rate"]
+        if o["mean_abs_rel_error"] is not None:
+            lines.append(f"Scored: mean absolute relative error of -E[log pass rate] "
+                         f"{o['mean_abs_rel_error']:.1%} (worst {o['max_abs_rel_error']:.1%}) "
+                         f"over {o['buckets_scored']} buckets; {o['intervals_holding_actual']}"
+                         f" of {o['intervals']} intervals hold the measured value.")
+    if backtest:
+        for name, base in backtest["baselines"].items():
+            err = base["overall"]["neg_log_pass_rate"]["mean_abs_rel_error"]
+            errp = base["overall"]["mean_pass_rate"]["mean_abs_rel_error"]
+            lines.append(f"Baseline *{name}*: mean absolute relative error "
+                         f"{_fmt(err, '.1%')} in -E[log pass rate], {_fmt(errp, '.1%')} in "
+                         "mean pass rate.")
+    return lines
+
+
+def write_report(directory: str | Path) -> tuple[Path, Path]:
+    """Write ``report.md``, ``report.html`` and ``figures/*.png`` into ``directory``.
+
+    Raises
+    ------
+    InputError
+        The directory holds neither ``prediction.json`` nor ``backtest.json``.
+    """
+    from capability.plots import bucket_figure, loss_figure
+
+    directory = Path(directory)
+    backtest = _load(directory / "backtest.json")
+    if backtest is not None:
+        fold = backtest["folds"][0]
+        prediction = fold["prediction"]
+        score = {"buckets": fold["buckets"], "overall": fold["overall"]}
+    else:
+        prediction = _load(directory / "prediction.json")
+        if prediction is None:
+            raise InputError("holds neither prediction.json (capability run) nor "
+                             "backtest.json (capability backtest)", path=directory)
+        score = _load(directory / "score.json")
+    registration = _load(directory / "registration.json")
+    figures = [("buckets", "Per-bucket laws (like Figure 2 of the GPT-4 report)",
+                _png(bucket_figure(prediction, score)))]
+    if "loss" in prediction:
+        figures.append(("loss", "Loss law", _png(loss_figure(prediction))))
+    (directory / "figures").mkdir(exist_ok=True)
+    for name, _, data in figures:
+        (directory / "figures" / f"{name}.png").write_bytes(data)
+
+    title = f"Capability prediction: {prediction['target']}"
+    summary = _summary(prediction, score, registration, backtest)
+    tables = _tables(prediction, score)
+    notes = prediction.get("warnings", [])
+    md = [f"# {title}", "", *[f"{line}  " for line in summary], ""]
+    for name, head, rows in tables:
+        md += [f"## {name}", "", _md_table(head, rows), ""]
+    for name, caption, _ in figures:
+        md += [f"## {caption}", "", f"![{caption}](figures/{name}.png)", ""]
+    if "loss" in prediction:
+        loss = prediction["loss"]
+        md += [f"Predicted final loss: {_interval(loss, '.4f')} "
+               f"({loss['interval_method']}).", ""]
+    if notes:
+        md += ["## Notes", "", *[f"- {n}" for n in notes], ""]
+    md_path = directory / "report.md"
+    md_path.write_text("\n".join(md), encoding="utf-8")
+
+    css = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
+           "padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0;"
+           "font-size:0.9em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+           "th{background:#f3f3f3}img{max-width:100%}")
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+             f"<title>{html.escape(title)}</title><style>{css}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1>"]
+    for line in summary:
+        text = html.escape(line).replace("**", "")
+        parts.append(f"<p>{text.replace('*', '').replace('`', '')}</p>")
+    for name, head, rows in tables:
+        parts += [f"<h2>{html.escape(name)}</h2>", _html_table(head, rows)]
+    for name, caption, data in figures:
+        uri = "data:image/png;base64," + base64.b64encode(data).decode()
+        parts += [f"<h2>{html.escape(caption)}</h2>",
+                  f"<img class='figure' id='figure-{name}' alt='{html.escape(caption)}' "
+                  f"src='{uri}'>"]
+    if notes:
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>"
+                                                  for n in notes) + "</ul>")
+    # Marks the page once every figure has decoded, so a test can check it in a browser.
+    parts.append("<script>window.addEventListener('load',function(){var i=document."
+                 "querySelectorAll('img.figure'),n=0;i.forEach(function(e){if(e.complete&&"
+                 "e.naturalWidth>0)n++});document.body.setAttribute('data-figures-loaded',"
+                 "n+'/'+i.length)});</script></body></html>")
+    html_path = directory / "report.html"
+    html_path.write_text("\n".join(parts), encoding="utf-8")
+    return md_path, html_path

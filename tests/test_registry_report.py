@@ -1,0 +1,202 @@
+"""Register, score, backtest and report (issue 5)."""
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from capability.cli import main
+from capability.registry import RegistryError, read_record
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+EVALPERF = SHARED / "data" / "external" / "evalplus-evalperf" / "evalperf_per_task.csv"
+
+
+@pytest.fixture
+def sim(tmp_path, capsys):
+    assert main(["simulate", "--out", str(tmp_path / "sim"), "--seed", "3",
+                 "--inverse", "0"]) == 0
+    capsys.readouterr()
+    return tmp_path / "sim"
+
+
+def _run(sim, out, *extra):
+    return main(["run", str(sim / "ladder.toml"), "--out", str(out), "--resamples", "200",
+                 *extra])
+
+
+def test_register_prints_full_and_short_id_and_record_is_immutable(sim, tmp_path, capsys):
+    run = tmp_path / "runs" / "a"
+    assert _run(sim, run, "--register") == 0
+    out = capsys.readouterr().out
+    full = out.split("registered prediction ")[1].split()[0]
+    assert len(full) == 64 and f"short id {full[:12]}" in out
+    record = tmp_path / "runs" / "registry" / f"{full}.json"
+    assert record.is_file() and not record.stat().st_mode & stat.S_IWUSR
+    rid, content = read_record(record)
+    assert rid == full and content["kind"] == "prediction"
+    assert content["tool_version"] and content["created_utc"].endswith("+00:00")
+    assert content["parameters"]["hold_out"] == 15 and len(content["buckets"]) == 6
+    roles = {i["role"] for i in content["inputs"]}
+    assert roles == {"ladder", "counts"} and len(content["ladder_sha256"]) == 64
+    assert json.loads((run / "registration.json").read_text())["id"] == full
+    # Tampering is detected when the record is read.
+    os.chmod(record, 0o644)
+    doc = json.loads(record.read_text())
+    doc["record"]["prediction"]["buckets"][0]["neg_log_pass_rate"]["predicted"] = 0.5
+    record.write_text(json.dumps(doc))
+    with pytest.raises(RegistryError, match="modified after it was registered"):
+        read_record(record)
+    assert main(["score", full[:10], "--registry", str(tmp_path / "runs" / "registry"),
+                 "--target", str(sim / "counts" / "target.csv")]) == 2
+    assert "modified after it was registered" in capsys.readouterr().err
+
+
+def test_register_refuses_the_targets_results_and_changed_inputs(sim, tmp_path, capsys):
+    # The target's counts are the same bytes as a ladder model's input: refused.
+    ladder = sim / "ladder.toml"
+    shutil.copy(sim / "counts" / "m5.csv", sim / "counts" / "target-copy.csv")
+    ladder.write_text(ladder.read_text().replace(
+        'name = "target"\n', 'name = "target"\ncounts = "counts/target-copy.csv"\n'))
+    assert _run(sim, tmp_path / "r1") == 0
+    capsys.readouterr()
+    assert main(["register", str(tmp_path / "r1")]) == 2
+    assert "holds the target's results" in capsys.readouterr().err
+    # An input changed after the run: refused.
+    ladder.write_text(ladder.read_text().replace('counts = "counts/target-copy.csv"\n', ''))
+    assert _run(sim, tmp_path / "r2") == 0
+    with open(sim / "counts" / "m1.csv", "a") as fp:
+        fp.write("\n")
+    capsys.readouterr()
+    assert main(["register", str(tmp_path / "r2")]) == 2
+    assert "changed or vanished since the prediction" in capsys.readouterr().err
+    assert not (tmp_path / "r2" / "registration.json").exists()
+
+
+def test_score_measures_exactly_the_registered_buckets(sim, tmp_path, capsys):
+    run = tmp_path / "runs" / "a"
+    assert _run(sim, run, "--register") == 0
+    capsys.readouterr()
+    assert main(["score", str(run), "--target", str(sim / "counts" / "target.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "overall: mean |relative error|" in out
+    score = json.loads((run / "score.json").read_text())
+    pred = json.loads((run / "prediction.json").read_text())
+    target = pd.read_csv(sim / "counts" / "target.csv").set_index("task_id")
+    for b, p in zip(score["buckets"], pred["buckets"]):
+        assert b["task_ids"] == p["task_ids"]
+        nl = b["neg_log_pass_rate"]
+        assert nl["predicted"] == p["neg_log_pass_rate"]["predicted"]
+        rates = target.loc[p["task_ids"], "c"] / target.loc[p["task_ids"], "n"]
+        assert b["mean_pass_rate"]["actual"] == pytest.approx(rates.mean())
+        assert nl["abs_error"] == pytest.approx(nl["predicted"] - nl["actual"])
+        assert nl["inside"] == (nl["lower"] <= nl["actual"] <= nl["upper"])
+    assert score["overall"]["neg_log_pass_rate"]["mean_abs_rel_error"] < 0.15
+    records = list((tmp_path / "runs" / "registry").glob("*.json"))
+    kinds = sorted(read_record(r)[1]["kind"] for r in records)
+    assert kinds == ["prediction", "score"]
+    # A target that lacks registered problems is an error, exit 2.
+    pd.read_csv(sim / "counts" / "target.csv").head(20).to_csv(tmp_path / "short.csv",
+                                                               index=False)
+    assert main(["score", str(run), "--target", str(tmp_path / "short.csv")]) == 2
+    assert "lack" in capsys.readouterr().err
+
+
+def test_backtest_holds_out_the_largest_and_beats_the_baselines(sim, tmp_path, capsys):
+    out = tmp_path / "bt"
+    assert main(["backtest", str(sim / "ladder.toml"), "--out", str(out), "--largest", "2",
+                 "--resamples", "200"]) == 0
+    assert "baseline no_change" in capsys.readouterr().out
+    bt = json.loads((out / "backtest.json").read_text())
+    assert bt["held_out"] == "m5" and [f["held_out"] for f in bt["folds"]] == ["m5", "m4"]
+    assert bt["folds"][1]["ladder_models"] == ["m1", "m2", "m3"]
+    for b in bt["buckets"]:
+        assert set(b["neg_log_pass_rate"]) >= {"predicted", "lower", "upper", "actual"}
+        assert set(b["mean_pass_rate"]) >= {"predicted", "lower", "upper", "actual"}
+    ours = bt["overall"]["neg_log_pass_rate"]["mean_abs_rel_error"]
+    for name in ("no_change", "linear_log_compute"):
+        base = bt["baselines"][name]["overall"]["neg_log_pass_rate"]["mean_abs_rel_error"]
+        assert ours < base, (name, ours, base)
+    assert main(["backtest", str(sim / "ladder.toml"), "--out", str(out), "--largest",
+                 "3"]) == 2
+    assert "leaves 2 smaller model(s)" in capsys.readouterr().err
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
+    run = tmp_path / "runs" / "a"
+    assert _run(sim, run, "--register") == 0
+    assert main(["score", str(run), "--target", str(sim / "counts" / "target.csv")]) == 0
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 0
+    assert capsys.readouterr().out.strip() == str(run / "report.html")
+    md = (run / "report.md").read_text()
+    assert "| bucket | problems | alpha | k |" in md and "figures/buckets.png" in md
+    assert "actual -E[log p]" in md and "Registered as" in md
+    assert (run / "figures" / "buckets.png").stat().st_size > 10_000
+    assert (run / "figures" / "loss.png").stat().st_size > 5_000
+    html = (run / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 2
+    assert "http://" not in html and "https://" not in html
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium is not installed")
+def test_report_renders_in_headless_chromium_with_every_figure(sim, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _run(sim, run) == 0
+    assert main(["report", str(run)]) == 0
+    profile = tmp_path / "profile"
+    proc = subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=10000",
+         "--dump-dom", (run / "report.html").as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert 'data-figures-loaded="2/2"' in proc.stdout, proc.stderr[-2000:]
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", f"--screenshot={shot}", "--window-size=1200,2400",
+         (run / "report.html").as_uri()], capture_output=True, timeout=120)
+    assert shot.stat().st_size > 20_000
+
+
+@pytest.mark.skipif(not EVALPERF.exists(), reason="../shared/data is not available")
+def test_real_data_backtest_predicts_qwen_72b_from_7b_14b_32b(tmp_path, capsys):
+    """EvalPerf (100 samples per task at T=1.0): Qwen2.5-Instruct, compute ~ 6 N 18e12."""
+    df = pd.read_csv(EVALPERF)
+    sizes = {"7B": 7.6e9, "14B": 14.7e9, "32B": 32.5e9, "72B": 72.7e9}
+    lines = ['name = "qwen2.5-instruct"', 'target = "next"', ""]
+    (tmp_path / "counts").mkdir()
+    for size, params in sizes.items():
+        rows = df[df["model"] == f"Qwen--Qwen2.5-{size}-Instruct_vllm_temp_1.0"]
+        rows = rows.rename(columns={"n_samples": "n", "n_correct": "c"})
+        rows[["task_id", "n", "c"]].to_csv(tmp_path / "counts" / f"{size}.csv", index=False)
+        lines += ["[[models]]", f'name = "qwen2.5-{size.lower()}"', f"params = {params}",
+                  "tokens = 18e12", f'counts = "counts/{size}.csv"', ""]
+    lines += ["[[models]]", 'name = "next"', "compute = 2.2e25"]
+    (tmp_path / "ladder.toml").write_text("\n".join(lines) + "\n")
+    assert main(["backtest", str(tmp_path / "ladder.toml"), "--out", str(tmp_path / "bt")]) == 0
+    captured = capsys.readouterr()
+    print(captured.out)  # the per-bucket errors and the baselines' (pytest -s shows them)
+    bt = json.loads((tmp_path / "bt" / "backtest.json").read_text())
+    assert bt["held_out"] == "qwen2.5-72b"
+    assert bt["ladder_models"] == ["qwen2.5-7b", "qwen2.5-14b", "qwen2.5-32b"]
+    assert len(bt["buckets"]) == 6
+    # Saturated and unsolved problems are handled and said.
+    assert "saturated" in captured.err and "excluded" in captured.err
+    rates = [b["mean_pass_rate"] for b in bt["buckets"]]
+    assert all(r["actual"] is not None for r in rates)
+    fitted = [r for r in rates if r["predicted"] is not None]
+    assert len(fitted) >= 4
+    assert max(abs(r["predicted"] - r["actual"]) for r in fitted) < 0.15
+    assert main(["report", str(tmp_path / "bt")]) == 0
