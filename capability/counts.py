@@ -29,7 +29,9 @@ def _whole(path, line, name, text, minimum) -> int:
 
 def read_counts(path: str | Path) -> pd.DataFrame:
     """Read a counts CSV: a header with ``task_id``, ``n`` (samples drawn) and ``c``
-    (samples that passed); other columns are ignored.
+    (samples that passed), and optionally ``r``: the pass target of an adaptive budget
+    (sampling stopped at the r-th pass; empty where it did not apply). Other columns are
+    ignored.
 
     Returns
     -------
@@ -43,7 +45,7 @@ def read_counts(path: str | Path) -> pd.DataFrame:
         ``n < 1``, ``c > n``, a repeated task id, bytes that are not UTF-8, or no rows.
     """
     path = Path(path)
-    rows: list[tuple[str, int, int]] = []
+    rows: list[tuple[str, int, int, int]] = []
     seen: dict[str, int] = {}
     try:
         fp = open(path, newline="", encoding="utf-8")
@@ -63,6 +65,7 @@ def read_counts(path: str | Path) -> pd.DataFrame:
                 raise InputError(f"missing column {missing[0]!r}: expected a header with "
                                  f"task_id,n,c, found {','.join(header)!r}", path=path, line=1)
             idx = [header.index(col) for col in COUNT_COLUMNS]
+            r_idx = header.index("r") if "r" in header else None
             for record in reader:
                 line = reader.line_num
                 if not any(field.strip() for field in record):
@@ -78,11 +81,17 @@ def read_counts(path: str | Path) -> pd.DataFrame:
                 if c > n:
                     raise InputError(f"c = {c} exceeds n = {n} (c counts the samples that "
                                      "passed, at most n)", path=path, line=line)
+                r = 0
+                if r_idx is not None and record[r_idx].strip():
+                    r = _whole(path, line, "r", record[r_idx], 2)
+                    if c > r:
+                        raise InputError(f"c = {c} exceeds r = {r} (sampling stops at the "
+                                         "r-th pass)", path=path, line=line)
                 if task_id in seen:
                     raise InputError(f"task_id {task_id!r} repeats line {seen[task_id]}",
                                      path=path, line=line)
                 seen[task_id] = line
-                rows.append((task_id, n, c))
+                rows.append((task_id, n, c, r))
         except UnicodeDecodeError:
             raise InputError("expected UTF-8 text, found bytes that are not UTF-8",
                              path=path, line=reader.line_num + 1) from None
@@ -90,19 +99,22 @@ def read_counts(path: str | Path) -> pd.DataFrame:
             raise InputError(f"not valid CSV ({err})", path=path, line=reader.line_num) from None
     if not rows:
         raise InputError("expected at least one row of counts, found none", path=path)
-    frame = pd.DataFrame(rows, columns=list(COUNT_COLUMNS))
-    return frame.astype({"task_id": str, "n": "int64", "c": "int64"})
+    frame = pd.DataFrame(rows, columns=[*COUNT_COLUMNS, "r"])
+    frame = frame.astype({"task_id": str, "n": "int64", "c": "int64", "r": "int64"})
+    return frame if frame["r"].any() else frame.drop(columns="r")
 
 
 def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
-                  results: dict[str, Path] | None = None) -> pd.DataFrame:
+                  results: dict[str, Path] | None = None,
+                  counted: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """The ladder models' counts as one long table ``model, task_id, n, c``.
 
     A model whose source is counts is read from its CSV; one whose source is samples is
     counted from its results file in ``results`` (``{model: path}``, made by
     :func:`capability.execute.execute_samples`). The target's results are never read.
-    Every ladder model must cover the same problems; with ``task_ids`` (a problem set)
-    every task id must belong to it.
+    ``counted`` gives models already counted (adaptive sampling). Every ladder model must
+    cover the same problems; with ``task_ids`` (a problem set) every task id must belong
+    to it.
 
     Raises
     ------
@@ -114,7 +126,9 @@ def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
     reference: tuple[str, set[str]] | None = None
     allowed = None if task_ids is None else set(task_ids)
     for model in ladder.models:
-        if model.counts is not None:
+        if counted and model.name in counted:
+            frame, source = counted[model.name], model.name
+        elif model.counts is not None:
             frame, source = read_counts(model.counts), model.counts
         else:
             from capability.execute import count_results
@@ -142,4 +156,7 @@ def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
                              "needs the same problems", path=source)
         frames.append(frame.assign(model=model.name))
     table = pd.concat(frames, ignore_index=True)
+    if "r" in table.columns:
+        table["r"] = table["r"].fillna(0).astype("int64")
+        return table[["model", "task_id", "n", "c", "r"]]
     return table[["model", "task_id", "n", "c"]]

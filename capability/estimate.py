@@ -23,6 +23,7 @@ __all__ = [
     "NegLogPassRate",
     "neg_log_pass_rate",
     "NEG_LOG_ESTIMATORS",
+    "inverse_sampling_counts",
 ]
 
 NEG_LOG_ESTIMATORS = ("series", "jeffreys", "plugin")
@@ -222,3 +223,36 @@ def neg_log_pass_rate(n, c, *, estimator: str = "series") -> NegLogPassRate:
     variance = (1.0 - p_smooth) / (n_arr * p_smooth)
     return NegLogPassRate(estimate=np.asarray(est, dtype=float), variance=variance,
                           estimator=estimator)
+
+
+def inverse_sampling_counts(n, c, r) -> tuple[np.ndarray, np.ndarray]:
+    """Counts to feed the estimators above when sampling stopped at the ``r``-th pass.
+
+    Adaptive budgets sample a problem until ``r`` samples passed or a cap ``n_max`` is
+    reached. Where the ``r``-th pass stopped the sampling (``c == r``), the last sample is
+    not a free draw, and ``c / n`` is biased upwards. Rao-Blackwell on the first sample
+    gives the unbiased estimate ``(r - 1) / (n - 1)`` (Haldane 1945), and in general every
+    estimator of this module stays unbiased if it is applied to the first ``n - 1`` samples,
+    which hold ``r - 1`` passes in exchangeable order: the chance that ``j`` given samples
+    all fail given the stopped path is ``C(n-1-j, r-1) / C(n-1, r-1)``, the binomial
+    formula with ``(n - 1, r - 1)``. Where the cap stopped it (``c < r``), the path is a
+    plain binomial one and ``(n, c)`` stand. The likelihood is ``p^c (1-p)^(n-c)`` under
+    either rule, so the Jeffreys intervals need no change.
+
+    Parameters
+    ----------
+    n, c
+        Samples drawn and passes, per (model, problem).
+    r
+        The pass target of the stopping rule (>= 2), or 0/NaN where sampling was not
+        adaptive.
+
+    Returns
+    -------
+    (n_eff, c_eff)
+        ``(n - 1, c - 1)`` where ``c == r``, else ``(n, c)``.
+    """
+    n_arr, c_arr = _counts_iv(n, c)
+    r_arr = np.nan_to_num(np.asarray(r, dtype=float), nan=0.0)
+    stopped = (r_arr >= 2) & (c_arr == r_arr)  # then n >= c >= 2, so n - 1 >= 1
+    return np.where(stopped, n_arr - 1, n_arr), np.where(stopped, c_arr - 1, c_arr)

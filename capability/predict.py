@@ -16,10 +16,12 @@ import pandas as pd
 from capability import __version__
 from capability.buckets import BucketAssignment, assign_buckets
 from capability.errors import FitError, InputError
+from capability.estimate import inverse_sampling_counts
 from capability.fit import BucketLaw, LossLawFit, fit_bucket_laws, fit_loss_law
 from capability.interval import _json_float
 
-__all__ = ["PredictionSettings", "BucketPrediction", "Prediction", "predict"]
+__all__ = ["PredictionSettings", "BucketPrediction", "Prediction", "predict",
+           "effective_counts"]
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,16 @@ def _settings_iv(s: PredictionSettings) -> None:
                          key="--level")
 
 
+def effective_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """Apply :func:`capability.estimate.inverse_sampling_counts` where a counts table has
+    the adaptive budget's ``r`` column; otherwise return it unchanged."""
+    if "r" not in counts.columns:
+        return counts
+    n, c = inverse_sampling_counts(counts["n"].to_numpy(), counts["c"].to_numpy(),
+                                   counts["r"].to_numpy())
+    return counts.drop(columns="r").assign(n=n, c=c)
+
+
 def _reassign_equal_count(n_star, c_star, sizes, difficulty):
     """The equal-count bucketing rule rerun on resampled counts ``(R, M, P)`` of the
     bucketed problems: per resample, the column indices of each bucket (easiest first)."""
@@ -159,6 +171,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     if settings.zero_policy == "jeffreys":
         # Keep never-solved problems and estimate -log p by its Jeffreys posterior mean.
         settings = replace(settings, estimator="jeffreys")
+    counts = effective_counts(counts)
     names = [m[0] for m in models]
     compute = np.array([m[1] for m in models], dtype=float)
     task_ids = list(dict.fromkeys(counts["task_id"]))

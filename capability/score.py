@@ -26,10 +26,12 @@ def _finite(x) -> float | None:
 
 def bucket_actuals(counts: pd.DataFrame, task_ids, estimator: str) -> dict[str, float | None]:
     """Measured ``neg_log_pass_rate`` and ``mean_pass_rate`` of one bucket's problems."""
+    from capability.predict import effective_counts
+
     ids = list(task_ids)
     if not ids:
         return {"neg_log_pass_rate": None, "mean_pass_rate": None}
-    table = counts.set_index("task_id")
+    table = effective_counts(counts).set_index("task_id")
     missing = [t for t in ids if t not in table.index]
     if missing:
         raise InputError(f"the target's results lack {len(missing)} registered problem(s), "

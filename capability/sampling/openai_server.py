@@ -1,0 +1,122 @@
+"""Backend for OpenAI-compatible servers (vLLM, TGI, llama.cpp's server, transformers serve).
+
+``POST {url}/completions`` with the problem's prompt as is, ``n`` completions per request up
+to ``max_n``, many requests in flight (``concurrency``), retries with exponential backoff and
+full jitter on 429 (honouring ``Retry-After``), 5xx, timeouts and dropped connections. The
+API key is read from an environment variable and never logged or written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+
+import httpx
+
+from capability.sampling import SamplingError, SamplingSettings, truncate_at_stop
+
+__all__ = ["ServerBackend"]
+
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class ServerBackend:
+    """Async client of one model on an OpenAI-compatible server.
+
+    Parameters
+    ----------
+    url
+        Base URL ending in ``/v1`` (``/completions`` is appended).
+    model
+        The model name the server knows.
+    api_key_env
+        Name of the environment variable holding the API key (default ``OPENAI_API_KEY``;
+        none sent when unset).
+    concurrency, max_n
+        Requests in flight, and completions one request asks for.
+    max_retries, backoff, max_backoff, timeout
+        Retry policy: delay ``uniform(0, min(max_backoff, backoff * 2**attempt))`` seconds
+        (or the server's ``Retry-After``), at most ``max_retries`` retries; per-request
+        timeout in seconds.
+    """
+
+    def __init__(self, url: str, model: str, *, api_key_env: str = "OPENAI_API_KEY",
+                 concurrency: int = 32, max_n: int = 16, max_retries: int = 8,
+                 backoff: float = 0.5, max_backoff: float = 30.0, timeout: float = 120.0,
+                 rng: random.Random | None = None) -> None:
+        self.url = url.rstrip("/") + "/completions"
+        self.model = model
+        self.concurrency = concurrency
+        self.max_n = max_n
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.rng = rng or random.Random()
+        self.retries = 0  # how many retries this backend made (for reports and tests)
+        headers = {}
+        key = os.environ.get(api_key_env)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        self._client = httpx.AsyncClient(
+            headers=headers, timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=concurrency,
+                                max_keepalive_connections=concurrency))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after is not None:
+            try:
+                return min(float(retry_after), self.max_backoff)
+            except ValueError:
+                pass
+        return self.rng.uniform(0, min(self.max_backoff, self.backoff * 2 ** attempt))
+
+    async def complete(self, prompt: str, n: int, settings: SamplingSettings,
+                       seed: int | None = None) -> list[str]:
+        """``n`` completions of ``prompt``, each cut at the first stop sequence."""
+        body = {"model": self.model, "prompt": prompt, "n": n,
+                "temperature": settings.temperature, "top_p": settings.top_p,
+                "max_tokens": settings.max_tokens, "stop": list(settings.stop)[:4]}
+        if seed is not None:
+            body["seed"] = seed
+        last = "no attempt"
+        for attempt in range(self.max_retries + 1):
+            retry_after = None
+            try:
+                response = await self._client.post(self.url, json=body)
+            except (httpx.TimeoutException, httpx.TransportError) as err:
+                last = f"{type(err).__name__}: {err}"
+            else:
+                if response.status_code == 200:
+                    try:
+                        choices = sorted(response.json()["choices"],
+                                         key=lambda ch: ch.get("index", 0))
+                        texts = [ch["text"] for ch in choices]
+                    except (ValueError, KeyError, TypeError) as err:
+                        last = f"malformed response ({err})"
+                    else:
+                        if len(texts) == n:
+                            return [truncate_at_stop(t, settings.stop) for t in texts]
+                        last = f"asked for {n} completions, got {len(texts)}"
+                elif response.status_code in RETRY_STATUS:
+                    last = f"HTTP {response.status_code}"
+                    retry_after = response.headers.get("Retry-After")
+                else:
+                    raise SamplingError(
+                        f"{self.url} (model {self.model!r}) answered HTTP "
+                        f"{response.status_code}: {_error_text(response)}")
+            if attempt < self.max_retries:
+                self.retries += 1
+                await asyncio.sleep(self._delay(attempt, retry_after))
+        raise SamplingError(f"{self.url} (model {self.model!r}) failed after "
+                            f"{self.max_retries} retries; last: {last}")
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error", {}).get("message", response.text))[:300]
+    except ValueError:
+        return response.text[:300]

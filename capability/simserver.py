@@ -1,0 +1,206 @@
+"""A local OpenAI-compatible server that serves a simulated ladder (``capability serve-sim``).
+
+Each simulated model answers a HumanEval prompt on ``/v1/completions`` with a real
+completion: the problem's canonical solution with probability ``p_i(C_m)`` (the simulated
+per-problem law, see :mod:`capability.simulate`), otherwise a realistic wrong one -- a wrong
+result, an exception, a syntax error or, rarely, an infinite loop. So the whole pipeline,
+execution included, runs on real code with known truth. ``/v1/models`` lists the models.
+
+For tests it can misbehave on purpose: answer 429 or 500, answer slowly, or drop the
+connection, each with a given probability. It listens on loopback only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+
+from capability.problems import Problem
+from capability.simulate import SimulatedLadder
+
+__all__ = ["Faults", "SimServer", "WRONG_COMPLETIONS"]
+
+WRONG_COMPLETIONS = (
+    ("wrong result", "    return None\n"),
+    ("exception", "    raise ValueError('not implemented')\n"),
+    ("syntax error", "    return (\n"),
+)
+INFINITE_LOOP = "    while True:\n        pass\n"
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Probabilities of misbehaving per request (for tests), and added latency (s)."""
+
+    rate_limit: float = 0.0   # answer 429 with Retry-After: 0
+    server_error: float = 0.0  # answer 500
+    drop: float = 0.0  # close the connection without an answer
+    slow: float = 0.0  # sleep `slow_seconds` before answering
+    slow_seconds: float = 2.0
+    latency: float = 0.0  # every answer waits this long (simulated generation time)
+
+
+def _truncate(text: str, stop: list[str]) -> str:
+    cut = len(text)
+    for s in stop:
+        i = text.find(s)
+        if i != -1:
+            cut = min(cut, i)
+    return text[:cut]
+
+
+class SimServer:
+    """Serve ``sim`` on ``127.0.0.1:port`` (0 picks a free port) in a background thread.
+
+    ``loop_rate`` is the share of wrong answers that are infinite loops."""
+
+    def __init__(self, sim: SimulatedLadder, problems: dict[str, Problem], *,
+                 port: int = 0, faults: Faults = Faults(), loop_rate: float = 0.01,
+                 seed: int = 0) -> None:
+        self.sim = sim
+        self.faults = faults
+        self.loop_rate = loop_rate
+        self.by_prompt = {p.prompt: p for p in problems.values() if p.task_id in sim.a.index}
+        self.compute = {name: c for name, c in sim.models}
+        self.compute[sim.target] = sim.target_compute
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.log: list[dict] = []  # the last requests' bodies and whether a key was sent
+        handler = self._handler()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.thread: threading.Thread | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> SimServer:
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> SimServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- behaviour ----------------------------------------------------------------------
+    def pass_probability(self, model: str, task_id: str) -> float:
+        compute = self.compute[model]
+        y = self.sim.a[task_id] * (compute / self.sim.target_compute) ** (-self.sim.k[task_id])
+        return float(np.exp(-y))
+
+    def completion(self, model: str, problem: Problem, rng: random.Random) -> str:
+        if rng.random() < self.pass_probability(model, problem.task_id):
+            return problem.canonical_solution
+        if rng.random() < self.loop_rate:
+            return INFINITE_LOOP
+        return rng.choice(WRONG_COMPLETIONS)[1]
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _send(self, status: int, body: dict, headers: dict | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _error(self, status: int, message: str, kind: str) -> None:
+                self._send(status, {"error": {"message": message, "type": kind}})
+
+            def do_GET(self):
+                if self.path.rstrip("/") == "/v1/models":
+                    self._send(200, {"object": "list", "data": [
+                        {"id": m, "object": "model", "owned_by": "capability-sim"}
+                        for m in server.compute]})
+                else:
+                    self._error(404, f"no route {self.path}", "not_found")
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                with server.lock:
+                    server.requests += 1
+                    roll = server.rng.random()
+                    seed = server.rng.getrandbits(64)
+                f = server.faults
+                if roll < f.drop:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                roll -= f.drop
+                if roll < f.rate_limit:
+                    return self._send(429, {"error": {"message": "rate limited",
+                                                      "type": "rate_limit"}},
+                                      {"Retry-After": "0"})
+                roll -= f.rate_limit
+                if roll < f.server_error:
+                    return self._error(500, "simulated failure", "server_error")
+                roll -= f.server_error
+                if roll < f.slow:
+                    time.sleep(f.slow_seconds)
+                if f.latency:
+                    time.sleep(f.latency)
+                if self.path.rstrip("/") != "/v1/completions":
+                    return self._error(404, f"no route {self.path}", "not_found")
+                try:
+                    req = json.loads(raw)
+                    model, prompt = req["model"], req["prompt"]
+                except (ValueError, KeyError):
+                    return self._error(400, "expected JSON with model and prompt",
+                                       "invalid_request_error")
+                with server.lock:
+                    server.log.append({**req, "authorization": self.headers.get(
+                        "Authorization")})
+                    del server.log[:-1000]
+                if model not in server.compute:
+                    return self._error(404, f"model {model!r} not found", "not_found")
+                problem = server.by_prompt.get(prompt)
+                if problem is None:
+                    return self._error(400, "prompt is not a problem of this simulation",
+                                       "invalid_request_error")
+                n = int(req.get("n", 1))
+                stop = req.get("stop") or []
+                stop = [stop] if isinstance(stop, str) else list(stop)
+                if req.get("seed") is not None:  # reproducible across restarts
+                    digest = hashlib.sha256(f"{req['seed']}|{model}|{prompt}".encode())
+                    seed = int.from_bytes(digest.digest()[:8], "big")
+                rng = random.Random(seed)
+                choices = []
+                for i in range(n):
+                    text = server.completion(model, problem, rng)
+                    cut = _truncate(text, stop)
+                    choices.append({"index": i, "text": cut, "logprobs": None,
+                                    "finish_reason": "stop"})
+                self._send(200, {"id": f"cmpl-{seed:x}", "object": "text_completion",
+                                 "created": int(time.time()), "model": model,
+                                 "choices": choices,
+                                 "usage": {"prompt_tokens": len(prompt) // 4,
+                                           "completion_tokens": 0, "total_tokens": 0}})
+
+        return Handler

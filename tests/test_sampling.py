@@ -1,0 +1,242 @@
+"""Sampling: the client against a real HTTP server on loopback (faults injected), resume,
+adaptive budgets and their estimators, and ladder files with server sources."""
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from sandbox_support import PROBLEMS, needs_isolation
+
+from capability.cli import main
+from capability.estimate import inverse_sampling_counts, neg_log_pass_rate
+from capability.sampling import DEFAULT_STOP, SamplingError, SamplingSettings, truncate_at_stop
+from capability.sampling.openai_server import ServerBackend
+from capability.sampling.run import sample_model, scan_samples
+from capability.simserver import Faults, SimServer
+from capability.simulate import simulate_ladder
+
+SIM = simulate_ladder(seed=0)
+SOME = [PROBLEMS[t] for t in list(PROBLEMS)[:10]]
+
+
+def _lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _backend(server, model="m3", **kw):
+    kw.setdefault("backoff", 0.01)
+    kw.setdefault("max_backoff", 0.05)
+    return ServerBackend(server.url, model, **kw)
+
+
+def test_truncate_at_stop_and_defaults():
+    assert DEFAULT_STOP == ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
+    text = "    return x\n\ndef other():\n    pass\nprint(1)\n"
+    assert truncate_at_stop(text, DEFAULT_STOP) == "    return x\n"
+    assert truncate_at_stop("    return 1\n", DEFAULT_STOP) == "    return 1\n"
+
+
+def test_client_survives_429_500_drops_and_slow_answers(tmp_path):
+    faults = Faults(rate_limit=0.15, server_error=0.15, drop=0.1, slow=0.05,
+                    slow_seconds=1.5)
+    out = tmp_path / "s.jsonl"
+    with SimServer(SIM, PROBLEMS, faults=faults, seed=1) as server:
+        backend = _backend(server, timeout=0.5, max_retries=20)
+        n = sample_model(backend, SOME, SamplingSettings(n=12, seed=7), out, model="m3",
+                         progress=False)
+    assert n == 120 and backend.retries > 5
+    rows = _lines(out)
+    assert len(rows) == 120
+    for p in SOME:
+        idx = sorted(r["sample_index"] for r in rows if r["task_id"] == p.task_id)
+        assert idx == list(range(12))
+    assert rows[0]["model"] == "m3" and rows[0]["stop"] == list(DEFAULT_STOP)
+    assert {"temperature", "top_p", "max_tokens", "seed"} <= set(rows[0])
+
+
+def test_requests_carry_settings_seed_and_key_but_the_key_is_never_written(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setenv("CAPABILITY_TEST_KEY", "sk-very-secret")
+    out = tmp_path / "s.jsonl"
+    settings = SamplingSettings(n=4, temperature=0.6, top_p=0.9, max_tokens=300, seed=11)
+    with SimServer(SIM, PROBLEMS) as server:
+        backend = _backend(server, api_key_env="CAPABILITY_TEST_KEY", max_n=2)
+        sample_model(backend, SOME[:2], settings, out, model="m2", progress=False)
+        log = list(server.log)
+    assert len(log) == 4 and all(r["n"] == 2 for r in log)
+    assert {r["temperature"] for r in log} == {0.6} and {r["max_tokens"] for r in log} == {300}
+    assert all(r["authorization"] == "Bearer sk-very-secret" for r in log)
+    assert len({r["seed"] for r in log}) == 4  # distinct per request, derived from seed 11
+    assert "sk-very-secret" not in out.read_text()
+
+
+def test_same_seed_same_samples(tmp_path):
+    with SimServer(SIM, PROBLEMS) as server:
+        for name in ("a", "b"):
+            sample_model(_backend(server), SOME, SamplingSettings(n=6, seed=3),
+                         tmp_path / f"{name}.jsonl", model="m1", progress=False)
+    key = lambda r: (r["task_id"], r["sample_index"])  # noqa: E731
+    a = sorted(_lines(tmp_path / "a.jsonl"), key=key)
+    b = sorted(_lines(tmp_path / "b.jsonl"), key=key)
+    assert a == b
+
+
+def test_unknown_model_fails_at_once_with_the_servers_message(tmp_path):
+    with SimServer(SIM, PROBLEMS) as server:
+        with pytest.raises(SamplingError, match="HTTP 404.*model 'nope' not found"):
+            sample_model(_backend(server, model="nope"), SOME[:1], SamplingSettings(n=1),
+                         tmp_path / "s.jsonl", model="nope", progress=False)
+
+
+def test_rerun_continues_to_the_requested_count_and_drops_a_torn_line(tmp_path):
+    out = tmp_path / "s.jsonl"
+    with SimServer(SIM, PROBLEMS) as server:
+        sample_model(_backend(server), SOME, SamplingSettings(n=3), out, model="m4",
+                     progress=False)
+        with open(out, "ab") as fp:
+            fp.write(b'{"task_id": "HumanEval/0", "completion": "  retu')
+        drawn = sample_model(_backend(server), SOME, SamplingSettings(n=8), out,
+                             model="m4", progress=False)
+        again = sample_model(_backend(server), SOME, SamplingSettings(n=8), out,
+                             model="m4", progress=False)
+    assert drawn == 50 and again == 0
+    have = scan_samples(out, "m4")
+    assert all(have[p.task_id] == set(range(8)) for p in SOME)
+    assert len(out.read_text().splitlines()) == 80
+
+
+def test_killed_sampling_resumes_exactly(tmp_path):
+    """`capability sample` killed with SIGKILL mid-way, then run again: every (problem,
+    sample_index) exactly once."""
+    with SimServer(SIM, PROBLEMS, faults=Faults(latency=0.05)) as server:
+        ladder = tmp_path / "ladder.toml"
+        problems = tmp_path / "p.jsonl"
+        problems.write_text("".join(json.dumps(p.record) + "\n" for p in SOME))
+        ladder.write_text(
+            f'problems = "p.jsonl"\ntarget = "target"\n[sampling]\nn = 30\n'
+            + "".join(f'[[models]]\nname = "{m}"\ncompute = {c}\n'
+                      f'server = {{ url = "{server.url}", model = "{m}", concurrency = 2, '
+                      'max_n = 1 }\n' for m, c in SIM.models[:3])
+            + '[[models]]\nname = "target"\ncompute = 1e24\n')
+        cmd = [sys.executable, "-m", "capability", "sample", str(ladder), "--out",
+               str(tmp_path / "out"), "--models", "m1"]
+        proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        path = tmp_path / "out" / "samples" / "m1.jsonl"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if path.exists() and path.read_bytes().count(b"\n") >= 20:
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        partial = path.read_bytes().count(b"\n")
+        assert 20 <= partial < 300
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    rows = _lines(path)
+    pairs = [(r["task_id"], r["sample_index"]) for r in rows]
+    assert len(pairs) == len(set(pairs)) == 300
+
+
+@pytest.mark.parametrize("p, r, cap", [(0.3, 3, 60), (0.05, 4, 200), (0.6, 2, 10)])
+def test_inverse_sampling_estimator_is_unbiased_where_c_over_n_is_not(p, r, cap):
+    rng = np.random.default_rng(0)
+    trials = 40_000
+    draws = rng.random((trials, cap)) < p
+    passes = np.cumsum(draws, axis=1)
+    hit = passes >= r
+    stop = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, cap)
+    c = passes[np.arange(trials), stop - 1]
+    naive = c / stop
+    n_eff, c_eff = inverse_sampling_counts(stop, c, np.full(trials, r))
+    ours = c_eff / n_eff
+    se = ours.std() / math.sqrt(trials)
+    assert abs(ours.mean() - p) < 4 * se
+    assert naive.mean() - p > 10 * se  # stopping at the r-th pass inflates c/n
+    # -log p through the same counts: close to the truth where n p is large enough.
+    y = neg_log_pass_rate(n_eff, c_eff).estimate
+    assert abs(y.mean() + math.log(p)) < 0.05 * -math.log(p) + 0.02
+
+
+def test_inverse_sampling_counts_validation():
+    n, c = inverse_sampling_counts([10, 10, 10], [3, 2, 3], [3, 3, 0])
+    assert n.tolist() == [9, 10, 10] and c.tolist() == [2, 2, 3]
+    n, c = inverse_sampling_counts([2, 5], [2, 1], [2, np.nan])
+    assert n.tolist() == [1, 5] and c.tolist() == [1, 1]
+
+
+@needs_isolation
+def test_adaptive_budget_end_to_end(tmp_path, capsys):
+    """Rounds of sample -> execute -> decide until 3 passes or 40 samples."""
+    problems = tmp_path / "p.jsonl"
+    problems.write_text("".join(json.dumps(p.record) + "\n" for p in SOME))
+    with SimServer(SIM, PROBLEMS, loop_rate=0.0) as server:
+        ladder = tmp_path / "ladder.toml"
+        ladder.write_text(
+            f'problems = "p.jsonl"\ntarget = "target"\n'
+            '[sampling]\nn = 10\nuntil_passes = 3\nn_max = 40\nseed = 5\n'
+            + "".join(f'[[models]]\nname = "{m}"\ncompute = {c}\n'
+                      f'server = {{ url = "{server.url}", model = "{m}" }}\n'
+                      for m, c in SIM.models[:3])
+            + '[[models]]\nname = "target"\ncompute = 1e24\n')
+        assert main(["sample", str(ladder), "--out", str(tmp_path / "o"), "--models",
+                     "m1", "--workers", "2"]) == 0
+        from capability.sampling.adaptive import count_until_passes
+
+        counts = count_until_passes(tmp_path / "o" / "results" / "m1.jsonl", 3).set_index(
+            "task_id")
+        drawn = {t: len(ix) for t, ix in scan_samples(tmp_path / "o" / "samples" / "m1.jsonl",
+                                                       "m1").items()}
+        for t, row in counts.iterrows():
+            assert row["c"] == 3 or (row["c"] < 3 and drawn[t] == 40)
+            assert row["n"] <= drawn[t] and drawn[t] % 10 == 0
+        assert len(set(drawn.values())) > 1  # hard problems got more samples than easy ones
+        size = (tmp_path / "o" / "samples" / "m1.jsonl").stat().st_size
+        assert main(["sample", str(ladder), "--out", str(tmp_path / "o"), "--models",
+                     "m1"]) == 0
+        assert (tmp_path / "o" / "samples" / "m1.jsonl").stat().st_size == size
+
+
+@needs_isolation
+def test_run_on_a_ladder_served_over_http(tmp_path, capsys):
+    problems = tmp_path / "p.jsonl"
+    problems.write_text("".join(json.dumps(PROBLEMS[t].record) + "\n"
+                                for t in list(PROBLEMS)[:30]))
+    with SimServer(SIM, PROBLEMS, loop_rate=0.0) as server:
+        ladder = tmp_path / "ladder.toml"
+        ladder.write_text(
+            f'problems = "p.jsonl"\ntarget = "target"\n[sampling]\nn = 40\nseed = 2\n'
+            + "".join(f'[[models]]\nname = "{m}"\ncompute = {c}\n'
+                      f'server = {{ url = "{server.url}", model = "{m}" }}\n'
+                      for m, c in SIM.models)
+            + '[[models]]\nname = "target"\ncompute = 1e24\n')
+        assert main(["run", str(ladder), "--out", str(tmp_path / "run"), "--hold-out", "3",
+                     "--buckets", "3", "--zero-policy", "keep", "--resamples", "50"]) == 0
+    pred = json.loads((tmp_path / "run" / "prediction.json").read_text())
+    assert sum(b["n_problems"] for b in pred["buckets"]) == 27
+    roles = sorted({i["role"] for i in pred["inputs"]})
+    assert roles == ["ladder", "problems", "results", "samples"]
+    assert not (tmp_path / "run" / "samples" / "target.jsonl").exists()
+
+
+def test_serve_sim_command_serves_models(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "capability", "serve-sim", "--port", "0",
+                             "--out", str(tmp_path / "sim")], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        import httpx
+
+        models = httpx.get(f"{url}/models", timeout=10).json()["data"]
+        assert [m["id"] for m in models] == ["m1", "m2", "m3", "m4", "m5", "target"]
+        reply = httpx.post(f"{url}/completions", timeout=10, json={
+            "model": "m5", "prompt": PROBLEMS["HumanEval/0"].prompt, "n": 3}).json()
+        assert len(reply["choices"]) == 3
+        assert 'server = { url = "' in (tmp_path / "sim" / "ladder.toml").read_text()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
