@@ -118,7 +118,7 @@ def test_killed_sampling_resumes_exactly(tmp_path):
         problems = tmp_path / "p.jsonl"
         problems.write_text("".join(json.dumps(p.record) + "\n" for p in SOME))
         ladder.write_text(
-            f'problems = "p.jsonl"\ntarget = "target"\n[sampling]\nn = 30\n'
+            'problems = "p.jsonl"\ntarget = "target"\n[sampling]\nn = 30\n'
             + "".join(f'[[models]]\nname = "{m}"\ncompute = {c}\n'
                       f'server = {{ url = "{server.url}", model = "{m}", concurrency = 2, '
                       'max_n = 1 }\n' for m, c in SIM.models[:3])
@@ -177,7 +177,7 @@ def test_adaptive_budget_end_to_end(tmp_path, capsys):
     with SimServer(SIM, PROBLEMS, loop_rate=0.0) as server:
         ladder = tmp_path / "ladder.toml"
         ladder.write_text(
-            f'problems = "p.jsonl"\ntarget = "target"\n'
+            'problems = "p.jsonl"\ntarget = "target"\n'
             '[sampling]\nn = 10\nuntil_passes = 3\nn_max = 40\nseed = 5\n'
             + "".join(f'[[models]]\nname = "{m}"\ncompute = {c}\n'
                       f'server = {{ url = "{server.url}", model = "{m}" }}\n'
@@ -209,7 +209,7 @@ def test_run_on_a_ladder_served_over_http(tmp_path, capsys):
     with SimServer(SIM, PROBLEMS, loop_rate=0.0) as server:
         ladder = tmp_path / "ladder.toml"
         ladder.write_text(
-            f'problems = "p.jsonl"\ntarget = "target"\n[sampling]\nn = 40\nseed = 2\n'
+            'problems = "p.jsonl"\ntarget = "target"\n[sampling]\nn = 40\nseed = 2\n'
             + "".join(f'[[models]]\nname = "{m}"\ncompute = {c}\n'
                       f'server = {{ url = "{server.url}", model = "{m}" }}\n'
                       for m, c in SIM.models)

@@ -1,0 +1,68 @@
+"""The transformers backend on a tiny randomly initialised model built here (no download)."""
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+tokenizers = pytest.importorskip("tokenizers")
+
+from sandbox_support import PROBLEMS  # noqa: E402
+
+from capability.sampling import SamplingSettings  # noqa: E402
+from capability.sampling.run import sample_model  # noqa: E402
+from capability.sampling.transformers_local import TransformersBackend  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tiny")
+    tok = tokenizers.Tokenizer(tokenizers.models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = tokenizers.decoders.ByteLevel()
+    trainer = tokenizers.trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<unk>", "<eos>"],
+        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
+    corpus = [p.prompt + (p.canonical_solution or "") for p in PROBLEMS.values()]
+    tok.train_from_iterator(corpus, trainer)
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>",
+                                                eos_token="<eos>", pad_token="<eos>")
+    fast.save_pretrained(path)
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(vocab_size=len(fast), n_positions=1024, n_embd=32,
+                                     n_layer=1, n_head=2, eos_token_id=fast.eos_token_id,
+                                     bos_token_id=fast.eos_token_id)
+    transformers.GPT2LMHeadModel(config).save_pretrained(path)
+    return path
+
+
+def test_batched_sampling_with_stop_handling(tiny_model, tmp_path):
+    problems = [PROBLEMS[t] for t in list(PROBLEMS)[:3]]
+    out = tmp_path / "s.jsonl"
+    backend = TransformersBackend(str(tiny_model), device="cpu", batch_size=4)
+    assert backend.max_n == 4
+    settings = SamplingSettings(n=6, max_tokens=24, temperature=1.0, seed=3)
+    drawn = sample_model(backend, problems, settings, out, model="tiny", progress=False)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert drawn == len(rows) == 18
+    for p in problems:
+        assert sorted(r["sample_index"] for r in rows if r["task_id"] == p.task_id) == \
+            list(range(6))
+    for r in rows:
+        assert all(s not in r["completion"] for s in settings.stop)
+    assert len({r["completion"] for r in rows}) > 1  # sampled, not greedy
+    # Same seed, same samples.
+    again = tmp_path / "t.jsonl"
+    sample_model(TransformersBackend(str(tiny_model), device="cpu", batch_size=4),
+                 problems, settings, again, model="tiny", progress=False)
+    key = lambda r: (r["task_id"], r["sample_index"])  # noqa: E731
+    assert sorted(rows, key=key) == sorted(
+        (json.loads(line) for line in again.read_text().splitlines()), key=key)
+
+
+def test_bad_checkpoint_path_is_a_clear_error(tmp_path):
+    from capability.sampling import SamplingError
+
+    with pytest.raises(SamplingError, match="cannot load a transformers model"):
+        TransformersBackend(str(tmp_path / "nothing"))
