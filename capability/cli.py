@@ -226,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "sampling, and a loss law.",
                          epilog=EXAMPLES_SIMULATE,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    _simulate_options(sim, required_out=True)
+    _simulate_options(sim)
 
     exe = sub.add_parser(
         "execute", help="run samples against their problems' tests in a sandbox",
@@ -247,11 +247,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="problem set: 'humaneval' or a JSONL file (default: humaneval)")
     _execution_options(exe)
 
-    demo = sub.add_parser("demo", help="simulate a ladder, predict it, compare with truth",
-                          description="The embedded default end to end: simulate a ladder "
-                                      "with known truth, run the prediction on it, and print "
-                                      "the per-bucket table beside the true values.")
-    _simulate_options(demo, required_out=False)
+    demo = sub.add_parser(
+        "demo", help="the whole pipeline end to end on a served simulated ladder",
+        description="The embedded default end to end: a simulated ladder with known truth "
+                    "is served by the local OpenAI-compatible server; its models are sampled "
+                    "over HTTP, executed in the sandbox, estimated, bucketed and fitted; the "
+                    "prediction is registered; then the target is sampled and the prediction "
+                    "scored; then the report is written and its path printed.",
+        epilog="example:\n  capability demo --out demo && xdg-open demo/run/report.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    demo.add_argument("--out", "-o", type=Path, default=Path("capability-demo"),
+                      metavar="DIR", help="output directory (default: ./capability-demo)")
+    demo.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
+    demo.add_argument("--samples", type=int, default=50, metavar="N",
+                      help="samples per problem and model (default: 50)")
+    _execution_options(demo)
     return parser
 
 
@@ -322,11 +332,9 @@ def _execute(args: argparse.Namespace) -> None:
           f"wrote {args.out}", file=sys.stderr)
 
 
-def _simulate_options(parser: argparse.ArgumentParser, *, required_out: bool) -> None:
-    parser.add_argument("--out", "-o", type=Path, required=required_out,
-                        default=None if required_out else Path("capability-demo"),
-                        metavar="DIR", help="output directory" +
-                        ("" if required_out else " (default: ./capability-demo)"))
+def _simulate_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
+                        help="output directory")
     parser.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
     parser.add_argument("--problems", type=int, default=164, metavar="N",
                         help="number of problems (default: 164, as HumanEval)")
@@ -378,15 +386,13 @@ def _execution(args: argparse.Namespace | None):
                             isolation=args.isolation, dedup=args.dedup, warn=_warn)
 
 
-def _predict_ladder(ladder_path: Path, out: Path, settings, truth_sim=None,
+def _predict_ladder(ladder_path: Path, out: Path, settings,
                     args: argparse.Namespace | None = None) -> dict:
     from capability.pipeline import run_prediction
-    from capability.simulate import bucket_truth
     from capability.table import format_prediction
 
     result, pred = run_prediction(ladder_path, out, settings, _execution(args))
-    truth = None if truth_sim is None else bucket_truth(truth_sim, pred.assignment.buckets)
-    print(format_prediction(result, truth), flush=True)
+    print(format_prediction(result), flush=True)
     for note in pred.warnings:
         print(f"capability: note: {note}", file=sys.stderr)
     print(f"wrote {out / 'prediction.json'}", file=sys.stderr, flush=True)
@@ -506,13 +512,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         _, path = _simulate(args)
         print(path)
     elif args.command == "demo":
-        from capability.predict import PredictionSettings
+        from capability.demo import run_demo
 
-        sim, path = _simulate(args)
-        print(f"simulated ladder: {path} (truth: {args.out / 'truth.json'})", file=sys.stderr,
-              flush=True)
-        _predict_ladder(path, args.out / "run", PredictionSettings(), truth_sim=sim)
-        print(f"true final loss of the target: {sim.losses[sim.target]:.4f}")
+        if args.samples < 2:
+            from capability.errors import InputError
+
+            raise InputError(f"expected a whole number >= 2, found {args.samples}",
+                             key="--samples")
+        paths = run_demo(args.out, seed=args.seed, n=args.samples,
+                         execution=_execution(args),
+                         echo=lambda line: print(line, flush=True))
+        print(f"report: {paths['report_html']}", flush=True)
     return SUCCESS
 
 

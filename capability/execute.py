@@ -131,18 +131,21 @@ def execute_samples(samples: str | Path, results: str | Path, problems: dict[str
                     *, limits: Limits | None = None, workers: int | None = None,
                     isolation: str = "strict", dedup: bool = True, progress: bool = True,
                     warn: Callable[[str], None] | None = None,
-                    sandbox=None) -> ExecutionSummary:
+                    sandbox=None, cache: dict | None = None) -> ExecutionSummary:
     """Run every sample of ``samples`` in the sandbox and write ``results``.
 
     ``sandbox`` may be an open sandbox (see :func:`capability.sandbox.open_sandbox`) to
-    reuse warm workers across files; otherwise one is opened and closed here.
+    reuse warm workers across files; otherwise one is opened and closed here. ``cache``
+    (verdicts by sample key) may be shared across files, so that a (problem, completion)
+    pair runs once per run however many files hold it.
     """
     samples, results = Path(samples), Path(results)
     limits = limits or Limits()
     total = validate_samples(samples, problems)
-    resumed, cache = _resume_prefix(samples, results)
-    if not dedup:
-        cache = {}
+    resumed, done = _resume_prefix(samples, results)
+    cache = {} if cache is None or not dedup else cache
+    if dedup:
+        cache.update(done)
     if resumed == total:
         return ExecutionSummary(total, resumed, 0, 0, _count_passed(results))
     results.parent.mkdir(parents=True, exist_ok=True)
@@ -256,12 +259,14 @@ def execute_ladder(ladder, out_dir: str | Path, problems: dict[str, Problem], *,
     for model in models:  # every input is checked before any work starts
         validate_samples(model.samples, problems)
     paths = {}
+    cache: dict = {}  # one run: a (problem, completion) pair runs once across all models
     sandbox = open_sandbox(workers=workers, limits=limits or Limits(), isolation=isolation,
                            warn=warn)
     try:
         for model in models:
             path = Path(out_dir) / "results" / f"{model.name}.jsonl"
-            execute_samples(model.samples, path, problems, dedup=dedup, sandbox=sandbox)
+            execute_samples(model.samples, path, problems, dedup=dedup, sandbox=sandbox,
+                            cache=cache)
             paths[model.name] = path
     finally:
         sandbox.close()

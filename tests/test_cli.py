@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from sandbox_support import needs_isolation
+
 from capability.cli import main
 
 
@@ -97,11 +99,22 @@ def test_incompatible_options_exit_2(tmp_path, capsys):
     assert code == 2 and "fewer than hold_out + n_buckets" in capsys.readouterr().err
 
 
+@needs_isolation
 def test_demo_runs_end_to_end(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    """Served over HTTP, sampled, executed, predicted, registered, target scored, reported."""
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--samples", "12"]) == 0
     out = capsys.readouterr().out
-    assert "true -E[log p]" in out and "true final loss" in out
-    assert (tmp_path / "demo" / "run" / "prediction.json").exists()
+    assert "true -E[log p]" in out and "registered prediction" in out
+    assert "Score of the prediction" in out
+    report = tmp_path / "demo" / "run" / "report.html"
+    assert out.strip().endswith(f"report: {report}")
+    run = tmp_path / "demo" / "run"
+    for name in ("prediction.json", "registration.json", "score.json", "report.md"):
+        assert (run / name).is_file(), name
+    samples = run / "samples"
+    assert sorted(p.name for p in samples.iterdir()) == [
+        "m1.jsonl", "m2.jsonl", "m3.jsonl", "m4.jsonl", "m5.jsonl", "target.jsonl"]
+    assert len((samples / "m1.jsonl").read_text().splitlines()) == 164 * 12
 
 
 def test_console_entry_point_runs():

@@ -1,0 +1,62 @@
+"""The embedded default, end to end (``capability demo``).
+
+A simulated ladder with known truth is served by the project's local OpenAI-compatible
+server; its models are sampled over HTTP, executed in the sandbox, estimated, bucketed and
+fitted; the prediction is registered; then the target is sampled and the prediction scored;
+then the report is written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from capability.ladder import load_ladder
+from capability.pipeline import (
+    ExecutionOptions,
+    register_run,
+    run_prediction,
+    sample_ladder_model,
+    score_registered,
+)
+from capability.predict import PredictionSettings
+from capability.problems import load_problems
+from capability.simserver import SimServer
+from capability.simulate import bucket_truth, simulate_ladder, write_served_ladder
+
+__all__ = ["run_demo"]
+
+
+def run_demo(out_dir: str | Path, *, seed: int = 0, n: int = 50, loop_rate: float = 0.0005,
+             execution: ExecutionOptions | None = None,
+             settings: PredictionSettings = PredictionSettings(),
+             echo: Callable[[str], None] = print) -> dict:
+    """Run the whole pipeline on a served simulated ladder; return the paths it wrote and
+    the ids it registered. ``echo`` receives progress lines and tables."""
+    from capability.report import write_report
+    from capability.table import format_prediction, format_score
+
+    out = Path(out_dir)
+    execution = execution or ExecutionOptions()
+    sim = simulate_ladder(seed=seed)
+    problems = load_problems()
+    with SimServer(sim, problems, loop_rate=loop_rate, seed=seed) as server:
+        ladder_path = write_served_ladder(sim, out / "sim", server.url, n=n)
+        echo(f"serving the simulated ladder at {server.url}; ladder file {ladder_path}")
+        run_dir = out / "run"
+        result, pred = run_prediction(ladder_path, run_dir, settings, execution)
+        truth = bucket_truth(sim, pred.assignment.buckets)
+        echo(format_prediction(result, truth))
+        rid, _ = register_run(run_dir)
+        echo(f"registered prediction {rid}")
+        echo(f"sampling the target {sim.target} ...")
+        target = load_ladder(ladder_path).target
+        samples, _ = sample_ladder_model(target, problems, run_dir, execution)
+        sid, score = score_registered(str(run_dir), samples, registry=None, out_dir=run_dir,
+                                      execution=execution)
+        echo(format_score(score))
+    md, html = write_report(run_dir)
+    (out / "truth-by-bucket.json").write_text(json.dumps(truth, indent=1) + "\n")
+    return {"ladder": ladder_path, "run": run_dir, "prediction_id": rid, "score_id": sid,
+            "report_md": md, "report_html": html}
