@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from sandbox_support import needs_isolation
 
 from capability.cli import main
