@@ -48,12 +48,21 @@ def read_counts(path: str | Path) -> pd.DataFrame:
     rows: list[tuple[str, int, int, int]] = []
     seen: dict[str, int] = {}
     try:
-        fp = open(path, newline="", encoding="utf-8")
+        fp = open(path, "rb")
     except OSError as err:
         raise InputError(f"cannot read the counts file ({err.strerror or err})",
                          path=path) from None
+
+    def decoded(binary):
+        for line_no, raw in enumerate(binary, start=1):
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError("expected UTF-8 text, found bytes that are not UTF-8",
+                                 path=path, line=line_no) from None
+
     with fp:
-        reader = csv.reader(fp)
+        reader = csv.reader(decoded(fp))
         try:
             header = next(reader, None)
             if header is None:
@@ -92,9 +101,6 @@ def read_counts(path: str | Path) -> pd.DataFrame:
                                      path=path, line=line)
                 seen[task_id] = line
                 rows.append((task_id, n, c, r))
-        except UnicodeDecodeError:
-            raise InputError("expected UTF-8 text, found bytes that are not UTF-8",
-                             path=path, line=reader.line_num + 1) from None
         except csv.Error as err:
             raise InputError(f"not valid CSV ({err})", path=path, line=reader.line_num) from None
     if not rows:

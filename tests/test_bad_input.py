@@ -1,0 +1,98 @@
+"""A corpus of broken inputs: each gives one line naming the file, the line or key and what
+was expected, exit status 2, and no output file left looking complete."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+GOOD_COUNTS = "task_id,n,c\nT/0,10,5\nT/1,10,7\nT/2,10,1\n"
+SAMPLE = '{"task_id": "HumanEval/0", "completion": "    return 1\\n"}\n'
+
+
+def ladder(models=("a", "b", "c"), compute=("1e20", "1e21", "1e22"), extra=""):
+    text = 'name = "x"\ntarget = "big"\n' + extra
+    for name, comp in zip(models, compute):
+        text += f'[[models]]\nname = "{name}"\ncompute = {comp}\ncounts = "{name}.csv"\n'
+    return text + '[[models]]\nname = "big"\ncompute = 1e24\n'
+
+
+# name: (files to write, command after "capability", output that must not exist, pattern)
+CORPUS = {
+    "samples truncated": ({"s.jsonl": SAMPLE + '{"task_id": "HumanEval/1", "compl'},
+                          ["execute", "s.jsonl", "-o", "r.jsonl"], "r.jsonl",
+                          r"s\.jsonl:2: expected a JSON object, found invalid JSON"),
+    "samples line not JSON": ({"s.jsonl": SAMPLE + "hello\n" + SAMPLE},
+                              ["execute", "s.jsonl", "-o", "r.jsonl"], "r.jsonl",
+                              r"s\.jsonl:2: expected a JSON object, found invalid JSON"),
+    "samples wrong type": ({"s.jsonl": '{"task_id": ["HumanEval/0"], "completion": ""}\n'},
+                           ["execute", "s.jsonl", "-o", "r.jsonl"], "r.jsonl",
+                           r"s\.jsonl:1: 'task_id' must be a string, found list"),
+    "samples unknown task": ({"s.jsonl": SAMPLE + '{"task_id": "HumanEval/999", '
+                                                  '"completion": ""}\n'},
+                             ["execute", "s.jsonl", "-o", "r.jsonl"], "r.jsonl",
+                             r"s\.jsonl:2: task_id 'HumanEval/999' is not in the problem set"),
+    "samples empty": ({"s.jsonl": ""}, ["execute", "s.jsonl", "-o", "r.jsonl"], "r.jsonl",
+                      r"s\.jsonl: expected at least one sample, found none"),
+    "samples not UTF-8": ({"s.jsonl": SAMPLE.encode() + b'{"task_id": "\xff"}\n'},
+                          ["execute", "s.jsonl", "-o", "r.jsonl"], "r.jsonl",
+                          r"s\.jsonl:2: expected UTF-8 text"),
+    "duplicate model names": ({"l.toml": ladder(models=("a", "a", "c"))},
+                              ["run", "l.toml", "--out", "out"], "out/prediction.json",
+                              r"l\.toml: models\[1\]\.name: duplicate model name 'a'"),
+    "non-positive compute": ({"l.toml": ladder(compute=("1e20", "0", "1e22"))},
+                             ["run", "l.toml", "--out", "out"], "out/prediction.json",
+                             r"l\.toml: models\[1\]\.compute: expected a finite number > 0"),
+    "NaN compute": ({"l.toml": ladder(compute=("nan", "1e21", "1e22"))},
+                    ["run", "l.toml", "--out", "out"], "out/prediction.json",
+                    r"l\.toml: models\[0\]\.compute: expected a finite number > 0"),
+    "fewer than three models": ({"l.toml": ladder(models=("a", "b"))},
+                                ["run", "l.toml", "--out", "out"], "out/prediction.json",
+                                r"l\.toml: models: expected at least 3 ladder models"),
+    "ladder not TOML": ({"l.toml": "name = [unclosed\n"}, ["run", "l.toml", "--out", "out"],
+                        "out/prediction.json", r"l\.toml: expected a TOML ladder file"),
+    "ladder empty": ({"l.toml": ""}, ["run", "l.toml", "--out", "out"],
+                     "out/prediction.json", r"l\.toml: target: missing key"),
+    "ladder not UTF-8": ({"l.toml": b'name = "\xff"\n'}, ["run", "l.toml", "--out", "out"],
+                         "out/prediction.json", r"l\.toml:1: expected UTF-8 text"),
+    "unknown key": ({"l.toml": ladder(extra="colour = 1\n")},
+                    ["run", "l.toml", "--out", "out"], "out/prediction.json",
+                    r"l\.toml: colour: unknown key"),
+    "counts c > n": ({"l.toml": ladder(), "b.csv": "task_id,n,c\nT/0,10,5\nT/1,10,11\n"},
+                     ["run", "l.toml", "--out", "out"], "out/prediction.json",
+                     r"b\.csv:3: c = 11 exceeds n = 10"),
+    "counts wrong type": ({"l.toml": ladder(), "c.csv": "task_id,n,c\nT/0,ten,5\n"},
+                          ["run", "l.toml", "--out", "out"], "out/prediction.json",
+                          r"c\.csv:2: n must be a whole number >= 1, found 'ten'"),
+    "counts empty": ({"l.toml": ladder(), "a.csv": ""}, ["run", "l.toml", "--out", "out"],
+                     "out/prediction.json", r"a\.csv:1: expected a header task_id,n,c"),
+    "counts not UTF-8": ({"l.toml": ladder(), "a.csv": b"task_id,n,c\n\xff,1,1\n"},
+                         ["run", "l.toml", "--out", "out"], "out/prediction.json",
+                         r"a\.csv:2: expected UTF-8 text"),
+    "counts truncated": ({"l.toml": ladder(), "c.csv": "task_id,n,c\nT/0,10,5\nT/1,10"},
+                         ["run", "l.toml", "--out", "out"], "out/prediction.json",
+                         r"c\.csv:3: expected 3 fields, found 2"),
+    "counts unknown task": ({"l.toml": ladder(extra='problems = "humaneval"\n')},
+                            ["run", "l.toml", "--out", "out"], "out/prediction.json",
+                            r"a\.csv:2: task_id 'T/0' is not in the problem set"),
+}
+
+
+@pytest.mark.parametrize("name", list(CORPUS))
+def test_broken_input(tmp_path, name):
+    files, command, output, pattern = CORPUS[name]
+    for fname in ("a.csv", "b.csv", "c.csv"):
+        (tmp_path / fname).write_text(GOOD_COUNTS)
+    for fname, content in files.items():
+        path = tmp_path / fname
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    proc = subprocess.run([sys.executable, "-m", "capability", *command], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("capability: error: ")
+    assert re.search(pattern, lines[0]), lines[0]
+    assert proc.stdout == ""
+    assert not (tmp_path / output).exists()
