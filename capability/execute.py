@@ -29,6 +29,8 @@ from capability.sandbox import Job, Limits, Verdict, open_sandbox
 __all__ = ["ExecutionSummary", "execute_samples", "count_results", "validate_samples"]
 
 FSYNC_EVERY = 1.0  # seconds
+FLUSH_AT = 1024  # results ready in order are written once this many wait
+MAX_BUFFERED = 20_000  # samples read ahead of the oldest unfinished one, at most
 
 
 @dataclass(frozen=True)
@@ -154,24 +156,6 @@ def execute_samples(samples: str | Path, results: str | Path, problems: dict[str
     stats = {"executed": 0, "deduplicated": 0, "passed": 0}
     next_write = resumed
 
-    def jobs() -> Iterator[tuple[object, Job]]:
-        for index, (_, obj) in enumerate(iter_jsonl(samples)):
-            if index < resumed:
-                continue
-            task_id, completion = obj["task_id"], obj["completion"]
-            key = _sample_key(task_id, completion) if dedup else index
-            if dedup and key in cache:
-                ready[index] = (obj, cache[key])
-                stats["deduplicated"] += 1
-            elif dedup and key in waiting:
-                waiting[key].append((index, obj))
-                stats["deduplicated"] += 1
-            else:
-                waiting[key] = [(index, obj)]
-                p = problems[task_id]
-                yield key, Job(task_id=task_id, prompt=p.prompt, test=p.test,
-                               entry_point=p.entry_point, completion=completion)
-
     bar = _progress(total, resumed, progress)
     own = sandbox is None
     if own:
@@ -197,6 +181,30 @@ def execute_samples(samples: str | Path, results: str | Path, problems: dict[str
                     if time.monotonic() - last_sync > FSYNC_EVERY:
                         os.fsync(out.fileno())
                         last_sync = time.monotonic()
+
+            def jobs() -> Iterator[tuple[object, Job] | None]:
+                for index, (_, obj) in enumerate(iter_jsonl(samples)):
+                    if index < resumed:
+                        continue
+                    task_id, completion = obj["task_id"], obj["completion"]
+                    key = _sample_key(task_id, completion) if dedup else index
+                    if dedup and key in cache:
+                        ready[index] = (obj, cache[key])
+                        stats["deduplicated"] += 1
+                        if len(ready) >= FLUSH_AT:
+                            flush_ready()
+                    elif dedup and key in waiting:
+                        waiting[key].append((index, obj))
+                        stats["deduplicated"] += 1
+                    else:
+                        waiting[key] = [(index, obj)]
+                        p = problems[task_id]
+                        yield key, Job(task_id=task_id, prompt=p.prompt, test=p.test,
+                                       entry_point=p.entry_point, completion=completion)
+                    # Back-pressure: while an earlier sample runs, read no further ahead.
+                    while len(ready) + sum(map(len, waiting.values())) >= MAX_BUFFERED:
+                        yield None
+                        flush_ready()
 
             for key, verdict in sandbox.run(jobs()):
                 stats["executed"] += 1

@@ -89,7 +89,9 @@ class SimServer:
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
+        if self.thread is not None:  # shutdown() waits for a loop that was started
+            self.httpd.shutdown()
+            self.thread = None
         self.httpd.server_close()
 
     def __enter__(self) -> SimServer:

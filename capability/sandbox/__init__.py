@@ -88,11 +88,13 @@ class Verdict:
 
 
 class Sandbox(Protocol):
-    """What callers use. ``run`` yields ``(key, Verdict)`` as jobs finish, in any order."""
+    """What callers use. ``run`` yields ``(key, Verdict)`` as jobs finish, in any order;
+    ``jobs`` may yield None for "nothing to submit now", so a caller can bound what it
+    buffers (back-pressure) without blocking the sandbox."""
 
     workers: int
 
-    def run(self, jobs: Iterable[tuple[object, Job]]) -> Iterator[tuple[object, Verdict]]:
+    def run(self, jobs: Iterable[tuple[object, Job] | None]) -> Iterator[tuple[object, Verdict]]:
         ...
 
     def close(self) -> None:

@@ -267,24 +267,31 @@ class ForkServerPool:
         worker.job = (key, job, time.monotonic(), rid)
         return worker.send(self._request(job, rid))
 
-    def run(self, jobs: Iterable[tuple[object, Job]]) -> Iterator[tuple[object, Verdict]]:
-        """Yield ``(key, Verdict)`` for every job, as they finish (any order)."""
+    def run(self, jobs: Iterable[tuple[object, Job] | None]) -> Iterator[tuple[object, Verdict]]:
+        """Yield ``(key, Verdict)`` for every job, as they finish (any order). ``jobs`` may
+        yield None for "nothing to submit now" (back-pressure): the pool then delivers
+        finished verdicts before asking again."""
         todo = iter(jobs)
         retry: deque[tuple[object, Job]] = deque()
         exhausted = False
         deadline_slack = self.limits.timeout + 1.0 + HOST_GRACE
         while True:
             # Hand work to ready, idle workers.
+            paused = False
             for worker in list(self._pool):
-                while worker.ready and worker.job is None:
+                while worker.ready and worker.job is None and not paused:
                     if retry:
                         key, job = retry.popleft()
                     elif not exhausted:
                         try:
-                            key, job = next(todo)
+                            item = next(todo)
                         except StopIteration:
                             exhausted = True
                             break
+                        if item is None:
+                            paused = True
+                            break
+                        key, job = item
                     else:
                         break
                     if not self._dispatch(worker, key, job):
@@ -295,7 +302,8 @@ class ForkServerPool:
             busy = [w for w in self._pool if w.job is not None]
             if exhausted and not retry and not busy:
                 return
-            for sel_key, _ in self._selector.select(timeout=0.5):
+            wait = 0.01 if paused and not busy else 0.5
+            for sel_key, _ in self._selector.select(timeout=wait):
                 worker = sel_key.data
                 lines, eof = worker.lines()
                 for line in lines:
