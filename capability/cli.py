@@ -295,6 +295,14 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
                    help="'strict' refuses to run unless namespaces (bubblewrap) and seccomp "
                         "are available; 'best-effort' runs with what there is and warns "
                         "(default: strict)")
+    g.add_argument("--backend", choices=("local", "dask", "ray"), default="local",
+                   help="where samples run: this machine, or a Dask or Ray cluster through "
+                        "joblib, each cluster worker with --workers warm sandbox workers of "
+                        "its own (default: local)")
+    g.add_argument("--scheduler", "--address", dest="address", default=None,
+                   metavar="ADDRESS",
+                   help="the Dask scheduler (--backend dask) or Ray cluster address "
+                        "(--backend ray; 'local' starts one here)")
     g.add_argument("--no-dedup", dest="dedup", action="store_false",
                    help="run identical (problem, completion) pairs once each time they occur "
                         "(default: once per run)")
@@ -324,9 +332,10 @@ def _execute(args: argparse.Namespace) -> None:
         raise InputError(f"expected a whole number >= 1, found {args.workers}",
                          key="--workers")
     problems = load_problems(args.problems)
-    summary = execute_samples(args.samples, args.out, problems, limits=_limits(args),
-                              workers=args.workers, isolation=args.isolation,
-                              dedup=args.dedup, warn=_warn)
+    ex = _execution(args)
+    summary = execute_samples(args.samples, args.out, problems, limits=ex.limits,
+                              workers=ex.workers, isolation=ex.isolation, dedup=ex.dedup,
+                              warn=_warn, backend=ex.backend, address=ex.address)
     print(f"{summary.total} samples: {summary.passed} passed; executed {summary.executed} "
           f"now, {summary.deduplicated} reused as duplicates, {summary.resumed} done before; "
           f"wrote {args.out}", file=sys.stderr)
@@ -382,8 +391,14 @@ def _execution(args: argparse.Namespace | None):
 
         raise InputError(f"expected a whole number >= 1, found {args.workers}",
                          key="--workers")
+    if args.backend == "dask" and not args.address:
+        from capability.errors import InputError
+
+        raise InputError("expected the Dask scheduler's address with --backend dask",
+                         key="--scheduler")
     return ExecutionOptions(limits=_limits(args), workers=args.workers,
-                            isolation=args.isolation, dedup=args.dedup, warn=_warn)
+                            isolation=args.isolation, dedup=args.dedup, warn=_warn,
+                            backend=args.backend, address=args.address)
 
 
 def _predict_ladder(ladder_path: Path, out: Path, settings,

@@ -133,11 +133,13 @@ def execute_samples(samples: str | Path, results: str | Path, problems: dict[str
                     *, limits: Limits | None = None, workers: int | None = None,
                     isolation: str = "strict", dedup: bool = True, progress: bool = True,
                     warn: Callable[[str], None] | None = None,
-                    sandbox=None, cache: dict | None = None) -> ExecutionSummary:
+                    sandbox=None, cache: dict | None = None, backend: str = "local",
+                    address: str | None = None) -> ExecutionSummary:
     """Run every sample of ``samples`` in the sandbox and write ``results``.
 
     ``sandbox`` may be an open sandbox (see :func:`capability.sandbox.open_sandbox`) to
-    reuse warm workers across files; otherwise one is opened and closed here. ``cache``
+    reuse warm workers across files; otherwise one is opened and closed here (on
+    ``backend`` "local", "dask" or "ray" at ``address``, see ``open_sandbox``). ``cache``
     (verdicts by sample key) may be shared across files, so that a (problem, completion)
     pair runs once per run however many files hold it.
     """
@@ -159,7 +161,8 @@ def execute_samples(samples: str | Path, results: str | Path, problems: dict[str
     bar = _progress(total, resumed, progress)
     own = sandbox is None
     if own:
-        sandbox = open_sandbox(workers=workers, limits=limits, isolation=isolation, warn=warn)
+        sandbox = open_sandbox(workers=workers, limits=limits, isolation=isolation, warn=warn,
+                               backend=backend, address=address)
     last_sync = time.monotonic()
     try:
         with open(results, "ab") as out:
@@ -257,7 +260,8 @@ def count_results(results: str | Path) -> pd.DataFrame:
 def execute_ladder(ladder, out_dir: str | Path, problems: dict[str, Problem], *,
                    limits: Limits | None = None, workers: int | None = None,
                    isolation: str = "strict", dedup: bool = True,
-                   warn: Callable[[str], None] | None = None) -> dict[str, Path]:
+                   warn: Callable[[str], None] | None = None, backend: str = "local",
+                   address: str | None = None) -> dict[str, Path]:
     """Execute the samples of every ladder model whose source is samples (never the
     target's) into ``out_dir/results/<model>.jsonl``, sharing one set of warm workers;
     resumable like :func:`execute_samples`. Returns ``{model: results path}``."""
@@ -269,7 +273,7 @@ def execute_ladder(ladder, out_dir: str | Path, problems: dict[str, Problem], *,
     paths = {}
     cache: dict = {}  # one run: a (problem, completion) pair runs once across all models
     sandbox = open_sandbox(workers=workers, limits=limits or Limits(), isolation=isolation,
-                           warn=warn)
+                           warn=warn, backend=backend, address=address)
     try:
         for model in models:
             path = Path(out_dir) / "results" / f"{model.name}.jsonl"

@@ -47,6 +47,14 @@ class ExecutionOptions:
     isolation: str = "strict"
     dedup: bool = True
     warn: Callable[[str], None] | None = None
+    backend: str = "local"
+    address: str | None = None
+
+    def sandbox(self):
+        """Open the sandbox these options describe."""
+        return open_sandbox(workers=self.workers, limits=self.limits,
+                            isolation=self.isolation, warn=self.warn, backend=self.backend,
+                            address=self.address)
 
 
 def write_json_atomic(path: Path, obj) -> None:
@@ -109,8 +117,7 @@ def sample_ladder_model(model: ModelSpec, problems, out_dir: Path, execution: Ex
     results = Path(out_dir) / "results" / f"{model.name}.jsonl"
     own = sandbox is None
     if own:
-        sandbox = open_sandbox(workers=execution.workers, limits=execution.limits,
-                               isolation=execution.isolation, warn=execution.warn)
+        sandbox = execution.sandbox()
     try:
         counts = sample_adaptive(lambda: backend_for(model), problems, settings, samples,
                                  results, model=model.name, sandbox=sandbox,
@@ -144,7 +151,8 @@ def gather_counts(ladder: Ladder, out_dir: Path,
     results = execute_ladder(replace(ladder, models=tuple(to_execute)), out_dir, problems,
                              limits=execution.limits, workers=execution.workers,
                              isolation=execution.isolation, dedup=execution.dedup,
-                             warn=execution.warn)
+                             warn=execution.warn, backend=execution.backend,
+                             address=execution.address)
     counts = ladder_counts(ladder, None if problems is None else list(problems), results,
                            adaptive_counts)
     for m in ladder.models:
@@ -244,7 +252,8 @@ def target_counts(path: Path, problems_source, out_dir: Path,
     results = Path(out_dir) / "target_results.jsonl"
     execute_samples(path, results, problems, limits=execution.limits,
                     workers=execution.workers, isolation=execution.isolation,
-                    dedup=execution.dedup, warn=execution.warn)
+                    dedup=execution.dedup, warn=execution.warn, backend=execution.backend,
+                    address=execution.address)
     return count_results(results), _input("samples", path)
 
 

@@ -122,16 +122,24 @@ def probe_isolation() -> IsolationReport:
 
 
 def open_sandbox(*, workers: int | None = None, limits: Limits = Limits(),
-                 isolation: str = "strict", warn=None) -> Sandbox:
+                 isolation: str = "strict", warn=None, backend: str = "local",
+                 address: str | None = None) -> Sandbox:
     """Start ``workers`` warm workers (default: one per core) behind the seam.
 
     ``isolation="strict"`` refuses to start (:class:`SandboxError`) unless every mechanism
     is available; ``"best-effort"`` starts with what there is and calls ``warn(message)``
-    naming what is missing.
+    naming what is missing. ``backend="dask"`` or ``"ray"`` runs batches of jobs on that
+    cluster (``address``: the Dask scheduler, or the Ray cluster), each cluster worker with
+    ``workers`` warm workers of its own.
     """
-    from capability.sandbox.pool import ForkServerPool
-
     if isolation not in ISOLATION_MODES:
         raise ValueError(f"`isolation` must be one of {', '.join(ISOLATION_MODES)}. "
                          f"Got {isolation!r} instead.")
+    if backend != "local":
+        from capability.sandbox.distributed import DistributedSandbox
+
+        return DistributedSandbox(backend=backend, address=address, limits=limits,
+                                  isolation=isolation, workers=workers)
+    from capability.sandbox.pool import ForkServerPool
+
     return ForkServerPool(workers=workers, limits=limits, isolation=isolation, warn=warn)

@@ -1,0 +1,141 @@
+"""The sandbox seam over an existing distributed engine: joblib's Dask or Ray backend.
+
+Jobs are grouped into batches; joblib sends each batch to a worker of the cluster, which
+runs it in its own local sandbox (:class:`capability.sandbox.pool.ForkServerPool`, warm
+fork servers kept for the life of that worker process and closed when it exits). Verdicts
+come back as batches finish. Dispatch goes in rounds of a few batches per cluster core, so
+a caller that bounds its read-ahead (None items, see :class:`capability.sandbox.Sandbox`)
+is honoured.
+"""
+
+from __future__ import annotations
+
+import atexit
+from collections.abc import Iterable, Iterator
+
+from capability.sandbox import Job, Limits, SandboxError, Verdict
+
+__all__ = ["DistributedSandbox", "BACKENDS", "run_batch"]
+
+BACKENDS = ("local", "dask", "ray")
+_LOCAL_POOLS: dict[tuple, object] = {}
+
+
+def _close_local_pools() -> None:
+    for pool in _LOCAL_POOLS.values():
+        pool.close()
+    _LOCAL_POOLS.clear()
+
+
+def run_batch(batch: list[tuple[object, Job]], limits: Limits, isolation: str,
+              workers: int | None) -> list[tuple[object, Verdict]]:
+    """Run one batch on this machine, in a sandbox kept warm in this process."""
+    from capability.sandbox.pool import ForkServerPool
+
+    key = (limits, isolation, workers)
+    pool = _LOCAL_POOLS.get(key)
+    if pool is None:
+        if not _LOCAL_POOLS:
+            atexit.register(_close_local_pools)
+        pool = ForkServerPool(workers=workers, limits=limits, isolation=isolation)
+        _LOCAL_POOLS[key] = pool
+    return list(pool.run(batch))
+
+
+class DistributedSandbox:
+    """Run jobs on a Dask (``backend="dask"``, ``address`` = scheduler) or Ray
+    (``backend="ray"``, ``address`` = cluster address, or ``"local"`` to start one here)
+    cluster through joblib. ``workers`` is the number of warm workers per cluster worker
+    process (default: its machine's cores)."""
+
+    def __init__(self, *, backend: str, address: str | None, limits: Limits,
+                 isolation: str, workers: int | None = None, batch_size: int = 64,
+                 rounds_per_core: int = 2) -> None:
+        if backend not in ("dask", "ray"):
+            raise ValueError(f"`backend` must be 'dask' or 'ray'. Got {backend!r} instead.")
+        self.backend = backend
+        self.limits = limits
+        self.isolation = isolation
+        self.local_workers = workers
+        self.batch_size = batch_size
+        self._client = None
+        self._started_ray = False
+        try:
+            if backend == "dask":
+                from dask.distributed import Client
+
+                if not address:
+                    raise SandboxError("--backend dask needs --scheduler ADDRESS")
+                self._client = Client(address)
+                cores = sum(self._client.nthreads().values())
+            else:
+                import ray
+                from ray.util.joblib import register_ray
+
+                register_ray()
+                if not ray.is_initialized():
+                    ray.init(address=None if address in (None, "local") else address,
+                             include_dashboard=False, log_to_driver=False)
+                    self._started_ray = True
+                cores = int(ray.cluster_resources().get("CPU", 1))
+        except ImportError as err:
+            raise SandboxError(f"--backend {backend} needs the optional extra: "
+                               f"pip install 'capability[{backend}]' ({err})") from None
+        except OSError as err:
+            raise SandboxError(f"cannot reach the {backend} cluster at {address}: "
+                               f"{err}") from None
+        self.workers = max(1, cores)
+        self.round_batches = max(1, cores * rounds_per_core)
+
+    def run(self, jobs: Iterable[tuple[object, Job] | None]) -> Iterator[tuple[object, Verdict]]:
+        from joblib import Parallel, delayed, parallel_config
+
+        todo = iter(jobs)
+        exhausted = False
+        while not exhausted:
+            batches: list[list[tuple[object, Job]]] = []
+            current: list[tuple[object, Job]] = []
+            while len(batches) < self.round_batches:
+                try:
+                    item = next(todo)
+                except StopIteration:
+                    exhausted = True
+                    break
+                if item is None:
+                    if current or batches:
+                        break
+                    continue  # nothing in flight: the caller's buffer cannot be full
+                current.append(item)
+                if len(current) == self.batch_size:
+                    batches.append(current)
+                    current = []
+            if current:
+                batches.append(current)
+            if not batches:
+                continue
+            # Ray's joblib backend returns whole rounds; Dask's streams batches as they end.
+            return_as = "generator_unordered" if self.backend == "dask" else "list"
+            with parallel_config(backend=self.backend, n_jobs=-1):
+                results = Parallel(return_as=return_as)(
+                    delayed(run_batch)(b, self.limits, self.isolation, self.local_workers)
+                    for b in batches)
+                for verdicts in results:
+                    yield from verdicts
+
+    def close(self) -> None:
+        if self._client is not None:
+            # Close the warm workers on every Dask worker, then disconnect.
+            self._client.run(_close_local_pools)
+            self._client.close()
+            self._client = None
+        if self._started_ray:
+            import ray
+
+            ray.shutdown()
+            self._started_ray = False
+
+    def __enter__(self) -> DistributedSandbox:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,67 @@
+"""Distributed execution on a real Dask LocalCluster and a local Ray instance, through
+joblib: results equal the single-machine run, sample for sample."""
+
+import json
+
+import pytest
+from sandbox_support import PROBLEMS, needs_isolation
+
+from capability.cli import main
+from capability.execute import execute_samples
+
+pytestmark = needs_isolation
+
+
+def _samples(path):
+    rows = []
+    for i, task_id in enumerate(list(PROBLEMS)[:40]):
+        canonical = PROBLEMS[task_id].canonical_solution
+        rows += [{"task_id": task_id, "completion": canonical, "k": 0},
+                 {"task_id": task_id, "completion": "    return None\n", "k": 1},
+                 {"task_id": task_id, "completion": canonical, "k": 2}]
+        if i % 10 == 0:
+            rows.append({"task_id": task_id, "completion": "    while True:\n        pass\n",
+                         "k": 3})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def local_results(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dist")
+    samples = _samples(tmp / "s.jsonl")
+    out = tmp / "local.jsonl"
+    execute_samples(samples, out, PROBLEMS, workers=2, progress=False)
+    return samples, out.read_text()
+
+
+def test_dask_local_cluster_equals_single_machine(local_results, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    samples, expected = local_results
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        out = tmp_path / "dask.jsonl"
+        assert main(["execute", str(samples), "-o", str(out), "--backend", "dask",
+                     "--scheduler", cluster.scheduler_address, "--workers", "1"]) == 0
+        with distributed.Client(cluster) as client:
+            # Every Dask worker shut its warm sandbox workers down.
+            left = client.run(lambda: __import__(
+                "capability.sandbox.distributed", fromlist=["x"])._LOCAL_POOLS.__len__())
+            assert set(left.values()) == {0}
+    assert out.read_text() == expected
+
+
+def test_ray_local_instance_equals_single_machine(local_results, tmp_path):
+    pytest.importorskip("ray")
+    samples, expected = local_results
+    out = tmp_path / "ray.jsonl"
+    assert main(["execute", str(samples), "-o", str(out), "--backend", "ray", "--address",
+                 "local", "--workers", "1"]) == 0
+    assert out.read_text() == expected
+
+
+def test_dask_needs_a_scheduler(tmp_path, capsys):
+    samples = _samples(tmp_path / "s.jsonl")
+    assert main(["execute", str(samples), "-o", str(tmp_path / "r.jsonl"), "--backend",
+                 "dask"]) == 2
+    assert "--scheduler" in capsys.readouterr().err
