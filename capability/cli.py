@@ -282,6 +282,7 @@ def _memory(text: str) -> int | None:
 
 def _execution_options(parser: argparse.ArgumentParser) -> None:
     from capability.sandbox import ISOLATION_MODES
+    from capability.sandbox.distributed import BACKENDS
 
     g = parser.add_argument_group("execution")
     g.add_argument("--workers", type=int, default=None, metavar="N",
@@ -295,7 +296,7 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
                    help="'strict' refuses to run unless namespaces (bubblewrap) and seccomp "
                         "are available; 'best-effort' runs with what there is and warns "
                         "(default: strict)")
-    g.add_argument("--backend", choices=("local", "dask", "ray"), default="local",
+    g.add_argument("--backend", choices=BACKENDS, default="local",
                    help="where samples run: this machine, or a Dask or Ray cluster through "
                         "joblib, each cluster worker with --workers warm sandbox workers of "
                         "its own (default: local)")

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 
 from capability.problems import Problem
+from capability.sampling import truncate_at_stop
 from capability.simulate import SimulatedLadder
 
 __all__ = ["Faults", "SimServer", "WRONG_COMPLETIONS"]
@@ -46,15 +47,6 @@ class Faults:
     slow: float = 0.0  # sleep `slow_seconds` before answering
     slow_seconds: float = 2.0
     latency: float = 0.0  # every answer waits this long (simulated generation time)
-
-
-def _truncate(text: str, stop: list[str]) -> str:
-    cut = len(text)
-    for s in stop:
-        i = text.find(s)
-        if i != -1:
-            cut = min(cut, i)
-    return text[:cut]
 
 
 class SimServer:
@@ -196,7 +188,7 @@ class SimServer:
                 choices = []
                 for i in range(n):
                     text = server.completion(model, problem, rng)
-                    cut = _truncate(text, stop)
+                    cut = truncate_at_stop(text, stop)
                     choices.append({"index": i, "text": cut, "logprobs": None,
                                     "finish_reason": "stop"})
                 self._send(200, {"id": f"cmpl-{seed:x}", "object": "text_completion",
