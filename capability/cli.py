@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
     demo.add_argument("--samples", type=int, default=50, metavar="N",
                       help="samples per problem and model (default: 50)")
-    _execution_options(demo)
+    _execution_options(demo, isolation="best-effort")  # the demo runs only its own code
     return parser
 
 
@@ -280,7 +280,7 @@ def _memory(text: str) -> int | None:
                                          f"{text!r}") from None
 
 
-def _execution_options(parser: argparse.ArgumentParser) -> None:
+def _execution_options(parser: argparse.ArgumentParser, isolation: str = "strict") -> None:
     from capability.sandbox import ISOLATION_MODES
     from capability.sandbox.distributed import BACKENDS
 
@@ -292,10 +292,10 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
                         "is killed at timeout + 1 s")
     g.add_argument("--memory-limit", type=_memory, default="4G", metavar="SIZE",
                    help="address-space limit per sample, e.g. 4G, 512M or none (default: 4G)")
-    g.add_argument("--isolation", choices=ISOLATION_MODES, default="strict",
+    g.add_argument("--isolation", choices=ISOLATION_MODES, default=isolation,
                    help="'strict' refuses to run unless namespaces (bubblewrap) and seccomp "
                         "are available; 'best-effort' runs with what there is and warns "
-                        "(default: strict)")
+                        f"(default: {isolation})")
     g.add_argument("--backend", choices=BACKENDS, default="local",
                    help="where samples run: this machine, or a Dask or Ray cluster through "
                         "joblib, each cluster worker with --workers warm sandbox workers of "
@@ -327,13 +327,8 @@ def _execute(args: argparse.Namespace) -> None:
     from capability.execute import execute_samples
     from capability.problems import load_problems
 
-    if args.workers is not None and args.workers < 1:
-        from capability.errors import InputError
-
-        raise InputError(f"expected a whole number >= 1, found {args.workers}",
-                         key="--workers")
-    problems = load_problems(args.problems)
     ex = _execution(args)
+    problems = load_problems(args.problems)
     summary = execute_samples(args.samples, args.out, problems, limits=ex.limits,
                               workers=ex.workers, isolation=ex.isolation, dedup=ex.dedup,
                               warn=_warn, backend=ex.backend, address=ex.address)
