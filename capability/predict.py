@@ -19,6 +19,7 @@ from capability.errors import FitError, InputError
 from capability.estimate import inverse_sampling_counts
 from capability.fit import BucketLaw, LossLawFit, fit_bucket_laws, fit_loss_law
 from capability.interval import _json_float
+from capability.trends import inverse_scaling
 
 __all__ = ["PredictionSettings", "BucketPrediction", "Prediction", "predict",
            "effective_counts"]
@@ -64,6 +65,7 @@ class Prediction:
     loss: LossLawFit | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
     samples: dict[str, int] = field(default_factory=dict)
+    inverse_scaling: tuple[dict, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
         model_names = [m[0] for m in self.models]
@@ -110,6 +112,8 @@ class Prediction:
             "held_out": list(self.assignment.held_out),
             "excluded": list(self.assignment.excluded),
             "buckets": buckets,
+            "inverse_scaling": [{**w, "bucket": self.assignment.bucket_of(w["task_id"])}
+                                for w in self.inverse_scaling],
             "warnings": list(self.warnings),
         }
         if self.loss is not None:
@@ -201,7 +205,18 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                            n_resamples=settings.n_resamples,
                            rng=np.random.default_rng(seeds[0]),
                            pool_slopes=settings.pool_slopes, reassign=reassign)
+    bucket_k = np.full(len(inside), np.nan)
+    for j, law in enumerate(laws):
+        if law is not None:
+            bucket_k[local[j]] = law.fit.k
+    worse = inverse_scaling(n[:, inside], c[:, inside], compute,
+                            [task_ids[i] for i in inside], bucket_k,
+                            estimator=settings.estimator)
     notes: list[str] = []
+    if worse:
+        notes.append(f"{len(worse)} problem(s) get worse with scale against their bucket's "
+                     f"law (see inverse_scaling): {', '.join(w['task_id'] for w in worse[:5])}"
+                     f"{' ...' if len(worse) > 5 else ''}; their buckets may be predicted low")
     buckets = []
     for b, (ids, law) in enumerate(zip(assignment.buckets, laws), start=1):
         note = ""
@@ -237,4 +252,5 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                       settings=settings, assignment=assignment, buckets=tuple(buckets),
                       loss=loss, warnings=tuple(notes),
                       samples={str(k): int(v) for k, v in
-                               counts.groupby("model")["n"].sum().items()})
+                               counts.groupby("model")["n"].sum().items()},
+                      inverse_scaling=tuple(worse))

@@ -97,3 +97,19 @@ def test_simulated_pass_rates_are_heavy_tailed():
     p = np.exp(-sim.a)
     assert np.median(p) > 0.6  # most problems easy for the target ...
     assert (p < 0.05).mean() > 0.02  # ... with a heavy tail of near-impossible ones
+
+
+def test_problems_that_get_worse_with_scale_are_flagged():
+    hits = false = missed = 0
+    for seed in range(8):
+        sim, pred, _, _, _ = _run(seed, n_resamples=0, n_inverse=3)
+        flagged = {w["task_id"] for w in pred.inverse_scaling}
+        worse = set(sim.k.index[sim.k < 0])
+        bucketed = {t for ids in pred.assignment.buckets for t in ids}
+        hits += len(flagged & worse)
+        false += len(flagged - worse)
+        missed += len((worse & bucketed) - flagged)
+        as_json = pred.to_dict()["inverse_scaling"]
+        assert all(w["bucket"] is not None and w["z"] > 3 for w in as_json)
+    assert false <= 1
+    assert hits >= 2 * missed  # measured on seeds 0-19: 42 found, 18 missed, 0 false

@@ -118,6 +118,7 @@ _FILTER = _build_seccomp() if _seccomp is not None else None
 # under test may rebind os.write, sys.gettrace, ... but not these objects).
 _write, _read, _exit, _getframe = os.write, os.read, os._exit, sys._getframe
 _gettrace, _getprofile, _thread_count = sys.gettrace, sys.getprofile, _thread._count
+_gc_disable = gc.disable
 _sigmask, _SIG_BLOCK, _all_signals = signal.pthread_sigmask, signal.SIG_BLOCK, \
     signal.valid_signals()
 _UNSAFE_CODE = _he.unsafe_execute.__code__
@@ -147,6 +148,7 @@ class _VerdictSink:
         if _thread_count() != 0 or _gettrace() is not None or _getprofile() is not None:
             _exit(6)
         _sigmask(_SIG_BLOCK, _all_signals)
+        _gc_disable()  # no collection, so no gc.callbacks, during the handshake
         _write(CHILD_OUT, MSG_REQUEST)
         secret = b""
         while _len(secret) < SECRET_BYTES:
