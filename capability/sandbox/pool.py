@@ -33,6 +33,7 @@ FORKSERVER = Path(__file__).with_name("_forkserver.py")
 IN_SANDBOX_LIB = "/opt/capability/lib"
 IN_SANDBOX_SERVER = "/opt/capability/forkserver.py"
 IN_SANDBOX_SECCOMP = "/opt/capability/seccomp.so"
+IN_SANDBOX_SITE = "/opt/capability/site"
 HOST_GRACE = 4.0  # seconds past timeout + 1 before the host gives up on a worker
 START_TIMEOUT = 30.0
 
@@ -87,9 +88,10 @@ def _bwrap_command(limits: Limits, seccomp_so: str | None) -> list[str]:
             cmd += ["--ro-bind", str(host), str(host)]
     if not prefix.startswith("/usr/"):
         cmd += ["--ro-bind", prefix, prefix]
-    for site in _site_dirs():
-        if not (site + "/").startswith(prefix + "/") and not site.startswith("/usr/"):
-            cmd += ["--ro-bind", site, site]
+    sites = []
+    for i, site in enumerate(_site_dirs()):  # at fixed paths: the host's may be under /tmp
+        sites.append(f"{IN_SANDBOX_SITE}{i}")
+        cmd += ["--ro-bind", site, sites[-1]]
     stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
     for so in glob.glob(str(stdlib / "lib-dynload" / "_ctypes*.so")):
         cmd += ["--ro-bind", "/dev/null", so]
@@ -101,7 +103,7 @@ def _bwrap_command(limits: Limits, seccomp_so: str | None) -> list[str]:
             # Only /tmp stays writable: bwrap's root and /dev are tmpfs mounts too.
             "--remount-ro", "/", "--remount-ro", "/dev",
             "--chdir", "/tmp", _python(), "-I", "-S", IN_SANDBOX_SERVER, IN_SANDBOX_LIB,
-            IN_SANDBOX_SECCOMP if seccomp_so else "-", "/tmp", ":".join(_site_dirs())]
+            IN_SANDBOX_SECCOMP if seccomp_so else "-", "/tmp", ":".join(sites)]
     return cmd
 
 
