@@ -34,6 +34,24 @@ ladder file does not point at it) and sim/truth.json (every problem's true law).
 """
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Wraps prose paragraphs to the terminal; keeps example blocks (a paragraph whose
+    first line ends with ':' or whose lines are indented) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        out = []
+        for para in text.split("\n\n"):
+            lines = para.splitlines()
+            if lines and (lines[0].endswith(":") or any(ln.startswith("  ") for ln in lines)):
+                out.append("\n".join(indent + ln for ln in lines))
+            else:
+                out.append(textwrap.fill(" ".join(para.split()), width,
+                                         initial_indent=indent, subsequent_indent=indent))
+        return "\n\n".join(out)
+
+
 def _method_options(parser: argparse.ArgumentParser) -> None:
     from capability.buckets import DIFFICULTIES, SPLITS, ZERO_POLICIES
     from capability.estimate import NEG_LOG_ESTIMATORS
@@ -82,15 +100,19 @@ def _settings(args: argparse.Namespace):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="capability",
-        description="Predict a large model's code-generation capability (HumanEval pass "
-                    "rates, per difficulty bucket) from a ladder of small models trained "
-                    "the same way: the predictable-scaling method of the GPT-4 technical "
-                    "report, section 3.2. Per bucket P it fits "
-                    "-E_P[log pass_rate(C)] = alpha * C^(-k) over training compute C and "
-                    "extrapolates to the target's compute, with intervals.",
-        epilog="Start with 'capability demo'; 'capability COMMAND --help' explains each "
+        description="Predict a large model's code-generation capability (HumanEval pass rates,\n"
+                    "per difficulty bucket) from a ladder of small models trained the same way:\n"
+                    "the predictable-scaling method of the GPT-4 technical report, section 3.2.\n"
+                    "Per bucket P it fits -E_P[log pass_rate(C)] = alpha * C^(-k) over training\n"
+                    "compute C and extrapolates it to the target's compute, with intervals.",
+        epilog="a typical run:\n"
+               "  capability sample ladder.toml --out runs/a      # draw completions\n"
+               "  capability run ladder.toml --out runs/a --register  # execute, predict, fix\n"
+               "  capability score runs/a --target big.jsonl       # once the big model exists\n"
+               "  capability report runs/a                         # report.md, report.html\n\n"
+               "Start with 'capability demo'; 'capability COMMAND --help' explains each "
                "command.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"capability {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -101,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "target's compute. Writes OUT/prediction.json and "
                                      "prints a per-bucket table.",
                          epilog=EXAMPLES_RUN,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+                         formatter_class=_Formatter)
     run.add_argument("ladder", type=Path, help="the ladder file (TOML)")
     run.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
                      help="directory for prediction.json, and results/<model>.jsonl for "
@@ -122,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "publish it before the big run. Refused if an input changed since the "
                     "run or holds the target's results. Writes RUN_DIR/registration.json.",
         epilog="example:\n  capability register runs/2026-11 && capability score runs/2026-11 "
-               "--target big.csv", formatter_class=argparse.RawDescriptionHelpFormatter)
+               "--target big.csv", formatter_class=_Formatter)
     reg.add_argument("run_dir", type=Path, help="a directory made by capability run")
     reg.add_argument("--registry", type=Path, default=None, metavar="DIR",
                      help="registry directory (default: RUN_DIR/../registry)")
@@ -136,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "with passed) or samples (JSONL, executed in the sandbox).",
         epilog="examples:\n  capability score 3f9a1c2b7d4e --registry runs/registry --target "
                "big.csv\n  capability score runs/2026-11 --target big_samples.jsonl",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=_Formatter)
     sco.add_argument("ref", metavar="ID_OR_RUN_DIR",
                      help="the prediction's id (or its first 6+ hex digits), or a registered "
                           "run directory")
@@ -156,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "from the largest remaining model; a straight line against log compute) "
                     "on the same split. Writes DIR/backtest.json.",
         epilog="example:\n  capability backtest ladder.toml --out backtest --largest 2",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=_Formatter)
     bt.add_argument("ladder", type=Path, help="the ladder file (TOML)")
     bt.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
                     help="directory for backtest.json")
@@ -177,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "names (default OPENAI_API_KEY) and never written.",
         epilog="example:\n  capability serve-sim --port 8000 &\n  capability sample "
                "ladder.toml --out runs/a",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=_Formatter)
     smp.add_argument("ladder", type=Path, help="the ladder file (TOML)")
     smp.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
                      help="directory for samples/<model>.jsonl")
@@ -198,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "it, and serves until interrupted.",
         epilog="example:\n  capability serve-sim --out sim --port 8000\n  capability run "
                "sim/ladder.toml --out sim/run",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=_Formatter)
     sim_srv.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 = any)")
     sim_srv.add_argument("--out", "-o", type=Path, default=None, metavar="DIR",
                          help="write DIR/ladder.toml (server sources) and DIR/truth.json")
@@ -216,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "per-bucket table, and per-bucket figures like the GPT-4 report's "
                     "Figure 2, plus the loss law when losses were given.",
         epilog="example:\n  capability report runs/2026-11",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=_Formatter)
     rep.add_argument("dir", type=Path, help="a run or backtest directory")
 
     sim = sub.add_parser("simulate", help="write a simulated ladder with known truth",
@@ -225,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "few problems that get worse with scale, binomial "
                                      "sampling, and a loss law.",
                          epilog=EXAMPLES_SIMULATE,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+                         formatter_class=_Formatter)
     _simulate_options(sim)
 
     exe = sub.add_parser(
@@ -239,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "'failed: <reason>' or 'timed out'), passed and reason (what really "
                     "happened). Interrupted runs resume: run the same command again.",
         epilog="example:\n  capability execute samples.jsonl -o results.jsonl --workers 8",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=_Formatter)
     exe.add_argument("samples", type=Path, help="samples file (JSONL, optionally .gz)")
     exe.add_argument("--out", "-o", type=Path, required=True, metavar="RESULTS",
                      help="results file (JSONL); an existing one is resumed")
@@ -255,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "prediction is registered; then the target is sampled and the prediction "
                     "scored; then the report is written and its path printed.",
         epilog="example:\n  capability demo --out demo && xdg-open demo/run/report.html",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=_Formatter)
     demo.add_argument("--out", "-o", type=Path, default=Path("capability-demo"),
                       metavar="DIR", help="output directory (default: ./capability-demo)")
     demo.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
