@@ -87,15 +87,16 @@ def validate_samples(path: str | Path, problems: dict[str, Problem]) -> int:
     return count
 
 
-def _resume_prefix(samples: Path, results: Path) -> tuple[int, dict[bytes, Verdict]]:
+def _resume_prefix(samples: Path, results: Path) -> tuple[int, int, dict[bytes, Verdict]]:
     """Check existing results against the samples, line by line; truncate a torn last line.
 
-    Returns how many samples are done and their verdicts by sample key."""
+    Returns how many samples are done, how many of those passed, and their verdicts by
+    sample key."""
     if not results.exists():
-        return 0, {}
+        return 0, 0, {}
     done: dict[bytes, Verdict] = {}
     good_bytes = 0
-    count = 0
+    count = passed_before = 0
     inputs = iter_jsonl(samples)
     with open(results, "rb") as fp:
         for raw in fp:
@@ -123,10 +124,11 @@ def _resume_prefix(samples: Path, results: Path) -> tuple[int, dict[bytes, Verdi
                 result=result, passed=bool(passed), reason=obj.get("reason", result))
             good_bytes += len(raw)
             count += 1
+            passed_before += bool(passed)
     if good_bytes != results.stat().st_size:
         with open(results, "r+b") as fp:
             fp.truncate(good_bytes)
-    return count, done
+    return count, passed_before, done
 
 
 def execute_samples(samples: str | Path, results: str | Path, problems: dict[str, Problem],
@@ -146,12 +148,12 @@ def execute_samples(samples: str | Path, results: str | Path, problems: dict[str
     samples, results = Path(samples), Path(results)
     limits = limits or Limits()
     total = validate_samples(samples, problems)
-    resumed, done = _resume_prefix(samples, results)
+    resumed, passed_before, done = _resume_prefix(samples, results)
     cache = {} if cache is None or not dedup else cache
     if dedup:
         cache.update(done)
     if resumed == total:
-        return ExecutionSummary(total, resumed, 0, 0, _count_passed(results))
+        return ExecutionSummary(total, resumed, 0, 0, passed_before)
     results.parent.mkdir(parents=True, exist_ok=True)
     ready: dict[int, tuple[dict, Verdict]] = {}
     waiting: dict[bytes, list[tuple[int, dict]]] = {}
@@ -226,11 +228,7 @@ def execute_samples(samples: str | Path, results: str | Path, problems: dict[str
             bar.close()
     return ExecutionSummary(total=total, resumed=resumed, executed=stats["executed"],
                             deduplicated=stats["deduplicated"],
-                            passed=_count_passed(results))
-
-
-def _count_passed(results: Path) -> int:
-    return sum(bool(obj.get("passed")) for _, obj in iter_jsonl(results))
+                            passed=passed_before + stats["passed"])
 
 
 def _progress(total: int, initial: int, enabled: bool):

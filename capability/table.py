@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["format_prediction"]
+__all__ = ["format_prediction", "format_score", "format_backtest"]
 
 
 def _num(x, fmt: str) -> str:
@@ -29,13 +29,10 @@ def format_prediction(pred: dict, truth: list[dict] | None = None) -> str:
         if truth is not None:
             row += [f"{truth[i]['neg_log_pass_rate']:.4f}", f"{truth[i]['mean_pass_rate']:.3f}"]
         rows.append(row)
-    widths = [max(len(r[j]) for r in [head, *rows]) for j in range(len(head))]
     lines = [f"Prediction for {pred['target']} at {pred['target_compute']:.3g} FLOPs "
              f"(ladder {pred['ladder']}: {len(pred['models'])} models; "
              f"{len(pred['held_out'])} held out, {len(pred['excluded'])} excluded)",
-             "  ".join(h.ljust(w) for h, w in zip(head, widths)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+             *_rows_table(head, rows)]
     if "loss" in pred:
         lines.append(f"final loss: {_interval(pred['loss'], '.4f')}  "
                      f"(L(C) = {pred['loss']['a']:.3g} * C^{pred['loss']['b']:.3f} + "

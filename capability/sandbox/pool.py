@@ -155,6 +155,7 @@ class _Worker:
         os.set_blocking(self.fd, False)
         self.buf = b""
         self.ready = False
+        self.started = time.monotonic()
         self.job: tuple[object, Job, float, int] | None = None  # key, job, started, id
 
     def lines(self) -> tuple[list[bytes], bool]:
@@ -249,7 +250,6 @@ class ForkServerPool:
         worker = _Worker(self._cmd, self._env, self._cwd)
         self._pool.append(worker)
         self._selector.register(worker.fd, selectors.EVENT_READ, worker)
-        worker.started = time.monotonic()
         return worker
 
     def _retire(self, worker: _Worker) -> None:
