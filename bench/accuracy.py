@@ -1,89 +1,108 @@
-"""Accuracy and calibration of the prediction on simulated ladders with known truth.
+"""Accuracy and calibration of the prediction: simulated kinds and real ladders.
 
-The ladder of issue 2: five ladder models at 1000x, 300x, 100x, 30x and 10x less compute than
-the target, 200 samples per problem, ``-log p_i(C) = a_i (C/C_T)^(-k)``. For each seed it
-predicts the six buckets three ways, in the same run on the same counts:
+For every simulated kind (``capability.simulate.KINDS``: clean, spread, emergence, ceilings,
+saturating, few-samples, inverse; five ladder models at 1000x..10x below the target) and
+``--seeds`` seeds, it runs ``capability.predict`` with its defaults (``--law auto``) and
+scores each bucket's predicted mean pass rate against the simulation's true bucket mean at
+the target. For every real ladder in ``../shared/data`` (skipped when absent: see
+``real_ladders.py``) it holds out the largest member, predicts it from the rest and scores
+against its measured bucket means. It prints per kind and per real backtest:
 
-* ``plain``: the report's method as usually done -- ``-log(c/n)`` bucket means and an
-  ordinary least-squares line in log-log per bucket;
-* ``per-bucket``: ours with each bucket's exponent fitted alone (``--no-pool``);
-* ``pooled``: ours, the default (exponents partially pooled across buckets).
+* ``err``: mean over buckets (and seeds) of |predicted - true| mean pass rate, in points;
+  ``worst``: the largest such error;
+* ``cover``: share of 90% intervals holding the true (measured, for real ladders) value;
+  ``width``: median width of those intervals, in points;
+* ``no_change``, ``linear``: the two naive baselines' mean errors on the same buckets, and
+  ``err/linear``.
 
-It prints the mean over seeds of the worst bucket's relative error, the mean relative error,
-the largest error seen, the ratio of each to ``plain``, the interval coverage (ours), and
-the share of seeds that meet the issue's bar (every bucket within 15%, mean within 6%, the
-90% interval covering the truth in at least 4 of 6 buckets).
-
-    python bench/accuracy.py --seeds 100 [--inverse 0] [--k-spread 0]
+    python bench/accuracy.py [--seeds 20] [--kinds clean,emergence] [--no-real]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
-from capability.fit import fit_power_law
 from capability.predict import PredictionSettings, predict
-from capability.simulate import bucket_truth, simulate_ladder
+from capability.simulate import KINDS, bucket_truth, simulate_ladder
+
+try:
+    from real_ladders import real_ladders
+except ImportError:  # run from elsewhere
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from real_ladders import real_ladders
 
 
-def one_seed(seed: int, n_inverse: int, k_spread: float, resamples: int):
-    sim = simulate_ladder(seed=seed, n_inverse=n_inverse, k_spread=k_spread)
-    counts = sim.counts[sim.counts["model"] != sim.target]
-    models = [(m, c, None) for m, c in sim.models]
-    out = {}
-    for name, pool in (("per-bucket", False), ("pooled", True)):
-        pred = predict(counts, models, target=sim.target, target_compute=sim.target_compute,
-                       settings=PredictionSettings(seed=seed, n_resamples=resamples,
-                                                   pool_slopes=pool))
-        truth = bucket_truth(sim, pred.assignment.buckets)
-        rel = np.array([b.law.neg_log_pass_rate.estimate / t["neg_log_pass_rate"] - 1
-                        for b, t in zip(pred.buckets, truth)])
-        cov = np.array([b.law.neg_log_pass_rate.confidence_interval.contains(
-            t["neg_log_pass_rate"]) for b, t in zip(pred.buckets, truth)])
-        out[name] = (rel, cov)
-    # The plain method on the same buckets.
-    names = [m for m, _ in sim.models]
-    table = counts.pivot(index="model", columns="task_id", values="c").loc[names]
-    n_table = counts.pivot(index="model", columns="task_id", values="n").loc[names]
-    rel = []
-    for ids, t in zip(pred.assignment.buckets, truth):
-        with np.errstate(divide="ignore"):
-            y = -np.log(table[list(ids)].to_numpy() / n_table[list(ids)].to_numpy()).mean(1)
-        fit = fit_power_law([c for _, c in sim.models], y, compute_ref=sim.target_compute)
-        rel.append(fit.value_at_ref / t["neg_log_pass_rate"] - 1)
-    out["plain"] = (np.array(rel), None)
+def _rows(pred, truth):
+    out = []
+    for b, t in zip(pred.buckets, truth):
+        if b.mean_pass_rate is None or t is None:
+            continue
+        ci = b.mean_pass_rate.confidence_interval
+        out.append({"err": 100 * abs(b.mean_pass_rate.estimate - t),
+                    "cover": ci.contains(t), "width": 100 * (ci.high - ci.low),
+                    "no_change": 100 * abs(b.candidates["no_change"]["mean_pass_rate"] - t),
+                    "linear": 100 * abs(b.candidates["linear"]["mean_pass_rate"] - t),
+                    "law": b.law})
     return out
+
+
+def _line(name, rows, extra=""):
+    err = np.array([r["err"] for r in rows])
+    lin = np.mean([r["linear"] for r in rows])
+    return (f"{name:<28} {err.mean():>6.2f} {err.max():>6.2f} "
+            f"{np.mean([r['cover'] for r in rows]):>6.2f} "
+            f"{np.median([r['width'] for r in rows]):>6.2f} "
+            f"{np.mean([r['no_change'] for r in rows]):>9.2f} {lin:>7.2f} "
+            f"{err.mean() / lin:>10.2f}{extra}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=100)
-    parser.add_argument("--inverse", type=int, default=0, help="inverse-scaling problems")
-    parser.add_argument("--k-spread", type=float, default=0.0)
-    parser.add_argument("--resamples", type=int, default=300)
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--resamples", type=int, default=200)
+    parser.add_argument("--no-real", action="store_true")
     args = parser.parse_args()
+    head = (f"{'ladder':<28} {'err':>6} {'worst':>6} {'cover':>6} {'width':>6} "
+            f"{'no_change':>9} {'linear':>7} {'err/linear':>10}")
+    print(head)
     t0 = time.perf_counter()
-    runs = [one_seed(s, args.inverse, args.k_spread, args.resamples) for s in range(args.seeds)]
-    print(f"{args.seeds} seeds, inverse={args.inverse}, k_spread={args.k_spread}, "
-          f"{time.perf_counter() - t0:.0f} s")
-    base = None
-    print(f"{'method':<11} {'worst err':>9} {'mean err':>9} {'max err':>8} "
-          f"{'worst/plain':>11} {'mean/plain':>10} {'coverage':>8} {'bar met':>7}")
-    for name in ("plain", "per-bucket", "pooled"):
-        rel = np.array([r[name][0] for r in runs])
-        worst = np.abs(rel).max(1).mean()
-        mean = np.abs(rel).mean()
-        if base is None:
-            base = (worst, mean)
-        covs = None if runs[0][name][1] is None else np.array([r[name][1] for r in runs])
-        cov = "-" if covs is None else f"{covs.mean():.3f}"
-        bar_ok = (np.abs(rel).max(1) < 0.15) & (np.abs(rel).mean(1) < 0.06)
-        bar = "-" if covs is None else f"{np.mean(bar_ok & (covs.sum(1) >= 4)):.2f}"
-        print(f"{name:<11} {worst:>9.3f} {mean:>9.3f} {np.abs(rel).max():>8.3f} "
-              f"{worst / base[0]:>11.2f} {mean / base[1]:>10.2f} {cov:>8} {bar:>7}")
+    for kind in [k for k in args.kinds.split(",") if k]:
+        rows = []
+        for seed in range(args.seeds):
+            sim = simulate_ladder(seed=seed, kind=kind)
+            counts = sim.counts[sim.counts["model"] != sim.target]
+            pred = predict(counts, [(m, c, sim.losses[m]) for m, c in sim.models],
+                           target=sim.target, target_compute=sim.target_compute,
+                           settings=PredictionSettings(seed=seed,
+                                                       n_resamples=args.resamples))
+            truth = [t["mean_pass_rate"] for t in bucket_truth(sim, pred.assignment.buckets)]
+            rows += _rows(pred, truth)
+        print(_line(f"sim {kind} ({args.seeds} seeds)", rows), flush=True)
+    if not args.no_real:
+        all_rows = []
+        for ladder in real_ladders():
+            models = ladder["models"]
+            rest, held = models[:-1], models[-1]
+            counts = ladder["counts"]
+            pred = predict(counts[counts["model"].isin([m[0] for m in rest])], rest,
+                           target=held[0], target_compute=held[1],
+                           settings=PredictionSettings(n_resamples=args.resamples))
+            target = counts[counts["model"] == held[0]].set_index("task_id")
+            truth = [float((target.loc[list(b.task_ids), "c"] /
+                            target.loc[list(b.task_ids), "n"]).mean()) for b in pred.buckets]
+            rows = _rows(pred, truth)
+            all_rows += rows
+            print(_line(f"real {ladder['name']}", rows), flush=True)
+        if all_rows:
+            print(_line("real, all backtests", all_rows))
+    print(f"({time.perf_counter() - t0:.0f} s)")
 
 
 if __name__ == "__main__":

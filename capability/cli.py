@@ -55,6 +55,7 @@ class _Formatter(argparse.HelpFormatter):
 def _method_options(parser: argparse.ArgumentParser) -> None:
     from capability.buckets import DIFFICULTIES, SPLITS, ZERO_POLICIES
     from capability.estimate import NEG_LOG_ESTIMATORS
+    from capability.laws import LAWS
 
     g = parser.add_argument_group("method (defaults follow the GPT-4 report where it is "
                                   "explicit)")
@@ -62,11 +63,21 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
                    help="number of difficulty buckets; bucket 1 = easiest (default: 6)")
     g.add_argument("--hold-out", type=int, default=15, metavar="N",
                    help="hardest problems set aside before bucketing (default: 15)")
-    g.add_argument("--zero-policy", choices=ZERO_POLICIES, default="exclude",
-                   help="problems some ladder model never solved: 'exclude' them, as the "
-                        "report does; 'keep' them (the series estimator gives H_n at c=0); or "
+    g.add_argument("--law", choices=["auto", *LAWS], default="auto",
+                   help="the law per bucket: 'auto' chooses among every candidate by the "
+                        "ladder's own rolling backtests; a name forces that law: 'power' "
+                        "(the report's), 'problem_power', 'logistic', 'ceiling' (per-problem "
+                        "laws, pooled), 'two_step' (through the loss), 'no_change', 'linear' "
+                        "(baselines) (default: auto)")
+    g.add_argument("--min-below", type=int, default=3, metavar="N",
+                   help="a rolling backtest step predicts a ladder model from at least N "
+                        "models below it (default: 3)")
+    g.add_argument("--zero-policy", choices=ZERO_POLICIES, default="keep",
+                   help="problems some ladder model never solved: 'keep' them (the "
+                        "per-problem laws use c = 0 as information; the series estimator "
+                        "gives H_n at c=0); 'exclude' them, as the report does; or "
                         "'jeffreys': keep them and use the Jeffreys posterior mean of -log p "
-                        "(default: exclude)")
+                        "(default: keep)")
     g.add_argument("--difficulty", choices=DIFFICULTIES, default="mean-pass-rate",
                    help="how problems are ordered: mean pass rate over the ladder models, or "
                         "the largest ladder model's (default: mean-pass-rate)")
@@ -94,7 +105,8 @@ def _settings(args: argparse.Namespace):
                               zero_policy=args.zero_policy, difficulty=args.difficulty,
                               split=args.split, estimator=args.estimator,
                               confidence_level=args.level, n_resamples=args.resamples,
-                              seed=args.seed, pool_slopes=args.pool_slopes)
+                              seed=args.seed, pool_slopes=args.pool_slopes, law=args.law,
+                              min_below=args.min_below)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -243,9 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="write a simulated ladder with known truth",
                          description="Simulate a ladder whose truth is known: per problem "
-                                     "-log p_i(C) = a_i (C/C_T)^(-k_i), heavy-tailed a_i, a "
-                                     "few problems that get worse with scale, binomial "
-                                     "sampling, and a loss law.",
+                                     "a pass rate that moves with compute as --kind says "
+                                     "(default: -log p_i(C) = a_i (C/C_T)^(-k_i)), "
+                                     "heavy-tailed a_i, binomial sampling, and a loss law.",
                          epilog=EXAMPLES_SIMULATE,
                          formatter_class=_Formatter)
     _simulate_options(sim)
@@ -360,19 +372,31 @@ def _execute(args: argparse.Namespace) -> None:
 
 
 def _simulate_options(parser: argparse.ArgumentParser) -> None:
+    from capability.simulate import KINDS
+
     parser.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
                         help="output directory")
     parser.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
+    parser.add_argument("--kind", choices=KINDS, default="clean",
+                        help="how pass rates move with compute: 'clean' (the report's law per "
+                             "problem), 'spread' (per-problem exponents), 'emergence' "
+                             "(per-problem logistic in log compute), 'ceilings' (30%% of "
+                             "problems level off), 'saturating' (most problems near 1), "
+                             "'few-samples' (emergence, 20 samples), 'inverse' (10 problems get "
+                             "worse) (default: clean)")
     parser.add_argument("--problems", type=int, default=164, metavar="N",
                         help="number of problems (default: 164, as HumanEval)")
-    parser.add_argument("--samples", type=int, default=200, metavar="N",
-                        help="samples per problem and model (default: 200)")
+    parser.add_argument("--samples", type=int, default=None, metavar="N",
+                        help="samples per problem and model (default: 200; 20 for "
+                             "few-samples)")
     parser.add_argument("--k", type=float, default=0.3,
                         help="scaling exponent k of the per-problem laws (default: 0.3)")
-    parser.add_argument("--k-spread", type=float, default=0.0,
-                        help="log-normal spread of k across problems (default: 0)")
-    parser.add_argument("--inverse", type=int, default=2, metavar="N",
-                        help="problems that get worse with scale (default: 2)")
+    parser.add_argument("--k-spread", type=float, default=None,
+                        help="log-normal spread of k across problems (default: 0; 0.33 for "
+                             "spread)")
+    parser.add_argument("--inverse", type=int, default=None, metavar="N",
+                        help="problems that get worse with scale (default: 2 for clean, 10 "
+                             "for inverse, else 0)")
     parser.add_argument("--target-compute", type=float, default=1e24, metavar="FLOPS",
                         help="the target's training compute (default: 1e24)")
     parser.add_argument("--ratios", default="1000,300,100,30,10",
@@ -393,7 +417,7 @@ def _simulate(args: argparse.Namespace):
         sim = simulate_ladder(seed=args.seed, n_problems=args.problems,
                               n_samples=args.samples, target_compute=args.target_compute,
                               ratios=ratios, k=args.k, k_spread=args.k_spread,
-                              n_inverse=args.inverse)
+                              n_inverse=args.inverse, kind=args.kind)
     except ValueError as err:
         raise InputError(str(err), key="simulate") from None
     return sim, write_simulation(sim, args.out)

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from scipy import stats
 
-__all__ = ["bucket_figure", "loss_figure"]
+__all__ = ["bucket_figure", "loss_figure", "backtest_figure"]
 
 
 def _pyplot():
@@ -61,16 +61,18 @@ def bucket_figure(prediction: dict, score: dict | None = None):
         if band:
             gx = np.array(band["compute"]) / c_t
             ax.fill_between(gx, band["lower"], band["upper"], color="tab:orange",
-                            alpha=0.18, lw=0, label=f"{level:.0%} interval")
+                            alpha=0.18, lw=0, label=f"report's law, {level:.0%} sampling noise")
         gx = np.geomspace(min(x.min(), 1.0) / 1.5, 1.5, 60)
+        ref = b["report_law"]["neg_log_pass_rate"]["predicted"]
+        ax.plot(gx, ref * gx ** (-b["k"]), color="tab:orange", lw=1.5,
+                label=f"report's law: k = {b['k']:.3f}")
         pred = b["neg_log_pass_rate"]
-        ax.plot(gx, pred["predicted"] * gx ** (-b["k"]), color="tab:orange", lw=1.5,
-                label=f"law: k = {b['k']:.3f}")
         if pred["lower"] is not None:
             ax.errorbar([1.0], [pred["predicted"]],
                         yerr=[[pred["predicted"] - pred["lower"]],
                               [pred["upper"] - pred["predicted"]]],
-                        fmt="D", color="tab:red", ms=5, capsize=3, label="prediction")
+                        fmt="D", color="tab:red", ms=5, capsize=3,
+                        label=f"prediction ({b.get('law')})")
         if actual.get(b["bucket"]) is not None:
             ax.plot([1.0], [actual[b["bucket"]]], marker="*", color="black", ms=11, ls="",
                     label="target, measured")
@@ -110,4 +112,30 @@ def loss_figure(prediction: dict):
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8)
     ax.set_title(f"Loss law, extrapolated to {prediction['target']}")
+    return fig
+
+
+def backtest_figure(prediction: dict):
+    """The rolling backtests: per step (a ladder model predicted from the models below it)
+    each candidate law's predicted bucket mean pass rate against the measured one, with the
+    diagonal of a perfect prediction."""
+    plt = _pyplot()
+    steps = prediction["law_selection"]["backtests"]
+    fig, axes = plt.subplots(1, len(steps), figsize=(4.4 * len(steps), 4.0), squeeze=False,
+                             constrained_layout=True)
+    markers = "osD^vP*X"
+    for ax, step in zip(axes.flat, steps):
+        actual = np.array([np.nan if v is None else v for v in step["actual_mean_pass_rate"]])
+        for i, (law, vals) in enumerate(step["predicted_mean_pass_rate"].items()):
+            pred = np.array([np.nan if v is None else v for v in vals])
+            ax.plot(actual, pred, markers[i % len(markers)], ms=5, alpha=0.8, label=law)
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("measured bucket mean pass rate")
+        ax.set_ylabel("predicted")
+        ax.set_title(f"{step['held']} from {len(step['below'])} models "
+                     f"({step['distance_decades']:.2f} decades)", fontsize=10)
+        ax.grid(True, alpha=0.25)
+        ax.legend(fontsize=7, loc="upper left")
     return fig

@@ -15,10 +15,20 @@ import pandas as pd
 
 from capability import __version__
 from capability.buckets import BucketAssignment, assign_buckets
+from capability.calibrate import (
+    FALLBACK_DOF,
+    FALLBACK_SIGMA,
+    SCALES,
+    calibrated_interval,
+    choose_laws,
+    score_laws,
+)
 from capability.errors import FitError, InputError
 from capability.estimate import inverse_sampling_counts
-from capability.fit import BucketLaw, LossLawFit, fit_bucket_laws, fit_loss_law
-from capability.interval import _json_float
+from capability.fit import BucketLaw, LossLawFit, fit_loss_law
+from capability.interval import IntervalEstimate, _json_float
+from capability.laws import LAWS, LadderData, LawFit
+from capability.rolling import rolling_backtests
 from capability.trends import inverse_scaling
 
 __all__ = ["PredictionSettings", "BucketPrediction", "Prediction", "predict",
@@ -31,7 +41,7 @@ class PredictionSettings:
 
     n_buckets: int = 6
     hold_out: int = 15
-    zero_policy: str = "exclude"
+    zero_policy: str = "keep"
     difficulty: str = "mean-pass-rate"
     split: str = "equal-count"
     estimator: str = "series"
@@ -39,15 +49,36 @@ class PredictionSettings:
     n_resamples: int = 1000
     seed: int = 0
     pool_slopes: bool = True
+    law: str = "auto"
+    min_below: int = 3
 
 
 @dataclass(frozen=True)
 class BucketPrediction:
-    """One bucket: its problems and its law (None when it could not be fitted)."""
+    """One bucket: its problems, the chosen law's calibrated prediction, and the report's
+    law (``report_law``, None when it could not be fitted) kept as the reference.
+
+    Attributes
+    ----------
+    law
+        The chosen candidate law's name (None when no law has a value for the bucket).
+    law_reason
+        Why it was chosen, in words.
+    mean_pass_rate, neg_log_pass_rate
+        The prediction at the target with its calibrated interval
+        (:func:`capability.calibrate.calibrated_interval`).
+    candidates
+        Every candidate law's point prediction ``{law: {"mean_pass_rate", ...}}``.
+    """
 
     bucket: int
     task_ids: tuple[str, ...]
-    law: BucketLaw | None
+    report_law: BucketLaw | None
+    law: str | None = None
+    law_reason: str = ""
+    mean_pass_rate: IntervalEstimate | None = None
+    neg_log_pass_rate: IntervalEstimate | None = None
+    candidates: dict = field(default_factory=dict)
     note: str = ""
 
 
@@ -66,28 +97,35 @@ class Prediction:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     samples: dict[str, int] = field(default_factory=dict)
     inverse_scaling: tuple[dict, ...] = field(default_factory=tuple)
+    selection: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         model_names = [m[0] for m in self.models]
         buckets = []
         for b in self.buckets:
             entry: dict = {"bucket": b.bucket, "task_ids": list(b.task_ids),
-                           "n_problems": len(b.task_ids)}
-            if b.law is None:
-                entry.update({"alpha": None, "k": None,
-                              "neg_log_pass_rate": {"predicted": None, "lower": None,
-                                                    "upper": None},
-                              "mean_pass_rate": {"predicted": None, "lower": None,
-                                                 "upper": None},
-                              "note": b.note})
+                           "n_problems": len(b.task_ids), "law": b.law,
+                           "law_reason": b.law_reason}
+            none = {"predicted": None, "lower": None, "upper": None}
+            for q in ("neg_log_pass_rate", "mean_pass_rate"):
+                est = getattr(b, q)
+                entry[q] = none if est is None else est.to_dict()
+            entry["interval_method"] = None if b.mean_pass_rate is None else \
+                b.mean_pass_rate.method
+            entry["candidates"] = {name: {q: _json_float(v) for q, v in vals.items()}
+                                   for name, vals in b.candidates.items()}
+            if b.note:
+                entry["note"] = b.note
+            law = b.report_law
+            if law is None:
+                entry.update({"alpha": None, "k": None, "report_law": None})
             else:
-                law = b.law
                 entry.update({
                     "alpha": _json_float(law.fit.alpha),
                     "k": _json_float(law.fit.k),
-                    "neg_log_pass_rate": law.neg_log_pass_rate.to_dict(),
-                    "mean_pass_rate": law.mean_pass_rate.to_dict(),
-                    "interval_method": law.neg_log_pass_rate.method,
+                    "report_law": {"neg_log_pass_rate": law.neg_log_pass_rate.to_dict(),
+                                   "mean_pass_rate": law.mean_pass_rate.to_dict(),
+                                   "interval_method": law.neg_log_pass_rate.method},
                     "law_band": None if law.band is None else
                     {k: [float(v) for v in vals] for k, vals in law.band.items()},
                     "lack_of_fit_scale": law.lack_of_fit,
@@ -108,7 +146,9 @@ class Prediction:
             "models": [{"name": n, "compute": c, "loss": loss,
                         "samples": self.samples.get(n)} for n, c, loss in self.models],
             "settings": asdict(self.settings),
-            "law": "-E_P[log pass_rate(C)] = alpha * C^(-k), C in FLOPs",
+            "law": "-E_P[log pass_rate(C)] = alpha * C^(-k), C in FLOPs (the report's law; "
+                   "each bucket's chosen law is in buckets[].law)",
+            "law_selection": self.selection,
             "held_out": list(self.assignment.held_out),
             "excluded": list(self.assignment.excluded),
             "buckets": buckets,
@@ -131,6 +171,12 @@ def _settings_iv(s: PredictionSettings) -> None:
     if not 0 < s.confidence_level < 1:
         raise InputError(f"expected a level in (0, 1), found {s.confidence_level}",
                          key="--level")
+    if s.law != "auto" and s.law not in LAWS:
+        raise InputError(f"expected 'auto' or one of {', '.join(LAWS)}, found {s.law!r}",
+                         key="--law")
+    if not (isinstance(s.min_below, int) and s.min_below >= 2):
+        raise InputError(f"expected a whole number >= 2, found {s.min_below!r}",
+                         key="--min-below")
 
 
 def effective_counts(counts: pd.DataFrame) -> pd.DataFrame:
@@ -154,6 +200,50 @@ def _reassign_equal_count(n_star, c_star, sizes, difficulty):
     return [order[:, bounds[j]:bounds[j + 1]] for j in range(len(sizes))]
 
 
+def _bucketing(n, c, task_ids, settings: PredictionSettings):
+    """The bucket assignment, the bucketed columns, local indices per bucket and the
+    re-bucketing rule for the bootstrap."""
+    assignment = assign_buckets(n, c, task_ids, n_buckets=settings.n_buckets,
+                                hold_out=settings.hold_out, zero_policy=settings.zero_policy,
+                                difficulty=settings.difficulty, split=settings.split)
+    column = {t: i for i, t in enumerate(task_ids)}
+    inside = np.array([column[t] for ids in assignment.buckets for t in ids], dtype=np.intp)
+    sizes = [len(ids) for ids in assignment.buckets]
+    bounds = np.cumsum([0, *sizes])
+    local = tuple(np.arange(bounds[j], bounds[j + 1]) for j in range(len(sizes)))
+    reassign = None
+    if settings.split == "equal-count":
+        def reassign(n_star, c_star):
+            return _reassign_equal_count(n_star, c_star, sizes, settings.difficulty)
+    return assignment, inside, local, reassign
+
+
+def _fit_laws(names, n, c, compute, loss, local, reassign, target_compute, settings,
+              n_draws, seed) -> dict[str, LawFit | None]:
+    data = LadderData(n=n, c=c, compute=compute, buckets=local, loss=loss,
+                      estimator=settings.estimator, pool_slopes=settings.pool_slopes,
+                      reassign=reassign)
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    seeds = root.spawn(len(names))
+    fits = {}
+    for name, sd in zip(names, seeds):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fits[name] = LAWS[name](data, target_compute, n_draws=n_draws,
+                                    rng=np.random.default_rng(sd))
+    return fits
+
+
+def candidate_laws(settings: PredictionSettings, has_loss: bool) -> tuple[str, ...]:
+    """The laws a prediction fits: every candidate with ``law="auto"``, else the forced one
+    (and the report's law, always kept as the reference)."""
+    if settings.law == "auto":
+        names = tuple(LAWS)
+    else:
+        names = tuple(dict.fromkeys((settings.law, "power")))
+    return tuple(n for n in names if has_loss or n != "two_step")
+
+
 def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]], *,
             target: str, target_compute: float, ladder: str = "ladder",
             settings: PredictionSettings = PredictionSettings()) -> Prediction:
@@ -170,43 +260,62 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         The target's name and compute (FLOPs).
     settings
         The method's choices.
+
+    Notes
+    -----
+    Buckets come from the ladder models' counts (:mod:`capability.buckets`). Every candidate
+    law (:mod:`capability.laws`) is fitted and evaluated at the target; the rolling
+    backtests (:mod:`capability.rolling`) predict each ladder model with at least
+    ``min_below`` models below it from those models, for every law; the law per bucket and
+    its interval's law-error term come from them (:mod:`capability.calibrate`).
     """
     _settings_iv(settings)
     if settings.zero_policy == "jeffreys":
         # Keep never-solved problems and estimate -log p by its Jeffreys posterior mean.
         settings = replace(settings, estimator="jeffreys")
     counts = effective_counts(counts)
+    models = sorted(models, key=lambda m: m[1])
     names = [m[0] for m in models]
     compute = np.array([m[1] for m in models], dtype=float)
+    losses = [m[2] for m in models]
+    loss = np.array(losses, float) if all(v is not None for v in losses) else None
     task_ids = list(dict.fromkeys(counts["task_id"]))
     n = counts.pivot(index="model", columns="task_id", values="n").loc[names, task_ids]
     c = counts.pivot(index="model", columns="task_id", values="c").loc[names, task_ids]
     n, c = n.to_numpy(), c.to_numpy()
     try:
-        assignment = assign_buckets(n, c, task_ids, n_buckets=settings.n_buckets,
-                                    hold_out=settings.hold_out,
-                                    zero_policy=settings.zero_policy,
-                                    difficulty=settings.difficulty, split=settings.split)
+        assignment, inside, local, reassign = _bucketing(n, c, task_ids, settings)
     except ValueError as err:
         raise InputError(str(err), key="buckets") from None
-    column = {t: i for i, t in enumerate(task_ids)}
-    seeds = np.random.SeedSequence(settings.seed).spawn(2)
-    inside = [column[t] for ids in assignment.buckets for t in ids]
-    sizes = [len(ids) for ids in assignment.buckets]
-    bounds = np.cumsum([0, *sizes])
-    local = [np.arange(bounds[j], bounds[j + 1]) for j in range(len(sizes))]
-    reassign = None
-    if settings.split == "equal-count":
-        def reassign(n_star, c_star):
-            return _reassign_equal_count(n_star, c_star, sizes, settings.difficulty)
-    laws = fit_bucket_laws(n[:, inside], c[:, inside], local, compute,
-                           target_compute=target_compute, estimator=settings.estimator,
-                           confidence_level=settings.confidence_level,
-                           n_resamples=settings.n_resamples,
-                           rng=np.random.default_rng(seeds[0]),
-                           pool_slopes=settings.pool_slopes, reassign=reassign)
+    laws = candidate_laws(settings, loss is not None)
+    seeds = np.random.SeedSequence(settings.seed).spawn(3)
+    n_draws = settings.n_resamples
+    fits = _fit_laws(laws, n[:, inside], c[:, inside], compute, loss, local, reassign,
+                     target_compute, settings, n_draws, seeds[0])
+    report = fits["power"].extra
+
+    def fit_at(j, compute_j):
+        try:
+            _, inside_j, local_j, reassign_j = _bucketing(n[:j], c[:j], task_ids, settings)
+        except ValueError:
+            return None
+        fits_j = _fit_laws(laws, n[:j, inside_j], c[:j, inside_j], compute[:j],
+                           None if loss is None else loss[:j], local_j, reassign_j,
+                           compute_j, settings, min(n_draws, 200),
+                           [settings.seed, j])
+        return tuple(inside_j[b] for b in local_j), fits_j
+
+    steps = rolling_backtests(n, c, compute, names, fit_at, min_below=settings.min_below,
+                              estimator=settings.estimator)
+    scores = score_laws(steps, laws, len(local))
+    estimates = {name: f.mean_pass_rate for name, f in fits.items() if f is not None}
+    forced = None if settings.law == "auto" else settings.law
+    choice = choose_laws(scores, estimates, forced)
+    distance = float(np.log10(target_compute / compute.max()))
+    level = settings.confidence_level
+
     bucket_k = np.full(len(inside), np.nan)
-    for j, law in enumerate(laws):
+    for j, law in enumerate(report):
         if law is not None:
             bucket_k[local[j]] = law.fit.k
     worse = inverse_scaling(n[:, inside], c[:, inside], compute,
@@ -217,40 +326,76 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         notes.append(f"{len(worse)} problem(s) get worse with scale against their bucket's "
                      f"law (see inverse_scaling): {', '.join(w['task_id'] for w in worse[:5])}"
                      f"{' ...' if len(worse) > 5 else ''}; their buckets may be predicted low")
+    if not steps:
+        notes.append(f"no rolling backtest: a ladder needs at least {settings.min_below + 1} "
+                     f"models for one (this one has {len(names)}); the law was chosen by the "
+                     "default order and its interval widened by the fallback rule (law error "
+                     f"{FALLBACK_SIGMA['mean_pass_rate']} per decade on the angular scale, "
+                     f"{FALLBACK_DOF} degrees of freedom)")
     buckets = []
-    for b, (ids, law) in enumerate(zip(assignment.buckets, laws), start=1):
+    for b, (ids, (law_name, reason)) in enumerate(zip(assignment.buckets, choice), start=1):
         note = ""
         if not ids:
             note = "empty bucket"
-        elif law is None:
-            note = "no fit: no ladder model has a positive bucket mean of -log pass_rate"
+        elif law_name is None:
+            note = reason
         if note:
             notes.append(f"bucket {b}: {note}")
-        buckets.append(BucketPrediction(bucket=b, task_ids=tuple(ids), law=law, note=note))
-    loss = None
-    losses = [m[2] for m in models]
-    if all(v is not None for v in losses):
+        cands = {name: {"mean_pass_rate": float(f.mean_pass_rate[b - 1]),
+                        "neg_log_pass_rate": float(f.neg_log_pass_rate[b - 1])}
+                 for name, f in fits.items() if f is not None}
+        ests = {}
+        if law_name is not None:
+            fit, sc = fits[law_name], scores[law_name]
+            how = (f"law error from {sc.steps} rolling backtest step(s)" if sc.calibrated else
+                   "law error by the fallback rule (no rolling backtest)")
+            for q in ("mean_pass_rate", "neg_log_pass_rate"):
+                draws = getattr(fit, f"{q}_draws")[:, b - 1]
+                method = (f"{law_name}: {fit.noise_method}; widened for the law's own error: "
+                          f"{how}, {sc.sigma[q]:.3g} per decade on the "
+                          f"{SCALES[q].name} scale x {distance:.2f} decades to the target, "
+                          f"Student t with {sc.dof:g} df")
+                ests[q] = calibrated_interval(float(getattr(fit, q)[b - 1]), draws, q,
+                                              sc.sigma[q], sc.dof, distance, level, method)
+        buckets.append(BucketPrediction(bucket=b, task_ids=tuple(ids),
+                                        report_law=report[b - 1], law=law_name,
+                                        law_reason=reason,
+                                        mean_pass_rate=ests.get("mean_pass_rate"),
+                                        neg_log_pass_rate=ests.get("neg_log_pass_rate"),
+                                        candidates=cands, note=note))
+    selection = {
+        "mode": settings.law, "distance_decades": distance,
+        "candidates": list(laws),
+        "scores": {name: sc.to_dict() for name, sc in scores.items()},
+        "backtests": [{"held": st.held, "compute": st.compute, "distance_decades": st.distance,
+                       "below": list(st.below),
+                       "actual_mean_pass_rate": [_json_float(v) for v in
+                                                 st.actual["mean_pass_rate"]],
+                       "predicted_mean_pass_rate": {
+                           name: [_json_float(v) for v in vals["mean_pass_rate"]]
+                           for name, vals in st.predicted.items()}} for st in steps],
+    }
+    loss_fit = None
+    if loss is not None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                loss = fit_loss_law(compute, np.array(losses, float),
-                                    target_compute=target_compute,
-                                    confidence_level=settings.confidence_level,
-                                    rng=np.random.default_rng(seeds[1]))
+                loss_fit = fit_loss_law(compute, loss, target_compute=target_compute,
+                                        confidence_level=settings.confidence_level,
+                                        rng=np.random.default_rng(seeds[1]))
         except FitError as err:
             notes.append(f"loss law: no fit: {err}")
     saturated = int(np.sum(np.all(c == n, axis=0)))
     if saturated:
         notes.append(f"{saturated} problem(s) saturated: every sample of every ladder model "
-                     "passed, so their -log pass_rate estimate is 0 at every model; they stay "
-                     "in their buckets (a bucket of only such problems has no law to fit)")
+                     "passed")
     if assignment.excluded:
         notes.append(f"{len(assignment.excluded)} problem(s) excluded: some ladder model "
                      "never solved them (zero policy 'exclude')")
     return Prediction(ladder=ladder, target=target, target_compute=float(target_compute),
                       models=tuple((m[0], float(m[1]), m[2]) for m in models),
                       settings=settings, assignment=assignment, buckets=tuple(buckets),
-                      loss=loss, warnings=tuple(notes),
+                      loss=loss_fit, warnings=tuple(notes),
                       samples={str(k): int(v) for k, v in
                                counts.groupby("model")["n"].sum().items()},
-                      inverse_scaling=tuple(worse))
+                      inverse_scaling=tuple(worse), selection=selection)

@@ -52,14 +52,15 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
                _fmt(m.get("loss"), ".4f")] for m in prediction["models"]]
     models.append([f"{prediction['target']} (target)", f"{prediction['target_compute']:.3g}",
                    "–", "–"])
-    head = ["bucket", "problems", "alpha", "k", f"-E[log pass rate] [{level}]",
+    head = ["bucket", "problems", "law", "alpha", "k", f"-E[log pass rate] [{level}]",
             f"mean pass rate [{level}]"]
     scored = {b["bucket"]: b for b in score["buckets"]} if score else {}
     if score:
         head += ["actual -E[log p]", "rel. error", "inside", "actual mean p", "abs. error"]
     rows = []
     for b in prediction["buckets"]:
-        row = [str(b["bucket"]), str(b["n_problems"]), _fmt(b.get("alpha"), ".3g"),
+        row = [str(b["bucket"]), str(b["n_problems"]), str(b.get("law") or "–"),
+               _fmt(b.get("alpha"), ".3g"),
                _fmt(b.get("k"), ".3f"), _interval(b["neg_log_pass_rate"], ".4f"),
                _interval(b["mean_pass_rate"], ".3f")]
         if score:
@@ -69,8 +70,25 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
             row += [_fmt(nl["actual"], ".4f"), _fmt(nl["rel_error"], "+.1%"), inside,
                     _fmt(mp["actual"], ".3f"), _fmt(mp["abs_error"], "+.3f")]
         rows.append(row)
-    return [("Ladder", ["model", "compute (FLOPs)", "samples", "final loss"], models),
-            ("Per-bucket prediction", head, rows)]
+    out = [("Ladder", ["model", "compute (FLOPs)", "samples", "final loss"], models),
+           ("Per-bucket prediction", head, rows)]
+    selection = prediction.get("law_selection") or {}
+    if selection.get("scores"):
+        chosen = {}
+        for b in prediction["buckets"]:
+            if b.get("law"):
+                chosen.setdefault(b["law"], []).append(str(b["bucket"]))
+        law_rows = []
+        for name, sc in selection["scores"].items():
+            err = sc["law_error_per_decade"]["mean_pass_rate"]
+            law_rows.append([name, ", ".join(chosen.get(name, [])) or "–",
+                             str(sc["backtest_steps"]), _fmt(sc["mean_abs_error_pp"], ".2f"),
+                             _fmt(err, ".3f"),
+                             "backtests" if sc["calibrated_by_backtests"] else "fallback"])
+        out.append(("Candidate laws and their rolling backtests",
+                    ["law", "chosen for buckets", "backtest steps", "mean error (points)",
+                     "law error per decade (angular)", "interval widened by"], law_rows))
+    return out
 
 
 def _md_table(head, rows) -> str:
@@ -124,7 +142,7 @@ def write_report(directory: str | Path) -> tuple[Path, Path]:
     InputError
         The directory holds neither ``prediction.json`` nor ``backtest.json``.
     """
-    from capability.plots import bucket_figure, loss_figure
+    from capability.plots import backtest_figure, bucket_figure, loss_figure
 
     directory = Path(directory)
     backtest = _load(directory / "backtest.json")
@@ -141,6 +159,9 @@ def write_report(directory: str | Path) -> tuple[Path, Path]:
     registration = _load(directory / "registration.json")
     figures = [("buckets", "Per-bucket laws (like Figure 2 of the GPT-4 report)",
                 _png(bucket_figure(prediction, score)))]
+    if (prediction.get("law_selection") or {}).get("backtests"):
+        figures.append(("rolling", "Rolling backtests: each ladder model predicted from the "
+                        "models below it", _png(backtest_figure(prediction))))
     if "loss" in prediction:
         figures.append(("loss", "Loss law", _png(loss_figure(prediction))))
     (directory / "figures").mkdir(exist_ok=True)

@@ -21,8 +21,6 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import numpy as np
-
 from capability.problems import Problem
 from capability.sampling import truncate_at_stop
 from capability.simulate import SimulatedLadder
@@ -63,6 +61,7 @@ class SimServer:
         self.by_prompt = {p.prompt: p for p in problems.values() if p.task_id in sim.a.index}
         self.compute = {name: c for name, c in sim.models}
         self.compute[sim.target] = sim.target_compute
+        self._pass_rates: dict[str, dict[str, float]] = {}
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.requests = 0
@@ -94,9 +93,9 @@ class SimServer:
 
     # -- behaviour ----------------------------------------------------------------------
     def pass_probability(self, model: str, task_id: str) -> float:
-        compute = self.compute[model]
-        y = self.sim.a[task_id] * (compute / self.sim.target_compute) ** (-self.sim.k[task_id])
-        return float(np.exp(-y))
+        if model not in self._pass_rates:
+            self._pass_rates[model] = self.sim.true_pass_rate(self.compute[model]).to_dict()
+        return float(self._pass_rates[model][task_id])
 
     def completion(self, model: str, problem: Problem, rng: random.Random) -> str:
         if rng.random() < self.pass_probability(model, problem.task_id):

@@ -1,32 +1,52 @@
-"""A simulated ladder with known truth (pure generation; ``write_simulation`` does the I/O).
+"""Simulated ladders with known truth (pure generation; ``write_simulation`` does the I/O).
 
-Per problem ``i`` and compute ``C`` (FLOPs), the true pass rate follows
-
-.. math:: -\\log p_i(C) = a_i \\, (C / C_T)^{-k_i},
-
-so ``a_i = -log p_i(C_T)`` is the problem's difficulty for the target. The ``a_i`` are
+Every kind draws each problem's difficulty for the target, ``a_i = -log p_i(C_T)``, from a
 log-normal (median 0.25, log-sd 1.3, clipped to [0.01, 20]): most problems easy for the
 target (median pass rate 0.78) and a heavy tail of pass rates near zero, the shape of
-per-problem pass rates Schaeffer et al. (2025) describe.
-``k_i = k`` for all problems (spread with ``k_spread``, a log-normal sigma), except
-``n_inverse`` problems whose pass rate falls with scale (``k_i < 0``; the GPT-4 report notes
-such problems exist). Counts are binomial: ``c ~ Binomial(n, p_i(C))``. The final loss follows
-``L(C) = E + A (C / C_T)^(-beta)`` with small log-normal noise.
+per-problem pass rates Schaeffer et al. (2025) describe. How the pass rate moves with compute
+``C`` (FLOPs) is the kind (``KINDS``):
+
+``clean``
+    ``-log p_i(C) = a_i (C / C_T)^(-k)``: the report's law holds for every problem.
+``spread``
+    the same with per-problem exponents ``k_i ~ k * LogNormal(0, 0.33)`` (about
+    ``N(0.3, 0.1)``).
+``emergence``
+    a per-problem logistic in log compute, ``logit p_i(C) = logit p_i(C_T) + s_i
+    log10(C / C_T)`` with slopes ``s_i ~ 2 * LogNormal(0, 0.5)`` per decade: problems that
+    are near zero for the small models and rise late.
+``ceilings``
+    ``clean``, but 30% of the problems level off at ``q_i ~ U(0.3, 0.9)``:
+    ``p_i(C) = q_i exp(-a_i (C / C_T)^(-k))``.
+``saturating``
+    ``clean`` with much easier problems (``a_i`` median 0.03), as instruct models on
+    EvalPerf: most buckets near a pass rate of 1.
+``few-samples``
+    ``emergence`` with 20 samples per problem.
+``inverse``
+    ``clean`` with 10 problems whose pass rate falls with scale (``k_i < 0``).
+
+``k_spread`` and ``n_inverse`` apply on top of any kind (``n_inverse`` default: 2 for
+``clean``, as the GPT-4 report notes such problems exist). Counts are binomial:
+``c ~ Binomial(n, p_i(C))``. The final loss follows ``L(C) = E + A (C / C_T)^(-beta)`` with
+small log-normal noise.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 __all__ = ["SimulatedLadder", "simulate_ladder", "write_simulation", "bucket_truth",
-           "write_served_ladder"]
+           "write_served_ladder", "KINDS"]
 
 DEFAULT_RATIOS = (1000.0, 300.0, 100.0, 30.0, 10.0)
+KINDS = ("clean", "spread", "emergence", "ceilings", "saturating", "few-samples", "inverse")
 
 
 @dataclass(frozen=True)
@@ -35,12 +55,18 @@ class SimulatedLadder:
 
     Attributes
     ----------
+    kind
+        One of ``KINDS``.
     models
         ``(name, compute)`` of the ladder models, smallest first.
     target, target_compute
         The target's name and compute (FLOPs).
     a, k
-        Per-problem law parameters (``a_i = -log p_i(C_T)``), indexed by task id.
+        ``a_i = -log p_i(C_T)`` and, for the power-law kinds, the per-problem exponent
+        (NaN for ``emergence``), indexed by task id.
+    q, s
+        Per-problem ceiling (1 without one) and logistic slope per decade (NaN unless
+        ``emergence``).
     counts
         Long table ``model, task_id, n, c`` for ladder models and the target.
     losses
@@ -59,18 +85,41 @@ class SimulatedLadder:
     losses: dict[str, float]
     loss_law: dict[str, float]
     seed: int
+    kind: str = "clean"
+    q: pd.Series | None = None
+    s: pd.Series | None = None
+
+    def true_pass_rate(self, compute: float) -> pd.Series:
+        """``p_i(C)`` for every problem at ``compute`` FLOPs."""
+        ratio = compute / self.target_compute
+        if self.kind in ("emergence", "few-samples"):
+            z = special.logit(np.exp(-self.a)) + self.s * np.log10(ratio)
+            p = special.expit(z)
+        else:
+            p = np.exp(-self.a * ratio ** (-self.k))
+        return p * (1.0 if self.q is None else self.q)
 
     def true_neg_log_pass_rate(self, compute: float) -> pd.Series:
         """``-log p_i(C)`` for every problem at ``compute`` FLOPs."""
-        return self.a * (compute / self.target_compute) ** (-self.k)
+        return -np.log(self.true_pass_rate(compute))
 
 
-def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int = 200,
+def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | None = None,
                     target_compute: float = 1e24, ratios=DEFAULT_RATIOS, k: float = 0.3,
-                    k_spread: float = 0.0, n_inverse: int = 2,
-                    task_prefix: str = "HumanEval/") -> SimulatedLadder:
-    """Draw a ladder: ``len(ratios)`` models at ``target_compute / ratio`` FLOPs, ``n_samples``
-    samples per problem, and the target. Seeded through ``numpy.random.default_rng(seed)``."""
+                    k_spread: float | None = None, n_inverse: int | None = None,
+                    kind: str = "clean", task_prefix: str = "HumanEval/") -> SimulatedLadder:
+    """Draw a ladder of ``kind`` (see the module docstring): ``len(ratios)`` models at
+    ``target_compute / ratio`` FLOPs, ``n_samples`` samples per problem (default 200; 20
+    for ``few-samples``), and the target. Seeded through ``numpy.random.default_rng(seed)``.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"`kind` must be one of {', '.join(KINDS)}. Got {kind!r} instead.")
+    if n_samples is None:
+        n_samples = 20 if kind == "few-samples" else 200
+    if k_spread is None:
+        k_spread = 0.33 if kind == "spread" else 0.0
+    if n_inverse is None:
+        n_inverse = {"clean": 2, "inverse": 10}.get(kind, 0)
     if n_problems < 1 or n_samples < 1 or k <= 0 or k_spread < 0 or target_compute <= 0:
         raise ValueError("n_problems and n_samples must be >= 1, k and target_compute > 0, "
                          "k_spread >= 0.")
@@ -78,7 +127,9 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int = 20
         raise ValueError(f"n_inverse must be in [0, n_problems]. Got {n_inverse!r} instead.")
     rng = np.random.default_rng(seed)
     task_ids = [f"{task_prefix}{i}" for i in range(n_problems)]
-    a = np.clip(np.exp(np.log(0.25) + 1.3 * rng.standard_normal(n_problems)), 0.01, 20.0)
+    median = 0.03 if kind == "saturating" else 0.25
+    a = np.clip(np.exp(np.log(median) + 1.3 * rng.standard_normal(n_problems)), 0.01 * median
+                / 0.25, 20.0)
     p_target = np.exp(-a)
     k_i = k * np.exp(k_spread * rng.standard_normal(n_problems) - k_spread**2 / 2)
     if n_inverse:
@@ -87,23 +138,32 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int = 20
         pool = candidates if candidates.size >= n_inverse else np.arange(n_problems)
         inverse = rng.choice(pool, size=n_inverse, replace=False)
         k_i[inverse] = -rng.uniform(0.01, 0.04, size=n_inverse)
-    a_s = pd.Series(a, index=task_ids, name="a")
-    k_s = pd.Series(k_i, index=task_ids, name="k")
+    q = np.ones(n_problems)
+    if kind == "ceilings":
+        capped = rng.random(n_problems) < 0.3
+        q[capped] = rng.uniform(0.3, 0.9, size=int(capped.sum()))
+    slopes = np.full(n_problems, np.nan)
+    if kind in ("emergence", "few-samples"):
+        slopes = 2.0 * np.exp(0.5 * rng.standard_normal(n_problems))
+        k_i = np.full(n_problems, np.nan)
     ratios = sorted((float(r) for r in ratios), reverse=True)
     models = tuple((f"m{j + 1}", target_compute / r) for j, r in enumerate(ratios))
     target = "target"
     loss_law = {"E": 1.7, "A": 0.35, "beta": 0.15}
+    sim = SimulatedLadder(name=f"simulated-{kind}-seed{seed}", models=models, target=target,
+                          target_compute=target_compute,
+                          a=pd.Series(a, index=task_ids, name="a"),
+                          k=pd.Series(k_i, index=task_ids, name="k"), counts=pd.DataFrame(),
+                          losses={}, loss_law=loss_law, seed=seed, kind=kind,
+                          q=pd.Series(q, index=task_ids, name="q"),
+                          s=pd.Series(slopes, index=task_ids, name="s"))
     rows, losses = [], {}
     for name, compute in (*models, (target, target_compute)):
-        p = np.exp(-a * (compute / target_compute) ** (-k_i))
-        c = rng.binomial(n_samples, p)
+        c = rng.binomial(n_samples, sim.true_pass_rate(compute).to_numpy())
         rows.append(pd.DataFrame({"model": name, "task_id": task_ids, "n": n_samples, "c": c}))
         loss = loss_law["E"] + loss_law["A"] * (compute / target_compute) ** (-loss_law["beta"])
         losses[name] = float(loss if name == target else loss * np.exp(0.002 * rng.normal()))
-    counts = pd.concat(rows, ignore_index=True)
-    return SimulatedLadder(name=f"simulated-seed{seed}", models=models, target=target,
-                           target_compute=target_compute, a=a_s, k=k_s, counts=counts,
-                           losses=losses, loss_law=loss_law, seed=seed)
+    return replace(sim, counts=pd.concat(rows, ignore_index=True), losses=losses)
 
 
 def bucket_truth(sim: SimulatedLadder, buckets) -> list[dict[str, float]]:
@@ -113,18 +173,31 @@ def bucket_truth(sim: SimulatedLadder, buckets) -> list[dict[str, float]]:
              "mean_pass_rate": float(np.exp(-y[list(ids)]).mean())} for ids in buckets]
 
 
+_LAW_TEXT = {
+    "emergence": "logit p_i(C) = logit(exp(-a_i)) + s_i * log10(C / target_compute)",
+    "few-samples": "logit p_i(C) = logit(exp(-a_i)) + s_i * log10(C / target_compute)",
+    "ceilings": "p_i(C) = q_i * exp(-a_i * (C / target_compute) ** (-k_i))",
+}
+
+
 def _truth(sim: SimulatedLadder) -> dict:
-    y_target = sim.true_neg_log_pass_rate(sim.target_compute)
+    p_target = sim.true_pass_rate(sim.target_compute)
+
+    def num(series, t):
+        return None if series is None or not np.isfinite(series[t]) else float(series[t])
+
     return {
         "seed": sim.seed,
+        "kind": sim.kind,
         "target": sim.target,
         "target_compute": sim.target_compute,
-        "law": "-log p_i(C) = a_i * (C / target_compute) ** (-k_i)",
+        "law": _LAW_TEXT.get(sim.kind, "-log p_i(C) = a_i * (C / target_compute) ** (-k_i)"),
         "loss_law": {**sim.loss_law, "law": "L(C) = E + A * (C / target_compute) ** (-beta)"},
         "target_loss": sim.losses[sim.target],
-        "problems": [{"task_id": t, "a": float(sim.a[t]), "k": float(sim.k[t]),
-                      "target_neg_log_pass_rate": float(y_target[t]),
-                      "target_pass_rate": float(np.exp(-y_target[t]))} for t in sim.a.index],
+        "problems": [{"task_id": t, "a": float(sim.a[t]), "k": num(sim.k, t),
+                      "q": num(sim.q, t), "s": num(sim.s, t),
+                      "target_neg_log_pass_rate": float(-np.log(p_target[t])),
+                      "target_pass_rate": float(p_target[t])} for t in sim.a.index],
     }
 
 

@@ -1,0 +1,57 @@
+"""Real ladders from ``../shared/data/external`` (development data the project does not ship;
+every function returns an empty list when it is absent).
+
+Compute is ``6 N D`` with the parameter count ``N`` from the model's name and the published
+pre-training token count ``D`` of each family (post-training compute is not counted):
+
+* Qwen2.5-Instruct 7/14/32/72B: 18T tokens each (Qwen2.5 technical report), EvalPerf counts
+  (100 samples per task, 118 tasks);
+* Gemma-3-it 1/4/12/27B: 2T, 4T, 12T, 14T tokens (Gemma 3 technical report);
+* Qwen2-Instruct 0.5/1.5/7/72B: 12T, 7T, 7T, 7T tokens (Qwen2 technical report);
+  eval-arena HumanEval counts (10-17 samples per problem, 164 problems).
+
+Each backtest holds out the family's largest member and predicts it from the rest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
+
+EVAL_ARENA = {
+    "gemma-3-it": [("google_gemma_3_1b_it", 1e9, 2e12), ("google_gemma_3_4b_it", 4e9, 4e12),
+                   ("google_gemma_3_12b_it", 12e9, 12e12),
+                   ("google_gemma_3_27b_it", 27e9, 14e12)],
+    "qwen2-instruct": [("qwen2-0.5b-instruct", 0.5e9, 12e12), ("qwen2-1.5b-instruct", 1.5e9, 7e12),
+                       ("qwen2-7b-instruct", 7e9, 7e12), ("qwen2-72b-instruct", 72e9, 7e12)],
+}
+EVALPERF_QWEN = [("Qwen--Qwen2.5-7B-Instruct_vllm_temp_1.0", 7.6e9),
+                 ("Qwen--Qwen2.5-14B-Instruct_vllm_temp_1.0", 14.7e9),
+                 ("Qwen--Qwen2.5-32B-Instruct_vllm_temp_1.0", 32.5e9),
+                 ("Qwen--Qwen2.5-72B-Instruct_vllm_temp_1.0", 72.7e9)]
+
+
+def real_ladders() -> list[dict]:
+    """``[{"name", "counts" (model, task_id, n, c), "models" [(name, compute, None)]}]``,
+    models smallest first (the last is the one a backtest holds out)."""
+    out = []
+    arena = EXTERNAL / "eval-arena-humaneval-lowk" / "counts.csv"
+    if arena.exists():
+        table = pd.read_csv(arena)
+        for family, members in EVAL_ARENA.items():
+            names = [m[0] for m in members]
+            counts = table[table["model"].isin(names)][["model", "task_id", "n", "c"]]
+            out.append({"name": f"eval-arena {family}", "counts": counts,
+                        "models": [(m, 6 * n * d, None) for m, n, d in members]})
+    perf = EXTERNAL / "evalplus-evalperf" / "evalperf_per_task.csv"
+    if perf.exists():
+        table = pd.read_csv(perf)
+        names = [m[0] for m in EVALPERF_QWEN]
+        counts = table[table["model"].isin(names)].rename(
+            columns={"n_samples": "n", "n_correct": "c"})[["model", "task_id", "n", "c"]]
+        out.append({"name": "evalperf qwen2.5-instruct", "counts": counts,
+                    "models": [(m, 6 * n * 18e12, None) for m, n in EVALPERF_QWEN]})
+    return out

@@ -1,0 +1,214 @@
+"""Choosing a law and calibrating its interval by the ladder's own rolling backtests (pure).
+
+**Scales.** Errors are measured on scales where they are comparable across buckets: the
+angular scale ``t = asin(sqrt(p))`` for a bucket's mean pass rate (the variance-stabilising
+transform of a proportion: sampling noise is about the same near 0.5 and near 1, and any
+interval mapped back lies in [0, 1]) and ``t = log(y + 1e-6)`` for ``-E[log p]`` (any
+interval mapped back is >= 0).
+
+**Law error per decade.** From the rolling backtests (:mod:`capability.rolling`), per law and
+quantity, step ``j`` at distance ``d_j`` decades gives
+``s_j = mean_b (e_bj^2 - v_pred,bj - v_meas,bj) / d_j^2``: the squared error per decade^2
+beyond what the law's own sampling noise and the measurement's noise explain. The law's
+error scale is ``sigma^2 = max(0, mean_j s_j)``, counted as ``STEP_DOF`` (= 2) independent
+observations per step, since one step's buckets err together.
+
+**Interval.** At the target, ``d_T = log10(C_T / C_max)`` decades beyond the largest ladder
+model, on the quantity's scale:
+``t_hat +- sqrt(z^2 v_noise + t_nu^2 sigma^2 d_T^2)`` with ``v_noise`` the variance of the
+law's draws, ``z`` the normal and ``t_nu`` Student's t quantile at the level with ``nu`` the
+degrees of freedom above (a conformal-style inflation for how few errors there are); the
+bounds are clipped to the scale's domain and mapped back, so every interval holds its
+estimate and lies in its domain.
+
+**Too few ladder models.** With fewer than ``min_below + 1`` ladder models there is no
+rolling backtest; the law's error is then taken as ``FALLBACK_SIGMA`` per decade with
+``FALLBACK_DOF`` degrees of freedom (a stated rule, tested on simulated ladders), and the
+prediction says so.
+
+**Choice** (``law="auto"``): per bucket, the candidate with the smallest
+``w mse_b + (1 - w) mean_b' mse_b'`` (``w = OWN_WEIGHT`` = 0.25) where ``mse_b`` is the mean
+over steps of ``(e_bj^2 - v_pred,bj - v_meas,bj) / d_j^2`` on the angular scale: its own
+bucket's backtest error beyond noise, shrunk towards the law's error over all buckets (a
+bucket has only a few steps, and noisy ones). Without backtests the default
+order ``DEFAULT_ORDER`` decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from capability.interval import ConfidenceInterval, IntervalEstimate
+
+__all__ = ["Scale", "SCALES", "LawScore", "score_laws", "choose_laws", "calibrated_interval",
+           "FALLBACK_SIGMA", "FALLBACK_DOF", "STEP_DOF", "DEFAULT_ORDER"]
+
+STEP_DOF = 2
+OWN_WEIGHT = 0.25
+FALLBACK_SIGMA = {"mean_pass_rate": 0.2, "neg_log_pass_rate": 1.0}
+FALLBACK_DOF = 3
+DEFAULT_ORDER = ("problem_power", "logistic", "power", "linear", "no_change", "ceiling",
+                 "two_step")
+QUANTITIES = ("mean_pass_rate", "neg_log_pass_rate")
+_EPS_LOG = 1e-6
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A monotone transform to the scale errors are measured on, and its domain there."""
+
+    name: str
+    low: float
+    high: float
+
+    def forward(self, v):
+        v = np.asarray(v, float)
+        if self.name == "angular":
+            return np.arcsin(np.sqrt(np.clip(v, 0.0, 1.0)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(np.maximum(v, 0.0) + _EPS_LOG)
+
+    def inverse(self, t):
+        t = np.clip(np.asarray(t, float), self.low, self.high)
+        if self.name == "angular":
+            return np.sin(t) ** 2
+        return np.maximum(np.exp(t) - _EPS_LOG, 0.0)
+
+    def derivative(self, v):
+        v = np.asarray(v, float)
+        if self.name == "angular":
+            p = np.clip(v, 1e-4, 1 - 1e-4)
+            return 0.5 / np.sqrt(p * (1 - p))
+        return 1.0 / (np.maximum(v, 0.0) + _EPS_LOG)
+
+
+SCALES = {"mean_pass_rate": Scale("angular", 0.0, np.pi / 2),
+          "neg_log_pass_rate": Scale("log", -np.inf, np.inf)}
+
+
+@dataclass(frozen=True)
+class LawScore:
+    """A law's record in the rolling backtests.
+
+    Attributes
+    ----------
+    steps
+        Backtest steps in which the law had a value.
+    mse_per_decade
+        Per bucket, the mean over steps of ``(e_bj^2 - v_pred,bj - v_meas,bj) / d_j^2``
+        (angular scale): the squared error per decade^2 beyond the noise of the law's
+        estimate and of the measurement (may be negative when the errors are all noise).
+    mean_abs_error_pp
+        Mean over steps and buckets of ``|predicted - measured|`` mean pass rate, in points.
+    sigma, dof
+        Per quantity the law-error scale per decade and its degrees of freedom.
+    """
+
+    law: str
+    steps: int
+    mse_per_decade: np.ndarray
+    mean_abs_error_pp: float
+    sigma: dict[str, float]
+    dof: float
+    calibrated: bool
+
+    def to_dict(self) -> dict:
+        def f(x):
+            return float(x) if np.isfinite(x) else None
+        return {"law": self.law, "backtest_steps": self.steps,
+                "excess_mse_per_decade_angular": [f(v) for v in self.mse_per_decade],
+                "mean_abs_error_pp": f(self.mean_abs_error_pp),
+                "law_error_per_decade": {q: f(v) for q, v in self.sigma.items()},
+                "dof": float(self.dof), "calibrated_by_backtests": self.calibrated}
+
+
+def score_laws(steps, laws, n_buckets: int) -> dict[str, LawScore]:
+    """Every law's :class:`LawScore` from the rolling backtest steps."""
+    scores = {}
+    for law in laws:
+        used = [s for s in steps if law in s.error]
+        mse = np.full(n_buckets, np.nan)
+        sigma = {q: FALLBACK_SIGMA[q] for q in QUANTITIES}
+        dof, mae = float(FALLBACK_DOF), np.nan
+        if used:
+            with np.errstate(invalid="ignore"):
+                q = "mean_pass_rate"
+                e = np.array([(s.error[law][q] ** 2 - s.var_pred[law][q] - s.var_meas[q]) /
+                              s.distance**2 for s in used])
+                mse = np.nanmean(np.where(np.isfinite(e), e, np.nan), axis=0) \
+                    if np.isfinite(e).any() else mse
+                mae = np.nanmean(np.abs([100 * (s.predicted[law]["mean_pass_rate"] -
+                                                s.actual["mean_pass_rate"]) for s in used]))
+            for q in QUANTITIES:
+                per_step = []
+                for s in used:
+                    excess = (s.error[law][q] ** 2 - s.var_pred[law][q] - s.var_meas[q])
+                    excess = excess[np.isfinite(excess)]
+                    if excess.size:
+                        per_step.append(excess.mean() / s.distance**2)
+                if per_step:
+                    sigma[q] = float(np.sqrt(max(0.0, np.mean(per_step))))
+            dof = float(STEP_DOF * len(used))
+        scores[law] = LawScore(law=law, steps=len(used), mse_per_decade=mse,
+                               mean_abs_error_pp=float(mae), sigma=sigma, dof=dof,
+                               calibrated=bool(used))
+    return scores
+
+
+def choose_laws(scores: dict[str, LawScore], estimates: dict[str, np.ndarray],
+                forced: str | None = None) -> list[tuple[str | None, str]]:
+    """Per bucket ``(law, reason)``: the forced law, or the best by the rolling backtests, or
+    the first of ``DEFAULT_ORDER`` with a value; ``(None, reason)`` when no law has one."""
+    n_buckets = len(next(iter(estimates.values())))
+    out = []
+    for b in range(n_buckets):
+        have = [law for law, v in estimates.items() if np.isfinite(v[b])]
+        if forced is not None:
+            out.append((forced, "chosen by --law") if forced in have else
+                       (None, f"law {forced!r} has no value for this bucket"))
+            continue
+        if not have:
+            out.append((None, "no candidate law has a value for this bucket"))
+            continue
+        ranked = []
+        for law in have:
+            sc = scores.get(law)
+            if sc is None or not np.isfinite(sc.mse_per_decade[b]):
+                continue
+            overall = np.nanmean(sc.mse_per_decade)
+            ranked.append((OWN_WEIGHT * sc.mse_per_decade[b] + (1 - OWN_WEIGHT) * overall,
+                           law))
+        if ranked:
+            ranked.sort()
+            best, law = ranked[0]
+            others = ", ".join(f"{name} {v:.2g}" for v, name in ranked[1:4])
+            out.append((law, f"smallest rolling-backtest error ({best:.2g} squared per "
+                        f"decade on the angular scale, beyond noise; next: {others})"))
+        else:
+            law = next((name for name in DEFAULT_ORDER if name in have), have[0])
+            out.append((law, "no rolling backtest (too few ladder models): default order"))
+    return out
+
+
+def calibrated_interval(estimate: float, draws: np.ndarray, quantity: str, sigma: float,
+                        dof: float, distance: float, level: float,
+                        method: str) -> IntervalEstimate:
+    """The interval of the module docstring for one bucket and quantity."""
+    scale = SCALES[quantity]
+    if not np.isfinite(estimate):
+        return IntervalEstimate(float("nan"), ConfidenceInterval(np.nan, np.nan), level,
+                                "no estimate")
+    t_hat = float(scale.forward(estimate))
+    t_draws = scale.forward(draws[np.isfinite(draws)]) if draws.size else np.empty(0)
+    v_noise = float(np.var(t_draws, ddof=1)) if t_draws.size >= 2 else 0.0
+    z = stats.norm.ppf(0.5 + level / 2)
+    tq = stats.t.ppf(0.5 + level / 2, dof)
+    half = float(np.sqrt(z**2 * v_noise + (tq * sigma * max(distance, 0.0)) ** 2))
+    low = float(scale.inverse(min(t_hat, t_hat - half)))
+    high = float(scale.inverse(max(t_hat, t_hat + half)))
+    est = float(scale.inverse(t_hat)) if quantity == "mean_pass_rate" else float(estimate)
+    low, high = min(low, est), max(high, est)
+    return IntervalEstimate(est, ConfidenceInterval(low, high), level, method, draws)

@@ -1,0 +1,32 @@
+"""Candidate laws behind one interface (pure).
+
+Every law is ``fit(data: LadderData, target_compute, *, n_draws, rng) -> LawFit | None``
+(None: the law does not apply to this ladder, e.g. ``two_step`` without losses):
+
+============== =========================================================================
+``power``      the report's law per bucket, ``-E_P[log p] = alpha C^-k`` (the reference)
+``problem_power`` the report's law per problem, pooled across problems (binomial likelihood)
+``logistic``   per-problem logistic in log compute, pooled (emergence, differing slopes)
+``ceiling``    per-problem power law that levels off at ``q_i <= 1``
+``two_step``   compute -> loss -> pass rate (when losses are given)
+``no_change``  the largest ladder model's value (baseline)
+``linear``     a straight line in log compute (baseline)
+============== =========================================================================
+"""
+
+from __future__ import annotations
+
+from capability.laws import baselines, ceiling, logistic, power, problem_power, two_step
+from capability.laws.base import LadderData, LawFit, bucket_means
+
+__all__ = ["LAWS", "LadderData", "LawFit", "bucket_means"]
+
+LAWS = {
+    "power": power.fit,
+    "problem_power": problem_power.fit,
+    "logistic": logistic.fit,
+    "ceiling": ceiling.fit,
+    "two_step": two_step.fit,
+    "no_change": baselines.no_change,
+    "linear": baselines.linear,
+}

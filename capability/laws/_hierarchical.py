@@ -1,0 +1,214 @@
+"""Per-problem laws fitted on the binomial likelihood, partially pooled across problems.
+
+Pure numpy: arrays in, a frozen dataclass out, no I/O.
+
+Per problem ``i`` and ladder model ``m`` with covariate ``x_m`` (decades of compute, or of
+loss, centred on the ladder):
+
+.. math:: p_{im} = q_i \\, F(b_i + s_i x_m), \\qquad c_{im} \\sim \\mathrm{Binomial}(n_{im}, p_{im})
+
+with the inverse link ``F`` either the logistic ``F(z) = 1 / (1 + e^{-z})`` (a per-problem
+logistic in log compute: emergence, thresholds) or the log-log ``F(z) = exp(-e^{-z})``
+(``-log p = e^{-b} 10^{-s x}``: the report's power law, per problem), and ``q_i = 1`` or a
+per-problem ceiling ``q_i = expit(u_i)``.
+
+The parameters ``theta_i = (b_i, s_i[, u_i])`` are drawn from a common normal distribution
+``N(mu, Sigma)`` (random intercepts and slopes, correlated), whose ``mu`` and ``Sigma`` are
+estimated from all problems by empirical Bayes: Laplace-approximation EM (each round: every
+problem's posterior mode by damped Newton given the prior, then ``mu = mean theta_i``,
+``Sigma = mean[(theta_i - mu)(theta_i - mu)^T + H_i^{-1}]``). A problem that no ladder model
+solved (``c = 0`` everywhere) is not excluded: its counts bound its pass rate from above, and
+the prior says how such problems usually rise. Its posterior ``N(theta_i, H_i^{-1})`` gives
+the uncertainty of each problem's curve (Laplace approximation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+__all__ = ["HierarchicalFit", "fit_hierarchical", "LINKS"]
+
+LINKS = ("logit", "loglog")
+_Z_CLIP = 40.0
+# logit q_i ~ N(5, 2.5^2): a ceiling q_i near 1 (median 0.993) unless the counts say
+# otherwise; 10% of the prior mass lies below q = 0.85.
+_CEILING_PRIOR = (5.0, 2.5)
+
+
+def _link_terms(z: np.ndarray, link: str):
+    """``log F(z)``, ``log(1 - F(z))`` and ``F'(z) / F(z)``."""
+    z = np.clip(z, -_Z_CLIP, _Z_CLIP)
+    if link == "logit":
+        return special.log_expit(z), special.log_expit(-z), special.expit(-z)
+    e = np.exp(-z)
+    with np.errstate(divide="ignore"):
+        log1m = np.log(-np.expm1(-e))
+    return -e, log1m, e
+
+
+def _log_p(theta: np.ndarray, x: np.ndarray, link: str, ceiling: bool):
+    """``log p``, ``log(1 - p)``, ``F'/F`` and ``1 - q`` for parameters ``(..., P, d)``."""
+    z = theta[..., 0:1] + theta[..., 1:2] * x
+    log_f, log1m_f, dlog_f = _link_terms(z, link)
+    if ceiling:
+        u = theta[..., 2:3]
+        log_q, log1m_q = special.log_expit(u), special.log_expit(-u)
+        log_p = log_q + log_f
+        log1m_p = np.logaddexp(log1m_q, log_q + log1m_f)
+        one_m_q = special.expit(-u)
+    else:
+        log_p, log1m_p, one_m_q = log_f, log1m_f, None
+    return log_p, log1m_p, dlog_f, one_m_q
+
+
+@dataclass(frozen=True)
+class _Problem:
+    n: np.ndarray
+    c: np.ndarray
+    x: np.ndarray
+    link: str
+    ceiling: bool
+
+    def objective(self, theta, mu, prec):
+        """Negative log posterior per problem (up to a constant), shape ``(..., P)``."""
+        log_p, log1m_p, _, _ = _log_p(theta, self.x, self.link, self.ceiling)
+        with np.errstate(invalid="ignore"):
+            ll = np.where(self.c > 0, self.c * log_p, 0.0) + \
+                np.where(self.n > self.c, (self.n - self.c) * log1m_p, 0.0)
+        d = theta - mu
+        return -ll.sum(-1) + 0.5 * np.einsum("...i,ij,...j->...", d, prec, d)
+
+    def gradient(self, theta, mu, prec):
+        log_p, log1m_p, dlog_f, one_m_q = _log_p(theta, self.x, self.link, self.ceiling)
+        odds = np.exp(np.minimum(log_p - log1m_p, 60.0))
+        r = self.c - (self.n - self.c) * odds            # d loglik / d log p
+        g_z = r * dlog_f
+        grads = [g_z.sum(-1), (g_z * self.x).sum(-1)]
+        if self.ceiling:
+            grads.append((r * one_m_q).sum(-1))
+        return -np.stack(grads, -1) + (theta - mu) @ prec
+
+    def information(self, theta, prec):
+        """Expected (Fisher) information of each problem's log posterior,
+        ``sum_m n_m p/(1-p) g_m g_m^T + Sigma^{-1}`` with ``g_m = d log p_m / d theta``:
+        positive definite everywhere, unlike the observed Hessian of the ceiling law."""
+        log_p, log1m_p, dlog_f, one_m_q = _log_p(theta, self.x, self.link, self.ceiling)
+        w = self.n * np.exp(np.minimum(log_p - log1m_p, 60.0))
+        g = [dlog_f, dlog_f * self.x]
+        if self.ceiling:
+            g.append(np.broadcast_to(one_m_q, dlog_f.shape))
+        g = np.stack(g, -1)                                  # (P, M, d)
+        return np.einsum("pm,pmi,pmj->pij", w, g, g) + prec
+
+
+def _newton(prob: _Problem, theta, mu, prec, max_iter=50, tol=1e-6):
+    """Posterior modes of every problem by Fisher scoring with backtracking (vectorised);
+    returns the modes and the information there."""
+    steps = 0.5 ** np.arange(20)
+    rows = np.arange(theta.shape[0])
+    f = prob.objective(theta, mu, prec)
+    for _ in range(max_iter):
+        g = prob.gradient(theta, mu, prec)
+        step = np.linalg.solve(prob.information(theta, prec), g[..., None])[..., 0]
+        cand = theta[None] - steps[:, None, None] * step[None]
+        f_c = prob.objective(cand, mu, prec)
+        better = f_c <= f[None] + 1e-10 * np.abs(f[None])
+        moved = better.any(0)
+        pick = np.where(moved, better.argmax(0), 0)
+        theta = np.where(moved[:, None], cand[pick, rows], theta)
+        f = np.where(moved, f_c[pick, rows], f)
+        if np.max(np.abs(np.where(moved[:, None], steps[pick][:, None] * step, 0.0))) < tol:
+            break
+    return theta, prob.information(theta, prec)
+
+
+@dataclass(frozen=True)
+class HierarchicalFit:
+    """A fitted per-problem law with its partially pooled parameters.
+
+    Attributes
+    ----------
+    link, ceiling
+        The inverse link (``"logit"`` or ``"loglog"``) and whether ``q_i`` is fitted.
+    theta, cov
+        Per problem the posterior mode ``(b_i, s_i[, u_i])`` and its Laplace covariance
+        ``H_i^{-1}``, shapes ``(P, d)`` and ``(P, d, d)``.
+    mu, sigma
+        The common distribution's mean and covariance (empirical Bayes).
+    x_center
+        The covariate's centre (the mean over the ladder models): ``x = x_raw - x_center``.
+    rounds
+        EM rounds run.
+    """
+
+    link: str
+    ceiling: bool
+    theta: np.ndarray
+    cov: np.ndarray
+    mu: np.ndarray
+    sigma: np.ndarray
+    x_center: float
+    rounds: int
+
+    def pass_rate(self, x_raw, theta=None) -> np.ndarray:
+        """``p_i`` at covariate values ``x_raw`` (shape ``(G,)``): shape ``(..., P, G)``."""
+        theta = self.theta if theta is None else theta
+        x = np.asarray(x_raw, float) - self.x_center
+        log_p, _, _, _ = _log_p(theta, x, self.link, self.ceiling)
+        return np.exp(log_p)
+
+    def draws(self, n_draws: int, rng: np.random.Generator) -> np.ndarray:
+        """Parameter draws from every problem's Laplace posterior, ``(n_draws, P, d)``."""
+        chol = np.linalg.cholesky(self.cov)
+        eps = rng.standard_normal((n_draws, *self.theta.shape))
+        return self.theta[None] + np.einsum("pij,rpj->rpi", chol, eps)
+
+
+def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
+                     max_rounds: int = 40, tol: float = 1e-3) -> HierarchicalFit:
+    """Fit the per-problem law to counts ``n, c`` of shape ``(M, P)`` at covariate values
+    ``x_raw`` (shape ``(M,)``, e.g. ``log10`` compute); see the module docstring."""
+    if link not in LINKS:
+        raise ValueError(f"`link` must be one of {', '.join(LINKS)}. Got {link!r} instead.")
+    n = np.asarray(n, float)
+    c = np.asarray(c, float)
+    x_raw = np.asarray(x_raw, float)
+    if n.ndim != 2 or n.shape != c.shape or x_raw.shape != (n.shape[0],):
+        raise ValueError(f"`n` and `c` must have shape (models, problems) and `x_raw` one "
+                         f"value per model. Got {n.shape}, {c.shape} and {x_raw.shape}.")
+    x_center = float(x_raw.mean())
+    x = x_raw - x_center
+    prob = _Problem(n=n.T, c=c.T, x=x, link=link, ceiling=ceiling)
+    d = 3 if ceiling else 2
+    # A vague start: intercept from the pooled pass rate, slope 1 per unit of x.
+    rate = (c.sum() + 0.5) / (n.sum() + 1.0)
+    mu = np.array([special.logit(rate) if link == "logit" else -np.log(-np.log(rate)), 1.0,
+                   _CEILING_PRIOR[0]][:d])
+    sigma = np.diag([9.0, 4.0, _CEILING_PRIOR[1] ** 2][:d])
+    theta = np.tile(mu, (n.shape[1], 1))
+    floor = np.diag([1e-3, 1e-3, 0.25][:d])
+    rounds = 0
+    for rounds in range(1, max_rounds + 1):  # noqa: B007 (rounds is reported)
+        prec = np.linalg.inv(sigma)
+        theta, hess = _newton(prob, theta, mu, prec)
+        cov = np.linalg.inv(hess)
+        new_mu = theta.mean(0)
+        dev = theta - new_mu
+        new_sigma = (dev.T @ dev) / theta.shape[0] + cov.mean(0) + floor
+        if ceiling:
+            # The ceiling's prior is fixed, not estimated: most problems have none (q_i
+            # near 1) and say nothing about it, so an estimated normal prior on logit q_i
+            # would cap every problem at the few capped problems' level.
+            new_mu[2], new_sigma[2, :] , new_sigma[:, 2] = _CEILING_PRIOR[0], 0.0, 0.0
+            new_sigma[2, 2] = _CEILING_PRIOR[1] ** 2
+        change = max(np.max(np.abs(new_mu - mu)), np.max(np.abs(new_sigma - sigma)))
+        mu, sigma = new_mu, new_sigma
+        if change < tol:
+            break
+    prec = np.linalg.inv(sigma)
+    theta, hess = _newton(prob, theta, mu, prec)
+    return HierarchicalFit(link=link, ceiling=ceiling, theta=theta, cov=np.linalg.inv(hess),
+                           mu=mu, sigma=sigma, x_center=x_center, rounds=rounds)

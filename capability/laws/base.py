@@ -1,0 +1,92 @@
+"""What every candidate law takes and returns (pure).
+
+A law is a function ``fit(data, target_compute, *, n_draws, rng) -> LawFit``: it is fitted
+per bucket to the ladder's counts and evaluated at ``target_compute``; the result carries,
+per bucket, the mean pass rate ``E_P[pass_rate]`` and ``-E_P[log pass_rate]`` with draws
+from their sampling distribution (how the estimate varies with the binomial noise of the
+counts, or the posterior of the law's parameters), from which the calibrated interval is
+made (:mod:`capability.calibrate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["LadderData", "LawFit", "bucket_means"]
+
+
+@dataclass(frozen=True)
+class LadderData:
+    """A ladder's counts as a law sees them.
+
+    Attributes
+    ----------
+    n, c
+        Counts of shape ``(M, P)``: ladder models (smallest compute first) by problems.
+    compute
+        Training compute per ladder model, FLOPs, shape ``(M,)``.
+    buckets
+        Per bucket, the column indices of its problems.
+    loss
+        Final loss per ladder model, or None.
+    estimator
+        The per-problem ``-log p`` estimator (:func:`capability.estimate.neg_log_pass_rate`).
+    pool_slopes
+        Partially pool the report's law's exponents across buckets.
+    reassign
+        The bucketing rule rerun on resampled counts (see
+        :func:`capability.fit.fit_bucket_laws`), or None.
+    """
+
+    n: np.ndarray
+    c: np.ndarray
+    compute: np.ndarray
+    buckets: tuple[np.ndarray, ...]
+    loss: np.ndarray | None = None
+    estimator: str = "series"
+    pool_slopes: bool = True
+    reassign: Callable | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class LawFit:
+    """One law fitted to a ladder and evaluated at the target's compute.
+
+    Attributes
+    ----------
+    law
+        The law's name.
+    mean_pass_rate, neg_log_pass_rate
+        Per bucket ``E_P[pass_rate]`` and ``-E_P[log pass_rate]`` at the target (NaN where
+        the law has no value for the bucket).
+    mean_pass_rate_draws, neg_log_pass_rate_draws
+        Draws of the same, shape ``(R, n_buckets)`` (``R = 0`` without draws).
+    noise_method
+        How the draws were obtained, in words.
+    curve
+        ``curve(compute) -> (mean_pass_rate, neg_log_pass_rate)``, each of shape
+        ``(n_buckets, G)`` for a grid of ``G`` computes (FLOPs), or None.
+    details
+        Per bucket, the law's parameters (JSON-able), or None.
+    """
+
+    law: str
+    mean_pass_rate: np.ndarray
+    neg_log_pass_rate: np.ndarray
+    mean_pass_rate_draws: np.ndarray = field(repr=False)
+    neg_log_pass_rate_draws: np.ndarray = field(repr=False)
+    noise_method: str = ""
+    curve: Callable | None = field(default=None, repr=False, compare=False)
+    details: tuple = field(default=(), repr=False)
+    extra: object = field(default=None, repr=False, compare=False)
+
+
+def bucket_means(values: np.ndarray, buckets) -> np.ndarray:
+    """Means over each bucket's columns of ``values`` (shape ``(..., P)``):
+    ``(..., n_buckets)``, NaN for an empty bucket."""
+    out = [values[..., b].mean(-1) if len(b) else np.full(values.shape[:-1], np.nan)
+           for b in buckets]
+    return np.stack(out, -1)

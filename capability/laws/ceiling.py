@@ -1,0 +1,15 @@
+"""Per-problem power law with a ceiling: ``p_i(C) = q_i exp(-exp(-b_i - s_i log10 C))``, a
+pass rate that levels off at ``q_i <= 1`` (a problem with an ambiguous or wrong test, or a
+skill the family never gets). ``(b_i, s_i)`` are pooled as in ``problem_power``; ``logit q_i``
+has a fixed prior ``N(5, 2.5^2)`` (``q_i`` near 1 unless the counts say otherwise). See
+:mod:`capability.laws.per_problem`."""
+
+from __future__ import annotations
+
+from capability.laws.base import LadderData, LawFit
+from capability.laws.per_problem import fit_per_problem
+
+
+def fit(data: LadderData, target_compute: float, *, n_draws: int = 400, rng=None) -> LawFit:
+    return fit_per_problem(data, target_compute, name="ceiling", link="loglog", ceiling=True,
+                           n_draws=n_draws, rng=rng)

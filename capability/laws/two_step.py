@@ -1,0 +1,45 @@
+"""Two steps through the loss: compute -> final loss by the loss law ``L(C) = a C^b + c``
+(:func:`capability.fit.fit_loss_law`), then loss -> pass rate by a per-problem logistic in
+``-log10 L``, partially pooled (:mod:`capability.laws.per_problem`), evaluated at the
+predicted target loss; the loss law's bootstrap carries into the draws. Only when every
+ladder model has a final loss."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from capability.errors import FitError
+from capability.fit import fit_loss_law
+from capability.laws.base import LadderData, LawFit
+from capability.laws.per_problem import fit_per_problem
+
+
+def fit(data: LadderData, target_compute: float, *, n_draws: int = 400,
+        rng=None) -> LawFit | None:
+    """None when the ladder has no losses or the loss law cannot be fitted."""
+    if data.loss is None:
+        return None
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            loss = fit_loss_law(data.compute, data.loss, target_compute=target_compute,
+                                n_resamples=min(n_draws, 200), rng=rng)
+    except FitError:
+        return None
+    # -log10 L, rescaled to span as many units as log10 C over the ladder (a linear change
+    # of the covariate: the law is the same, the pooled prior is better conditioned).
+    span_c = np.ptp(np.log10(data.compute))
+    x_loss = -np.log10(data.loss)
+    scale = span_c / max(np.ptp(x_loss), 1e-12)
+    boot = loss.prediction.bootstrap_distribution
+    if n_draws > 0 and boot.size:
+        target_loss = rng.choice(boot, size=n_draws)
+    else:
+        target_loss = np.array(loss.prediction.estimate)
+    fitted = fit_per_problem(data, target_compute, name="two_step", link="logit",
+                             n_draws=n_draws, rng=rng, covariate=scale * x_loss,
+                             target_covariate=-scale * np.log10(target_loss))
+    return fitted

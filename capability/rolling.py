@@ -1,0 +1,108 @@
+"""Rolling backtests inside one ladder (pure): predict each ladder model from the models
+below it, for every candidate law, and measure the errors.
+
+For ladder models ``j`` with at least ``min_below`` models below them (default 3), the
+problems are re-bucketed from the models below ``j`` alone (the same rule as the real
+prediction), every candidate law is fitted to them and evaluated at ``C_j``, and compared
+with model ``j``'s measured bucket values on the same problems. Per step it records, per law,
+quantity and bucket, the error on the calibration scale (:mod:`capability.calibrate`), the
+variance of the law's estimate (from its draws) and of the measurement (binomial), and the
+extrapolation distance ``log10(C_j / C_{j-1})`` in decades.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from capability.calibrate import SCALES
+from capability.estimate import neg_log_pass_rate
+from capability.laws import bucket_means
+
+__all__ = ["RollingStep", "rolling_backtests", "measured_bucket_values"]
+
+
+@dataclass(frozen=True)
+class RollingStep:
+    """One step: ``held`` predicted from the models below it.
+
+    ``predicted[law][q]`` and ``actual[q]`` are per bucket on the natural scale (pass rate,
+    ``-E[log p]``); ``error``, ``var_pred`` and ``var_meas`` on the calibration scale."""
+
+    held: str
+    compute: float
+    distance: float
+    below: tuple[str, ...]
+    predicted: dict[str, dict[str, np.ndarray]] = field(repr=False)
+    actual: dict[str, np.ndarray] = field(repr=False)
+    error: dict[str, dict[str, np.ndarray]] = field(repr=False)
+    var_pred: dict[str, dict[str, np.ndarray]] = field(repr=False)
+    var_meas: dict[str, np.ndarray] = field(repr=False)
+
+
+def measured_bucket_values(n, c, buckets, estimator: str):
+    """A model's measured bucket values and their sampling variances on the calibration
+    scales: ``({q: value}, {q: variance of the transformed value})``.
+
+    Variances: ``Var(mean_i c_i/n_i) = sum_i p_i (1 - p_i) / n_i / B^2`` with ``p_i`` the
+    Jeffreys-smoothed ``(c + 1/2) / (n + 1)``, and the estimator's own variance for
+    ``-E[log p]``; carried to the scale by the delta method."""
+    n = np.asarray(n, float)
+    c = np.asarray(c, float)
+    est = neg_log_pass_rate(n, c, estimator=estimator)
+    p_s = (c + 0.5) / (n + 1.0)
+    values = {"mean_pass_rate": bucket_means(c / n, buckets),
+              "neg_log_pass_rate": bucket_means(est.estimate, buckets)}
+    sizes = np.array([max(len(b), 1) for b in buckets], float)
+    raw_var = {"mean_pass_rate": bucket_means(p_s * (1 - p_s) / n, buckets) / sizes,
+               "neg_log_pass_rate": bucket_means(est.variance, buckets) / sizes}
+    smooth = {"mean_pass_rate": bucket_means(p_s, buckets),
+              "neg_log_pass_rate": values["neg_log_pass_rate"]}
+    var = {q: SCALES[q].derivative(smooth[q]) ** 2 * raw_var[q] for q in values}
+    return values, var
+
+
+def _draw_var(draws: np.ndarray, q: str) -> np.ndarray:
+    if draws.shape[0] < 2:
+        return np.zeros(draws.shape[1])
+    t = SCALES[q].forward(draws)
+    with np.errstate(invalid="ignore"):
+        v = np.nanvar(np.where(np.isfinite(t), t, np.nan), axis=0, ddof=1)
+    return np.where(np.isfinite(v), v, 0.0)
+
+
+def rolling_backtests(n, c, compute, names, fit_at: Callable[[int, float], tuple],
+                      *, min_below: int = 3, estimator: str = "series") -> list[RollingStep]:
+    """Run the rolling backtests.
+
+    ``fit_at(j, compute_j)`` fits every candidate law to the models ``[0, j)`` and returns
+    ``(buckets, {law: LawFit | None})`` with ``buckets`` the column indices per bucket (the
+    bucketing rerun on the models below ``j``), or None when that ladder cannot be
+    bucketed. ``n``, ``c`` are ``(M, P)`` with models ordered by compute."""
+    steps = []
+    for j in range(min_below, len(names)):
+        out = fit_at(j, float(compute[j]))
+        if out is None:
+            continue
+        buckets, fits = out
+        actual, var_meas = measured_bucket_values(n[j], c[j], buckets, estimator)
+        predicted, error, var_pred = {}, {}, {}
+        for law, fit in fits.items():
+            if fit is None:
+                continue
+            pv = {"mean_pass_rate": fit.mean_pass_rate,
+                  "neg_log_pass_rate": fit.neg_log_pass_rate}
+            draws = {"mean_pass_rate": fit.mean_pass_rate_draws,
+                     "neg_log_pass_rate": fit.neg_log_pass_rate_draws}
+            predicted[law] = pv
+            with np.errstate(invalid="ignore", divide="ignore"):
+                error[law] = {q: SCALES[q].forward(pv[q]) - SCALES[q].forward(actual[q])
+                              for q in pv}
+            var_pred[law] = {q: _draw_var(draws[q], q) for q in pv}
+        steps.append(RollingStep(held=names[j], compute=float(compute[j]),
+                                 distance=float(np.log10(compute[j] / compute[j - 1])),
+                                 below=tuple(names[:j]), predicted=predicted, actual=actual,
+                                 error=error, var_pred=var_pred, var_meas=var_meas))
+    return steps

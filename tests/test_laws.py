@@ -1,0 +1,197 @@
+"""Candidate laws, their choice by rolling backtests, and the calibrated intervals."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from capability.buckets import assign_buckets
+from capability.calibrate import SCALES, calibrated_interval
+from capability.laws import LAWS, LadderData
+from capability.predict import PredictionSettings, predict
+from capability.simulate import bucket_truth, simulate_ladder
+
+
+def _data(sim):
+    names = [m for m, _ in sim.models]
+    ids = list(sim.a.index)
+    table = sim.counts.pivot(index="model", columns="task_id", values="c").loc[names, ids]
+    n = np.full(table.shape, int(sim.counts["n"].iloc[0]))
+    c = table.to_numpy()
+    a = assign_buckets(n, c, ids, zero_policy="keep")
+    col = {t: i for i, t in enumerate(ids)}
+    buckets = tuple(np.array([col[t] for t in b]) for b in a.buckets)
+    data = LadderData(n=n, c=c, compute=np.array([cc for _, cc in sim.models]),
+                      buckets=buckets, loss=np.array([sim.losses[m] for m in names]))
+    truth = sim.true_pass_rate(sim.target_compute).to_numpy()
+    return data, np.array([truth[b].mean() for b in buckets])
+
+
+@pytest.mark.parametrize("law,kind,bound", [
+    ("problem_power", "clean", 1.0), ("problem_power", "spread", 1.5),
+    ("logistic", "emergence", 5.0), ("power", "clean", 1.5), ("ceiling", "ceilings", 4.0),
+    ("two_step", "clean", 4.0)])
+def test_each_law_recovers_its_own_kind(law, kind, bound):
+    """Mean absolute error of the bucket mean pass rate at the target, in points, over 3
+    seeds (measured: problem_power 0.3/0.7, logistic 2.6, power 0.7, ceiling 2.0,
+    two_step 1.8)."""
+    errs = []
+    for seed in range(3):
+        data, truth = _data(simulate_ladder(seed=seed, kind=kind))
+        fit = LAWS[law](data, 1e24, n_draws=100, rng=seed)
+        assert fit.mean_pass_rate.shape == fit.neg_log_pass_rate.shape == truth.shape
+        assert fit.mean_pass_rate_draws.shape == (100, truth.size)
+        errs.append(np.abs(100 * (fit.mean_pass_rate - truth)))
+    assert np.nanmean(errs) < bound, np.nanmean(errs)
+
+
+def test_per_problem_laws_use_never_solved_problems():
+    """Emergence: most hard problems are never solved by the small models; the logistic
+    law keeps them and predicts them far better than the straight line."""
+    data, truth = _data(simulate_ladder(seed=1, kind="emergence"))
+    assert (data.c[:3] == 0).all(axis=0).sum() > 20
+    logistic = LAWS["logistic"](data, 1e24, n_draws=100, rng=0)
+    linear = LAWS["linear"](data, 1e24, n_draws=100, rng=0)
+    assert np.abs(logistic.mean_pass_rate - truth).mean() < \
+        0.3 * np.abs(linear.mean_pass_rate - truth).mean()
+
+
+def test_two_step_needs_losses():
+    sim = simulate_ladder(seed=0)
+    data, _ = _data(sim)
+    no_loss = LadderData(n=data.n, c=data.c, compute=data.compute, buckets=data.buckets)
+    assert LAWS["two_step"](no_loss, 1e24, n_draws=10, rng=0) is None
+
+
+def _predict(sim, **kw):
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    return predict(counts, [(m, c, sim.losses[m]) for m, c in sim.models], target=sim.target,
+                   target_compute=sim.target_compute,
+                   settings=PredictionSettings(n_resamples=100, **kw))
+
+
+def test_auto_chooses_the_law_the_backtests_favour():
+    """On emergence the per-problem logistic wins the rolling backtests in most buckets; on
+    a clean ladder a power law does."""
+    emerg = _predict(simulate_ladder(seed=3, kind="emergence"))
+    assert sum(b.law == "logistic" for b in emerg.buckets) >= 4, [b.law for b in emerg.buckets]
+    clean = _predict(simulate_ladder(seed=3, kind="clean", n_inverse=0))
+    assert all(b.law in ("problem_power", "power") for b in clean.buckets)
+    sel = clean.to_dict()["law_selection"]
+    assert [s["held"] for s in sel["backtests"]] == ["m4", "m5"]
+    assert sel["scores"]["problem_power"]["backtest_steps"] == 2
+    assert all("rolling-backtest" in b["law_reason"] for b in clean.to_dict()["buckets"])
+
+
+def test_forced_law_and_every_candidate_recorded():
+    pred = _predict(simulate_ladder(seed=0), law="linear").to_dict()
+    assert {b["law"] for b in pred["buckets"]} == {"linear"}
+    assert set(pred["buckets"][0]["candidates"]) == {"linear", "power"}
+    auto = _predict(simulate_ladder(seed=0)).to_dict()
+    assert set(auto["buckets"][0]["candidates"]) == set(LAWS)
+
+
+def test_three_model_ladder_uses_the_stated_fallback():
+    sim = simulate_ladder(seed=0, ratios=(100, 30, 10))
+    pred = _predict(sim)
+    assert pred.selection["backtests"] == []
+    assert any("no rolling backtest" in w for w in pred.warnings)
+    for b in pred.buckets:
+        assert b.law == "problem_power"
+        assert "fallback rule" in b.mean_pass_rate.method
+
+
+def test_calibrated_intervals_cover_on_emergence():
+    """Emergence (misspecified for the report's law): 90% intervals of the chosen law cover
+    the true bucket mean pass rate in most buckets (measured over 6 seeds: 0.81; the
+    report's law's own bootstrap interval covered 0.17 in the issue's measurement)."""
+    hits = []
+    for seed in range(3):
+        sim = simulate_ladder(seed=seed, kind="emergence")
+        pred = _predict(sim)
+        truth = bucket_truth(sim, pred.assignment.buckets)
+        hits += [b.mean_pass_rate.confidence_interval.contains(t["mean_pass_rate"])
+                 for b, t in zip(pred.buckets, truth)]
+    assert np.mean(hits) >= 0.6, hits
+
+
+# -- interval invariants ------------------------------------------------------------------
+
+@given(estimate=st.floats(0, 1), sd=st.floats(0, 3), sigma=st.floats(0, 50),
+       dof=st.floats(0.5, 100), distance=st.floats(0, 5))
+def test_mean_pass_rate_interval_holds_its_estimate_in_its_domain(estimate, sd, sigma, dof,
+                                                                   distance):
+    rng = np.random.default_rng(0)
+    draws = np.clip(estimate + sd * rng.standard_normal(50), 0, 1)
+    ie = calibrated_interval(estimate, draws, "mean_pass_rate", sigma, dof, distance, 0.9, "")
+    lo, hi = ie.confidence_interval.low, ie.confidence_interval.high
+    assert 0.0 <= lo <= ie.estimate <= hi <= 1.0
+    assert abs(ie.estimate - estimate) < 1e-9
+
+
+@given(estimate=st.floats(0, 1e4), spread=st.floats(0, 1e3), sigma=st.floats(0, 50),
+       distance=st.floats(0, 5))
+def test_neg_log_interval_holds_its_estimate_and_is_nonnegative(estimate, spread, sigma,
+                                                                distance):
+    draws = np.abs(estimate + spread * np.linspace(-1, 1, 20))
+    ie = calibrated_interval(estimate, draws, "neg_log_pass_rate", sigma, 3, distance, 0.9, "")
+    lo, hi = ie.confidence_interval.low, ie.confidence_interval.high
+    assert 0.0 <= lo <= ie.estimate <= hi
+    assert ie.estimate == estimate
+
+
+def test_scales_round_trip():
+    p = np.linspace(0, 1, 11)
+    assert np.allclose(SCALES["mean_pass_rate"].inverse(SCALES["mean_pass_rate"].forward(p)), p)
+    y = np.array([0.0, 1e-3, 0.5, 7.0])
+    assert np.allclose(SCALES["neg_log_pass_rate"].inverse(
+        SCALES["neg_log_pass_rate"].forward(y)), y)
+
+
+@st.composite
+def ladders(draw):
+    """Random and adversarial ladders: saturated, never-solved, tiny n, huge scatter,
+    losses or none, 3 to 6 models."""
+    m = draw(st.integers(3, 6))
+    p = draw(st.integers(24, 40))
+    n = draw(st.sampled_from([1, 2, 5, 20, 200]))
+    mode = draw(st.sampled_from(["random", "saturated", "zero", "scatter", "mixed"]))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    if mode == "saturated":
+        c = np.full((m, p), n)
+    elif mode == "zero":
+        c = np.zeros((m, p), int)
+        c[:, 0] = 1
+    elif mode == "scatter":
+        c = rng.integers(0, n + 1, (m, p))
+    elif mode == "mixed":
+        c = np.where(rng.random((m, p)) < 0.5, n, 0)
+    else:
+        base = rng.random(p)
+        c = rng.binomial(n, np.clip(base[None] + 0.1 * np.arange(m)[:, None], 0, 1))
+    compute = np.sort(rng.uniform(18, 23, m))
+    if draw(st.booleans()):
+        compute[1] = compute[0] + 1e-3  # two nearly equal computes
+    losses = [None] * m if draw(st.booleans()) else list(3 - 0.1 * np.arange(m))
+    rows = [{"model": f"m{i}", "task_id": f"T/{j}", "n": n, "c": int(c[i, j])}
+            for i in range(m) for j in range(p)]
+    models = [(f"m{i}", float(10 ** compute[i]), losses[i]) for i in range(m)]
+    return pd.DataFrame(rows), models, float(10 ** (compute[-1] + draw(st.floats(0.1, 2))))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ladder=ladders())
+def test_every_interval_is_an_interval_on_any_ladder(ladder):
+    counts, models, target_compute = ladder
+    pred = predict(counts, models, target="t", target_compute=target_compute,
+                   settings=PredictionSettings(n_resamples=30, hold_out=3, n_buckets=4))
+    for b in pred.to_dict()["buckets"]:
+        for q, top in (("mean_pass_rate", 1.0), ("neg_log_pass_rate", np.inf)):
+            v = b[q]
+            if v["predicted"] is None:
+                assert b["law"] is None
+                continue
+            assert v["lower"] is not None and v["upper"] is not None, (q, v)
+            assert 0.0 <= v["lower"] <= v["predicted"] <= v["upper"] <= top, (q, v)
