@@ -22,20 +22,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
+from real_ladders import real_ladders  # beside this script, on sys.path when run as one
 
 from capability.predict import PredictionSettings, predict
 from capability.simulate import KINDS, bucket_truth, simulate_ladder
-
-try:
-    from real_ladders import real_ladders
-except ImportError:  # run from elsewhere
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from real_ladders import real_ladders
 
 
 def _rows(pred, truth):

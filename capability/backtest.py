@@ -1,15 +1,10 @@
 """Backtest: hold out the ladder's largest member(s), predict it from the smaller ones with
 the full method, score it, and score two naive baselines on the same split (pure).
 
-Baselines, per bucket and quantity (``neg_log_pass_rate``, ``mean_pass_rate``):
-
-``no_change``
-    The largest remaining ladder model's measured value: "the big model will do what the
-    biggest small one does".
-``linear_log_compute``
-    Ordinary least squares of the bucket's measured value on ``log10(C)`` over the
-    remaining models, extrapolated to the held-out model's compute (mean pass rate clipped
-    to [0, 1], ``-log`` pass rate to >= 0): "a straight line in the usual plot".
+Baselines, per bucket and quantity (``neg_log_pass_rate``, ``mean_pass_rate``), fitted to
+the remaining models and evaluated at the held-out model's compute: ``no_change`` and
+``linear_log_compute``, the candidate laws ``no_change`` and ``linear`` of
+:mod:`capability.laws.baselines`.
 """
 
 from __future__ import annotations
@@ -19,8 +14,9 @@ import pandas as pd
 
 from capability.errors import InputError
 from capability.ladder import MIN_LADDER_MODELS
+from capability.laws import LadderData, baselines
 from capability.predict import PredictionSettings, predict
-from capability.score import QUANTITIES, bucket_actuals, errors, score_prediction
+from capability.score import QUANTITIES, errors, score_prediction
 
 __all__ = ["backtest", "BASELINES"]
 
@@ -28,27 +24,26 @@ BASELINES = ("no_change", "linear_log_compute")
 
 
 def _baselines(counts, rest, held, buckets, actual_by_bucket, estimator) -> dict:
-    x = np.log10([m[1] for m in rest])
-    x_target = np.log10(held[1])
-    per_model = {m[0]: counts[counts["model"] == m[0]] for m in rest}
+    from capability.predict import effective_counts
+
+    counts = effective_counts(counts)
+    names = [m[0] for m in rest]
+    ids = [t for bucket in buckets for t in bucket]
+    n = counts.pivot(index="model", columns="task_id", values="n").loc[names, ids].to_numpy()
+    c = counts.pivot(index="model", columns="task_id", values="c").loc[names, ids].to_numpy()
+    bounds = np.cumsum([0, *(len(bucket) for bucket in buckets)])
+    data = LadderData(n=n, c=c, compute=np.array([m[1] for m in rest], float),
+                      buckets=tuple(np.arange(bounds[j], bounds[j + 1])
+                                    for j in range(len(buckets))), estimator=estimator)
+    fits = {"no_change": baselines.no_change(data, held[1], n_draws=0),
+            "linear_log_compute": baselines.linear(data, held[1], n_draws=0)}
     out = {name: {"buckets": []} for name in BASELINES}
-    for b, ids in enumerate(buckets, start=1):
-        values = {q: np.array([bucket_actuals(per_model[m[0]], ids, estimator)[q]
-                               if ids else np.nan for m in rest], dtype=float)
-                  for q in QUANTITIES}
+    for b in range(1, len(buckets) + 1):
         for name in BASELINES:
             entry = {"bucket": b}
             for q in QUANTITIES:
-                y = values[q]
-                if not np.all(np.isfinite(y)):
-                    pred = None
-                elif name == "no_change":
-                    pred = float(y[-1])
-                else:
-                    slope, intercept = np.polyfit(x, y, 1)
-                    pred = float(intercept + slope * x_target)
-                    pred = min(max(pred, 0.0), 1.0) if q == "mean_pass_rate" \
-                        else max(pred, 0.0)
+                value = getattr(fits[name], q)[b - 1]
+                pred = float(value) if np.isfinite(value) else None
                 actual = actual_by_bucket[b - 1][q]
                 entry[q] = {"predicted": pred, "actual": actual, **errors(pred, actual)}
             out[name]["buckets"].append(entry)

@@ -36,6 +36,7 @@ order ``DEFAULT_ORDER`` decides.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,22 +136,20 @@ def score_laws(steps, laws, n_buckets: int) -> dict[str, LawScore]:
         dof, mae = float(FALLBACK_DOF), np.nan
         if used:
             with np.errstate(invalid="ignore"):
-                q = "mean_pass_rate"
-                e = np.array([(s.error[law][q] ** 2 - s.var_pred[law][q] - s.var_meas[q]) /
-                              s.distance**2 for s in used])
-                mse = np.nanmean(np.where(np.isfinite(e), e, np.nan), axis=0) \
-                    if np.isfinite(e).any() else mse
+                # Per quantity, (steps, buckets): squared error per decade^2 beyond noise.
+                excess = {q: np.array([(s.error[law][q] ** 2 - s.var_pred[law][q] -
+                                        s.var_meas[q]) / s.distance**2 for s in used])
+                          for q in QUANTITIES}
+                excess = {q: np.where(np.isfinite(v), v, np.nan) for q, v in excess.items()}
                 mae = np.nanmean(np.abs([100 * (s.predicted[law]["mean_pass_rate"] -
                                                 s.actual["mean_pass_rate"]) for s in used]))
-            for q in QUANTITIES:
-                per_step = []
-                for s in used:
-                    excess = (s.error[law][q] ** 2 - s.var_pred[law][q] - s.var_meas[q])
-                    excess = excess[np.isfinite(excess)]
-                    if excess.size:
-                        per_step.append(excess.mean() / s.distance**2)
-                if per_step:
-                    sigma[q] = float(np.sqrt(max(0.0, np.mean(per_step))))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN buckets, steps
+                mse = np.nanmean(excess["mean_pass_rate"], axis=0)
+                for q in QUANTITIES:
+                    per_step = np.nanmean(excess[q], axis=1)
+                    if np.isfinite(per_step).any():
+                        sigma[q] = float(np.sqrt(max(0.0, np.nanmean(per_step))))
             dof = float(STEP_DOF * len(used))
         scores[law] = LawScore(law=law, steps=len(used), mse_per_decade=mse,
                                mean_abs_error_pp=float(mae), sigma=sigma, dof=dof,
@@ -207,8 +206,8 @@ def calibrated_interval(estimate: float, draws: np.ndarray, quantity: str, sigma
     z = stats.norm.ppf(0.5 + level / 2)
     tq = stats.t.ppf(0.5 + level / 2, dof)
     half = float(np.sqrt(z**2 * v_noise + (tq * sigma * max(distance, 0.0)) ** 2))
-    low = float(scale.inverse(min(t_hat, t_hat - half)))
-    high = float(scale.inverse(max(t_hat, t_hat + half)))
-    est = float(scale.inverse(t_hat)) if quantity == "mean_pass_rate" else float(estimate)
-    low, high = min(low, est), max(high, est)
+    est = float(estimate)
+    # min/max: the round trip through the scale must not push a bound past the estimate.
+    low = min(float(scale.inverse(t_hat - half)), est)
+    high = max(float(scale.inverse(t_hat + half)), est)
     return IntervalEstimate(est, ConfidenceInterval(low, high), level, method, draws)

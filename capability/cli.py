@@ -94,7 +94,8 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--level", type=float, default=0.9,
                    help="confidence level of the intervals (default: 0.9)")
     g.add_argument("--resamples", type=int, default=1000, metavar="N",
-                   help="bootstrap resamples per bucket (default: 1000)")
+                   help="bootstrap resamples and posterior draws of every law at the target "
+                        "(the rolling backtest steps use at most 200) (default: 1000)")
     g.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
 
 

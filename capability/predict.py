@@ -219,10 +219,10 @@ def _bucketing(n, c, task_ids, settings: PredictionSettings):
 
 
 def _fit_laws(names, n, c, compute, loss, local, reassign, target_compute, settings,
-              n_draws, seed) -> dict[str, LawFit | None]:
+              n_draws, seed, loss_fit=None) -> dict[str, LawFit | None]:
     data = LadderData(n=n, c=c, compute=compute, buckets=local, loss=loss,
                       estimator=settings.estimator, pool_slopes=settings.pool_slopes,
-                      reassign=reassign)
+                      reassign=reassign, loss_fit=loss_fit)
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     seeds = root.spawn(len(names))
     fits = {}
@@ -288,10 +288,20 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     except ValueError as err:
         raise InputError(str(err), key="buckets") from None
     laws = candidate_laws(settings, loss is not None)
-    seeds = np.random.SeedSequence(settings.seed).spawn(3)
+    seeds = np.random.SeedSequence(settings.seed).spawn(2)
+    loss_fit, loss_note = None, ""
+    if loss is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                loss_fit = fit_loss_law(compute, loss, target_compute=target_compute,
+                                        confidence_level=settings.confidence_level,
+                                        rng=np.random.default_rng(seeds[1]))
+        except FitError as err:
+            loss_note = f"loss law: no fit: {err}"
     n_draws = settings.n_resamples
     fits = _fit_laws(laws, n[:, inside], c[:, inside], compute, loss, local, reassign,
-                     target_compute, settings, n_draws, seeds[0])
+                     target_compute, settings, n_draws, seeds[0], loss_fit=loss_fit)
     report = fits["power"].extra
 
     def fit_at(j, compute_j):
@@ -375,16 +385,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                            name: [_json_float(v) for v in vals["mean_pass_rate"]]
                            for name, vals in st.predicted.items()}} for st in steps],
     }
-    loss_fit = None
-    if loss is not None:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                loss_fit = fit_loss_law(compute, loss, target_compute=target_compute,
-                                        confidence_level=settings.confidence_level,
-                                        rng=np.random.default_rng(seeds[1]))
-        except FitError as err:
-            notes.append(f"loss law: no fit: {err}")
+    if loss_note:
+        notes.append(loss_note)
     saturated = int(np.sum(np.all(c == n, axis=0)))
     if saturated:
         notes.append(f"{saturated} problem(s) saturated: every sample of every ladder model "

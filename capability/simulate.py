@@ -128,8 +128,9 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
     rng = np.random.default_rng(seed)
     task_ids = [f"{task_prefix}{i}" for i in range(n_problems)]
     median = 0.03 if kind == "saturating" else 0.25
-    a = np.clip(np.exp(np.log(median) + 1.3 * rng.standard_normal(n_problems)), 0.01 * median
-                / 0.25, 20.0)
+    # Clipped to [median / 25, 20]: [0.01, 20] for the default median.
+    a = np.clip(np.exp(np.log(median) + 1.3 * rng.standard_normal(n_problems)), median / 25,
+                20.0)
     p_target = np.exp(-a)
     k_i = k * np.exp(k_spread * rng.standard_normal(n_problems) - k_spread**2 / 2)
     if n_inverse:

@@ -34,8 +34,7 @@ def _run(seed, n_resamples=400, **sim_kwargs):
 
 def test_issue_ladder_meets_the_bar():
     """Every seed meets the error bars; the coverage bar (>= 4 of 6 buckets) is a random
-    event with correlated buckets, so at most one seed in twelve may miss it (measured over
-    100 seeds: see the README)."""
+    event with correlated buckets, so at most one seed in twelve may miss it."""
     coverage_misses = []
     for seed in range(100, 112):
         _, pred, rel, covered, rate_err = _run(seed, n_inverse=0)
@@ -73,8 +72,7 @@ def test_beats_plain_log_log_least_squares_on_average():
 
 
 def test_interval_coverage_is_close_to_its_level():
-    """Seeded calibration: 40 ladders x 6 buckets. Measured here: 0.958 at level 0.9 (and
-    0.928 over 100 seeds with ``python bench/accuracy.py --seeds 100``)."""
+    """Seeded calibration: 40 ladders x 6 buckets. Measured here: 0.958 at level 0.9."""
     hits = []
     for seed in range(40):
         _, _, _, covered, _ = _run(seed, n_resamples=300, n_inverse=0)

@@ -15,8 +15,9 @@ per-problem ceiling ``q_i = expit(u_i)``.
 The parameters ``theta_i = (b_i, s_i[, u_i])`` are drawn from a common normal distribution
 ``N(mu, Sigma)`` (random intercepts and slopes, correlated), whose ``mu`` and ``Sigma`` are
 estimated from all problems by empirical Bayes: Laplace-approximation EM (each round: every
-problem's posterior mode by damped Newton given the prior, then ``mu = mean theta_i``,
-``Sigma = mean[(theta_i - mu)(theta_i - mu)^T + H_i^{-1}]``). A problem that no ladder model
+problem's posterior mode by Fisher scoring given the prior, then ``mu = mean theta_i``,
+``Sigma = mean[(theta_i - mu)(theta_i - mu)^T + H_i^{-1}]``, ``H_i`` the expected
+information at the mode). A problem that no ladder model
 solved (``c = 0`` everywhere) is not excluded: its counts bound its pass rate from above, and
 the prior says how such problems usually rise. Its posterior ``N(theta_i, H_i^{-1})`` gives
 the uncertainty of each problem's curve (Laplace approximation).
@@ -104,7 +105,7 @@ class _Problem:
         return np.einsum("pm,pmi,pmj->pij", w, g, g) + prec
 
 
-def _newton(prob: _Problem, theta, mu, prec, max_iter=50, tol=1e-6):
+def _fisher_scoring(prob: _Problem, theta, mu, prec, max_iter=50, tol=1e-6):
     """Posterior modes of every problem by Fisher scoring with backtracking (vectorised);
     returns the modes and the information there."""
     steps = 0.5 ** np.arange(20)
@@ -154,7 +155,9 @@ class HierarchicalFit:
     rounds: int
 
     def pass_rate(self, x_raw, theta=None) -> np.ndarray:
-        """``p_i`` at covariate values ``x_raw`` (shape ``(G,)``): shape ``(..., P, G)``."""
+        """``p_i`` at covariate values ``x_raw`` for parameters ``theta`` (default: the modes):
+        ``x_raw`` of shape ``(G,)`` gives ``(..., P, G)``; ``(R, 1, 1)`` with ``theta`` of
+        shape ``(R, P, d)`` evaluates draw ``r`` at its own ``x_raw[r]``."""
         theta = self.theta if theta is None else theta
         x = np.asarray(x_raw, float) - self.x_center
         log_p, _, _, _ = _log_p(theta, x, self.link, self.ceiling)
@@ -193,8 +196,8 @@ def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
     rounds = 0
     for rounds in range(1, max_rounds + 1):  # noqa: B007 (rounds is reported)
         prec = np.linalg.inv(sigma)
-        theta, hess = _newton(prob, theta, mu, prec)
-        cov = np.linalg.inv(hess)
+        theta, info = _fisher_scoring(prob, theta, mu, prec)
+        cov = np.linalg.inv(info)
         new_mu = theta.mean(0)
         dev = theta - new_mu
         new_sigma = (dev.T @ dev) / theta.shape[0] + cov.mean(0) + floor
@@ -202,13 +205,14 @@ def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
             # The ceiling's prior is fixed, not estimated: most problems have none (q_i
             # near 1) and say nothing about it, so an estimated normal prior on logit q_i
             # would cap every problem at the few capped problems' level.
-            new_mu[2], new_sigma[2, :] , new_sigma[:, 2] = _CEILING_PRIOR[0], 0.0, 0.0
+            new_mu[2] = _CEILING_PRIOR[0]
+            new_sigma[2, :] = new_sigma[:, 2] = 0.0
             new_sigma[2, 2] = _CEILING_PRIOR[1] ** 2
         change = max(np.max(np.abs(new_mu - mu)), np.max(np.abs(new_sigma - sigma)))
         mu, sigma = new_mu, new_sigma
         if change < tol:
             break
     prec = np.linalg.inv(sigma)
-    theta, hess = _newton(prob, theta, mu, prec)
-    return HierarchicalFit(link=link, ceiling=ceiling, theta=theta, cov=np.linalg.inv(hess),
+    theta, info = _fisher_scoring(prob, theta, mu, prec)
+    return HierarchicalFit(link=link, ceiling=ceiling, theta=theta, cov=np.linalg.inv(info),
                            mu=mu, sigma=sigma, x_center=x_center, rounds=rounds)

@@ -39,6 +39,10 @@ class LadderData:
     reassign
         The bucketing rule rerun on resampled counts (see
         :func:`capability.fit.fit_bucket_laws`), or None.
+    loss_fit
+        The loss law already fitted to these models at this target compute
+        (:class:`capability.fit.LossLawFit`), so that ``two_step`` does not fit it again;
+        None: ``two_step`` fits it.
     """
 
     n: np.ndarray
@@ -49,6 +53,7 @@ class LadderData:
     estimator: str = "series"
     pool_slopes: bool = True
     reassign: Callable | None = field(default=None, repr=False, compare=False)
+    loss_fit: object = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -68,9 +73,10 @@ class LawFit:
         How the draws were obtained, in words.
     curve
         ``curve(compute) -> (mean_pass_rate, neg_log_pass_rate)``, each of shape
-        ``(n_buckets, G)`` for a grid of ``G`` computes (FLOPs), or None.
-    details
-        Per bucket, the law's parameters (JSON-able), or None.
+        ``(n_buckets, G)`` for a grid of ``G`` computes (FLOPs), or None where the law's
+        covariate is not compute (``two_step``).
+    extra
+        The law's own fitted object (the report's law: its ``BucketLaw`` list).
     """
 
     law: str
@@ -80,7 +86,6 @@ class LawFit:
     neg_log_pass_rate_draws: np.ndarray = field(repr=False)
     noise_method: str = ""
     curve: Callable | None = field(default=None, repr=False, compare=False)
-    details: tuple = field(default=(), repr=False)
     extra: object = field(default=None, repr=False, compare=False)
 
 

@@ -30,45 +30,41 @@ def bucket_values(n, c, buckets, estimator: str) -> tuple[np.ndarray, np.ndarray
 def _fit(data: LadderData, target_compute: float, n_draws: int, rng, name: str) -> LawFit:
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     x = np.log10(data.compute)
-    x_t = np.log10(target_compute)
+    xc = x - x.mean()
 
-    def apply(n, c):
+    def apply(n, c, x_new):
+        """The baseline from counts ``(..., M, P)`` at ``log10`` computes ``x_new`` (shape
+        ``(G,)``): mean pass rate and ``-E[log p]``, each ``(..., n_buckets, G)``."""
         mp, nl = bucket_values(n, c, data.buckets, data.estimator)   # (..., M, nb)
-        if name == "no_change":
-            return mp[..., -1, :], nl[..., -1, :]
-        xc = x - x.mean()
-        w = xc / (xc**2).sum()
+        out = []
+        for v, top in ((mp, 1.0), (nl, np.inf)):
+            if name == "no_change":
+                line = np.repeat(v[..., -1, :, None], x_new.size, -1)
+            else:
+                slope = np.einsum("m,...mb->...b", xc / (xc**2).sum(), v)
+                line = v.mean(-2)[..., None] + slope[..., None] * (x_new - x.mean())
+            out.append(np.clip(line, 0.0, top))
+        return out
 
-        def line(v):
-            slope = np.einsum("m,...mb->...b", w, v)
-            return v.mean(-2) + slope * (x_t - x.mean())
-        return np.clip(line(mp), 0.0, 1.0), np.maximum(line(nl), 0.0)
-
-    mean_p, neg_log = apply(data.n, data.c)
+    x_t = np.array([np.log10(target_compute)])
+    mean_p, neg_log = (v[..., 0] for v in apply(data.n, data.c, x_t))
     if n_draws > 0:
         c_star = rng.binomial(data.n[None].astype(np.int64), data.c / data.n,
                               size=(n_draws, *data.n.shape))
-        mp_draws, nl_draws = apply(np.broadcast_to(data.n, c_star.shape), c_star)
+        mp_draws, nl_draws = (v[..., 0] for v in
+                              apply(np.broadcast_to(data.n, c_star.shape), c_star, x_t))
         method = f"{n_draws} parametric bootstrap resamples of the counts (binomial)"
     else:
         mp_draws = nl_draws = np.empty((0, len(data.buckets)))
         method = "no draws"
 
     def curve(compute):
-        g = np.log10(np.asarray(compute, float))
-        mp, nl = bucket_values(data.n, data.c, data.buckets, data.estimator)
-        if name == "no_change":
-            return (np.repeat(mp[-1][:, None], g.size, 1), np.repeat(nl[-1][:, None], g.size, 1))
-        out = []
-        for v, hi in ((mp, 1.0), (nl, np.inf)):
-            slope, icpt = np.polyfit(x, v, 1)
-            out.append(np.clip(icpt[:, None] + slope[:, None] * g[None], 0.0, hi))
-        return tuple(out)
+        return tuple(apply(data.n, data.c, np.log10(np.atleast_1d(np.asarray(compute,
+                                                                              float)))))
 
     return LawFit(law=name, mean_pass_rate=mean_p, neg_log_pass_rate=neg_log,
                   mean_pass_rate_draws=mp_draws, neg_log_pass_rate_draws=nl_draws,
-                  noise_method=method, curve=curve,
-                  details=tuple(None for _ in data.buckets))
+                  noise_method=method, curve=curve)
 
 
 def no_change(data: LadderData, target_compute: float, *, n_draws: int = 400,

@@ -37,10 +37,8 @@ def fit(data: LadderData, target_compute: float, *, n_draws: int = 400, rng=None
                 mp[j] = np.exp(-w.per_problem[:, None] * ratio[None]).mean(0)
         return mp, nl
 
-    details = tuple(None if w is None else {"alpha": float(w.fit.alpha), "k": float(w.fit.k)}
-                    for w in laws)
     method = (f"parametric bootstrap over binomial sampling noise ({n_draws} resamples from "
               "the fitted laws, problems re-bucketed)" if n_draws else "no draws")
     return LawFit(law="power", mean_pass_rate=mean_p, neg_log_pass_rate=neg_log,
                   mean_pass_rate_draws=mp_draws, neg_log_pass_rate_draws=nl_draws,
-                  noise_method=method, curve=curve, details=details, extra=laws)
+                  noise_method=method, curve=curve, extra=laws)

@@ -22,13 +22,15 @@ def fit(data: LadderData, target_compute: float, *, n_draws: int = 400,
     if data.loss is None:
         return None
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            loss = fit_loss_law(data.compute, data.loss, target_compute=target_compute,
-                                n_resamples=min(n_draws, 200), rng=rng)
-    except FitError:
-        return None
+    loss = data.loss_fit
+    if loss is None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                loss = fit_loss_law(data.compute, data.loss, target_compute=target_compute,
+                                    n_resamples=min(n_draws, 200), rng=rng)
+        except FitError:
+            return None
     # -log10 L, rescaled to span as many units as log10 C over the ladder (a linear change
     # of the covariate: the law is the same, the pooled prior is better conditioned).
     span_c = np.ptp(np.log10(data.compute))
@@ -39,7 +41,6 @@ def fit(data: LadderData, target_compute: float, *, n_draws: int = 400,
         target_loss = rng.choice(boot, size=n_draws)
     else:
         target_loss = np.array(loss.prediction.estimate)
-    fitted = fit_per_problem(data, target_compute, name="two_step", link="logit",
-                             n_draws=n_draws, rng=rng, covariate=scale * x_loss,
-                             target_covariate=-scale * np.log10(target_loss))
-    return fitted
+    return fit_per_problem(data, target_compute, name="two_step", link="logit",
+                           n_draws=n_draws, rng=rng, covariate=scale * x_loss,
+                           target_covariate=-scale * np.log10(target_loss))
