@@ -386,7 +386,13 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
 
     points, ybar, w, b0, b1, lam, a_list = estimate([n[:, b] for b in buckets],
                                                     [c[:, b] for b in buckets])
-    fitted = [j for jj, j in enumerate(live) if np.isfinite(b0[jj])]
+    # A bucket is fitted when its law, alpha included, is finite for every problem (a line
+    # through points at nearly equal compute can have a slope that overflows).
+    with np.errstate(over="ignore", invalid="ignore"):
+        log_alpha = b0 - b1 * np.log(target_compute)
+        usable = [bool(np.isfinite(np.exp(b0[jj])) and np.isfinite(np.exp(log_alpha[jj]))
+                       and np.all(np.isfinite(a_list[jj]))) for jj in range(len(live))]
+    fitted = [j for jj, j in enumerate(live) if usable[jj]]
     method = (f"parametric bootstrap over binomial sampling noise ({n_resamples} resamples "
               "from the fitted per-problem laws{rebucket}), basic interval on the {scale} "
               "scale").replace("{rebucket}", ", problems re-bucketed in each resample"
@@ -398,7 +404,7 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
         truth_a = np.full(n.shape[1], np.nan)
         p_star = c / n
         for jj, j in enumerate(live):
-            if np.isfinite(b0[jj]):
+            if usable[jj]:
                 truth_a[buckets[j]] = a_list[jj]
                 p_star[:, buckets[j]] = np.exp(-a_list[jj][None, :] *
                                                np.exp(b1[jj] * x)[:, None])
@@ -421,10 +427,10 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
 
     laws: list[BucketLaw | None] = [None] * len(buckets)
     for jj, j in enumerate(live):
-        if not np.isfinite(b0[jj]):
+        if not usable[jj]:
             continue
         value, k = float(np.exp(b0[jj])), float(-b1[jj])
-        fit = PowerLawFit(alpha=value * target_compute**k, k=k,
+        fit = PowerLawFit(alpha=float(np.exp(log_alpha[jj])), k=k,
                           compute_ref=float(target_compute), value_at_ref=value,
                           compute=compute, y=ybar[jj], weights=w[jj])
         a = a_list[jj]
