@@ -52,17 +52,16 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
                _fmt(m.get("loss"), ".4f")] for m in prediction["models"]]
     models.append([f"{prediction['target']} (target)", f"{prediction['target_compute']:.3g}",
                    "–", "–"])
-    head = ["bucket", "problems", "law", "alpha", "k", f"-E[log pass rate] [{level}]",
+    head = ["bucket", "problems", "alpha", "k", "law", f"-E[log pass rate] [{level}]",
             f"mean pass rate [{level}]"]
     scored = {b["bucket"]: b for b in score["buckets"]} if score else {}
     if score:
         head += ["actual -E[log p]", "rel. error", "inside", "actual mean p", "abs. error"]
     rows = []
     for b in prediction["buckets"]:
-        row = [str(b["bucket"]), str(b["n_problems"]), str(b.get("law") or "–"),
-               _fmt(b.get("alpha"), ".3g"),
-               _fmt(b.get("k"), ".3f"), _interval(b["neg_log_pass_rate"], ".4f"),
-               _interval(b["mean_pass_rate"], ".3f")]
+        row = [str(b["bucket"]), str(b["n_problems"]), _fmt(b.get("alpha"), ".3g"),
+               _fmt(b.get("k"), ".3f"), str(b.get("law") or "–"),
+               _interval(b["neg_log_pass_rate"], ".4f"), _interval(b["mean_pass_rate"], ".3f")]
         if score:
             s = scored[b["bucket"]]
             nl, mp = s["neg_log_pass_rate"], s["mean_pass_rate"]

@@ -17,16 +17,15 @@ def format_prediction(pred: dict, truth: list[dict] | None = None) -> str:
     """A per-bucket table: problems, alpha, k, predicted ``-E[log pass_rate]`` and mean pass
     rate with their intervals; with ``truth`` (one dict per bucket) the true values too."""
     level = round(100 * pred["level"])
-    head = ["bucket", "problems", "law", "alpha", "k", f"-E[log pass_rate] [{level}% interval]",
-            f"mean pass rate [{level}% interval]"]
+    head = ["bucket", "problems", "alpha", "k", "law",
+            f"-E[log pass_rate] [{level}% interval]", f"mean pass rate [{level}% interval]"]
     if truth is not None:
         head += ["true -E[log p]", "true mean p"]
     rows = []
     for i, b in enumerate(pred["buckets"]):
-        row = [str(b["bucket"]), str(b["n_problems"]), str(b.get("law") or "-"),
-               _num(b["alpha"], ".3g"),
-               _num(b["k"], ".3f"), _interval(b["neg_log_pass_rate"], ".4f"),
-               _interval(b["mean_pass_rate"], ".3f")]
+        row = [str(b["bucket"]), str(b["n_problems"]), _num(b["alpha"], ".3g"),
+               _num(b["k"], ".3f"), str(b.get("law") or "-"),
+               _interval(b["neg_log_pass_rate"], ".4f"), _interval(b["mean_pass_rate"], ".3f")]
         if truth is not None:
             row += [f"{truth[i]['neg_log_pass_rate']:.4f}", f"{truth[i]['mean_pass_rate']:.3f}"]
         rows.append(row)

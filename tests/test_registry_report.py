@@ -141,10 +141,11 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     md = (run / "report.md").read_text()
     assert "| bucket | problems | alpha | k |" in md and "figures/buckets.png" in md
     assert "actual -E[log p]" in md and "Registered as" in md
+    assert "## Candidate laws and their rolling backtests" in md and "figures/rolling.png" in md
     assert (run / "figures" / "buckets.png").stat().st_size > 10_000
     assert (run / "figures" / "loss.png").stat().st_size > 5_000
     html = (run / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 2
+    assert html.count("data:image/png;base64,") == 3  # buckets, rolling backtests, loss
     assert "http://" not in html and "https://" not in html
 
 
@@ -160,7 +161,8 @@ def test_report_renders_in_headless_chromium_with_every_figure(sim, tmp_path, ca
          "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=10000",
          "--dump-dom", (run / "report.html").as_uri()],
         capture_output=True, text=True, timeout=120)
-    assert 'data-figures-loaded="2/2"' in proc.stdout, proc.stderr[-2000:]
+    # Three figures: the buckets, the rolling backtests (five ladder models), the loss law.
+    assert 'data-figures-loaded="3/3"' in proc.stdout, proc.stderr[-2000:]
     shot = tmp_path / "shot.png"
     subprocess.run(
         [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
