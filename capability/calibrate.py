@@ -30,8 +30,10 @@ prediction says so.
 ``w mse_b + (1 - w) mean_b' mse_b'`` (``w = OWN_WEIGHT`` = 0.25) where ``mse_b`` is the mean
 over steps of ``(e_bj^2 - v_pred,bj - v_meas,bj) / d_j^2`` on the angular scale: its own
 bucket's backtest error beyond noise, shrunk towards the law's error over all buckets (a
-bucket has only a few steps, and noisy ones). Without backtests the default
-order ``DEFAULT_ORDER`` decides.
+bucket has only a few steps, and noisy ones). A ladder too short for a rolling backtest
+(3 models) chooses by a *short* one (each model predicted from the two below it), whose
+errors choose the law but do not calibrate the interval (the fallback rule does); only
+without even that, the default order ``DEFAULT_ORDER`` decides.
 """
 
 from __future__ import annotations
@@ -158,7 +160,7 @@ def score_laws(steps, laws, n_buckets: int) -> dict[str, LawScore]:
 
 
 def choose_laws(scores: dict[str, LawScore], estimates: dict[str, np.ndarray],
-                forced: str | None = None) -> list[tuple[str | None, str]]:
+                forced: str | None = None, short: bool = False) -> list[tuple[str | None, str]]:
     """Per bucket ``(law, reason)``: the forced law, or the best by the rolling backtests, or
     the first of ``DEFAULT_ORDER`` with a value; ``(None, reason)`` when no law has one."""
     n_buckets = len(next(iter(estimates.values())))
@@ -184,7 +186,8 @@ def choose_laws(scores: dict[str, LawScore], estimates: dict[str, np.ndarray],
             ranked.sort()
             best, law = ranked[0]
             others = ", ".join(f"{name} {v:.2g}" for v, name in ranked[1:4])
-            out.append((law, f"smallest rolling-backtest error ({best:.2g} squared per "
+            kind = "short rolling-backtest (2 models below)" if short else "rolling-backtest"
+            out.append((law, f"smallest {kind} error ({best:.2g} squared per "
                         f"decade on the angular scale, beyond noise; next: {others})"))
         else:
             law = next((name for name in DEFAULT_ORDER if name in have), have[0])

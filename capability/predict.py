@@ -234,6 +234,16 @@ def _fit_laws(names, n, c, compute, loss, local, reassign, target_compute, setti
     return fits
 
 
+def _step_dict(step) -> dict:
+    """A rolling backtest step for ``prediction.json``."""
+    return {"held": step.held, "compute": step.compute, "distance_decades": step.distance,
+            "below": list(step.below),
+            "actual_mean_pass_rate": [_json_float(v) for v in step.actual["mean_pass_rate"]],
+            "predicted_mean_pass_rate": {
+                name: [_json_float(v) for v in vals["mean_pass_rate"]]
+                for name, vals in step.predicted.items()}}
+
+
 def candidate_laws(settings: PredictionSettings, has_loss: bool) -> tuple[str, ...]:
     """The laws a prediction fits: every candidate with ``law="auto"``, else the forced one
     (and the report's law, always kept as the reference)."""
@@ -320,7 +330,14 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     scores = score_laws(steps, laws, len(local))
     estimates = {name: f.mean_pass_rate for name, f in fits.items() if f is not None}
     forced = None if settings.law == "auto" else settings.law
-    choice = choose_laws(scores, estimates, forced)
+    short_steps = []
+    if not steps and forced is None and len(names) > 2:
+        # Too few models to calibrate an interval, but a short backtest (each model
+        # predicted from two below it) still tells which law this ladder favours.
+        short_steps = rolling_backtests(n, c, compute, names, fit_at, min_below=2,
+                                        estimator=settings.estimator)
+    choice = choose_laws(score_laws(short_steps, laws, len(local)) if short_steps else scores,
+                         estimates, forced, short=bool(short_steps))
     distance = float(np.log10(target_compute / compute.max()))
     level = settings.confidence_level
 
@@ -337,9 +354,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                      f"law (see inverse_scaling): {', '.join(w['task_id'] for w in worse[:5])}"
                      f"{' ...' if len(worse) > 5 else ''}; their buckets may be predicted low")
     if not steps:
+        how = ("a short backtest (each model predicted from the two below it)" if short_steps
+               else "the default order" if forced is None else "--law")
         notes.append(f"no rolling backtest: a ladder needs at least {settings.min_below + 1} "
-                     f"models for one (this one has {len(names)}); the law was chosen by the "
-                     "default order and its interval widened by the fallback rule (law error "
+                     f"models for one (this one has {len(names)}); the law was chosen by "
+                     f"{how} and its interval widened by the fallback rule (law error "
                      f"{FALLBACK_SIGMA['mean_pass_rate']} per decade on the angular scale, "
                      f"{FALLBACK_DOF} degrees of freedom)")
     buckets = []
@@ -377,13 +396,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         "mode": settings.law, "distance_decades": distance,
         "candidates": list(laws),
         "scores": {name: sc.to_dict() for name, sc in scores.items()},
-        "backtests": [{"held": st.held, "compute": st.compute, "distance_decades": st.distance,
-                       "below": list(st.below),
-                       "actual_mean_pass_rate": [_json_float(v) for v in
-                                                 st.actual["mean_pass_rate"]],
-                       "predicted_mean_pass_rate": {
-                           name: [_json_float(v) for v in vals["mean_pass_rate"]]
-                           for name, vals in st.predicted.items()}} for st in steps],
+        "backtests": [_step_dict(st) for st in steps],
+        "short_backtests": [_step_dict(st) for st in short_steps],
     }
     if loss_note:
         notes.append(loss_note)
@@ -391,9 +405,14 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     if saturated:
         notes.append(f"{saturated} problem(s) saturated: every sample of every ladder model "
                      "passed")
+    unsolved = int(np.sum(np.any(c == 0, axis=0)))
     if assignment.excluded:
         notes.append(f"{len(assignment.excluded)} problem(s) excluded: some ladder model "
                      "never solved them (zero policy 'exclude')")
+    elif unsolved:
+        notes.append(f"{unsolved} problem(s) some ladder model never solved are kept, not "
+                     f"excluded (zero policy '{settings.zero_policy}'): the per-problem laws "
+                     "read c = 0 as information")
     return Prediction(ladder=ladder, target=target, target_compute=float(target_compute),
                       models=tuple((m[0], float(m[1]), m[2]) for m in models),
                       settings=settings, assignment=assignment, buckets=tuple(buckets),
