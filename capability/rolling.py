@@ -12,6 +12,7 @@ extrapolation distance ``log10(C_j / C_{j-1})`` in decades.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -68,7 +69,8 @@ def _draw_var(draws: np.ndarray, q: str) -> np.ndarray:
     if draws.shape[0] < 2:
         return np.zeros(draws.shape[1])
     t = SCALES[q].forward(draws)
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # a bucket with < 2 finite draws
         v = np.nanvar(np.where(np.isfinite(t), t, np.nan), axis=0, ddof=1)
     return np.where(np.isfinite(v), v, 0.0)
 
