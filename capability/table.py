@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["format_prediction", "format_score", "format_backtest"]
+__all__ = ["format_prediction", "format_score", "format_backtest", "rows_table"]
 
 
 def _num(x, fmt: str) -> str:
@@ -32,7 +32,7 @@ def format_prediction(pred: dict, truth: list[dict] | None = None) -> str:
     lines = [f"Prediction for {pred['target']} at {pred['target_compute']:.3g} FLOPs "
              f"(ladder {pred['ladder']}: {len(pred['models'])} models; "
              f"{len(pred['held_out'])} held out, {len(pred['excluded'])} excluded)",
-             *_rows_table(head, rows)]
+             *rows_table(head, rows)]
     if "loss" in pred:
         lines.append(f"final loss: {_interval(pred['loss'], '.4f')}  "
                      f"(L(C) = {pred['loss']['a']:.3g} * C^{pred['loss']['b']:.3f} + "
@@ -40,7 +40,7 @@ def format_prediction(pred: dict, truth: list[dict] | None = None) -> str:
     return "\n".join(lines)
 
 
-def _rows_table(head: list[str], rows: list[list[str]]) -> list[str]:
+def rows_table(head: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[j]) for r in [head, *rows]) for j in range(len(head))]
     return ["  ".join(h.ljust(w) for h, w in zip(head, widths)),
             "  ".join("-" * w for w in widths),
@@ -65,7 +65,7 @@ SCORED_HEAD = ["bucket", "problems", "-E[log p] predicted [interval]", "actual",
 def format_score(score: dict) -> str:
     """A per-bucket table of predicted against measured values, and the overall errors."""
     lines = [f"Score of the prediction for {score['target']} (level {score['level']})"]
-    lines += _rows_table(SCORED_HEAD, _scored_rows(score["buckets"]))
+    lines += rows_table(SCORED_HEAD, _scored_rows(score["buckets"]))
     o = score["overall"]["neg_log_pass_rate"]
     lines.append(f"overall: mean |relative error| {_num(o['mean_abs_rel_error'], '.1%')}, "
                  f"worst {_num(o['max_abs_rel_error'], '.1%')}; "
@@ -80,7 +80,7 @@ def format_backtest(result: dict) -> str:
     for fold in result["folds"]:
         lines.append(f"Backtest: {fold['held_out']} ({fold['held_out_compute']:.3g} FLOPs) "
                      f"predicted from {', '.join(fold['ladder_models'])}")
-        lines += _rows_table(SCORED_HEAD, _scored_rows(fold["buckets"]))
+        lines += rows_table(SCORED_HEAD, _scored_rows(fold["buckets"]))
         o = fold["overall"]["neg_log_pass_rate"]
         lines.append(f"method: mean |relative error| of -E[log p] "
                      f"{_num(o['mean_abs_rel_error'], '.1%')}, mean pass rate "

