@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="register the prediction right away (see capability register)")
     run.add_argument("--registry", type=Path, default=None, metavar="DIR",
                      help="registry directory (default: DIR/../registry)")
+    run.add_argument("--force", action="store_true",
+                     help="with --register: repoint DIR/registration.json at this prediction "
+                          "even if it names another one (see capability register)")
     _method_options(run)
     _execution_options(run)
 
@@ -152,15 +155,22 @@ def build_parser() -> argparse.ArgumentParser:
         "register", help="fix a prediction in the registry before the target exists",
         description="Store an immutable record of RUN_DIR/prediction.json in the registry: "
                     "the prediction, its buckets (task ids, held out, excluded), every "
-                    "parameter, the sha256 of the ladder file and of every input read, the "
-                    "tool's version and a UTC timestamp. Its id is the sha256 of its content: "
-                    "publish it before the big run. Refused if an input changed since the "
-                    "run or holds the target's results. Writes RUN_DIR/registration.json.",
+                    "parameter, the sha256 of the ladder file and of every input read and the "
+                    "tool's version. Its id is the sha256 of that content (the time of "
+                    "registration is kept beside it, not hashed): publish it before the big "
+                    "run. Registering the same prediction again gives the same id. Refused if "
+                    "an input changed since the run or holds the target's results, and, "
+                    "without --force, if RUN_DIR/registration.json names another prediction. "
+                    "Writes RUN_DIR/registration.json.",
         epilog="example:\n  capability register runs/2026-11 && capability score runs/2026-11 "
                "--target big.csv", formatter_class=_Formatter)
     reg.add_argument("run_dir", type=Path, help="a directory made by capability run")
     reg.add_argument("--registry", type=Path, default=None, metavar="DIR",
                      help="registry directory (default: RUN_DIR/../registry)")
+    reg.add_argument("--force", action="store_true",
+                     help="repoint RUN_DIR/registration.json at this prediction even if it "
+                          "names another one (the run was made again since); the old record "
+                          "stays in the registry")
 
     sco = sub.add_parser(
         "score", help="compare a registered prediction with the target's results",
@@ -607,16 +617,25 @@ def _predict_ladder(ladder_path: Path, out: Path, settings,
     return result
 
 
-def _register(run_dir: Path, registry: Path | None) -> str:
+def _register(run_dir: Path, registry: Path | None, force: bool = False) -> str:
     from capability.pipeline import register_run
     from capability.registry import SHORT_ID
 
-    rid, content = register_run(run_dir, registry)
-    print(f"registered prediction {rid}")
-    print(f"short id {rid[:SHORT_ID]}, {content['created_utc']}, in "
-          f"{Path(registry) if registry else run_dir.resolve().parent / 'registry'}",
+    previous = run_dir / "registration.json"
+    old = previous.read_text(encoding="utf-8") if previous.is_file() else None
+    done = register_run(run_dir, registry, force=force)
+    where = Path(registry) if registry else run_dir.resolve().parent / "registry"
+    if done.existed:
+        print(f"already registered: prediction {done.id}")
+    else:
+        print(f"registered prediction {done.id}")
+    print(f"short id {done.id[:SHORT_ID]}, first registered {done.created_utc}, in {where}",
           flush=True)
-    return rid
+    if old is not None and done.id not in old:
+        _warn(f"WARNING: --force: {previous} now names {done.id[:SHORT_ID]}; it named "
+              f"another prediction before (still in the registry). Anyone holding the old "
+              "id holds a different prediction.")
+    return done.id
 
 
 def _score(args: argparse.Namespace) -> None:
@@ -701,9 +720,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         _predict_ladder(args.ladder, args.out, _settings(args), args=args)
         if args.register:
-            _register(args.out, args.registry)
+            _register(args.out, args.registry, args.force)
     elif args.command == "register":
-        _register(args.run_dir, args.registry)
+        _register(args.run_dir, args.registry, args.force)
     elif args.command == "score":
         _score(args)
     elif args.command == "backtest":

@@ -48,7 +48,7 @@ def run_demo(out_dir: str | Path, *, seed: int = 0, n: int = 50, loop_rate: floa
         result, pred = run_prediction(ladder_path, run_dir, settings, execution)
         truth = bucket_truth(sim, pred.assignment.buckets)
         echo(format_prediction(result, truth))
-        rid, _ = register_run(run_dir)
+        rid = register_run(run_dir).id
         echo(f"registered prediction {rid}")
         echo(f"sampling the target {sim.target} ...")
         target = load_ladder(ladder_path).target

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from capability import __version__
 from capability.counts import ladder_counts, read_counts
 from capability.errors import InputError
 from capability.execute import count_results, execute_ladder, execute_samples
@@ -23,9 +24,11 @@ from capability.predict import PredictionSettings, predict
 from capability.problems import BUILTIN, load_problems
 from capability.registry import (
     SHORT_ID,
+    Registered,
     RegistryError,
     find_record,
     read_record,
+    record_id,
     sha256_file,
     write_record,
 )
@@ -195,9 +198,15 @@ def default_registry(run_dir: Path) -> Path:
     return Path(run_dir).resolve().parent / "registry"
 
 
-def register_run(run_dir: Path, registry: Path | None = None) -> tuple[str, dict]:
+def register_run(run_dir: Path, registry: Path | None = None, *,
+                 force: bool = False) -> Registered:
     """Register ``run_dir/prediction.json``: check its inputs are unchanged since the run and
-    exclude the target's results, write the record, and ``run_dir/registration.json``."""
+    exclude the target's results, write the record (or find the same one already there),
+    and ``run_dir/registration.json``.
+
+    A ``registration.json`` naming a different record (the prediction was made again since
+    it was registered) is kept -- it may be the id already published -- unless ``force``;
+    the old record stays in the registry either way."""
     run_dir = Path(run_dir)
     path = run_dir / "prediction.json"
     if not path.is_file():
@@ -228,11 +237,25 @@ def register_run(run_dir: Path, registry: Path | None = None) -> tuple[str, dict
             "held_out": prediction["held_out"], "excluded": prediction["excluded"],
             "run_dir": str(run_dir.resolve())}
     registry = Path(registry) if registry else default_registry(run_dir)
-    rid, content = write_record(registry, "prediction", body)
-    write_json_atomic(run_dir / "registration.json",
-                      {"id": rid, "short_id": rid[:SHORT_ID], "registry": str(registry.resolve()),
-                       "created_utc": content["created_utc"]})
-    return rid, content
+    reg_path = run_dir / "registration.json"
+    previous = None
+    if reg_path.is_file():
+        try:
+            previous = json.loads(reg_path.read_text(encoding="utf-8")).get("id")
+        except (ValueError, AttributeError):
+            previous = None
+    if previous and previous != record_id({"kind": "prediction",
+                                           "tool_version": __version__, **body}) and not force:
+        raise RegistryError(f"{reg_path} names prediction {previous[:SHORT_ID]}, and "
+                            f"{run_dir / 'prediction.json'} is not that prediction any more "
+                            "(made again since it was registered). Registering it would "
+                            "repoint the run at a new id; pass --force to do so (the old "
+                            "record stays in the registry)")
+    done = write_record(registry, "prediction", body)
+    write_json_atomic(reg_path, {"id": done.id, "short_id": done.id[:SHORT_ID],
+                                 "registry": str(registry.resolve()),
+                                 "created_utc": done.created_utc})
+    return done
 
 
 def target_counts(path: Path, problems_source, out_dir: Path,
@@ -282,8 +305,8 @@ def score_registered(ref: str, target_file: Path, *, registry: Path | None,
     out = Path(out_dir) if out_dir else (run_dir if run_dir.is_dir() else Path("."))
     counts, source = target_counts(target_file, _problems_of(prediction), out, execution)
     score = score_prediction(prediction, counts)
-    sid, _ = write_record(registry, "score", {"prediction_id": pid, "target_input": source,
-                                              "score": score})
+    sid = write_record(registry, "score", {"prediction_id": pid, "target_input": source,
+                                           "score": score}).id
     result = {"id": sid, "prediction_id": pid, **score}
     write_json_atomic(out / "score.json", result)
     return sid, result

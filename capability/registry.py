@@ -7,8 +7,10 @@ recomputes its hash, so a record edited after the fact is detected. Two kinds:
 
 ``prediction``
     The prediction as ``capability run`` wrote it (buckets with their task ids, held out,
-    excluded, every parameter), the sha256 of the ladder file and of every input read, the
-    tool's version and a UTC timestamp.
+    excluded, every parameter), the sha256 of the ladder file and of every input read and
+    the tool's version. The UTC time of registration sits in the file beside the record,
+    outside what is hashed: the same prediction always gets the same id, and registering it
+    again finds the existing record instead of making a second one.
 ``score``
     A registered prediction compared with the target's measured counts, linked to it by id.
 """
@@ -18,14 +20,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from capability import __version__
 from capability.errors import CapabilityError, InputError
 
-__all__ = ["RegistryError", "sha256_file", "record_id", "write_record", "read_record",
-           "find_record", "SHORT_ID"]
+__all__ = ["RegistryError", "Registered", "sha256_file", "record_id", "write_record",
+           "read_record", "find_record", "SHORT_ID"]
 
 SHORT_ID = 12
 
@@ -55,29 +58,42 @@ def record_id(content: dict) -> str:
     return hashlib.sha256(_canonical(content)).hexdigest()
 
 
-def write_record(registry: str | Path, kind: str, body: dict) -> tuple[str, dict]:
-    """Add a record of ``kind`` to the registry; return ``(id, content)``.
+@dataclass(frozen=True)
+class Registered:
+    """What :func:`write_record` did: the record's id and content, when it was first
+    registered (UTC, ISO 8601), and whether it was there already."""
 
-    The content is ``{"kind", "tool_version", "created_utc", **body}``. Writing the same
-    content twice is impossible (the timestamp differs); an id that exists is refused."""
+    id: str
+    content: dict
+    created_utc: str
+    existed: bool
+
+
+def write_record(registry: str | Path, kind: str, body: dict) -> Registered:
+    """Add a record of ``kind`` to the registry, or find it there.
+
+    The content is ``{"kind", "tool_version", **body}`` and the id its hash; the time of
+    registration is kept in the file beside the content, outside what is hashed, so the same
+    content always has the same id: registering it again returns the existing record (and
+    its first time), never a second one."""
     registry = Path(registry)
     registry.mkdir(parents=True, exist_ok=True)
-    content = {"kind": kind, "tool_version": __version__,
-               "created_utc": datetime.now(UTC).isoformat(timespec="seconds"), **body}
+    content = {"kind": kind, "tool_version": __version__, **body}
     rid = record_id(content)
     path = registry / f"{rid}.json"
-    data = json.dumps({"id": rid, "record": content}, indent=1, sort_keys=True,
-                      ensure_ascii=False, allow_nan=False) + "\n"
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    data = json.dumps({"id": rid, "created_utc": created, "record": content}, indent=1,
+                      sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
     except FileExistsError:
-        raise RegistryError(f"record {rid} exists already; records are never "
-                            "overwritten") from None
+        _, _, first = _read(path)
+        return Registered(rid, content, first, existed=True)
     with os.fdopen(fd, "w", encoding="utf-8") as fp:
         fp.write(data)
         fp.flush()
         os.fsync(fp.fileno())
-    return rid, content
+    return Registered(rid, content, created, existed=False)
 
 
 def find_record(registry: str | Path, prefix: str) -> Path:
@@ -98,14 +114,7 @@ def find_record(registry: str | Path, prefix: str) -> Path:
     return matches[0]
 
 
-def read_record(path: str | Path) -> tuple[str, dict]:
-    """Read and verify one record; return ``(id, content)``.
-
-    Raises
-    ------
-    RegistryError
-        The file is not a record, or its content no longer hashes to its id (tampered)."""
-    path = Path(path)
+def _read(path: Path) -> tuple[str, dict, str]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         rid, content = doc["id"], doc["record"]
@@ -114,4 +123,16 @@ def read_record(path: str | Path) -> tuple[str, dict]:
     if record_id(content) != rid or path.stem != rid:
         raise RegistryError(f"{path}: record {rid[:SHORT_ID]} was modified after it was "
                             "registered: its content no longer matches its id")
+    # Records of version 0.1.0 kept the time inside the hashed content.
+    return rid, content, str(doc.get("created_utc") or content.get("created_utc", ""))
+
+
+def read_record(path: str | Path) -> tuple[str, dict]:
+    """Read and verify one record; return ``(id, content)``.
+
+    Raises
+    ------
+    RegistryError
+        The file is not a record, or its content no longer hashes to its id (tampered)."""
+    rid, content, _ = _read(Path(path))
     return rid, content

@@ -5,6 +5,7 @@ import os
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -40,7 +41,8 @@ def test_register_prints_full_and_short_id_and_record_is_immutable(sim, tmp_path
     assert record.is_file() and not record.stat().st_mode & stat.S_IWUSR
     rid, content = read_record(record)
     assert rid == full and content["kind"] == "prediction"
-    assert content["tool_version"] and content["created_utc"].endswith("+00:00")
+    assert content["tool_version"] and "created_utc" not in content       # not hashed
+    assert json.loads(record.read_text())["created_utc"].endswith("+00:00")
     assert content["parameters"]["hold_out"] == 15 and len(content["buckets"]) == 6
     roles = {i["role"] for i in content["inputs"]}
     assert roles == {"ladder", "counts"} and len(content["ladder_sha256"]) == 64
@@ -55,6 +57,33 @@ def test_register_prints_full_and_short_id_and_record_is_immutable(sim, tmp_path
     assert main(["score", full[:10], "--registry", str(tmp_path / "runs" / "registry"),
                  "--target", str(sim / "counts" / "target.csv")]) == 2
     assert "modified after it was registered" in capsys.readouterr().err
+
+
+def test_registering_again_never_moves_the_published_id(sim, tmp_path, capsys):
+    """The same prediction registered twice is one record with one id; a prediction made
+    again differently is not registered over the published id without --force."""
+    run = tmp_path / "runs" / "a"
+    registry = tmp_path / "runs" / "registry"
+    assert _run(sim, run, "--register") == 0
+    first = capsys.readouterr().out.split("registered prediction ")[1].split()[0]
+    time.sleep(1.1)                       # a later second: the id must not depend on it
+    assert main(["register", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert f"already registered: prediction {first}" in out
+    assert sorted(p.stem for p in registry.iterdir()) == [first]
+    # The run is made again with other settings: registration.json keeps the published id.
+    assert _run(sim, run, "--level", "0.8") == 0
+    capsys.readouterr()
+    assert main(["register", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "--force" in err and first[:12] in err and len(err.strip().splitlines()) == 1
+    assert json.loads((run / "registration.json").read_text())["id"] == first
+    assert main(["register", str(run), "--force"]) == 0
+    captured = capsys.readouterr()
+    second = captured.out.split("registered prediction ")[1].split()[0]
+    assert second != first and "WARNING: --force" in captured.err
+    assert json.loads((run / "registration.json").read_text())["id"] == second
+    assert sorted(p.stem for p in registry.iterdir()) == sorted([first, second])
 
 
 def test_register_refuses_the_targets_results_and_changed_inputs(sim, tmp_path, capsys):
