@@ -46,6 +46,13 @@ def _interval(d: dict, spec: str) -> str:
             f"{_fmt(d.get('upper'), spec)}]")
 
 
+def _measured(d: dict, spec: str) -> str:
+    if d.get("actual_lower") is None:
+        return _fmt(d.get("actual"), spec)
+    return (f"{_fmt(d.get('actual'), spec)} [{_fmt(d.get('actual_lower'), spec)}, "
+            f"{_fmt(d.get('actual_upper'), spec)}]")
+
+
 def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], list[list[str]]]]:
     level = f"{prediction['level']:.0%}"
     models = [[m["name"], f"{m['compute']:.3g}", _fmt(m.get("samples"), "d"),
@@ -56,7 +63,8 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
             f"mean pass rate [{level}]"]
     scored = {b["bucket"]: b for b in score["buckets"]} if score else {}
     if score:
-        head += ["actual -E[log p]", "rel. error", "inside", "actual mean p", "abs. error"]
+        head += ["measured -E[log p] [its interval]", "rel. error", "agrees", "inside",
+                 "measured mean p [its interval]", "abs. error", "agrees", "inside"]
     rows = []
     for b in prediction["buckets"]:
         row = [str(b["bucket"]), str(b["n_problems"]), _fmt(b.get("alpha"), ".3g"),
@@ -65,9 +73,10 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
         if score:
             s = scored[b["bucket"]]
             nl, mp = s["neg_log_pass_rate"], s["mean_pass_rate"]
-            inside = {True: "yes", False: "no", None: "–"}[nl["inside"]]
-            row += [_fmt(nl["actual"], ".4f"), _fmt(nl["rel_error"], "+.1%"), inside,
-                    _fmt(mp["actual"], ".3f"), _fmt(mp["abs_error"], "+.3f")]
+            yes = {True: "yes", False: "no", None: "–"}
+            row += [_measured(nl, ".4f"), _fmt(nl["rel_error"], "+.1%"),
+                    yes[nl.get("agrees")], yes[nl["inside"]], _measured(mp, ".3f"),
+                    _fmt(mp["abs_error"], "+.3f"), yes[mp.get("agrees")], yes[mp["inside"]]]
         rows.append(row)
     out = [("Ladder", ["model", "compute (FLOPs)", "samples", "final loss"], models),
            ("Per-bucket prediction", head, rows)]
@@ -121,8 +130,16 @@ def _summary(prediction: dict, score: dict | None, registration: dict | None,
         if o["mean_abs_rel_error"] is not None:
             lines.append(f"Scored: mean absolute relative error of -E[log pass rate] "
                          f"{o['mean_abs_rel_error']:.1%} (worst {o['max_abs_rel_error']:.1%}) "
-                         f"over {o['buckets_scored']} buckets; {o['intervals_holding_actual']}"
-                         f" of {o['intervals']} intervals hold the measured value.")
+                         f"over {o['buckets_scored']} buckets.")
+        for q, label in (("neg_log_pass_rate", "-E[log pass rate]"),
+                         ("mean_pass_rate", "mean pass rate")):
+            oq = score["overall"][q]
+            if "intervals_agreeing" in oq:
+                lines.append(f"{label}: **{oq['intervals_agreeing']} of {oq['intervals']}** "
+                             "predictions agree with the measurement, its own sampling noise "
+                             f"counted ({oq['intervals_holding_actual']} of {oq['intervals']} "
+                             "intervals hold the measured value itself, which a noisy "
+                             "measurement undercounts).")
     if backtest:
         for name, base in backtest["baselines"].items():
             err = base["overall"]["neg_log_pass_rate"]["mean_abs_rel_error"]

@@ -3,6 +3,19 @@
 The actual value of a bucket is measured on exactly the registered problems with the same
 per-problem estimator the prediction used: ``-E_P[log pass_rate]`` is the mean of the
 per-problem ``-log p`` estimates, ``E_P[pass_rate]`` the mean of ``c / n``.
+
+**The measurement's own noise.** The prediction's interval is for the target's *true*
+bucket value; the measured value is an estimate from a finite number of samples, with its
+own sampling error -- often larger than the interval when the target was sampled a few
+times per problem. So each measured value comes with its interval (binomial per problem:
+:func:`capability.rolling.measured_bucket_values`, on the calibration scale of
+:mod:`capability.calibrate`, i.e. angular for the mean pass rate and log for
+``-E[log p]``), and a prediction **agrees** with the measurement when the difference of the
+two on that scale lies within ``sqrt(h^2 + (z s)^2)``: ``h`` the prediction interval's
+half-width on the side of the measurement, ``s`` the measurement's standard error, ``z`` the
+normal quantile at the level (the prediction's interval widened by the measurement's, in
+quadrature). ``inside`` -- the measured value inside the prediction's interval, which
+undercounts agreement whenever the measurement is noisy -- is kept as a secondary column.
 """
 
 from __future__ import annotations
@@ -11,36 +24,86 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from capability.errors import InputError
 from capability.estimate import neg_log_pass_rate
 
-__all__ = ["bucket_actuals", "score_prediction", "errors"]
+__all__ = ["bucket_actuals", "measurement", "agrees", "score_prediction", "errors"]
 
 QUANTITIES = ("neg_log_pass_rate", "mean_pass_rate")
+AGREEMENT_RULE = ("agrees: |prediction - measurement| on the angular (mean pass rate) or log "
+                  "(-E[log p]) scale within sqrt(h^2 + (z se)^2), h the prediction interval's "
+                  "half-width toward the measurement, se the measurement's binomial standard "
+                  "error; inside: the measured value inside the prediction's interval")
 
 
 def _finite(x) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
-def bucket_actuals(counts: pd.DataFrame, task_ids, estimator: str) -> dict[str, float | None]:
-    """Measured ``neg_log_pass_rate`` and ``mean_pass_rate`` of one bucket's problems."""
+def _bucket_counts(counts: pd.DataFrame, task_ids) -> tuple[np.ndarray, np.ndarray]:
     from capability.predict import effective_counts
 
     ids = list(task_ids)
-    if not ids:
-        return {"neg_log_pass_rate": None, "mean_pass_rate": None}
     table = effective_counts(counts).set_index("task_id")
     missing = [t for t in ids if t not in table.index]
     if missing:
         raise InputError(f"the target's results lack {len(missing)} registered problem(s), "
                          f"e.g. {missing[0]!r}", key="--target")
-    n = table.loc[ids, "n"].to_numpy()
-    c = table.loc[ids, "c"].to_numpy()
+    return table.loc[ids, "n"].to_numpy(), table.loc[ids, "c"].to_numpy()
+
+
+def bucket_actuals(counts: pd.DataFrame, task_ids, estimator: str) -> dict[str, float | None]:
+    """Measured ``neg_log_pass_rate`` and ``mean_pass_rate`` of one bucket's problems."""
+    if not list(task_ids):
+        return {"neg_log_pass_rate": None, "mean_pass_rate": None}
+    n, c = _bucket_counts(counts, task_ids)
     y = neg_log_pass_rate(n, c, estimator=estimator).estimate
     return {"neg_log_pass_rate": _finite(float(np.mean(y))),
             "mean_pass_rate": _finite(float(np.mean(c / n)))}
+
+
+def measurement(counts: pd.DataFrame, task_ids, estimator: str,
+                level: float) -> dict[str, dict | None]:
+    """Per quantity the measured value with its own interval at ``level``
+    (``{"value", "lower", "upper", "se"}``, ``se`` on the calibration scale), from the
+    target's counts on one bucket's problems; None for an empty bucket."""
+    from capability.calibrate import SCALES
+    from capability.rolling import measured_bucket_values
+
+    if not list(task_ids):
+        return {q: None for q in QUANTITIES}
+    n, c = _bucket_counts(counts, task_ids)
+    values, var = measured_bucket_values(n[None].astype(float), c[None].astype(float),
+                                         (np.arange(n.size),), estimator)
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    out = {}
+    for q in QUANTITIES:
+        v, se = float(np.ravel(values[q])[0]), float(np.sqrt(np.ravel(var[q])[0]))
+        if not (math.isfinite(v) and math.isfinite(se)):
+            out[q] = None
+            continue
+        t = float(SCALES[q].forward(v))
+        out[q] = {"value": v, "lower": min(float(SCALES[q].inverse(t - z * se)), v),
+                  "upper": max(float(SCALES[q].inverse(t + z * se)), v), "se": se}
+    return out
+
+
+def agrees(quantity: str, pred: dict, measured: dict | None, level: float) -> bool | None:
+    """Whether a prediction (``predicted``, ``lower``, ``upper``) agrees with a measurement
+    counting both uncertainties (the module docstring's rule); None where undefined."""
+    from capability.calibrate import SCALES
+
+    if measured is None or None in (pred["predicted"], pred["lower"], pred["upper"]):
+        return None
+    scale = SCALES[quantity]
+    t_pred, t_meas = float(scale.forward(pred["predicted"])), float(
+        scale.forward(measured["value"]))
+    side = pred["lower"] if t_meas < t_pred else pred["upper"]
+    h = abs(float(scale.forward(side)) - t_pred)
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    return bool(abs(t_meas - t_pred) <= math.hypot(h, z * measured["se"]) + 1e-12)
 
 
 def errors(predicted: float | None, actual: float | None) -> dict[str, float | None]:
@@ -60,30 +123,40 @@ def score_prediction(prediction: dict, counts: pd.DataFrame) -> dict:
     dict
         ``{"target", "buckets": [{"bucket", "task_ids", "neg_log_pass_rate": {"predicted",
         "lower", "upper", "actual", "abs_error", "rel_error", "inside"}, "mean_pass_rate":
-        {...}}], "overall": {...}}``. ``overall`` holds, per quantity, the mean absolute
-        relative error over buckets with a prediction and how many intervals held the
-        actual value.
+        {...}}], "overall": {...}}``; each quantity also has ``actual_lower`` and
+        ``actual_upper`` (the measurement's interval) and ``agrees`` (the module
+        docstring's rule). ``overall`` holds, per quantity, the mean absolute relative
+        error over buckets with a prediction, how many predictions agree with the
+        measurement and how many intervals held the measured value itself.
     """
     estimator = prediction.get("settings", {}).get("estimator", "series")
+    level = float(prediction["level"])
     buckets = []
     for b in prediction["buckets"]:
         actual = bucket_actuals(counts, b["task_ids"], estimator)
+        meas = measurement(counts, b["task_ids"], estimator, level)
         entry = {"bucket": b["bucket"], "task_ids": list(b["task_ids"])}
         for q in QUANTITIES:
             pred = b[q]
             inside = None
             if None not in (pred["lower"], pred["upper"], actual[q]):
                 inside = bool(pred["lower"] <= actual[q] <= pred["upper"])
-            entry[q] = {**pred, "actual": actual[q], **errors(pred["predicted"], actual[q]),
-                        "inside": inside}
+            m = meas[q]
+            entry[q] = {**pred, "actual": actual[q],
+                        "actual_lower": None if m is None else m["lower"],
+                        "actual_upper": None if m is None else m["upper"],
+                        **errors(pred["predicted"], actual[q]),
+                        "agrees": agrees(q, pred, m, level), "inside": inside}
         buckets.append(entry)
     overall = {}
     for q in QUANTITIES:
         rel = [abs(b[q]["rel_error"]) for b in buckets if b[q]["rel_error"] is not None]
         inside = [b[q]["inside"] for b in buckets if b[q]["inside"] is not None]
+        agree = [b[q]["agrees"] for b in buckets if b[q]["agrees"] is not None]
         overall[q] = {"mean_abs_rel_error": float(np.mean(rel)) if rel else None,
                       "max_abs_rel_error": float(np.max(rel)) if rel else None,
+                      "intervals_agreeing": int(sum(agree)),
                       "intervals_holding_actual": int(sum(inside)),
                       "intervals": len(inside), "buckets_scored": len(rel)}
     return {"target": prediction["target"], "level": prediction["level"],
-            "buckets": buckets, "overall": overall}
+            "agreement_rule": AGREEMENT_RULE, "buckets": buckets, "overall": overall}

@@ -47,19 +47,40 @@ def rows_table(head: list[str], rows: list[list[str]]) -> list[str]:
             *["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]]
 
 
+def _measured(d: dict, fmt: str) -> str:
+    if d.get("actual_lower") is None:
+        return _num(d["actual"], fmt)
+    return f"{_num(d['actual'], fmt)} [{_num(d['actual_lower'], fmt)}, " \
+           f"{_num(d['actual_upper'], fmt)}]"
+
+
+_YES = {True: "yes", False: "no", None: "-"}
+
+
 def _scored_rows(buckets: list[dict]) -> list[list[str]]:
     rows = []
     for b in buckets:
         nl, mp = b["neg_log_pass_rate"], b["mean_pass_rate"]
-        inside = {True: "yes", False: "no", None: "-"}[nl["inside"]]
         rows.append([str(b["bucket"]), str(len(b["task_ids"])), _interval(nl, ".4f"),
-                     _num(nl["actual"], ".4f"), _num(nl["rel_error"], "+.1%"), inside,
-                     _interval(mp, ".3f"), _num(mp["actual"], ".3f")])
+                     _measured(nl, ".4f"), _num(nl["rel_error"], "+.1%"),
+                     _YES[nl.get("agrees")], _YES[nl["inside"]],
+                     _interval(mp, ".3f"), _measured(mp, ".3f"), _YES[mp.get("agrees")],
+                     _YES[mp["inside"]]])
     return rows
 
 
-SCORED_HEAD = ["bucket", "problems", "-E[log p] predicted [interval]", "actual", "rel. error",
-               "inside", "mean p predicted [interval]", "actual"]
+SCORED_HEAD = ["bucket", "problems", "-E[log p] predicted [interval]", "measured [interval]",
+               "rel. error", "agrees", "inside", "mean p predicted [interval]",
+               "measured [interval]", "agrees", "inside"]
+
+
+def _agreement_line(o: dict) -> str:
+    if "intervals_agreeing" not in o:
+        return f"{o['intervals_holding_actual']} of {o['intervals']} intervals hold"
+    return (f"{o['intervals_agreeing']} of {o['intervals']} predictions agree with the "
+            "measurement (its own noise counted); "
+            f"{o['intervals_holding_actual']} of {o['intervals']} intervals hold the measured "
+            "value itself")
 
 
 def format_score(score: dict) -> str:
@@ -68,9 +89,9 @@ def format_score(score: dict) -> str:
     lines += rows_table(SCORED_HEAD, _scored_rows(score["buckets"]))
     o = score["overall"]["neg_log_pass_rate"]
     lines.append(f"overall: mean |relative error| {_num(o['mean_abs_rel_error'], '.1%')}, "
-                 f"worst {_num(o['max_abs_rel_error'], '.1%')}; "
-                 f"{o['intervals_holding_actual']} of {o['intervals']} intervals hold the "
-                 "measured value")
+                 f"worst {_num(o['max_abs_rel_error'], '.1%')}")
+    for q, label in (("neg_log_pass_rate", "-E[log p]"), ("mean_pass_rate", "mean p")):
+        lines.append(f"{label}: {_agreement_line(score['overall'][q])}")
     return "\n".join(lines)
 
 
@@ -85,7 +106,7 @@ def format_backtest(result: dict) -> str:
         lines.append(f"method: mean |relative error| of -E[log p] "
                      f"{_num(o['mean_abs_rel_error'], '.1%')}, mean pass rate "
                      f"{_num(fold['overall']['mean_pass_rate']['mean_abs_rel_error'], '.1%')}"
-                     f"; {o['intervals_holding_actual']} of {o['intervals']} intervals hold")
+                     f"; -E[log p]: {_agreement_line(o)}")
         for name, base in fold["baselines"].items():
             ob = base["overall"]
             lines.append(f"baseline {name}: mean |relative error| of -E[log p] "

@@ -169,7 +169,8 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(run / "report.html")
     md = (run / "report.md").read_text()
     assert "| bucket | problems | alpha | k |" in md and "figures/buckets.png" in md
-    assert "actual -E[log p]" in md and "Registered as" in md
+    assert "measured -E[log p] [its interval]" in md and "Registered as" in md
+    assert "predictions agree with the measurement" in md
     assert "## Candidate laws and their rolling backtests" in md and "figures/rolling.png" in md
     assert (run / "figures" / "buckets.png").stat().st_size > 10_000
     assert (run / "figures" / "loss.png").stat().st_size > 5_000
