@@ -1,8 +1,51 @@
 """capability: predict a large model's code-generation capability from a ladder of small ones.
 
 The "predictable scaling" method of the GPT-4 technical report (section 3.2): per-problem pass
-rates of small models, six difficulty buckets, and per bucket the law
-``-E_P[log pass_rate(C)] = alpha * C**(-k)`` extrapolated to the target's training compute.
+rates of small models, six difficulty buckets, and per bucket a law of
+``-E_P[log pass_rate(C)]`` (the report's ``alpha * C**(-k)`` and candidates chosen by the
+ladder's own backtests) extrapolated to the target's training compute, with intervals.
+
+The main entry points, importable from here (loaded on first use, so ``import capability``
+stays cheap)::
+
+    import capability
+    pred = capability.predict(counts, models, target="big", target_compute=1e24)
+    pred.to_frame()                                   # one row per bucket
+    capability.pass_at_k(n, c, k)                     # unbiased pass@k per problem
+    capability.pass_at_k_interval(n, c, k)            # over problems, with its interval
+    ladder = capability.load_ladder("ladder.toml")
+    capability.execute_samples("samples.jsonl", "results.jsonl", capability.load_problems())
 """
 
+from __future__ import annotations
+
+import importlib
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "predict": "capability.prediction", "PredictionSettings": "capability.prediction",
+    "Prediction": "capability.prediction",
+    "pass_at_k": "capability.estimate", "neg_log_pass_rate": "capability.estimate",
+    "pass_at_k_interval": "capability.passk", "compare_pass_at_k": "capability.passk",
+    "load_ladder": "capability.ladder", "load_problems": "capability.problems",
+    "read_counts": "capability.counts",
+    "execute_samples": "capability.execute", "count_results": "capability.execute",
+    "score_prediction": "capability.score", "score_frame": "capability.score",
+    "simulate_ladder": "capability.simulate",
+    "InputError": "capability.errors", "CapabilityError": "capability.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'capability' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

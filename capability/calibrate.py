@@ -7,22 +7,26 @@ interval mapped back lies in [0, 1]) and ``t = log(y + 1e-6)`` for ``-E[log p]``
 interval mapped back is >= 0).
 
 **Law error per decade.** From the rolling backtests (:mod:`capability.rolling`), per law and
-quantity, step ``j`` at distance ``d_j`` decades gives
-``s_j = mean_b (e_bj^2 - v_pred,bj - v_meas,bj) / d_j^2``: the squared error per decade^2
-beyond what the law's own sampling noise and the measurement's noise explain. The law's
-error scale is ``sigma^2 = max(0, mean_j s_j)``, counted as ``STEP_DOF`` (= 2) independent
-observations per step, since one step's buckets err together.
+quantity, step ``j`` at distance ``d_j`` decades gives the mean squared error over its
+``B_j`` buckets ``m_j = mean_b e_bj^2`` and their mean noise variance
+``v_j = mean_b (v_pred,bj + v_meas,bj)`` (the law's own sampling noise and the
+measurement's). Modelling ``e_bj ~ N(0, v_bj + sigma^2 d_j^2)``, independent across
+buckets, ``B_j m_j / (v_j + sigma^2 d_j^2) ~ chi^2_{B_j}``; with a half-Cauchy prior on
+``sigma`` (scale ``FALLBACK_SIGMA``, weakly informative) this gives the posterior of the law
+error per decade on a grid (:func:`sigma_posterior`). A moment estimate
+``max(0, mean_j (m_j - v_j) / d_j^2)`` would say 0 whenever the law's error hides in the
+backtests' noise -- and the error at the target, twice as far, then shows; the posterior
+keeps every law error the backtests cannot rule out.
 
 **Interval.** At the target, ``d_T = log10(C_T / C_max)`` decades beyond the largest ladder
-model, on the quantity's scale:
-``t_hat +- sqrt(z^2 v_noise + t_nu^2 sigma^2 d_T^2)`` with ``v_noise`` the variance of the
-law's draws, ``z`` the normal and ``t_nu`` Student's t quantile at the level with ``nu`` the
-degrees of freedom above (a conformal-style inflation for how few errors there are); the
-bounds are clipped to the scale's domain and mapped back, so every interval holds its
-estimate and lies in its domain.
+model, on the quantity's scale: ``t_hat +- h`` with ``h`` the ``level`` quantile of
+``|e|`` under the posterior predictive ``e ~ N(0, v_noise + sigma^2 d_T^2)``, ``sigma`` from
+its posterior and ``v_noise`` the variance of the law's draws. The bounds are clipped to the
+scale's domain and mapped back, so every interval holds its estimate and lies in its domain.
 
 **Too few ladder models.** With fewer than ``min_below + 1`` ladder models there is no
-rolling backtest; the law's error is then taken as ``FALLBACK_SIGMA`` per decade with
+rolling backtest; the law's error is then taken as ``FALLBACK_SIGMA`` per decade,
+``t_hat +- sqrt(z^2 v_noise + t^2 sigma^2 d_T^2)`` with Student's ``t`` quantile at
 ``FALLBACK_DOF`` degrees of freedom (a stated rule, tested on simulated ladders), and the
 prediction says so.
 
@@ -42,14 +46,14 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 from capability.interval import ConfidenceInterval, IntervalEstimate
 
 __all__ = ["Scale", "SCALES", "LawScore", "score_laws", "choose_laws", "calibrated_interval",
-           "FALLBACK_SIGMA", "FALLBACK_DOF", "STEP_DOF", "DEFAULT_ORDER"]
+           "sigma_posterior",
+           "FALLBACK_SIGMA", "FALLBACK_DOF", "DEFAULT_ORDER"]
 
-STEP_DOF = 2
 OWN_WEIGHT = 0.25
 FALLBACK_SIGMA = {"mean_pass_rate": 0.2, "neg_log_pass_rate": 1.0}
 FALLBACK_DOF = 3
@@ -89,7 +93,7 @@ class Scale:
 
 
 SCALES = {"mean_pass_rate": Scale("angular", 0.0, np.pi / 2),
-          "neg_log_pass_rate": Scale("log", -np.inf, np.inf)}
+          "neg_log_pass_rate": Scale("log", -np.inf, 700.0)}  # exp(700): finite
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,12 @@ class LawScore:
     mean_abs_error_pp
         Mean over steps and buckets of ``|predicted - measured|`` mean pass rate, in points.
     sigma, dof
-        Per quantity the law-error scale per decade and its degrees of freedom.
+        Per quantity the law-error scale per decade (the posterior's root mean square when
+        calibrated) and its degrees of freedom (of the fallback rule; when calibrated, the
+        effective number of backtest observations).
+    posterior
+        Per quantity ``(grid, weights)``: the posterior of the law error per decade given
+        the backtests (:func:`sigma_posterior`); None without backtests.
     """
 
     law: str
@@ -117,6 +126,7 @@ class LawScore:
     sigma: dict[str, float]
     dof: float
     calibrated: bool
+    posterior: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
 
     def to_dict(self) -> dict:
         def f(x):
@@ -135,7 +145,7 @@ def score_laws(steps, laws, n_buckets: int) -> dict[str, LawScore]:
         used = [s for s in steps if law in s.error]
         mse = np.full(n_buckets, np.nan)
         sigma = {q: FALLBACK_SIGMA[q] for q in QUANTITIES}
-        dof, mae = float(FALLBACK_DOF), np.nan
+        dof, mae, posterior = float(FALLBACK_DOF), np.nan, {}
         if used:
             with np.errstate(invalid="ignore"):
                 # Per quantity, (steps, buckets): squared error per decade^2 beyond noise.
@@ -143,19 +153,32 @@ def score_laws(steps, laws, n_buckets: int) -> dict[str, LawScore]:
                                         s.var_meas[q]) / s.distance**2 for s in used])
                           for q in QUANTITIES}
                 excess = {q: np.where(np.isfinite(v), v, np.nan) for q, v in excess.items()}
-                mae = np.nanmean(np.abs([100 * (s.predicted[law]["mean_pass_rate"] -
-                                                s.actual["mean_pass_rate"]) for s in used]))
+            posterior = {}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN buckets, steps
+                mae = np.nanmean(np.abs([100 * (s.predicted[law]["mean_pass_rate"] -
+                                                s.actual["mean_pass_rate"]) for s in used]))
                 mse = np.nanmean(excess["mean_pass_rate"], axis=0)
                 for q in QUANTITIES:
-                    per_step = np.nanmean(excess[q], axis=1)
-                    if np.isfinite(per_step).any():
-                        sigma[q] = float(np.sqrt(max(0.0, np.nanmean(per_step))))
-            dof = float(STEP_DOF * len(used))
+                    finite = [np.isfinite(s.error[law][q]) &
+                              np.isfinite(s.var_pred[law][q] + s.var_meas[q]) for s in used]
+                    sq = np.array([np.mean(s.error[law][q][f] ** 2) if f.any() else np.nan
+                                   for s, f in zip(used, finite)])
+                    noise = np.array([np.mean((s.var_pred[law][q] + s.var_meas[q])[f])
+                                      if f.any() else np.nan for s, f in zip(used, finite)])
+                    buckets = np.array([f.sum() for f in finite], float)
+                    dist = np.array([s.distance for s in used])
+                    ok = np.isfinite(sq) & np.isfinite(noise) & (dist > 0)
+                    if q == "mean_pass_rate":
+                        dof = float(buckets[ok].sum())
+                    if ok.any():
+                        grid, w = sigma_posterior(sq[ok], noise[ok], dist[ok],
+                                                  FALLBACK_SIGMA[q], nu=buckets[ok])
+                        posterior[q] = (grid, w)
+                        sigma[q] = float(np.sqrt(np.sum(w * grid**2)))
         scores[law] = LawScore(law=law, steps=len(used), mse_per_decade=mse,
                                mean_abs_error_pp=float(mae), sigma=sigma, dof=dof,
-                               calibrated=bool(used))
+                               calibrated=bool(used), posterior=posterior if used else None)
     return scores
 
 
@@ -195,10 +218,56 @@ def choose_laws(scores: dict[str, LawScore], estimates: dict[str, np.ndarray],
     return out
 
 
+def sigma_posterior(mean_sq: np.ndarray, noise: np.ndarray, distance: np.ndarray,
+                    scale: float, nu=None) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior of the law error per decade ``sigma`` on a grid, given backtest steps.
+
+    Step ``j`` (distance ``d_j`` decades) has mean squared error ``m_j`` over its buckets
+    and mean noise variance ``v_j``; with ``nu_j`` buckets (``nu``: per step),
+    ``nu_j m_j / (v_j + sigma^2 d_j^2) ~ chi^2_{nu_j}``. Prior: half-Cauchy
+    with ``scale``. Returns ``(grid, weights)``, the weights summing to 1."""
+    nu = np.broadcast_to(np.asarray(1.0 if nu is None else nu, float), mean_sq.shape)
+    grid = scale * np.concatenate([[0.0], np.geomspace(1e-4, 30.0, 400)])
+    total = noise[:, None] + grid[None, :] ** 2 * distance[:, None] ** 2
+    total = np.maximum(total, 1e-300)
+    loglik = np.sum(-0.5 * nu[:, None] * (np.log(total) + mean_sq[:, None] / total), axis=0)
+    log_w = loglik - np.log1p((grid / scale) ** 2) + np.log(np.gradient(grid))
+    w = np.exp(log_w - log_w.max())
+    return grid, w / w.sum()
+
+
+def _predictive_half_width(v_noise: float, grid: np.ndarray, w: np.ndarray, distance: float,
+                           level: float) -> float:
+    """``h`` with ``sum_g w_g P(|N(0, v_noise + grid_g^2 d^2)| <= h) = level``: the
+    posterior predictive of the error at distance ``d``."""
+    sd = np.sqrt(v_noise + (grid * max(distance, 0.0)) ** 2)
+    keep = w > 0
+    sd, w = sd[keep], w[keep]
+    if not np.any(sd > 0):
+        return 0.0
+
+    pos = sd > 0
+
+    def cover(h):   # a component with sd 0 is a point mass at 0: inside for every h >= 0
+        inside = np.ones_like(sd)
+        inside[pos] = 2 * stats.norm.cdf(h / sd[pos]) - 1
+        return float(np.sum(w * inside)) - level
+
+    high = float(sd.max()) * 10.0
+    if cover(0.0) >= 0:
+        return 0.0
+    if cover(high) < 0:
+        return high
+    return float(optimize.brentq(cover, 0.0, high, xtol=1e-9))
+
+
 def calibrated_interval(estimate: float, draws: np.ndarray, quantity: str, sigma: float,
-                        dof: float, distance: float, level: float,
-                        method: str) -> IntervalEstimate:
-    """The interval of the module docstring for one bucket and quantity."""
+                        dof: float, distance: float, level: float, method: str,
+                        posterior: tuple[np.ndarray, np.ndarray] | None = None
+                        ) -> IntervalEstimate:
+    """The interval of the module docstring for one bucket and quantity: with the law
+    error's ``posterior`` (from the backtests), the posterior predictive; without it, the
+    fallback rule (``sigma`` per decade, Student t with ``dof``)."""
     scale = SCALES[quantity]
     if not np.isfinite(estimate):
         return IntervalEstimate(float("nan"), ConfidenceInterval(np.nan, np.nan), level,
@@ -206,9 +275,14 @@ def calibrated_interval(estimate: float, draws: np.ndarray, quantity: str, sigma
     t_hat = float(scale.forward(estimate))
     t_draws = scale.forward(draws[np.isfinite(draws)]) if draws.size else np.empty(0)
     v_noise = float(np.var(t_draws, ddof=1)) if t_draws.size >= 2 else 0.0
-    z = stats.norm.ppf(0.5 + level / 2)
-    tq = stats.t.ppf(0.5 + level / 2, dof)
-    half = float(np.sqrt(z**2 * v_noise + (tq * sigma * max(distance, 0.0)) ** 2))
+    if not np.isfinite(v_noise):
+        v_noise = 0.0
+    if posterior is not None:
+        half = _predictive_half_width(v_noise, *posterior, distance, level)
+    else:
+        z = stats.norm.ppf(0.5 + level / 2)
+        tq = stats.t.ppf(0.5 + level / 2, dof)
+        half = float(np.sqrt(z**2 * v_noise + (tq * sigma * max(distance, 0.0)) ** 2))
     est = float(estimate)
     # min/max: the round trip through the scale must not push a bound past the estimate.
     low = min(float(scale.inverse(t_hat - half)), est)

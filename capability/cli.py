@@ -97,17 +97,20 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
                    help="bootstrap resamples and posterior draws of every law at the target "
                         "(the rolling backtest steps use at most 200) (default: 1000)")
     g.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
+    g.add_argument("--k", type=_k_list, default=(1, 10, 100), metavar="K[,K...]",
+                   help="the k of the headline's pass@k over the covered problems "
+                        "(default: 1,10,100)")
 
 
 def _settings(args: argparse.Namespace):
-    from capability.predict import PredictionSettings
+    from capability.prediction import PredictionSettings
 
     return PredictionSettings(n_buckets=args.buckets, hold_out=args.hold_out,
                               zero_policy=args.zero_policy, difficulty=args.difficulty,
                               split=args.split, estimator=args.estimator,
                               confidence_level=args.level, n_resamples=args.resamples,
                               seed=args.seed, pool_slopes=args.pool_slopes, law=args.law,
-                              min_below=args.min_below)
+                              min_below=args.min_below, k=tuple(args.k))
 
 
 def build_parser() -> argparse.ArgumentParser:

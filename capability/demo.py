@@ -20,7 +20,7 @@ from capability.pipeline import (
     sample_ladder_model,
     score_registered,
 )
-from capability.predict import PredictionSettings
+from capability.prediction import PredictionSettings
 from capability.problems import load_problems
 from capability.simserver import SimServer
 from capability.simulate import bucket_truth, simulate_ladder, write_served_ladder

@@ -20,7 +20,7 @@ from capability.errors import InputError
 from capability.execute import count_results, execute_ladder, execute_samples
 from capability.jsonl import iter_jsonl
 from capability.ladder import Ladder, ModelSpec, load_ladder
-from capability.predict import PredictionSettings, predict
+from capability.prediction import PredictionSettings, predict
 from capability.problems import BUILTIN, load_problems
 from capability.registry import (
     SHORT_ID,

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from capability.errors import InputError
+from capability.table import headline_lines
 
 __all__ = ["write_report"]
 
@@ -114,7 +115,10 @@ def _html_table(head, rows) -> str:
 
 def _summary(prediction: dict, score: dict | None, registration: dict | None,
              backtest: dict | None) -> list[str]:
-    lines = [f"Target **{prediction['target']}** at {prediction['target_compute']:.3g} "
+    head = headline_lines(prediction)
+    lines = [f"**{head[0]}** " + ". ".join(line.strip() for line in head[1:]) + "."] \
+        if head else []
+    lines += [f"Target **{prediction['target']}** at {prediction['target_compute']:.3g} "
              f"training FLOPs, predicted from {len(prediction['models'])} ladder models of "
              f"ladder *{prediction['ladder']}*; intervals at level {prediction['level']}.",
              f"Law per bucket P: {prediction['law']}. {len(prediction['held_out'])} hardest "

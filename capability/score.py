@@ -29,7 +29,8 @@ from scipy import stats
 from capability.errors import InputError
 from capability.estimate import neg_log_pass_rate
 
-__all__ = ["bucket_actuals", "measurement", "agrees", "score_prediction", "errors"]
+__all__ = ["bucket_actuals", "measurement", "agrees", "score_prediction", "score_frame",
+           "errors"]
 
 QUANTITIES = ("neg_log_pass_rate", "mean_pass_rate")
 AGREEMENT_RULE = ("agrees: |prediction - measurement| on the angular (mean pass rate) or log "
@@ -43,7 +44,7 @@ def _finite(x) -> float | None:
 
 
 def _bucket_counts(counts: pd.DataFrame, task_ids) -> tuple[np.ndarray, np.ndarray]:
-    from capability.predict import effective_counts
+    from capability.prediction import effective_counts
 
     ids = list(task_ids)
     table = effective_counts(counts).set_index("task_id")
@@ -158,5 +159,64 @@ def score_prediction(prediction: dict, counts: pd.DataFrame) -> dict:
                       "intervals_agreeing": int(sum(agree)),
                       "intervals_holding_actual": int(sum(inside)),
                       "intervals": len(inside), "buckets_scored": len(rel)}
+    overall["pass_at_k"] = _headline_score(prediction, counts, level)
     return {"target": prediction["target"], "level": prediction["level"],
             "agreement_rule": AGREEMENT_RULE, "buckets": buckets, "overall": overall}
+
+
+def _headline_score(prediction: dict, counts: pd.DataFrame, level: float) -> dict:
+    """The headline pass@k (``prediction["overall"]``) against the target's measured pass@k
+    on the same covered problems. The measurement's interval comes from a parametric
+    bootstrap of its counts (``c* ~ Binomial(n, (c + 1/2)/(n + 1))``, 400 draws, on the
+    angular scale); agreement as for the buckets."""
+    from capability.calibrate import SCALES
+    from capability.estimate import pass_at_k
+
+    head = (prediction.get("overall") or {}).get("pass_at_k") or {}
+    ids = [t for b in prediction["buckets"] if b["mean_pass_rate"]["predicted"] is not None
+           for t in b["task_ids"]]
+    if not head or not ids:
+        return {}
+    n, c = _bucket_counts(counts, ids)
+    rng = np.random.default_rng(0)
+    c_star = rng.binomial(n, (c + 0.5) / (n + 1.0), size=(400, n.size))
+    scale, z = SCALES["mean_pass_rate"], float(stats.norm.ppf(0.5 + level / 2))
+    out = {}
+    for k, pred in head.items():
+        k_int = int(k)
+        if pred is None or np.any(n < k_int):
+            out[k] = None if pred is None else {**pred, "actual": None, "agrees": None,
+                                                "inside": None}
+            continue
+        value = float(pass_at_k(n, c, k_int).mean())
+        boot = pass_at_k(np.broadcast_to(n, c_star.shape), c_star, k_int).mean(axis=1)
+        se = float(np.std(scale.forward(boot), ddof=1))
+        t = float(scale.forward(value))
+        measured = {"value": value, "se": se,
+                    "lower": min(float(scale.inverse(t - z * se)), value),
+                    "upper": max(float(scale.inverse(t + z * se)), value)}
+        out[k] = {**{key: pred[key] for key in ("predicted", "lower", "upper")},
+                  "actual": value, "actual_lower": measured["lower"],
+                  "actual_upper": measured["upper"],
+                  "agrees": agrees("mean_pass_rate", pred, measured, level),
+                  "inside": bool(pred["lower"] <= value <= pred["upper"])}
+    return out
+
+
+def score_frame(score: dict) -> pd.DataFrame:
+    """A score (:func:`score_prediction`'s dictionary, or ``score.json``) as one row per
+    bucket: ``bucket, problems``, then per quantity (``mean_pass_rate``, ``neg_log``)
+    predicted, lower, upper, measured with its interval, ``agrees`` and ``inside``."""
+    rows = []
+    for b in score["buckets"]:
+        row = {"bucket": b["bucket"], "problems": len(b["task_ids"])}
+        for q, prefix in (("mean_pass_rate", ""), ("neg_log_pass_rate", "neg_log_")):
+            d = b[q]
+            row.update({f"{prefix}{k}": d.get(k) for k in (
+                "predicted", "lower", "upper")})
+            row.update({f"{prefix}measured": d.get("actual"),
+                        f"{prefix}measured_lower": d.get("actual_lower"),
+                        f"{prefix}measured_upper": d.get("actual_upper"),
+                        f"{prefix}agrees": d.get("agrees"), f"{prefix}inside": d.get("inside")})
+        rows.append(row)
+    return pd.DataFrame(rows)

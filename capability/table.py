@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["format_prediction", "format_score", "format_backtest", "rows_table"]
+__all__ = ["format_prediction", "format_score", "format_backtest", "rows_table",
+           "headline_lines"]
 
 
 def _num(x, fmt: str) -> str:
@@ -11,6 +12,29 @@ def _num(x, fmt: str) -> str:
 
 def _interval(d: dict, fmt: str) -> str:
     return f"{_num(d['predicted'], fmt)} [{_num(d['lower'], fmt)}, {_num(d['upper'], fmt)}]"
+
+
+def headline_lines(pred: dict) -> list[str]:
+    """The number to quote: predicted pass@k over the covered problems with its interval,
+    what it covers, and the bound for the whole benchmark."""
+    o = pred.get("overall") or {}
+    if not o.get("pass_at_k"):
+        return []
+    level = round(100 * pred["level"])
+    parts, whole = [], []
+    for k, v in o["pass_at_k"].items():
+        if v is None:
+            continue
+        parts.append(f"pass@{k} {v['predicted']:.3f} [{v['lower']:.3f}, {v['upper']:.3f}]")
+        w = o["whole_benchmark"].get(k)
+        if w:
+            whole.append(f"pass@{k} in [{w['lower']:.3f}, {w['upper']:.3f}]")
+    lines = [f"Predicted for {pred['target']}, {level}% intervals, over {o['statement']}:",
+             "  " + "; ".join(parts)]
+    if o["problems_covered"] < o["problems_total"]:
+        lines.append(f"  whole benchmark (the {o['problems_total'] - o['problems_covered']} "
+                     f"others anywhere in [0, 1]): {'; '.join(whole)}")
+    return lines
 
 
 def format_prediction(pred: dict, truth: list[dict] | None = None) -> str:
@@ -29,7 +53,8 @@ def format_prediction(pred: dict, truth: list[dict] | None = None) -> str:
         if truth is not None:
             row += [f"{truth[i]['neg_log_pass_rate']:.4f}", f"{truth[i]['mean_pass_rate']:.3f}"]
         rows.append(row)
-    lines = [f"Prediction for {pred['target']} at {pred['target_compute']:.3g} FLOPs "
+    lines = [*headline_lines(pred),
+             f"Prediction for {pred['target']} at {pred['target_compute']:.3g} FLOPs "
              f"(ladder {pred['ladder']}: {len(pred['models'])} models; "
              f"{len(pred['held_out'])} held out, {len(pred['excluded'])} excluded)",
              *rows_table(head, rows)]
@@ -92,6 +117,13 @@ def format_score(score: dict) -> str:
                  f"worst {_num(o['max_abs_rel_error'], '.1%')}")
     for q, label in (("neg_log_pass_rate", "-E[log p]"), ("mean_pass_rate", "mean p")):
         lines.append(f"{label}: {_agreement_line(score['overall'][q])}")
+    for k, v in (score["overall"].get("pass_at_k") or {}).items():
+        if v is None or v.get("actual") is None:
+            continue
+        lines.append(f"headline pass@{k}: predicted {v['predicted']:.3f} [{v['lower']:.3f}, "
+                     f"{v['upper']:.3f}], measured {_measured(v, '.3f')}: "
+                     f"{'agrees' if v['agrees'] else 'does not agree'}"
+                     f"{'' if v['inside'] else ' (outside the interval)'}")
     return "\n".join(lines)
 
 

@@ -182,7 +182,8 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
 @pytest.mark.skipif(_chromium() is None, reason="chromium is not installed")
 def test_report_renders_in_headless_chromium_with_every_figure(sim, tmp_path, capsys):
     run = tmp_path / "run"
-    assert _run(sim, run) == 0
+    assert _run(sim, run, "--register") == 0
+    assert main(["score", str(run), "--target", str(sim / "counts" / "target.csv")]) == 0
     assert main(["report", str(run)]) == 0
     profile = tmp_path / "profile"
     proc = subprocess.run(
@@ -193,6 +194,11 @@ def test_report_renders_in_headless_chromium_with_every_figure(sim, tmp_path, ca
         capture_output=True, text=True, timeout=120)
     # Three figures: the buckets, the rolling backtests (five ladder models), the loss law.
     assert 'data-figures-loaded="3/3"' in proc.stdout, proc.stderr[-2000:]
+    # The headline leads the page; the scored columns are rendered.
+    dom = proc.stdout
+    assert "Predicted for target, 90% intervals, over 149 of 164 problems" in dom
+    assert dom.index("pass@1 0.") < dom.index("Per-bucket prediction")
+    assert "measured mean p [its interval]" in dom and "agrees" in dom
     shot = tmp_path / "shot.png"
     subprocess.run(
         [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

@@ -11,7 +11,7 @@ the 90% interval covering the truth in at least 4 of 6 buckets.
 import numpy as np
 from scipy import stats
 
-from capability.predict import PredictionSettings, predict
+from capability.prediction import PredictionSettings, predict
 from capability.simulate import bucket_truth, simulate_ladder
 
 

@@ -37,6 +37,8 @@ _Z_CLIP = 40.0
 # logit q_i ~ N(5, 2.5^2): a ceiling q_i near 1 (median 0.993) unless the counts say
 # otherwise; 10% of the prior mass lies below q = 0.85.
 _CEILING_PRIOR = (5.0, 2.5)
+PROPOSALS_PER_DRAW = 8
+PROPOSAL_SCALE = 1.5
 
 
 def _link_terms(z: np.ndarray, link: str):
@@ -153,6 +155,7 @@ class HierarchicalFit:
     sigma: np.ndarray
     x_center: float
     rounds: int
+    problem: _Problem | None = None
 
     def pass_rate(self, x_raw, theta=None) -> np.ndarray:
         """``p_i`` at covariate values ``x_raw`` for parameters ``theta`` (default: the modes):
@@ -164,10 +167,31 @@ class HierarchicalFit:
         return np.exp(log_p)
 
     def draws(self, n_draws: int, rng: np.random.Generator) -> np.ndarray:
-        """Parameter draws from every problem's Laplace posterior, ``(n_draws, P, d)``."""
+        """Parameter draws from every problem's posterior, ``(n_draws, P, d)``.
+
+        Sampling-importance-resampling: ``PROPOSALS_PER_DRAW * n_draws`` proposals per
+        problem from its Laplace approximation with the covariance scaled by
+        ``PROPOSAL_SCALE^2``, weighted by posterior over proposal density, and ``n_draws`` of
+        them drawn by weight. The Laplace approximation alone is symmetric about the mode;
+        the posterior of a problem every sample solved is not (its counts bound its pass rate
+        from below only), and symmetric draws would pull such problems below their counts.
+        Without the counts (a fit made by hand), the Laplace draws are returned."""
         chol = np.linalg.cholesky(self.cov)
-        eps = rng.standard_normal((n_draws, *self.theta.shape))
-        return self.theta[None] + np.einsum("pij,rpj->rpi", chol, eps)
+        if self.problem is None:
+            eps = rng.standard_normal((n_draws, *self.theta.shape))
+            return self.theta[None] + np.einsum("pij,rpj->rpi", chol, eps)
+        m = PROPOSALS_PER_DRAW * n_draws
+        eps = rng.standard_normal((m, *self.theta.shape))
+        prop = self.theta[None] + PROPOSAL_SCALE * np.einsum("pij,rpj->rpi", chol, eps)
+        log_w = -self.problem.objective(prop, self.mu, np.linalg.inv(self.sigma)) + \
+            0.5 * np.sum(eps**2, axis=-1)                      # (m, P)
+        log_w = np.where(np.isfinite(log_w), log_w, -np.inf)
+        w = np.exp(log_w - log_w.max(0))
+        cdf = np.cumsum(w, 0)
+        cdf /= cdf[-1]
+        u = (rng.random((n_draws, 1)) + np.arange(n_draws)[:, None]) / n_draws  # stratified
+        idx = np.minimum((cdf[None, :, :] < u[:, None, :]).sum(1), m - 1)     # (R, P)
+        return prop[idx, np.arange(self.theta.shape[0])[None, :]]
 
 
 def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
@@ -215,4 +239,4 @@ def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
     prec = np.linalg.inv(sigma)
     theta, info = _fisher_scoring(prob, theta, mu, prec)
     return HierarchicalFit(link=link, ceiling=ceiling, theta=theta, cov=np.linalg.inv(info),
-                           mu=mu, sigma=sigma, x_center=x_center, rounds=rounds)
+                           mu=mu, sigma=sigma, x_center=x_center, rounds=rounds, problem=prob)

@@ -26,13 +26,14 @@ from capability.calibrate import (
 from capability.errors import FitError, InputError
 from capability.estimate import inverse_sampling_counts
 from capability.fit import BucketLaw, LossLawFit, fit_loss_law
+from capability.headline import headline
 from capability.interval import IntervalEstimate, _json_float
 from capability.laws import LAWS, LadderData, LawFit
 from capability.rolling import rolling_backtests
 from capability.trends import inverse_scaling
 
 __all__ = ["PredictionSettings", "BucketPrediction", "Prediction", "predict",
-           "effective_counts"]
+           "check_counts_frame", "effective_counts"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class PredictionSettings:
     pool_slopes: bool = True
     law: str = "auto"
     min_below: int = 3
+    k: tuple[int, ...] = (1, 10, 100)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,23 @@ class Prediction:
     samples: dict[str, int] = field(default_factory=dict)
     inverse_scaling: tuple[dict, ...] = field(default_factory=tuple)
     selection: dict = field(default_factory=dict)
+    overall: dict = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per bucket: ``bucket, problems, law``, then ``predicted``, ``lower`` and
+        ``upper`` of the mean pass rate and of ``-E[log p]`` (``neg_log_*``)."""
+        rows = []
+        for b in self.buckets:
+            row = {"bucket": b.bucket, "problems": len(b.task_ids), "law": b.law}
+            for q, prefix in (("mean_pass_rate", ""), ("neg_log_pass_rate", "neg_log_")):
+                est = getattr(b, q)
+                d = {"predicted": None, "lower": None, "upper": None} if est is None \
+                    else est.to_dict()
+                row.update({f"{prefix}{k}": d[k] for k in ("predicted", "lower", "upper")})
+            rows.append(row)
+        return pd.DataFrame(rows).astype({c: float for c in (
+            "predicted", "lower", "upper", "neg_log_predicted", "neg_log_lower",
+            "neg_log_upper")})
 
     def to_dict(self) -> dict:
         model_names = [m[0] for m in self.models]
@@ -148,6 +167,7 @@ class Prediction:
             "settings": asdict(self.settings),
             "law": "-E_P[log pass_rate(C)] = alpha * C^(-k), C in FLOPs (the report's law; "
                    "each bucket's chosen law is in buckets[].law)",
+            "overall": self.overall,
             "law_selection": self.selection,
             "held_out": list(self.assignment.held_out),
             "excluded": list(self.assignment.excluded),
@@ -165,6 +185,8 @@ class Prediction:
 
 
 def _settings_iv(s: PredictionSettings) -> None:
+    if not s.k or any(not isinstance(k, int | np.integer) or k < 1 for k in s.k):
+        raise InputError(f"expected whole numbers >= 1, found {s.k!r}", key="--k")
     if s.zero_policy != "exclude" and s.estimator == "plugin":
         raise InputError(f"zero policy {s.zero_policy!r} needs an estimator that is finite at "
                          "c = 0 (series or jeffreys), not 'plugin'", key="--estimator")
@@ -177,6 +199,56 @@ def _settings_iv(s: PredictionSettings) -> None:
     if not (isinstance(s.min_below, int) and s.min_below >= 2):
         raise InputError(f"expected a whole number >= 2, found {s.min_below!r}",
                          key="--min-below")
+
+
+def check_counts_frame(counts, models) -> None:
+    """Validate ``predict``'s inputs at the boundary (a long counts DataFrame and the
+    ``(name, compute, loss)`` list), raising :class:`InputError` that names what was
+    expected and what was found."""
+    if not isinstance(counts, pd.DataFrame):
+        raise InputError(f"expected a pandas DataFrame with columns model, task_id, n, c; "
+                         f"found {type(counts).__name__}", key="counts")
+    missing = [col for col in ("model", "task_id", "n", "c") if col not in counts.columns]
+    if missing:
+        raise InputError(f"expected columns model, task_id, n, c; found "
+                         f"{', '.join(map(str, counts.columns)) or 'none'} (missing "
+                         f"{', '.join(missing)})", key="counts")
+    for col in ("n", "c"):
+        if not pd.api.types.is_integer_dtype(counts[col]):
+            raise InputError(f"expected whole numbers in column {col!r}, found dtype "
+                             f"{counts[col].dtype}", key="counts")
+    bad = counts[(counts["n"] < 1) | (counts["c"] < 0) | (counts["c"] > counts["n"])]
+    if len(bad):
+        row = bad.iloc[0]
+        raise InputError(f"expected 1 <= n and 0 <= c <= n, found n = {row['n']}, "
+                         f"c = {row['c']} for model {row['model']!r}, task {row['task_id']!r}",
+                         key="counts")
+    if counts.duplicated(["model", "task_id"]).any():
+        row = counts[counts.duplicated(["model", "task_id"])].iloc[0]
+        raise InputError(f"model {row['model']!r} has task {row['task_id']!r} twice",
+                         key="counts")
+    try:
+        names = [str(m[0]) for m in models]
+        computes = [float(m[1]) for m in models]
+    except (TypeError, ValueError, IndexError):
+        raise InputError("expected models as (name, compute in FLOPs, loss or None) tuples",
+                         key="models") from None
+    if len(names) < 3:
+        raise InputError(f"expected at least 3 ladder models, found {len(names)}",
+                         key="models")
+    if not all(np.isfinite(c) and c > 0 for c in computes):
+        raise InputError("expected every model's compute > 0 FLOPs", key="models")
+    absent = [n for n in names if n not in set(counts["model"])]
+    if absent:
+        raise InputError(f"model {absent[0]!r} has no rows in counts (it has "
+                         f"{', '.join(map(repr, sorted(set(counts['model']))[:5]))})",
+                         key="models")
+    tasks = {n: set(g) for n, g in counts.groupby("model")["task_id"]}
+    first = tasks[names[0]]
+    for n in names[1:]:
+        if tasks[n] != first:
+            raise InputError(f"models {names[0]!r} and {n!r} cover different tasks; every "
+                             "ladder model must cover the same task ids", key="counts")
 
 
 def effective_counts(counts: pd.DataFrame) -> pd.DataFrame:
@@ -234,6 +306,27 @@ def _fit_laws(names, n, c, compute, loss, local, reassign, target_compute, setti
     return fits
 
 
+PER_PROBLEM_LAWS = ("problem_power", "logistic", "ceiling")
+
+
+def _per_problem_at_target(fits, scores, local, target_compute):
+    """Per bucket the per-problem pass rates at the target of the per-problem law with the
+    smallest rolling-backtest error (for pass@k, :mod:`capability.headline`), or None."""
+    have = [law for law in PER_PROBLEM_LAWS if fits.get(law) is not None]
+    if not have:
+        return None
+
+    def err(law):
+        sc = scores.get(law)
+        if sc is None or not np.isfinite(sc.mse_per_decade).any():
+            return np.inf
+        return float(np.nanmean(sc.mse_per_decade))
+
+    law = min(have, key=lambda name: (err(name), have.index(name)))
+    p = fits[law].extra.pass_rate(np.array([np.log10(target_compute)]))[..., 0]
+    return [p[idx] for idx in local]
+
+
 def _step_dict(step) -> dict:
     """A rolling backtest step for ``prediction.json``."""
     return {"held": step.held, "compute": step.compute, "distance_decades": step.distance,
@@ -280,6 +373,10 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     its interval's law-error term come from them (:mod:`capability.calibrate`).
     """
     _settings_iv(settings)
+    check_counts_frame(counts, models)
+    if not (np.isfinite(target_compute) and target_compute > 0):
+        raise InputError(f"expected the target's compute > 0 FLOPs, found {target_compute}",
+                         key="target_compute")
     if settings.zero_policy == "jeffreys":
         # Keep never-solved problems and estimate -log p by its Jeffreys posterior mean.
         settings = replace(settings, estimator="jeffreys")
@@ -380,12 +477,16 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                    "law error by the fallback rule (no rolling backtest)")
             for q in ("mean_pass_rate", "neg_log_pass_rate"):
                 draws = getattr(fit, f"{q}_draws")[:, b - 1]
+                post = (sc.posterior or {}).get(q)
+                spread = (f"posterior predictive over the law error per decade (posterior "
+                          f"rms {sc.sigma[q]:.3g}, half-Cauchy prior)" if post is not None
+                          else f"{sc.sigma[q]:.3g} per decade, Student t with {sc.dof:g} df")
                 method = (f"{law_name}: {fit.noise_method}; widened for the law's own error: "
-                          f"{how}, {sc.sigma[q]:.3g} per decade on the "
-                          f"{SCALES[q].name} scale x {distance:.2f} decades to the target, "
-                          f"Student t with {sc.dof:g} df")
+                          f"{how}, on the {SCALES[q].name} scale x {distance:.2f} decades to "
+                          f"the target: {spread}")
                 ests[q] = calibrated_interval(float(getattr(fit, q)[b - 1]), draws, q,
-                                              sc.sigma[q], sc.dof, distance, level, method)
+                                              sc.sigma[q], sc.dof, distance, level, method,
+                                              posterior=post)
         buckets.append(BucketPrediction(bucket=b, task_ids=tuple(ids),
                                         report_law=report[b - 1], law=law_name,
                                         law_reason=reason,
@@ -413,10 +514,18 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         notes.append(f"{unsolved} problem(s) some ladder model never solved are kept, not "
                      f"excluded (zero policy '{settings.zero_policy}'): the per-problem laws "
                      "read c = 0 as information")
+    point = [(np.nan,) * 3 if b.mean_pass_rate is None else
+             (b.mean_pass_rate.estimate, b.mean_pass_rate.confidence_interval.low,
+              b.mean_pass_rate.confidence_interval.high) for b in buckets]
+    overall = headline(
+        [len(b.task_ids) for b in buckets], *zip(*point),
+        per_problem=_per_problem_at_target(fits, scores, local, target_compute),
+        ks=settings.k, total=len(task_ids), held_out=len(assignment.held_out),
+        excluded=len(assignment.excluded), level=level)
     return Prediction(ladder=ladder, target=target, target_compute=float(target_compute),
                       models=tuple((m[0], float(m[1]), m[2]) for m in models),
                       settings=settings, assignment=assignment, buckets=tuple(buckets),
                       loss=loss_fit, warnings=tuple(notes),
                       samples={str(k): int(v) for k, v in
                                counts.groupby("model")["n"].sum().items()},
-                      inverse_scaling=tuple(worse), selection=selection)
+                      inverse_scaling=tuple(worse), selection=selection, overall=overall)

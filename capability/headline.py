@@ -1,0 +1,113 @@
+"""The number a reader quotes: predicted pass@k over the problems the prediction covers,
+and what it says about the whole benchmark (pure).
+
+**pass@1** over the covered problems is the problem-weighted mean of the buckets' predicted
+mean pass rates, ``sum_b n_b m_b / sum_b n_b``. Its bounds are the same weighted sums of
+the buckets' interval bounds: exact if the buckets' errors move together (the rolling
+backtests show one step's buckets mostly err in the same direction), conservative otherwise.
+
+**pass@k** (k > 1) needs each problem's pass rate, not only the bucket's mean: inside each
+bucket the per-problem pass rates of a per-problem law at the target (``p_i``) are shifted
+on the logit scale, ``p_i' = expit(logit p_i + delta_b)``, so that their mean is the
+bucket's predicted mean pass rate (and, for the bounds, the bounds of its interval); then
+``pass@k = mean_i 1 - (1 - p_i')^k``. pass@k rises with ``delta_b``, so bounds map to bounds.
+The within-bucket shape is taken from the law as it is: its own uncertainty is not in the
+bounds, so pass@k intervals for k > 1 are narrower than they should be where that shape is
+wrong.
+
+**The whole benchmark.** Problems held out (the hardest by the ladder) or excluded are not
+predicted. The bound for the whole benchmark assumes nothing about them: each may pass with
+any rate in [0, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import optimize, special
+
+__all__ = ["shift_to_mean", "headline"]
+
+_LOGIT_CLIP = 30.0
+
+
+def shift_to_mean(p: np.ndarray, mean: float) -> np.ndarray:
+    """``expit(logit p + delta)`` with ``delta`` chosen so that its mean is ``mean``."""
+    p = np.asarray(p, float)
+    if mean <= 0.0:
+        return np.zeros_like(p)
+    if mean >= 1.0:
+        return np.ones_like(p)
+    z = np.clip(special.logit(np.clip(p, 1e-300, 1.0)), -_LOGIT_CLIP, _LOGIT_CLIP)
+
+    def gap(delta):
+        return float(special.expit(z + delta).mean()) - mean
+
+    delta = optimize.brentq(gap, -4 * _LOGIT_CLIP, 4 * _LOGIT_CLIP, xtol=1e-10)
+    return special.expit(z + delta)
+
+
+def _pass_at_k(p: np.ndarray, k: int) -> float:
+    return float(np.mean(-np.expm1(k * np.log1p(-np.minimum(p, 1.0 - 1e-16)))))
+
+
+def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), total: int,
+             held_out: int, excluded: int, level: float) -> dict:
+    """The ``overall`` entry of ``prediction.json``.
+
+    Parameters
+    ----------
+    sizes, means, lows, highs
+        Per bucket: problems, predicted mean pass rate and its interval's bounds (buckets
+        without a prediction are passed as NaN and left out).
+    per_problem
+        Per bucket the per-problem pass rates of a per-problem law at the target (arrays of
+        the bucket's size), or None: then pass@k is given for k = 1 only.
+    total, held_out, excluded
+        The benchmark's number of problems, and how many were held out or excluded.
+    """
+    sizes = np.asarray(sizes, float)
+    means, lows, highs = (np.asarray(v, float) for v in (means, lows, highs))
+    ok = np.isfinite(means) & np.isfinite(lows) & np.isfinite(highs) & (sizes > 0)
+    covered = int(sizes[ok].sum())
+    uncovered = total - covered
+    parts = []
+    if held_out:
+        parts.append(f"{held_out} hardest held out")
+    if excluded:
+        parts.append(f"{excluded} excluded by the zero policy")
+    other = uncovered - held_out - excluded
+    if other > 0:
+        parts.append(f"{other} in buckets without a prediction")
+    statement = f"{covered} of {total} problems" + (f": {', '.join(parts)}" if parts else "")
+    out = {"problems_covered": covered, "problems_total": int(total),
+           "held_out": int(held_out), "excluded": int(excluded), "statement": statement,
+           "level": level, "pass_at_k": {}, "whole_benchmark": {}}
+    if not covered:
+        return out
+    w = sizes[ok] / covered
+    for k in ks:
+        if k == 1:
+            est, lo, hi = (float(np.sum(w * v[ok])) for v in (means, lows, highs))
+            method = ("problem-weighted mean of the buckets' predicted mean pass rates; "
+                      "bounds: the same weighted sum of their interval bounds")
+        elif per_problem is not None:
+            vals = []
+            for target in (means, lows, highs):
+                per_bucket = [_pass_at_k(shift_to_mean(per_problem[j], target[j]), k)
+                              for j in np.flatnonzero(ok)]
+                vals.append(float(np.sum(w * np.array(per_bucket))))
+            est, lo, hi = vals
+            method = ("per-problem pass rates of a per-problem law at the target, shifted "
+                      "on the logit scale in each bucket to the bucket's prediction (and its "
+                      "bounds); bounds summed over buckets")
+        else:
+            out["pass_at_k"][str(k)] = None
+            continue
+        lo, hi = min(lo, est), max(hi, est)
+        out["pass_at_k"][str(k)] = {"predicted": est, "lower": lo, "upper": hi,
+                                    "method": method}
+        out["whole_benchmark"][str(k)] = {
+            "lower": (covered * lo) / total, "upper": (covered * hi + uncovered) / total,
+            "method": f"the covered problems' bounds, and the {uncovered} others anywhere "
+                      "in [0, 1]"}
+    return out

@@ -1,0 +1,75 @@
+"""The library as a notebook calls it: top-level entry points, results as DataFrames, and
+DataFrames with the wrong shape rejected with InputError naming what was expected."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import capability
+from capability.score import score_prediction
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _ladder():
+    sim = capability.simulate_ladder(seed=2)
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    return sim, counts, [(m, c, None) for m, c in sim.models]
+
+
+def test_top_level_exports_and_frames():
+    assert {"predict", "pass_at_k", "load_ladder", "execute_samples", "InputError",
+            "PredictionSettings"} <= set(dir(capability))
+    assert capability.pass_at_k(np.array([10]), np.array([3]), 1)[0] == pytest.approx(0.3)
+    sim, counts, models = _ladder()
+    pred = capability.predict(counts, models, target=sim.target,
+                              target_compute=sim.target_compute,
+                              settings=capability.PredictionSettings(n_resamples=50))
+    frame = pred.to_frame()
+    assert list(frame.columns[:6]) == ["bucket", "problems", "law", "predicted", "lower",
+                                       "upper"]
+    assert len(frame) == 6 and (frame["lower"] <= frame["predicted"]).all()
+    assert (frame["predicted"] <= frame["upper"]).all()
+    target = sim.counts[sim.counts["model"] == sim.target]
+    scored = capability.score_frame(score_prediction(pred.to_dict(), target))
+    assert {"measured", "measured_lower", "agrees", "inside"} <= set(scored.columns)
+    assert len(scored) == 6
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda c: c.rename(columns={"c": "passed"}), "missing c"),
+    (lambda c: c.assign(n=c["n"].astype(float)), "whole numbers in column 'n'"),
+    (lambda c: c.assign(c=c["n"] + 1), "0 <= c <= n"),
+    (lambda c: c[~((c["model"] == "m2") & (c["task_id"] == "HumanEval/3"))],
+     "cover different tasks"),
+    (lambda c: pd.concat([c, c.iloc[:1]]), "twice"),
+])
+def test_bad_frames_raise_input_error_naming_what_was_expected(change, match):
+    sim, counts, models = _ladder()
+    with pytest.raises(capability.InputError, match=match):
+        capability.predict(change(counts), models, target="t", target_compute=1e24)
+
+
+def test_bad_models_raise_input_error():
+    sim, counts, models = _ladder()
+    with pytest.raises(capability.InputError, match="at least 3"):
+        capability.predict(counts, models[:2], target="t", target_compute=1e24)
+    with pytest.raises(capability.InputError, match="no rows in counts"):
+        capability.predict(counts, [*models, ("ghost", 1e23, None)], target="t",
+                           target_compute=1e24)
+    with pytest.raises(capability.InputError, match="compute > 0"):
+        capability.predict(counts, [(m, -1.0, None) for m, _, _ in models], target="t",
+                           target_compute=1e24)
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    """The README's Python section runs as it is."""
+    text = README.read_text()
+    section = text.split("### Python", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    code = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert code, "no python block in the README's Python section"
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code[0], "README.md", "exec"), {})
