@@ -28,6 +28,34 @@ from capability.simulate import bucket_truth, simulate_ladder, write_served_ladd
 __all__ = ["run_demo"]
 
 
+def _ladder_after_demo(sim, sim_dir: Path, run_dir: Path) -> Path:
+    """Rewrite the demo's ladder file, whose server is gone when the demo ends, to read the
+    counts the served models produced (``counts/<model>.csv``, from ``run_dir``'s results;
+    the target's too, for ``capability score``); the served version is kept as
+    ``ladder-served.toml``."""
+    from capability.execute import count_results
+
+    counts_dir = sim_dir / "counts"
+    counts_dir.mkdir(parents=True, exist_ok=True)
+    results = {name: run_dir / "results" / f"{name}.jsonl" for name, _ in sim.models}
+    results[sim.target] = run_dir / "target_results.jsonl"
+    for name, path in results.items():
+        if path.is_file():
+            count_results(path).to_csv(counts_dir / f"{name}.csv", index=False)
+    ladder = sim_dir / "ladder.toml"
+    ladder.replace(sim_dir / "ladder-served.toml")
+    lines = ["# Written by capability demo. Its server is gone; the models read the counts",
+             "# they produced (counts/<model>.csv; the target's too, for capability score).",
+             "# ladder-served.toml is the served version.",
+             f'name = "{sim.name}-demo"', f'target = "{sim.target}"', ""]
+    for name, compute in sim.models:
+        lines += ["[[models]]", f'name = "{name}"', f"compute = {compute:.6e}",
+                  f"loss = {sim.losses[name]:.6f}", f'counts = "counts/{name}.csv"', ""]
+    lines += ["[[models]]", f'name = "{sim.target}"', f"compute = {sim.target_compute:.6e}", ""]
+    ladder.write_text("\n".join(lines))
+    return ladder
+
+
 def run_demo(out_dir: str | Path, *, seed: int = 0, n: int = 50, loop_rate: float = 0.0005,
              execution: ExecutionOptions | None = None,
              settings: PredictionSettings = PredictionSettings(),
@@ -56,6 +84,8 @@ def run_demo(out_dir: str | Path, *, seed: int = 0, n: int = 50, loop_rate: floa
         sid, score = score_registered(str(run_dir), samples, registry=None, out_dir=run_dir,
                                       execution=execution)
         echo(format_score(score))
+    ladder_path = _ladder_after_demo(sim, out / "sim", run_dir)
+    echo(f"the server is gone; {ladder_path} now reads the counts its models produced")
     md, html = write_report(run_dir)
     (out / "truth-by-bucket.json").write_text(json.dumps(truth, indent=1) + "\n")
     return {"ladder": ladder_path, "run": run_dir, "prediction_id": rid, "score_id": sid,

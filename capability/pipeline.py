@@ -91,8 +91,9 @@ def sampling_settings(model: ModelSpec) -> SamplingSettings:
 def backend_for(model: ModelSpec):
     """The sampling backend of a model whose source is a server or a transformers model."""
     if model.server is not None:
-        from capability.sampling.openai_server import ServerBackend
+        from capability.sampling.openai_server import ServerBackend, probe_server
 
+        probe_server(model.server["url"], model.server["model"])
         opts = {k: model.server[k] for k in ("api_key_env", "concurrency", "max_n")
                 if k in model.server}
         return ServerBackend(model.server["url"], model.server["model"], **opts)

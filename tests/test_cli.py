@@ -114,6 +114,11 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert sorted(p.name for p in samples.iterdir()) == [
         "m1.jsonl", "m2.jsonl", "m3.jsonl", "m4.jsonl", "m5.jsonl", "target.jsonl"]
     assert len((samples / "m1.jsonl").read_text().splitlines()) == 164 * 12
+    # The server is gone; the ladder the demo leaves runs as it is, from the counts.
+    capsys.readouterr()
+    assert main(["run", str(tmp_path / "demo" / "sim" / "ladder.toml"), "--out",
+                 str(tmp_path / "again"), "--resamples", "100"]) == 0
+    assert (tmp_path / "again" / "prediction.json").is_file()
 
 
 def test_console_entry_point_runs():

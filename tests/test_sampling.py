@@ -240,3 +240,25 @@ def test_serve_sim_command_serves_models(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
+
+
+def test_unreachable_server_fails_at_once_with_exit_2(tmp_path, capsys):
+    """Nothing listens at the ladder's server: one probe request, exit 2 within seconds,
+    saying what to do (not eight retries of every sampling request)."""
+    import socket
+    import time
+
+    from capability.cli import main
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]          # closed again: nothing listens there
+    (tmp_path / "ladder.toml").write_text('target = "big"\n' + "".join(
+        f'[[models]]\nname = "m{i}"\ncompute = 1e2{i}\n'
+        f'server = {{ url = "http://127.0.0.1:{port}/v1", model = "m{i}" }}\n'
+        for i in range(1, 4)) + '[[models]]\nname = "big"\ncompute = 1e25\n')
+    start = time.monotonic()
+    code = main(["run", str(tmp_path / "ladder.toml"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and time.monotonic() - start < 10
+    assert "not reachable" in err and "point the model at the samples or counts" in err

@@ -16,7 +16,9 @@ import httpx
 
 from capability.sampling import SamplingError, SamplingSettings, truncate_at_stop
 
-__all__ = ["ServerBackend"]
+__all__ = ["ServerBackend", "probe_server", "PROBE_TIMEOUT"]
+
+PROBE_TIMEOUT = 2.0  # seconds
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -113,6 +115,27 @@ class ServerBackend:
                 await asyncio.sleep(self._delay(attempt, retry_after))
         raise SamplingError(f"{self.url} (model {self.model!r}) failed after "
                             f"{self.max_retries} retries; last: {last}")
+
+
+def probe_server(url: str, model: str | None = None, *,
+                 timeout: float = PROBE_TIMEOUT) -> None:
+    """Check at start-up, in one request of at most ``timeout`` seconds and without retries,
+    that a server answers at ``url`` (``GET {url}/models``; any HTTP answer, even an error
+    status, shows it is there). Raises :class:`capability.errors.InputError` (exit 2) with
+    what to do when nothing answers, instead of failing after every retry of sampling."""
+    from capability.errors import InputError
+
+    target = url.rstrip("/") + "/models"
+    try:
+        httpx.get(target, timeout=timeout)
+    except (httpx.TimeoutException, httpx.TransportError) as err:
+        what = f" (model {model!r})" if model else ""
+        reason = "timed out" if isinstance(err, httpx.TimeoutException) else \
+            (str(err) or type(err).__name__)
+        raise InputError(f"the server at {url}{what} is not reachable ({reason}); start it "
+                         "(e.g. `vllm serve MODEL`), fix `url` in the ladder file, or point "
+                         "the model at the samples or counts it produced",
+                         key="server") from None
 
 
 def _error_text(response: httpx.Response) -> str:
