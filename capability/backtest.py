@@ -60,7 +60,8 @@ def _baselines(counts, rest, held, buckets, actual_by_bucket, estimator) -> dict
 
 def backtest(counts: pd.DataFrame, models: list[tuple[str, float, float | None]], *,
              largest: int = 1, ladder: str = "ladder",
-             settings: PredictionSettings = PredictionSettings()) -> dict:
+             settings: PredictionSettings = PredictionSettings(),
+             progress: bool = False) -> dict:
     """Predict each of the ``largest`` biggest ladder models from the models smaller than
     it, score the prediction and the baselines against its measured counts.
 
@@ -90,7 +91,8 @@ def backtest(counts: pd.DataFrame, models: list[tuple[str, float, float | None]]
                              "--largest or add models)", key="--largest")
         names = {m[0] for m in rest}
         pred = predict(counts[counts["model"].isin(names)], rest, target=held[0],
-                       target_compute=held[1], ladder=ladder, settings=settings).to_dict()
+                       target_compute=held[1], ladder=ladder, settings=settings,
+                       progress=progress).to_dict()
         target_counts = counts[counts["model"] == held[0]][["task_id", "n", "c"]]
         score = score_prediction(pred, target_counts)
         actual = [{q: b[q]["actual"] for q in QUANTITIES} for b in score["buckets"]]

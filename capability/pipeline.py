@@ -22,6 +22,7 @@ from capability.jsonl import iter_jsonl
 from capability.ladder import Ladder, ModelSpec, load_ladder
 from capability.prediction import PredictionSettings, predict
 from capability.problems import BUILTIN, load_problems
+from capability.progress import stage
 from capability.registry import (
     SHORT_ID,
     Registered,
@@ -147,16 +148,20 @@ def gather_counts(ladder: Ladder, out_dir: Path,
     sampled = {}
     for m in ladder.models:
         if m.server is not None or m.transformers is not None:
-            sampled[m.name], counts_m = sample_ladder_model(m, problems, out_dir, execution)
+            with stage(f"sampling {m.name}"):
+                sampled[m.name], counts_m = sample_ladder_model(m, problems, out_dir,
+                                                                execution)
             if counts_m is not None:
                 adaptive_counts[m.name] = counts_m
     to_execute = [replace(m, samples=sampled[m.name]) if m.name in sampled else m
                   for m in ladder.models if m.name not in adaptive_counts]
-    results = execute_ladder(replace(ladder, models=tuple(to_execute)), out_dir, problems,
-                             limits=execution.limits, workers=execution.workers,
-                             isolation=execution.isolation, dedup=execution.dedup,
-                             warn=execution.warn, backend=execution.backend,
-                             address=execution.address)
+    with stage("executing the ladder's samples",
+               enabled=any(m.samples is not None and m.counts is None for m in to_execute)):
+        results = execute_ladder(replace(ladder, models=tuple(to_execute)), out_dir,
+                                 problems, limits=execution.limits, workers=execution.workers,
+                                 isolation=execution.isolation, dedup=execution.dedup,
+                                 warn=execution.warn, backend=execution.backend,
+                                 address=execution.address)
     counts = ladder_counts(ladder, None if problems is None else list(problems), results,
                            adaptive_counts)
     for m in ladder.models:
@@ -185,7 +190,7 @@ def run_prediction(ladder_path: Path, out_dir: Path, settings: PredictionSetting
     counts, inputs = gather_counts(ladder, out_dir, execution)
     pred = predict(counts, [(m.name, m.compute, m.loss) for m in ladder.models],
                    target=ladder.target.name, target_compute=ladder.target.compute,
-                   ladder=ladder.name, settings=settings)
+                   ladder=ladder.name, settings=settings, progress=True)
     result = pred.to_dict()
     result["ladder_file"] = str(ladder_path)
     result["inputs"] = inputs
@@ -328,7 +333,7 @@ def run_backtest(ladder_path: Path, out_dir: Path, settings: PredictionSettings,
     ladder = load_ladder(ladder_path)
     counts, inputs = gather_counts(ladder, out_dir, execution)
     result = backtest(counts, [(m.name, m.compute, m.loss) for m in ladder.models],
-                      largest=largest, ladder=ladder.name, settings=settings)
+                      largest=largest, ladder=ladder.name, settings=settings, progress=True)
     result["ladder_file"] = str(ladder_path)
     result["inputs"] = inputs
     write_json_atomic(Path(out_dir) / "backtest.json", result)

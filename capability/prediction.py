@@ -29,6 +29,7 @@ from capability.fit import BucketLaw, LossLawFit, fit_loss_law
 from capability.headline import headline
 from capability.interval import IntervalEstimate, _json_float
 from capability.laws import LAWS, LadderData, LawFit
+from capability.progress import stage
 from capability.rolling import rolling_backtests
 from capability.trends import inverse_scaling
 
@@ -349,7 +350,8 @@ def candidate_laws(settings: PredictionSettings, has_loss: bool) -> tuple[str, .
 
 def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]], *,
             target: str, target_compute: float, ladder: str = "ladder",
-            settings: PredictionSettings = PredictionSettings()) -> Prediction:
+            settings: PredictionSettings = PredictionSettings(),
+            progress: bool = False) -> Prediction:
     """Predict the target's per-bucket capability from the ladder models' counts.
 
     Parameters
@@ -363,6 +365,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         The target's name and compute (FLOPs).
     settings
         The method's choices.
+    progress
+        Show the fitting's progress on stderr (:func:`capability.progress.stage`).
 
     Notes
     -----
@@ -407,32 +411,40 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         except FitError as err:
             loss_note = f"loss law: no fit: {err}"
     n_draws = settings.n_resamples
-    fits = _fit_laws(laws, n[:, inside], c[:, inside], compute, loss, local, reassign,
-                     target_compute, settings, n_draws, seeds[0], loss_fit=loss_fit)
+    forced = None if settings.law == "auto" else settings.law
+    fittings = 1 + max(0, len(names) - settings.min_below)
+    if len(names) <= settings.min_below and forced is None and len(names) > 2:
+        fittings += len(names) - 2
+    with stage(f"fitting {len(laws)} laws and their rolling backtests", fittings, "fit",
+               enabled=progress) as advance:
+        fits = _fit_laws(laws, n[:, inside], c[:, inside], compute, loss, local, reassign,
+                         target_compute, settings, n_draws, seeds[0], loss_fit=loss_fit)
+        advance()
+
+        def fit_at(j, compute_j):
+            try:
+                _, inside_j, local_j, reassign_j = _bucketing(n[:j], c[:j], task_ids,
+                                                              settings)
+            except ValueError:
+                return None
+            fits_j = _fit_laws(laws, n[:j, inside_j], c[:j, inside_j], compute[:j],
+                               None if loss is None else loss[:j], local_j, reassign_j,
+                               compute_j, settings, min(n_draws, 200),
+                               [settings.seed, j])
+            advance()
+            return tuple(inside_j[b] for b in local_j), fits_j
+
+        steps = rolling_backtests(n, c, compute, names, fit_at,
+                                  min_below=settings.min_below, estimator=settings.estimator)
+        short_steps = []
+        if not steps and forced is None and len(names) > 2:
+            # Too few models to calibrate an interval, but a short backtest (each model
+            # predicted from two below it) still tells which law this ladder favours.
+            short_steps = rolling_backtests(n, c, compute, names, fit_at, min_below=2,
+                                            estimator=settings.estimator)
     report = fits["power"].extra
-
-    def fit_at(j, compute_j):
-        try:
-            _, inside_j, local_j, reassign_j = _bucketing(n[:j], c[:j], task_ids, settings)
-        except ValueError:
-            return None
-        fits_j = _fit_laws(laws, n[:j, inside_j], c[:j, inside_j], compute[:j],
-                           None if loss is None else loss[:j], local_j, reassign_j,
-                           compute_j, settings, min(n_draws, 200),
-                           [settings.seed, j])
-        return tuple(inside_j[b] for b in local_j), fits_j
-
-    steps = rolling_backtests(n, c, compute, names, fit_at, min_below=settings.min_below,
-                              estimator=settings.estimator)
     scores = score_laws(steps, laws, len(local))
     estimates = {name: f.mean_pass_rate for name, f in fits.items() if f is not None}
-    forced = None if settings.law == "auto" else settings.law
-    short_steps = []
-    if not steps and forced is None and len(names) > 2:
-        # Too few models to calibrate an interval, but a short backtest (each model
-        # predicted from two below it) still tells which law this ladder favours.
-        short_steps = rolling_backtests(n, c, compute, names, fit_at, min_below=2,
-                                        estimator=settings.estimator)
     choice = choose_laws(score_laws(short_steps, laws, len(local)) if short_steps else scores,
                          estimates, forced, short=bool(short_steps))
     distance = float(np.log10(target_compute / compute.max()))
