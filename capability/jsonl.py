@@ -42,11 +42,19 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                                      path=path, line=line_no) from None
                 if not line.strip():
                     continue
+                text = line.rstrip("\r\n")
                 try:
-                    obj = json.loads(line)
+                    obj = json.loads(text)
                 except json.JSONDecodeError as err:
-                    raise InputError(f"expected a JSON object, found invalid JSON ({err.msg} "
-                                     f"at column {err.colno})", path=path, line=line_no) from None
+                    if err.msg.startswith("Unterminated string"):
+                        what = (f"the line ends inside a string that starts at column "
+                                f"{err.pos + 1}; truncated?")
+                    elif err.pos >= len(text.rstrip()):
+                        what = f"{err.msg} where the line ends; truncated?"
+                    else:
+                        what = f"{err.msg} at column {err.pos + 1}"
+                    raise InputError(f"expected a JSON object, found invalid JSON ({what})",
+                                     path=path, line=line_no) from None
                 if not isinstance(obj, dict):
                     raise InputError(f"expected a JSON object, found {type(obj).__name__}",
                                      path=path, line=line_no)

@@ -22,10 +22,12 @@ def ladder(models=("a", "b", "c"), compute=("1e20", "1e21", "1e22"), extra=""):
 CORPUS = {
     "samples truncated": ({"s.jsonl": SAMPLE + '{"task_id": "HumanEval/1", "compl'},
                           ["execute", "s.jsonl", "-o", "r.jsonl"], "r.jsonl",
-                          r"s\.jsonl:2: expected a JSON object, found invalid JSON"),
+                          r"s\.jsonl:2: expected a JSON object, found invalid JSON \(the line "
+                          r"ends inside a string that starts at column 28; truncated\?\)"),
     "samples line not JSON": ({"s.jsonl": SAMPLE + "hello\n" + SAMPLE},
                               ["execute", "s.jsonl", "-o", "r.jsonl"], "r.jsonl",
-                              r"s\.jsonl:2: expected a JSON object, found invalid JSON"),
+                              r"s\.jsonl:2: expected a JSON object, found invalid JSON "
+                              r"\(Expecting value at column 1\)"),
     "samples wrong type": ({"s.jsonl": '{"task_id": ["HumanEval/0"], "completion": ""}\n'},
                            ["execute", "s.jsonl", "-o", "r.jsonl"], "r.jsonl",
                            r"s\.jsonl:1: 'task_id' must be a string, found list"),

@@ -61,7 +61,7 @@ def test_buckets_partition_the_problems(n_problems, n_buckets, hold, seed, split
     try:
         ba = assign_buckets(n, c, ids, n_buckets=n_buckets, hold_out=hold, split=split)
     except ValueError as err:
-        assert "fewer than hold_out + n_buckets" in str(err)
+        assert "fewer than --hold-out + --buckets" in str(err)
         return
     parts = [t for b in ba.buckets for t in b] + list(ba.held_out) + list(ba.excluded)
     assert sorted(parts) == sorted(ids)
@@ -74,7 +74,7 @@ def test_buckets_partition_the_problems(n_problems, n_buckets, hold, seed, split
     ({"zero_policy": "drop"}, "`zero_policy` must be one of"),
     ({"split": "random"}, "`split` must be one of"),
     ({"difficulty": "vibes"}, "`difficulty` must be one of"),
-    ({"hold_out": 9}, "fewer than hold_out"),
+    ({"hold_out": 9}, "fewer than --hold-out"),
 ])
 def test_assign_buckets_validation(kwargs, match):
     n, c = _counts(np.full((2, 10), 0.5))

@@ -95,7 +95,7 @@ def test_incompatible_options_exit_2(tmp_path, capsys):
     assert code == 2 and "--estimator" in capsys.readouterr().err
     code = main(["run", str(tmp_path / "sim" / "ladder.toml"), "--out", str(tmp_path / "o"),
                  "--hold-out", "100"])
-    assert code == 2 and "fewer than hold_out + n_buckets" in capsys.readouterr().err
+    assert code == 2 and "fewer than --hold-out + --buckets" in capsys.readouterr().err
 
 
 @needs_isolation
