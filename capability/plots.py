@@ -26,20 +26,23 @@ def _pyplot():
 def bucket_figure(prediction: dict, score: dict | None = None):
     """One panel per bucket: x = compute / target compute (log scale), y = mean
     ``-log(pass rate)`` of the bucket's problems; ladder points with ``level`` error bars
-    (sampling noise), the fitted law, its interval band, the prediction at x = 1 with its
-    interval and, when scored, the target's measured value."""
+    (sampling noise), the report's law and its band, the chosen law's prediction at the
+    target with its calibrated interval and, when scored, the target's measured value with
+    its own interval -- the two side by side (x = 0.8 and 1.25), so neither hides the
+    other. A log y axis where a panel's values span more than a decade."""
     plt = _pyplot()
     buckets = prediction["buckets"]
     cols = min(3, max(1, len(buckets)))
     rows = math.ceil(len(buckets) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False,
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False,
                              constrained_layout=True)
     c_t = prediction["target_compute"]
     level = prediction["level"]
     z = float(stats.norm.ppf(0.5 + level / 2))
+    pooled = (prediction.get("settings") or {}).get("pool_slopes", False)
     actual = {}
     if score is not None:
-        actual = {b["bucket"]: b["neg_log_pass_rate"]["actual"] for b in score["buckets"]}
+        actual = {b["bucket"]: b["neg_log_pass_rate"] for b in score["buckets"]}
     for ax, b in zip(axes.flat, buckets):
         ax.set_xscale("log")
         ax.set_title(f"bucket {b['bucket']} ({b['n_problems']} problems)", fontsize=10)
@@ -64,25 +67,53 @@ def bucket_figure(prediction: dict, score: dict | None = None):
                             alpha=0.18, lw=0, label=f"report's law, {level:.0%} sampling noise")
         gx = np.geomspace(min(x.min(), 1.0) / 1.5, 1.5, 60)
         ref = b["report_law"]["neg_log_pass_rate"]["predicted"]
+        k_note = " (pooled across buckets)" if pooled else ""
         ax.plot(gx, ref * gx ** (-b["k"]), color="tab:orange", lw=1.5,
-                label=f"report's law: k = {b['k']:.3f}")
+                label=f"report's law: k = {b['k']:.3f}{k_note}")
+        values = [v for v in y if np.isfinite(v) and v > 0]
         pred = b["neg_log_pass_rate"]
         if pred["lower"] is not None:
-            ax.errorbar([1.0], [pred["predicted"]],
+            # An upper bound far beyond every ladder point (p ~ 0) is drawn to the edge.
+            cap = 50 * max([*values, pred["predicted"], 1e-3])
+            upper = min(pred["upper"], cap)
+            ax.errorbar([0.8], [pred["predicted"]],
                         yerr=[[pred["predicted"] - pred["lower"]],
-                              [pred["upper"] - pred["predicted"]]],
-                        fmt="D", color="tab:red", ms=5, capsize=3,
-                        label=f"prediction ({b.get('law')})")
-        if actual.get(b["bucket"]) is not None:
-            ax.plot([1.0], [actual[b["bucket"]]], marker="*", color="black", ms=11, ls="",
-                    label="target, measured")
-        ax.set_ylim(bottom=0)
-        ax.legend(fontsize=7, loc="upper right")
+                              [upper - pred["predicted"]]],
+                        fmt="D", color="tab:red", ms=5, capsize=3, elinewidth=1.5,
+                        label=f"prediction, {level:.0%} interval ({b.get('law')})")
+            values += [v for v in (pred["lower"], upper) if v and v > 0]
+        meas = actual.get(b["bucket"])
+        if meas is not None and meas.get("actual") is not None:
+            lo, hi = meas.get("actual_lower"), meas.get("actual_upper")
+            yerr = None if lo is None else [[meas["actual"] - lo], [hi - meas["actual"]]]
+            ax.errorbar([1.25], [meas["actual"]], yerr=yerr, fmt="*", color="black", ms=9,
+                        capsize=3, label="target, measured (its own interval)")
+            values.append(meas["actual"])
+        values = [v for v in values if v > 0]
+        if values and max(values) / min(values) > 10:
+            # Fixed limits (bands may be huge), at most four decades (a prediction of
+            # -E[log p] ~ 0, pass rate ~ 1, sits at the bottom edge).
+            top = max(values) * 1.5
+            ax.set_ylim(max(min(values) / 1.5, top / 1e4), top)
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(0, max(values, default=1.0) * 1.15)
+        ax.legend(fontsize=6.5, loc="best")
     for ax in list(axes.flat)[len(buckets):]:
         ax.set_visible(False)
-    fig.suptitle(f"Capability prediction for {prediction['target']} "
+    fig.suptitle(f"Capability prediction for model {prediction['target']!r} "
                  f"({prediction['target_compute']:.3g} FLOPs)", fontsize=12)
     return fig
+
+
+def _sci(x: float) -> str:
+    """``x`` in mathtext: ``1.55 \\times 10^{3}``, or plain where no exponent is needed."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    exp = math.floor(math.log10(abs(x)))
+    if -2 <= exp <= 2:
+        return f"{x:.3g}"
+    return f"{x / 10**exp:.3g}\\times 10^{{{exp}}}"
 
 
 def loss_figure(prediction: dict):
@@ -98,20 +129,32 @@ def loss_figure(prediction: dict):
             label="ladder models")
     grid = np.geomspace(x.min() / 1.5, c_t * 1.5, 80)
     ax.plot(grid / c_t, loss["a"] * grid ** loss["b"] + loss["c"], color="tab:orange",
-            label=f"L = a C^{loss['b']:.3f} + {loss['c']:.3f}")
+            label=f"fit: $L(C) = {_sci(loss['a'])}\\,C^{{{loss['b']:.3f}}} + {loss['c']:.3f}$"
+                  " (C in FLOPs)")
+    level = prediction["level"]
     if loss["lower"] is not None:
+        ax.axhspan(loss["lower"], loss["upper"], xmin=0.0, xmax=1.0, color="tab:red",
+                   alpha=0.12, lw=0)
         ax.errorbar([1.0], [loss["predicted"]], yerr=[[loss["predicted"] - loss["lower"]],
                                                       [loss["upper"] - loss["predicted"]]],
-                    fmt="D", color="tab:red", capsize=3, label="prediction")
+                    fmt="D", color="tab:red", capsize=4, elinewidth=2,
+                    label=f"prediction {loss['predicted']:.4f} "
+                          f"[{loss['lower']:.4f}, {loss['upper']:.4f}] ({level:.0%}; shaded)")
     else:
-        ax.plot([1.0], [loss["predicted"]], "D", color="tab:red", label="prediction")
+        ax.plot([1.0], [loss["predicted"]], "D", color="tab:red",
+                label=f"prediction {loss['predicted']:.4f} (no interval)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=np.arange(1, 10) / 10, numticks=20))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%.2f"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("compute / target compute (log scale)")
     ax.set_ylabel("final loss (nats per token, log scale)")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8)
-    ax.set_title(f"Loss law, extrapolated to {prediction['target']}")
+    ax.set_title(f"Loss law, extrapolated to model {prediction['target']!r}")
     return fig
 
 

@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import json
+import re
 from pathlib import Path
 
 from capability.errors import InputError
@@ -54,6 +55,34 @@ def _measured(d: dict, spec: str) -> str:
             f"{_fmt(d.get('actual_upper'), spec)}]")
 
 
+def _headline_table(prediction: dict, score: dict | None):
+    """pass@k over the covered problems with its interval and the whole-benchmark bound;
+    when scored, the measured pass@k with its interval and whether they agree."""
+    o = prediction.get("overall") or {}
+    if not o.get("pass_at_k"):
+        return None
+    level = f"{prediction['level']:.0%}"
+    measured = ((score or {}).get("overall") or {}).get("pass_at_k") or {}
+    head = ["", "predicted", f"{level} interval",
+            f"whole benchmark (the {o['problems_total'] - o['problems_covered']} others in "
+            "[0, 1])"]
+    if measured:
+        head += ["measured [its interval]", "agrees"]
+    rows = []
+    for k, v in o["pass_at_k"].items():
+        if v is None:
+            continue
+        whole = o["whole_benchmark"].get(k) or {}
+        row = [f"pass@{k}", f"{v['predicted']:.3f}", f"[{v['lower']:.3f}, {v['upper']:.3f}]",
+               f"[{whole.get('lower', float('nan')):.3f}, {whole.get('upper', float('nan')):.3f}]"]
+        if measured:
+            m = measured.get(k) or {}
+            row += [_measured(m, ".3f") if m.get("actual") is not None else "–",
+                    {True: "yes", False: "no", None: "–"}[m.get("agrees")]]
+        rows.append(row)
+    return f"Headline: over {o['statement']}", head, rows
+
+
 def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], list[list[str]]]]:
     level = f"{prediction['level']:.0%}"
     models = [[m["name"], f"{m['compute']:.3g}", _fmt(m.get("samples"), "d"),
@@ -62,25 +91,33 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
                    "–", "–"])
     head = ["bucket", "problems", "alpha", "k", "law", f"-E[log pass rate] [{level}]",
             f"mean pass rate [{level}]"]
+    yes = {True: "yes", False: "no", None: "–"}
+    rows, scored_rows = [], []
     scored = {b["bucket"]: b for b in score["buckets"]} if score else {}
-    if score:
-        head += ["measured -E[log p] [its interval]", "rel. error", "agrees", "inside",
-                 "measured mean p [its interval]", "abs. error", "agrees", "inside"]
-    rows = []
     for b in prediction["buckets"]:
-        row = [str(b["bucket"]), str(b["n_problems"]), _fmt(b.get("alpha"), ".3g"),
-               _fmt(b.get("k"), ".3f"), str(b.get("law") or "–"),
-               _interval(b["neg_log_pass_rate"], ".4f"), _interval(b["mean_pass_rate"], ".3f")]
+        rows.append([str(b["bucket"]), str(b["n_problems"]), _fmt(b.get("alpha"), ".3g"),
+                     _fmt(b.get("k"), ".3f"), str(b.get("law") or "–"),
+                     _interval(b["neg_log_pass_rate"], ".4f"),
+                     _interval(b["mean_pass_rate"], ".3f")])
         if score:
-            s = scored[b["bucket"]]
-            nl, mp = s["neg_log_pass_rate"], s["mean_pass_rate"]
-            yes = {True: "yes", False: "no", None: "–"}
-            row += [_measured(nl, ".4f"), _fmt(nl["rel_error"], "+.1%"),
-                    yes[nl.get("agrees")], yes[nl["inside"]], _measured(mp, ".3f"),
-                    _fmt(mp["abs_error"], "+.3f"), yes[mp.get("agrees")], yes[mp["inside"]]]
-        rows.append(row)
-    out = [("Ladder", ["model", "compute (FLOPs)", "samples", "final loss"], models),
-           ("Per-bucket prediction", head, rows)]
+            nl, mp = scored[b["bucket"]]["neg_log_pass_rate"], \
+                scored[b["bucket"]]["mean_pass_rate"]
+            scored_rows.append([str(b["bucket"]), _measured(nl, ".4f"),
+                                _fmt(nl["rel_error"], "+.1%"), yes[nl.get("agrees")],
+                                yes[nl["inside"]], _measured(mp, ".3f"),
+                                _fmt(mp["abs_error"], "+.3f"), yes[mp.get("agrees")],
+                                yes[mp["inside"]]])
+    out = []
+    headline = _headline_table(prediction, score)
+    if headline:
+        out.append(headline)
+    out += [("Ladder", ["model", "compute (FLOPs)", "samples", "final loss"], models),
+            ("Per-bucket prediction", head, rows)]
+    if score:
+        out.append(("Scored against the measured target",
+                    ["bucket", "measured -E[log p] [its interval]", "rel. error", "agrees",
+                     "inside", "measured mean p [its interval]", "abs. error", "agrees",
+                     "inside"], scored_rows))
     selection = prediction.get("law_selection") or {}
     if selection.get("scores"):
         chosen = {}
@@ -118,10 +155,12 @@ def _summary(prediction: dict, score: dict | None, registration: dict | None,
     head = headline_lines(prediction)
     lines = [f"**{head[0]}** " + ". ".join(line.strip() for line in head[1:]) + "."] \
         if head else []
-    lines += [f"Target **{prediction['target']}** at {prediction['target_compute']:.3g} "
+    lines += [f"Model **{prediction['target']}** at {prediction['target_compute']:.3g} "
              f"training FLOPs, predicted from {len(prediction['models'])} ladder models of "
              f"ladder *{prediction['ladder']}*; intervals at level {prediction['level']}.",
-             f"Law per bucket P: {prediction['law']}. {len(prediction['held_out'])} hardest "
+             "The report's law per bucket P, -E_P[log pass_rate(C)] = alpha C^(-k) with C in "
+             "FLOPs, is drawn in the figures (alpha, k in the table); each bucket's prediction "
+             f"uses the law in the table's law column. {len(prediction['held_out'])} hardest "
              f"problems held out, {len(prediction['excluded'])} excluded by the zero policy "
              f"'{prediction['settings']['zero_policy']}'."]
     if registration:
@@ -214,7 +253,7 @@ def write_report(directory: str | Path) -> tuple[Path, Path]:
              f"<title>{html.escape(title)}</title><style>{css}</style></head><body>",
              f"<h1>{html.escape(title)}</h1>"]
     for line in summary:
-        text = html.escape(line).replace("**", "")
+        text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(line))
         parts.append(f"<p>{text.replace('*', '').replace('`', '')}</p>")
     for name, head, rows in tables:
         parts += [f"<h2>{html.escape(name)}</h2>", _html_table(head, rows)]
