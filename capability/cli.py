@@ -686,8 +686,11 @@ def _sample(args: argparse.Namespace) -> None:
                          path=args.ladder)
     problems = load_problems(ladder.problems or "humaneval")
     execution = _execution(args)
+    from capability.progress import stage
+
     for model in models:
-        path, counts = sample_ladder_model(model, problems, args.out, execution)
+        with stage(f"sampling {model.name}"):
+            path, counts = sample_ladder_model(model, problems, args.out, execution)
         print(path)
 
 
