@@ -65,7 +65,8 @@ _EPS_LOG = 1e-6
 
 @dataclass(frozen=True)
 class Scale:
-    """A monotone transform to the scale errors are measured on, and its domain there."""
+    """A monotone transform to the scale errors are measured on, and its domain there:
+    ``"angular"`` (``asin(sqrt(v))``), ``"log"`` (``log(v + 1e-6)``) or ``"identity"``."""
 
     name: str
     low: float
@@ -73,6 +74,8 @@ class Scale:
 
     def forward(self, v):
         v = np.asarray(v, float)
+        if self.name == "identity":
+            return np.maximum(v, self.low)
         if self.name == "angular":
             return np.arcsin(np.sqrt(np.clip(v, 0.0, 1.0)))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -80,12 +83,16 @@ class Scale:
 
     def inverse(self, t):
         t = np.clip(np.asarray(t, float), self.low, self.high)
+        if self.name == "identity":
+            return t
         if self.name == "angular":
             return np.sin(t) ** 2
         return np.maximum(np.exp(t) - _EPS_LOG, 0.0)
 
     def derivative(self, v):
         v = np.asarray(v, float)
+        if self.name == "identity":
+            return np.ones_like(v)
         if self.name == "angular":
             p = np.clip(v, 1e-4, 1 - 1e-4)
             return 0.5 / np.sqrt(p * (1 - p))

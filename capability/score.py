@@ -8,10 +8,10 @@ per-problem ``-log p`` estimates, ``E_P[pass_rate]`` the mean of ``c / n``.
 bucket value; the measured value is an estimate from a finite number of samples, with its
 own sampling error -- often larger than the interval when the target was sampled a few
 times per problem. So each measured value comes with its interval (binomial per problem:
-:func:`capability.rolling.measured_bucket_values`, on the calibration scale of
-:mod:`capability.calibrate`, i.e. angular for the mean pass rate and log for
-``-E[log p]``), and a prediction **agrees** with the measurement when the difference of the
-two on that scale lies within ``sqrt(h^2 + (z s)^2)``: ``h`` the prediction interval's
+:func:`capability.rolling.measured_bucket_values`; on the angular scale for the mean pass
+rate, on the natural scale for ``-E[log p]``, whose log is undefined at a saturated bucket's
+0), and a prediction **agrees** with the measurement when the difference of the two on that
+scale lies within ``sqrt(h^2 + (z s)^2)``: ``h`` the prediction interval's
 half-width on the side of the measurement, ``s`` the measurement's standard error, ``z`` the
 normal quantile at the level (the prediction's interval widened by the measurement's, in
 quadrature). ``inside`` -- the measured value inside the prediction's interval, which
@@ -33,10 +33,10 @@ __all__ = ["bucket_actuals", "measurement", "agrees", "score_prediction", "score
            "errors"]
 
 QUANTITIES = ("neg_log_pass_rate", "mean_pass_rate")
-AGREEMENT_RULE = ("agrees: |prediction - measurement| on the angular (mean pass rate) or log "
-                  "(-E[log p]) scale within sqrt(h^2 + (z se)^2), h the prediction interval's "
-                  "half-width toward the measurement, se the measurement's binomial standard "
-                  "error; inside: the measured value inside the prediction's interval")
+AGREEMENT_RULE = ("agrees: |prediction - measurement| on the angular (mean pass rate) or "
+                  "natural (-E[log p]) scale within sqrt(h^2 + (z se)^2), h the prediction "
+                  "interval's half-width toward the measurement, se the measurement's binomial "
+                  "standard error; inside: the measured value inside the prediction's interval")
 
 
 def _finite(x) -> float | None:
@@ -65,10 +65,20 @@ def bucket_actuals(counts: pd.DataFrame, task_ids, estimator: str) -> dict[str, 
             "mean_pass_rate": _finite(float(np.mean(c / n)))}
 
 
+def _scale(quantity: str):
+    """The scale agreement is judged on: angular for the mean pass rate (its noise is about
+    the same near 0.5 and near 1), the natural scale for ``-E[log p]`` (whose log is not
+    defined at a measured 0, a saturated bucket)."""
+    from capability.calibrate import SCALES, Scale
+
+    return SCALES[quantity] if quantity == "mean_pass_rate" else \
+        Scale("identity", 0.0, np.inf)
+
+
 def measurement(counts: pd.DataFrame, task_ids, estimator: str,
                 level: float) -> dict[str, dict | None]:
     """Per quantity the measured value with its own interval at ``level``
-    (``{"value", "lower", "upper", "se"}``, ``se`` on the calibration scale), from the
+    (``{"value", "lower", "upper", "se"}``, ``se`` on the scale of :func:`_scale`), from the
     target's counts on one bucket's problems; None for an empty bucket."""
     from capability.calibrate import SCALES
     from capability.rolling import measured_bucket_values
@@ -81,24 +91,27 @@ def measurement(counts: pd.DataFrame, task_ids, estimator: str,
     z = float(stats.norm.ppf(0.5 + level / 2))
     out = {}
     for q in QUANTITIES:
-        v, se = float(np.ravel(values[q])[0]), float(np.sqrt(np.ravel(var[q])[0]))
+        v = float(np.ravel(values[q])[0])
+        var_q = float(np.ravel(var[q])[0])
+        if q != "mean_pass_rate":   # back from the log scale's delta method to the value's
+            var_q = var_q / float(SCALES[q].derivative(v)) ** 2
+        se = math.sqrt(var_q) if var_q >= 0 else float("nan")
         if not (math.isfinite(v) and math.isfinite(se)):
             out[q] = None
             continue
-        t = float(SCALES[q].forward(v))
-        out[q] = {"value": v, "lower": min(float(SCALES[q].inverse(t - z * se)), v),
-                  "upper": max(float(SCALES[q].inverse(t + z * se)), v), "se": se}
+        scale = _scale(q)
+        t = float(scale.forward(v))
+        out[q] = {"value": v, "lower": min(float(scale.inverse(t - z * se)), v),
+                  "upper": max(float(scale.inverse(t + z * se)), v), "se": se}
     return out
 
 
 def agrees(quantity: str, pred: dict, measured: dict | None, level: float) -> bool | None:
     """Whether a prediction (``predicted``, ``lower``, ``upper``) agrees with a measurement
     counting both uncertainties (the module docstring's rule); None where undefined."""
-    from capability.calibrate import SCALES
-
     if measured is None or None in (pred["predicted"], pred["lower"], pred["upper"]):
         return None
-    scale = SCALES[quantity]
+    scale = _scale(quantity)
     t_pred, t_meas = float(scale.forward(pred["predicted"])), float(
         scale.forward(measured["value"]))
     side = pred["lower"] if t_meas < t_pred else pred["upper"]
