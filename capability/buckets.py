@@ -23,11 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from capability.options import DIFFICULTIES, SPLITS, ZERO_POLICIES
+
 __all__ = ["BucketAssignment", "assign_buckets", "ZERO_POLICIES", "DIFFICULTIES", "SPLITS"]
 
-ZERO_POLICIES = ("exclude", "keep", "jeffreys")
-DIFFICULTIES = ("mean-pass-rate", "largest-model")
-SPLITS = ("equal-count", "equal-width")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from capability import __version__
 from capability.errors import ERROR, INTERRUPTED, SUCCESS, CapabilityError
+from sandbox import SandboxError
 
 __all__ = ["main", "build_parser"]
 
@@ -53,9 +54,13 @@ class _Formatter(argparse.HelpFormatter):
 
 
 def _method_options(parser: argparse.ArgumentParser) -> None:
-    from capability.buckets import DIFFICULTIES, SPLITS, ZERO_POLICIES
-    from capability.estimate import NEG_LOG_ESTIMATORS
-    from capability.laws import LAWS
+    from capability.options import (
+        DIFFICULTIES,
+        LAW_NAMES,
+        NEG_LOG_ESTIMATORS,
+        SPLITS,
+        ZERO_POLICIES,
+    )
 
     g = parser.add_argument_group("method (defaults follow the GPT-4 report where it is "
                                   "explicit)")
@@ -63,7 +68,7 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
                    help="number of difficulty buckets; bucket 1 = easiest (default: 6)")
     g.add_argument("--hold-out", type=int, default=15, metavar="N",
                    help="hardest problems set aside before bucketing (default: 15)")
-    g.add_argument("--law", choices=["auto", *LAWS], default="auto",
+    g.add_argument("--law", choices=["auto", *LAW_NAMES], default="auto",
                    help="the law per bucket: 'auto' chooses among every candidate by the "
                         "ladder's own rolling backtests; a name forces that law: 'power' "
                         "(the report's), 'problem_power', 'logistic', 'ceiling' (per-problem "
@@ -418,8 +423,8 @@ def _memory(text: str) -> int | None:
 
 
 def _execution_options(parser: argparse.ArgumentParser, isolation: str = "strict") -> None:
-    from capability.sandbox import ISOLATION_MODES
-    from capability.sandbox.distributed import BACKENDS
+    from sandbox import ISOLATION_MODES
+    from sandbox.distributed import BACKENDS
 
     g = parser.add_argument_group("execution")
     g.add_argument("--workers", type=int, default=None, metavar="N",
@@ -448,7 +453,7 @@ def _execution_options(parser: argparse.ArgumentParser, isolation: str = "strict
 
 def _limits(args: argparse.Namespace):
     from capability.errors import InputError
-    from capability.sandbox import Limits
+    from sandbox import Limits
 
     try:
         return Limits(timeout=args.timeout, memory=args.memory_limit)
@@ -536,7 +541,7 @@ def _compare(args: argparse.Namespace) -> None:
 
 
 def _simulate_options(parser: argparse.ArgumentParser) -> None:
-    from capability.simulate import KINDS
+    from capability.options import SIMULATED_KINDS as KINDS
 
     parser.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
                         help="output directory")
@@ -588,7 +593,7 @@ def _simulate(args: argparse.Namespace):
 
 
 def _execution(args: argparse.Namespace | None):
-    from capability.pipeline import ExecutionOptions
+    from capability.execute import ExecutionOptions
 
     if args is None or not hasattr(args, "isolation"):
         return ExecutionOptions(warn=_warn)
@@ -772,7 +777,7 @@ def main(argv: list[str] | None = None) -> int:
         return SUCCESS
     try:
         return _dispatch(args)
-    except CapabilityError as err:
+    except (CapabilityError, SandboxError) as err:
         print(f"capability: error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import special, stats
 
 from capability.interval import ConfidenceInterval
+from capability.options import NEG_LOG_ESTIMATORS
 
 __all__ = [
     "pass_at_k",
@@ -26,7 +27,6 @@ __all__ = [
     "inverse_sampling_counts",
 ]
 
-NEG_LOG_ESTIMATORS = ("series", "jeffreys", "plugin")
 
 
 def _counts_iv(n, c) -> tuple[np.ndarray, np.ndarray]:

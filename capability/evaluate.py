@@ -147,8 +147,7 @@ def gather_counts(inputs: Sequence[str | Path], out_dir: str | Path, *,
     A file is a results file when its first record has a boolean ``passed``. Records are
     grouped by their ``model`` key, else by the file's name (:func:`model_name_from_path`);
     counts of one model from several files add up."""
-    from capability.execute import execute_samples, validate_samples
-    from capability.pipeline import ExecutionOptions
+    from capability.execute import ExecutionOptions, execute_samples, validate_samples
     from capability.problems import load_problems
 
     paths = [Path(p) for p in inputs]

@@ -16,17 +16,16 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
 
 from capability.errors import InputError
 from capability.jsonl import iter_jsonl
 from capability.problems import Problem
-from capability.sandbox import Job, Limits, Verdict, open_sandbox
+from sandbox import Job, Limits, Verdict, open_sandbox
 
-__all__ = ["ExecutionSummary", "execute_samples", "count_results", "validate_samples"]
+__all__ = ["ExecutionOptions", "ExecutionSummary", "execute_samples", "count_results",
+           "validate_samples"]
 
 FSYNC_EVERY = 1.0  # seconds
 FLUSH_AT = 1024  # results ready in order are written once this many wait
@@ -43,6 +42,25 @@ class ExecutionSummary:
     executed: int
     deduplicated: int
     passed: int
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    """How samples are executed where a source is samples (see ``capability execute``)."""
+
+    limits: Limits = field(default_factory=Limits)
+    workers: int | None = None
+    isolation: str = "strict"
+    dedup: bool = True
+    warn: Callable[[str], None] | None = None
+    backend: str = "local"
+    address: str | None = None
+
+    def sandbox(self):
+        """Open the sandbox these options describe."""
+        return open_sandbox(workers=self.workers, limits=self.limits,
+                            isolation=self.isolation, warn=self.warn, backend=self.backend,
+                            address=self.address)
 
 
 def _sample_key(task_id: str, completion: str) -> bytes:
@@ -139,7 +157,7 @@ def execute_samples(samples: str | Path, results: str | Path, problems: dict[str
                     address: str | None = None) -> ExecutionSummary:
     """Run every sample of ``samples`` in the sandbox and write ``results``.
 
-    ``sandbox`` may be an open sandbox (see :func:`capability.sandbox.open_sandbox`) to
+    ``sandbox`` may be an open sandbox (see :func:`sandbox.open_sandbox`) to
     reuse warm workers across files; otherwise one is opened and closed here (on
     ``backend`` "local", "dask" or "ray" at ``address``, see ``open_sandbox``). ``cache``
     (verdicts by sample key) may be shared across files, so that a (problem, completion)
@@ -240,7 +258,7 @@ def _progress(total: int, initial: int, enabled: bool):
                 desc="executing", smoothing=0.1)
 
 
-def count_results(results: str | Path) -> pd.DataFrame:
+def count_results(results: str | Path):
     """Per-problem counts from a results file: ``task_id, n, c`` (samples, passed)."""
     n: dict[str, int] = {}
     c: dict[str, int] = {}
@@ -251,6 +269,8 @@ def count_results(results: str | Path) -> pd.DataFrame:
                              "(boolean)", path=results, line=line_no)
         n[task_id] = n.get(task_id, 0) + 1
         c[task_id] = c.get(task_id, 0) + obj["passed"]
+    import pandas as pd  # here: `capability execute` starts without pandas (~0.2 s)
+
     return pd.DataFrame({"task_id": list(n), "n": list(n.values()),
                          "c": [c[t] for t in n]}).astype({"n": "int64", "c": "int64"})
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +16,12 @@ import pandas as pd
 from capability import __version__
 from capability.counts import ladder_counts, read_counts
 from capability.errors import InputError
-from capability.execute import count_results, execute_ladder, execute_samples
+from capability.execute import (
+    ExecutionOptions,
+    count_results,
+    execute_ladder,
+    execute_samples,
+)
 from capability.jsonl import iter_jsonl
 from capability.ladder import Ladder, ModelSpec, load_ladder
 from capability.prediction import PredictionSettings, predict
@@ -34,31 +38,11 @@ from capability.registry import (
     write_record,
 )
 from capability.sampling import SamplingSettings
-from capability.sandbox import Limits, open_sandbox
 
 __all__ = ["ExecutionOptions", "write_json_atomic", "gather_counts", "run_prediction",
            "sampling_settings", "backend_for", "sample_ladder_model",
            "register_run", "default_registry", "target_counts", "score_registered",
            "run_backtest"]
-
-
-@dataclass(frozen=True)
-class ExecutionOptions:
-    """How samples are executed where a source is samples (see ``capability execute``)."""
-
-    limits: Limits = field(default_factory=Limits)
-    workers: int | None = None
-    isolation: str = "strict"
-    dedup: bool = True
-    warn: Callable[[str], None] | None = None
-    backend: str = "local"
-    address: str | None = None
-
-    def sandbox(self):
-        """Open the sandbox these options describe."""
-        return open_sandbox(workers=self.workers, limits=self.limits,
-                            isolation=self.isolation, warn=self.warn, backend=self.backend,
-                            address=self.address)
 
 
 def write_json_atomic(path: Path, obj) -> None:

@@ -42,12 +42,14 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from capability.options import SIMULATED_KINDS
+
 __all__ = ["SimulatedLadder", "simulate_ladder", "write_simulation", "bucket_truth",
            "SimulatedEvaluation", "simulate_evaluation",
            "write_served_ladder", "KINDS"]
 
 DEFAULT_RATIOS = (1000.0, 300.0, 100.0, 30.0, 10.0)
-KINDS = ("clean", "spread", "emergence", "ceilings", "saturating", "few-samples", "inverse")
+KINDS = SIMULATED_KINDS
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 import pytest
 
 from capability.problems import load_problems
-from capability.sandbox import Job, probe_isolation
+from sandbox import Job, probe_isolation
 
 REPORT = probe_isolation()
 needs_isolation = pytest.mark.skipif(

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sandbox_support import PROBLEMS, job, needs_isolation
 
-from capability.sandbox import Limits, open_sandbox
+from sandbox import Limits, open_sandbox
 
 pytestmark = needs_isolation
 

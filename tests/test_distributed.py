@@ -46,7 +46,7 @@ def test_dask_local_cluster_equals_single_machine(local_results, tmp_path):
         with distributed.Client(cluster) as client:
             # Every Dask worker shut its warm sandbox workers down.
             left = client.run(lambda: __import__(
-                "capability.sandbox.distributed", fromlist=["x"])._LOCAL_POOLS.__len__())
+                "sandbox.distributed", fromlist=["x"])._LOCAL_POOLS.__len__())
             assert set(left.values()) == {0}
     assert out.read_text() == expected
 

@@ -11,7 +11,7 @@ import time
 import pytest
 from sandbox_support import job, needs_isolation
 
-from capability.sandbox import Limits, open_sandbox
+from sandbox import Limits, open_sandbox
 
 pytestmark = needs_isolation
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from capability.laws import baselines, ceiling, logistic, power, problem_power, two_step
 from capability.laws.base import LadderData, LawFit, bucket_means
+from capability.options import LAW_NAMES
 
 __all__ = ["LAWS", "LadderData", "LawFit", "bucket_means"]
 
@@ -30,3 +31,4 @@ LAWS = {
     "no_change": baselines.no_change,
     "linear": baselines.linear,
 }
+assert tuple(LAWS) == LAW_NAMES, "capability.options.LAW_NAMES must name every law"

@@ -1,10 +1,10 @@
 """The sandbox seam over an existing distributed engine: joblib's Dask or Ray backend.
 
 Jobs are grouped into batches; joblib sends each batch to a worker of the cluster, which
-runs it in its own local sandbox (:class:`capability.sandbox.pool.ForkServerPool`, warm
+runs it in its own local sandbox (:class:`sandbox.pool.ForkServerPool`, warm
 fork servers kept for the life of that worker process and closed when it exits). Verdicts
 come back as batches finish. Dispatch goes in rounds of a few batches per cluster core, so
-a caller that bounds its read-ahead (None items, see :class:`capability.sandbox.Sandbox`)
+a caller that bounds its read-ahead (None items, see :class:`sandbox.Sandbox`)
 is honoured.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import atexit
 from collections.abc import Iterable, Iterator
 
-from capability.sandbox import Job, Limits, SandboxError, Verdict
+from sandbox import Job, Limits, SandboxError, Verdict
 
 __all__ = ["DistributedSandbox", "BACKENDS", "run_batch"]
 
@@ -30,7 +30,7 @@ def _close_local_pools() -> None:
 def run_batch(batch: list[tuple[object, Job]], limits: Limits, isolation: str,
               workers: int | None) -> list[tuple[object, Verdict]]:
     """Run one batch on this machine, in a sandbox kept warm in this process."""
-    from capability.sandbox.pool import ForkServerPool
+    from sandbox.pool import ForkServerPool
 
     key = (limits, isolation, workers)
     pool = _LOCAL_POOLS.get(key)

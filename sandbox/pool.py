@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from capability.sandbox import IsolationReport, Job, Limits, SandboxError, Verdict
+from sandbox import IsolationReport, Job, Limits, SandboxError, Verdict
 
 __all__ = ["probe", "ForkServerPool", "seccomp_module_path"]
 
@@ -208,7 +208,7 @@ class _Worker:
 
 
 class ForkServerPool:
-    """``workers`` warm fork servers; see :func:`capability.sandbox.open_sandbox`."""
+    """``workers`` warm fork servers; see :func:`sandbox.open_sandbox`."""
 
     def __init__(self, *, workers: int | None, limits: Limits, isolation: str,
                  warn=None) -> None:

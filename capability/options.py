@@ -1,0 +1,13 @@
+"""The names of the method's choices, in a module that imports nothing heavy: the command
+line builds its ``--help`` from them without loading numpy's and scipy's numerical stacks
+(which would put a second on the start of every command, ``capability execute`` included).
+The modules that implement each choice import them from here."""
+
+ZERO_POLICIES = ("exclude", "keep", "jeffreys")
+DIFFICULTIES = ("mean-pass-rate", "largest-model")
+SPLITS = ("equal-count", "equal-width")
+NEG_LOG_ESTIMATORS = ("series", "jeffreys", "plugin")
+LAW_NAMES = ("power", "problem_power", "logistic", "ceiling", "two_step", "no_change",
+             "linear")
+SIMULATED_KINDS = ("clean", "spread", "emergence", "ceilings", "saturating", "few-samples",
+                   "inverse")
