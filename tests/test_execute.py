@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from proc_support import leaked_forkservers
 from sandbox_support import PROBLEMS, needs_isolation
 
 from capability.cli import main
@@ -199,8 +200,7 @@ def test_no_worker_processes_survive(tmp_path):
     samples = _write_samples(tmp_path / "s.jsonl", _rows(per_task=1))
     execute_samples(samples, tmp_path / "r.jsonl", PROBLEMS, workers=2, progress=False)
     time.sleep(0.3)
-    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    assert "forkserver.py" not in ps, ps
+    assert leaked_forkservers() == []
     assert os.path.exists(tmp_path / "r.jsonl")
 
 
