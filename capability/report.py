@@ -111,8 +111,11 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
     headline = _headline_table(prediction, score)
     if headline:
         out.append(headline)
+    pooled = (prediction.get("settings") or {}).get("pool_slopes")
     out += [("Ladder", ["model", "compute (FLOPs)", "samples", "final loss"], models),
-            ("Per-bucket prediction", head, rows)]
+            ("Per-bucket prediction" + (" (k: the report's law's exponents, partially "
+                                        "pooled across buckets)" if pooled else ""),
+             head, rows)]
     if score:
         out.append(("Scored against the measured target",
                     ["bucket", "measured -E[log p] [its interval]", "rel. error", "agrees",

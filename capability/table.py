@@ -58,6 +58,9 @@ def format_prediction(pred: dict, truth: list[dict] | None = None) -> str:
              f"(ladder {pred['ladder']}: {len(pred['models'])} models; "
              f"{len(pred['held_out'])} held out, {len(pred['excluded'])} excluded)",
              *rows_table(head, rows)]
+    if (pred.get("settings") or {}).get("pool_slopes"):
+        lines.append("k: the report's law's exponents, partially pooled across buckets "
+                     "(--no-pool fits each alone); law: the law each bucket's prediction uses")
     if "loss" in pred:
         lines.append(f"final loss: {_interval(pred['loss'], '.4f')}  "
                      f"(L(C) = {pred['loss']['a']:.3g} * C^{pred['loss']['b']:.3f} + "

@@ -198,6 +198,7 @@ def test_report_renders_in_headless_chromium_with_every_figure(sim, tmp_path, ca
     dom = proc.stdout
     assert "Predicted for target, 90% intervals, over 149 of 164 problems" in dom
     assert dom.index("pass@1 0.") < dom.index("Per-bucket prediction")
+    assert "partially pooled across buckets" in dom       # every k alike: said why
     assert "measured mean p [its interval]" in dom and "agrees" in dom
     shot = tmp_path / "shot.png"
     subprocess.run(
