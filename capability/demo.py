@@ -23,7 +23,12 @@ from capability.pipeline import (
 from capability.prediction import PredictionSettings
 from capability.problems import load_problems
 from capability.simserver import SimServer
-from capability.simulate import bucket_truth, simulate_ladder, write_served_ladder
+from capability.simulate import (
+    bucket_truth,
+    counts_ladder_text,
+    simulate_ladder,
+    write_served_ladder,
+)
 
 __all__ = ["run_demo"]
 
@@ -44,15 +49,10 @@ def _ladder_after_demo(sim, sim_dir: Path, run_dir: Path) -> Path:
             count_results(path).to_csv(counts_dir / f"{name}.csv", index=False)
     ladder = sim_dir / "ladder.toml"
     ladder.replace(sim_dir / "ladder-served.toml")
-    lines = ["# Written by capability demo. Its server is gone; the models read the counts",
-             "# they produced (counts/<model>.csv; the target's too, for capability score).",
-             "# ladder-served.toml is the served version.",
-             f'name = "{sim.name}-demo"', f'target = "{sim.target}"', ""]
-    for name, compute in sim.models:
-        lines += ["[[models]]", f'name = "{name}"', f"compute = {compute:.6e}",
-                  f"loss = {sim.losses[name]:.6f}", f'counts = "counts/{name}.csv"', ""]
-    lines += ["[[models]]", f'name = "{sim.target}"', f"compute = {sim.target_compute:.6e}", ""]
-    ladder.write_text("\n".join(lines))
+    ladder.write_text("# Written by capability demo. Its server is gone; the models read the "
+                      "counts\n# they produced (counts/<model>.csv; the target's too, for "
+                      "capability score).\n# ladder-served.toml is the served version.\n" +
+                      counts_ladder_text(sim, f"{sim.name}-demo"))
     return ladder
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from capability import __version__
 from capability.counts import ladder_counts, read_counts
 from capability.errors import InputError
 from capability.execute import (
@@ -33,6 +32,7 @@ from capability.registry import (
     RegistryError,
     find_record,
     read_record,
+    record_content,
     record_id,
     sha256_file,
     write_record,
@@ -234,8 +234,7 @@ def register_run(run_dir: Path, registry: Path | None = None, *,
             previous = json.loads(reg_path.read_text(encoding="utf-8")).get("id")
         except (ValueError, AttributeError):
             previous = None
-    if previous and previous != record_id({"kind": "prediction",
-                                           "tool_version": __version__, **body}) and not force:
+    if previous and previous != record_id(record_content("prediction", body)) and not force:
         raise RegistryError(f"{reg_path} names prediction {previous[:SHORT_ID]}, and "
                             f"{run_dir / 'prediction.json'} is not that prediction any more "
                             "(made again since it was registered). Registering it would "

@@ -27,7 +27,8 @@ from pathlib import Path
 from capability import __version__
 from capability.errors import CapabilityError, InputError
 
-__all__ = ["RegistryError", "Registered", "sha256_file", "record_id", "write_record",
+__all__ = ["RegistryError", "Registered", "sha256_file", "record_id", "record_content",
+           "write_record",
            "read_record", "find_record", "SHORT_ID"]
 
 SHORT_ID = 12
@@ -69,6 +70,12 @@ class Registered:
     existed: bool
 
 
+def record_content(kind: str, body: dict) -> dict:
+    """What a record of ``kind`` holds and its id hashes: ``{"kind", "tool_version",
+    **body}`` (the time of registration is kept beside it, not in it)."""
+    return {"kind": kind, "tool_version": __version__, **body}
+
+
 def write_record(registry: str | Path, kind: str, body: dict) -> Registered:
     """Add a record of ``kind`` to the registry, or find it there.
 
@@ -78,7 +85,7 @@ def write_record(registry: str | Path, kind: str, body: dict) -> Registered:
     its first time), never a second one."""
     registry = Path(registry)
     registry.mkdir(parents=True, exist_ok=True)
-    content = {"kind": kind, "tool_version": __version__, **body}
+    content = record_content(kind, body)
     rid = record_id(content)
     path = registry / f"{rid}.json"
     created = datetime.now(UTC).isoformat(timespec="seconds")

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from capability.errors import InputError
-from capability.table import headline_lines
+from capability.table import headline_lines, measured_text
 
 __all__ = ["write_report"]
 
@@ -49,10 +49,7 @@ def _interval(d: dict, spec: str) -> str:
 
 
 def _measured(d: dict, spec: str) -> str:
-    if d.get("actual_lower") is None:
-        return _fmt(d.get("actual"), spec)
-    return (f"{_fmt(d.get('actual'), spec)} [{_fmt(d.get('actual_lower'), spec)}, "
-            f"{_fmt(d.get('actual_upper'), spec)}]")
+    return measured_text(d, spec, missing="–")
 
 
 def _headline_table(prediction: dict, score: dict | None):

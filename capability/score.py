@@ -99,11 +99,15 @@ def measurement(counts: pd.DataFrame, task_ids, estimator: str,
         if not (math.isfinite(v) and math.isfinite(se)):
             out[q] = None
             continue
-        scale = _scale(q)
-        t = float(scale.forward(v))
-        out[q] = {"value": v, "lower": min(float(scale.inverse(t - z * se)), v),
-                  "upper": max(float(scale.inverse(t + z * se)), v), "se": se}
+        out[q] = _measured(v, se, _scale(q), z)
     return out
+
+
+def _measured(value: float, se: float, scale, z: float) -> dict:
+    """A measured value with its interval ``value +- z se`` on ``scale``, mapped back."""
+    t = float(scale.forward(value))
+    return {"value": value, "lower": min(float(scale.inverse(t - z * se)), value),
+            "upper": max(float(scale.inverse(t + z * se)), value), "se": se}
 
 
 def agrees(quantity: str, pred: dict, measured: dict | None, level: float) -> bool | None:
@@ -203,11 +207,7 @@ def _headline_score(prediction: dict, counts: pd.DataFrame, level: float) -> dic
             continue
         value = float(pass_at_k(n, c, k_int).mean())
         boot = pass_at_k(np.broadcast_to(n, c_star.shape), c_star, k_int).mean(axis=1)
-        se = float(np.std(scale.forward(boot), ddof=1))
-        t = float(scale.forward(value))
-        measured = {"value": value, "se": se,
-                    "lower": min(float(scale.inverse(t - z * se)), value),
-                    "upper": max(float(scale.inverse(t + z * se)), value)}
+        measured = _measured(value, float(np.std(scale.forward(boot), ddof=1)), scale, z)
         out[k] = {**{key: pred[key] for key in ("predicted", "lower", "upper")},
                   "actual": value, "actual_lower": measured["lower"],
                   "actual_upper": measured["upper"],

@@ -45,7 +45,7 @@ from scipy import special
 from capability.options import SIMULATED_KINDS
 
 __all__ = ["SimulatedLadder", "simulate_ladder", "write_simulation", "bucket_truth",
-           "SimulatedEvaluation", "simulate_evaluation",
+           "SimulatedEvaluation", "simulate_evaluation", "counts_ladder_text",
            "write_served_ladder", "KINDS"]
 
 DEFAULT_RATIOS = (1000.0, 300.0, 100.0, 30.0, 10.0)
@@ -224,6 +224,17 @@ def write_served_ladder(sim: SimulatedLadder, out_dir: str | Path, url: str, *,
     return path
 
 
+def counts_ladder_text(sim: SimulatedLadder, name: str | None = None) -> str:
+    """A ladder file whose models read ``counts/<model>.csv`` (losses included) and whose
+    target has only its compute."""
+    lines = [f'name = "{name or sim.name}"', f'target = "{sim.target}"', ""]
+    for model, compute in sim.models:
+        lines += ["[[models]]", f'name = "{model}"', f"compute = {compute:.6e}",
+                  f"loss = {sim.losses[model]:.6f}", f'counts = "counts/{model}.csv"', ""]
+    lines += ["[[models]]", f'name = "{sim.target}"', f"compute = {sim.target_compute:.6e}", ""]
+    return "\n".join(lines)
+
+
 def write_simulation(sim: SimulatedLadder, out_dir: str | Path) -> Path:
     """Write ``ladder.toml``, ``counts/<model>.csv`` (the target's too, for scoring later; the
     ladder file does not point at it) and ``truth.json``; return the ladder file's path."""
@@ -231,13 +242,8 @@ def write_simulation(sim: SimulatedLadder, out_dir: str | Path) -> Path:
     (out / "counts").mkdir(parents=True, exist_ok=True)
     for name, group in sim.counts.groupby("model", sort=False):
         group[["task_id", "n", "c"]].to_csv(out / "counts" / f"{name}.csv", index=False)
-    lines = [f'name = "{sim.name}"', f'target = "{sim.target}"', ""]
-    for name, compute in sim.models:
-        lines += ["[[models]]", f'name = "{name}"', f"compute = {compute:.6e}",
-                  f"loss = {sim.losses[name]:.6f}", f'counts = "counts/{name}.csv"', ""]
-    lines += ["[[models]]", f'name = "{sim.target}"', f"compute = {sim.target_compute:.6e}", ""]
     ladder_path = out / "ladder.toml"
-    ladder_path.write_text("\n".join(lines))
+    ladder_path.write_text(counts_ladder_text(sim))
     truth = {**_truth(sim), "target_counts": f"counts/{sim.target}.csv"}
     (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
     return ladder_path

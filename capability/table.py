@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 __all__ = ["format_prediction", "format_score", "format_backtest", "rows_table",
-           "headline_lines"]
+           "headline_lines", "measured_text"]
 
 
-def _num(x, fmt: str) -> str:
-    return "-" if x is None else format(x, fmt)
+def _num(x, fmt: str, missing: str = "-") -> str:
+    return missing if x is None else format(x, fmt)
 
 
 def _interval(d: dict, fmt: str) -> str:
@@ -75,11 +75,13 @@ def rows_table(head: list[str], rows: list[list[str]]) -> list[str]:
             *["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]]
 
 
-def _measured(d: dict, fmt: str) -> str:
+def measured_text(d: dict, fmt: str, missing: str = "-") -> str:
+    """A measured value with its own interval, ``0.744 [0.740, 0.748]``, from a scored
+    entry's ``actual``, ``actual_lower`` and ``actual_upper``."""
     if d.get("actual_lower") is None:
-        return _num(d["actual"], fmt)
-    return f"{_num(d['actual'], fmt)} [{_num(d['actual_lower'], fmt)}, " \
-           f"{_num(d['actual_upper'], fmt)}]"
+        return _num(d.get("actual"), fmt, missing)
+    return (f"{_num(d.get('actual'), fmt, missing)} [{_num(d['actual_lower'], fmt, missing)}, "
+            f"{_num(d.get('actual_upper'), fmt, missing)}]")
 
 
 _YES = {True: "yes", False: "no", None: "-"}
@@ -90,9 +92,9 @@ def _scored_rows(buckets: list[dict]) -> list[list[str]]:
     for b in buckets:
         nl, mp = b["neg_log_pass_rate"], b["mean_pass_rate"]
         rows.append([str(b["bucket"]), str(len(b["task_ids"])), _interval(nl, ".4f"),
-                     _measured(nl, ".4f"), _num(nl["rel_error"], "+.1%"),
+                     measured_text(nl, ".4f"), _num(nl["rel_error"], "+.1%"),
                      _YES[nl.get("agrees")], _YES[nl["inside"]],
-                     _interval(mp, ".3f"), _measured(mp, ".3f"), _YES[mp.get("agrees")],
+                     _interval(mp, ".3f"), measured_text(mp, ".3f"), _YES[mp.get("agrees")],
                      _YES[mp["inside"]]])
     return rows
 
@@ -124,7 +126,7 @@ def format_score(score: dict) -> str:
         if v is None or v.get("actual") is None:
             continue
         lines.append(f"headline pass@{k}: predicted {v['predicted']:.3f} [{v['lower']:.3f}, "
-                     f"{v['upper']:.3f}], measured {_measured(v, '.3f')}: "
+                     f"{v['upper']:.3f}], measured {measured_text(v, '.3f')}: "
                      f"{'agrees' if v['agrees'] else 'does not agree'}"
                      f"{'' if v['inside'] else ' (outside the interval)'}")
     return "\n".join(lines)
