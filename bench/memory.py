@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from capability.problems import load_problems
-from capability.simserver import SimServer
-from capability.simulate import simulate_ladder
+from capability.files.problems import load_problems
+from capability.simulation.simserver import SimServer
+from capability.simulation.simulate import simulate_ladder
 
 RUNNER = """
 import resource, sys

@@ -17,12 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from capability.problems import load_problems
+from capability.files.problems import load_problems
 from capability.sampling import SamplingSettings
 from capability.sampling.openai_server import ServerBackend
 from capability.sampling.run import sample_model
-from capability.simserver import Faults, SimServer
-from capability.simulate import simulate_ladder
+from capability.simulation.simserver import Faults, SimServer
+from capability.simulation.simulate import simulate_ladder
 
 
 def main() -> None:

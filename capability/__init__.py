@@ -24,16 +24,23 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "predict": "capability.prediction", "PredictionSettings": "capability.prediction",
-    "Prediction": "capability.prediction",
-    "pass_at_k": "capability.estimate", "neg_log_pass_rate": "capability.estimate",
-    "pass_at_k_interval": "capability.passk", "compare_pass_at_k": "capability.passk",
-    "load_ladder": "capability.ladder", "load_problems": "capability.problems",
-    "read_counts": "capability.counts",
-    "execute_samples": "capability.execute", "count_results": "capability.execute",
-    "score_prediction": "capability.score", "score_frame": "capability.score",
-    "simulate_ladder": "capability.simulate",
-    "InputError": "capability.errors", "CapabilityError": "capability.errors",
+    "predict": "capability.prediction.predict",
+    "PredictionSettings": "capability.prediction.predict",
+    "Prediction": "capability.prediction.predict",
+    "pass_at_k": "capability.estimation.estimate",
+    "neg_log_pass_rate": "capability.estimation.estimate",
+    "pass_at_k_interval": "capability.evaluation.passk",
+    "compare_pass_at_k": "capability.evaluation.passk",
+    "load_ladder": "capability.files.ladder",
+    "load_problems": "capability.files.problems",
+    "read_counts": "capability.files.counts",
+    "execute_samples": "capability.execution.execute",
+    "count_results": "capability.execution.execute",
+    "score_prediction": "capability.records.score",
+    "score_frame": "capability.records.score",
+    "simulate_ladder": "capability.simulation.simulate",
+    "InputError": "capability.errors",
+    "CapabilityError": "capability.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

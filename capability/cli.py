@@ -108,7 +108,7 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace):
-    from capability.prediction import PredictionSettings
+    from capability.prediction.predict import PredictionSettings
 
     return PredictionSettings(n_buckets=args.buckets, hold_out=args.hold_out,
                               zero_policy=args.zero_policy, difficulty=args.difficulty,
@@ -466,8 +466,8 @@ def _warn(message: str) -> None:
 
 
 def _execute(args: argparse.Namespace) -> None:
-    from capability.execute import execute_samples
-    from capability.problems import load_problems
+    from capability.execution.execute import execute_samples
+    from capability.files.problems import load_problems
 
     ex = _execution(args)
     problems = load_problems(args.problems)
@@ -489,7 +489,7 @@ def _resamples(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from capability.evaluate import (
+    from capability.evaluation.evaluate import (
         DEFAULT_K,
         evaluate_counts,
         format_evaluation,
@@ -513,7 +513,12 @@ def _compare(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from capability.errors import InputError
-    from capability.evaluate import all_pairs, compare_models, format_comparisons, load_evaluation
+    from capability.evaluation.evaluate import (
+        all_pairs,
+        compare_models,
+        format_comparisons,
+        load_evaluation,
+    )
 
     doc, counts = load_evaluation(args.dir)
     models = list(counts)
@@ -575,7 +580,7 @@ def _simulate_options(parser: argparse.ArgumentParser) -> None:
 
 def _simulate(args: argparse.Namespace):
     from capability.errors import InputError
-    from capability.simulate import simulate_ladder, write_simulation
+    from capability.simulation.simulate import simulate_ladder, write_simulation
 
     try:
         ratios = [float(r) for r in args.ratios.split(",")]
@@ -593,7 +598,7 @@ def _simulate(args: argparse.Namespace):
 
 
 def _execution(args: argparse.Namespace | None):
-    from capability.execute import ExecutionOptions
+    from capability.execution.execute import ExecutionOptions
 
     if args is None or not hasattr(args, "isolation"):
         return ExecutionOptions(warn=_warn)
@@ -615,7 +620,7 @@ def _execution(args: argparse.Namespace | None):
 def _predict_ladder(ladder_path: Path, out: Path, settings,
                     args: argparse.Namespace | None = None) -> dict:
     from capability.pipeline import run_prediction
-    from capability.table import format_prediction
+    from capability.reports.table import format_prediction
 
     result, pred = run_prediction(ladder_path, out, settings, _execution(args))
     print(format_prediction(result), flush=True)
@@ -627,7 +632,7 @@ def _predict_ladder(ladder_path: Path, out: Path, settings,
 
 def _register(run_dir: Path, registry: Path | None, force: bool = False) -> str:
     from capability.pipeline import register_run
-    from capability.registry import SHORT_ID
+    from capability.records.registry import SHORT_ID
 
     previous = run_dir / "registration.json"
     old = previous.read_text(encoding="utf-8") if previous.is_file() else None
@@ -648,8 +653,8 @@ def _register(run_dir: Path, registry: Path | None, force: bool = False) -> str:
 
 def _score(args: argparse.Namespace) -> None:
     from capability.pipeline import score_registered
-    from capability.registry import SHORT_ID
-    from capability.table import format_score
+    from capability.records.registry import SHORT_ID
+    from capability.reports.table import format_score
 
     sid, result = score_registered(args.ref, args.target, registry=args.registry,
                                    out_dir=args.out, execution=_execution(args))
@@ -660,7 +665,7 @@ def _score(args: argparse.Namespace) -> None:
 
 def _backtest(args: argparse.Namespace) -> None:
     from capability.pipeline import run_backtest
-    from capability.table import format_backtest
+    from capability.reports.table import format_backtest
 
     result = run_backtest(args.ladder, args.out, _settings(args), _execution(args),
                           largest=args.largest)
@@ -672,9 +677,9 @@ def _backtest(args: argparse.Namespace) -> None:
 
 def _sample(args: argparse.Namespace) -> None:
     from capability.errors import InputError
-    from capability.ladder import load_ladder
+    from capability.files.ladder import load_ladder
+    from capability.files.problems import load_problems
     from capability.pipeline import sample_ladder_model
-    from capability.problems import load_problems
 
     ladder = load_ladder(args.ladder)
     models = list(ladder.models) + ([ladder.target] if args.include_target else [])
@@ -700,9 +705,9 @@ def _sample(args: argparse.Namespace) -> None:
 
 
 def _serve_sim(args: argparse.Namespace) -> None:
-    from capability.problems import load_problems
-    from capability.simserver import Faults, SimServer
-    from capability.simulate import simulate_ladder, write_served_ladder
+    from capability.files.problems import load_problems
+    from capability.simulation.simserver import Faults, SimServer
+    from capability.simulation.simulate import simulate_ladder, write_served_ladder
 
     sim = simulate_ladder(seed=args.seed)
     server = SimServer(sim, load_problems(), port=args.port,
@@ -720,7 +725,7 @@ def _serve_sim(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
-    from capability.report import write_report
+    from capability.reports.report import write_report
 
     md, html_path = write_report(args.dir)
     print(html_path)

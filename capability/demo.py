@@ -12,7 +12,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from capability.ladder import load_ladder
+from capability.files.ladder import load_ladder
+from capability.files.problems import load_problems
 from capability.pipeline import (
     ExecutionOptions,
     register_run,
@@ -20,10 +21,9 @@ from capability.pipeline import (
     sample_ladder_model,
     score_registered,
 )
-from capability.prediction import PredictionSettings
-from capability.problems import load_problems
-from capability.simserver import SimServer
-from capability.simulate import (
+from capability.prediction.predict import PredictionSettings
+from capability.simulation.simserver import SimServer
+from capability.simulation.simulate import (
     bucket_truth,
     counts_ladder_text,
     simulate_ladder,
@@ -38,7 +38,7 @@ def _ladder_after_demo(sim, sim_dir: Path, run_dir: Path) -> Path:
     counts the served models produced (``counts/<model>.csv``, from ``run_dir``'s results;
     the target's too, for ``capability score``); the served version is kept as
     ``ladder-served.toml``."""
-    from capability.execute import count_results
+    from capability.execution.execute import count_results
 
     counts_dir = sim_dir / "counts"
     counts_dir.mkdir(parents=True, exist_ok=True)
@@ -62,8 +62,8 @@ def run_demo(out_dir: str | Path, *, seed: int = 0, n: int = 50, loop_rate: floa
              echo: Callable[[str], None] = print) -> dict:
     """Run the whole pipeline on a served simulated ladder; return the paths it wrote and
     the ids it registered. ``echo`` receives progress lines and tables."""
-    from capability.report import write_report
-    from capability.table import format_prediction, format_score
+    from capability.reports.report import write_report
+    from capability.reports.table import format_prediction, format_score
 
     out = Path(out_dir)
     execution = execution or ExecutionOptions()

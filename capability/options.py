@@ -11,3 +11,5 @@ LAW_NAMES = ("power", "problem_power", "logistic", "ceiling", "two_step", "no_ch
              "linear")
 SIMULATED_KINDS = ("clean", "spread", "emergence", "ceilings", "saturating", "few-samples",
                    "inverse")
+# The fewest ladder models (besides the target) a prediction is made from.
+MIN_LADDER_MODELS = 3

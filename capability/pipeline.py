@@ -13,20 +13,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from capability.counts import ladder_counts, read_counts
 from capability.errors import InputError
-from capability.execute import (
+from capability.execution.execute import (
     ExecutionOptions,
     count_results,
     execute_ladder,
     execute_samples,
 )
-from capability.jsonl import iter_jsonl
-from capability.ladder import Ladder, ModelSpec, load_ladder
-from capability.prediction import PredictionSettings, predict
-from capability.problems import BUILTIN, load_problems
+from capability.files.counts import ladder_counts, read_counts
+from capability.files.jsonl import iter_jsonl
+from capability.files.ladder import Ladder, ModelSpec, load_ladder
+from capability.files.problems import BUILTIN, load_problems
+from capability.prediction.predict import PredictionSettings, predict
 from capability.progress import stage
-from capability.registry import (
+from capability.records.registry import (
     SHORT_ID,
     Registered,
     RegistryError,
@@ -274,7 +274,7 @@ def score_registered(ref: str, target_file: Path, *, registry: Path | None,
     """``capability score``: find the prediction record (an id, or a run directory with
     ``registration.json``), measure the target on its buckets, register the score record
     linked to it and write ``score.json`` into ``out_dir`` (default: the run directory)."""
-    from capability.score import score_prediction
+    from capability.records.score import score_prediction
 
     ref_path = Path(ref)
     if ref_path.is_dir():
@@ -311,7 +311,7 @@ def _problems_of(prediction: dict):
 def run_backtest(ladder_path: Path, out_dir: Path, settings: PredictionSettings,
                  execution: ExecutionOptions, largest: int = 1) -> dict:
     """``capability backtest``: write ``out_dir/backtest.json``."""
-    from capability.backtest import backtest
+    from capability.records.backtest import backtest
 
     ladder = load_ladder(ladder_path)
     counts, inputs = gather_counts(ladder, out_dir, execution)

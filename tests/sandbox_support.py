@@ -2,7 +2,7 @@
 
 import pytest
 
-from capability.problems import load_problems
+from capability.files.problems import load_problems
 from sandbox import Job, probe_isolation
 
 REPORT = probe_isolation()

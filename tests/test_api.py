@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import capability
-from capability.score import score_prediction
+from capability.records.score import score_prediction
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capability.buckets import assign_buckets
+from capability.estimation.buckets import assign_buckets
 
 
 def _counts(rates, n=100):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sandbox_support import PROBLEMS, needs_isolation
 
-from capability.simserver import Faults, SimServer
-from capability.simulate import simulate_ladder
+from capability.simulation.simserver import Faults, SimServer
+from capability.simulation.simulate import simulate_ladder
 
 pytestmark = needs_isolation
 

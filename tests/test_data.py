@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from capability.cli import main
-from capability.ladder import load_ladder
+from capability.files.ladder import load_ladder
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXAMPLES = sorted((DATA / "examples").glob("*.toml"))

@@ -7,7 +7,7 @@ import pytest
 from sandbox_support import PROBLEMS, needs_isolation
 
 from capability.cli import main
-from capability.execute import execute_samples
+from capability.execution.execute import execute_samples
 
 pytestmark = needs_isolation
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import special, stats
 
-from capability.estimate import neg_log_pass_rate, pass_at_k, pass_rate
+from capability.estimation.estimate import neg_log_pass_rate, pass_at_k, pass_rate
 
 
 def test_pass_at_k_equals_exact_combinatorial_value_on_a_grid():

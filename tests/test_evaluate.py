@@ -12,11 +12,11 @@ import pytest
 from sandbox_support import PROBLEMS, needs_isolation
 
 from capability.cli import main
-from capability.counts import read_counts
-from capability.estimate import pass_at_k
-from capability.evaluate import model_name_from_path
-from capability.passk import compare_pass_at_k, pass_at_k_interval
-from capability.simulate import simulate_evaluation
+from capability.estimation.estimate import pass_at_k
+from capability.evaluation.evaluate import model_name_from_path
+from capability.evaluation.passk import compare_pass_at_k, pass_at_k_interval
+from capability.files.counts import read_counts
+from capability.simulation.simulate import simulate_evaluation
 
 ARENA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "external" /
          "eval-arena-humaneval-lowk" / "counts.csv")

@@ -13,7 +13,7 @@ from proc_support import leaked_forkservers
 from sandbox_support import PROBLEMS, needs_isolation
 
 from capability.cli import main
-from capability.execute import count_results, execute_samples
+from capability.execution.execute import count_results, execute_samples
 
 pytestmark = needs_isolation
 

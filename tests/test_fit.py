@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from capability.errors import FitError
-from capability.fit import fit_bucket_law, fit_loss_law, fit_power_law
+from capability.laws.fit import fit_bucket_law, fit_loss_law, fit_power_law
 
 TARGET = 1e24
 COMPUTE = TARGET / np.array([1000.0, 300.0, 100.0, 30.0, 10.0])

@@ -4,10 +4,10 @@ score against the measured target."""
 import numpy as np
 import pytest
 
-from capability.headline import shift_to_mean
-from capability.prediction import PredictionSettings, predict
-from capability.score import score_prediction
-from capability.simulate import simulate_ladder
+from capability.prediction.headline import shift_to_mean
+from capability.prediction.predict import PredictionSettings, predict
+from capability.records.score import score_prediction
+from capability.simulation.simulate import simulate_ladder
 
 
 def test_shift_to_mean_hits_the_mean_and_keeps_the_order():

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from capability.counts import ladder_counts, read_counts
 from capability.errors import InputError
-from capability.ladder import load_ladder
+from capability.files.counts import ladder_counts, read_counts
+from capability.files.ladder import load_ladder
 
 
 def test_valid_ladder(ladder_dir):

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from capability.buckets import assign_buckets
-from capability.calibrate import SCALES, calibrated_interval, sigma_posterior
+from capability.estimation.buckets import assign_buckets
 from capability.laws import LAWS, LadderData
-from capability.prediction import PredictionSettings, predict
-from capability.simulate import bucket_truth, simulate_ladder
+from capability.prediction.calibrate import SCALES, calibrated_interval, sigma_posterior
+from capability.prediction.predict import PredictionSettings, predict
+from capability.simulation.simulate import bucket_truth, simulate_ladder
 
 
 def _data(sim):

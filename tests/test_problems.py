@@ -6,7 +6,7 @@ import json
 import pytest
 
 from capability.errors import InputError
-from capability.problems import load_problems
+from capability.files.problems import load_problems
 
 GOOD = {"task_id": "X/0", "prompt": "def f():\n", "entry_point": "f", "test": "def check(f): pass"}
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from capability.cli import main
-from capability.registry import RegistryError, read_record
+from capability.records.registry import RegistryError, read_record
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 EVALPERF = SHARED / "data" / "external" / "evalplus-evalperf" / "evalperf_per_task.csv"

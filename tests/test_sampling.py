@@ -13,12 +13,12 @@ import pytest
 from sandbox_support import PROBLEMS, needs_isolation
 
 from capability.cli import main
-from capability.estimate import inverse_sampling_counts, neg_log_pass_rate
+from capability.estimation.estimate import inverse_sampling_counts, neg_log_pass_rate
 from capability.sampling import DEFAULT_STOP, SamplingError, SamplingSettings, truncate_at_stop
 from capability.sampling.openai_server import ServerBackend
 from capability.sampling.run import sample_model, scan_samples
-from capability.simserver import Faults, SimServer
-from capability.simulate import simulate_ladder
+from capability.simulation.simserver import Faults, SimServer
+from capability.simulation.simulate import simulate_ladder
 
 SIM = simulate_ladder(seed=0)
 SOME = [PROBLEMS[t] for t in list(PROBLEMS)[:10]]

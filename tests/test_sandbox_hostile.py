@@ -5,6 +5,7 @@ function return a wrong answer, so any "passed" there would be a forged verdict.
 """
 
 import os
+import threading
 import time
 
 import pytest
@@ -162,7 +163,11 @@ def test_worker_killed_from_outside_is_replaced_and_its_sample_reported():
         for key, verdict in sandbox.run(jobs):
             results.append((key, verdict))
             if len(results) == 1:
-                os.killpg(sandbox._pool[0].proc.pid, 9)  # the worker dies mid-sample
+                # The worker dies mid-sample: 0.7 s into the next one (each sleeps 1.5 s).
+                # Killing it at once raced the next dispatch (an idle worker's death is
+                # found by the write, and the sample goes to its replacement instead).
+                killer = threading.Timer(0.7, os.killpg, (sandbox._pool[0].proc.pid, 9))
+                killer.start()
         reasons = [v.reason for _, v in results]
     assert sorted(k for k, _ in results) == [0, 1, 2, 3]
     assert "worker lost" in reasons and reasons.count("passed") >= 2

@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from capability.calibrate import SCALES
-from capability.score import score_prediction
+from capability.prediction.calibrate import SCALES
+from capability.records.score import score_prediction
 
 T = SCALES["mean_pass_rate"]
 

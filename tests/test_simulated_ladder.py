@@ -11,8 +11,8 @@ the 90% interval covering the truth in at least 4 of 6 buckets.
 import numpy as np
 from scipy import stats
 
-from capability.prediction import PredictionSettings, predict
-from capability.simulate import bucket_truth, simulate_ladder
+from capability.prediction.predict import PredictionSettings, predict
+from capability.simulation.simulate import bucket_truth, simulate_ladder
 
 
 def _run(seed, n_resamples=400, **sim_kwargs):
@@ -48,8 +48,8 @@ def test_issue_ladder_meets_the_bar():
 
 
 def test_beats_plain_log_log_least_squares_on_average():
-    from capability.buckets import assign_buckets
-    from capability.fit import fit_power_law
+    from capability.estimation.buckets import assign_buckets
+    from capability.laws.fit import fit_power_law
 
     ours, plain = [], []
     for seed in range(200, 215):

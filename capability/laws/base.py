@@ -5,7 +5,7 @@ per bucket to the ladder's counts and evaluated at ``target_compute``; the resul
 per bucket, the mean pass rate ``E_P[pass_rate]`` and ``-E_P[log pass_rate]`` with draws
 from their sampling distribution (how the estimate varies with the binomial noise of the
 counts, or the posterior of the law's parameters), from which the calibrated interval is
-made (:mod:`capability.calibrate`).
+made (:mod:`capability.prediction.calibrate`).
 """
 
 from __future__ import annotations
@@ -33,15 +33,16 @@ class LadderData:
     loss
         Final loss per ladder model, or None.
     estimator
-        The per-problem ``-log p`` estimator (:func:`capability.estimate.neg_log_pass_rate`).
+        The per-problem ``-log p`` estimator
+        (:func:`capability.estimation.estimate.neg_log_pass_rate`).
     pool_slopes
         Partially pool the report's law's exponents across buckets.
     reassign
         The bucketing rule rerun on resampled counts (see
-        :func:`capability.fit.fit_bucket_laws`), or None.
+        :func:`capability.laws.fit.fit_bucket_laws`), or None.
     loss_fit
         The loss law already fitted to these models at this target compute
-        (:class:`capability.fit.LossLawFit`), so that ``two_step`` does not fit it again;
+        (:class:`capability.laws.fit.LossLawFit`), so that ``two_step`` does not fit it again;
         None: ``two_step`` fits it.
     """
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from capability.estimate import neg_log_pass_rate
+from capability.estimation.estimate import neg_log_pass_rate
 from capability.laws.base import LadderData, LawFit, bucket_means
 
 __all__ = ["bucket_values", "no_change", "linear"]

@@ -1,14 +1,14 @@
 """The GPT-4 report's law per bucket, ``-E_P[log pass_rate(C)] = alpha * C^(-k)``: weighted
 least squares of the bucket means of per-problem ``-log p`` estimates on ``log C``, exponents
-partially pooled across buckets (:func:`capability.fit.fit_bucket_laws`). Its draws are that
+partially pooled across buckets (:func:`capability.laws.fit.fit_bucket_laws`). Its draws are that
 function's parametric bootstrap (binomial noise, problems re-bucketed per resample)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from capability.fit import fit_bucket_laws
 from capability.laws.base import LadderData, LawFit
+from capability.laws.fit import fit_bucket_laws
 
 
 def fit(data: LadderData, target_compute: float, *, n_draws: int = 400, rng=None) -> LawFit:

@@ -1,5 +1,5 @@
 """Two steps through the loss: compute -> final loss by the loss law ``L(C) = a C^b + c``
-(:func:`capability.fit.fit_loss_law`), then loss -> pass rate by a per-problem logistic in
+(:func:`capability.laws.fit.fit_loss_law`), then loss -> pass rate by a per-problem logistic in
 ``-log10 L``, partially pooled (:mod:`capability.laws.per_problem`), evaluated at the
 predicted target loss; the loss law's bootstrap carries into the draws. Only when every
 ladder model has a final loss."""
@@ -11,8 +11,8 @@ import warnings
 import numpy as np
 
 from capability.errors import FitError
-from capability.fit import fit_loss_law
 from capability.laws.base import LadderData, LawFit
+from capability.laws.fit import fit_loss_law
 from capability.laws.per_problem import fit_per_problem
 
 

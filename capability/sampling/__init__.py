@@ -42,7 +42,7 @@ class SamplingSettings:
     until_passes, n_max
         Adaptive budget: sample a problem in rounds of ``n`` until it has ``until_passes``
         passing samples or ``n_max`` samples (estimation then uses the inverse-binomial
-        estimators, see :func:`capability.estimate.inverse_sampling_counts`).
+        estimators, see :func:`capability.estimation.estimate.inverse_sampling_counts`).
     """
 
     n: int = 200

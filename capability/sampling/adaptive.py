@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from capability.execute import execute_samples
-from capability.jsonl import iter_jsonl
-from capability.problems import Problem
+from capability.execution.execute import execute_samples
+from capability.files.jsonl import iter_jsonl
+from capability.files.problems import Problem
 from capability.sampling import SamplingSettings
 from capability.sampling.run import sample_model, scan_samples
 

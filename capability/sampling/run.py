@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from capability.errors import InputError
-from capability.problems import Problem
+from capability.files.problems import Problem
 from capability.sampling import SamplingSettings
 
 __all__ = ["scan_samples", "sample_model", "request_seed"]

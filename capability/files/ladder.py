@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from capability.errors import InputError
-from capability.problems import BUILTIN
+from capability.files.problems import BUILTIN
+from capability.options import MIN_LADDER_MODELS
 
 __all__ = ["ModelSpec", "Ladder", "load_ladder", "MIN_LADDER_MODELS"]
 
-MIN_LADDER_MODELS = 3
 TOP_KEYS = {"name", "problems", "target", "models", "sampling"}
 MODEL_KEYS = {"name", "compute", "params", "tokens", "loss", "counts", "samples", "server",
               "transformers", "sampling"}

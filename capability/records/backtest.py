@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from capability.errors import InputError
-from capability.ladder import MIN_LADDER_MODELS
 from capability.laws import LadderData, baselines
-from capability.prediction import PredictionSettings, predict
-from capability.score import QUANTITIES, errors, score_prediction
+from capability.options import MIN_LADDER_MODELS
+from capability.prediction.predict import PredictionSettings, predict
+from capability.records.score import QUANTITIES, errors, score_prediction
 
 __all__ = ["backtest", "BASELINES"]
 
@@ -24,7 +24,7 @@ BASELINES = ("no_change", "linear_log_compute")
 
 
 def _baselines(counts, rest, held, buckets, actual_by_bucket, estimator) -> dict:
-    from capability.prediction import effective_counts
+    from capability.prediction.predict import effective_counts
 
     counts = effective_counts(counts)
     names = [m[0] for m in rest]

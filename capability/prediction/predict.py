@@ -1,7 +1,7 @@
 """From a ladder's counts to a per-bucket prediction for the target (pure orchestration).
 
-Buckets (:mod:`capability.buckets`) are assigned from the ladder models' counts only, each
-bucket's law is fitted and extrapolated (:mod:`capability.fit`), and the loss law too when
+Buckets (:mod:`capability.estimation.buckets`) are assigned from the ladder models' counts only,
+each bucket's law is fitted and extrapolated (:mod:`capability.laws.fit`), and the loss law too when
 losses are given. No I/O: the CLI reads the inputs and writes ``prediction.json``.
 """
 
@@ -14,8 +14,14 @@ import numpy as np
 import pandas as pd
 
 from capability import __version__
-from capability.buckets import BucketAssignment, assign_buckets
-from capability.calibrate import (
+from capability.errors import FitError, InputError
+from capability.estimation.buckets import BucketAssignment, assign_buckets
+from capability.estimation.estimate import inverse_sampling_counts
+from capability.estimation.interval import IntervalEstimate, _json_float
+from capability.estimation.trends import inverse_scaling
+from capability.laws import LAWS, LadderData, LawFit
+from capability.laws.fit import BucketLaw, LossLawFit, fit_loss_law
+from capability.prediction.calibrate import (
     FALLBACK_DOF,
     FALLBACK_SIGMA,
     SCALES,
@@ -23,15 +29,9 @@ from capability.calibrate import (
     choose_laws,
     score_laws,
 )
-from capability.errors import FitError, InputError
-from capability.estimate import inverse_sampling_counts
-from capability.fit import BucketLaw, LossLawFit, fit_loss_law
-from capability.headline import headline
-from capability.interval import IntervalEstimate, _json_float
-from capability.laws import LAWS, LadderData, LawFit
+from capability.prediction.headline import headline
+from capability.prediction.rolling import rolling_backtests
 from capability.progress import stage
-from capability.rolling import rolling_backtests
-from capability.trends import inverse_scaling
 
 __all__ = ["PredictionSettings", "BucketPrediction", "Prediction", "predict",
            "check_counts_frame", "effective_counts"]
@@ -69,7 +69,7 @@ class BucketPrediction:
         Why it was chosen, in words.
     mean_pass_rate, neg_log_pass_rate
         The prediction at the target with its calibrated interval
-        (:func:`capability.calibrate.calibrated_interval`).
+        (:func:`capability.prediction.calibrate.calibrated_interval`).
     candidates
         Every candidate law's point prediction ``{law: {"mean_pass_rate", ...}}``.
     """
@@ -253,7 +253,7 @@ def check_counts_frame(counts, models) -> None:
 
 
 def effective_counts(counts: pd.DataFrame) -> pd.DataFrame:
-    """Apply :func:`capability.estimate.inverse_sampling_counts` where a counts table has
+    """Apply :func:`capability.estimation.estimate.inverse_sampling_counts` where a counts table has
     the adaptive budget's ``r`` column; otherwise return it unchanged."""
     if "r" not in counts.columns:
         return counts
@@ -312,7 +312,7 @@ PER_PROBLEM_LAWS = ("problem_power", "logistic", "ceiling")
 
 def _per_problem_at_target(fits, scores, local, target_compute):
     """Per bucket the per-problem pass rates at the target of the per-problem law with the
-    smallest rolling-backtest error (for pass@k, :mod:`capability.headline`), or None."""
+    smallest rolling-backtest error (for pass@k, :mod:`capability.prediction.headline`), or None."""
     have = [law for law in PER_PROBLEM_LAWS if fits.get(law) is not None]
     if not have:
         return None
@@ -370,11 +370,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
 
     Notes
     -----
-    Buckets come from the ladder models' counts (:mod:`capability.buckets`). Every candidate
-    law (:mod:`capability.laws`) is fitted and evaluated at the target; the rolling
-    backtests (:mod:`capability.rolling`) predict each ladder model with at least
+    Buckets come from the ladder models' counts (:mod:`capability.estimation.buckets`). Every
+    candidate law (:mod:`capability.laws`) is fitted and evaluated at the target; the rolling
+    backtests (:mod:`capability.prediction.rolling`) predict each ladder model with at least
     ``min_below`` models below it from those models, for every law; the law per bucket and
-    its interval's law-error term come from them (:mod:`capability.calibrate`).
+    its interval's law-error term come from them (:mod:`capability.prediction.calibrate`).
     """
     _settings_iv(settings)
     check_counts_frame(counts, models)

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from capability.estimate import pass_at_k
-from capability.interval import ConfidenceInterval, IntervalEstimate
+from capability.estimation.estimate import pass_at_k
+from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 
 __all__ = ["pass_at_k_interval", "PairedComparison", "compare_pass_at_k", "per_problem_pass_at_k"]
 

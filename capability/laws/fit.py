@@ -22,8 +22,8 @@ import numpy as np
 from scipy import optimize, special
 
 from capability.errors import FitError
-from capability.estimate import neg_log_pass_rate
-from capability.interval import ConfidenceInterval, IntervalEstimate
+from capability.estimation.estimate import neg_log_pass_rate
+from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 
 __all__ = [
     "PowerLawFit",
@@ -300,7 +300,8 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
     target_compute
         The target's training compute, FLOPs.
     estimator
-        Per-problem ``-log p`` estimator (see :func:`capability.estimate.neg_log_pass_rate`).
+        Per-problem ``-log p`` estimator (see
+        :func:`capability.estimation.estimate.neg_log_pass_rate`).
     confidence_level
         Level of the two-sided intervals (default 0.9).
     n_resamples

@@ -8,7 +8,7 @@ per-problem ``-log p`` estimates, ``E_P[pass_rate]`` the mean of ``c / n``.
 bucket value; the measured value is an estimate from a finite number of samples, with its
 own sampling error -- often larger than the interval when the target was sampled a few
 times per problem. So each measured value comes with its interval (binomial per problem:
-:func:`capability.rolling.measured_bucket_values`; on the angular scale for the mean pass
+:func:`capability.prediction.rolling.measured_bucket_values`; on the angular scale for the mean pass
 rate, on the natural scale for ``-E[log p]``, whose log is undefined at a saturated bucket's
 0), and a prediction **agrees** with the measurement when the difference of the two on that
 scale lies within ``sqrt(h^2 + (z s)^2)``: ``h`` the prediction interval's
@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from capability.errors import InputError
-from capability.estimate import neg_log_pass_rate
+from capability.estimation.estimate import neg_log_pass_rate
 
 __all__ = ["bucket_actuals", "measurement", "agrees", "score_prediction", "score_frame",
            "errors"]
@@ -44,7 +44,7 @@ def _finite(x) -> float | None:
 
 
 def _bucket_counts(counts: pd.DataFrame, task_ids) -> tuple[np.ndarray, np.ndarray]:
-    from capability.prediction import effective_counts
+    from capability.prediction.predict import effective_counts
 
     ids = list(task_ids)
     table = effective_counts(counts).set_index("task_id")
@@ -69,7 +69,7 @@ def _scale(quantity: str):
     """The scale agreement is judged on: angular for the mean pass rate (its noise is about
     the same near 0.5 and near 1), the natural scale for ``-E[log p]`` (whose log is not
     defined at a measured 0, a saturated bucket)."""
-    from capability.calibrate import SCALES, Scale
+    from capability.prediction.calibrate import SCALES, Scale
 
     return SCALES[quantity] if quantity == "mean_pass_rate" else \
         Scale("identity", 0.0, np.inf)
@@ -80,8 +80,8 @@ def measurement(counts: pd.DataFrame, task_ids, estimator: str,
     """Per quantity the measured value with its own interval at ``level``
     (``{"value", "lower", "upper", "se"}``, ``se`` on the scale of :func:`_scale`), from the
     target's counts on one bucket's problems; None for an empty bucket."""
-    from capability.calibrate import SCALES
-    from capability.rolling import measured_bucket_values
+    from capability.prediction.calibrate import SCALES
+    from capability.prediction.rolling import measured_bucket_values
 
     if not list(task_ids):
         return {q: None for q in QUANTITIES}
@@ -186,8 +186,8 @@ def _headline_score(prediction: dict, counts: pd.DataFrame, level: float) -> dic
     on the same covered problems. The measurement's interval comes from a parametric
     bootstrap of its counts (``c* ~ Binomial(n, (c + 1/2)/(n + 1))``, 400 draws, on the
     angular scale); agreement as for the buckets."""
-    from capability.calibrate import SCALES
-    from capability.estimate import pass_at_k
+    from capability.estimation.estimate import pass_at_k
+    from capability.prediction.calibrate import SCALES
 
     head = (prediction.get("overall") or {}).get("pass_at_k") or {}
     ids = [t for b in prediction["buckets"] if b["mean_pass_rate"]["predicted"] is not None

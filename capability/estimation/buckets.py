@@ -6,7 +6,7 @@ Steps, in order, each a parameter:
    that some ladder model never solved (``c = 0``) is excluded, since ``-log pass_rate`` is
    unbounded there; with ``"keep"`` or ``"jeffreys"`` it stays (the ``-log p`` estimator must
    then be finite at ``c = 0``; ``"jeffreys"`` also selects the Jeffreys posterior-mean
-   estimator, see :mod:`capability.prediction`).
+   estimator, see :mod:`capability.prediction.predict`).
 2. **Order** by difficulty (``difficulty``): ``"mean-pass-rate"`` -- the mean over ladder
    models of ``c / n`` (default); ``"largest-model"`` -- the largest ladder model's ``c / n``,
    ties broken by the mean. Ties keep the problems' input order.

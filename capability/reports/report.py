@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from capability.errors import InputError
-from capability.table import headline_lines, measured_text
+from capability.reports.table import headline_lines, measured_text
 
 __all__ = ["write_report"]
 
@@ -201,7 +201,7 @@ def write_report(directory: str | Path) -> tuple[Path, Path]:
     InputError
         The directory holds neither ``prediction.json`` nor ``backtest.json``.
     """
-    from capability.plots import backtest_figure, bucket_figure, loss_figure
+    from capability.reports.plots import backtest_figure, bucket_figure, loss_figure
 
     directory = Path(directory)
     backtest = _load(directory / "backtest.json")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from capability.errors import InputError
-from capability.ladder import Ladder
+from capability.files.ladder import Ladder
 
 __all__ = ["read_counts", "ladder_counts", "COUNT_COLUMNS"]
 
@@ -117,7 +117,7 @@ def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
 
     A model whose source is counts is read from its CSV; one whose source is samples is
     counted from its results file in ``results`` (``{model: path}``, made by
-    :func:`capability.execute.execute_samples`). The target's results are never read.
+    :func:`capability.execution.execute.execute_samples`). The target's results are never read.
     ``counted`` gives models already counted (adaptive sampling). Every ladder model must
     cover the same problems; with ``task_ids`` (a problem set) every task id must belong
     to it.
@@ -137,7 +137,7 @@ def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
         elif model.counts is not None:
             frame, source = read_counts(model.counts), model.counts
         else:
-            from capability.execute import count_results
+            from capability.execution.execute import count_results
 
             source = results[model.name]
             frame = count_results(source)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from capability.estimate import neg_log_pass_rate
+from capability.estimation.estimate import neg_log_pass_rate
 
 __all__ = ["inverse_scaling"]
 

@@ -208,7 +208,7 @@ def _truth(sim: SimulatedLadder) -> dict:
 def write_served_ladder(sim: SimulatedLadder, out_dir: str | Path, url: str, *,
                         n: int = 20) -> Path:
     """Write ``ladder.toml`` whose models (target included) sample from a
-    :class:`capability.simserver.SimServer` at ``url``, and ``truth.json``."""
+    :class:`capability.simulation.simserver.SimServer` at ``url``, and ``truth.json``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     lines = [f'name = "{sim.name}-served"', f'target = "{sim.target}"', "",
@@ -258,7 +258,7 @@ class SimulatedEvaluation:
     ``z_i``), B differs by ``shift`` on average and by ``e_i`` (sd ``noise``) per problem.
     Counts are ``Binomial(n_samples, p)``. The truth is the *population* pass@k,
     ``E[1 - (1 - p)^k]`` over problems drawn as these were (Gauss-Hermite quadrature), the
-    quantity :mod:`capability.passk`'s intervals are for.
+    quantity :mod:`capability.evaluation.passk`'s intervals are for.
     """
 
     n: np.ndarray

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 from scipy import special, stats
 
-from capability.interval import ConfidenceInterval
+from capability.estimation.interval import ConfidenceInterval
 from capability.options import NEG_LOG_ESTIMATORS
 
 __all__ = [

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from capability.errors import InputError
-from capability.jsonl import iter_jsonl
-from capability.problems import Problem
+from capability.files.jsonl import iter_jsonl
+from capability.files.problems import Problem
 from sandbox import Job, Limits, Verdict, open_sandbox
 
 __all__ = ["ExecutionOptions", "ExecutionSummary", "execute_samples", "count_results",

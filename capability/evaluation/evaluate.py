@@ -7,10 +7,10 @@ sandbox, resumable: the results go to ``DIR/results/``), from results files alre
 
 * ``DIR/counts/<model>.csv``: ``task_id,n,c``, what a ladder file's ``counts`` reads;
 * ``DIR/evaluation.json`` and ``DIR/evaluation.csv``: per model pass@k for each k with its
-  interval (:mod:`capability.passk`), problems, samples and the problems nothing solved.
+  interval (:mod:`capability.evaluation.passk`), problems, samples and the problems nothing solved.
 
 ``compare`` reads that directory back and compares models on the same problems.
-The statistics are in :mod:`capability.passk`; this module does the I/O.
+The statistics are in :mod:`capability.evaluation.passk`; this module does the I/O.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 
 from capability.errors import InputError
-from capability.interval import IntervalEstimate
-from capability.jsonl import iter_jsonl
-from capability.passk import N_RESAMPLES, compare_pass_at_k, pass_at_k_interval
-from capability.table import rows_table
+from capability.estimation.interval import IntervalEstimate
+from capability.evaluation.passk import N_RESAMPLES, compare_pass_at_k, pass_at_k_interval
+from capability.files.jsonl import iter_jsonl
+from capability.reports.table import rows_table
 
 __all__ = ["ModelEvaluation", "gather_counts", "evaluate_counts", "write_evaluation",
            "format_evaluation", "load_evaluation", "compare_models", "format_comparisons",
@@ -85,8 +85,8 @@ def _frames(counts: dict[tuple[str, str], tuple[int, int]]) -> dict[str, pd.Data
 
 def read_model_counts(path: str | Path) -> dict[str, pd.DataFrame]:
     """A counts file: ``model,task_id,n,c`` (other columns ignored), or ``task_id,n,c`` for
-    one model named by the file (:func:`capability.counts.read_counts`)."""
-    from capability.counts import read_counts
+    one model named by the file (:func:`capability.files.counts.read_counts`)."""
+    from capability.files.counts import read_counts
 
     path = Path(path)
     try:
@@ -147,8 +147,8 @@ def gather_counts(inputs: Sequence[str | Path], out_dir: str | Path, *,
     A file is a results file when its first record has a boolean ``passed``. Records are
     grouped by their ``model`` key, else by the file's name (:func:`model_name_from_path`);
     counts of one model from several files add up."""
-    from capability.execute import ExecutionOptions, execute_samples, validate_samples
-    from capability.problems import load_problems
+    from capability.execution.execute import ExecutionOptions, execute_samples, validate_samples
+    from capability.files.problems import load_problems
 
     paths = [Path(p) for p in inputs]
     if not paths and not counts_files:
@@ -211,7 +211,7 @@ class ModelEvaluation:
     unsolved
         Task ids no sample solved.
     pass_at_k
-        Per k, pass@k with its interval (:func:`capability.passk.pass_at_k_interval`), or
+        Per k, pass@k with its interval (:func:`capability.evaluation.passk.pass_at_k_interval`), or
         None where some problem has fewer than k samples.
     """
 
@@ -330,7 +330,7 @@ def format_evaluation(evaluations: list[ModelEvaluation], level: float) -> str:
 
 def load_evaluation(out_dir: str | Path) -> tuple[dict, dict[str, pd.DataFrame]]:
     """An evaluation directory's ``evaluation.json`` and every model's counts."""
-    from capability.counts import read_counts
+    from capability.files.counts import read_counts
 
     out_dir = Path(out_dir)
     path = out_dir / "evaluation.json"
@@ -364,7 +364,7 @@ def compare_models(counts: dict[str, pd.DataFrame], pairs: Sequence[tuple[str, s
                    ks: Sequence[int], level: float, n_resamples: int = N_RESAMPLES,
                    seed: int = 0) -> list[dict]:
     """Per pair and k: both models' pass@k, the difference and its paired and unpaired
-    intervals (:func:`capability.passk.compare_pass_at_k`); rows of plain values."""
+    intervals (:func:`capability.evaluation.passk.compare_pass_at_k`); rows of plain values."""
     for model in {m for pair in pairs for m in pair}:
         if model not in counts:
             raise InputError(f"no model {model!r} in the evaluation; it has "

@@ -6,8 +6,8 @@ transform of a proportion: sampling noise is about the same near 0.5 and near 1,
 interval mapped back lies in [0, 1]) and ``t = log(y + 1e-6)`` for ``-E[log p]`` (any
 interval mapped back is >= 0).
 
-**Law error per decade.** From the rolling backtests (:mod:`capability.rolling`), per law and
-quantity, step ``j`` at distance ``d_j`` decades gives the mean squared error over its
+**Law error per decade.** From the rolling backtests (:mod:`capability.prediction.rolling`), per
+law and quantity, step ``j`` at distance ``d_j`` decades gives the mean squared error over its
 ``B_j`` buckets ``m_j = mean_b e_bj^2`` and their mean noise variance
 ``v_j = mean_b (v_pred,bj + v_meas,bj)`` (the law's own sampling noise and the
 measurement's). Modelling ``e_bj ~ N(0, v_bj + sigma^2 d_j^2)``, independent across
@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
-from capability.interval import ConfidenceInterval, IntervalEstimate
+from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 
 __all__ = ["Scale", "SCALES", "LawScore", "score_laws", "choose_laws", "calibrated_interval",
            "sigma_posterior",

@@ -2,8 +2,8 @@
 
 Each simulated model answers a HumanEval prompt on ``/v1/completions`` with a real
 completion: the problem's canonical solution with probability ``p_i(C_m)`` (the simulated
-per-problem law, see :mod:`capability.simulate`), otherwise a realistic wrong one -- a wrong
-result, an exception, a syntax error or, rarely, an infinite loop. So the whole pipeline,
+per-problem law, see :mod:`capability.simulation.simulate`), otherwise a realistic wrong one -- a
+wrong result, an exception, a syntax error or, rarely, an infinite loop. So the whole pipeline,
 execution included, runs on real code with known truth. ``/v1/models`` lists the models.
 
 For tests it can misbehave on purpose: answer 429 or 500, answer slowly, or drop the
@@ -21,9 +21,9 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from capability.problems import Problem
+from capability.files.problems import Problem
 from capability.sampling import truncate_at_stop
-from capability.simulate import SimulatedLadder
+from capability.simulation.simulate import SimulatedLadder
 
 __all__ = ["Faults", "SimServer", "WRONG_COMPLETIONS"]
 

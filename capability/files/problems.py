@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from capability.errors import InputError
-from capability.jsonl import iter_jsonl
+from capability.files.jsonl import iter_jsonl
 
 __all__ = ["Problem", "BUILTIN", "humaneval_path", "load_problems"]
 

@@ -1,0 +1,1 @@
+"""Samples to results: runs completions through the sandbox, resumable (I/O)."""

@@ -1,0 +1,2 @@
+"""The files the pipeline reads and writes (I/O, no maths): problem sets, the ladder file,
+counts files and JSONL."""
