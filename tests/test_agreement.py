@@ -15,7 +15,8 @@ from sandbox_support import PROBLEMS, job, needs_isolation
 
 from sandbox import Limits, open_sandbox
 
-pytestmark = needs_isolation
+# One worker runs this file: its module fixture is set up once (pytest --dist loadgroup).
+pytestmark = [needs_isolation, pytest.mark.xdist_group("agreement")]
 
 
 def _off_by_one(solution: str) -> str | None:
@@ -55,7 +56,7 @@ def corpus() -> list[tuple[str, str, str]]:
         if i % 8 == 5:
             samples.append(("recursion", task_id, "    def f(n):\n        return f(n + 1)\n"
                             "    return f(0)\n"))
-        if i % 30 == 6:
+        if i % 60 == 6:  # three: each costs its whole timeout in both harnesses
             samples.append(("slow", task_id, "    import time\n    time.sleep(20)\n"
                             + canonical))
         if i % 20 == 9:

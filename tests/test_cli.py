@@ -101,7 +101,7 @@ def test_incompatible_options_exit_2(tmp_path, capsys):
 @needs_isolation
 def test_demo_runs_end_to_end(tmp_path, capsys):
     """Served over HTTP, sampled, executed, predicted, registered, target scored, reported."""
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--samples", "12"]) == 0
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--samples", "8"]) == 0
     out = capsys.readouterr().out
     assert "true -E[log p]" in out and "registered prediction" in out
     assert "Score of the prediction" in out
@@ -113,7 +113,7 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     samples = run / "samples"
     assert sorted(p.name for p in samples.iterdir()) == [
         "m1.jsonl", "m2.jsonl", "m3.jsonl", "m4.jsonl", "m5.jsonl", "target.jsonl"]
-    assert len((samples / "m1.jsonl").read_text().splitlines()) == 164 * 12
+    assert len((samples / "m1.jsonl").read_text().splitlines()) == 164 * 8
     # The server is gone; the ladder the demo leaves runs as it is, from the counts.
     capsys.readouterr()
     assert main(["run", str(tmp_path / "demo" / "sim" / "ladder.toml"), "--out",

@@ -15,7 +15,8 @@ from sandbox_support import PROBLEMS, needs_isolation
 from capability.simulation.simserver import Faults, SimServer
 from capability.simulation.simulate import simulate_ladder
 
-pytestmark = needs_isolation
+# One worker runs this file: its module fixture is set up once (pytest --dist loadgroup).
+pytestmark = [needs_isolation, pytest.mark.xdist_group("crash_safety")]
 
 SIM = simulate_ladder(seed=4)
 IDS = list(PROBLEMS)[:20]

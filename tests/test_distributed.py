@@ -9,7 +9,8 @@ from sandbox_support import PROBLEMS, needs_isolation
 from capability.cli import main
 from capability.execution.execute import execute_samples
 
-pytestmark = needs_isolation
+# One worker runs this file: its module fixture is set up once (pytest --dist loadgroup).
+pytestmark = [needs_isolation, pytest.mark.xdist_group("distributed")]
 
 
 def _samples(path):

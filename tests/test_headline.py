@@ -18,6 +18,15 @@ def test_shift_to_mean_hits_the_mean_and_keeps_the_order():
     assert (shift_to_mean(p, 0.0) == 0).all() and (shift_to_mean(p, 1.0) == 1).all()
 
 
+@pytest.mark.parametrize("mean", [1e-300, 1e-9, 0.5, 1 - 1e-12])
+def test_shift_to_mean_reaches_bounds_near_0_and_1(mean):
+    # Found by the property test: an interval's lower bound of 1e-300 on a bucket whose
+    # problems all sit at 0 but one (the old fixed bracket could not reach it).
+    q = shift_to_mean(np.array([0.0, 0.0, 0.0, 0.4, 0.0]), mean)
+    assert q.mean() == pytest.approx(mean, rel=1e-6)
+    assert np.all((q >= 0) & (q <= 1))
+
+
 def test_headline_covers_the_truth_and_says_what_it_covers():
     """Clean simulated ladders, 4 seeds: the headline's 90% intervals of pass@1 and pass@10
     over the covered problems hold the true values (measured with these seeds: 4 of 4 for

@@ -14,7 +14,8 @@ from sandbox_support import job, needs_isolation
 
 from sandbox import Limits, open_sandbox
 
-pytestmark = needs_isolation
+# One worker runs this file: its module fixture is set up once (pytest --dist loadgroup).
+pytestmark = [needs_isolation, pytest.mark.xdist_group("sandbox_hostile")]
 
 TASK = "HumanEval/0"
 WRONG = "    return True\n"

@@ -7,6 +7,8 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
+# One worker runs this file: the tiny model is built once (pytest --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("transformers_backend")
 
 from sandbox_support import PROBLEMS  # noqa: E402
 

@@ -53,7 +53,13 @@ def _per_unique(func, *arrays: np.ndarray) -> np.ndarray:
     stacked = np.stack([a.ravel() for a in arrays], axis=1)
     if stacked.shape[0] == 0:
         return np.empty(shape, dtype=float)
-    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    dims = tuple(int(d) for d in stacked.max(0) + 1)
+    if stacked.min() >= 0 and float(np.prod(dims, dtype=float)) < 2.0**62:
+        # One integer key per row: a 1-d unique sorts numbers, not rows (10x faster).
+        keys, inverse = np.unique(np.ravel_multi_index(stacked.T, dims), return_inverse=True)
+        unique = np.stack(np.unravel_index(keys, dims), axis=1)
+    else:
+        unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
     values = np.array([func(*(int(v) for v in row)) for row in unique], dtype=float)
     return values[inverse.ravel()].reshape(shape)
 

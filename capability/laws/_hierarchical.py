@@ -111,19 +111,30 @@ def _fisher_scoring(prob: _Problem, theta, mu, prec, max_iter=50, tol=1e-6):
     """Posterior modes of every problem by Fisher scoring with backtracking (vectorised);
     returns the modes and the information there."""
     steps = 0.5 ** np.arange(20)
-    rows = np.arange(theta.shape[0])
     f = prob.objective(theta, mu, prec)
     for _ in range(max_iter):
         g = prob.gradient(theta, mu, prec)
         step = np.linalg.solve(prob.information(theta, prec), g[..., None])[..., 0]
-        cand = theta[None] - steps[:, None, None] * step[None]
-        f_c = prob.objective(cand, mu, prec)
-        better = f_c <= f[None] + 1e-10 * np.abs(f[None])
-        moved = better.any(0)
-        pick = np.where(moved, better.argmax(0), 0)
-        theta = np.where(moved[:, None], cand[pick, rows], theta)
-        f = np.where(moved, f_c[pick, rows], f)
-        if np.max(np.abs(np.where(moved[:, None], steps[pick][:, None] * step, 0.0))) < tol:
+        # The full step where it lowers the objective; elsewhere the largest of the halved
+        # steps that does (tried only for those problems).
+        scale = np.zeros(theta.shape[0])
+        full = theta - step
+        f_full = prob.objective(full, mu, prec)
+        ok = f_full <= f + 1e-10 * np.abs(f)
+        scale[ok] = 1.0
+        f = np.where(ok, f_full, f)
+        rest = np.flatnonzero(~ok)
+        if rest.size:
+            sub = _Problem(prob.n[rest], prob.c[rest], prob.x, prob.link, prob.ceiling)
+            cand = theta[None, rest] - steps[1:, None, None] * step[None, rest]
+            f_c = sub.objective(cand, mu, prec)
+            better = f_c <= f[None, rest] + 1e-10 * np.abs(f[None, rest])
+            moved = better.any(0)
+            pick = better.argmax(0)
+            scale[rest[moved]] = steps[1:][pick[moved]]
+            f[rest[moved]] = f_c[pick[moved], np.flatnonzero(moved)]
+        theta = theta - scale[:, None] * step
+        if np.max(np.abs(scale[:, None] * step)) < tol:
             break
     return theta, prob.information(theta, prec)
 
@@ -190,8 +201,14 @@ class HierarchicalFit:
         cdf = np.cumsum(w, 0)
         cdf /= cdf[-1]
         u = (rng.random((n_draws, 1)) + np.arange(n_draws)[:, None]) / n_draws  # stratified
-        idx = np.minimum((cdf[None, :, :] < u[:, None, :]).sum(1), m - 1)     # (R, P)
-        return prop[idx, np.arange(self.theta.shape[0])[None, :]]
+        # Per problem, the first proposal whose cdf reaches u: one searchsorted over the
+        # problems' cdfs laid end to end (problem p's shifted by p, so the whole is sorted).
+        n_prob = self.theta.shape[0]
+        shift = np.arange(n_prob)
+        flat = (cdf.T + shift[:, None]).ravel()
+        pos = np.searchsorted(flat, (u.T + shift[:, None]).ravel(), side="left")
+        idx = np.minimum(pos.reshape(n_prob, n_draws) - shift[:, None] * m, m - 1).T  # (R, P)
+        return prop[idx, shift[None, :]]
 
 
 def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,

@@ -500,15 +500,21 @@ def _loss_params_fit(x, log_loss, starts, delta):
     log E) in ``log L = logaddexp(log A - beta x, log E)``."""
 
     def objective(theta):
+        """The Huber loss and its gradient (``d pred / d log A = w``, ``/ d beta = -x w``,
+        ``/ d log E = 1 - w``, ``w`` the power term's share of ``L``)."""
         la, beta, le = theta
-        pred = np.logaddexp(la - beta * x, le)
+        power = la - beta * x
+        pred = np.logaddexp(power, le)
         r = pred - log_loss
         huber = np.where(np.abs(r) <= delta, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta))
-        return float(huber.sum())
+        slope = np.clip(r, -delta, delta)
+        w = np.exp(power - pred)
+        grad = np.array([np.sum(slope * w), -np.sum(slope * w * x), np.sum(slope * (1 - w))])
+        return float(huber.sum()), grad
 
     best = None
     for start in starts:
-        res = optimize.minimize(objective, start, method="L-BFGS-B",
+        res = optimize.minimize(objective, start, method="L-BFGS-B", jac=True,
                                 bounds=[(-30, 10), (0.0, 5.0), (-30, 10)])
         if best is None or res.fun < best.fun:
             best = res

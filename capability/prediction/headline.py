@@ -42,7 +42,10 @@ def shift_to_mean(p: np.ndarray, mean: float) -> np.ndarray:
     def gap(delta):
         return float(special.expit(z + delta).mean()) - mean
 
-    delta = optimize.brentq(gap, -4 * _LOGIT_CLIP, 4 * _LOGIT_CLIP, xtol=1e-10)
+    # The mean lies between expit(min z + delta) and expit(max z + delta), so the root lies
+    # in [logit(mean) - max z, logit(mean) - min z] (a bound near 0 or 1 needs |delta| >> z).
+    centre = float(special.logit(mean))
+    delta = optimize.brentq(gap, centre - z.max() - 1.0, centre - z.min() + 1.0, xtol=1e-10)
     return special.expit(z + delta)
 
 

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from capability import __version__
 from capability.errors import FitError, InputError
@@ -348,6 +349,10 @@ def candidate_laws(settings: PredictionSettings, has_loss: bool) -> tuple[str, .
     return tuple(n for n in names if has_loss or n != "two_step")
 
 
+# One BLAS thread: the fits multiply many tiny matrices, where OpenBLAS's threads save
+# nothing, and they spin against every other busy process on the machine (two predictions
+# side by side took 1.7x as long each with them: `python bench/predict.py`).
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]], *,
             target: str, target_compute: float, ladder: str = "ladder",
             settings: PredictionSettings = PredictionSettings(),
