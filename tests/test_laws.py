@@ -85,13 +85,14 @@ def test_posterior_draws_keep_saturated_problems_near_one():
 def test_sigma_posterior_keeps_law_errors_the_backtests_cannot_rule_out():
     """Backtest errors no larger than their noise: the moment estimate of the law error is
     0, the posterior is not; errors far above the noise: the posterior centres on them."""
-    noise = np.array([1e-4, 1e-4])
-    dist = np.array([0.5, 0.5])
-    six = np.array([6, 6])                                  # buckets per step
-    grid, w = sigma_posterior(np.array([0.8e-4, 1e-4]), noise, dist, 0.2, nu=six)
+    signs = np.tile([1.0, -1.0], 6)                  # two steps of six buckets each
+    noise = np.full(12, 1e-4)
+    dist = np.full(12, 0.5)
+    errors = signs * np.repeat([np.sqrt(0.8e-4), 1e-2], 6)  # mean squares 0.8e-4 and 1e-4
+    grid, w = sigma_posterior(errors, noise, dist, 0.2)
     rms = np.sqrt(np.sum(w * grid**2))
     assert np.isclose(w.sum(), 1) and 0.003 < rms < 0.1
-    grid, w = sigma_posterior(np.array([0.01, 0.01]), noise, dist, 0.2, nu=six)  # e = 0.1
+    grid, w = sigma_posterior(signs * 0.1, noise, dist, 0.2)  # errors of 0.1, noise 0.01
     assert 0.12 < np.sqrt(np.sum(w * grid**2)) < 0.5
     # The interval from the posterior holds its estimate and widens with distance.
     draws = np.full(10, 0.6)
@@ -126,8 +127,12 @@ def test_auto_chooses_the_law_the_backtests_favour():
     assert all(b.law in ("problem_power", "power", "ceiling") for b in clean.buckets)
     assert sum(b.law in ("problem_power", "power") for b in clean.buckets) >= 4
     sel = clean.to_dict()["law_selection"]
-    assert [s["held"] for s in sel["backtests"]] == ["m4", "m5"]
-    assert sel["scores"]["problem_power"]["backtest_steps"] == 2
+    # Every origin with at least 3 models below, every model above it: m4 and m5 from
+    # m1-m3 (0.5 and 1 decade, as far as the target lies beyond m5), m5 from m1-m4.
+    assert [(s["held"], len(s["below"])) for s in sel["backtests"]] == \
+        [("m4", 3), ("m5", 3), ("m5", 4)]
+    assert [round(s["distance_decades"], 2) for s in sel["backtests"]] == [0.52, 1.0, 0.48]
+    assert sel["scores"]["problem_power"]["backtest_steps"] == 3
     assert all("rolling-backtest" in b["law_reason"] for b in clean.to_dict()["buckets"])
 
 
@@ -173,6 +178,22 @@ def test_calibrated_intervals_cover_on_emergence():
 
 
 # -- interval invariants ------------------------------------------------------------------
+
+def test_steps_from_one_origin_share_one_error_slope():
+    """Two steps from one origin (0.5 and 1 decade) whose errors are one slope times the
+    distance tell about as much as one observation of that slope: grouped, the posterior
+    is as if one step were seen; taken as independent, it would be narrower."""
+    def quantiles(grid, w):
+        cdf = np.cumsum(w)
+        return grid[np.searchsorted(cdf, 0.05)], grid[np.searchsorted(cdf, 0.95)]
+
+    errors, noise, dist = np.array([0.05, 0.1]), np.full(2, 1e-6), np.array([0.5, 1.0])
+    shared = quantiles(*sigma_posterior(errors, noise, dist, 0.2, group=[0, 0]))
+    apart = quantiles(*sigma_posterior(errors, noise, dist, 0.2))
+    one = quantiles(*sigma_posterior(errors[1:], noise[1:], dist[1:], 0.2))
+    assert np.allclose(shared, one, rtol=0.05)
+    assert shared[1] - shared[0] > apart[1] - apart[0]
+
 
 @given(estimate=st.floats(0, 1), sd=st.floats(0, 3), sigma=st.floats(0, 50),
        dof=st.floats(0.5, 100), distance=st.floats(0, 5), error=st.floats(0, 10),

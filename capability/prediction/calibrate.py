@@ -11,7 +11,9 @@ law and quantity, step ``j`` at distance ``d_j`` decades gives the mean squared 
 ``B_j`` buckets ``m_j = mean_b e_bj^2`` and their mean noise variance
 ``v_j = mean_b (v_pred,bj + v_meas,bj)`` (the law's own sampling noise and the
 measurement's). Modelling ``e_bj ~ N(0, v_bj + sigma^2 d_j^2)``, independent across
-buckets, ``B_j m_j / (v_j + sigma^2 d_j^2) ~ chi^2_{B_j}``; with a half-Cauchy prior on
+buckets, ``B_j m_j / (v_j + sigma^2 d_j^2) ~ chi^2_{B_j}``, with ``B_j`` divided by the
+number of steps that share step ``j``'s origin (they share its fit, and their errors move
+together); with a half-Cauchy prior on
 ``sigma`` (scale ``FALLBACK_SIGMA``, weakly informative) this gives the posterior of the law
 error per decade on a grid (:func:`sigma_posterior`). A moment estimate
 ``max(0, mean_j (m_j - v_j) / d_j^2)`` would say 0 whenever the law's error hides in the
@@ -169,18 +171,20 @@ def score_laws(steps, laws, n_buckets: int) -> dict[str, LawScore]:
                 for q in QUANTITIES:
                     finite = [np.isfinite(s.error[law][q]) &
                               np.isfinite(s.var_pred[law][q] + s.var_meas[q]) for s in used]
-                    sq = np.array([np.mean(s.error[law][q][f] ** 2) if f.any() else np.nan
-                                   for s, f in zip(used, finite)])
                     noise = np.array([np.mean((s.var_pred[law][q] + s.var_meas[q])[f])
                                       if f.any() else np.nan for s, f in zip(used, finite)])
-                    buckets = np.array([f.sum() for f in finite], float)
                     dist = np.array([s.distance for s in used])
-                    ok = np.isfinite(sq) & np.isfinite(noise) & (dist > 0)
-                    if q == "mean_pass_rate":
-                        dof = float(buckets[ok].sum())
-                    if ok.any():
-                        grid, w = sigma_posterior(sq[ok], noise[ok], dist[ok],
-                                                  FALLBACK_SIGMA[q], nu=buckets[ok])
+                    # One observation per step and bucket; the steps from one origin share
+                    # its fit, so per bucket they share one error slope (``group``).
+                    obs = [(s.error[law][q][b], noise[k], dist[k], len(s.below) * 10_000 + b)
+                           for k, (s, f) in enumerate(zip(used, finite))
+                           if np.isfinite(noise[k]) and dist[k] > 0
+                           for b in np.flatnonzero(f)]
+                    if obs:
+                        e, v, d, g = (np.array(col) for col in zip(*obs))
+                        if q == "mean_pass_rate":
+                            dof = float(np.unique(g).size)
+                        grid, w = sigma_posterior(e, v, d, FALLBACK_SIGMA[q], group=g)
                         posterior[q] = (grid, w)
                         sigma[q] = float(np.sqrt(np.sum(w * grid**2)))
         scores[law] = LawScore(law=law, steps=len(used), mse_per_decade=mse,
@@ -225,19 +229,33 @@ def choose_laws(scores: dict[str, LawScore], estimates: dict[str, np.ndarray],
     return out
 
 
-def sigma_posterior(mean_sq: np.ndarray, noise: np.ndarray, distance: np.ndarray,
-                    scale: float, nu=None) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior of the law error per decade ``sigma`` on a grid, given backtest steps.
+def sigma_posterior(errors: np.ndarray, noise: np.ndarray, distance: np.ndarray,
+                    scale: float, group=None) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior of the law error per decade ``sigma`` on a grid, given backtest errors.
 
-    Step ``j`` (distance ``d_j`` decades) has mean squared error ``m_j`` over its buckets
-    and mean noise variance ``v_j``; with ``nu_j`` buckets (``nu``: per step),
-    ``nu_j m_j / (v_j + sigma^2 d_j^2) ~ chi^2_{nu_j}``. Prior: half-Cauchy
-    with ``scale``. Returns ``(grid, weights)``, the weights summing to 1."""
-    nu = np.broadcast_to(np.asarray(1.0 if nu is None else nu, float), mean_sq.shape)
+    Observation ``k`` (a step's error in one bucket, at ``d_k`` decades, with noise
+    variance ``v_k``) is ``e_k = delta_g d_k + eps_k``, ``eps_k ~ N(0, v_k)``, with one
+    error slope ``delta_g ~ N(0, sigma^2)`` per ``group`` (the steps from one origin in one
+    bucket share its fit; default: every observation its own group). Per group the
+    likelihood is normal with covariance ``diag(v) + sigma^2 d d^T``; by Sherman-Morrison,
+    ``-2 log L_g = sum log v_k + log(1 + s^2 S_dd) + S_ee - s^2 S_ed^2 / (1 + s^2 S_dd)``
+    with ``S_xy = sum_k x_k y_k / v_k``. Prior: half-Cauchy with ``scale``. Returns
+    ``(grid, weights)``, the weights summing to 1."""
+    errors, noise, distance = (np.asarray(a, float) for a in (errors, noise, distance))
+    group = np.arange(errors.size) if group is None else np.asarray(group)
+    _, gid = np.unique(group, return_inverse=True)
+    v = np.maximum(noise, 1e-12)
+
+    def per_group(x):
+        return np.bincount(gid.ravel(), weights=x)
+
+    s_ee, s_dd, s_ed = per_group(errors**2 / v), per_group(distance**2 / v), \
+        per_group(errors * distance / v)
     grid = scale * np.concatenate([[0.0], np.geomspace(1e-4, 30.0, 400)])
-    total = noise[:, None] + grid[None, :] ** 2 * distance[:, None] ** 2
-    total = np.maximum(total, 1e-300)
-    loglik = np.sum(-0.5 * nu[:, None] * (np.log(total) + mean_sq[:, None] / total), axis=0)
+    a = 1.0 + grid[None, :] ** 2 * s_dd[:, None]
+    loglik = -0.5 * (np.sum(np.log(v)) + np.sum(np.log(a) + s_ee[:, None] -
+                                                 grid[None, :] ** 2 * s_ed[:, None] ** 2 / a,
+                                                 axis=0))
     log_w = loglik - np.log1p((grid / scale) ** 2) + np.log(np.gradient(grid))
     w = np.exp(log_w - log_w.max())
     return grid, w / w.sum()

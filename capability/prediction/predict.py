@@ -417,25 +417,26 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
             loss_note = f"loss law: no fit: {err}"
     n_draws = settings.n_resamples
     forced = None if settings.law == "auto" else settings.law
-    fittings = 1 + max(0, len(names) - settings.min_below)
+    above = max(0, len(names) - settings.min_below)   # rolling backtests: origin x held
+    fittings = 1 + above * (above + 1) // 2
     if len(names) <= settings.min_below and forced is None and len(names) > 2:
-        fittings += len(names) - 2
+        fittings += (len(names) - 2) * (len(names) - 1) // 2
     with stage(f"fitting {len(laws)} laws and their rolling backtests", fittings, "fit",
                enabled=progress) as advance:
         fits = _fit_laws(laws, n[:, inside], c[:, inside], compute, loss, local, reassign,
                          target_compute, settings, n_draws, seeds[0], loss_fit=loss_fit)
         advance()
 
-        def fit_at(j, compute_j):
+        def fit_at(i, compute_j):   # the models below i, evaluated at compute_j
             try:
-                _, inside_j, local_j, reassign_j = _bucketing(n[:j], c[:j], task_ids,
+                _, inside_j, local_j, reassign_j = _bucketing(n[:i], c[:i], task_ids,
                                                               settings)
             except ValueError:
                 return None
-            fits_j = _fit_laws(laws, n[:j, inside_j], c[:j, inside_j], compute[:j],
-                               None if loss is None else loss[:j], local_j, reassign_j,
+            fits_j = _fit_laws(laws, n[:i, inside_j], c[:i, inside_j], compute[:i],
+                               None if loss is None else loss[:i], local_j, reassign_j,
                                compute_j, settings, min(n_draws, 200),
-                               [settings.seed, j])
+                               [settings.seed, i])
             advance()
             return tuple(inside_j[b] for b in local_j), fits_j
 

@@ -77,15 +77,20 @@ def _draw_var(draws: np.ndarray, q: str) -> np.ndarray:
 
 def rolling_backtests(n, c, compute, names, fit_at: Callable[[int, float], tuple],
                       *, min_below: int = 3, estimator: str = "series") -> list[RollingStep]:
-    """Run the rolling backtests.
+    """Run the rolling backtests: from every origin ``i >= min_below`` (the models
+    ``[0, i)``), every model ``j >= i`` above it is predicted -- the next one, and the ones
+    further up, so that some steps reach as far beyond their origin as the target lies
+    beyond the ladder (rolling origin with several horizons).
 
-    ``fit_at(j, compute_j)`` fits every candidate law to the models ``[0, j)`` and returns
-    ``(buckets, {law: LawFit | None})`` with ``buckets`` the column indices per bucket (the
-    bucketing rerun on the models below ``j``), or None when that ladder cannot be
-    bucketed. ``n``, ``c`` are ``(M, P)`` with models ordered by compute."""
+    ``fit_at(i, compute_j)`` fits every candidate law to the models ``[0, i)``, evaluated
+    at ``compute_j``, and returns ``(buckets, {law: LawFit | None})`` with ``buckets`` the
+    column indices per bucket (the bucketing rerun on the models below ``i``), or None when
+    that ladder cannot be bucketed. ``n``, ``c`` are ``(M, P)`` with models ordered by
+    compute. Steps from one origin share its models, so their errors are not independent."""
     steps = []
-    for j in range(min_below, len(names)):
-        out = fit_at(j, float(compute[j]))
+    pairs = [(i, j) for i in range(min_below, len(names)) for j in range(i, len(names))]
+    for i, j in pairs:
+        out = fit_at(i, float(compute[j]))
         if out is None:
             continue
         buckets, fits = out
@@ -104,7 +109,7 @@ def rolling_backtests(n, c, compute, names, fit_at: Callable[[int, float], tuple
                               for q in pv}
             var_pred[law] = {q: _draw_var(draws[q], q) for q in pv}
         steps.append(RollingStep(held=names[j], compute=float(compute[j]),
-                                 distance=float(np.log10(compute[j] / compute[j - 1])),
-                                 below=tuple(names[:j]), predicted=predicted, actual=actual,
+                                 distance=float(np.log10(compute[j] / compute[i - 1])),
+                                 below=tuple(names[:i]), predicted=predicted, actual=actual,
                                  error=error, var_pred=var_pred, var_meas=var_meas))
     return steps

@@ -159,13 +159,17 @@ def loss_figure(prediction: dict):
 
 
 def backtest_figure(prediction: dict):
-    """The rolling backtests: per step (a ladder model predicted from the models below it)
-    each candidate law's predicted bucket mean pass rate against the measured one, with the
-    diagonal of a perfect prediction."""
+    """The rolling backtests: per step (a ladder model predicted from the models below an
+    origin) each candidate law's predicted bucket mean pass rate against the measured one,
+    with the diagonal of a perfect prediction; three steps to a row."""
     plt = _pyplot()
     steps = prediction["law_selection"]["backtests"]
-    fig, axes = plt.subplots(1, len(steps), figsize=(4.4 * len(steps), 4.0), squeeze=False,
+    cols = min(3, len(steps))
+    rows = -(-len(steps) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 4.0 * rows), squeeze=False,
                              constrained_layout=True)
+    for ax in axes.flat[len(steps):]:
+        ax.set_visible(False)
     markers = "osD^vP*X"
     for ax, step in zip(axes.flat, steps):
         actual = np.array([np.nan if v is None else v for v in step["actual_mean_pass_rate"]])

@@ -220,7 +220,7 @@ def write_report(directory: str | Path) -> tuple[Path, Path]:
                 _png(bucket_figure(prediction, score)))]
     if (prediction.get("law_selection") or {}).get("backtests"):
         figures.append(("rolling", "Rolling backtests: each ladder model predicted from the "
-                        "models below it", _png(backtest_figure(prediction))))
+                        "models below it, from every origin", _png(backtest_figure(prediction))))
     if "loss" in prediction:
         figures.append(("loss", "Loss law", _png(loss_figure(prediction))))
     (directory / "figures").mkdir(exist_ok=True)
