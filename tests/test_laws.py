@@ -134,6 +134,16 @@ def test_auto_chooses_the_law_the_backtests_favour():
     assert [round(s["distance_decades"], 2) for s in sel["backtests"]] == [0.52, 1.0, 0.48]
     assert sel["scores"]["problem_power"]["backtest_steps"] == 3
     assert all("rolling-backtest" in b["law_reason"] for b in clean.to_dict()["buckets"])
+    # One law for every bucket: the smallest error over all buckets and steps, where it has
+    # a value (a bucket it lacks takes the next).
+    for pred in (emerg, clean):
+        scores = pred.selection["scores"]
+        ranked = sorted((s["mse_per_decade_angular"], law) for law, s in scores.items()
+                        if s["mse_per_decade_angular"] is not None)
+        for b in pred.buckets:
+            have = [law for _, law in ranked
+                    if np.isfinite(b.candidates.get(law, {}).get("mean_pass_rate", np.nan))]
+            assert b.law == have[0], (b.bucket, b.law, ranked)
 
 
 def test_forced_law_and_every_candidate_recorded():

@@ -32,14 +32,16 @@ rolling backtest; the law's error is then taken as ``FALLBACK_SIGMA`` per decade
 ``FALLBACK_DOF`` degrees of freedom (a stated rule, tested on simulated ladders), and the
 prediction says so.
 
-**Choice** (``law="auto"``): per bucket, the candidate with the smallest
-``w mse_b + (1 - w) mean_b' mse_b'`` (``w = OWN_WEIGHT`` = 0.25) where ``mse_b`` is the mean
-over steps of ``(e_bj^2 - v_pred,bj - v_meas,bj) / d_j^2`` on the angular scale: its own
-bucket's backtest error beyond noise, shrunk towards the law's error over all buckets (a
-bucket has only a few steps, and noisy ones). A ladder too short for a rolling backtest
-(3 models) chooses by a *short* one (each model predicted from the two below it), whose
-errors choose the law but do not calibrate the interval (the fallback rule does); only
-without even that, the default order ``DEFAULT_ORDER`` decides.
+**Choice** (``law="auto"``): the candidate with the smallest mean squared error per
+decade^2, ``mean_{j,b} e_bj^2 / d_j^2`` on the angular scale over every step and bucket, for
+every bucket alike (a bucket whose value that law lacks takes the next). Per-bucket choices
+(the bucket's own error weighted 1/4 before) followed the noise of a few steps: on 8 seeds
+of each simulated kind one law for all buckets erred 4.47 points instead of 5.46 with 20
+samples per problem, 0.79 instead of 0.86 on inverse problems, and as much elsewhere. A
+ladder too short for a rolling backtest (3 models) chooses by a *short* one (each model
+predicted from the two below it), whose errors choose the law but do not calibrate the
+interval (the fallback rule does); only without even that, the default order
+``DEFAULT_ORDER`` decides.
 """
 
 from __future__ import annotations
@@ -56,7 +58,6 @@ __all__ = ["Scale", "SCALES", "LawScore", "score_laws", "choose_laws", "calibrat
            "sigma_posterior",
            "FALLBACK_SIGMA", "FALLBACK_DOF", "DEFAULT_ORDER"]
 
-OWN_WEIGHT = 0.25
 FALLBACK_SIGMA = {"mean_pass_rate": 0.2, "neg_log_pass_rate": 1.0}
 FALLBACK_DOF = 3
 DEFAULT_ORDER = ("problem_power", "logistic", "power", "linear", "no_change", "ceiling",
@@ -117,6 +118,9 @@ class LawScore:
         Per bucket, the mean over steps of ``(e_bj^2 - v_pred,bj - v_meas,bj) / d_j^2``
         (angular scale): the squared error per decade^2 beyond the noise of the law's
         estimate and of the measurement (may be negative when the errors are all noise).
+    mse_all
+        Mean over steps and buckets of ``e_bj^2 / d_j^2`` (angular scale): the law's squared
+        error per decade^2, noise included -- what the choice ranks by.
     mean_abs_error_pp
         Mean over steps and buckets of ``|predicted - measured|`` mean pass rate, in points.
     sigma, dof
@@ -131,6 +135,7 @@ class LawScore:
     law: str
     steps: int
     mse_per_decade: np.ndarray
+    mse_all: float
     mean_abs_error_pp: float
     sigma: dict[str, float]
     dof: float
@@ -142,6 +147,7 @@ class LawScore:
             return float(x) if np.isfinite(x) else None
         return {"law": self.law, "backtest_steps": self.steps,
                 "excess_mse_per_decade_angular": [f(v) for v in self.mse_per_decade],
+                "mse_per_decade_angular": f(self.mse_all),
                 "mean_abs_error_pp": f(self.mean_abs_error_pp),
                 "law_error_per_decade": {q: f(v) for q, v in self.sigma.items()},
                 "dof": float(self.dof), "calibrated_by_backtests": self.calibrated}
@@ -154,7 +160,7 @@ def score_laws(steps, laws, n_buckets: int) -> dict[str, LawScore]:
         used = [s for s in steps if law in s.error]
         mse = np.full(n_buckets, np.nan)
         sigma = {q: FALLBACK_SIGMA[q] for q in QUANTITIES}
-        dof, mae, posterior = float(FALLBACK_DOF), np.nan, {}
+        dof, mae, mse_all, posterior = float(FALLBACK_DOF), np.nan, np.nan, {}
         if used:
             with np.errstate(invalid="ignore"):
                 # Per quantity, (steps, buckets): squared error per decade^2 beyond noise.
@@ -168,6 +174,9 @@ def score_laws(steps, laws, n_buckets: int) -> dict[str, LawScore]:
                 mae = np.nanmean(np.abs([100 * (s.predicted[law]["mean_pass_rate"] -
                                                 s.actual["mean_pass_rate"]) for s in used]))
                 mse = np.nanmean(excess["mean_pass_rate"], axis=0)
+                raw = np.array([s.error[law]["mean_pass_rate"] ** 2 / s.distance**2
+                                for s in used])
+                mse_all = float(np.nanmean(np.where(np.isfinite(raw), raw, np.nan)))
                 for q in QUANTITIES:
                     finite = [np.isfinite(s.error[law][q]) &
                               np.isfinite(s.var_pred[law][q] + s.var_meas[q]) for s in used]
@@ -187,7 +196,7 @@ def score_laws(steps, laws, n_buckets: int) -> dict[str, LawScore]:
                         grid, w = sigma_posterior(e, v, d, FALLBACK_SIGMA[q], group=g)
                         posterior[q] = (grid, w)
                         sigma[q] = float(np.sqrt(np.sum(w * grid**2)))
-        scores[law] = LawScore(law=law, steps=len(used), mse_per_decade=mse,
+        scores[law] = LawScore(law=law, steps=len(used), mse_per_decade=mse, mse_all=mse_all,
                                mean_abs_error_pp=float(mae), sigma=sigma, dof=dof,
                                calibrated=bool(used), posterior=posterior if used else None)
     return scores
@@ -208,21 +217,14 @@ def choose_laws(scores: dict[str, LawScore], estimates: dict[str, np.ndarray],
         if not have:
             out.append((None, "no candidate law has a value for this bucket"))
             continue
-        ranked = []
-        for law in have:
-            sc = scores.get(law)
-            if sc is None or not np.isfinite(sc.mse_per_decade[b]):
-                continue
-            overall = np.nanmean(sc.mse_per_decade)
-            ranked.append((OWN_WEIGHT * sc.mse_per_decade[b] + (1 - OWN_WEIGHT) * overall,
-                           law))
+        ranked = sorted((scores[law].mse_all, law) for law in have
+                        if law in scores and np.isfinite(scores[law].mse_all))
         if ranked:
-            ranked.sort()
             best, law = ranked[0]
             others = ", ".join(f"{name} {v:.2g}" for v, name in ranked[1:4])
             kind = "short rolling-backtest (2 models below)" if short else "rolling-backtest"
-            out.append((law, f"smallest {kind} error ({best:.2g} squared per "
-                        f"decade on the angular scale, beyond noise; next: {others})"))
+            out.append((law, f"smallest {kind} error over all buckets ({best:.2g} squared "
+                        f"per decade^2 on the angular scale; next: {others})"))
         else:
             law = next((name for name in DEFAULT_ORDER if name in have), have[0])
             out.append((law, "no rolling backtest (too few ladder models): default order"))

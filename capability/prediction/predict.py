@@ -320,9 +320,9 @@ def _per_problem_at_target(fits, scores, local, target_compute):
 
     def err(law):
         sc = scores.get(law)
-        if sc is None or not np.isfinite(sc.mse_per_decade).any():
+        if sc is None or not np.isfinite(sc.mse_all):
             return np.inf
-        return float(np.nanmean(sc.mse_per_decade))
+        return sc.mse_all
 
     law = min(have, key=lambda name: (err(name), have.index(name)))
     p = fits[law].extra.pass_rate(np.array([np.log10(target_compute)]))[..., 0]
