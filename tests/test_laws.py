@@ -286,6 +286,11 @@ def test_every_interval_is_an_interval_on_any_ladder(ladder):
                 continue
             assert v["lower"] is not None and v["upper"] is not None, (q, v)
             assert 0.0 <= v["lower"] <= v["predicted"] <= v["upper"] <= top, (q, v)
+        # -E[log p] >= -log E[p]: the -E[log p] interval reaches as high as the mean pass
+        # rate's lower bound allows.
+        rate, neg_log = b["mean_pass_rate"], b["neg_log_pass_rate"]
+        if rate["predicted"] is not None and rate["lower"] > 0:
+            assert neg_log["upper"] >= -np.log(rate["lower"]) * (1 - 1e-12), (rate, neg_log)
 
 
 def test_every_law_evaluates_at_any_compute():

@@ -18,7 +18,7 @@ from capability import __version__
 from capability.errors import FitError, InputError
 from capability.estimation.buckets import BucketAssignment, assign_buckets
 from capability.estimation.estimate import inverse_sampling_counts
-from capability.estimation.interval import IntervalEstimate, _json_float
+from capability.estimation.interval import ConfidenceInterval, IntervalEstimate, _json_float
 from capability.estimation.trends import inverse_scaling
 from capability.laws import LAWS, LadderData, LawFit
 from capability.laws.fit import BucketLaw, LossLawFit, fit_loss_law
@@ -308,6 +308,23 @@ def _fit_laws(names, n, c, compute, loss, local, reassign, target_compute, setti
     return fits
 
 
+def _consistent_neg_log(neg_log: IntervalEstimate, rate: IntervalEstimate) -> IntervalEstimate:
+    """Raise the upper bound of ``-E[log p]`` to at least ``-log`` of the mean pass rate's
+    lower bound: ``-E[log p] >= -log E[p]`` (Jensen), so a bucket whose mean pass rate may be
+    as low as ``m_lo`` may have ``-E[log p]`` as high as ``-log m_lo`` at least. Without it, a
+    law that predicts every problem at 1 gives ``-E[log p]`` the interval [0, 0] beside a
+    mean pass rate interval of, say, [0.97, 1]."""
+    ci, low_rate = neg_log.confidence_interval, rate.confidence_interval.low
+    if not (np.isfinite(ci.high) and np.isfinite(low_rate) and low_rate > 0):
+        return neg_log
+    floor = float(-np.log(low_rate))
+    if floor <= ci.high:
+        return neg_log
+    return replace(neg_log, confidence_interval=ConfidenceInterval(ci.low, floor),
+                   method=neg_log.method + "; upper bound raised to -log of the mean pass "
+                   "rate's lower bound (-E[log p] >= -log E[p])")
+
+
 PER_PROBLEM_LAWS = ("problem_power", "logistic", "ceiling")
 
 
@@ -505,6 +522,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                 ests[q] = calibrated_interval(float(getattr(fit, q)[b - 1]), draws, q,
                                               sc.sigma[q], sc.dof, distance, level, method,
                                               posterior=post)
+            ests["neg_log_pass_rate"] = _consistent_neg_log(ests["neg_log_pass_rate"],
+                                                            ests["mean_pass_rate"])
         buckets.append(BucketPrediction(bucket=b, task_ids=tuple(ids),
                                         report_law=report[b - 1], law=law_name,
                                         law_reason=reason,
