@@ -129,10 +129,11 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
             err = sc["law_error_per_decade"]["mean_pass_rate"]
             law_rows.append([name, ", ".join(chosen.get(name, [])) or "–",
                              str(sc["backtest_steps"]), _fmt(sc["mean_abs_error_pp"], ".2f"),
-                             _fmt(err, ".3f"),
+                             _fmt(sc.get("mse_per_decade_angular"), ".2g"), _fmt(err, ".3f"),
                              "backtests" if sc["calibrated_by_backtests"] else "fallback"])
         out.append(("Candidate laws and their rolling backtests",
                     ["law", "chosen for buckets", "backtest steps", "mean error (points)",
+                     "choice score (MSE per decade², angular)",
                      "law error per decade (angular)", "interval widened by"], law_rows))
     return out
 
