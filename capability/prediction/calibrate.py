@@ -6,19 +6,19 @@ transform of a proportion: sampling noise is about the same near 0.5 and near 1,
 interval mapped back lies in [0, 1]) and ``t = log(y + 1e-6)`` for ``-E[log p]`` (any
 interval mapped back is >= 0).
 
-**Law error per decade.** From the rolling backtests (:mod:`capability.prediction.rolling`), per
-law and quantity, step ``j`` at distance ``d_j`` decades gives the mean squared error over its
-``B_j`` buckets ``m_j = mean_b e_bj^2`` and their mean noise variance
-``v_j = mean_b (v_pred,bj + v_meas,bj)`` (the law's own sampling noise and the
-measurement's). Modelling ``e_bj ~ N(0, v_bj + sigma^2 d_j^2)``, independent across
-buckets, ``B_j m_j / (v_j + sigma^2 d_j^2) ~ chi^2_{B_j}``, with ``B_j`` divided by the
-number of steps that share step ``j``'s origin (they share its fit, and their errors move
-together); with a half-Cauchy prior on
-``sigma`` (scale ``FALLBACK_SIGMA``, weakly informative) this gives the posterior of the law
-error per decade on a grid (:func:`sigma_posterior`). A moment estimate
-``max(0, mean_j (m_j - v_j) / d_j^2)`` would say 0 whenever the law's error hides in the
-backtests' noise -- and the error at the target, twice as far, then shows; the posterior
-keeps every law error the backtests cannot rule out.
+**Law error per decade.** From the rolling backtests (:mod:`capability.prediction.rolling`),
+per law and quantity, step ``j`` at distance ``d_j`` decades gives an error ``e_bj`` in
+every bucket ``b`` and a noise variance ``v_j = mean_b (v_pred,bj + v_meas,bj)`` (the law's
+own sampling noise and the measurement's). The steps from one origin share its fit, so per
+bucket they share one error slope: ``e_bj = delta d_j + eps_bj`` with ``delta ~ N(0,
+sigma^2)`` and ``eps_bj ~ N(0, v_j)`` -- per (origin, bucket) a normal vector with
+covariance ``diag(v) + sigma^2 d d^T``; with one step per origin this is
+``e_bj ~ N(0, v_j + sigma^2 d_j^2)``, independent across buckets. With a half-Cauchy prior
+on ``sigma`` (scale ``FALLBACK_SIGMA``, weakly informative) this gives the posterior of the
+law error per decade on a grid (:func:`sigma_posterior`). A moment estimate
+``max(0, mean_j (m_j - v_j) / d_j^2)`` (``m_j`` the step's mean squared error) would say 0
+whenever the law's error hides in the backtests' noise -- and the error at the target, twice
+as far, then shows; the posterior keeps every law error the backtests cannot rule out.
 
 **Interval.** At the target, ``d_T = log10(C_T / C_max)`` decades beyond the largest ladder
 model, on the quantity's scale: ``t_hat +- h`` with ``h`` the ``level`` quantile of
