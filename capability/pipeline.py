@@ -6,8 +6,6 @@ hashes inputs, runs the executor where a source is samples, and writes JSON atom
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from capability.execution.execute import (
     execute_samples,
 )
 from capability.files.counts import ladder_counts, read_counts
-from capability.files.jsonl import iter_jsonl
+from capability.files.jsonl import iter_jsonl, write_json_atomic
 from capability.files.ladder import Ladder, ModelSpec, load_ladder
 from capability.files.problems import BUILTIN, load_problems
 from capability.prediction.predict import PredictionSettings, predict
@@ -39,26 +37,10 @@ from capability.records.registry import (
 )
 from capability.sampling import SamplingSettings
 
-__all__ = ["ExecutionOptions", "write_json_atomic", "gather_counts", "run_prediction",
+__all__ = ["ExecutionOptions", "gather_counts", "run_prediction",
            "sampling_settings", "backend_for", "sample_ladder_model",
            "register_run", "default_registry", "target_counts", "score_registered",
            "run_backtest"]
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    """Write JSON beside ``path`` and rename it into place: a crash never leaves a file
-    that looks complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fp:
-            json.dump(obj, fp, indent=1, allow_nan=False, ensure_ascii=False)
-            fp.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _input(role: str, path: Path, model: str | None = None) -> dict:

@@ -30,7 +30,7 @@ import pandas as pd
 from capability.errors import InputError
 from capability.estimation.interval import IntervalEstimate
 from capability.evaluation.passk import N_RESAMPLES, compare_pass_at_k, pass_at_k_interval
-from capability.files.jsonl import iter_jsonl
+from capability.files.jsonl import iter_jsonl, write_json_atomic
 from capability.reports.table import rows_table
 
 __all__ = ["ModelEvaluation", "gather_counts", "evaluate_counts", "write_evaluation",
@@ -287,9 +287,7 @@ def write_evaluation(out_dir: str | Path, counts: dict[str, pd.DataFrame],
            "not_available": "null: some problem has fewer than k samples",
            "models": [{**e.to_dict(), "counts": files[e.model]} for e in evaluations]}
     path = out_dir / "evaluation.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    tmp.replace(path)
+    write_json_atomic(path, doc)
     rows = []
     for e in evaluations:
         row = {"model": e.model, "problems": e.problems, "samples": e.samples,

