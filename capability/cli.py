@@ -69,9 +69,10 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--hold-out", type=int, default=15, metavar="N",
                    help="hardest problems set aside before bucketing (default: 15)")
     g.add_argument("--law", choices=["auto", *LAW_NAMES], default="auto",
-                   help="the law of the buckets: 'auto' chooses the candidate with the "
-                        "smallest error in the ladder's own rolling backtests (over all "
-                        "buckets; one law for all); a name forces that law: 'power' "
+                   help="the law of the buckets: 'auto' averages the candidates, weighted by "
+                        "the evidence of the ladder's own rolling backtests (with too few "
+                        "models for them, the best in a short backtest); a name forces "
+                        "that law: 'power' "
                         "(the report's), 'problem_power', 'logistic', 'ceiling' (per-problem "
                         "laws, pooled), 'two_step' (through the loss), 'no_change', 'linear' "
                         "(baselines) (default: auto)")

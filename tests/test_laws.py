@@ -8,8 +8,17 @@ from hypothesis import strategies as st
 
 from capability.estimation.buckets import assign_buckets
 from capability.laws import LAWS, LadderData
-from capability.prediction.calibrate import SCALES, calibrated_interval, sigma_posterior
+from capability.prediction.calibrate import (
+    SCALES,
+    LawScore,
+    average_weights,
+    averaged_interval,
+    calibrated_interval,
+    log_evidence,
+    sigma_posterior,
+)
 from capability.prediction.predict import PredictionSettings, predict
+from capability.reports.table import law_label
 from capability.simulation.simulate import bucket_truth, simulate_ladder
 
 
@@ -117,15 +126,33 @@ def _predict(sim, **kw):
                    settings=PredictionSettings(n_resamples=100, **kw))
 
 
-def test_auto_chooses_the_law_the_backtests_favour():
-    """On emergence the per-problem logistic wins the rolling backtests in most buckets; on
-    a clean ladder a power law does (or the ceiling law, which nests the per-problem power
-    law: with every ceiling near 1 the two tie)."""
+def test_auto_averages_the_laws_by_their_backtest_evidence():
+    """``--law auto`` with rolling backtests averages the candidate laws, weighted by the
+    evidence of their backtests: on emergence the per-problem logistic takes nearly all the
+    weight; on a clean ladder the power laws do (the ceiling law nests the per-problem power
+    law: with every ceiling near 1 they tie)."""
     emerg = _predict(simulate_ladder(seed=3, kind="emergence"))
-    assert sum(b.law == "logistic" for b in emerg.buckets) >= 4, [b.law for b in emerg.buckets]
     clean = _predict(simulate_ladder(seed=3, kind="clean", n_inverse=0))
-    assert all(b.law in ("problem_power", "power", "ceiling") for b in clean.buckets)
-    assert sum(b.law in ("problem_power", "power") for b in clean.buckets) >= 4
+    for pred, favoured in ((emerg, ("logistic",)),
+                           (clean, ("problem_power", "power", "ceiling"))):
+        scores = pred.selection["scores"]
+        assert sum(s["weight"] for s in scores.values()) == pytest.approx(1.0)
+        for b in pred.buckets:
+            assert b.law == "average" and "evidence" in b.law_reason
+            assert sum(b.weights.values()) == pytest.approx(1.0)
+            assert sum(b.weights.get(law, 0) for law in favoured) > 0.9, b.weights
+            # The weights are the laws' evidence weights, renormalised over the bucket's.
+            top = max(b.weights, key=b.weights.get)
+            for law, w in b.weights.items():
+                assert w / b.weights[top] == pytest.approx(
+                    scores[law]["weight"] / scores[top]["weight"])
+            # The estimate is the weighted mean on the angular scale.
+            t = sum(w * np.arcsin(np.sqrt(b.candidates[law]["mean_pass_rate"]))
+                    for law, w in b.weights.items())
+            assert b.mean_pass_rate.estimate == pytest.approx(np.sin(t) ** 2)
+            assert "model average" in b.mean_pass_rate.method
+    ev = {law: s["log_evidence"] for law, s in emerg.selection["scores"].items()}
+    assert max(ev, key=ev.get) == "logistic"
     sel = clean.to_dict()["law_selection"]
     # Every origin with at least 3 models below, every model above it: m4 and m5 from
     # m1-m3 (0.5 and 1 decade, as far as the target lies beyond m5), m5 from m1-m4.
@@ -133,17 +160,10 @@ def test_auto_chooses_the_law_the_backtests_favour():
         [("m4", 3), ("m5", 3), ("m5", 4)]
     assert [round(s["distance_decades"], 2) for s in sel["backtests"]] == [0.52, 1.0, 0.48]
     assert sel["scores"]["problem_power"]["backtest_steps"] == 3
-    assert all("rolling-backtest" in b["law_reason"] for b in clean.to_dict()["buckets"])
-    # One law for every bucket: the smallest error over all buckets and steps, where it has
-    # a value (a bucket it lacks takes the next).
-    for pred in (emerg, clean):
-        scores = pred.selection["scores"]
-        ranked = sorted((s["mse_per_decade_angular"], law) for law, s in scores.items()
-                        if s["mse_per_decade_angular"] is not None)
-        for b in pred.buckets:
-            have = [law for _, law in ranked
-                    if np.isfinite(b.candidates.get(law, {}).get("mean_pass_rate", np.nan))]
-            assert b.law == have[0], (b.bucket, b.law, ranked)
+    first = clean.to_dict()["buckets"][0]
+    assert first["weights"] == clean.buckets[0].weights
+    top = max(first["weights"], key=first["weights"].get)
+    assert law_label(first).startswith(f"average: {top} {first['weights'][top]:.2f}")
 
 
 def test_forced_law_and_every_candidate_recorded():
@@ -170,6 +190,71 @@ def test_three_model_ladder_chooses_by_a_short_backtest_and_uses_the_stated_fall
             assert "fallback rule" in b.mean_pass_rate.method
         if law:
             assert sum(b.law == law for b in pred.buckets) >= 4, [b.law for b in pred.buckets]
+
+
+def test_log_evidence_is_the_marginal_likelihood_and_ranks_laws_by_their_errors():
+    """The evidence integrates the likelihood over the half-Cauchy prior: for one
+    observation, ``int N(e; 0, v + s^2 d^2) p(s) ds`` by quadrature; errors near the noise
+    beat errors ten times larger, and the posterior is the integrand normalised."""
+    from scipy import integrate, stats
+
+    e, v, d, scale = 0.03, 1e-4, 0.5, 0.2
+
+    def integrand(s):
+        return stats.norm.pdf(e, scale=np.sqrt(v + s**2 * d**2)) * \
+            2 / (np.pi * scale * (1 + (s / scale) ** 2))
+
+    exact = integrate.quad(integrand, 0, 1, points=[0.01, 0.06, 0.2], limit=200)[0] + \
+        integrate.quad(integrand, 1, np.inf)[0]
+    got = log_evidence(np.array([e]), np.array([v]), np.array([d]), scale)
+    assert got == pytest.approx(np.log(exact), abs=0.02)
+    rng = np.random.default_rng(0)
+    noise = np.full(12, 1e-4)
+    small = log_evidence(0.01 * rng.standard_normal(12), noise, np.full(12, 0.5), scale)
+    large = log_evidence(0.1 * rng.standard_normal(12), noise, np.full(12, 0.5), scale)
+    assert small > large + 5
+
+
+def test_averaged_interval_is_the_mixture_of_the_laws_predictives():
+    """One law: the posterior-predictive interval, symmetric on the angular scale about the
+    estimate, ``sum_g w_g P(|N(0, v + s_g^2 d^2)| <= h) = level``. Two laws that disagree:
+    the estimate is their weighted mean on that scale and the interval spans both."""
+    from scipy import optimize, stats
+
+    grid, w = np.array([0.0, 0.02, 0.05]), np.array([0.5, 0.3, 0.2])
+    draws = np.sin(0.9 + 0.01 * np.random.default_rng(0).standard_normal(400)) ** 2
+    one = averaged_interval([(1.0, np.sin(0.9) ** 2, draws, (grid, w))], "mean_pass_rate",
+                            1.0, 0.9, "")
+    sd = np.sqrt(np.var(np.arcsin(np.sqrt(draws)), ddof=1) + grid**2)
+    h = optimize.brentq(lambda h: np.sum(w * (2 * stats.norm.cdf(h / sd) - 1)) - 0.9, 0, 1)
+    ci = one.confidence_interval
+    assert np.arcsin(np.sqrt([ci.low, ci.high])) == pytest.approx([0.9 - h, 0.9 + h],
+                                                                    abs=1e-6)
+    point = (np.array([0.0]), np.array([1.0]))
+    no_draws = np.empty(0)
+    two = averaged_interval([(0.75, 0.5, no_draws, point), (0.25, 0.9, no_draws, point)],
+                            "mean_pass_rate", 1.0, 0.9, "")
+    t = 0.75 * np.arcsin(np.sqrt(0.5)) + 0.25 * np.arcsin(np.sqrt(0.9))
+    assert two.estimate == pytest.approx(np.sin(t) ** 2)
+    assert two.confidence_interval.low == pytest.approx(0.5)
+    assert two.confidence_interval.high == pytest.approx(0.9)
+
+
+def test_average_weights_renormalise_over_the_laws_with_a_value():
+    def score(law, weight):
+        return LawScore(law=law, steps=1, mse_per_decade=np.zeros(2), mse_all=0.0,
+                        mean_abs_error_pp=0.0, sigma={}, dof=1.0, calibrated=True,
+                        weight=weight)
+
+    scores = {"a": score("a", 0.6), "b": score("b", 0.3), "c": score("c", 0.1),
+              "d": score("d", 1e-5)}
+    estimates = {"a": np.array([0.5, np.nan]), "b": np.array([0.6, 0.6]),
+                 "c": np.array([0.7, 0.7]), "d": np.array([0.1, 0.1])}
+    assert average_weights(scores, estimates, 0) == pytest.approx({"a": 0.6, "b": 0.3,
+                                                                   "c": 0.1})
+    assert average_weights(scores, estimates, 1) == pytest.approx({"b": 0.75, "c": 0.25})
+    assert list(average_weights(scores, estimates, 1)) == ["b", "c"]   # largest first
+    assert average_weights({k: score(k, 0.0) for k in scores}, estimates, 0) == {}
 
 
 def test_calibrated_intervals_cover_on_emergence():

@@ -172,6 +172,8 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     assert "measured -E[log p] [its interval]" in md and "Registered as" in md
     assert "predictions agree with the measurement" in md
     assert "## Candidate laws and their rolling backtests" in md and "figures/rolling.png" in md
+    assert "weight in the average" in md and "log evidence" in md
+    assert "| average: " in md   # a bucket's law column names the averaged laws and weights
     assert (run / "figures" / "buckets.png").stat().st_size > 10_000
     assert (run / "figures" / "loss.png").stat().st_size > 5_000
     html = (run / "report.html").read_text()

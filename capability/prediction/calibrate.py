@@ -1,4 +1,5 @@
-"""Choosing a law and calibrating its interval by the ladder's own rolling backtests (pure).
+"""Averaging (or choosing) the candidate laws and calibrating the interval by the ladder's own
+rolling backtests (pure).
 
 **Scales.** Errors are measured on scales where they are comparable across buckets: the
 angular scale ``t = asin(sqrt(p))`` for a bucket's mean pass rate (the variance-stabilising
@@ -21,41 +22,48 @@ whenever the law's error hides in the backtests' noise -- and the error at the t
 as far, then shows; the posterior keeps every law error the backtests cannot rule out.
 
 **Interval.** At the target, ``d_T = log10(C_T / C_max)`` decades beyond the largest ladder
-model, on the quantity's scale: ``t_hat +- h`` with ``h`` the ``level`` quantile of
-``|e|`` under the posterior predictive ``e ~ N(0, v_noise + sigma^2 d_T^2)``, ``sigma`` from
-its posterior and ``v_noise`` the variance of the law's draws. The bounds are clipped to the
-scale's domain and mapped back, so every interval holds its estimate and lies in its domain.
+model, on the quantity's scale, a law predicts ``N(t_hat, v_noise + sigma^2 d_T^2)`` with
+``sigma`` from its posterior and ``v_noise`` the variance of the law's draws; the interval is
+the ``level`` equal-tailed interval of that posterior predictive (a normal mixture over the
+posterior; symmetric about ``t_hat``). The bounds are clipped to the scale's domain and
+mapped back, so every interval holds its estimate and lies in its domain.
+
+**Model average** (``law="auto"`` with rolling backtests): each law's evidence is the
+marginal likelihood of its mean-pass-rate backtest errors under that error model,
+``Z_l = integral p(e | sigma) p(sigma) d sigma`` (:func:`log_evidence`), taken on the steps
+and buckets where every law has a value so that they compare like with like. The weights
+are ``Z_l / sum_m Z_m`` (Bayesian model averaging with equal prior weights; laws under
+``MIN_WEIGHT`` of the largest are dropped). Per bucket, on the scale, the estimate is the
+weighted mean ``sum_l w_l t_l`` and the interval the equal-tailed interval of the mixture of
+the laws' posterior predictives (:func:`averaged_interval`): it widens where laws that the
+backtests cannot tell apart disagree at the target. On 8 seeds of each simulated kind it
+erred less than choosing the law with the smallest backtest error: clean 0.43 -> 0.38
+points, 20 samples per problem 4.49 -> 4.23, spread 0.56 -> 0.52, inverse 0.83 -> 0.73,
+the others within 0.03.
 
 **Too few ladder models.** With fewer than ``min_below + 1`` ladder models there is no
 rolling backtest; the law's error is then taken as ``FALLBACK_SIGMA`` per decade,
 ``t_hat +- sqrt(z^2 v_noise + t^2 sigma^2 d_T^2)`` with Student's ``t`` quantile at
 ``FALLBACK_DOF`` degrees of freedom (a stated rule, tested on simulated ladders), and the
-prediction says so.
-
-**Choice** (``law="auto"``): the candidate with the smallest mean squared error per
-decade^2, ``mean_{j,b} e_bj^2 / d_j^2`` on the angular scale over every step and bucket, for
-every bucket alike (a bucket whose value that law lacks takes the next). Per-bucket choices
-(the bucket's own error weighted 1/4 before) followed the noise of a few steps: on 8 seeds
-of each simulated kind one law for all buckets erred 4.47 points instead of 5.46 with 20
-samples per problem, 0.79 instead of 0.86 on inverse problems, within 0.01 elsewhere. A
-ladder too short for a rolling backtest (3 models) chooses by a *short* one (each model
-predicted from the two below it), whose errors choose the law but do not calibrate the
-interval (the fallback rule does); only without even that, the default order
-``DEFAULT_ORDER`` decides.
+prediction says so. One law is then chosen (:func:`choose_laws`): the forced one
+(``--law NAME``), or the one with the smallest mean squared error per decade^2 on the
+angular scale, ``mean_{j,b} e_bj^2 / d_j^2``, in a *short* backtest (each model predicted
+from the two below it), whose errors choose the law but do not calibrate the interval; only
+without even that, the default order ``DEFAULT_ORDER`` decides.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 
 __all__ = ["Scale", "SCALES", "LawScore", "score_laws", "choose_laws", "calibrated_interval",
-           "sigma_posterior",
+           "averaged_interval", "average_weights", "sigma_posterior", "log_evidence",
            "FALLBACK_SIGMA", "FALLBACK_DOF", "DEFAULT_ORDER"]
 
 FALLBACK_SIGMA = {"mean_pass_rate": 0.2, "neg_log_pass_rate": 1.0}
@@ -64,6 +72,7 @@ DEFAULT_ORDER = ("problem_power", "logistic", "power", "linear", "no_change", "c
                  "two_step")
 QUANTITIES = ("mean_pass_rate", "neg_log_pass_rate")
 _EPS_LOG = 1e-6
+MIN_WEIGHT = 1e-3   # laws weighted below this fraction of the largest weight are left out
 
 
 @dataclass(frozen=True)
@@ -130,6 +139,10 @@ class LawScore:
     posterior
         Per quantity ``(grid, weights)``: the posterior of the law error per decade given
         the backtests (:func:`sigma_posterior`); None without backtests.
+    log_evidence, weight
+        The log marginal likelihood of the law's mean-pass-rate backtest errors
+        (:func:`log_evidence`, on the steps and buckets every law shares) and the law's
+        model-averaging weight from it (NaN and 0 outside the pool or without backtests).
     """
 
     law: str
@@ -141,6 +154,8 @@ class LawScore:
     dof: float
     calibrated: bool
     posterior: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+    log_evidence: float = float("nan")
+    weight: float = 0.0
 
     def to_dict(self) -> dict:
         def f(x):
@@ -150,12 +165,61 @@ class LawScore:
                 "mse_per_decade_angular": f(self.mse_all),
                 "mean_abs_error_pp": f(self.mean_abs_error_pp),
                 "law_error_per_decade": {q: f(v) for q, v in self.sigma.items()},
-                "dof": float(self.dof), "calibrated_by_backtests": self.calibrated}
+                "dof": float(self.dof), "calibrated_by_backtests": self.calibrated,
+                "log_evidence": f(self.log_evidence), "weight": float(self.weight)}
+
+
+def _observations(steps, law: str, q: str, cells=None):
+    """A law's backtest observations of quantity ``q`` for :func:`sigma_posterior`:
+    ``(errors, noise, distance, group)``, one per step and bucket with a finite error and
+    noise (and inside ``cells[k]``, a boolean mask per step, when given); the noise of a
+    step is its mean over those buckets. The steps from one origin share its fit, so per
+    bucket they share one error slope: one ``group`` per (origin, bucket). None when there
+    is no observation."""
+    rows = []
+    for k, s in enumerate(steps):
+        e, v = s.error[law][q], s.var_pred[law][q] + s.var_meas[q]
+        finite = np.isfinite(e) & np.isfinite(v)
+        if cells is not None:
+            finite &= cells[k]
+        if not finite.any() or s.distance <= 0:
+            continue
+        noise = float(np.mean(v[finite]))
+        rows += [(e[b], noise, s.distance, len(s.below) * 10_000 + b)
+                 for b in np.flatnonzero(finite)]
+    return tuple(np.array(col) for col in zip(*rows)) if rows else None
+
+
+def _evidence_weights(steps, laws) -> dict[str, tuple[float, float]]:
+    """Per law ``(log evidence, weight)`` from the rolling backtests of the mean pass rate
+    (:func:`log_evidence`), on the steps and buckets where every law in the pool has a value,
+    so that the evidences compare like with like; weights ``exp(log Z_l) / sum_m exp(log
+    Z_m)`` (equal prior weights: Bayesian model averaging). The pool is every law with a
+    value in every step; laws outside it, or every law when no cell is shared, get none."""
+    q = "mean_pass_rate"
+    pool = [law for law in laws if steps and all(law in s.error for s in steps)]
+    if not pool:
+        return {}
+    with np.errstate(invalid="ignore"):
+        cells = [np.logical_and.reduce([np.isfinite(s.error[law][q]) &
+                                        np.isfinite(s.var_pred[law][q] + s.var_meas[q])
+                                        for law in pool]) for s in steps]
+    evidence = {}
+    for law in pool:
+        obs = _observations(steps, law, q, cells)
+        if obs is None:
+            return {}
+        e, v, d, g = obs
+        evidence[law] = log_evidence(e, v, d, FALLBACK_SIGMA[q], group=g)
+    z = np.array(list(evidence.values()))
+    w = np.exp(z - special.logsumexp(z))
+    return {law: (float(zl), float(wl)) for (law, zl), wl in zip(evidence.items(), w)}
 
 
 def score_laws(steps, laws, n_buckets: int) -> dict[str, LawScore]:
     """Every law's :class:`LawScore` from the rolling backtest steps."""
     scores = {}
+    weights = _evidence_weights(steps, laws)
     for law in laws:
         used = [s for s in steps if law in s.error]
         mse = np.full(n_buckets, np.nan)
@@ -176,28 +240,35 @@ def score_laws(steps, laws, n_buckets: int) -> dict[str, LawScore]:
                                 for s in used])
                 mse_all = float(np.nanmean(np.where(np.isfinite(raw), raw, np.nan)))
                 for q in QUANTITIES:
-                    finite = [np.isfinite(s.error[law][q]) &
-                              np.isfinite(s.var_pred[law][q] + s.var_meas[q]) for s in used]
-                    noise = np.array([np.mean((s.var_pred[law][q] + s.var_meas[q])[f])
-                                      if f.any() else np.nan for s, f in zip(used, finite)])
-                    dist = np.array([s.distance for s in used])
-                    # One observation per step and bucket; the steps from one origin share
-                    # its fit, so per bucket they share one error slope (``group``).
-                    obs = [(s.error[law][q][b], noise[k], dist[k], len(s.below) * 10_000 + b)
-                           for k, (s, f) in enumerate(zip(used, finite))
-                           if np.isfinite(noise[k]) and dist[k] > 0
-                           for b in np.flatnonzero(f)]
-                    if obs:
-                        e, v, d, g = (np.array(col) for col in zip(*obs))
+                    obs = _observations(used, law, q)
+                    if obs is not None:
+                        e, v, d, g = obs
                         if q == "mean_pass_rate":
                             dof = float(np.unique(g).size)
                         grid, w = sigma_posterior(e, v, d, FALLBACK_SIGMA[q], group=g)
                         posterior[q] = (grid, w)
                         sigma[q] = float(np.sqrt(np.sum(w * grid**2)))
+        z, weight = weights.get(law, (np.nan, 0.0))
         scores[law] = LawScore(law=law, steps=len(used), mse_per_decade=mse, mse_all=mse_all,
                                mean_abs_error_pp=float(mae), sigma=sigma, dof=dof,
-                               calibrated=bool(used), posterior=posterior if used else None)
+                               calibrated=bool(used), posterior=posterior if used else None,
+                               log_evidence=z, weight=weight)
     return scores
+
+
+def average_weights(scores: dict[str, LawScore], estimates: dict[str, np.ndarray],
+                    bucket: int) -> dict[str, float]:
+    """One bucket's model-averaging weights: the laws' evidence weights
+    (:attr:`LawScore.weight`) over the laws with a value in that bucket, those below
+    ``MIN_WEIGHT`` of the largest dropped, renormalised, largest first; empty when none of
+    them has weight."""
+    have = {law: scores[law].weight for law, v in estimates.items()
+            if law in scores and np.isfinite(v[bucket]) and scores[law].weight > 0}
+    top = max(have.values(), default=0.0)
+    have = {law: w for law, w in have.items() if w >= MIN_WEIGHT * top}
+    total = sum(have.values())
+    return {law: w / total for law, w in sorted(have.items(), key=lambda kv: -kv[1])} \
+        if total > 0 else {}
 
 
 def choose_laws(scores: dict[str, LawScore], estimates: dict[str, np.ndarray],
@@ -229,18 +300,9 @@ def choose_laws(scores: dict[str, LawScore], estimates: dict[str, np.ndarray],
     return out
 
 
-def sigma_posterior(errors: np.ndarray, noise: np.ndarray, distance: np.ndarray,
-                    scale: float, group=None) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior of the law error per decade ``sigma`` on a grid, given backtest errors.
-
-    Observation ``k`` (a step's error in one bucket, at ``d_k`` decades, with noise
-    variance ``v_k``) is ``e_k = delta_g d_k + eps_k``, ``eps_k ~ N(0, v_k)``, with one
-    error slope ``delta_g ~ N(0, sigma^2)`` per ``group`` (the steps from one origin in one
-    bucket share its fit; default: every observation its own group). Per group the
-    likelihood is normal with covariance ``diag(v) + sigma^2 d d^T``; by Sherman-Morrison,
-    ``-2 log L_g = sum log v_k + log(1 + s^2 S_dd) + S_ee - s^2 S_ed^2 / (1 + s^2 S_dd)``
-    with ``S_xy = sum_k x_k y_k / v_k``. Prior: half-Cauchy with ``scale``. Returns
-    ``(grid, weights)``, the weights summing to 1."""
+def _sigma_log_joint(errors, noise, distance, scale, group):
+    """The grid of law errors per decade and ``log p(errors | sigma) + log p(sigma) +
+    log d(sigma)`` on it (the terms of :func:`sigma_posterior` and :func:`log_evidence`)."""
     errors, noise, distance = (np.asarray(a, float) for a in (errors, noise, distance))
     group = np.arange(errors.size) if group is None else np.asarray(group)
     _, gid = np.unique(group, return_inverse=True)
@@ -253,61 +315,119 @@ def sigma_posterior(errors: np.ndarray, noise: np.ndarray, distance: np.ndarray,
         per_group(errors * distance / v)
     grid = scale * np.concatenate([[0.0], np.geomspace(1e-4, 30.0, 400)])
     a = 1.0 + grid[None, :] ** 2 * s_dd[:, None]
-    loglik = -0.5 * (np.sum(np.log(v)) + np.sum(np.log(a) + s_ee[:, None] -
-                                                 grid[None, :] ** 2 * s_ed[:, None] ** 2 / a,
-                                                 axis=0))
-    log_w = loglik - np.log1p((grid / scale) ** 2) + np.log(np.gradient(grid))
+    loglik = -0.5 * (np.sum(np.log(2 * np.pi * v)) +
+                     np.sum(np.log(a) + s_ee[:, None] -
+                            grid[None, :] ** 2 * s_ed[:, None] ** 2 / a, axis=0))
+    log_prior = np.log(2 / (np.pi * scale)) - np.log1p((grid / scale) ** 2)   # half-Cauchy
+    return grid, loglik + log_prior + np.log(np.gradient(grid))
+
+
+def sigma_posterior(errors: np.ndarray, noise: np.ndarray, distance: np.ndarray,
+                    scale: float, group=None) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior of the law error per decade ``sigma`` on a grid, given backtest errors.
+
+    Observation ``k`` (a step's error in one bucket, at ``d_k`` decades, with noise
+    variance ``v_k``) is ``e_k = delta_g d_k + eps_k``, ``eps_k ~ N(0, v_k)``, with one
+    error slope ``delta_g ~ N(0, sigma^2)`` per ``group`` (the steps from one origin in one
+    bucket share its fit; default: every observation its own group). Per group the
+    likelihood is normal with covariance ``diag(v) + sigma^2 d d^T``; by Sherman-Morrison,
+    ``-2 log L_g = sum log(2 pi v_k) + log(1 + s^2 S_dd) + S_ee - s^2 S_ed^2 / (1 + s^2
+    S_dd)`` with ``S_xy = sum_k x_k y_k / v_k``. Prior: half-Cauchy with ``scale``. Returns
+    ``(grid, weights)``, the weights summing to 1."""
+    grid, log_w = _sigma_log_joint(errors, noise, distance, scale, group)
     w = np.exp(log_w - log_w.max())
     return grid, w / w.sum()
 
 
-def _predictive_half_width(v_noise: float, grid: np.ndarray, w: np.ndarray, distance: float,
-                           level: float) -> float:
-    """``h`` with ``sum_g w_g P(|N(0, v_noise + grid_g^2 d^2)| <= h) = level``: the
-    posterior predictive of the error at distance ``d``."""
-    sd = np.sqrt(v_noise + (grid * max(distance, 0.0)) ** 2)
-    keep = w > 0
-    sd, w = sd[keep], w[keep]
-    if not np.any(sd > 0):
-        return 0.0
+def log_evidence(errors: np.ndarray, noise: np.ndarray, distance: np.ndarray, scale: float,
+                 group=None) -> float:
+    """The log marginal likelihood of backtest errors under :func:`sigma_posterior`'s
+    model, ``log integral p(errors | sigma) p(sigma) d sigma`` (on its grid): how well a law's
+    error model -- its own noise plus a law error growing with distance -- explains its
+    backtests. Comparable across laws scored on the same observations."""
+    _, log_w = _sigma_log_joint(errors, noise, distance, scale, group)
+    return float(special.logsumexp(log_w))
 
-    pos = sd > 0
 
-    def cover(h):   # a component with sd 0 is a point mass at 0: inside for every h >= 0
-        inside = np.ones_like(sd)
-        inside[pos] = 2 * stats.norm.cdf(h / sd[pos]) - 1
-        return float(np.sum(w * inside)) - level
+def _mixture_bounds(centres: np.ndarray, sds: np.ndarray, weights: np.ndarray,
+                    level: float) -> tuple[float, float]:
+    """Equal-tailed ``level`` bounds of the normal mixture ``sum_i w_i N(c_i, sd_i^2)``
+    (a component with sd 0 is a point mass at its centre)."""
+    keep = weights > 0
+    centres, sds, weights = centres[keep], sds[keep], weights[keep] / weights[keep].sum()
+    pos = sds > 0
 
-    high = float(sd.max()) * 10.0
-    if cover(0.0) >= 0:
-        return 0.0
-    if cover(high) < 0:
-        return high
-    return float(optimize.brentq(cover, 0.0, high, xtol=1e-9))
+    def cdf(x):
+        below = np.where(x >= centres, 1.0, 0.0)
+        below[pos] = stats.norm.cdf((x - centres[pos]) / sds[pos])
+        return float(np.sum(weights * below))
+
+    low, high = float(np.min(centres - 10 * sds)) - 1e-9, float(np.max(centres + 10 * sds)) + 1e-9
+
+    def quantile(p):
+        return float(optimize.brentq(lambda x: cdf(x) - p, low, high, xtol=1e-10))
+
+    return quantile(0.5 - level / 2), quantile(0.5 + level / 2)
+
+
+def _noise_variance(draws: np.ndarray, scale: Scale) -> float:
+    """The variance of a law's draws on the scale (0 with fewer than two finite draws)."""
+    t = scale.forward(draws[np.isfinite(draws)]) if draws.size else np.empty(0)
+    v = float(np.var(t, ddof=1)) if t.size >= 2 else 0.0
+    return v if np.isfinite(v) else 0.0
+
+
+def averaged_interval(components, quantity: str, distance: float, level: float,
+                      method: str) -> IntervalEstimate:
+    """The model average's estimate and interval for one bucket and quantity.
+
+    ``components`` is ``[(weight, estimate, draws, (grid, grid_weights)), ...]``, one per
+    law: its averaging weight, point estimate, draws at the target and law-error posterior.
+    On the quantity's scale, law ``l`` predicts ``N(t_l, v_l + sigma^2 d_T^2)`` with ``v_l``
+    its draws' variance and ``sigma`` from its posterior; the average is the mixture over
+    laws and ``sigma``: the estimate ``inverse(sum_l w_l t_l)`` and the interval the
+    mixture's equal-tailed ``level`` bounds, clipped to the domain and mapped back (and
+    widened to hold the estimate, should the round trip move a bound past it)."""
+    scale = SCALES[quantity]
+    comps = [(w, float(scale.forward(est)), _noise_variance(draws, scale), post)
+             for w, est, draws, post in components if w > 0 and np.isfinite(est)]
+    if not comps:
+        return IntervalEstimate(float("nan"), ConfidenceInterval(np.nan, np.nan), level,
+                                "no estimate")
+    total = sum(c[0] for c in comps)
+    t_bar = sum(w * t for w, t, _, _ in comps) / total
+    d = max(distance, 0.0)
+    centres = np.concatenate([np.full(post[0].size, t) for _, t, _, post in comps])
+    sds = np.concatenate([np.sqrt(v + (post[0] * d) ** 2) for _, _, v, post in comps])
+    weights = np.concatenate([w / total * post[1] for w, _, _, post in comps])
+    t_low, t_high = _mixture_bounds(centres, sds, weights, level)
+    est = float(scale.inverse(t_bar))
+    low = min(float(scale.inverse(t_low)), est)
+    high = max(float(scale.inverse(t_high)), est)
+    return IntervalEstimate(est, ConfidenceInterval(low, high), level, method)
 
 
 def calibrated_interval(estimate: float, draws: np.ndarray, quantity: str, sigma: float,
                         dof: float, distance: float, level: float, method: str,
                         posterior: tuple[np.ndarray, np.ndarray] | None = None
                         ) -> IntervalEstimate:
-    """The interval of the module docstring for one bucket and quantity: with the law
-    error's ``posterior`` (from the backtests), the posterior predictive; without it, the
-    fallback rule (``sigma`` per decade, Student t with ``dof``)."""
+    """The interval of the module docstring for one law, bucket and quantity: with the law
+    error's ``posterior`` (from the backtests), the posterior predictive (an
+    :func:`averaged_interval` of one law); without it, the fallback rule (``sigma`` per
+    decade, Student t with ``dof``)."""
+    if posterior is not None:
+        out = averaged_interval([(1.0, estimate, draws, posterior)], quantity, distance,
+                                level, method)
+        return replace(out, bootstrap_distribution=draws) if np.isfinite(out.estimate) else out
     scale = SCALES[quantity]
     if not np.isfinite(estimate):
         return IntervalEstimate(float("nan"), ConfidenceInterval(np.nan, np.nan), level,
                                 "no estimate")
     t_hat = float(scale.forward(estimate))
-    t_draws = scale.forward(draws[np.isfinite(draws)]) if draws.size else np.empty(0)
-    v_noise = float(np.var(t_draws, ddof=1)) if t_draws.size >= 2 else 0.0
-    if not np.isfinite(v_noise):
-        v_noise = 0.0
-    if posterior is not None:
-        half = _predictive_half_width(v_noise, *posterior, distance, level)
-    else:
-        z = stats.norm.ppf(0.5 + level / 2)
-        tq = stats.t.ppf(0.5 + level / 2, dof)
-        half = float(np.sqrt(z**2 * v_noise + (tq * sigma * max(distance, 0.0)) ** 2))
+    v_noise = _noise_variance(draws, scale)
+    z = stats.norm.ppf(0.5 + level / 2)
+    tq = stats.t.ppf(0.5 + level / 2, dof)
+    half = float(np.sqrt(z**2 * v_noise + (tq * sigma * max(distance, 0.0)) ** 2))
     est = float(estimate)
     # min/max: the round trip through the scale must not push a bound past the estimate.
     low = min(float(scale.inverse(t_hat - half)), est)

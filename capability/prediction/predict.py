@@ -27,6 +27,8 @@ from capability.prediction.calibrate import (
     FALLBACK_DOF,
     FALLBACK_SIGMA,
     SCALES,
+    average_weights,
+    averaged_interval,
     calibrated_interval,
     choose_laws,
     score_laws,
@@ -66,9 +68,13 @@ class BucketPrediction:
     Attributes
     ----------
     law
-        The chosen candidate law's name (None when no law has a value for the bucket).
+        The chosen candidate law's name, ``"average"`` for the model average of the
+        candidate laws (``--law auto`` with rolling backtests), or None when no law has a
+        value for the bucket.
     law_reason
         Why it was chosen, in words.
+    weights
+        The model average's weight per law (empty when one law was chosen).
     mean_pass_rate, neg_log_pass_rate
         The prediction at the target with its calibrated interval
         (:func:`capability.prediction.calibrate.calibrated_interval`).
@@ -85,6 +91,7 @@ class BucketPrediction:
     neg_log_pass_rate: IntervalEstimate | None = None
     candidates: dict = field(default_factory=dict)
     note: str = ""
+    weights: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -127,7 +134,8 @@ class Prediction:
         for b in self.buckets:
             entry: dict = {"bucket": b.bucket, "task_ids": list(b.task_ids),
                            "n_problems": len(b.task_ids), "law": b.law,
-                           "law_reason": b.law_reason}
+                           "law_reason": b.law_reason,
+                           "weights": {k: float(v) for k, v in b.weights.items()}}
             none = {"predicted": None, "lower": None, "upper": None}
             for q in ("neg_log_pass_rate", "mean_pass_rate"):
                 est = getattr(b, q)
@@ -331,16 +339,19 @@ PER_PROBLEM_LAWS = ("problem_power", "logistic", "ceiling")
 
 def _per_problem_at_target(fits, scores, local, target_compute):
     """Per bucket the per-problem pass rates at the target of the per-problem law with the
-    smallest rolling-backtest error (for pass@k, :mod:`capability.prediction.headline`), or None."""
+    largest averaging weight (else the smallest rolling-backtest error), for pass@k
+    (:mod:`capability.prediction.headline`); None without one."""
     have = [law for law in PER_PROBLEM_LAWS if fits.get(law) is not None]
     if not have:
         return None
 
-    def err(law):
+    def rank(law):   # the largest averaging weight, then the smallest backtest error
         sc = scores.get(law)
-        return sc.mse_all if sc is not None and np.isfinite(sc.mse_all) else np.inf
+        if sc is None:
+            return (0.0, np.inf)
+        return (-sc.weight, sc.mse_all if np.isfinite(sc.mse_all) else np.inf)
 
-    law = min(have, key=err)   # min keeps the first of equals
+    law = min(have, key=rank)   # min keeps the first of equals
     p = fits[law].extra.pass_rate(np.array([np.log10(target_compute)]))[..., 0]
     return [p[idx] for idx in local]
 
@@ -394,9 +405,10 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     Buckets come from the ladder models' counts (:mod:`capability.estimation.buckets`). Every
     candidate law (:mod:`capability.laws`) is fitted and evaluated at the target; the rolling
     backtests (:mod:`capability.prediction.rolling`) predict, from every origin of at least
-    ``min_below`` models, each ladder model above it, for every law; the law (one for all
-    buckets) and its interval's law-error term come from them
-    (:mod:`capability.prediction.calibrate`).
+    ``min_below`` models, each ladder model above it, for every law. The laws' weights in
+    the model average (by the evidence of their backtests) and each law's error term in
+    the interval come from them (:mod:`capability.prediction.calibrate`); without a rolling
+    backtest one law is chosen and the fallback rule widens its interval.
     """
     _settings_iv(settings)
     check_counts_frame(counts, models)
@@ -509,8 +521,30 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         cands = {name: {"mean_pass_rate": float(f.mean_pass_rate[b - 1]),
                         "neg_log_pass_rate": float(f.neg_log_pass_rate[b - 1])}
                  for name, f in fits.items() if f is not None}
-        ests = {}
-        if law_name is not None:
+        ests, weights = {}, {}
+        if law_name is not None and forced is None and steps:
+            weights = average_weights(scores, estimates, b - 1)
+        if weights:
+            law_name = "average"
+            reason = ("model average of the candidate laws, weighted by the evidence of "
+                      "their rolling backtests (marginal likelihood of the errors): " +
+                      ", ".join(f"{law} {w:.2f}" for law, w in list(weights.items())[:4]) +
+                      (", ..." if len(weights) > 4 else ""))
+            for q in ("mean_pass_rate", "neg_log_pass_rate"):
+                comps = [(w, float(getattr(fits[law], q)[b - 1]),
+                          getattr(fits[law], f"{q}_draws")[:, b - 1],
+                          (scores[law].posterior or {}).get(q)) for law, w in weights.items()]
+                comps = [c for c in comps if c[3] is not None]
+                method = (f"model average of {len(comps)} laws ({', '.join(weights)}): each "
+                          "law's draws at the target, widened for its own error by the "
+                          "posterior predictive over its law error per decade (from "
+                          f"{len(steps)} rolling backtest steps, half-Cauchy prior) on the "
+                          f"{SCALES[q].name} scale x {distance:.2f} decades to the target; "
+                          f"the {level:g} equal-tailed interval of the mixture")
+                ests[q] = averaged_interval(comps, q, distance, level, method)
+            ests["neg_log_pass_rate"] = _consistent_neg_log(ests["neg_log_pass_rate"],
+                                                            ests["mean_pass_rate"])
+        elif law_name is not None:
             fit, sc = fits[law_name], scores[law_name]
             how = (f"law error from {sc.steps} rolling backtest step(s)" if sc.calibrated else
                    "law error by the fallback rule (no rolling backtest)")
@@ -533,7 +567,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                                         law_reason=reason,
                                         mean_pass_rate=ests.get("mean_pass_rate"),
                                         neg_log_pass_rate=ests.get("neg_log_pass_rate"),
-                                        candidates=cands, note=note))
+                                        candidates=cands, note=note, weights=weights))
     selection = {
         "mode": settings.law, "distance_decades": distance,
         "candidates": list(laws),

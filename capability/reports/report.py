@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from capability.errors import InputError
-from capability.reports.table import headline_lines, measured_text
+from capability.reports.table import headline_lines, law_label, measured_text
 
 __all__ = ["write_report"]
 
@@ -93,7 +93,7 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
     scored = {b["bucket"]: b for b in score["buckets"]} if score else {}
     for b in prediction["buckets"]:
         rows.append([str(b["bucket"]), str(b["n_problems"]), _fmt(b.get("alpha"), ".3g"),
-                     _fmt(b.get("k"), ".3f"), str(b.get("law") or "–"),
+                     _fmt(b.get("k"), ".3f"), law_label(b, "–"),
                      _interval(b["neg_log_pass_rate"], ".4f"),
                      _interval(b["mean_pass_rate"], ".3f")])
         if score:
@@ -127,13 +127,16 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
         law_rows = []
         for name, sc in selection["scores"].items():
             err = sc["law_error_per_decade"]["mean_pass_rate"]
-            law_rows.append([name, ", ".join(chosen.get(name, [])) or "–",
+            weight = sc.get("weight")
+            law_rows.append([name, _fmt(weight, ".2f") if chosen.get("average") else "–",
+                             ", ".join(chosen.get(name, [])) or "–",
                              str(sc["backtest_steps"]), _fmt(sc["mean_abs_error_pp"], ".2f"),
+                             _fmt(sc.get("log_evidence"), ".1f"),
                              _fmt(sc.get("mse_per_decade_angular"), ".2g"), _fmt(err, ".3f"),
                              "backtests" if sc["calibrated_by_backtests"] else "fallback"])
         out.append(("Candidate laws and their rolling backtests",
-                    ["law", "chosen for buckets", "backtest steps", "mean error (points)",
-                     "choice score (MSE per decade², angular)",
+                    ["law", "weight in the average", "chosen for buckets", "backtest steps",
+                     "mean error (points)", "log evidence", "MSE per decade² (angular)",
                      "law error per decade (angular)", "interval widened by"], law_rows))
     return out
 

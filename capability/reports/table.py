@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 __all__ = ["format_prediction", "format_score", "format_backtest", "rows_table",
-           "headline_lines", "measured_text"]
+           "headline_lines", "measured_text", "law_label"]
 
 
 def _num(x, fmt: str, missing: str = "-") -> str:
@@ -12,6 +12,17 @@ def _num(x, fmt: str, missing: str = "-") -> str:
 
 def _interval(d: dict, fmt: str) -> str:
     return f"{_num(d['predicted'], fmt)} [{_num(d['lower'], fmt)}, {_num(d['upper'], fmt)}]"
+
+
+def law_label(bucket: dict, missing: str = "-") -> str:
+    """A bucket's law for a table: its name, or for a model average the laws with their
+    weights (the three largest), e.g. ``average: problem_power 0.55, power 0.44``."""
+    weights = bucket.get("weights") or {}
+    if weights:
+        top = sorted(weights.items(), key=lambda kv: -kv[1])
+        return "average: " + ", ".join(f"{law} {w:.2f}" for law, w in top[:3]) + \
+            (", ..." if len(top) > 3 else "")
+    return str(bucket.get("law") or missing)
 
 
 def headline_lines(pred: dict) -> list[str]:
@@ -48,7 +59,7 @@ def format_prediction(pred: dict, truth: list[dict] | None = None) -> str:
     rows = []
     for i, b in enumerate(pred["buckets"]):
         row = [str(b["bucket"]), str(b["n_problems"]), _num(b["alpha"], ".3g"),
-               _num(b["k"], ".3f"), str(b.get("law") or "-"),
+               _num(b["k"], ".3f"), law_label(b),
                _interval(b["neg_log_pass_rate"], ".4f"), _interval(b["mean_pass_rate"], ".3f")]
         if truth is not None:
             row += [f"{truth[i]['neg_log_pass_rate']:.4f}", f"{truth[i]['mean_pass_rate']:.3f}"]
@@ -60,7 +71,8 @@ def format_prediction(pred: dict, truth: list[dict] | None = None) -> str:
              *rows_table(head, rows)]
     if (pred.get("settings") or {}).get("pool_slopes"):
         lines.append("k: the report's law's exponents, partially pooled across buckets "
-                     "(--no-pool fits each alone); law: the law each bucket's prediction uses")
+                     "(--no-pool fits each alone); law: the law each bucket's prediction uses, or "
+                     "the laws of a model average with their weights")
     if "loss" in pred:
         lines.append(f"final loss: {_interval(pred['loss'], '.4f')}  "
                      f"(L(C) = {pred['loss']['a']:.3g} * C^{pred['loss']['b']:.3f} + "
