@@ -317,6 +317,29 @@ def test_neg_log_interval_holds_its_estimate_and_is_nonnegative(estimate, spread
     assert ie.estimate == estimate
 
 
+@given(data=st.data(), n_laws=st.integers(1, 4), distance=st.floats(0, 5),
+       quantity=st.sampled_from(["mean_pass_rate", "neg_log_pass_rate"]))
+def test_averaged_interval_holds_its_estimate_in_its_domain(data, n_laws, distance, quantity):
+    """Any mixture of laws -- estimates at the domain's edges, draws with no spread or
+    huge spread, posteriors from errors far above or below their noise."""
+    high = 1.0 if quantity == "mean_pass_rate" else 1e4
+    comps = []
+    for _ in range(n_laws):
+        est = data.draw(st.floats(0, high))
+        sd = data.draw(st.floats(0, high))
+        draws = np.clip(est + sd * np.linspace(-1, 1, 20), 0, high)
+        error = data.draw(st.floats(0, 10))
+        post = sigma_posterior(np.array([error, error / 2]), np.full(2, 1e-4),
+                               np.array([0.5, 1.0]), 0.2)
+        comps.append((data.draw(st.floats(1e-3, 1)), est, draws, post))
+    ie = averaged_interval(comps, quantity, distance, 0.9, "")
+    lo, hi = ie.confidence_interval.low, ie.confidence_interval.high
+    assert 0.0 <= lo <= ie.estimate <= hi <= (1.0 if quantity == "mean_pass_rate" else np.inf)
+    if n_laws == 1:
+        assert ie.estimate == comps[0][1]
+    assert min(c[1] for c in comps) - 1e-9 <= ie.estimate <= max(c[1] for c in comps) + 1e-9
+
+
 def test_scales_round_trip():
     p = np.linspace(0, 1, 11)
     assert np.allclose(SCALES["mean_pass_rate"].inverse(SCALES["mean_pass_rate"].forward(p)), p)

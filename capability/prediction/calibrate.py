@@ -389,8 +389,9 @@ def averaged_interval(components, quantity: str, distance: float, level: float,
     mixture's equal-tailed ``level`` bounds, clipped to the domain and mapped back (and
     widened to hold the estimate, should the round trip move a bound past it)."""
     scale = SCALES[quantity]
+    kept = [c for c in components if c[0] > 0 and np.isfinite(c[1])]
     comps = [(w, float(scale.forward(est)), _noise_variance(draws, scale), post)
-             for w, est, draws, post in components if w > 0 and np.isfinite(est)]
+             for w, est, draws, post in kept]
     if not comps:
         return IntervalEstimate(float("nan"), ConfidenceInterval(np.nan, np.nan), level,
                                 "no estimate")
@@ -401,7 +402,8 @@ def averaged_interval(components, quantity: str, distance: float, level: float,
     sds = np.concatenate([np.sqrt(v + (post[0] * d) ** 2) for _, _, v, post in comps])
     weights = np.concatenate([w / total * post[1] for w, _, _, post in comps])
     t_low, t_high = _mixture_bounds(centres, sds, weights, level)
-    est = float(scale.inverse(t_bar))
+    # One law: its own estimate (the round trip through the scale may move it by an ulp).
+    est = float(kept[0][1]) if len(kept) == 1 else float(scale.inverse(t_bar))
     low = min(float(scale.inverse(t_low)), est)
     high = max(float(scale.inverse(t_high)), est)
     return IntervalEstimate(est, ConfidenceInterval(low, high), level, method)
