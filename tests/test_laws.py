@@ -11,6 +11,7 @@ from capability.laws import LAWS, LadderData
 from capability.prediction.calibrate import (
     SCALES,
     LawScore,
+    _occam_window,
     average_weights,
     averaged_interval,
     calibrated_interval,
@@ -255,6 +256,35 @@ def test_average_weights_renormalise_over_the_laws_with_a_value():
     assert average_weights(scores, estimates, 1) == pytest.approx({"b": 0.75, "c": 0.25})
     assert list(average_weights(scores, estimates, 1)) == ["b", "c"]   # largest first
     assert average_weights({k: score(k, 0.0) for k in scores}, estimates, 0) == {}
+
+
+def test_occam_window_keeps_only_laws_near_the_most_accurate():
+    """The evidence weights are renormalised over the laws whose backtest error is within
+    1.5x the smallest: a law the evidence favours but whose errors are twice as large gets
+    none; when no law in the window has weight, the most accurate takes it all."""
+    def score(law, mse, weight):
+        return LawScore(law=law, steps=3, mse_per_decade=np.zeros(2), mse_all=mse,
+                        mean_abs_error_pp=0.0, sigma={}, dof=1.0, calibrated=True,
+                        log_evidence=0.0, weight=weight)
+
+    scores = {"a": score("a", 1.0, 0.2), "b": score("b", 1.4, 0.1),
+              "wide": score("wide", 2.0, 0.7)}
+    out = _occam_window(scores)
+    assert {k: v.weight for k, v in out.items()} == pytest.approx(
+        {"a": 2 / 3, "b": 1 / 3, "wide": 0.0})
+    none = _occam_window({"a": score("a", 1.0, 0.0), "b": score("b", 1.2, 0.0),
+                          "wide": score("wide", 3.0, 1.0)})
+    assert {k: v.weight for k, v in none.items()} == {"a": 1.0, "b": 0.0, "wide": 0.0}
+
+
+def test_irregular_ladder_is_not_averaged_onto_the_straight_line():
+    """Models off their family's trend (kind irregular): the straight line's large errors
+    at every step fit its error model well, but it lies outside Occam's window; the
+    per-problem and report's laws carry the average."""
+    pred = _predict(simulate_ladder(seed=0, kind="irregular"))
+    weights = {law: s["weight"] for law, s in pred.selection["scores"].items()}
+    assert weights["linear"] == 0.0 and weights["no_change"] == 0.0, weights
+    assert all(b.law == "average" for b in pred.buckets)
 
 
 def test_calibrated_intervals_cover_on_emergence():

@@ -9,6 +9,7 @@ the 90% interval covering the truth in at least 4 of 6 buckets.
 """
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from capability.prediction.predict import PredictionSettings, predict
@@ -91,6 +92,25 @@ def test_problems_that_get_worse_with_scale_are_simulated():
     small = sim.true_neg_log_pass_rate(sim.models[0][1])[worse]
     big = sim.true_neg_log_pass_rate(sim.target_compute)[worse]
     assert np.all(big > small)
+
+
+def test_irregular_ladders_put_each_model_off_its_trend():
+    """Kind irregular: every model (the target too) performs as at ``C * 10^u``; its counts
+    are drawn at that compute, and the truth is the target's at its own effective compute.
+    Other kinds have no offsets."""
+    sim = simulate_ladder(seed=0, kind="irregular", n_samples=20_000)
+    assert set(sim.offsets) == {m for m, _ in sim.models} | {sim.target}
+    u = np.array(list(sim.offsets.values()))
+    assert 0 < np.std(u) < 0.5 and np.any(np.abs(u) > 0.03)
+    for name, compute in sim.models:
+        rate = sim.counts[sim.counts["model"] == name].set_index("task_id")
+        on_trend = sim.true_pass_rate(compute * 10 ** sim.offsets[name])
+        measured = rate["c"] / rate["n"]
+        assert np.abs(measured - on_trend[measured.index]).mean() < 0.005
+    truth = bucket_truth(sim, [list(sim.a.index)])[0]["mean_pass_rate"]
+    effective = sim.true_pass_rate(sim.target_compute * 10 ** sim.offsets[sim.target]).mean()
+    assert truth == pytest.approx(effective)
+    assert simulate_ladder(seed=0).offsets is None
 
 
 def test_simulated_pass_rates_are_heavy_tailed():

@@ -94,7 +94,7 @@ class SimServer:
     # -- behaviour ----------------------------------------------------------------------
     def pass_probability(self, model: str, task_id: str) -> float:
         if model not in self._pass_rates:
-            self._pass_rates[model] = self.sim.true_pass_rate(self.compute[model]).to_dict()
+            self._pass_rates[model] = self.sim.model_pass_rate(model).to_dict()
         return float(self._pass_rates[model][task_id])
 
     def completion(self, model: str, problem: Problem, rng: random.Random) -> str:

@@ -25,6 +25,11 @@ per-problem pass rates Schaeffer et al. (2025) describe. How the pass rate moves
     ``emergence`` with 20 samples per problem.
 ``inverse``
     ``clean`` with 10 problems whose pass rate falls with scale (``k_i < 0``).
+``irregular``
+    ``clean``, but every model (the target too) is as good as a model of
+    ``C * 10^(u_m)`` FLOPs, ``u_m ~ N(0, 0.15^2)`` decades: a family whose members are not
+    trained exactly alike (data mixes, post-training), the way real ladders are off their
+    trend, all problems of one model together.
 
 ``k_spread`` and ``n_inverse`` apply on top of any kind (``n_inverse`` default: 2 for
 ``clean``, as the GPT-4 report notes such problems exist). Counts are binomial:
@@ -49,6 +54,7 @@ __all__ = ["SimulatedLadder", "simulate_ladder", "write_simulation", "bucket_tru
            "write_served_ladder", "KINDS"]
 
 DEFAULT_RATIOS = (1000.0, 300.0, 100.0, 30.0, 10.0)
+IRREGULAR_SD = 0.15   # decades of effective compute, per model, for kind "irregular"
 KINDS = SIMULATED_KINDS
 
 
@@ -91,6 +97,17 @@ class SimulatedLadder:
     kind: str = "clean"
     q: pd.Series | None = None
     s: pd.Series | None = None
+    offsets: dict[str, float] | None = None
+
+    def effective_compute(self, model: str) -> float:
+        """The compute (FLOPs) a model performs as: its own, times ``10^(u_m)`` for
+        ``irregular`` ladders (``offsets``)."""
+        compute = self.target_compute if model == self.target else dict(self.models)[model]
+        return compute * 10.0 ** (self.offsets or {}).get(model, 0.0)
+
+    def model_pass_rate(self, model: str) -> pd.Series:
+        """``p_i`` of a ladder model or the target, at its effective compute."""
+        return self.true_pass_rate(self.effective_compute(model))
 
     def true_pass_rate(self, compute: float) -> pd.Series:
         """``p_i(C)`` for every problem at ``compute`` FLOPs."""
@@ -160,10 +177,14 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
                           k=pd.Series(k_i, index=task_ids, name="k"), counts=pd.DataFrame(),
                           losses={}, loss_law=loss_law, seed=seed, kind=kind,
                           q=pd.Series(q, index=task_ids, name="q"),
-                          s=pd.Series(slopes, index=task_ids, name="s"))
+                          s=pd.Series(slopes, index=task_ids, name="s"),
+                          offsets={name: float(u) for name, u in zip(
+                              [m[0] for m in models] + [target],
+                              IRREGULAR_SD * rng.standard_normal(len(models) + 1))}
+                          if kind == "irregular" else None)
     rows, losses = [], {}
     for name, compute in (*models, (target, target_compute)):
-        c = rng.binomial(n_samples, sim.true_pass_rate(compute).to_numpy())
+        c = rng.binomial(n_samples, sim.model_pass_rate(name).to_numpy())
         rows.append(pd.DataFrame({"model": name, "task_id": task_ids, "n": n_samples, "c": c}))
         loss = loss_law["E"] + loss_law["A"] * (compute / target_compute) ** (-loss_law["beta"])
         losses[name] = float(loss if name == target else loss * np.exp(0.002 * rng.normal()))
@@ -171,8 +192,9 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
 
 
 def bucket_truth(sim: SimulatedLadder, buckets) -> list[dict[str, float]]:
-    """Per bucket the true mean ``-log p`` and mean pass rate at the target's compute."""
-    y = sim.true_neg_log_pass_rate(sim.target_compute)
+    """Per bucket the true mean ``-log p`` and mean pass rate of the target (at its
+    effective compute)."""
+    y = -np.log(sim.model_pass_rate(sim.target))
     return [{"neg_log_pass_rate": float(y[list(ids)].mean()),
              "mean_pass_rate": float(np.exp(-y[list(ids)]).mean())} for ids in buckets]
 
@@ -185,7 +207,7 @@ _LAW_TEXT = {
 
 
 def _truth(sim: SimulatedLadder) -> dict:
-    p_target = sim.true_pass_rate(sim.target_compute)
+    p_target = sim.model_pass_rate(sim.target)
 
     def num(series, t):
         return None if series is None or not np.isfinite(series[t]) else float(series[t])
@@ -198,6 +220,7 @@ def _truth(sim: SimulatedLadder) -> dict:
         "law": _LAW_TEXT.get(sim.kind, "-log p_i(C) = a_i * (C / target_compute) ** (-k_i)"),
         "loss_law": {**sim.loss_law, "law": "L(C) = E + A * (C / target_compute) ** (-beta)"},
         "target_loss": sim.losses[sim.target],
+        "effective_compute_offsets_decades": sim.offsets,
         "problems": [{"task_id": t, "a": float(sim.a[t]), "k": num(sim.k, t),
                       "q": num(sim.q, t), "s": num(sim.s, t),
                       "target_neg_log_pass_rate": float(-np.log(p_target[t])),
