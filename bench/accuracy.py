@@ -16,6 +16,11 @@ against its measured bucket means. It prints per kind and per real backtest:
   ``err/linear``.
 
     python bench/accuracy.py [--seeds 20] [--kinds clean,emergence] [--no-real]
+                             [--ratios 40,20,8,3]
+
+``--ratios`` sets the ladder (how many times below the target each model's compute is):
+a short ladder such as ``40,20,8,3`` or ``20,8,3`` looks like the real families (four or
+three models, the target 2-5x beyond the largest).
 """
 
 from __future__ import annotations
@@ -60,15 +65,20 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--resamples", type=int, default=200)
     parser.add_argument("--no-real", action="store_true")
+    parser.add_argument("--ratios", default=None,
+                        help="comma-separated compute ratios of the ladder models to the "
+                             "target (default: 1000,300,100,30,10)")
     args = parser.parse_args()
     head = (f"{'ladder':<28} {'err':>6} {'worst':>6} {'cover':>6} {'width':>6} "
             f"{'no_change':>9} {'linear':>7} {'err/linear':>10}")
     print(head)
     t0 = time.perf_counter()
+    ratios = {} if args.ratios is None else \
+        {"ratios": tuple(float(r) for r in args.ratios.split(","))}
     for kind in [k for k in args.kinds.split(",") if k]:
         rows = []
         for seed in range(args.seeds):
-            sim = simulate_ladder(seed=seed, kind=kind)
+            sim = simulate_ladder(seed=seed, kind=kind, **ratios)
             counts = sim.counts[sim.counts["model"] != sim.target]
             pred = predict(counts, [(m, c, sim.losses[m]) for m, c in sim.models],
                            target=sim.target, target_compute=sim.target_compute,
