@@ -70,7 +70,7 @@ from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 
 __all__ = ["Scale", "SCALES", "LawScore", "score_laws", "choose_laws", "calibrated_interval",
            "averaged_interval", "average_weights", "sigma_posterior", "log_evidence",
-           "FALLBACK_SIGMA", "FALLBACK_DOF", "DEFAULT_ORDER"]
+           "FALLBACK_SIGMA", "FALLBACK_DOF", "DEFAULT_ORDER", "OCCAM_WINDOW", "MIN_WEIGHT"]
 
 FALLBACK_SIGMA = {"mean_pass_rate": 0.2, "neg_log_pass_rate": 1.0}
 FALLBACK_DOF = 3

@@ -26,6 +26,7 @@ from capability.options import MIN_LADDER_MODELS
 from capability.prediction.calibrate import (
     FALLBACK_DOF,
     FALLBACK_SIGMA,
+    OCCAM_WINDOW,
     SCALES,
     average_weights,
     averaged_interval,
@@ -526,8 +527,9 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
             weights = average_weights(scores, estimates, b - 1)
         if weights:
             law_name = "average"
-            reason = ("model average of the candidate laws, weighted by the evidence of "
-                      "their rolling backtests (marginal likelihood of the errors): " +
+            reason = ("model average of the candidate laws whose rolling-backtest error is "
+                      f"within {OCCAM_WINDOW:g}x the smallest (Occam's window), weighted by "
+                      "the evidence of their backtests (marginal likelihood of the errors): " +
                       ", ".join(f"{law} {w:.2f}" for law, w in list(weights.items())[:4]) +
                       (", ..." if len(weights) > 4 else ""))
             for q in ("mean_pass_rate", "neg_log_pass_rate"):
