@@ -63,8 +63,9 @@ class PredictionSettings:
 
 @dataclass(frozen=True)
 class BucketPrediction:
-    """One bucket: its problems, the chosen law's calibrated prediction, and the report's
-    law (``report_law``, None when it could not be fitted) kept as the reference.
+    """One bucket: its problems, the calibrated prediction (the model average or the chosen
+    law's), and the report's law (``report_law``, None when it could not be fitted) kept as
+    the reference.
 
     Attributes
     ----------
@@ -178,7 +179,7 @@ class Prediction:
                         "samples": self.samples.get(n)} for n, c, loss in self.models],
             "settings": asdict(self.settings),
             "law": "-E_P[log pass_rate(C)] = alpha * C^(-k), C in FLOPs (the report's law; "
-                   "each bucket's chosen law is in buckets[].law)",
+                   "what each bucket's prediction uses is in buckets[].law and .weights)",
             "overall": self.overall,
             "law_selection": self.selection,
             "held_out": list(self.assignment.held_out),

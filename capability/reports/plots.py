@@ -26,10 +26,11 @@ def _pyplot():
 def bucket_figure(prediction: dict, score: dict | None = None):
     """One panel per bucket: x = compute / target compute (log scale), y = mean
     ``-log(pass rate)`` of the bucket's problems; ladder points with ``level`` error bars
-    (sampling noise), the report's law and its band, the chosen law's prediction at the
-    target with its calibrated interval and, when scored, the target's measured value with
-    its own interval -- the two side by side (x = 0.8 and 1.25), so neither hides the
-    other. A log y axis where a panel's values span more than a decade."""
+    (sampling noise), the report's law and its band, the prediction at the target (the
+    model average, or the chosen law's) with its calibrated interval and, when scored,
+    the target's measured value with its own interval -- the two side by side (x = 0.8 and
+    1.25), so neither hides the other. A log y axis where a panel's values span more than
+    a decade."""
     plt = _pyplot()
     buckets = prediction["buckets"]
     cols = min(3, max(1, len(buckets)))
