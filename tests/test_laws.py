@@ -287,6 +287,16 @@ def test_irregular_ladder_is_not_averaged_onto_the_straight_line():
     assert all(b.law == "average" for b in pred.buckets)
 
 
+def test_a_four_model_ladder_says_its_interval_rests_on_one_held_model():
+    """Four ladder models give one rolling step (the fourth from the first three); the
+    prediction says its interval rests on that one model, and a five-model ladder does not."""
+    four = _predict(simulate_ladder(seed=0, kind="irregular", ratios=(40, 20, 8, 3)))
+    assert [s["held"] for s in four.selection["backtests"]] == ["m4"]
+    assert any("predict one model only (m4)" in w for w in four.warnings), four.warnings
+    five = _predict(simulate_ladder(seed=0))
+    assert not any("one model only" in w for w in five.warnings)
+
+
 def test_calibrated_intervals_cover_on_emergence():
     """Emergence (misspecified for the report's law): 90% intervals of the chosen law cover
     the true bucket mean pass rate in most buckets (measured with this setup, 3 seeds x 6

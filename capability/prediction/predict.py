@@ -511,6 +511,12 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                      f"{how} and its interval widened by the fallback rule (law error "
                      f"{FALLBACK_SIGMA['mean_pass_rate']} per decade on the angular scale, "
                      f"{FALLBACK_DOF} degrees of freedom)")
+    elif len({st.held for st in steps}) == 1:
+        notes.append(f"the rolling backtests predict one model only ({steps[0].held}): the "
+                     "interval's law-error term rests on that one model's errors, and its "
+                     "buckets are not independent evidence of them; where models sit off "
+                     "their family's trend such intervals are too narrow (4-model simulated "
+                     "ladders of kind 'irregular': 0.70 coverage at 90%)")
     buckets = []
     for b, (ids, (law_name, reason)) in enumerate(zip(assignment.buckets, choice), start=1):
         note = ""
