@@ -176,6 +176,13 @@ class LawScore:
                 "log_evidence": f(self.log_evidence), "weight": float(self.weight)}
 
 
+def _finite(step, law: str, q: str) -> np.ndarray:
+    """The buckets of a step where a law's error and its noise variance are finite."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(step.error[law][q]) & \
+            np.isfinite(step.var_pred[law][q] + step.var_meas[q])
+
+
 def _observations(steps, law: str, q: str, cells=None):
     """A law's backtest observations of quantity ``q`` for :func:`sigma_posterior`:
     ``(errors, noise, distance, group)``, one per step and bucket with a finite error and
@@ -186,7 +193,7 @@ def _observations(steps, law: str, q: str, cells=None):
     rows = []
     for k, s in enumerate(steps):
         e, v = s.error[law][q], s.var_pred[law][q] + s.var_meas[q]
-        finite = np.isfinite(e) & np.isfinite(v)
+        finite = _finite(s, law, q)
         if cells is not None:
             finite &= cells[k]
         if not finite.any() or s.distance <= 0:
@@ -207,10 +214,7 @@ def _evidence_weights(steps, laws) -> dict[str, tuple[float, float]]:
     pool = [law for law in laws if steps and all(law in s.error for s in steps)]
     if not pool:
         return {}
-    with np.errstate(invalid="ignore"):
-        cells = [np.logical_and.reduce([np.isfinite(s.error[law][q]) &
-                                        np.isfinite(s.var_pred[law][q] + s.var_meas[q])
-                                        for law in pool]) for s in steps]
+    cells = [np.logical_and.reduce([_finite(s, law, q) for law in pool]) for s in steps]
     evidence = {}
     for law in pool:
         obs = _observations(steps, law, q, cells)
@@ -240,21 +244,20 @@ def score_laws(steps, laws, n_buckets: int) -> dict[str, LawScore]:
                                     s.var_meas[q]) / s.distance**2 for s in used])
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN buckets, steps
-                mae = np.nanmean(np.abs([100 * (s.predicted[law]["mean_pass_rate"] -
-                                                s.actual["mean_pass_rate"]) for s in used]))
+                mae = np.nanmean(np.abs([100 * (s.predicted[law][q] - s.actual[q])
+                                         for s in used]))
                 mse = np.nanmean(np.where(np.isfinite(excess), excess, np.nan), axis=0)
-                raw = np.array([s.error[law]["mean_pass_rate"] ** 2 / s.distance**2
-                                for s in used])
+                raw = np.array([s.error[law][q] ** 2 / s.distance**2 for s in used])
                 mse_all = float(np.nanmean(np.where(np.isfinite(raw), raw, np.nan)))
-                for q in QUANTITIES:
-                    obs = _observations(used, law, q)
+                for quantity in QUANTITIES:
+                    obs = _observations(used, law, quantity)
                     if obs is not None:
                         e, v, d, g = obs
-                        if q == "mean_pass_rate":
+                        if quantity == q:
                             dof = float(np.unique(g).size)
-                        grid, w = sigma_posterior(e, v, d, FALLBACK_SIGMA[q], group=g)
-                        posterior[q] = (grid, w)
-                        sigma[q] = float(np.sqrt(np.sum(w * grid**2)))
+                        grid, w = sigma_posterior(e, v, d, FALLBACK_SIGMA[quantity], group=g)
+                        posterior[quantity] = (grid, w)
+                        sigma[quantity] = float(np.sqrt(np.sum(w * grid**2)))
         z, weight = weights.get(law, (np.nan, 0.0))
         scores[law] = LawScore(law=law, steps=len(used), mse_per_decade=mse, mse_all=mse_all,
                                mean_abs_error_pp=float(mae), sigma=sigma, dof=dof,

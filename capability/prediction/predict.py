@@ -543,16 +543,15 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                 comps = [(w, float(getattr(fits[law], q)[b - 1]),
                           getattr(fits[law], f"{q}_draws")[:, b - 1],
                           (scores[law].posterior or {}).get(q)) for law, w in weights.items()]
+                used = [law for law, c in zip(weights, comps) if c[3] is not None]
                 comps = [c for c in comps if c[3] is not None]
-                method = (f"model average of {len(comps)} laws ({', '.join(weights)}): each "
+                method = (f"model average of {len(used)} laws ({', '.join(used)}): each "
                           "law's draws at the target, widened for its own error by the "
                           "posterior predictive over its law error per decade (from "
                           f"{len(steps)} rolling backtest steps, half-Cauchy prior) on the "
                           f"{SCALES[q].name} scale x {distance:.2f} decades to the target; "
                           f"the {level:g} equal-tailed interval of the mixture")
                 ests[q] = averaged_interval(comps, q, distance, level, method)
-            ests["neg_log_pass_rate"] = _consistent_neg_log(ests["neg_log_pass_rate"],
-                                                            ests["mean_pass_rate"])
         elif law_name is not None:
             fit, sc = fits[law_name], scores[law_name]
             how = (f"law error from {sc.steps} rolling backtest step(s)" if sc.calibrated else
@@ -569,6 +568,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                 ests[q] = calibrated_interval(float(getattr(fit, q)[b - 1]), draws, q,
                                               sc.sigma[q], sc.dof, distance, level, method,
                                               posterior=post)
+        if ests:
             ests["neg_log_pass_rate"] = _consistent_neg_log(ests["neg_log_pass_rate"],
                                                             ests["mean_pass_rate"])
         buckets.append(BucketPrediction(bucket=b, task_ids=tuple(ids),
