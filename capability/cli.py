@@ -98,6 +98,10 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-pool", dest="pool_slopes", action="store_false",
                    help="fit each bucket's exponent k alone instead of partially pooling the "
                         "exponents across buckets (empirical Bayes; default: pooled)")
+    g.add_argument("--no-offsets", dest="model_offsets", action="store_false",
+                   help="leave out of the intervals the ladder models' offsets from their "
+                        "family's trend (effective compute, estimated from the counts and "
+                        "shared by every problem of a model; default: in)")
     g.add_argument("--level", type=float, default=0.9,
                    help="confidence level of the intervals (default: 0.9)")
     g.add_argument("--resamples", type=int, default=1000, metavar="N",
@@ -117,7 +121,8 @@ def _settings(args: argparse.Namespace):
                               split=args.split, estimator=args.estimator,
                               confidence_level=args.level, n_resamples=args.resamples,
                               seed=args.seed, pool_slopes=args.pool_slopes, law=args.law,
-                              min_below=args.min_below, k=tuple(args.k))
+                              min_below=args.min_below, k=tuple(args.k),
+                              model_offsets=args.model_offsets)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,6 +35,7 @@ from capability.prediction.calibrate import (
     score_laws,
 )
 from capability.prediction.headline import headline
+from capability.prediction.offsets import bucket_slopes, model_offsets, offset_leverage
 from capability.prediction.rolling import backtest_pairs, rolling_backtests
 from capability.progress import stage
 
@@ -59,6 +60,7 @@ class PredictionSettings:
     law: str = "auto"
     min_below: int = 3
     k: tuple[int, ...] = (1, 10, 100)
+    model_offsets: bool = True
 
 
 @dataclass(frozen=True)
@@ -484,12 +486,16 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
             short_steps = rolling_backtests(n, c, compute, names, fit_at, min_below=2,
                                             estimator=settings.estimator)
     report = fits["power"].extra
-    scores = score_laws(steps, laws, len(local))
+    offsets = model_offsets(n, c, compute)
+    taus = offsets.nodes() if settings.model_offsets else None
+    scores = score_laws(steps, laws, len(local), taus)
     estimates = {name: f.mean_pass_rate for name, f in fits.items() if f is not None}
     choice = choose_laws(score_laws(short_steps, laws, len(local)) if short_steps else scores,
                          estimates, forced, short=bool(short_steps))
     distance = float(np.log10(target_compute / compute.max()))
     level = settings.confidence_level
+    slope = bucket_slopes(fits, target_compute)
+    leverage = offset_leverage(compute, target_compute)
 
     bucket_k = np.full(len(inside), np.nan)
     for j, law in enumerate(report):
@@ -514,9 +520,15 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     elif len({st.held for st in steps}) == 1:
         notes.append(f"the rolling backtests predict one model only ({steps[0].held}): the "
                      "interval's law-error term rests on that one model's errors, and its "
-                     "buckets are not independent evidence of them; where models sit off "
-                     "their family's trend such intervals are too narrow (4-model simulated "
-                     "ladders of kind 'irregular': 0.70 coverage at 90%)")
+                     "buckets are not independent evidence of them" +
+                     ("" if taus is not None else "; without the models' offsets "
+                      "(--no-offsets) such intervals are too narrow where models sit off "
+                      "their family's trend (4-model simulated ladders of kind 'irregular': "
+                      "0.70 coverage at 90%, 0.90 with the offsets)"))
+    offset_text = "" if taus is None else (
+        f", and for the models' offsets from their family's trend (spread {offsets.tau:.2f} "
+        f"decades of effective compute from the ladder's counts, updated by the backtests; "
+        f"x the bucket's slope at the target; leverage {leverage:.2f})")
     buckets = []
     for b, (ids, (law_name, reason)) in enumerate(zip(assignment.buckets, choice), start=1):
         note = ""
@@ -549,9 +561,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                           "law's draws at the target, widened for its own error by the "
                           "posterior predictive over its law error per decade (from "
                           f"{len(steps)} rolling backtest steps, half-Cauchy prior) on the "
-                          f"{SCALES[q].name} scale x {distance:.2f} decades to the target; "
-                          f"the {level:g} equal-tailed interval of the mixture")
-                ests[q] = averaged_interval(comps, q, distance, level, method)
+                          f"{SCALES[q].name} scale x {distance:.2f} decades to the target"
+                          f"{offset_text}; the {level:g} equal-tailed interval of the "
+                          "mixture")
+                ests[q] = averaged_interval(comps, q, distance, level, method,
+                                            (slope[q][b - 1], leverage))
         elif law_name is not None:
             fit, sc = fits[law_name], scores[law_name]
             how = (f"law error from {sc.steps} rolling backtest step(s)" if sc.calibrated else
@@ -564,10 +578,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                           else f"{sc.sigma[q]:.3g} per decade, Student t with {sc.dof:g} df")
                 method = (f"{law_name}: {fit.noise_method}; widened for the law's own error: "
                           f"{how}, on the {SCALES[q].name} scale x {distance:.2f} decades to "
-                          f"the target: {spread}")
+                          f"the target: {spread}" + (offset_text if post is not None else ""))
                 ests[q] = calibrated_interval(float(getattr(fit, q)[b - 1]), draws, q,
                                               sc.sigma[q], sc.dof, distance, level, method,
-                                              posterior=post)
+                                              posterior=post,
+                                              offset=(slope[q][b - 1], leverage))
         if ests:
             ests["neg_log_pass_rate"] = _consistent_neg_log(ests["neg_log_pass_rate"],
                                                             ests["mean_pass_rate"])
@@ -583,6 +598,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         "scores": {name: sc.to_dict() for name, sc in scores.items()},
         "backtests": [_step_dict(st) for st in steps],
         "short_backtests": [_step_dict(st) for st in short_steps],
+        "model_offsets": {**offsets.to_dict(names), "used": taus is not None,
+                          "leverage": leverage},
     }
     if loss_note:
         notes.append(loss_note)

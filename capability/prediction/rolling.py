@@ -21,6 +21,7 @@ import numpy as np
 from capability.estimation.estimate import neg_log_pass_rate
 from capability.laws import bucket_means
 from capability.prediction.calibrate import SCALES
+from capability.prediction.offsets import bucket_slopes, hat_row
 
 __all__ = ["RollingStep", "rolling_backtests", "backtest_pairs", "measured_bucket_values"]
 
@@ -30,7 +31,11 @@ class RollingStep:
     """One step: ``held`` predicted from the models below it.
 
     ``predicted[law][q]`` and ``actual[q]`` are per bucket on the natural scale (pass rate,
-    ``-E[log p]``); ``error``, ``var_pred`` and ``var_meas`` on the calibration scale."""
+    ``-E[log p]``); ``error``, ``var_pred`` and ``var_meas`` on the calibration scale.
+    ``slope[q]`` is each bucket's slope per decade on the scale at ``compute``
+    (:func:`capability.prediction.offsets.bucket_slopes`) and ``hat`` the straight-line hat
+    row of the models below at ``compute`` (:func:`capability.prediction.offsets.hat_row`):
+    how the models' offsets from their trend reach the step's errors."""
 
     held: str
     compute: float
@@ -41,6 +46,8 @@ class RollingStep:
     error: dict[str, dict[str, np.ndarray]] = field(repr=False)
     var_pred: dict[str, dict[str, np.ndarray]] = field(repr=False)
     var_meas: dict[str, np.ndarray] = field(repr=False)
+    slope: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    hat: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
 
 
 def measured_bucket_values(n, c, buckets, estimator: str):
@@ -116,5 +123,7 @@ def rolling_backtests(n, c, compute, names, fit_at: Callable[[int, float], tuple
         steps.append(RollingStep(held=names[j], compute=float(compute[j]),
                                  distance=float(np.log10(compute[j] / compute[i - 1])),
                                  below=tuple(names[:i]), predicted=predicted, actual=actual,
-                                 error=error, var_pred=var_pred, var_meas=var_meas))
+                                 error=error, var_pred=var_pred, var_meas=var_meas,
+                                 slope=bucket_slopes(fits, float(compute[j])),
+                                 hat=hat_row(compute[:i], float(compute[j]))))
     return steps
