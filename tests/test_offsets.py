@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from capability.cli import _settings, build_parser
@@ -10,7 +12,7 @@ from capability.prediction.calibrate import (
     law_error_posterior,
     sigma_posterior,
 )
-from capability.prediction.offsets import hat_row, model_offsets, offset_leverage
+from capability.prediction.offsets import MAX_OFFSET, hat_row, model_offsets, offset_leverage
 from capability.prediction.predict import PredictionSettings, predict
 from capability.prediction.rolling import RollingStep
 from capability.simulation.simulate import bucket_truth, simulate_ladder
@@ -156,3 +158,33 @@ def test_four_model_irregular_ladders_cover_with_offsets_and_record_them():
     assert np.mean(hits[True]) >= 0.8 > np.mean(hits[False]), hits
     args = build_parser().parse_args(["run", "ladder.toml", "-o", "out", "--no-offsets"])
     assert _settings(args).model_offsets is False
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=st.integers(3, 6), p=st.integers(1, 12), n=st.integers(1, 2000),
+       data=st.data())
+def test_offsets_stay_finite_on_any_counts(m, p, n, data):
+    """Saturated, never-solved, separable or random counts: the offsets are finite and
+    within MAX_OFFSET, and the spread's posterior is a distribution (or absent)."""
+    c = np.array(data.draw(st.lists(st.lists(st.integers(0, n), min_size=p, max_size=p),
+                                    min_size=m, max_size=m)))
+    compute = 10.0 ** np.cumsum(data.draw(st.lists(st.floats(0.05, 2), min_size=m,
+                                                   max_size=m)))
+    found = model_offsets(np.full((m, p), n), c, compute)
+    assert np.all(np.isfinite(found.offsets)) and np.max(np.abs(found.offsets)) <= MAX_OFFSET
+    if found.grid is not None:
+        assert np.isclose(found.weights.sum(), 1) and np.isfinite(found.tau)
+
+
+def test_near_saturated_ladder_with_many_samples_has_bounded_offsets():
+    """1000 samples per problem, most problems solved by every model (as instruct models on
+    EvalPerf): the binomial fit once ran away there (offsets of 10^4 decades)."""
+    rng = np.random.default_rng(5)
+    m, p = 4, 120
+    compute = np.array([7e22, 1.4e23, 3.2e23, 7.2e23])
+    base = rng.normal(3, 2, p)
+    slope = rng.lognormal(0, 0.5, p)
+    eta = base[None] + slope[None] * np.log10(compute / compute[0])[:, None]
+    c = rng.binomial(1000, 1 / (1 + np.exp(-eta)))
+    found = model_offsets(np.full((m, p), 1000), c, compute)
+    assert np.max(np.abs(found.offsets)) < 0.1 and found.tau < 0.3

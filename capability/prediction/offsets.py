@@ -53,6 +53,8 @@ __all__ = ["ModelOffsets", "model_offsets", "offset_leverage", "hat_row", "bucke
 TAU_SCALE = 0.1   # decades: the half-Cauchy prior scale of the offsets' spread
 LINKS = ("logit", "cloglog")
 _ITERATIONS = 100
+_MAX_STEP = 10.0   # on the link scale, per cell and iteration
+MAX_OFFSET = 2.0   # decades: a fit that finds a larger offset has run away
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,9 @@ class ModelOffsets:
     noise
         The offsets' estimation variance (decades^2), mean over models.
     link
-        The link the offsets were found on (``"logit"`` or ``"cloglog"``).
+        The link the offsets were found on (``"logit"`` or ``"cloglog"``; ``"none"`` when
+        neither fit converged to offsets within ``MAX_OFFSET`` decades, and then no
+        posterior).
     grid, weights
         The posterior of the offsets' spread ``tau`` (decades) on a grid; None with fewer
         than three models.
@@ -119,11 +123,15 @@ def _complement(x: np.ndarray) -> np.ndarray:
 
 def _working(n: np.ndarray, c: np.ndarray, eta: np.ndarray, link: str):
     """The binomial likelihood's working response and weights at the linear predictor
-    ``eta`` (one step of iteratively reweighted least squares)."""
+    ``eta`` (one step of iteratively reweighted least squares). The step of each cell is
+    kept within ``_MAX_STEP`` on the link scale: where a problem's counts are all 0 or all
+    ``n`` its line runs off towards infinity, and an unbounded step ``(y - mu) / mu'``
+    there would outweigh its vanishing weight."""
     mu = _inverse_link(eta, link)
     slope = mu * (1 - mu) if link == "logit" else mu * np.log(mu)   # d mu / d eta
     slope = np.where(np.abs(slope) > 1e-300, slope, -1e-300)
-    return eta + (c / n - mu) / slope, n * slope**2 / (mu * (1 - mu))
+    step = np.clip((c / n - mu) / slope, -_MAX_STEP, _MAX_STEP)
+    return eta + step, n * slope**2 / (mu * (1 - mu))
 
 
 def _fit(n: np.ndarray, c: np.ndarray, x: np.ndarray, basis: np.ndarray, link: str):
@@ -133,7 +141,13 @@ def _fit(n: np.ndarray, c: np.ndarray, x: np.ndarray, basis: np.ndarray, link: s
     problems' information)."""
     project = basis @ basis.T
     u = np.zeros_like(x)
+    # A problem every model always (or never) solved says nothing about the offsets.
+    used = ~(np.all(c == 0, axis=0) | np.all(c == n, axis=0))
+    if not used.any():
+        return u, np.inf, np.inf
+    n, c = n[:, used], c[:, used]
     z, w = _link(n, c, link)
+    eta = z
     for _ in range(_ITERATIONS):
         xe = (x + u)[:, None]
         sw = np.maximum(w.sum(0), 1e-300)   # a problem without weight adds nothing
@@ -146,11 +160,12 @@ def _fit(n: np.ndarray, c: np.ndarray, x: np.ndarray, basis: np.ndarray, link: s
         r = z - a - s * x[:, None]
         new = project @ np.where(info > 0, (w * s * r).sum(1) / np.where(info > 0, info, 1),
                                  0.0)
-        done = np.max(np.abs(new - u)) < 1e-7
-        u = new
+        new_eta = a + s * (x + new)[:, None]
+        done = np.max(np.abs(new - u)) < 1e-7 and np.max(np.abs(new_eta - eta)) < 1e-5
+        u, eta = new, new_eta
         if done:
             break
-        z, w = _working(n, c, a + s * (x + u)[:, None], link)
+        z, w = _working(n, c, eta, link)
     m, p = z.shape
     dof = max(m * p - 2 * p - basis.shape[1], 1)
     phi = float(np.sum(w * (z - a - s * (x + u)[:, None]) ** 2) / dof)
@@ -195,8 +210,13 @@ def model_offsets(n, c, compute) -> ModelOffsets:
     best = None
     for link in LINKS:
         u, noise, deviance = _fit(n, c, x, basis, link)
+        if not (np.all(np.isfinite(u)) and np.max(np.abs(u)) <= MAX_OFFSET and
+                np.isfinite(noise) and np.isfinite(deviance)):
+            continue   # the fit ran away: not a family's offsets
         if best is None or deviance < best[3]:
             best = (link, u, noise, deviance)
+    if best is None:
+        return ModelOffsets(np.zeros(m), 0.0, "none", None, None)
     link, u, noise, _ = best
     e = basis.T @ u
     grid, weights = sigma_posterior(e, np.full(e.size, max(noise, 1e-12)), np.ones(e.size),
