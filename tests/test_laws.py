@@ -462,3 +462,30 @@ def test_every_law_evaluates_at_any_compute():
         assert np.all(np.diff(mp, axis=1) > 0), law
         assert np.abs(mp[:, -1] - fit.mean_pass_rate).max() < 0.03, law
     assert LAWS["two_step"](data, 1e24, n_draws=10, rng=0).curve is None
+
+
+def test_one_held_model_does_not_average_in_no_change():
+    """Four ladder models: the one rolling step cannot tell growth that stopped from the
+    held model sitting below its trend. On this simulated irregular ladder its held model
+    sits 0.27 decades below the one before it, no change predicts it best, and before the
+    rule it took all the weight (11.6 points off the truth); now it takes none, and its
+    score is still recorded. With five models it may take weight again."""
+    sim = simulate_ladder(seed=0, kind="irregular", ratios=(40, 20, 8, 3))
+    pred = _predict(sim)
+    scores = pred.selection["scores"]
+    assert scores["no_change"]["weight"] == 0.0
+    assert np.isfinite(scores["no_change"]["mse_per_decade_angular"])
+    assert scores["no_change"]["mse_per_decade_angular"] == min(
+        sc["mse_per_decade_angular"] for sc in scores.values()
+        if sc["mse_per_decade_angular"] is not None)
+    assert all("no_change" not in b.weights for b in pred.buckets)
+    truth = bucket_truth(sim, pred.assignment.buckets)
+    err = np.mean([abs(b.mean_pass_rate.estimate - t["mean_pass_rate"])
+                   for b, t in zip(pred.buckets, truth)])
+    assert err < 0.06
+    scored = {law: LawScore(law=law, steps=2, mse_per_decade=np.zeros(1), mse_all=m,
+                            mean_abs_error_pp=0.0, sigma={}, dof=1.0, calibrated=True,
+                            log_evidence=0.0, weight=0.5)
+              for law, m in (("no_change", 1.0), ("power", 1.2))}
+    assert _occam_window(scored)["no_change"].weight > 0
+    assert _occam_window(scored, exclude=("no_change",))["no_change"].weight == 0

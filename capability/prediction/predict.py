@@ -27,6 +27,7 @@ from capability.prediction.calibrate import (
     FALLBACK_DOF,
     FALLBACK_SIGMA,
     OCCAM_WINDOW,
+    ONE_MODEL_EXCLUDED,
     SCALES,
     average_weights,
     averaged_interval,
@@ -490,8 +491,10 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     taus = offsets.nodes() if settings.model_offsets else None
     scores = score_laws(steps, laws, len(local), taus)
     estimates = {name: f.mean_pass_rate for name, f in fits.items() if f is not None}
+    one_held = len({st.held for st in short_steps}) == 1   # as in score_laws
     choice = choose_laws(score_laws(short_steps, laws, len(local)) if short_steps else scores,
-                         estimates, forced, short=bool(short_steps))
+                         estimates, forced, short=bool(short_steps),
+                         exclude=ONE_MODEL_EXCLUDED if one_held else ())
     distance = float(np.log10(target_compute / compute.max()))
     level = settings.confidence_level
     slope = bucket_slopes(fits, target_compute)
@@ -519,12 +522,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                      f"{FALLBACK_DOF} degrees of freedom)")
     elif len({st.held for st in steps}) == 1:
         notes.append(f"the rolling backtests predict one model only ({steps[0].held}): the "
-                     "interval's law-error term rests on that one model's errors, and its "
-                     "buckets are not independent evidence of them" +
+                     "interval's law-error term rests on that one model's errors, which "
+                     "cannot tell growth that stopped from that model sitting off its "
+                     "family's trend, so 'no_change' is not averaged in" +
                      ("" if taus is not None else "; without the models' offsets "
-                      "(--no-offsets) such intervals are too narrow where models sit off "
-                      "their family's trend (4-model simulated ladders of kind 'irregular': "
-                      "0.70 coverage at 90%, 0.90 with the offsets)"))
+                      "(--no-offsets) its offset is read as law error in every bucket"))
     offset_text = "" if taus is None else (
         f", and for the models' offsets from their family's trend (spread {offsets.tau:.2f} "
         f"decades of effective compute from the ladder's counts, updated by the backtests; "
