@@ -15,10 +15,11 @@ from capability.prediction.calibrate import (
     average_weights,
     averaged_interval,
     calibrated_interval,
-    log_evidence,
+    law_error_posterior,
     sigma_posterior,
 )
 from capability.prediction.predict import PredictionSettings, predict
+from capability.prediction.rolling import RollingStep
 from capability.reports.table import law_label
 from capability.simulation.simulate import bucket_truth, simulate_ladder
 
@@ -193,26 +194,46 @@ def test_three_model_ladder_chooses_by_a_short_backtest_and_uses_the_stated_fall
             assert sum(b.law == law for b in pred.buckets) >= 4, [b.law for b in pred.buckets]
 
 
-def test_log_evidence_is_the_marginal_likelihood_and_ranks_laws_by_their_errors():
+def _steps(errors, distance, slope=0.0, hat=(0.5, 0.5, 0.5), noise=1e-4):
+    """Backtest steps of one law ("law") from one origin, one step per row of ``errors``."""
+    out = []
+    for row in np.atleast_2d(errors):
+        nb = row.size
+        out.append(RollingStep(
+            held="d", compute=1e21, distance=distance, below=("a", "b", "c"),
+            predicted={"law": {"mean_pass_rate": np.zeros(nb)}},
+            actual={"mean_pass_rate": np.zeros(nb)}, error={"law": {"mean_pass_rate": row}},
+            var_pred={"law": {"mean_pass_rate": np.full(nb, noise / 2)}},
+            var_meas={"mean_pass_rate": np.full(nb, noise / 2)},
+            slope={"mean_pass_rate": np.full(nb, slope)}, hat=np.asarray(hat, float)))
+    return out
+
+
+@pytest.mark.parametrize("slope,tau", [(0.0, 0.0), (0.2, 0.1)])
+def test_evidence_is_the_marginal_likelihood_and_ranks_laws_by_their_errors(slope, tau):
     """The evidence integrates the likelihood over the half-Cauchy prior: for one
-    observation, ``int N(e; 0, v + s^2 d^2) p(s) ds`` by quadrature; errors near the noise
-    beat errors ten times larger, and the posterior is the integrand normalised."""
+    observation, ``int N(e; 0, v + s^2 d^2 + beta^2 tau^2 K) p(s) ds`` by quadrature (``K``
+    the offsets' covariance, ``1 + h.h``); errors near the noise beat errors ten times
+    larger."""
     from scipy import integrate, stats
 
-    e, v, d, scale = 0.03, 1e-4, 0.5, 0.2
+    e, v, d, scale, hat = 0.03, 1e-4, 0.5, 0.2, np.array([0.5, 0.5, 0.5])
+    off = (slope * tau) ** 2 * (1 + hat @ hat)
 
     def integrand(s):
-        return stats.norm.pdf(e, scale=np.sqrt(v + s**2 * d**2)) * \
+        return stats.norm.pdf(e, scale=np.sqrt(v + s**2 * d**2 + off)) * \
             2 / (np.pi * scale * (1 + (s / scale) ** 2))
 
     exact = integrate.quad(integrand, 0, 1, points=[0.01, 0.06, 0.2], limit=200)[0] + \
         integrate.quad(integrand, 1, np.inf)[0]
-    got = log_evidence(np.array([e]), np.array([v]), np.array([d]), scale)
+    _, got, _ = law_error_posterior(_steps(np.array([e]), d, slope, hat, v), "law",
+                                    "mean_pass_rate", scale, taus=np.array([tau]))
     assert got == pytest.approx(np.log(exact), abs=0.02)
     rng = np.random.default_rng(0)
-    noise = np.full(12, 1e-4)
-    small = log_evidence(0.01 * rng.standard_normal(12), noise, np.full(12, 0.5), scale)
-    large = log_evidence(0.1 * rng.standard_normal(12), noise, np.full(12, 0.5), scale)
+    small = law_error_posterior(_steps(0.01 * rng.standard_normal(12), 0.5), "law",
+                                "mean_pass_rate", scale)[1]
+    large = law_error_posterior(_steps(0.1 * rng.standard_normal(12), 0.5), "law",
+                                "mean_pass_rate", scale)[1]
     assert small > large + 5
 
 

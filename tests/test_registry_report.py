@@ -174,6 +174,9 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     assert "## Candidate laws and their rolling backtests" in md and "figures/rolling.png" in md
     assert "weight in the average" in md and "log evidence" in md
     assert "| average: " in md   # a bucket's law column names the averaged laws and weights
+    # The ladder table gives each model's offset from the family's trend, and their spread.
+    assert "| model | compute (FLOPs) | samples | final loss | offset |" in md
+    assert "(spread) |" in md
     assert (run / "figures" / "buckets.png").stat().st_size > 10_000
     assert (run / "figures" / "loss.png").stat().st_size > 5_000
     html = (run / "report.html").read_text()

@@ -48,8 +48,8 @@ mapped back, so every interval holds its estimate and lies in its domain.
 
 **Model average** (``law="auto"`` with rolling backtests): each law's evidence is the
 marginal likelihood of its mean-pass-rate backtest errors under that error model,
-``Z_l = integral p(e | sigma) p(sigma) d sigma`` (:func:`log_evidence`), taken on the steps
-and buckets where every law has a value so that they compare like with like. The weights
+``Z_l = integral p(e | sigma, tau) p(sigma) p(tau)`` (:func:`law_error_posterior`), taken on
+the steps and buckets where every law has a value so that they compare like with like. The weights
 are ``Z_l / sum_m Z_m`` (Bayesian model averaging with equal prior weights) over the laws
 in *Occam's window*: those whose mean squared backtest error per decade^2 (``mse_all``) is
 within ``OCCAM_WINDOW`` (1.5) times the smallest; laws under ``MIN_WEIGHT`` of the largest
@@ -97,8 +97,7 @@ from scipy import optimize, special, stats
 from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 
 __all__ = ["Scale", "SCALES", "LawScore", "score_laws", "choose_laws", "calibrated_interval",
-           "averaged_interval", "average_weights", "sigma_posterior", "log_evidence",
-           "law_error_posterior",
+           "averaged_interval", "average_weights", "sigma_posterior", "law_error_posterior",
            "FALLBACK_SIGMA", "FALLBACK_DOF", "DEFAULT_ORDER", "OCCAM_WINDOW", "MIN_WEIGHT"]
 
 FALLBACK_SIGMA = {"mean_pass_rate": 0.2, "neg_log_pass_rate": 1.0}
@@ -182,7 +181,7 @@ class LawScore:
         without backtests.
     log_evidence, weight
         The log marginal likelihood of the law's mean-pass-rate backtest errors
-        (:func:`log_evidence`, on the steps and buckets every law shares) and the law's
+        (:func:`law_error_posterior`, on the steps and buckets every law shares) and the law's
         model-averaging weight from it (NaN and 0 outside the pool or without backtests).
     """
 
@@ -463,7 +462,7 @@ def choose_laws(scores: dict[str, LawScore], estimates: dict[str, np.ndarray],
 
 def _sigma_log_joint(errors, noise, distance, scale, group):
     """The grid of law errors per decade and ``log p(errors | sigma) + log p(sigma) +
-    log d(sigma)`` on it (the terms of :func:`sigma_posterior` and :func:`log_evidence`)."""
+    log d(sigma)`` on it (the terms of :func:`sigma_posterior`)."""
     errors, noise, distance = (np.asarray(a, float) for a in (errors, noise, distance))
     group = np.arange(errors.size) if group is None else np.asarray(group)
     _, gid = np.unique(group, return_inverse=True)
@@ -497,16 +496,6 @@ def sigma_posterior(errors: np.ndarray, noise: np.ndarray, distance: np.ndarray,
     grid, log_w = _sigma_log_joint(errors, noise, distance, scale, group)
     w = np.exp(log_w - log_w.max())
     return grid, w / w.sum()
-
-
-def log_evidence(errors: np.ndarray, noise: np.ndarray, distance: np.ndarray, scale: float,
-                 group=None) -> float:
-    """The log marginal likelihood of backtest errors under :func:`sigma_posterior`'s
-    model, ``log integral p(errors | sigma) p(sigma) d sigma`` (on its grid): how well a law's
-    error model -- its own noise plus a law error growing with distance -- explains its
-    backtests. Comparable across laws scored on the same observations."""
-    _, log_w = _sigma_log_joint(errors, noise, distance, scale, group)
-    return float(special.logsumexp(log_w))
 
 
 def _mixture_bounds(centres: np.ndarray, sds: np.ndarray, weights: np.ndarray,

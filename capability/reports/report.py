@@ -82,10 +82,14 @@ def _headline_table(prediction: dict, score: dict | None):
 
 def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], list[list[str]]]]:
     level = f"{prediction['level']:.0%}"
+    offsets = ((prediction.get("law_selection") or {}).get("model_offsets") or {})
+    shift = offsets.get("offsets_decades") or {}
     models = [[m["name"], f"{m['compute']:.3g}", _fmt(m.get("samples"), "d"),
-               _fmt(m.get("loss"), ".4f")] for m in prediction["models"]]
+               _fmt(m.get("loss"), ".4f"), _fmt(shift.get(m["name"]), "+.3f")]
+              for m in prediction["models"]]
+    spread = offsets.get("spread_decades")
     models.append([f"{prediction['target']} (target)", f"{prediction['target_compute']:.3g}",
-                   "–", "–"])
+                   "–", "–", "–" if spread is None else f"± {spread:.3f} (spread)"])
     head = ["bucket", "problems", "alpha", "k", "law", f"-E[log pass rate] [{level}]",
             f"mean pass rate [{level}]"]
     yes = {True: "yes", False: "no", None: "–"}
@@ -109,7 +113,10 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
     if headline:
         out.append(headline)
     pooled = (prediction.get("settings") or {}).get("pool_slopes")
-    out += [("Ladder", ["model", "compute (FLOPs)", "samples", "final loss"], models),
+    out += [("Ladder (offset: decades of effective compute off the family's trend, the part "
+             "a ladder can see; the spread is the offsets' posterior rms, in the intervals"
+             + ("" if offsets.get("used", True) else " only with offsets on") + ")",
+             ["model", "compute (FLOPs)", "samples", "final loss", "offset"], models),
             ("Per-bucket prediction" + (" (k: the report's law's exponents, partially "
                                         "pooled across buckets)" if pooled else ""),
              head, rows)]
