@@ -279,15 +279,27 @@ def _block_loglik(block: _Block, sigma: np.ndarray, taus: np.ndarray) -> np.ndar
     """``log p(e | sigma, tau)`` of one origin's errors on the grid ``(sigma, tau)``: normal
     with covariance ``diag(v) + sigma^2 [b = b'] d d' + tau^2 beta beta' K[j, j']`` -- the
     noise, a law-error slope per bucket shared by the origin's steps, and the models'
-    offsets from their trend, shared by every bucket."""
+    offsets from their trend, shared by every bucket.
+
+    Per ``tau``, with ``M = diag(v) + tau^2 beta beta' K = L L'`` and the eigenvalues
+    ``lambda`` and vectors ``U`` of ``L^-1 A L^-T`` (``A`` the law-error term per
+    ``sigma^2``): ``log det = log det M + sum log(1 + sigma^2 lambda)`` and ``e' cov^-1 e =
+    sum f^2 / (1 + sigma^2 lambda)`` with ``f = U' L^-1 e``, for every ``sigma`` at once."""
     same = block.bucket[:, None] == block.bucket[None, :]
     law = np.outer(block.d, block.d) * same
     off = np.outer(block.beta, block.beta) * block.K[np.ix_(block.step, block.step)]
-    cov = (np.diag(block.v)[None, None] + sigma[:, None, None, None] ** 2 * law +
-           taus[None, :, None, None] ** 2 * off)
-    _, logdet = np.linalg.slogdet(cov)
-    sol = np.linalg.solve(cov, np.broadcast_to(block.e, cov.shape[:-1])[..., None])[..., 0]
-    return -0.5 * (block.e.size * np.log(2 * np.pi) + logdet + sol @ block.e)
+    out = np.empty((sigma.size, taus.size))
+    for k, tau in enumerate(taus):
+        chol = np.linalg.cholesky(np.diag(block.v) + tau**2 * off)
+        inv = np.linalg.inv(chol)
+        lam, vec = np.linalg.eigh(inv @ law @ inv.T)
+        lam = np.maximum(lam, 0.0)
+        f = vec.T @ (inv @ block.e)
+        scaled = 1.0 + sigma[:, None] ** 2 * lam[None, :]
+        logdet = 2 * np.sum(np.log(np.diag(chol))) + np.sum(np.log(scaled), axis=1)
+        out[:, k] = -0.5 * (block.e.size * np.log(2 * np.pi) + logdet +
+                            np.sum(f**2 / scaled, axis=1))
+    return out
 
 
 def _law_log_joint(blocks: list[_Block], scale: float, taus=None):
