@@ -186,9 +186,11 @@ def test_three_model_ladder_chooses_by_a_short_backtest_and_uses_the_stated_fall
         pred = _predict(simulate_ladder(seed=0, kind=kind, ratios=(100, 30, 10)))
         assert pred.selection["backtests"] == []
         assert [s["held"] for s in pred.selection["short_backtests"]] == ["m3"]
-        assert any("no rolling backtest" in w and "short backtest" in w for w in pred.warnings)
+        assert any("no rolling backtest" in w and "short backtest" in w and
+                   "'no_change' set aside" in w for w in pred.warnings)
         for b in pred.buckets:
             assert "short rolling-backtest" in b.law_reason
+            assert b.law != "no_change"
             assert "fallback rule" in b.mean_pass_rate.method
         if law:
             assert sum(b.law == law for b in pred.buckets) >= 4, [b.law for b in pred.buckets]

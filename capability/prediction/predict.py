@@ -513,8 +513,10 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                      f"law (see inverse_scaling): {', '.join(w['task_id'] for w in worse[:5])}"
                      f"{' ...' if len(worse) > 5 else ''}; their buckets may be predicted low")
     if not steps:
-        how = ("a short backtest (each model predicted from the two below it)" if short_steps
-               else "the default order" if forced is None else "--law")
+        how = ("a short backtest (each model predicted from the two below it" +
+               ("; 'no_change' set aside: one held model cannot tell growth that stopped "
+                "from that model sitting off its family's trend)" if one_held else ")")
+               if short_steps else "the default order" if forced is None else "--law")
         notes.append(f"no rolling backtest: a ladder needs at least {settings.min_below + 1} "
                      f"models for one (this one has {len(names)}); the law was chosen by "
                      f"{how} and its interval widened by the fallback rule (law error "
