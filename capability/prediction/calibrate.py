@@ -98,6 +98,7 @@ from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 
 __all__ = ["Scale", "SCALES", "LawScore", "score_laws", "choose_laws", "calibrated_interval",
            "averaged_interval", "average_weights", "sigma_posterior", "law_error_posterior",
+           "excluded_laws",
            "FALLBACK_SIGMA", "FALLBACK_DOF", "DEFAULT_ORDER", "OCCAM_WINDOW", "MIN_WEIGHT"]
 
 FALLBACK_SIGMA = {"mean_pass_rate": 0.2, "neg_log_pass_rate": 1.0}
@@ -173,8 +174,9 @@ class LawScore:
         calibrated) and its degrees of freedom (of the fallback rule; when calibrated, the
         effective number of backtest observations).
     posterior
-        Per quantity ``(grid, weights)``: the posterior of the law error per decade given
-        the backtests (:func:`sigma_posterior`); None without backtests.
+        Per quantity ``(sigma, weights, tau)``: the joint posterior of the law error per
+        decade and the offsets' spread given the backtests (:func:`law_error_posterior`);
+        None without backtests.
     offset_spread
         The posterior root mean square of the models' offset spread ``tau`` (decades of
         effective compute) given the ladder and this law's mean-pass-rate backtests; NaN
@@ -193,7 +195,7 @@ class LawScore:
     sigma: dict[str, float]
     dof: float
     calibrated: bool
-    posterior: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+    posterior: dict[str, tuple[np.ndarray, ...]] | None = None
     log_evidence: float = float("nan")
     weight: float = 0.0
     offset_spread: float = float("nan")
@@ -253,10 +255,8 @@ def _blocks(steps, law: str, q: str, cells=None) -> list[_Block]:
             (e[idx], float(np.mean(v[finite])), s.distance, idx, beta, s.hat))
     blocks = []
     for rows in by_origin.values():
-        hats = [np.asarray(r[5], float) for r in rows]
-        K = np.eye(len(rows))
-        if all(h.size == hats[0].size for h in hats) and hats[0].size:
-            K = K + np.array(hats) @ np.array(hats).T
+        hats = np.array([np.asarray(r[5], float) for r in rows])   # one origin: same models
+        K = np.eye(len(rows)) + hats @ hats.T
         blocks.append(_Block(
             e=np.concatenate([r[0] for r in rows]),
             v=np.concatenate([np.full(r[0].size, r[1]) for r in rows]),
@@ -394,11 +394,14 @@ def score_laws(steps, laws, n_buckets: int, taus=None) -> dict[str, LawScore]:
                                mean_abs_error_pp=float(mae), sigma=sigma, dof=dof,
                                calibrated=bool(used), posterior=posterior if used else None,
                                log_evidence=z, weight=weight, offset_spread=spread)
-    if len({s.held for s in steps}) == 1:
-        # One held model cannot tell growth that stopped from that model sitting below its
-        # family's trend (an offset): "no change" is not averaged in on its word alone.
-        return _occam_window(scores, exclude=ONE_MODEL_EXCLUDED)
-    return _occam_window(scores)
+    return _occam_window(scores, exclude=excluded_laws(steps))
+
+
+def excluded_laws(steps) -> tuple[str, ...]:
+    """The laws the backtests cannot speak for: ``ONE_MODEL_EXCLUDED`` when they hold one
+    model only (one held model cannot tell growth that stopped from that model sitting
+    below its family's trend), else none."""
+    return ONE_MODEL_EXCLUDED if len({s.held for s in steps}) == 1 else ()
 
 
 def _occam_window(scores: dict[str, LawScore], exclude=()) -> dict[str, LawScore]:
@@ -547,8 +550,9 @@ def averaged_interval(components, quantity: str, distance: float, level: float,
                       method: str, offset=None) -> IntervalEstimate:
     """The model average's estimate and interval for one bucket and quantity.
 
-    ``components`` is ``[(weight, estimate, draws, (grid, grid_weights)), ...]``, one per
-    law: its averaging weight, point estimate, draws at the target and law-error posterior.
+    ``components`` is ``[(weight, estimate, draws, posterior), ...]``, one per law: its
+    averaging weight, point estimate, draws at the target and law-error posterior
+    ``(sigma, weights)`` or ``(sigma, weights, tau)``.
     On the quantity's scale, law ``l`` predicts ``N(t_l, v_l + sigma^2 d_T^2)`` with ``v_l``
     its draws' variance and ``sigma`` from its posterior; the average is the mixture over
     laws and ``sigma``: the estimate ``inverse(sum_l w_l t_l)`` and the interval the

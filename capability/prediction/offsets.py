@@ -16,10 +16,10 @@ only the ``M - 2`` orthogonal components are seen. Two links are fitted, ``logit
 (straight for a logistic in log compute) and ``cloglog`` (``log(-log p)``, straight for the
 report's power law per problem), and the one with the smaller binomial deviance is kept, so
 that a family's common curvature on the wrong link is not read as offsets. On the simulated
-kinds (8 seeds each, five models) the rms offset found is 0.009-0.022 decades without
-offsets (0.054 with 20 samples per problem, where the links are hard to tell apart) and
-0.16 where they are drawn with sd 0.15; the visible part of the true offsets is recovered
-to about 0.01-0.02 decades (``tests/test_offsets.py``).
+kinds (8 seeds each, five models) the rms offset found is 0.007-0.022 decades without
+offsets (0.045 with 20 samples per problem, where the links are hard to tell apart) and
+0.125 where they are drawn with sd 0.15, whose visible part it recovers to 0.014 decades
+rms (``tests/test_offsets.py``).
 
 **Spread.** The ``M - 2`` orthogonal components ``e_j`` are ``N(0, tau^2 + v)`` with ``v``
 the offsets' estimation noise (dispersion over the problems' information); the posterior
@@ -105,13 +105,19 @@ class ModelOffsets:
                 "noise_sd_decades": float(np.sqrt(self.noise))}
 
 
+def _slope_and_weight(n: np.ndarray, mu: np.ndarray, link: str):
+    """``d mu / d eta`` at ``mu`` and the binomial weight ``n (d mu / d eta)^2 / (mu (1 -
+    mu))`` (the inverse delta-method variance of the link)."""
+    slope = mu * (1 - mu) if link == "logit" else mu * np.log(mu)
+    slope = np.where(np.abs(slope) > 1e-300, slope, -1e-300)
+    return slope, n * slope**2 / (mu * (1 - mu))
+
+
 def _link(n: np.ndarray, c: np.ndarray, link: str) -> tuple[np.ndarray, np.ndarray]:
-    """The empirical link of the Jeffreys-smoothed rate and its inverse delta-method
-    variance (the weight)."""
+    """The empirical link of the Jeffreys-smoothed rate and its weight."""
     p = (c + 0.5) / (n + 1.0)
-    if link == "logit":
-        return np.log(p / (1 - p)), (n + 1.0) * p * (1 - p)
-    return np.log(-np.log(p)), (n + 1.0) * p * np.log(p) ** 2 / (1 - p)
+    eta = np.log(p / (1 - p)) if link == "logit" else np.log(-np.log(p))
+    return eta, _slope_and_weight(n + 1.0, p, link)[1]
 
 
 def _complement(x: np.ndarray) -> np.ndarray:
@@ -128,10 +134,8 @@ def _working(n: np.ndarray, c: np.ndarray, eta: np.ndarray, link: str):
     ``n`` its line runs off towards infinity, and an unbounded step ``(y - mu) / mu'``
     there would outweigh its vanishing weight."""
     mu = _inverse_link(eta, link)
-    slope = mu * (1 - mu) if link == "logit" else mu * np.log(mu)   # d mu / d eta
-    slope = np.where(np.abs(slope) > 1e-300, slope, -1e-300)
-    step = np.clip((c / n - mu) / slope, -_MAX_STEP, _MAX_STEP)
-    return eta + step, n * slope**2 / (mu * (1 - mu))
+    slope, weight = _slope_and_weight(n, mu, link)
+    return eta + np.clip((c / n - mu) / slope, -_MAX_STEP, _MAX_STEP), weight
 
 
 def _fit(n: np.ndarray, c: np.ndarray, x: np.ndarray, basis: np.ndarray, link: str):

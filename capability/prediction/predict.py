@@ -27,12 +27,12 @@ from capability.prediction.calibrate import (
     FALLBACK_DOF,
     FALLBACK_SIGMA,
     OCCAM_WINDOW,
-    ONE_MODEL_EXCLUDED,
     SCALES,
     average_weights,
     averaged_interval,
     calibrated_interval,
     choose_laws,
+    excluded_laws,
     score_laws,
 )
 from capability.prediction.headline import headline
@@ -491,10 +491,9 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     taus = offsets.nodes() if settings.model_offsets else None
     scores = score_laws(steps, laws, len(local), taus)
     estimates = {name: f.mean_pass_rate for name, f in fits.items() if f is not None}
-    one_held = len({st.held for st in short_steps}) == 1   # as in score_laws
+    short_excluded = excluded_laws(short_steps)
     choice = choose_laws(score_laws(short_steps, laws, len(local)) if short_steps else scores,
-                         estimates, forced, short=bool(short_steps),
-                         exclude=ONE_MODEL_EXCLUDED if one_held else ())
+                         estimates, forced, short=bool(short_steps), exclude=short_excluded)
     distance = float(np.log10(target_compute / compute.max()))
     level = settings.confidence_level
     slope = bucket_slopes(fits, target_compute)
@@ -515,14 +514,14 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     if not steps:
         how = ("a short backtest (each model predicted from the two below it" +
                ("; 'no_change' set aside: one held model cannot tell growth that stopped "
-                "from that model sitting off its family's trend)" if one_held else ")")
+                "from that model sitting off its family's trend)" if short_excluded else ")")
                if short_steps else "the default order" if forced is None else "--law")
         notes.append(f"no rolling backtest: a ladder needs at least {settings.min_below + 1} "
                      f"models for one (this one has {len(names)}); the law was chosen by "
                      f"{how} and its interval widened by the fallback rule (law error "
                      f"{FALLBACK_SIGMA['mean_pass_rate']} per decade on the angular scale, "
                      f"{FALLBACK_DOF} degrees of freedom)")
-    elif len({st.held for st in steps}) == 1:
+    elif excluded_laws(steps):
         notes.append(f"the rolling backtests predict one model only ({steps[0].held}): the "
                      "interval's law-error term rests on that one model's errors, which "
                      "cannot tell growth that stopped from that model sitting off its "
