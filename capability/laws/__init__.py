@@ -17,10 +17,11 @@ Every law is ``fit(data: LadderData, target_compute, *, n_draws, rng) -> LawFit 
 from __future__ import annotations
 
 from capability.laws import baselines, ceiling, logistic, power, problem_power, two_step
+from capability.laws._hierarchical import LINKS, interaction_variance
 from capability.laws.base import LadderData, LawFit, bucket_means
 from capability.options import LAW_NAMES
 
-__all__ = ["LAWS", "LadderData", "LawFit", "bucket_means"]
+__all__ = ["LAWS", "LINKS", "LadderData", "LawFit", "bucket_means", "interaction_variance"]
 
 LAWS = {
     "power": power.fit,

@@ -25,12 +25,12 @@ the uncertainty of each problem's curve (Laplace approximation).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import special
 
-__all__ = ["HierarchicalFit", "fit_hierarchical", "LINKS"]
+__all__ = ["HierarchicalFit", "fit_hierarchical", "interaction_variance", "LINKS"]
 
 LINKS = ("logit", "loglog")
 _Z_CLIP = 40.0
@@ -74,6 +74,11 @@ class _Problem:
     x: np.ndarray
     link: str
     ceiling: bool
+    weight: np.ndarray | float = 1.0   # per cell (P, M): 1 / (1 + omega^2 I_im)
+
+    def subset(self, rows: np.ndarray) -> _Problem:
+        w = self.weight if np.ndim(self.weight) == 0 else self.weight[rows]
+        return replace(self, n=self.n[rows], c=self.c[rows], weight=w)
 
     def objective(self, theta, mu, prec):
         """Negative log posterior per problem (up to a constant), shape ``(..., P)``."""
@@ -81,13 +86,14 @@ class _Problem:
         with np.errstate(invalid="ignore"):
             ll = np.where(self.c > 0, self.c * log_p, 0.0) + \
                 np.where(self.n > self.c, (self.n - self.c) * log1m_p, 0.0)
+        ll = ll * self.weight
         d = theta - mu
         return -ll.sum(-1) + 0.5 * np.einsum("...i,ij,...j->...", d, prec, d)
 
     def gradient(self, theta, mu, prec):
         log_p, log1m_p, dlog_f, one_m_q = _log_p(theta, self.x, self.link, self.ceiling)
         odds = np.exp(np.minimum(log_p - log1m_p, 60.0))
-        r = self.c - (self.n - self.c) * odds            # d loglik / d log p
+        r = (self.c - (self.n - self.c) * odds) * self.weight   # d loglik / d log p
         g_z = r * dlog_f
         grads = [g_z.sum(-1), (g_z * self.x).sum(-1)]
         if self.ceiling:
@@ -99,12 +105,18 @@ class _Problem:
         ``sum_m n_m p/(1-p) g_m g_m^T + Sigma^{-1}`` with ``g_m = d log p_m / d theta``:
         positive definite everywhere, unlike the observed Hessian of the ceiling law."""
         log_p, log1m_p, dlog_f, one_m_q = _log_p(theta, self.x, self.link, self.ceiling)
-        w = self.n * np.exp(np.minimum(log_p - log1m_p, 60.0))
+        w = self.n * np.exp(np.minimum(log_p - log1m_p, 60.0)) * self.weight
         g = [dlog_f, dlog_f * self.x]
         if self.ceiling:
             g.append(np.broadcast_to(one_m_q, dlog_f.shape))
         g = np.stack(g, -1)                                  # (P, M, d)
         return np.einsum("pm,pmi,pmj->pij", w, g, g) + prec
+
+    def link_information(self, theta):
+        """Binomial Fisher information of each cell on the link scale,
+        ``I_im = n_im F'(z)^2 / (p (1 - p))``, shape ``(P, M)`` (the ceiling left aside)."""
+        log_p, log1m_p, dlog_f, _ = _log_p(theta[..., :2], self.x, self.link, False)
+        return self.n * np.exp(np.minimum(log_p - log1m_p, 60.0)) * dlog_f**2
 
 
 def _fisher_scoring(prob: _Problem, theta, mu, prec, max_iter=50, tol=1e-6):
@@ -125,7 +137,7 @@ def _fisher_scoring(prob: _Problem, theta, mu, prec, max_iter=50, tol=1e-6):
         f = np.where(ok, f_full, f)
         rest = np.flatnonzero(~ok)
         if rest.size:
-            sub = _Problem(prob.n[rest], prob.c[rest], prob.x, prob.link, prob.ceiling)
+            sub = prob.subset(rest)
             cand = theta[None, rest] - steps[1:, None, None] * step[None, rest]
             f_c = sub.objective(cand, mu, prec)
             better = f_c <= f[None, rest] + 1e-10 * np.abs(f[None, rest])
@@ -156,6 +168,9 @@ class HierarchicalFit:
         The covariate's centre (the mean over the ladder models): ``x = x_raw - x_center``.
     rounds
         EM rounds run.
+    interaction
+        ``omega^2``, the problem-by-model variance on the link scale the likelihood allows
+        for (:func:`interaction_variance`).
     """
 
     link: str
@@ -167,6 +182,7 @@ class HierarchicalFit:
     x_center: float
     rounds: int
     problem: _Problem | None = None
+    interaction: float = 0.0
 
     def pass_rate(self, x_raw, theta=None) -> np.ndarray:
         """``p_i`` at covariate values ``x_raw`` for parameters ``theta`` (default: the modes):
@@ -211,10 +227,47 @@ class HierarchicalFit:
         return prop[idx, shift[None, :]]
 
 
+def interaction_variance(n, c, x, link: str = "logit") -> float:
+    """Moment estimate of ``omega^2``, the variance of a problem-by-model effect on the link
+    scale beyond the binomial noise and each problem's straight line in ``x``.
+
+    From the problems that every model solved sometimes but not always (``0 < c < n``): the
+    empirical link values ``z_im = F^{-1}((c + 1/2) / (n + 1))``, their residuals ``r_i``
+    from the least-squares line in ``x`` (projection ``R = I - H``) less each model's mean
+    residual over problems (a shift of a whole model is an offset, not an interaction), and
+
+    .. math:: \\hat\\omega^2 = \\max\\Big(0, \\frac{\\mathrm{mean}_i
+              [\\lVert r_i \\rVert^2 - \\mathrm{tr}(R D_i R)]}{M - 2}\\Big),
+
+    ``D_i = diag(1 / I_im)`` the binomial variance of ``z_im``. Zero with fewer than three
+    models or ten such problems.
+    """
+    n = np.asarray(n, float)
+    c = np.asarray(c, float)
+    m = n.shape[0]
+    keep = ((c > 0) & (c < n)).all(0)
+    if m < 3 or keep.sum() < 10:
+        return 0.0
+    p = (c[:, keep] + 0.5) / (n[:, keep] + 1.0)
+    if link == "logit":
+        z, info = special.logit(p), n[:, keep] * p * (1 - p)
+    else:
+        z, info = -np.log(-np.log(p)), n[:, keep] * p * np.log(p) ** 2 / (1 - p)
+    design = np.stack([np.ones(m), np.asarray(x, float) - np.mean(x)], 1)
+    resid_proj = np.eye(m) - design @ np.linalg.pinv(design)
+    r = resid_proj @ z
+    r -= r.mean(1, keepdims=True)
+    binomial = np.einsum("mk,km,kp->p", resid_proj, resid_proj, 1.0 / info)
+    return float(max(0.0, np.mean((r**2).sum(0) - binomial)) / (m - 2))
+
+
 def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
-                     max_rounds: int = 40, tol: float = 1e-3) -> HierarchicalFit:
+                     interaction: float | None = None, max_rounds: int = 40,
+                     tol: float = 1e-3) -> HierarchicalFit:
     """Fit the per-problem law to counts ``n, c`` of shape ``(M, P)`` at covariate values
-    ``x_raw`` (shape ``(M,)``, e.g. ``log10`` compute); see the module docstring."""
+    ``x_raw`` (shape ``(M,)``, e.g. ``log10`` compute); see the module docstring.
+
+    ``interaction`` is ``omega^2`` (default: :func:`interaction_variance` of the counts)."""
     if link not in LINKS:
         raise ValueError(f"`link` must be one of {', '.join(LINKS)}. Got {link!r} instead.")
     n = np.asarray(n, float)
@@ -225,6 +278,7 @@ def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
                          f"value per model. Got {n.shape}, {c.shape} and {x_raw.shape}.")
     x_center = float(x_raw.mean())
     x = x_raw - x_center
+    omega2 = interaction_variance(n, c, x, link) if interaction is None else float(interaction)
     prob = _Problem(n=n.T, c=c.T, x=x, link=link, ceiling=ceiling)
     d = 3 if ceiling else 2
     # A vague start: intercept from the pooled pass rate, slope 1 per unit of x.
@@ -237,6 +291,8 @@ def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
     rounds = 0
     for rounds in range(1, max_rounds + 1):  # noqa: B007 (rounds is reported)
         prec = np.linalg.inv(sigma)
+        if omega2 > 0:
+            prob = replace(prob, weight=1.0 / (1.0 + omega2 * prob.link_information(theta)))
         theta, info = _fisher_scoring(prob, theta, mu, prec)
         cov = np.linalg.inv(info)
         new_mu = theta.mean(0)
@@ -256,4 +312,5 @@ def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
     prec = np.linalg.inv(sigma)
     theta, info = _fisher_scoring(prob, theta, mu, prec)
     return HierarchicalFit(link=link, ceiling=ceiling, theta=theta, cov=np.linalg.inv(info),
-                           mu=mu, sigma=sigma, x_center=x_center, rounds=rounds, problem=prob)
+                           mu=mu, sigma=sigma, x_center=x_center, rounds=rounds, problem=prob,
+                           interaction=omega2)

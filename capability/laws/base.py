@@ -44,6 +44,12 @@ class LadderData:
         The loss law already fitted to these models at this target compute
         (:class:`capability.laws.fit.LossLawFit`), so that ``two_step`` does not fit it again;
         None: ``two_step`` fits it.
+    interaction
+        Per link of the per-problem laws (``"logit"``, ``"loglog"``), the problem-by-model
+        variance ``omega^2`` on the link scale
+        (:func:`capability.laws._hierarchical.interaction_variance`), estimated once from the
+        whole ladder so that a backtest's origin of two models has it too; None: each fit
+        estimates its own from its counts.
     """
 
     n: np.ndarray
@@ -55,6 +61,7 @@ class LadderData:
     pool_slopes: bool = True
     reassign: Callable | None = field(default=None, repr=False, compare=False)
     loss_fit: object = field(default=None, repr=False, compare=False)
+    interaction: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,11 @@
 
 Each problem's curve is fitted on the binomial likelihood of its counts, partially pooled
 across all problems (:mod:`capability.laws._hierarchical`); a bucket's value at the target is
-the mean over its problems. The point estimate is the posterior mean (over Laplace draws of
+the mean over its problems. Where the ladder's counts scatter about each problem's curve
+by more than the binomial noise (a problem-by-model effect of variance ``omega^2`` on the
+link scale), each count's likelihood is down-weighted accordingly (quasi-likelihood), so a
+single problem's trend is trusted less and the curve is the population average. The point
+estimate is the posterior mean (over Laplace draws of
 every problem's parameters) of ``mean_i p_i`` and of ``mean_i -log p_i``; the draws are the
 sampling distribution the interval starts from.
 """
@@ -30,7 +34,9 @@ def fit_per_problem(data: LadderData, target_compute: float, *, name: str, link:
     x = np.log10(data.compute) if covariate is None else np.asarray(covariate, float)
     x_t = np.log10(target_compute) if target_covariate is None else target_covariate
     x_t_arr = np.asarray(x_t, float)
-    fit = fit_hierarchical(data.n, data.c, x, link=link, ceiling=ceiling)
+    fit = fit_hierarchical(data.n, data.c, x, link=link, ceiling=ceiling,
+                           interaction=None if data.interaction is None
+                           else data.interaction.get(link))
 
     if n_draws > 0:
         # The target's covariate per draw (shape (R, 1, 1)), or one value for all draws.

@@ -20,7 +20,7 @@ from capability.estimation.buckets import BucketAssignment, assign_buckets
 from capability.estimation.estimate import inverse_sampling_counts
 from capability.estimation.interval import ConfidenceInterval, IntervalEstimate, _json_float
 from capability.estimation.trends import inverse_scaling
-from capability.laws import LAWS, LadderData, LawFit
+from capability.laws import LAWS, LINKS, LadderData, LawFit, interaction_variance
 from capability.laws.fit import BucketLaw, LossLawFit, fit_loss_law
 from capability.options import MIN_LADDER_MODELS
 from capability.prediction.calibrate import (
@@ -307,10 +307,10 @@ def _bucketing(n, c, task_ids, settings: PredictionSettings):
 
 
 def _fit_laws(names, n, c, compute, loss, local, reassign, target_compute, settings,
-              n_draws, seed, loss_fit=None) -> dict[str, LawFit | None]:
+              n_draws, seed, loss_fit=None, interaction=None) -> dict[str, LawFit | None]:
     data = LadderData(n=n, c=c, compute=compute, buckets=local, loss=loss,
                       estimator=settings.estimator, pool_slopes=settings.pool_slopes,
-                      reassign=reassign, loss_fit=loss_fit)
+                      reassign=reassign, loss_fit=loss_fit, interaction=interaction)
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     seeds = root.spawn(len(names))
     fits = {}
@@ -340,6 +340,8 @@ def _consistent_neg_log(neg_log: IntervalEstimate, rate: IntervalEstimate) -> In
 
 
 PER_PROBLEM_LAWS = ("problem_power", "logistic", "ceiling")
+# A warning names the problem-by-model scatter above this variance on the logit scale (sd 0.3).
+SCATTER_NOTE = 0.09
 
 
 def _per_problem_at_target(fits, scores, local, target_compute):
@@ -454,10 +456,14 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     fittings = 1 + len(backtest_pairs(len(names), settings.min_below))
     if len(names) <= settings.min_below and forced is None and len(names) > 2:
         fittings += len(backtest_pairs(len(names), 2))   # the short backtest
+    x_ladder = np.log10(compute)
+    interaction = {link: interaction_variance(n[:, inside], c[:, inside], x_ladder, link)
+                   for link in LINKS}
     with stage(f"fitting {len(laws)} laws and their rolling backtests", fittings, "fit",
                enabled=progress) as advance:
         fits = _fit_laws(laws, n[:, inside], c[:, inside], compute, loss, local, reassign,
-                         target_compute, settings, n_draws, seeds[0], loss_fit=loss_fit)
+                         target_compute, settings, n_draws, seeds[0], loss_fit=loss_fit,
+                         interaction=interaction)
         advance()
 
         origins: dict[int, tuple | None] = {}   # an origin's bucketing, for all its steps
@@ -474,7 +480,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
             fits_j = _fit_laws(laws, n[:i, inside_j], c[:i, inside_j], compute[:i],
                                None if loss is None else loss[:i], local_j, reassign_j,
                                compute_j, settings, min(n_draws, 200),
-                               [settings.seed, i])
+                               [settings.seed, i], interaction=interaction)
             advance()
             return tuple(inside_j[b] for b in local_j), fits_j
 
@@ -603,9 +609,15 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         "short_backtests": [_step_dict(st) for st in short_steps],
         "model_offsets": {**offsets.to_dict(names), "used": taus is not None,
                           "leverage": leverage},
+        "problem_by_model_variance": interaction,
     }
     if loss_note:
         notes.append(loss_note)
+    if interaction["logit"] > SCATTER_NOTE:
+        notes.append(f"the counts scatter about each problem's trend by more than their "
+                     f"binomial noise (a problem-by-model effect of sd "
+                     f"{np.sqrt(interaction['logit']):.2f} on the logit scale): the "
+                     "per-problem laws trust a single problem's trend less")
     saturated = int(np.sum(np.all(c == n, axis=0)))
     if saturated:
         notes.append(f"{saturated} problem(s) saturated: every sample of every ladder model "

@@ -30,6 +30,12 @@ per-problem pass rates Schaeffer et al. (2025) describe. How the pass rate moves
     ``C * 10^(u_m)`` FLOPs, ``u_m ~ N(0, 0.15^2)`` decades: a family whose members are not
     trained exactly alike (data mixes, post-training), the way real ladders are off their
     trend, all problems of one model together.
+``interaction``
+    ``clean``, but every model (the target too) finds each problem easier or harder than
+    the trend says: ``logit p_im`` moves by ``e_im ~ N(0, 1)``, independently per problem
+    and model. Real ladders scatter like this beyond the binomial noise (EvalPerf's
+    Qwen2.5-Instruct counts: about 1.3 on the logit scale); it needs many samples per
+    problem to see and makes single problems' trends unreliable.
 
 ``k_spread`` and ``n_inverse`` apply on top of any kind (``n_inverse`` default: 2 for
 ``clean``, as the GPT-4 report notes such problems exist). Counts are binomial:
@@ -55,6 +61,7 @@ __all__ = ["SimulatedLadder", "simulate_ladder", "write_simulation", "bucket_tru
 
 DEFAULT_RATIOS = (1000.0, 300.0, 100.0, 30.0, 10.0)
 IRREGULAR_SD = 0.15   # decades of effective compute, per model, for kind "irregular"
+INTERACTION_SD = 1.0  # logit scale, per problem and model, for kind "interaction"
 KINDS = SIMULATED_KINDS
 
 
@@ -98,6 +105,7 @@ class SimulatedLadder:
     q: pd.Series | None = None
     s: pd.Series | None = None
     offsets: dict[str, float] | None = None
+    interactions: pd.DataFrame | None = None
 
     def effective_compute(self, model: str) -> float:
         """The compute (FLOPs) a model performs as: its own, times ``10^(u_m)`` for
@@ -106,8 +114,13 @@ class SimulatedLadder:
         return compute * 10.0 ** (self.offsets or {}).get(model, 0.0)
 
     def model_pass_rate(self, model: str) -> pd.Series:
-        """``p_i`` of a ladder model or the target, at its effective compute."""
-        return self.true_pass_rate(self.effective_compute(model))
+        """``p_i`` of a ladder model or the target, at its effective compute (and with its
+        problem-by-model effects on the logit scale, ``interactions``, for kind
+        ``interaction``)."""
+        p = self.true_pass_rate(self.effective_compute(model))
+        if self.interactions is None:
+            return p
+        return special.expit(special.logit(p) + self.interactions.loc[model])
 
     def true_pass_rate(self, compute: float) -> pd.Series:
         """``p_i(C)`` for every problem at ``compute`` FLOPs."""
@@ -181,7 +194,12 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
                           offsets={name: float(u) for name, u in zip(
                               [m[0] for m in models] + [target],
                               IRREGULAR_SD * rng.standard_normal(len(models) + 1))}
-                          if kind == "irregular" else None)
+                          if kind == "irregular" else None,
+                          interactions=pd.DataFrame(
+                              INTERACTION_SD * rng.standard_normal((len(models) + 1,
+                                                                    n_problems)),
+                              index=[m[0] for m in models] + [target], columns=task_ids)
+                          if kind == "interaction" else None)
     rows, losses = [], {}
     for name, compute in (*models, (target, target_compute)):
         c = rng.binomial(n_samples, sim.model_pass_rate(name).to_numpy())
