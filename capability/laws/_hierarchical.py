@@ -74,7 +74,7 @@ class _Problem:
     x: np.ndarray
     link: str
     ceiling: bool
-    weight: np.ndarray | float = 1.0   # per cell (P, M): 1 / (1 + omega^2 I_im)
+    weight: np.ndarray | float = 1.0   # per count (P, M): see scatter_weight
 
     def subset(self, rows: np.ndarray) -> _Problem:
         w = self.weight if np.ndim(self.weight) == 0 else self.weight[rows]
@@ -111,6 +111,18 @@ class _Problem:
             g.append(np.broadcast_to(one_m_q, dlog_f.shape))
         g = np.stack(g, -1)                                  # (P, M, d)
         return np.einsum("pm,pmi,pmj->pij", w, g, g) + prec
+
+    def scatter_weight(self, theta, omega2: float) -> np.ndarray:
+        """Each count's quasi-likelihood weight under problem-by-model effects of variance
+        ``omega2`` on the link scale: ``1 / (1 + (n - 1) rho_im)`` with ``rho_im = V_im /
+        (mu (1 - mu))`` the share of a pass's variance that the effect makes common to the
+        count's samples (``V_im`` by :func:`_spread_of_pass_rate` at the curve's ``mu``).
+        About ``1 / (1 + omega^2 I_im)`` for small effects; never below ``1 / n``: a count
+        tells at least as much as one sample."""
+        log_p, _, _, _ = _log_p(theta[..., :2], self.x, self.link, False)
+        mu = np.clip(np.exp(log_p), 1e-9, 1 - 1e-9)
+        rho = np.clip(_spread_of_pass_rate(mu, omega2, self.link) / (mu * (1 - mu)), 0.0, 1.0)
+        return 1.0 / (1.0 + (self.n - 1) * rho)
 
     def link_information(self, theta):
         """Binomial Fisher information of each cell on the link scale,
@@ -227,38 +239,101 @@ class HierarchicalFit:
         return prop[idx, shift[None, :]]
 
 
-def interaction_variance(n, c, x, link: str = "logit") -> float:
-    """Moment estimate of ``omega^2``, the variance of a problem-by-model effect on the link
-    scale beyond the binomial noise and each problem's straight line in ``x``.
+_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(32)
+_GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()   # E[g(e)], e ~ N(0, 1)
 
-    From the problems that every model solved sometimes but not always (``0 < c < n``): the
-    empirical link values ``z_im = F^{-1}((c + 1/2) / (n + 1))``, their residuals ``r_i``
-    from the least-squares line in ``x`` (projection ``R = I - H``) less each model's mean
-    residual over problems (a shift of a whole model is an offset, not an interaction), and
 
-    .. math:: \\hat\\omega^2 = \\max\\Big(0, \\frac{\\mathrm{mean}_i
-              [\\lVert r_i \\rVert^2 - \\mathrm{tr}(R D_i R)]}{M - 2}\\Big),
+def _inverse_link(z: np.ndarray, link: str) -> np.ndarray:
+    z = np.clip(z, -_Z_CLIP, _Z_CLIP)
+    return special.expit(z) if link == "logit" else np.exp(-np.exp(-z))
 
-    ``D_i = diag(1 / I_im)`` the binomial variance of ``z_im``. Zero with fewer than three
-    models or ten such problems.
+
+def _spread_of_pass_rate(mu: np.ndarray, omega2: float, link: str) -> np.ndarray:
+    """``Var_e F(z + e)`` with ``e ~ N(0, omega^2)`` at the ``z`` whose mean ``E_e F(z + e)``
+    is ``mu`` (Gauss-Hermite quadrature; Newton's method for ``z``)."""
+    if omega2 <= 0:
+        return np.zeros_like(mu)
+    shift = np.sqrt(omega2) * _GH_NODES
+    z = np.clip(special.logit(mu) if link == "logit" else -np.log(-np.log(mu)),
+                -_Z_CLIP, _Z_CLIP)
+    for _ in range(40):
+        f = _inverse_link(z[..., None] + shift, link)
+        slope = f * (1 - f) if link == "logit" else \
+            f * np.exp(-np.clip(z[..., None] + shift, -_Z_CLIP, _Z_CLIP))
+        gap = f @ _GH_WEIGHTS - mu
+        step = np.clip(gap / np.maximum(slope @ _GH_WEIGHTS, 1e-12), -2.0, 2.0)
+        z = np.clip(z - step, -_Z_CLIP, _Z_CLIP)
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    f = _inverse_link(z[..., None] + shift, link)
+    return np.maximum(f**2 @ _GH_WEIGHTS - (f @ _GH_WEIGHTS) ** 2, 0.0)
+
+
+def _solve_scatter(excess: float, per_var: np.ndarray, mu: np.ndarray, link: str) -> float:
+    """The ``omega^2`` whose implied excess ``sum per_var V(mu, omega^2)`` is ``excess``
+    (bisection; 0 when ``excess`` is not positive)."""
+    if excess <= 0:
+        return 0.0
+
+    def implied(omega2):
+        return float(np.sum(per_var * _spread_of_pass_rate(mu, omega2, link)))
+
+    lo, hi = 0.0, 1.0
+    while implied(hi) < excess and hi < 1e3:
+        hi *= 4.0
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if implied(mid) < excess else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def interaction_variance(n, c, x, link: str = "logit", *, rounds: int = 5) -> float:
+    """Moment estimate of ``omega^2``, the variance of a problem-by-model effect ``e_im`` on
+    the link scale, ``p_im = F(z_im + e_im)`` with ``z_im = b_i + s_i x_m``, beyond the
+    binomial noise.
+
+    Such an effect spreads a count beyond the binomial: ``Var(c) = n mu (1 - mu) + n (n - 1)
+    V_im`` with ``mu = E_e p_im`` and ``V_im = Var_e p_im`` (:func:`_spread_of_pass_rate`,
+    quadrature), so a count's Pearson residual ``r_im = (c - n mu) / sqrt(n mu (1 - mu))``
+    has ``E[r^2] ~ (1 - h_im) (1 + (n - 1) V_im / (mu (1 - mu)))``, ``h_im`` the count's
+    leverage in the fit. The per-problem law (:func:`fit_hierarchical`, partially pooled;
+    its quasi-likelihood curve estimates ``mu``) is fitted to the problems that some model
+    solved sometimes (all-0 and all-``n`` problems say nothing), each model's mean residual
+    over problems is taken out (a whole model off its trend is an offset, not an
+    interaction), and ``omega^2`` solves
+
+    .. math:: \\sum_{im} [r_{im}^2 - (1 - h_{im})] = \\sum_{im} (1 - h_{im})
+              (n_{im} - 1) V_{im}(\\omega^2) / (\\mu_{im} (1 - \\mu_{im}))
+
+    (0 when the left side is not positive; bisection, ``V`` grows with ``omega``), refitted
+    with the new ``omega^2`` until it settles (at most ``rounds`` fits). Zero with fewer
+    than three models or ten such problems.
     """
     n = np.asarray(n, float)
     c = np.asarray(c, float)
-    m = n.shape[0]
-    keep = ((c > 0) & (c < n)).all(0)
-    if m < 3 or keep.sum() < 10:
+    used = ~(np.all(c == 0, axis=0) | np.all(c == n, axis=0))
+    if n.shape[0] < 3 or used.sum() < 10:
         return 0.0
-    p = (c[:, keep] + 0.5) / (n[:, keep] + 1.0)
-    if link == "logit":
-        z, info = special.logit(p), n[:, keep] * p * (1 - p)
-    else:
-        z, info = -np.log(-np.log(p)), n[:, keep] * p * np.log(p) ** 2 / (1 - p)
-    design = np.stack([np.ones(m), np.asarray(x, float) - np.mean(x)], 1)
-    resid_proj = np.eye(m) - design @ np.linalg.pinv(design)
-    r = resid_proj @ z
-    r -= r.mean(1, keepdims=True)
-    binomial = np.einsum("mk,km,kp->p", resid_proj, resid_proj, 1.0 / info)
-    return float(max(0.0, np.mean((r**2).sum(0) - binomial)) / (m - 2))
+    n, c = n[:, used], c[:, used]
+    omega2 = 0.0
+    for _ in range(rounds):
+        fit = fit_hierarchical(n, c, x, link=link, interaction=omega2)
+        prob = fit.problem
+        mu = np.clip(fit.pass_rate(np.asarray(x, float)), 1e-9, 1 - 1e-9)   # (P, M)
+        info = prob.link_information(fit.theta)
+        design = np.stack([np.ones_like(prob.x), prob.x], -1)             # dz / d(b, s)
+        leverage = np.broadcast_to(prob.weight, info.shape) * info * np.einsum(
+            "mi,pij,mj->pm", design, fit.cov[:, :2, :2], design)
+        keep = 1.0 - np.clip(leverage, 0.0, 1.0)
+        r = (prob.c - prob.n * mu) / np.sqrt(prob.n * mu * (1 - mu))
+        r -= r.mean(0, keepdims=True)
+        new = _solve_scatter(float(np.sum(r**2 - keep)),
+                             keep * (prob.n - 1) / (mu * (1 - mu)), mu, link)
+        done = abs(new - omega2) <= 0.01 * max(omega2, 0.01)
+        omega2 = new
+        if done:
+            break
+    return omega2
 
 
 def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
@@ -292,7 +367,7 @@ def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
     for rounds in range(1, max_rounds + 1):  # noqa: B007 (rounds is reported)
         prec = np.linalg.inv(sigma)
         if omega2 > 0:
-            prob = replace(prob, weight=1.0 / (1.0 + omega2 * prob.link_information(theta)))
+            prob = replace(prob, weight=prob.scatter_weight(theta, omega2))
         theta, info = _fisher_scoring(prob, theta, mu, prec)
         cov = np.linalg.inv(info)
         new_mu = theta.mean(0)
