@@ -564,7 +564,10 @@ def _simulate_options(parser: argparse.ArgumentParser) -> None:
                              "(per-problem logistic in log compute), 'ceilings' (30%% of "
                              "problems level off), 'saturating' (most problems near 1), "
                              "'few-samples' (emergence, 20 samples), 'inverse' (10 problems get "
-                             "worse) (default: clean)")
+                             "worse), 'irregular' (every model off its family's trend by "
+                             "N(0, 0.15^2) decades of compute), 'interaction' (every model "
+                             "finds each problem easier or harder: N(0, 1) on the logit "
+                             "scale) (default: clean)")
     parser.add_argument("--problems", type=int, default=164, metavar="N",
                         help="number of problems (default: 164, as HumanEval)")
     parser.add_argument("--samples", type=int, default=None, metavar="N",

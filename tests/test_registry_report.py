@@ -177,6 +177,8 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     # The ladder table gives each model's offset from the family's trend, and their spread.
     assert "| model | compute (FLOPs) | samples | final loss | offset |" in md
     assert "(spread) |" in md
+    # ... and how far single problems scatter beyond the binomial noise (none here).
+    assert "problem-by-model scatter: sd 0.0" in md
     assert (run / "figures" / "buckets.png").stat().st_size > 10_000
     assert (run / "figures" / "loss.png").stat().st_size > 5_000
     html = (run / "report.html").read_text()
