@@ -271,8 +271,8 @@ def _spread_of_pass_rate(mu: np.ndarray, omega2: float, link: str) -> np.ndarray
 
 def _solve_scatter(excess: float, per_var: np.ndarray, mu: np.ndarray, link: str) -> float:
     """The ``omega^2`` whose implied excess ``sum per_var V(mu, omega^2)`` is ``excess``
-    (bisection; 0 when ``excess`` is not positive)."""
-    if excess <= 0:
+    (bisection; 0 when ``excess`` is not positive or no count has two samples)."""
+    if excess <= 0 or not np.sum(per_var) > 0:
         return 0.0
 
     def implied(omega2):
