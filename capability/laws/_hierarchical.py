@@ -21,6 +21,15 @@ information at the mode). A problem that no ladder model
 solved (``c = 0`` everywhere) is not excluded: its counts bound its pass rate from above, and
 the prior says how such problems usually rise. Its posterior ``N(theta_i, H_i^{-1})`` gives
 the uncertainty of each problem's curve (Laplace approximation).
+
+**Scatter beyond the binomial noise.** A model may find one problem easier or harder than
+its family's trend says: ``p_im = F(b_i + s_i x_m + e_im)`` with ``e_im ~ N(0, omega^2)``,
+independent per problem and model. With many samples per count such effects dwarf the
+binomial noise, and a likelihood that ignores them follows each problem's scattered counts.
+``omega^2`` is estimated from the counts (:func:`interaction_variance`) and each count's
+log-likelihood is weighted by ``1 / (1 + (n - 1) rho_im)`` (:meth:`_Problem.scatter_weight`,
+quasi-likelihood), so that the curves are the population averages ``E_e p_im`` and no count
+tells more than its scatter allows.
 """
 
 from __future__ import annotations
