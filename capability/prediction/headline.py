@@ -11,9 +11,13 @@ bucket the per-problem pass rates of a per-problem law at the target (``p_i``) a
 on the logit scale, ``p_i' = expit(logit p_i + delta_b)``, so that their mean is the
 bucket's predicted mean pass rate (and, for the bounds, the bounds of its interval); then
 ``pass@k = mean_i 1 - (1 - p_i')^k``. pass@k rises with ``delta_b``, so bounds map to bounds.
-The within-bucket shape is taken from the law as it is: its own uncertainty is not in the
-bounds, so pass@k intervals for k > 1 are narrower than they should be where that shape is
-wrong.
+The estimate takes the shape from the law's posterior modes. The bounds also carry the
+shape's own uncertainty: with draws of every problem's pass rate from the law's posterior,
+each draw is shifted to the bucket's lower (upper) bound, and the bound is the ``(1 -
+level) / 2`` (``(1 + level) / 2``) quantile over the draws of the summed pass@k -- a
+mean at its bound and a shape at its quantile, so conservative, as pass@1's sum of bounds
+is. Without draws the shape is taken as it is, and the interval is narrower than it should
+be where that shape is wrong.
 
 **The whole benchmark.** Problems held out (the hardest by the ladder) or excluded are not
 predicted. The bound for the whole benchmark assumes nothing about them: each may pass with
@@ -53,6 +57,12 @@ def _pass_at_k(p: np.ndarray, k: int) -> float:
     return float(np.mean(-np.expm1(k * np.log1p(-np.minimum(p, 1.0 - 1e-16)))))
 
 
+def _summed_pass_at_k(per_bucket_p, targets, w, k: int) -> float:
+    """``sum_b w_b pass@k`` with each bucket's pass rates shifted to its target mean."""
+    return float(np.sum(w * np.array([_pass_at_k(shift_to_mean(p, t), k)
+                                      for p, t in zip(per_bucket_p, targets)])))
+
+
 def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), total: int,
              held_out: int, excluded: int, level: float) -> dict:
     """The ``overall`` entry of ``prediction.json``.
@@ -63,8 +73,10 @@ def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), to
         Per bucket: problems, predicted mean pass rate and its interval's bounds (buckets
         without a prediction are passed as NaN and left out).
     per_problem
-        Per bucket the per-problem pass rates of a per-problem law at the target (arrays of
-        the bucket's size), or None: then pass@k is given for k = 1 only.
+        ``(modes, draws)``: per bucket the per-problem pass rates of a per-problem law at
+        the target at its posterior modes (arrays of the bucket's size) and draws from its
+        posterior (arrays ``(draws, size)``, or None), or None: then pass@k is given for
+        k = 1 only.
     total, held_out, excluded
         The benchmark's number of problems, and how many were held out or excluded.
     """
@@ -94,15 +106,22 @@ def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), to
             method = ("problem-weighted mean of the buckets' predicted mean pass rates; "
                       "bounds: the same weighted sum of their interval bounds")
         elif per_problem is not None:
-            vals = []
-            for target in (means, lows, highs):
-                per_bucket = [_pass_at_k(shift_to_mean(per_problem[j], target[j]), k)
-                              for j in np.flatnonzero(ok)]
-                vals.append(float(np.sum(w * np.array(per_bucket))))
-            est, lo, hi = vals
+            modes, draws = per_problem
+            est, lo, hi = (_summed_pass_at_k([modes[j] for j in np.flatnonzero(ok)],
+                                             v[ok], w, k) for v in (means, lows, highs))
             method = ("per-problem pass rates of a per-problem law at the target, shifted "
                       "on the logit scale in each bucket to the bucket's prediction (and its "
                       "bounds); bounds summed over buckets")
+            if draws is not None:
+                n_draws = min(np.shape(draws[j])[0] for j in np.flatnonzero(ok))
+                at = {side: [_summed_pass_at_k([draws[j][r] for j in np.flatnonzero(ok)],
+                                               v[ok], w, k) for r in range(n_draws)]
+                      for side, v in (("low", lows), ("high", highs))}
+                lo = min(lo, float(np.quantile(at["low"], (1 - level) / 2)))
+                hi = max(hi, float(np.quantile(at["high"], (1 + level) / 2)))
+                method += (f", widened for the within-bucket shape: {n_draws} draws of the "
+                           "law's per-problem posterior, each shifted to the bound, and their "
+                           f"{(1 - level) / 2:g} and {(1 + level) / 2:g} quantiles")
         else:
             out["pass_at_k"][str(k)] = None
             continue

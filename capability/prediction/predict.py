@@ -340,6 +340,7 @@ def _consistent_neg_log(neg_log: IntervalEstimate, rate: IntervalEstimate) -> In
 
 
 PER_PROBLEM_LAWS = ("problem_power", "logistic", "ceiling")
+SHAPE_DRAWS = 200   # per-problem posterior draws for the headline pass@k's bounds
 # A warning names the problem-by-model scatter above this variance on the logit scale (sd 0.3).
 SCATTER_NOTE = 0.09
 
@@ -347,7 +348,8 @@ SCATTER_NOTE = 0.09
 def _per_problem_at_target(fits, scores, local, target_compute):
     """Per bucket the per-problem pass rates at the target of the per-problem law with the
     largest averaging weight (else the smallest rolling-backtest error), for pass@k
-    (:mod:`capability.prediction.headline`); None without one."""
+    (:mod:`capability.prediction.headline`): at the posterior modes, and ``SHAPE_DRAWS``
+    draws from each problem's posterior (arrays ``(draws, problems)``); None without one."""
     have = [law for law in PER_PROBLEM_LAWS if fits.get(law) is not None]
     if not have:
         return None
@@ -359,8 +361,11 @@ def _per_problem_at_target(fits, scores, local, target_compute):
         return (-sc.weight, sc.mse_all if np.isfinite(sc.mse_all) else np.inf)
 
     law = min(have, key=rank)   # min keeps the first of equals
-    p = fits[law].extra.pass_rate(np.array([np.log10(target_compute)]))[..., 0]
-    return [p[idx] for idx in local]
+    fit = fits[law].extra
+    x_t = np.array([np.log10(target_compute)])
+    p = fit.pass_rate(x_t)[..., 0]
+    draws = fit.pass_rate(x_t, fit.draws(SHAPE_DRAWS, np.random.default_rng(0)))[..., 0]
+    return [p[idx] for idx in local], [draws[:, idx] for idx in local]
 
 
 def _step_dict(step) -> dict:
