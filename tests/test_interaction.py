@@ -113,3 +113,17 @@ def test_prediction_records_the_scatter_and_says_so():
                    settings=PredictionSettings(n_resamples=50))
     assert pred.to_dict()["law_selection"]["problem_by_model_variance"]["logit"] < 0.05
     assert not any("scatter about" in w for w in pred.warnings)
+
+
+@pytest.mark.parametrize("link", ["logit", "loglog"])
+def test_a_new_models_scattered_pass_rates_average_to_the_law(link):
+    """The law's curve is the population average: a new model's pass rates, each moved by
+    its own effect, average back to it over models, and spread about it."""
+    fit = fit_hierarchical(*_scattered(1.0, problems=50), link=link)
+    assert fit.interaction > 0.2
+    p = np.array([0.02, 0.3, 0.7, 0.97])
+    draws = fit.scattered(np.broadcast_to(p, (40_000, 4)), np.random.default_rng(0))
+    assert np.allclose(draws.mean(0), p, atol=0.005), draws.mean(0)
+    assert np.all(draws.std(0) > 0.01)
+    plain = fit_hierarchical(*_scattered(1.0, problems=50), link=link, interaction=0.0)
+    assert np.array_equal(plain.scattered(p, np.random.default_rng(0)), p)

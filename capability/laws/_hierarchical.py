@@ -214,6 +214,16 @@ class HierarchicalFit:
         log_p, _, _, _ = _log_p(theta, x, self.link, self.ceiling)
         return np.exp(log_p)
 
+    def scattered(self, p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Pass rates of one new model whose population averages are ``p``: each moved by its
+        own problem-by-model effect ``e ~ N(0, interaction)`` on the link scale, from the
+        ``z`` whose average over such effects is ``p``. ``p`` itself without scatter."""
+        if self.interaction <= 0:
+            return np.asarray(p, float)
+        z = _conditional_link(p, self.interaction, self.link)
+        e = np.sqrt(self.interaction) * rng.standard_normal(np.shape(z))
+        return _inverse_link(z + e, self.link)
+
     def draws(self, n_draws: int, rng: np.random.Generator) -> np.ndarray:
         """Parameter draws from every problem's posterior, ``(n_draws, P, d)``.
 
@@ -257,14 +267,15 @@ def _inverse_link(z: np.ndarray, link: str) -> np.ndarray:
     return special.expit(z) if link == "logit" else np.exp(-np.exp(-z))
 
 
-def _spread_of_pass_rate(mu: np.ndarray, omega2: float, link: str) -> np.ndarray:
-    """``Var_e F(z + e)`` with ``e ~ N(0, omega^2)`` at the ``z`` whose mean ``E_e F(z + e)``
-    is ``mu`` (Gauss-Hermite quadrature; Newton's method for ``z``)."""
-    if omega2 <= 0:
-        return np.zeros_like(mu)
-    shift = np.sqrt(omega2) * _GH_NODES
+def _conditional_link(mu: np.ndarray, omega2: float, link: str) -> np.ndarray:
+    """The ``z`` whose mean ``E_e F(z + e)``, ``e ~ N(0, omega^2)``, is ``mu`` (Gauss-Hermite
+    quadrature; Newton's method)."""
+    mu = np.clip(np.asarray(mu, float), 1e-12, 1 - 1e-12)
+    shift = np.sqrt(max(omega2, 0.0)) * _GH_NODES
     z = np.clip(special.logit(mu) if link == "logit" else -np.log(-np.log(mu)),
                 -_Z_CLIP, _Z_CLIP)
+    if omega2 <= 0:
+        return z
     for _ in range(40):
         f = _inverse_link(z[..., None] + shift, link)
         slope = f * (1 - f) if link == "logit" else \
@@ -274,7 +285,16 @@ def _spread_of_pass_rate(mu: np.ndarray, omega2: float, link: str) -> np.ndarray
         z = np.clip(z - step, -_Z_CLIP, _Z_CLIP)
         if np.max(np.abs(step)) < 1e-8:
             break
-    f = _inverse_link(z[..., None] + shift, link)
+    return z
+
+
+def _spread_of_pass_rate(mu: np.ndarray, omega2: float, link: str) -> np.ndarray:
+    """``Var_e F(z + e)`` with ``e ~ N(0, omega^2)`` at the ``z`` whose mean is ``mu``
+    (:func:`_conditional_link`; Gauss-Hermite quadrature)."""
+    if omega2 <= 0:
+        return np.zeros_like(mu)
+    z = _conditional_link(mu, omega2, link)
+    f = _inverse_link(z[..., None] + np.sqrt(omega2) * _GH_NODES, link)
     return np.maximum(f**2 @ _GH_WEIGHTS - (f @ _GH_WEIGHTS) ** 2, 0.0)
 
 

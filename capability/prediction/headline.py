@@ -12,7 +12,9 @@ on the logit scale, ``p_i' = expit(logit p_i + delta_b)``, so that their mean is
 bucket's predicted mean pass rate (and, for the bounds, the bounds of its interval); then
 ``pass@k = mean_i 1 - (1 - p_i')^k``. pass@k rises with ``delta_b``, so bounds map to bounds.
 The estimate takes the shape from the law's posterior modes. The bounds also carry the
-shape's own uncertainty: with draws of every problem's pass rate from the law's posterior,
+shape's own uncertainty: with draws of every problem's pass rate from the law's posterior
+(each moved by the target's own problem-by-model effect where the ladder shows scatter,
+:meth:`capability.laws._hierarchical.HierarchicalFit.scattered`),
 each draw is shifted to the bucket's lower (upper) bound, and the bound is the ``(1 -
 level) / 2`` (``(1 + level) / 2``) quantile over the draws of the summed pass@k -- a
 mean at its bound and a shape at its quantile, so conservative, as pass@1's sum of bounds

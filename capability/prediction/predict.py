@@ -349,7 +349,9 @@ def _per_problem_at_target(fits, scores, local, target_compute):
     """Per bucket the per-problem pass rates at the target of the per-problem law with the
     largest averaging weight (else the smallest rolling-backtest error), for pass@k
     (:mod:`capability.prediction.headline`): at the posterior modes, and ``SHAPE_DRAWS``
-    draws from each problem's posterior (arrays ``(draws, problems)``); None without one."""
+    draws from each problem's posterior, each moved by the target's own problem-by-model
+    effect where the ladder shows scatter (arrays ``(draws, problems)``); None without
+    one."""
     have = [law for law in PER_PROBLEM_LAWS if fits.get(law) is not None]
     if not have:
         return None
@@ -364,7 +366,9 @@ def _per_problem_at_target(fits, scores, local, target_compute):
     fit = fits[law].extra
     x_t = np.array([np.log10(target_compute)])
     p = fit.pass_rate(x_t)[..., 0]
-    draws = fit.pass_rate(x_t, fit.draws(SHAPE_DRAWS, np.random.default_rng(0)))[..., 0]
+    rng = np.random.default_rng(0)
+    # The target's own problem-by-model effects spread its pass rates about the law's.
+    draws = fit.scattered(fit.pass_rate(x_t, fit.draws(SHAPE_DRAWS, rng))[..., 0], rng)
     return [p[idx] for idx in local], [draws[:, idx] for idx in local]
 
 
