@@ -512,3 +512,39 @@ def test_one_held_model_does_not_average_in_no_change():
               for law, m in (("no_change", 1.0), ("power", 1.2))}
     assert _occam_window(scored)["no_change"].weight > 0
     assert _occam_window(scored, exclude=("no_change",))["no_change"].weight == 0
+
+
+def test_an_origins_pooled_fit_is_made_once_and_changes_nothing(monkeypatch):
+    """The rolling backtests predict several models from one origin: its pooled per-problem
+    fits and draws are memoised, so each is made once, and the prediction is the same bit
+    for bit as without the memo."""
+    import json
+
+    import capability.laws.per_problem as per_problem
+
+    calls = []
+    real = per_problem.fit_hierarchical
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("link"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(per_problem, "fit_hierarchical", counted)
+    sim = simulate_ladder(seed=3, kind="clean")
+    counts = sim.counts[sim.counts["model"] != sim.target]
+
+    def run():
+        calls.clear()
+        pred = predict(counts, [(m, c, sim.losses[m]) for m, c in sim.models],
+                       target=sim.target, target_compute=sim.target_compute,
+                       settings=PredictionSettings(seed=1, n_resamples=100))
+        return json.dumps(pred.to_dict(), sort_keys=True, default=str), len(calls)
+
+    per_problem._cache.clear()
+    memo, memo_calls = run()
+    monkeypatch.setattr(per_problem, "_CACHE_SIZE", 0)
+    per_problem._cache.clear()
+    plain, plain_calls = run()
+    assert memo == plain
+    # Five models: origins of 3 and 4 models predict 3 steps; the full ladder once more.
+    assert memo_calls < plain_calls, (memo_calls, plain_calls)

@@ -14,12 +14,51 @@ sampling distribution the interval starts from.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+
 import numpy as np
 
 from capability.laws._hierarchical import fit_hierarchical
 from capability.laws.base import LadderData, LawFit, bucket_means
 
 __all__ = ["fit_per_problem"]
+
+_CACHE_SIZE = 16
+_cache: OrderedDict = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _fit_and_draws(data: LadderData, x: np.ndarray, link: str, ceiling: bool, n_draws: int,
+                   rng: np.random.Generator):
+    """The pooled fit and ``n_draws`` parameter draws from it, memoised on everything they
+    depend on (counts, covariate, link, ceiling, scatter, the generator's state): the
+    rolling backtests fit the same origin once per model they predict, and only where they
+    evaluate it differs. A hit returns what the computation would, bit for bit."""
+    interaction = None if data.interaction is None else data.interaction.get(link)
+    key = hashlib.sha256(b"".join([
+        np.ascontiguousarray(data.n, float).tobytes(),
+        np.ascontiguousarray(data.c, float).tobytes(), np.ascontiguousarray(x, float).tobytes(),
+        repr((data.n.shape, link, ceiling, interaction, n_draws,
+              rng.bit_generator.state)).encode()])).hexdigest()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    fit = fit_hierarchical(data.n, data.c, x, link=link, ceiling=ceiling,
+                           interaction=interaction)
+    theta = fit.draws(n_draws, rng) if n_draws > 0 else None
+    if theta is not None:
+        theta.setflags(write=False)
+    out = (fit, theta)
+    with _cache_lock:
+        _cache[key] = out
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return out
+
 
 def fit_per_problem(data: LadderData, target_compute: float, *, name: str, link: str,
                     ceiling: bool = False, n_draws: int = 400, rng=None,
@@ -34,14 +73,12 @@ def fit_per_problem(data: LadderData, target_compute: float, *, name: str, link:
     x = np.log10(data.compute) if covariate is None else np.asarray(covariate, float)
     x_t = np.log10(target_compute) if target_covariate is None else target_covariate
     x_t_arr = np.asarray(x_t, float)
-    fit = fit_hierarchical(data.n, data.c, x, link=link, ceiling=ceiling,
-                           interaction=None if data.interaction is None
-                           else data.interaction.get(link))
+    fit, theta = _fit_and_draws(data, x, link, ceiling, n_draws, rng)
 
     if n_draws > 0:
         # The target's covariate per draw (shape (R, 1, 1)), or one value for all draws.
         x_draws = x_t_arr.reshape(-1, 1, 1) if x_t_arr.ndim else np.atleast_1d(x_t_arr)
-        p = np.clip(fit.pass_rate(x_draws, fit.draws(n_draws, rng))[..., 0], 1e-300, 1.0)
+        p = np.clip(fit.pass_rate(x_draws, theta)[..., 0], 1e-300, 1.0)
         mp_draws = bucket_means(p, data.buckets)
         nl_draws = bucket_means(-np.log(p), data.buckets)
         mean_p, neg_log = mp_draws.mean(0), nl_draws.mean(0)
