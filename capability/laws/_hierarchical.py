@@ -222,7 +222,7 @@ class HierarchicalFit:
             return np.asarray(p, float)
         z = _conditional_link(p, self.interaction, self.link)
         e = np.sqrt(self.interaction) * rng.standard_normal(np.shape(z))
-        return _inverse_link(z + e, self.link)
+        return _pass_rate_and_slope(z + e, self.link)[0]
 
     def draws(self, n_draws: int, rng: np.random.Generator) -> np.ndarray:
         """Parameter draws from every problem's posterior, ``(n_draws, P, d)``.
@@ -262,9 +262,11 @@ _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(32)
 _GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()   # E[g(e)], e ~ N(0, 1)
 
 
-def _inverse_link(z: np.ndarray, link: str) -> np.ndarray:
-    z = np.clip(z, -_Z_CLIP, _Z_CLIP)
-    return special.expit(z) if link == "logit" else np.exp(-np.exp(-z))
+def _pass_rate_and_slope(z: np.ndarray, link: str):
+    """``F(z)`` and ``F'(z)`` (from :func:`_link_terms`)."""
+    log_f, _, dlog_f = _link_terms(z, link)
+    f = np.exp(log_f)
+    return f, f * dlog_f
 
 
 def _conditional_link(mu: np.ndarray, omega2: float, link: str) -> np.ndarray:
@@ -277,9 +279,7 @@ def _conditional_link(mu: np.ndarray, omega2: float, link: str) -> np.ndarray:
     if omega2 <= 0:
         return z
     for _ in range(40):
-        f = _inverse_link(z[..., None] + shift, link)
-        slope = f * (1 - f) if link == "logit" else \
-            f * np.exp(-np.clip(z[..., None] + shift, -_Z_CLIP, _Z_CLIP))
+        f, slope = _pass_rate_and_slope(z[..., None] + shift, link)
         gap = f @ _GH_WEIGHTS - mu
         step = np.clip(gap / np.maximum(slope @ _GH_WEIGHTS, 1e-12), -2.0, 2.0)
         z = np.clip(z - step, -_Z_CLIP, _Z_CLIP)
@@ -294,7 +294,7 @@ def _spread_of_pass_rate(mu: np.ndarray, omega2: float, link: str) -> np.ndarray
     if omega2 <= 0:
         return np.zeros_like(mu)
     z = _conditional_link(mu, omega2, link)
-    f = _inverse_link(z[..., None] + np.sqrt(omega2) * _GH_NODES, link)
+    f, _ = _pass_rate_and_slope(z[..., None] + np.sqrt(omega2) * _GH_NODES, link)
     return np.maximum(f**2 @ _GH_WEIGHTS - (f @ _GH_WEIGHTS) ** 2, 0.0)
 
 

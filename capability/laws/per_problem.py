@@ -35,7 +35,8 @@ def _fit_and_draws(data: LadderData, x: np.ndarray, link: str, ceiling: bool, n_
     """The pooled fit and ``n_draws`` parameter draws from it, memoised on everything they
     depend on (counts, covariate, link, ceiling, scatter, the generator's state): the
     rolling backtests fit the same origin once per model they predict, and only where they
-    evaluate it differs. A hit returns what the computation would, bit for bit."""
+    evaluate it differs. A hit returns what the computation would, bit for bit; it leaves
+    ``rng`` where it was, which is safe because no law draws from it afterwards."""
     interaction = None if data.interaction is None else data.interaction.get(link)
     key = hashlib.sha256(b"".join([
         np.ascontiguousarray(data.n, float).tobytes(),

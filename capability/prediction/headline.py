@@ -109,15 +109,16 @@ def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), to
                       "bounds: the same weighted sum of their interval bounds")
         elif per_problem is not None:
             modes, draws = per_problem
-            est, lo, hi = (_summed_pass_at_k([modes[j] for j in np.flatnonzero(ok)],
-                                             v[ok], w, k) for v in (means, lows, highs))
+            kept = np.flatnonzero(ok)
+            est, lo, hi = (_summed_pass_at_k([modes[j] for j in kept], v[ok], w, k)
+                           for v in (means, lows, highs))
             method = ("per-problem pass rates of a per-problem law at the target, shifted "
                       "on the logit scale in each bucket to the bucket's prediction (and its "
                       "bounds); bounds summed over buckets")
             if draws is not None:
-                n_draws = min(np.shape(draws[j])[0] for j in np.flatnonzero(ok))
-                at = {side: [_summed_pass_at_k([draws[j][r] for j in np.flatnonzero(ok)],
-                                               v[ok], w, k) for r in range(n_draws)]
+                n_draws = min(np.shape(draws[j])[0] for j in kept)
+                at = {side: [_summed_pass_at_k([draws[j][r] for j in kept], v[ok], w, k)
+                             for r in range(n_draws)]
                       for side, v in (("low", lows), ("high", highs))}
                 lo = min(lo, float(np.quantile(at["low"], (1 - level) / 2)))
                 hi = max(hi, float(np.quantile(at["high"], (1 + level) / 2)))

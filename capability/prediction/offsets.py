@@ -17,11 +17,10 @@ only the ``M - 2`` orthogonal components are seen. Two links are fitted, ``logit
 report's power law per problem), and the one with the smaller binomial deviance is kept, so
 that a family's common curvature on the wrong link is not read as offsets. They are read from
 the problems every model solved sometimes but not always where there are enough of them
-(:func:`_informative`). On the simulated
-kinds (8 seeds each, five models) the rms offset found is 0.007-0.022 decades without
-offsets (0.045 with 20 samples per problem, where the links are hard to tell apart) and
-0.125 where they are drawn with sd 0.15, whose visible part it recovers to 0.014 decades
-rms (``tests/test_offsets.py``).
+(:func:`_informative`). On the simulated kinds (8 seeds each, five models) the rms offset
+found is 0.007-0.022 decades without offsets (0.02-0.07 with 20 samples per problem, 4
+seeds) and 0.125 where they are drawn with sd 0.15, whose visible part it recovers to 0.014
+decades rms (``tests/test_offsets.py``).
 
 **Spread.** The ``M - 2`` orthogonal components ``e_j`` are ``N(0, tau^2 + v)`` with ``v``
 the offsets' estimation noise (dispersion over the problems' information); the posterior

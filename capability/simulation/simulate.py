@@ -34,8 +34,9 @@ per-problem pass rates Schaeffer et al. (2025) describe. How the pass rate moves
     ``clean``, but every model (the target too) finds each problem easier or harder than
     the trend says: ``logit p_im`` moves by ``e_im ~ N(0, 1)``, independently per problem
     and model. Real ladders scatter like this beyond the binomial noise (EvalPerf's
-    Qwen2.5-Instruct counts: about 1.3 on the logit scale); it needs many samples per
-    problem to see and makes single problems' trends unreliable.
+    Qwen2.5-Instruct counts: an sd of about 1.4 on the logit scale from the 7B-32B, 1.55
+    from all four); it needs many samples per problem to see and makes single problems'
+    trends unreliable.
 
 ``k_spread`` and ``n_inverse`` apply on top of any kind (``n_inverse`` default: 2 for
 ``clean``, as the GPT-4 report notes such problems exist). Counts are binomial:
