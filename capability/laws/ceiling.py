@@ -1,7 +1,9 @@
 """Per-problem power law with a ceiling: ``p_i(C) = q_i exp(-exp(-b_i - s_i log10 C))``, a
 pass rate that levels off at ``q_i <= 1`` (a problem with an ambiguous or wrong test, or a
-skill the family never gets). ``(b_i, s_i)`` are pooled as in ``problem_power``; ``logit q_i``
-has a fixed prior ``N(5, 2.5^2)`` (``q_i`` near 1 unless the counts say otherwise). See
+skill the family never gets). ``(b_i, s_i)`` are pooled as in ``problem_power``; ``q_i`` has a
+spike-and-slab prior: no ceiling (``q_i = 1``) or, with an estimated probability, a ceiling
+with ``logit q_i`` from an estimated normal (empirical Bayes;
+:func:`capability.laws._hierarchical._fit_ceiling_mixture`). See
 :mod:`capability.laws.per_problem`."""
 
 from __future__ import annotations
