@@ -8,6 +8,7 @@ from test_laws import _data
 
 from capability.laws import LAWS
 from capability.laws._hierarchical import fit_hierarchical
+from capability.prediction.predict import PredictionSettings, predict
 from capability.simulation.simulate import simulate_ladder
 
 
@@ -72,3 +73,22 @@ def test_draws_mix_the_components_by_their_probability():
     theta = fit.draws(400, np.random.default_rng(0))
     capped = theta[..., 2] < 10.0           # the no-ceiling component sits at logit q = 20
     assert np.abs(capped.mean(0) - fit.mixture.resp).max() < 0.12
+
+
+def test_prediction_records_what_the_ceiling_law_read():
+    """``prediction.json``'s ``law_selection.ceilings``: the share, where the ceilings sit,
+    and how many problems are more likely capped than not -- many on a ceilings ladder,
+    few on a clean one."""
+    out = {}
+    for kind in ("ceilings", "clean"):
+        sim = simulate_ladder(seed=1, kind=kind)
+        counts = sim.counts[sim.counts["model"] != sim.target]
+        pred = predict(counts, [(m, c, None) for m, c in sim.models], target=sim.target,
+                       target_compute=sim.target_compute,
+                       settings=PredictionSettings(n_resamples=50, law="ceiling"))
+        out[kind] = pred.to_dict()["law_selection"]["ceilings"]
+    assert set(out["ceilings"]) == {"share", "slab_q", "slab_sd_logit", "problems_likely_capped"}
+    assert 0.15 < out["ceilings"]["share"] < 0.45 and out["ceilings"]["slab_q"] < 0.8
+    assert out["ceilings"]["problems_likely_capped"] >= 10
+    assert out["clean"]["share"] * (1 - out["clean"]["slab_q"]) < 0.02
+    assert out["clean"]["problems_likely_capped"] <= 5

@@ -179,6 +179,8 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     assert "(spread) |" in md
     # ... and how far single problems scatter beyond the binomial noise (none here).
     assert "problem-by-model scatter: sd 0.0" in md
+    # ... and what the ceiling law read: the share of problems levelling off, and where.
+    assert "the ceiling law reads " in md and "of the problems as levelling off" in md
     assert (run / "figures" / "buckets.png").stat().st_size > 10_000
     assert (run / "figures" / "loss.png").stat().st_size > 5_000
     html = (run / "report.html").read_text()

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from scipy import special
 from threadpoolctl import threadpool_limits
 
 from capability import __version__
@@ -322,6 +323,20 @@ def _fit_laws(names, n, c, compute, loss, local, reassign, target_compute, setti
     return fits
 
 
+def _ceiling_record(fit: LawFit | None) -> dict | None:
+    """What the ceiling law read from the ladder (its spike-and-slab prior's estimates,
+    :func:`capability.laws._hierarchical._fit_ceiling_mixture`): the share of problems with
+    a ceiling, where the ceilings sit (the slab's centre as a pass rate, its sd on the logit
+    scale), and the problems the law thinks more likely capped than not; None without the
+    law."""
+    mix = getattr(getattr(fit, "extra", None), "mixture", None)
+    if mix is None:
+        return None
+    return {"share": float(mix.share), "slab_q": float(special.expit(mix.mu[1][2])),
+            "slab_sd_logit": float(np.sqrt(mix.sigma[1][2, 2])),
+            "problems_likely_capped": int(np.sum(mix.resp > 0.5))}
+
+
 def _consistent_neg_log(neg_log: IntervalEstimate, rate: IntervalEstimate) -> IntervalEstimate:
     """Raise the upper bound of ``-E[log p]`` to at least ``-log`` of the mean pass rate's
     lower bound: ``-E[log p] >= -log E[p]`` (Jensen), so a bucket whose mean pass rate may be
@@ -619,6 +634,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         "model_offsets": {**offsets.to_dict(names), "used": taus is not None,
                           "leverage": leverage},
         "problem_by_model_variance": interaction,
+        "ceilings": _ceiling_record(fits.get("ceiling")),
     }
     if loss_note:
         notes.append(loss_note)

@@ -115,12 +115,16 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
     pooled = (prediction.get("settings") or {}).get("pool_slopes")
     scatter = ((prediction.get("law_selection") or {}).get("problem_by_model_variance")
                or {}).get("logit")
+    ceilings = (prediction.get("law_selection") or {}).get("ceilings")
     out += [("Ladder (offset: decades of effective compute off the family's trend, the part "
              "a ladder can see; the spread is the offsets' posterior rms, in the intervals"
              + ("" if offsets.get("used", True) else " only with offsets on") +
              ("" if scatter is None else
               f"; problem-by-model scatter: sd {max(scatter, 0.0) ** 0.5:.2f} on the logit "
-              "scale, beyond the binomial noise") + ")",
+              "scale, beyond the binomial noise") +
+             ("" if not ceilings else
+              f"; the ceiling law reads {ceilings['share']:.0%} of the problems as levelling "
+              f"off, at a pass rate near {ceilings['slab_q']:.2f}") + ")",
              ["model", "compute (FLOPs)", "samples", "final loss", "offset"], models),
             ("Per-bucket prediction" + (" (k: the report's law's exponents, partially "
                                         "pooled across buckets)" if pooled else ""),
