@@ -92,3 +92,15 @@ def test_prediction_records_what_the_ceiling_law_read():
     assert out["ceilings"]["problems_likely_capped"] >= 10
     assert out["clean"]["share"] * (1 - out["clean"]["slab_q"]) < 0.02
     assert out["clean"]["problems_likely_capped"] <= 5
+
+
+def test_curve_at_the_modes_weighs_the_components():
+    """Without draws, a problem's pass rate is its two components' at their modes, weighed
+    by its posterior probability of a ceiling."""
+    fit = _fit(simulate_ladder(seed=1, kind="ceilings"))
+    x = np.array([23.0, 24.0])
+    mix = fit.mixture
+    one = [fit.pass_rate(x, np.broadcast_to(t, t.shape)) for t in mix.theta]
+    expected = (1 - mix.resp[:, None]) * one[0] + mix.resp[:, None] * one[1]
+    assert np.allclose(fit.pass_rate(x), expected)
+    assert one[1][:, 1].mean() < one[0][:, 1].mean()   # the capped curves end lower

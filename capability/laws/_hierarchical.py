@@ -241,9 +241,15 @@ class HierarchicalFit:
     def pass_rate(self, x_raw, theta=None) -> np.ndarray:
         """``p_i`` at covariate values ``x_raw`` for parameters ``theta`` (default: the modes):
         ``x_raw`` of shape ``(G,)`` gives ``(..., P, G)``; ``(R, 1, 1)`` with ``theta`` of
-        shape ``(R, P, d)`` evaluates draw ``r`` at its own ``x_raw[r]``."""
-        theta = self.theta if theta is None else theta
+        shape ``(R, P, d)`` evaluates draw ``r`` at its own ``x_raw[r]``. With a ceiling
+        and no ``theta``, each problem's two components at their modes, weighed by its
+        posterior probability of a ceiling."""
         x = np.asarray(x_raw, float) - self.x_center
+        if theta is None and self.mixture is not None:
+            mix = self.mixture
+            p0, p1 = (np.exp(_log_p(t, x, self.link, self.ceiling)[0]) for t in mix.theta)
+            return (1.0 - mix.resp[:, None]) * p0 + mix.resp[:, None] * p1
+        theta = self.theta if theta is None else theta
         log_p, _, _, _ = _log_p(theta, x, self.link, self.ceiling)
         return np.exp(log_p)
 
