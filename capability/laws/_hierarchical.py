@@ -224,6 +224,10 @@ class HierarchicalFit:
     interaction
         ``omega^2``, the problem-by-model variance on the link scale the likelihood allows
         for (:func:`interaction_variance`).
+    mixture
+        With a ceiling, the two components of every problem's posterior
+        (:class:`_CeilingMixture`); ``theta`` and ``cov`` are then each problem's more
+        probable component, and ``mu`` and ``sigma`` the more probable component's prior.
     """
 
     link: str
@@ -496,8 +500,7 @@ def _fit_ceiling_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> 
     The fixed prior ``logit q_i ~ N(5, 2.5^2)`` it replaces pulled every problem below 1
     (clean ladders: -0.3 to -0.9 points per bucket, 12 seeds) and capped too few where 30%
     of the problems have ceilings (+1.2 to +1.8 points in the middle buckets, 8 seeds)."""
-    src = base.problem
-    prob = replace(src, ceiling=True)
+    prob = replace(base.problem, ceiling=True)
     p_count = base.theta.shape[0]
     mu_bs, sigma_bs = base.mu[:2], base.sigma[:2, :2]
     slab_mu, slab_sd = _SLAB_START
@@ -540,15 +543,14 @@ def _fit_ceiling_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> 
         mu_bs, sigma_bs = new_mu_bs, new_sigma_bs
         if change < tol:
             break
-    covs = [np.linalg.inv(i) for i in infos]
     mixture = _CeilingMixture(resp=resp, theta=tuple(thetas), cov=tuple(covs),
                               mu=tuple(p[0] for p in priors), sigma=tuple(p[1] for p in priors),
                               share=share)
     top = (resp > 0.5)[:, None]
+    major = int(share > 0.5)
     return HierarchicalFit(link=base.link, ceiling=True,
                            theta=np.where(top, thetas[1], thetas[0]),
                            cov=np.where(top[..., None], covs[1], covs[0]),
-                           mu=np.where(resp.mean() > 0.5, priors[1][0], priors[0][0]),
-                           sigma=priors[1][1] if resp.mean() > 0.5 else priors[0][1],
+                           mu=priors[major][0], sigma=priors[major][1],
                            x_center=base.x_center, rounds=base.rounds + rounds, problem=prob,
                            interaction=base.interaction, mixture=mixture)
