@@ -55,7 +55,7 @@ def test_ceiling_law_neither_caps_clean_ladders_nor_misses_ceilings():
     """The fixed prior it replaced (logit q ~ N(5, 2.5^2)) pulled every problem below 1
     (clean: every bucket low, -0.3 to -0.9 points, 12 seeds) and capped too few where
     problems have ceilings (+1.2 to +1.8 points in the middle buckets, 8 seeds). Now
-    (3 seeds here; measured -0.19 and +0.17 points mean signed error, 0.30 and 0.49 mean
+    (3 seeds here; measured -0.10 and -0.08 points mean signed error, 0.30 and 0.50 mean
     absolute): the signed error is small on both."""
     for kind, bound in (("clean", 0.5), ("ceilings", 0.8)):
         signed = []

@@ -470,7 +470,7 @@ def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
             break
     prec = np.linalg.inv(sigma)
     theta, info = _fisher_scoring(prob, theta, mu, prec)
-    return HierarchicalFit(link=link, ceiling=ceiling, theta=theta, cov=np.linalg.inv(info),
+    return HierarchicalFit(link=link, ceiling=False, theta=theta, cov=np.linalg.inv(info),
                            mu=mu, sigma=sigma, x_center=x_center, rounds=rounds, problem=prob,
                            interaction=omega2)
 

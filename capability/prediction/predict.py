@@ -329,7 +329,7 @@ def _ceiling_record(fit: LawFit | None) -> dict | None:
     a ceiling, where the ceilings sit (the slab's centre as a pass rate, its sd on the logit
     scale), and the problems the law thinks more likely capped than not; None without the
     law."""
-    mix = getattr(getattr(fit, "extra", None), "mixture", None)
+    mix = None if fit is None else fit.extra.mixture
     if mix is None:
         return None
     return {"share": float(mix.share), "slab_q": float(special.expit(mix.mu[1][2])),

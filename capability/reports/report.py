@@ -82,7 +82,8 @@ def _headline_table(prediction: dict, score: dict | None):
 
 def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], list[list[str]]]]:
     level = f"{prediction['level']:.0%}"
-    offsets = ((prediction.get("law_selection") or {}).get("model_offsets") or {})
+    selection = prediction.get("law_selection") or {}
+    offsets = selection.get("model_offsets") or {}
     shift = offsets.get("offsets_decades") or {}
     models = [[m["name"], f"{m['compute']:.3g}", _fmt(m.get("samples"), "d"),
                _fmt(m.get("loss"), ".4f"), _fmt(shift.get(m["name"]), "+.3f")]
@@ -113,9 +114,8 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
     if headline:
         out.append(headline)
     pooled = (prediction.get("settings") or {}).get("pool_slopes")
-    scatter = ((prediction.get("law_selection") or {}).get("problem_by_model_variance")
-               or {}).get("logit")
-    ceilings = (prediction.get("law_selection") or {}).get("ceilings")
+    scatter = (selection.get("problem_by_model_variance") or {}).get("logit")
+    ceilings = selection.get("ceilings")
     out += [("Ladder (offset: decades of effective compute off the family's trend, the part "
              "a ladder can see; the spread is the offsets' posterior rms, in the intervals"
              + ("" if offsets.get("used", True) else " only with offsets on") +
@@ -134,7 +134,6 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
                     ["bucket", "measured -E[log p] [its interval]", "rel. error", "agrees",
                      "inside", "measured mean p [its interval]", "abs. error", "agrees",
                      "inside"], scored_rows))
-    selection = prediction.get("law_selection") or {}
     if selection.get("scores"):
         chosen = {}
         for b in prediction["buckets"]:
