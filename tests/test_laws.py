@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from capability.estimation.buckets import assign_buckets
 from capability.laws import LAWS, LadderData
 from capability.prediction.calibrate import (
+    EXACT_PRIOR,
     SCALES,
     LawScore,
     _occam_window,
@@ -213,10 +214,11 @@ def _steps(errors, distance, slope=0.0, hat=(0.5, 0.5, 0.5), noise=1e-4):
 
 @pytest.mark.parametrize("slope,tau", [(0.0, 0.0), (0.2, 0.1)])
 def test_evidence_is_the_marginal_likelihood_and_ranks_laws_by_their_errors(slope, tau):
-    """The evidence integrates the likelihood over the half-Cauchy prior: for one
-    observation, ``int N(e; 0, v + s^2 d^2 + beta^2 tau^2 K) p(s) ds`` by quadrature (``K``
-    the offsets' covariance, ``1 + h.h``); errors near the noise beat errors ten times
-    larger."""
+    """The evidence integrates the likelihood over the spike-and-slab prior: for one
+    observation, ``pi N(e; 0, v + beta^2 tau^2 K) + (1 - pi) int N(e; 0, v + s^2 d^2 +
+    beta^2 tau^2 K) p(s) ds`` by quadrature (``pi`` the prior probability of no law error,
+    ``p`` the half-Cauchy density, ``K`` the offsets' covariance, ``1 + h.h``); errors near
+    the noise beat errors ten times larger."""
     from scipy import integrate, stats
 
     e, v, d, scale, hat = 0.03, 1e-4, 0.5, 0.2, np.array([0.5, 0.5, 0.5])
@@ -226,8 +228,9 @@ def test_evidence_is_the_marginal_likelihood_and_ranks_laws_by_their_errors(slop
         return stats.norm.pdf(e, scale=np.sqrt(v + s**2 * d**2 + off)) * \
             2 / (np.pi * scale * (1 + (s / scale) ** 2))
 
-    exact = integrate.quad(integrand, 0, 1, points=[0.01, 0.06, 0.2], limit=200)[0] + \
+    slab = integrate.quad(integrand, 0, 1, points=[0.01, 0.06, 0.2], limit=200)[0] + \
         integrate.quad(integrand, 1, np.inf)[0]
+    exact = EXACT_PRIOR * stats.norm.pdf(e, scale=np.sqrt(v + off)) + (1 - EXACT_PRIOR) * slab
     _, got, _ = law_error_posterior(_steps(np.array([e]), d, slope, hat, v), "law",
                                     "mean_pass_rate", scale, taus=np.array([tau]))
     assert got == pytest.approx(np.log(exact), abs=0.02)
@@ -237,6 +240,35 @@ def test_evidence_is_the_marginal_likelihood_and_ranks_laws_by_their_errors(slop
     large = law_error_posterior(_steps(0.1 * rng.standard_normal(12), 0.5), "law",
                                 "mean_pass_rate", scale)[1]
     assert small > large + 5
+
+
+def test_a_law_whose_backtests_show_only_noise_is_likely_exact():
+    """The prior puts ``EXACT_PRIOR`` on no law error. Backtest errors the size of their
+    noise leave most of the posterior there, and the predictive interval at the target is
+    then narrower than under the half-Cauchy prior alone (which keeps every law error of the
+    noise's size); errors ten times the noise leave none there, and the interval is the
+    slab's."""
+    rng = np.random.default_rng(3)
+    noise = 1e-4
+    rows = rng.standard_normal((2, 6)) * np.sqrt(noise)
+    quiet = _steps(rows[:1], 0.5, noise=noise) + _steps(rows[1:], 1.0, noise=noise)
+    spike = law_error_posterior(quiet, "law", "mean_pass_rate", 0.2)[0]
+    slab = law_error_posterior(quiet, "law", "mean_pass_rate", 0.2, exact=0.0)[0]
+    p_exact = float(np.sum(spike[1][spike[0] == 0]))
+    assert p_exact > 0.8
+    assert float(np.sum(slab[1][slab[0] == 0])) < 0.01
+
+    def width(post):
+        ci = calibrated_interval(0.7, np.full(50, 0.7), "mean_pass_rate", 0.2, 3, 1.0, 0.9,
+                                 "t", posterior=post).confidence_interval
+        return ci.high - ci.low
+    assert width(spike) < 0.7 * width(slab)
+    loud = _steps(10 * rows[:1], 0.5, noise=noise) + _steps(10 * rows[1:], 1.0, noise=noise)
+    post = law_error_posterior(loud, "law", "mean_pass_rate", 0.2)[0]
+    assert float(np.sum(post[1][post[0] == 0])) < 1e-3
+    assert width(post) == pytest.approx(
+        width(law_error_posterior(loud, "law", "mean_pass_rate", 0.2, exact=0.0)[0]),
+        rel=0.01)
 
 
 def test_averaged_interval_is_the_mixture_of_the_laws_predictives():

@@ -12,6 +12,7 @@ from capability.cli import _settings, build_parser
 from capability.files.counts import ladder_counts
 from capability.files.ladder import load_ladder
 from capability.prediction.calibrate import (
+    EXACT_PRIOR,
     averaged_interval,
     law_error_posterior,
     sigma_posterior,
@@ -110,7 +111,7 @@ def test_without_offsets_the_backtest_posterior_is_the_grouped_one():
     post, z, _ = law_error_posterior(steps, "law", "mean_pass_rate", 0.2)
     e = np.concatenate([s.error["law"]["mean_pass_rate"] for s in steps])
     grid, w = sigma_posterior(e, np.full(12, 1e-4), np.repeat([0.4, 0.9], 6), 0.2,
-                              group=np.tile(np.arange(6), 2))
+                              group=np.tile(np.arange(6), 2), exact=EXACT_PRIOR)
     keep = w > 1e-9 * w.sum()
     assert np.allclose(post[0], grid[keep]) and np.allclose(post[1], w[keep] / w[keep].sum())
     assert np.all(post[2] == 0)

@@ -25,6 +25,7 @@ from capability.laws import LAWS, LINKS, LadderData, LawFit, interaction_varianc
 from capability.laws.fit import BucketLaw, LossLawFit, fit_loss_law
 from capability.options import MIN_LADDER_MODELS
 from capability.prediction.calibrate import (
+    EXACT_PRIOR,
     FALLBACK_DOF,
     FALLBACK_SIGMA,
     OCCAM_WINDOW,
@@ -593,7 +594,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                 method = (f"model average of {len(used)} laws ({', '.join(used)}): each "
                           "law's draws at the target, widened for its own error by the "
                           "posterior predictive over its law error per decade (from "
-                          f"{len(steps)} rolling backtest steps, half-Cauchy prior) on the "
+                          f"{len(steps)} rolling backtest steps; prior: none with "
+                          f"probability {EXACT_PRIOR:g}, else half-Cauchy) on the "
                           f"{SCALES[q].name} scale x {distance:.2f} decades to the target"
                           f"{offset_text}; the {level:g} equal-tailed interval of the "
                           "mixture")
@@ -607,7 +609,10 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                 draws = getattr(fit, f"{q}_draws")[:, b - 1]
                 post = (sc.posterior or {}).get(q)
                 spread = (f"posterior predictive over the law error per decade (posterior "
-                          f"rms {sc.sigma[q]:.3g}, half-Cauchy prior)" if post is not None
+                          f"rms {sc.sigma[q]:.3g}, none with probability "
+                          f"{np.sum(post[1][post[0] == 0]):.2f}; prior: none with "
+                          f"probability {EXACT_PRIOR:g}, else half-Cauchy)"
+                          if post is not None
                           else f"{sc.sigma[q]:.3g} per decade, Student t with {sc.dof:g} df")
                 method = (f"{law_name}: {fit.noise_method}; widened for the law's own error: "
                           f"{how}, on the {SCALES[q].name} scale x {distance:.2f} decades to "
