@@ -134,3 +134,28 @@ def test_problems_that_get_worse_with_scale_are_flagged():
         assert all(w["bucket"] is not None and w["z"] > 3 for w in as_json)
     assert false <= 1
     assert hits >= missed  # measured here: 14 found, 10 missed, 0 false (seeds 0-19: 42, 18, 0)
+
+
+def test_scatter_beyond_the_binomial_noise_is_not_read_as_getting_worse():
+    """Every model finds each problem easier or harder than its trend (``interaction``, sd 1
+    on the logit scale) and no problem gets worse: with the binomial noise alone a problem
+    whose points one model's effect tilts looks significantly worse (14 flagged here); with
+    the ladder's scatter in each point's variance, at most one."""
+    from capability.estimation.trends import inverse_scaling
+    from capability.laws import interaction_variance
+
+    sim = simulate_ladder(seed=0, kind="interaction")
+    names = [m for m, _ in sim.models if m != sim.target]
+    compute = np.array([c for m, c in sim.models if m != sim.target])
+    table = sim.counts.pivot(index="model", columns="task_id", values="c").loc[names]
+    c = table.to_numpy()
+    n = np.full(c.shape, int(sim.counts["n"].iloc[0]))
+    assert (sim.k >= 0).all()
+    omega2 = interaction_variance(n, c, np.log10(compute), "logit")
+    assert omega2 > 0.5
+    k = np.full(c.shape[1], 0.3)
+    ids = list(table.columns)
+    assert len(inverse_scaling(n, c, compute, ids, k)) >= 5
+    assert len(inverse_scaling(n, c, compute, ids, k, scatter=omega2)) <= 1
+    with pytest.raises(ValueError, match="scatter"):
+        inverse_scaling(n, c, compute, ids, k, scatter=-1.0)

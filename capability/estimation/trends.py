@@ -8,6 +8,18 @@ models where all samples passed left out), with standard error ``se_i``. A probl
 flagged when it gets worse with scale -- ``s_i > 0``, ``-log p`` rising with compute -- and
 disagrees with its bucket's slope ``-k_b`` by ``z_i = (s_i + k_b) / se_i > z`` (default 3).
 Flagging changes no prediction; it says which problems to look at.
+
+**Scatter beyond the binomial noise.** Where every model finds single problems easier or
+harder than its family's trend says (a problem-by-model effect of variance ``omega^2`` on
+the logit scale, :func:`capability.laws.interaction_variance`), a problem's points scatter
+about its line by more than their binomial noise, and a slope that one model's effect tilts
+is no evidence of inverse scaling. Each point's variance on the ``log(-log p)`` scale then
+gets the effect's, ``omega^2 ((1 - p) / log p)^2`` (the delta method: ``d log(-log p) /
+d logit p = (1 - p) / log p``). Without it, simulated ladders of kind ``interaction``
+(``omega = 1``, no problem that gets worse) had 31 problems flagged in 3 seeds; with it
+one, while ``inverse`` ladders keep their flags (23 of 30, none false, in both). The price
+is power where the scatter is large: on ``interaction`` ladders with 10 problems that get
+worse, 1 of 30 is flagged (and 2 falsely), against 15 (and 29 falsely) without it.
 """
 
 from __future__ import annotations
@@ -20,7 +32,7 @@ __all__ = ["inverse_scaling"]
 
 
 def inverse_scaling(n, c, compute, task_ids, bucket_k, *, z: float = 3.0,
-                    estimator: str = "series") -> list[dict]:
+                    estimator: str = "series", scatter: float = 0.0) -> list[dict]:
     """Flag problems that get worse with scale against their bucket's law.
 
     Parameters
@@ -33,6 +45,9 @@ def inverse_scaling(n, c, compute, task_ids, bucket_k, *, z: float = 3.0,
         The ``P`` problems' ids.
     bucket_k
         The exponent ``k`` of each problem's bucket (``P`` values; NaN: not checked).
+    scatter
+        The problem-by-model variance ``omega^2`` on the logit scale (module docstring; 0:
+        binomial noise only).
 
     Returns
     -------
@@ -45,8 +60,11 @@ def inverse_scaling(n, c, compute, task_ids, bucket_k, *, z: float = 3.0,
     y, var = est.estimate, est.variance
     x = np.log(np.asarray(compute, float))[:, None]
     usable = np.isfinite(y) & (y > 0)
+    if not (np.isfinite(scatter) and scatter >= 0):
+        raise ValueError(f"expected a scatter variance >= 0, found {scatter}")
     with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(usable, y**2 / var, 0.0)
+        p = np.exp(-y)
+        w = np.where(usable, 1.0 / (var / y**2 + scatter * ((1 - p) / y) ** 2), 0.0)
         ly = np.where(usable, np.log(np.where(usable, y, 1.0)), 0.0)
         sw = w.sum(0)
         mx = (w * x).sum(0) / sw

@@ -536,7 +536,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
             bucket_k[local[j]] = law.fit.k
     worse = inverse_scaling(n[:, inside], c[:, inside], compute,
                             [task_ids[i] for i in inside], bucket_k,
-                            estimator=settings.estimator)
+                            estimator=settings.estimator, scatter=interaction["logit"])
     notes: list[str] = []
     if worse:
         notes.append(f"{len(worse)} problem(s) get worse with scale against their bucket's "
