@@ -1,5 +1,7 @@
 """Candidate laws, their choice by rolling backtests, and the calibrated intervals."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,6 +18,7 @@ from capability.prediction.calibrate import (
     average_weights,
     averaged_interval,
     calibrated_interval,
+    fallback_widening,
     law_error_posterior,
     sigma_posterior,
 )
@@ -195,6 +198,49 @@ def test_three_model_ladder_chooses_by_a_short_backtest_and_uses_the_stated_fall
             assert "fallback rule" in b.mean_pass_rate.method
         if law:
             assert sum(b.law == law for b in pred.buckets) >= 4, [b.law for b in pred.buckets]
+
+
+def test_a_short_backtest_that_errs_more_than_the_fallback_allows_widens_it():
+    """Three ladder models, the third far above the line of the first two (its counts are
+    the target's, a model with 10 times its compute): the short backtest's chosen law errs
+    more per decade than the fallback rule's law error, which is scaled up to it and said
+    so; the intervals are wider than the same law's under the plain fallback (``--law``, no
+    short backtest). A plain three-model ladder is not widened."""
+    sim = simulate_ladder(seed=0, kind="clean", ratios=(100, 30, 10))
+    counts = sim.counts[sim.counts["model"] != sim.target].copy()
+    m3 = counts["model"] == "m3"
+    target = sim.counts[sim.counts["model"] == sim.target].set_index("task_id")
+    counts.loc[m3, "c"] = target.loc[counts.loc[m3, "task_id"], "c"].to_numpy()
+    models = [(m, c, None) for m, c in sim.models if m != sim.target]
+    settings = PredictionSettings(n_resamples=100, seed=0)
+    auto = predict(counts, models, target=sim.target, target_compute=sim.target_compute,
+                   settings=settings)
+    law = auto.buckets[0].law
+    rolling = auto.selection["scores"]   # no rolling backtest with three models
+    assert all(sc["backtest_steps"] == 0 for sc in rolling.values())
+    notes = [w for w in auto.warnings if "more than the fallback rule allows" in w]
+    assert len(notes) == 1 and law in notes[0], auto.warnings
+    forced = predict(counts, models, target=sim.target, target_compute=sim.target_compute,
+                     settings=replace(settings, law=law))
+    for a, f in zip(auto.buckets, forced.buckets):
+        assert a.law == law and "the short backtest erred more" in a.mean_pass_rate.method
+        assert a.mean_pass_rate.estimate == pytest.approx(f.mean_pass_rate.estimate, abs=0.01)
+        wa = a.mean_pass_rate.confidence_interval.high - a.mean_pass_rate.confidence_interval.low
+        wf = f.mean_pass_rate.confidence_interval.high - f.mean_pass_rate.confidence_interval.low
+        assert wa > wf, (wa, wf)
+    plain = _predict(sim)
+    assert not any("more than the fallback rule allows" in w for w in plain.warnings)
+    assert all("short backtest erred more" not in b.mean_pass_rate.method
+               for b in plain.buckets)
+
+
+def test_fallback_widening_is_the_short_backtests_error_over_the_fallbacks():
+    score = LawScore(law="x", steps=1, mse_per_decade=np.zeros(6), mse_all=0.16,
+                     mean_abs_error_pp=1.0, sigma={}, dof=3.0, calibrated=False)
+    assert fallback_widening(score) == pytest.approx(2.0)
+    assert fallback_widening(replace(score, mse_all=0.01)) == 1.0
+    assert fallback_widening(replace(score, mse_all=float("nan"))) == 1.0
+    assert fallback_widening(None) == 1.0
 
 
 def _steps(errors, distance, slope=0.0, hat=(0.5, 0.5, 0.5), noise=1e-4):

@@ -35,6 +35,7 @@ from capability.prediction.calibrate import (
     calibrated_interval,
     choose_laws,
     excluded_laws,
+    fallback_widening,
     score_laws,
 )
 from capability.prediction.headline import headline
@@ -523,8 +524,9 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     scores = score_laws(steps, laws, len(local), taus)
     estimates = {name: f.mean_pass_rate for name, f in fits.items() if f is not None}
     short_excluded = excluded_laws(short_steps)
-    choice = choose_laws(score_laws(short_steps, laws, len(local)) if short_steps else scores,
-                         estimates, forced, short=bool(short_steps), exclude=short_excluded)
+    short_scores = score_laws(short_steps, laws, len(local)) if short_steps else {}
+    choice = choose_laws(short_scores or scores, estimates, forced, short=bool(short_steps),
+                         exclude=short_excluded)
     distance = float(np.log10(target_compute / compute.max()))
     level = settings.confidence_level
     slope = bucket_slopes(fits, target_compute)
@@ -552,6 +554,13 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                      f"{how} and its interval widened by the fallback rule (law error "
                      f"{FALLBACK_SIGMA['mean_pass_rate']} per decade on the angular scale, "
                      f"{FALLBACK_DOF} degrees of freedom)")
+        for law in dict.fromkeys(law for law, _ in choice if law is not None):
+            widen = fallback_widening(short_scores.get(law))
+            if widen > 1:
+                notes.append(f"the short backtest's {law} erred "
+                             f"{widen * FALLBACK_SIGMA['mean_pass_rate']:.2g} per decade on "
+                             "the angular scale, more than the fallback rule allows: its "
+                             f"intervals are widened {widen:.2f}x")
     elif excluded_laws(steps):
         notes.append(f"the rolling backtests predict one model only ({steps[0].held}): the "
                      "interval's law-error term rests on that one model's errors, which "
@@ -603,8 +612,10 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                                             (slope[q][b - 1], leverage))
         elif law_name is not None:
             fit, sc = fits[law_name], scores[law_name]
+            widen = 1.0 if sc.calibrated else fallback_widening(short_scores.get(law_name))
             how = (f"law error from {sc.steps} rolling backtest step(s)" if sc.calibrated else
-                   "law error by the fallback rule (no rolling backtest)")
+                   "law error by the fallback rule (no rolling backtest)" +
+                   (f", x {widen:.2f}: the short backtest erred more" if widen > 1 else ""))
             for q in ("mean_pass_rate", "neg_log_pass_rate"):
                 draws = getattr(fit, f"{q}_draws")[:, b - 1]
                 post = (sc.posterior or {}).get(q)
@@ -613,12 +624,14 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                           f"{np.sum(post[1][post[0] == 0]):.2f}; prior: none with "
                           f"probability {EXACT_PRIOR:g}, else half-Cauchy)"
                           if post is not None
-                          else f"{sc.sigma[q]:.3g} per decade, Student t with {sc.dof:g} df")
+                          else f"{widen * sc.sigma[q]:.3g} per decade, Student t with "
+                          f"{sc.dof:g} df")
                 method = (f"{law_name}: {fit.noise_method}; widened for the law's own error: "
                           f"{how}, on the {SCALES[q].name} scale x {distance:.2f} decades to "
                           f"the target: {spread}" + (offset_text if post is not None else ""))
                 ests[q] = calibrated_interval(float(getattr(fit, q)[b - 1]), draws, q,
-                                              sc.sigma[q], sc.dof, distance, level, method,
+                                              widen * sc.sigma[q], sc.dof, distance, level,
+                                              method,
                                               posterior=post,
                                               offset=(slope[q][b - 1], leverage))
         if ests:
