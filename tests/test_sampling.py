@@ -41,7 +41,7 @@ def test_truncate_at_stop_and_defaults():
     assert truncate_at_stop("    return 1\n", DEFAULT_STOP) == "    return 1\n"
 
 
-def test_client_survives_429_500_drops_and_slow_answers(tmp_path):
+def test_client_survives_429_500_drops_and_slow_answers(tmp_path, capfd):
     faults = Faults(rate_limit=0.15, server_error=0.15, drop=0.1, slow=0.05,
                     slow_seconds=1.5)
     out = tmp_path / "s.jsonl"
@@ -57,6 +57,28 @@ def test_client_survives_429_500_drops_and_slow_answers(tmp_path):
         assert idx == list(range(12))
     assert rows[0]["model"] == "m3" and rows[0]["stop"] == list(DEFAULT_STOP)
     assert {"temperature", "top_p", "max_tokens", "seed"} <= set(rows[0])
+    # The client gave up on slow answers; the server, answering later, says nothing of it.
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_sim_server_is_quiet_when_a_client_hangs_up(capsys):
+    """A client that hangs up mid-answer (a timeout, a killed run) is no error of the
+    server's: nothing is printed. Any other exception still is."""
+    server = SimServer(SIM, PROBLEMS)
+    try:
+        for exc in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+            try:
+                raise exc
+            except ConnectionError:
+                server.httpd.handle_error(None, ("127.0.0.1", 1))
+            assert capsys.readouterr().err == ""
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            server.httpd.handle_error(None, ("127.0.0.1", 1))
+        assert "ValueError: boom" in capsys.readouterr().err
+    finally:
+        server.httpd.server_close()
 
 
 def test_requests_carry_settings_seed_and_key_but_the_key_is_never_written(tmp_path,

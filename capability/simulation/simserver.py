@@ -16,6 +16,7 @@ import hashlib
 import json
 import random
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -47,6 +48,19 @@ class Faults:
     latency: float = 0.0  # every answer waits this long (simulated generation time)
 
 
+class _Server(ThreadingHTTPServer):
+    """A threading HTTP server that says nothing when a client hangs up mid-answer (a
+    sampler's timeout, a killed run): that is the client's business, not an error of the
+    server's. Any other exception is reported as the standard library does."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):   # broken pipe, reset
+            return
+        super().handle_error(request, client_address)
+
+
 class SimServer:
     """Serve ``sim`` on ``127.0.0.1:port`` (0 picks a free port) in a background thread.
 
@@ -67,8 +81,7 @@ class SimServer:
         self.requests = 0
         self.log: list[dict] = []  # the last requests' bodies and whether a key was sent
         handler = self._handler()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", port), handler)
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.thread: threading.Thread | None = None
