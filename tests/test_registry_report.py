@@ -173,6 +173,12 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     assert "predictions agree with the measurement" in md
     assert "## Candidate laws and their rolling backtests" in md and "figures/rolling.png" in md
     assert "weight in the average" in md and "log evidence" in md
+    # Each law's posterior probability of no law error (the spike of its prior).
+    pred = json.loads((run / "prediction.json").read_text())
+    exact = pred["law_selection"]["scores"]["problem_power"]["exact_probability"]
+    assert "probability of no law error" in md
+    row = next(line for line in md.splitlines() if line.startswith("| problem_power |"))
+    assert f"| {exact:.2f} |" in row
     assert "| average: " in md   # a bucket's law column names the averaged laws and weights
     # The ladder table gives each model's offset from the family's trend, and their spread.
     assert "| model | compute (FLOPs) | samples | final loss | offset |" in md

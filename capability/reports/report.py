@@ -148,11 +148,13 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
                              str(sc["backtest_steps"]), _fmt(sc["mean_abs_error_pp"], ".2f"),
                              _fmt(sc.get("log_evidence"), ".1f"),
                              _fmt(sc.get("mse_per_decade_angular"), ".2g"), _fmt(err, ".3f"),
+                             _fmt(sc.get("exact_probability"), ".2f"),
                              "backtests" if sc["calibrated_by_backtests"] else "fallback"])
         out.append(("Candidate laws and their rolling backtests",
                     ["law", "weight in the average", "chosen for buckets", "backtest steps",
                      "mean error (points)", "log evidence", "MSE per decade² (angular)",
-                     "law error per decade (angular)", "interval widened by"], law_rows))
+                     "law error per decade (angular)", "probability of no law error",
+                     "interval widened by"], law_rows))
     return out
 
 
