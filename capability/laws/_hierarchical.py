@@ -510,7 +510,6 @@ def _fit_ceiling_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> 
               for u in (_NO_CEILING[0], slab_mu)]
     infos = [None, None]
     priors = [None, None]
-    resp = np.full(p_count, share)
     rounds = 0
     for rounds in range(1, max_rounds + 1):  # noqa: B007 (rounds is reported)
         logz = []

@@ -119,8 +119,8 @@ from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 
 __all__ = ["Scale", "SCALES", "LawScore", "score_laws", "choose_laws", "calibrated_interval",
            "averaged_interval", "average_weights", "sigma_posterior", "law_error_posterior",
-           "excluded_laws", "fallback_widening", "FALLBACK_SIGMA", "EXACT_PRIOR",
-           "FALLBACK_DOF", "DEFAULT_ORDER", "OCCAM_WINDOW", "MIN_WEIGHT"]
+           "excluded_laws", "fallback_widening", "no_error_probability", "FALLBACK_SIGMA",
+           "EXACT_PRIOR", "FALLBACK_DOF", "DEFAULT_ORDER", "OCCAM_WINDOW", "MIN_WEIGHT"]
 
 FALLBACK_SIGMA = {"mean_pass_rate": 0.2, "neg_log_pass_rate": 1.0}
 FALLBACK_DOF = 3
@@ -368,6 +368,12 @@ def law_error_posterior(steps, law: str, q: str, scale: float, taus=None, cells=
     return (sig.ravel()[keep], w, tau.ravel()[keep]), z, blocks
 
 
+def no_error_probability(post) -> float:
+    """The posterior probability of no law error, ``sigma = 0``, in a law-error posterior
+    ``(sigma, weights[, tau])`` (:func:`law_error_posterior`)."""
+    return float(np.sum(post[1][post[0] == 0]))
+
+
 def _evidence_weights(steps, laws, taus=None) -> dict[str, tuple[float, float]]:
     """Per law ``(log evidence, weight)`` from the rolling backtests of the mean pass rate
     (:func:`law_error_posterior`), on the steps and buckets where every law in the pool has
@@ -423,7 +429,7 @@ def score_laws(steps, laws, n_buckets: int, taus=None) -> dict[str, LawScore]:
                         if quantity == q:
                             dof = float(sum(np.unique(b.bucket).size for b in blocks))
                             spread = float(np.sqrt(np.sum(post[1] * post[2] ** 2)))
-                            exact = float(np.sum(post[1][post[0] == 0]))
+                            exact = no_error_probability(post)
                         posterior[quantity] = post
                         sigma[quantity] = float(np.sqrt(np.sum(post[1] * post[0] ** 2)))
         z, weight = weights.get(law, (np.nan, 0.0))

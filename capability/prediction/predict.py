@@ -36,6 +36,7 @@ from capability.prediction.calibrate import (
     choose_laws,
     excluded_laws,
     fallback_widening,
+    no_error_probability,
     score_laws,
 )
 from capability.prediction.headline import headline
@@ -527,6 +528,9 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     short_scores = score_laws(short_steps, laws, len(local)) if short_steps else {}
     choice = choose_laws(short_scores or scores, estimates, forced, short=bool(short_steps),
                          exclude=short_excluded)
+    # Per chosen law, the factor on the fallback rule's law error (1 with rolling backtests).
+    widening = {law: 1.0 if steps else fallback_widening(short_scores.get(law))
+                for law, _ in choice if law is not None}
     distance = float(np.log10(target_compute / compute.max()))
     level = settings.confidence_level
     slope = bucket_slopes(fits, target_compute)
@@ -554,8 +558,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                      f"{how} and its interval widened by the fallback rule (law error "
                      f"{FALLBACK_SIGMA['mean_pass_rate']} per decade on the angular scale, "
                      f"{FALLBACK_DOF} degrees of freedom)")
-        for law in dict.fromkeys(law for law, _ in choice if law is not None):
-            widen = fallback_widening(short_scores.get(law))
+        for law, widen in widening.items():
             if widen > 1:
                 notes.append(f"the short backtest's {law} erred "
                              f"{widen * FALLBACK_SIGMA['mean_pass_rate']:.2g} per decade on "
@@ -612,7 +615,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                                             (slope[q][b - 1], leverage))
         elif law_name is not None:
             fit, sc = fits[law_name], scores[law_name]
-            widen = 1.0 if sc.calibrated else fallback_widening(short_scores.get(law_name))
+            widen = widening[law_name]
             how = (f"law error from {sc.steps} rolling backtest step(s)" if sc.calibrated else
                    "law error by the fallback rule (no rolling backtest)" +
                    (f", x {widen:.2f}: the short backtest erred more" if widen > 1 else ""))
@@ -621,7 +624,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                 post = (sc.posterior or {}).get(q)
                 spread = (f"posterior predictive over the law error per decade (posterior "
                           f"rms {sc.sigma[q]:.3g}, none with probability "
-                          f"{np.sum(post[1][post[0] == 0]):.2f}; prior: none with "
+                          f"{no_error_probability(post):.2f}; prior: none with "
                           f"probability {EXACT_PRIOR:g}, else half-Cauchy)"
                           if post is not None
                           else f"{widen * sc.sigma[q]:.3g} per decade, Student t with "
