@@ -1,7 +1,8 @@
 """The report's law per problem, partially pooled: ``-log p_i(C) = exp(-b_i - s_i log10 C)``
 (a power law in ``C`` with its own exponent ``s_i / ln 10`` per problem), ``(b_i, s_i) ~
-N(mu, Sigma)``, fitted on the binomial likelihood, so never-solved problems count. See
-:mod:`capability.laws.per_problem`."""
+N(mu, Sigma)`` -- or, for a problem whose counts say so (one that gets worse with scale),
+with the slope's variance widened by 1 (a contaminated normal, ``robust``) -- fitted on the
+binomial likelihood, so never-solved problems count. See :mod:`capability.laws.per_problem`."""
 
 from __future__ import annotations
 
