@@ -58,11 +58,13 @@ def test_offsets_are_recovered_from_the_counts(seed):
 def test_few_samples_read_the_offsets_on_the_true_link():
     """Emergence with 20 samples per problem (a logistic per problem, no offsets): read from
     the problems every model solved sometimes but not always, the offsets are on the logit
-    link and their spread's posterior rms stays under 0.1 decades (measured 0.058-0.099; from
-    every problem some model solved sometimes: cloglog in 4 of 4 seeds, up to 0.15)."""
+    link and their spread's posterior rms stays under 0.16 decades (measured 0.083-0.145
+    with the prior's scale 0.3, 0.058-0.099 with 0.1; from every problem some model solved
+    sometimes: cloglog in 4 of 4 seeds, up to 0.15 with the scale 0.1), below an irregular
+    ladder's (0.23, where the truth is 0.15)."""
     for seed in range(4):
         found = model_offsets(*_counts(simulate_ladder(seed=seed, kind="few-samples")))
-        assert found.link == "logit" and found.tau < 0.1, (seed, found.link, found.tau)
+        assert found.link == "logit" and found.tau < 0.16, (seed, found.link, found.tau)
 
 
 def test_offset_spread_posterior_follows_the_offsets():
