@@ -16,11 +16,14 @@ against its measured bucket means. It prints per kind and per real backtest:
   ``err/linear``.
 
     python bench/accuracy.py [--seeds 20] [--kinds clean,emergence] [--no-real]
-                             [--ratios 40,20,8,3]
+                             [--ratios 40,20,8,3] [--samples 1000]
 
 ``--ratios`` sets the ladder (how many times below the target each model's compute is):
 a short ladder such as ``40,20,8,3`` or ``20,8,3`` looks like the real families (four or
-three models, the target 2-5x beyond the largest).
+three models, the target 2-5x beyond the largest). ``--samples`` sets the samples per
+problem (default: the kind's, 200 or 20); ``--ratios 50,20,8,4,2 --samples 1000`` is shaped
+like the held-back real ladders (five models, about 1100 samples per problem, the target 2x
+beyond the largest).
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ def main() -> None:
     parser.add_argument("--ratios", default=None,
                         help="comma-separated compute ratios of the ladder models to the "
                              "target (default: 1000,300,100,30,10)")
+    parser.add_argument("--samples", type=int, default=None,
+                        help="samples per problem (default: the kind's, 200 or 20)")
     args = parser.parse_args()
     head = (f"{'ladder':<28} {'err':>6} {'worst':>6} {'cover':>6} {'width':>6} "
             f"{'no_change':>9} {'linear':>7} {'err/linear':>10}")
@@ -78,7 +83,7 @@ def main() -> None:
     for kind in [k for k in args.kinds.split(",") if k]:
         rows = []
         for seed in range(args.seeds):
-            sim = simulate_ladder(seed=seed, kind=kind, **ratios)
+            sim = simulate_ladder(seed=seed, kind=kind, n_samples=args.samples, **ratios)
             counts = sim.counts[sim.counts["model"] != sim.target]
             pred = predict(counts, [(m, c, sim.losses[m]) for m, c in sim.models],
                            target=sim.target, target_compute=sim.target_compute,
