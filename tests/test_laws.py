@@ -378,6 +378,27 @@ def test_occam_window_keeps_only_laws_near_the_most_accurate():
     assert {k: v.weight for k, v in none.items()} == {"a": 1.0, "b": 0.0, "wide": 0.0}
 
 
+def test_a_baseline_joins_occams_window_but_does_not_set_it():
+    """No change predicting the backtests best by more than the window (its held models
+    sat below their trend) no longer shuts the laws out: the window is set by the best
+    law, the baseline joins it and takes its evidence's share. With baselines alone, the
+    better of them sets it."""
+    def score(law, mse, weight):
+        return LawScore(law=law, steps=3, mse_per_decade=np.zeros(2), mse_all=mse,
+                        mean_abs_error_pp=0.0, sigma={}, dof=1.0, calibrated=True,
+                        log_evidence=0.0, weight=weight)
+
+    scores = {"no_change": score("no_change", 0.5, 0.6), "power": score("power", 1.0, 0.3),
+              "problem_power": score("problem_power", 1.4, 0.1),
+              "linear": score("linear", 1.6, 0.2), "logistic": score("logistic", 1.6, 0.1)}
+    out = {k: v.weight for k, v in _occam_window(scores).items()}
+    assert out == pytest.approx({"no_change": 0.6, "power": 0.3, "problem_power": 0.1,
+                                 "linear": 0.0, "logistic": 0.0})
+    only = _occam_window({"no_change": score("no_change", 1.0, 0.3),
+                          "linear": score("linear", 2.0, 0.7)})
+    assert {k: v.weight for k, v in only.items()} == {"no_change": 1.0, "linear": 0.0}
+
+
 def test_irregular_ladder_is_not_averaged_onto_the_straight_line():
     """Models off their family's trend (kind irregular): the straight line's large errors
     at every step fit its error model well, but it lies outside Occam's window; the

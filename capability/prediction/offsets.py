@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from capability.prediction.calibrate import SCALES, sigma_posterior
+from capability.prediction.calibrate import BASELINES, SCALES, sigma_posterior
 
 __all__ = ["ModelOffsets", "model_offsets", "offset_leverage", "hat_row", "bucket_slopes",
            "TAU_SCALE", "LINKS"]
@@ -268,7 +268,6 @@ def offset_leverage(compute, target_compute: float) -> float:
 
 
 SLOPE_STEP = 0.05   # decades either side of a compute for the laws' slopes
-BASELINES = ("no_change", "linear")
 
 
 def bucket_slopes(fits, compute: float) -> dict[str, np.ndarray]:
