@@ -12,13 +12,18 @@ from capability.prediction.predict import PredictionSettings, predict
 from capability.simulation.simulate import simulate_ladder
 
 
-def _fit(sim):
+def _arrays(sim):
+    """The ladder models' counts ``n, c`` (models by problems, in the simulation's problem
+    order) and ``log10`` compute."""
     names = [m for m, _ in sim.models]
     ids = list(sim.a.index)
     c = sim.counts.pivot(index="model", columns="task_id", values="c").loc[names, ids]
     n = np.full(c.shape, int(sim.counts["n"].iloc[0]))
-    x = np.log10([cc for _, cc in sim.models])
-    return fit_hierarchical(n, c.to_numpy(), x, link="loglog", ceiling=True, interaction=0.0)
+    return n, c.to_numpy(), np.log10([cc for _, cc in sim.models])
+
+
+def _fit(sim):
+    return fit_hierarchical(*_arrays(sim), link="loglog", ceiling=True, interaction=0.0)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -4,18 +4,14 @@ whose counts cannot tell pooled."""
 
 import numpy as np
 import pytest
+from test_ceiling import _arrays
 
 from capability.laws._hierarchical import fit_hierarchical
 from capability.simulation.simulate import simulate_ladder
 
 
 def _fits(sim):
-    names = [m for m, _ in sim.models]
-    ids = list(sim.a.index)
-    c = sim.counts.pivot(index="model", columns="task_id", values="c").loc[names, ids]
-    n = np.full(c.shape, int(sim.counts["n"].iloc[0]))
-    x = np.log10([cc for _, cc in sim.models])
-    return [fit_hierarchical(n, c.to_numpy(), x, link="loglog", interaction=0.0, robust=r)
+    return [fit_hierarchical(*_arrays(sim), link="loglog", interaction=0.0, robust=r)
             for r in (False, True)]
 
 

@@ -499,6 +499,35 @@ def _log_evidence(prob: _Problem, theta, info, mu, sigma) -> np.ndarray:
             0.5 * np.linalg.slogdet(sigma)[1] - 0.5 * np.linalg.slogdet(info)[1])
 
 
+def _two_component_step(prob: _Problem, thetas: list, priors: list, share: float):
+    """One E-step of a two-component prior: every problem's mode under each component's
+    prior ``(mu, sigma)`` (Fisher scoring from ``thetas``), the Laplace covariances there,
+    and each problem's posterior probability of component 1 given the prior odds
+    ``share``. Returns ``(thetas, covs, resp)``."""
+    thetas, covs, logz = list(thetas), [None, None], []
+    for k, (m, s) in enumerate(priors):
+        thetas[k], info = _fisher_scoring(prob, thetas[k], m, np.linalg.inv(s))
+        logz.append(_log_evidence(prob, thetas[k], info, m, s))
+        covs[k] = np.linalg.inv(info)
+    return thetas, covs, special.expit(special.logit(share) + logz[1] - logz[0])
+
+
+def _mixture_result(base: HierarchicalFit, prob: _Problem, ceiling: bool, resp, thetas, covs,
+                    priors, share: float, major: int, rounds: int) -> HierarchicalFit:
+    """The fit of a two-component prior (:class:`_Mixture`): ``theta`` and ``cov`` each
+    problem's more probable component, ``mu`` and ``sigma`` component ``major``'s prior."""
+    mixture = _Mixture(resp=resp, theta=tuple(thetas), cov=tuple(covs),
+                       mu=tuple(p[0] for p in priors), sigma=tuple(p[1] for p in priors),
+                       share=share)
+    top = (resp > 0.5)[:, None]
+    return HierarchicalFit(link=base.link, ceiling=ceiling,
+                           theta=np.where(top, thetas[1], thetas[0]),
+                           cov=np.where(top[..., None], covs[1], covs[0]),
+                           mu=priors[major][0], sigma=priors[major][1],
+                           x_center=base.x_center, rounds=base.rounds + rounds, problem=prob,
+                           interaction=base.interaction, mixture=mixture)
+
+
 def _fit_ceiling_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> HierarchicalFit:
     """The ceiling law: ``p_i = q_i F(b_i + s_i x)`` with a spike-and-slab prior on ``u_i =
     logit q_i`` -- no ceiling (``u_i`` at ``_NO_CEILING``) with probability ``1 - share``, a
@@ -523,20 +552,14 @@ def _fit_ceiling_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> 
     floor = np.diag([1e-3, 1e-3])
     thetas = [np.column_stack([base.theta[:, :2], np.full(p_count, u)])
               for u in (_NO_CEILING[0], slab_mu)]
-    infos = [None, None]
     priors = [None, None]
     rounds = 0
     for rounds in range(1, max_rounds + 1):  # noqa: B007 (rounds is reported)
-        logz = []
         for k, (m_u, s_u) in enumerate((_NO_CEILING, (slab_mu, slab_sd))):
-            mu = np.append(mu_bs, m_u)
             sigma = np.zeros((3, 3))
             sigma[:2, :2], sigma[2, 2] = sigma_bs, s_u**2
-            priors[k] = (mu, sigma)
-            thetas[k], infos[k] = _fisher_scoring(prob, thetas[k], mu, np.linalg.inv(sigma))
-            logz.append(_log_evidence(prob, thetas[k], infos[k], mu, sigma))
-        resp = special.expit(special.logit(share) + logz[1] - logz[0])
-        covs = [np.linalg.inv(i) for i in infos]
+            priors[k] = (np.append(mu_bs, m_u), sigma)
+        thetas, covs, resp = _two_component_step(prob, thetas, priors, share)
         new_share = float(np.clip(resp.mean(), *_SHARE_BOUNDS))
         r = np.maximum(resp.sum(), 1e-9)
         new_slab_mu = float(np.sum(resp * thetas[1][:, 2]) / r)
@@ -557,17 +580,8 @@ def _fit_ceiling_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> 
         mu_bs, sigma_bs = new_mu_bs, new_sigma_bs
         if change < tol:
             break
-    mixture = _Mixture(resp=resp, theta=tuple(thetas), cov=tuple(covs),
-                              mu=tuple(p[0] for p in priors), sigma=tuple(p[1] for p in priors),
-                              share=share)
-    top = (resp > 0.5)[:, None]
-    major = int(share > 0.5)
-    return HierarchicalFit(link=base.link, ceiling=True,
-                           theta=np.where(top, thetas[1], thetas[0]),
-                           cov=np.where(top[..., None], covs[1], covs[0]),
-                           mu=priors[major][0], sigma=priors[major][1],
-                           x_center=base.x_center, rounds=base.rounds + rounds, problem=prob,
-                           interaction=base.interaction, mixture=mixture)
+    return _mixture_result(base, prob, True, resp, thetas, covs, priors, share,
+                           int(share > 0.5), rounds)
 
 
 def _fit_wide_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> HierarchicalFit:
@@ -592,17 +606,11 @@ def _fit_wide_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> Hie
     floor = np.diag([1e-3, 1e-3])
     share = _WIDE_SHARE_START
     thetas = [base.theta, base.theta]
-    infos = [None, None]
     priors = [(mu, sigma), (mu, sigma + wide)]
     rounds = 0
     for rounds in range(1, max_rounds + 1):  # noqa: B007 (rounds is reported)
         priors = [(mu, sigma), (mu, sigma + wide)]
-        logz = []
-        for k, (m, s) in enumerate(priors):
-            thetas[k], infos[k] = _fisher_scoring(prob, thetas[k], m, np.linalg.inv(s))
-            logz.append(_log_evidence(prob, thetas[k], infos[k], m, s))
-        resp = special.expit(special.logit(share) + logz[1] - logz[0])
-        covs = [np.linalg.inv(i) for i in infos]
+        thetas, covs, resp = _two_component_step(prob, thetas, priors, share)
         new_share = float(np.clip(resp.mean(), *_WIDE_SHARE_BOUNDS))
         w = 1.0 - resp
         total = np.maximum(w.sum(), 1e-9)
@@ -615,13 +623,4 @@ def _fit_wide_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> Hie
         share, mu, sigma = new_share, new_mu, new_sigma
         if change < tol:
             break
-    mixture = _Mixture(resp=resp, theta=tuple(thetas), cov=tuple(covs),
-                       mu=tuple(p[0] for p in priors), sigma=tuple(p[1] for p in priors),
-                       share=share)
-    top = (resp > 0.5)[:, None]
-    return HierarchicalFit(link=base.link, ceiling=False,
-                           theta=np.where(top, thetas[1], thetas[0]),
-                           cov=np.where(top[..., None], covs[1], covs[0]),
-                           mu=priors[0][0], sigma=priors[0][1], x_center=base.x_center,
-                           rounds=base.rounds + rounds, problem=prob,
-                           interaction=base.interaction, mixture=mixture)
+    return _mixture_result(base, prob, False, resp, thetas, covs, priors, share, 0, rounds)
