@@ -65,3 +65,27 @@ def test_robust_needs_no_ceiling_and_is_reported_as_a_mixture():
     np.testing.assert_array_equal(robust.theta[~top], mix.theta[0][~top])
     np.testing.assert_array_equal(robust.mu, mix.mu[0])
     assert mix.sigma[1][1, 1] > mix.sigma[0][1, 1] + 0.99
+
+
+def test_prediction_json_and_report_name_the_problems_off_the_trend():
+    """``law_selection.off_trend`` keeps the robust prior's share and the problems it reads
+    as off the common trend, and the report's ladder caption names them: on a clean ladder
+    with six problems that get worse, at least five of them and no other."""
+    from capability.prediction.predict import PredictionSettings, predict
+    from capability.reports.report import _tables
+
+    sim = simulate_ladder(seed=0, kind="clean", n_inverse=6)
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    pred = predict(counts, [(m, c, None) for m, c in sim.models], target=sim.target,
+                   target_compute=sim.target_compute,
+                   settings=PredictionSettings(n_resamples=50, law="problem_power"))
+    record = pred.to_dict()["law_selection"]["off_trend"]
+    worse = set(sim.k.index[sim.k < 0])
+    covered = {t for b in pred.buckets for t in b.task_ids}
+    assert set(record["problems"]) <= worse
+    assert len(set(record["problems"])) >= min(5, len(worse & covered))
+    assert 0.002 <= record["share"] <= 0.2
+    ladder = next(title for title, _, _ in _tables(pred.to_dict(), None)
+                  if title.startswith("Ladder"))
+    assert f"reads {len(record['problems'])} problem(s) as off the common trend" in ladder
+    assert record["problems"][0] in ladder

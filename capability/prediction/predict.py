@@ -340,6 +340,19 @@ def _ceiling_record(fit: LawFit | None) -> dict | None:
             "problems_likely_capped": int(np.sum(mix.resp > 0.5))}
 
 
+def _off_trend_record(fit: LawFit | None, task_ids) -> dict | None:
+    """What ``problem_power``'s robust prior read from the ladder
+    (:func:`capability.laws._hierarchical._fit_wide_mixture`): the share of problems with a
+    slope of their own, and the problems (``task_ids`` in the fit's column order) more
+    likely off the common trend than not, most probable first; None without the law."""
+    mix = None if fit is None else fit.extra.mixture
+    if mix is None:
+        return None
+    order = np.argsort(-mix.resp, kind="stable")
+    return {"share": float(mix.share),
+            "problems": [task_ids[i] for i in order if mix.resp[i] > 0.5]}
+
+
 def _consistent_neg_log(neg_log: IntervalEstimate, rate: IntervalEstimate) -> IntervalEstimate:
     """Raise the upper bound of ``-E[log p]`` to at least ``-log`` of the mean pass rate's
     lower bound: ``-E[log p] >= -log E[p]`` (Jensen), so a bucket whose mean pass rate may be
@@ -656,6 +669,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                           "leverage": leverage},
         "problem_by_model_variance": interaction,
         "ceilings": _ceiling_record(fits.get("ceiling")),
+        "off_trend": _off_trend_record(fits.get("problem_power"),
+                                       [task_ids[i] for i in inside]),
     }
     if loss_note:
         notes.append(loss_note)

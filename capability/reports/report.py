@@ -116,6 +116,7 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
     pooled = (prediction.get("settings") or {}).get("pool_slopes")
     scatter = (selection.get("problem_by_model_variance") or {}).get("logit")
     ceilings = selection.get("ceilings")
+    off_trend = (selection.get("off_trend") or {}).get("problems") or []
     out += [("Ladder (offset: decades of effective compute off the family's trend, the part "
              "a ladder can see; the spread is the offsets' posterior rms, in the intervals"
              + ("" if offsets.get("used", True) else " only with offsets on") +
@@ -124,7 +125,11 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
               "scale, beyond the binomial noise") +
              ("" if not ceilings else
               f"; the ceiling law reads {ceilings['share']:.0%} of the problems as levelling "
-              f"off, at a pass rate near {ceilings['slab_q']:.2f}") + ")",
+              f"off, at a pass rate near {ceilings['slab_q']:.2f}") +
+             ("" if not off_trend else
+              f"; the per-problem power law reads {len(off_trend)} problem(s) as off the "
+              f"common trend, given slopes of their own: {', '.join(off_trend[:5])}"
+              f"{' ...' if len(off_trend) > 5 else ''}") + ")",
              ["model", "compute (FLOPs)", "samples", "final loss", "offset"], models),
             ("Per-bucket prediction" + (" (k: the report's law's exponents, partially "
                                         "pooled across buckets)" if pooled else ""),
