@@ -7,6 +7,8 @@ import pytest
 from test_ceiling import _arrays
 
 from capability.laws._hierarchical import fit_hierarchical
+from capability.prediction.predict import PredictionSettings, predict
+from capability.reports.report import _tables
 from capability.simulation.simulate import simulate_ladder
 
 
@@ -71,9 +73,6 @@ def test_prediction_json_and_report_name_the_problems_off_the_trend():
     """``law_selection.off_trend`` keeps the robust prior's share and the problems it reads
     as off the common trend, and the report's ladder caption names them: on a clean ladder
     with six problems that get worse, at least five of them and no other."""
-    from capability.prediction.predict import PredictionSettings, predict
-    from capability.reports.report import _tables
-
     sim = simulate_ladder(seed=0, kind="clean", n_inverse=6)
     counts = sim.counts[sim.counts["model"] != sim.target]
     pred = predict(counts, [(m, c, None) for m, c in sim.models], target=sim.target,

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from capability.estimation.trends import inverse_scaling
+from capability.laws import interaction_variance
 from capability.prediction.predict import PredictionSettings, predict
 from capability.simulation.simulate import bucket_truth, simulate_ladder
 
@@ -141,9 +143,6 @@ def test_scatter_beyond_the_binomial_noise_is_not_read_as_getting_worse():
     on the logit scale) and no problem gets worse: with the binomial noise alone a problem
     whose points one model's effect tilts looks significantly worse (14 flagged here); with
     the ladder's scatter in each point's variance, at most one."""
-    from capability.estimation.trends import inverse_scaling
-    from capability.laws import interaction_variance
-
     sim = simulate_ladder(seed=0, kind="interaction")
     names = [m for m, _ in sim.models if m != sim.target]
     compute = np.array([c for m, c in sim.models if m != sim.target])

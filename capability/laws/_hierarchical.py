@@ -286,8 +286,8 @@ class HierarchicalFit:
         the posterior of a problem every sample solved is not (its counts bound its pass rate
         from below only), and symmetric draws would pull such problems below their counts.
         Without the counts (a fit made by hand), the Laplace draws are returned. With a
-        ceiling, each problem's draw comes from the no-ceiling or the ceiling component of
-        its posterior with that component's posterior probability (:class:`_Mixture`).
+        two-component prior, each problem's draw comes from one component of its posterior
+        with that component's posterior probability (:class:`_Mixture`).
         """
         if self.mixture is None:
             return _sir(self.problem, self.theta, self.cov, self.mu, self.sigma, n_draws, rng)
@@ -454,14 +454,10 @@ def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
     x_center = float(x_raw.mean())
     x = x_raw - x_center
     omega2 = interaction_variance(n, c, x, link) if interaction is None else float(interaction)
-    if ceiling:
+    if ceiling or robust:   # a two-component prior, from the fit with the common normal
         base = fit_hierarchical(n, c, x_raw, link=link, interaction=omega2,
                                 max_rounds=max_rounds, tol=tol)
-        return _fit_ceiling_mixture(base, max_rounds, tol)
-    if robust:
-        base = fit_hierarchical(n, c, x_raw, link=link, interaction=omega2,
-                                max_rounds=max_rounds, tol=tol)
-        return _fit_wide_mixture(base, max_rounds, tol)
+        return (_fit_ceiling_mixture if ceiling else _fit_wide_mixture)(base, max_rounds, tol)
     prob = _Problem(n=n.T, c=c.T, x=x, link=link, ceiling=False)
     # A vague start: intercept from the pooled pass rate, slope 1 per unit of x.
     rate = (c.sum() + 0.5) / (n.sum() + 1.0)
@@ -606,7 +602,6 @@ def _fit_wide_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> Hie
     floor = np.diag([1e-3, 1e-3])
     share = _WIDE_SHARE_START
     thetas = [base.theta, base.theta]
-    priors = [(mu, sigma), (mu, sigma + wide)]
     rounds = 0
     for rounds in range(1, max_rounds + 1):  # noqa: B007 (rounds is reported)
         priors = [(mu, sigma), (mu, sigma + wide)]

@@ -46,19 +46,20 @@ def _fit_and_draws(data: LadderData, x: np.ndarray, link: str, ceiling: bool, n_
     rolling backtests fit the same origin once per model they predict, and only where they
     evaluate it differs. A hit returns what the computation would, bit for bit; it leaves
     ``rng`` where it was, which is safe because no law draws from it afterwards."""
+    robust = link in ROBUST and not ceiling
     interaction = None if data.interaction is None else data.interaction.get(link)
     key = hashlib.sha256(b"".join([
         np.ascontiguousarray(data.n, float).tobytes(),
         np.ascontiguousarray(data.c, float).tobytes(), np.ascontiguousarray(x, float).tobytes(),
-        repr((data.n.shape, link, ceiling, ROBUST, interaction, n_draws,
+        repr((data.n.shape, link, ceiling, robust, interaction, n_draws,
               rng.bit_generator.state)).encode()])).hexdigest()
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
-    fit = fit_hierarchical(data.n, data.c, x, link=link, ceiling=ceiling,
-                           robust=link in ROBUST and not ceiling, interaction=interaction)
+    fit = fit_hierarchical(data.n, data.c, x, link=link, ceiling=ceiling, robust=robust,
+                           interaction=interaction)
     theta = fit.draws(n_draws, rng) if n_draws > 0 else None
     if theta is not None:
         theta.setflags(write=False)

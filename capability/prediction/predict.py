@@ -553,8 +553,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     for j, law in enumerate(report):
         if law is not None:
             bucket_k[local[j]] = law.fit.k
-    worse = inverse_scaling(n[:, inside], c[:, inside], compute,
-                            [task_ids[i] for i in inside], bucket_k,
+    inside_ids = [task_ids[i] for i in inside]   # the fits' columns
+    worse = inverse_scaling(n[:, inside], c[:, inside], compute, inside_ids, bucket_k,
                             estimator=settings.estimator, scatter=interaction["logit"])
     notes: list[str] = []
     if worse:
@@ -669,8 +669,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                           "leverage": leverage},
         "problem_by_model_variance": interaction,
         "ceilings": _ceiling_record(fits.get("ceiling")),
-        "off_trend": _off_trend_record(fits.get("problem_power"),
-                                       [task_ids[i] for i in inside]),
+        "off_trend": _off_trend_record(fits.get("problem_power"), inside_ids),
     }
     if loss_note:
         notes.append(loss_note)
