@@ -67,7 +67,7 @@ the buckets read them as a large offset and so as no law error -- with 20 sample
 problem the per-problem power law took 0.93 of the weight on one ladder, whose errors were
 larger than the logistic law's (0.0074 against 0.0050 per decade^2), and erred 15.3
 points; at the shared spread 7.7 (few-samples 4.83 -> 4.46 points over 20 seeds,
-`interaction` 3.65 -> 3.73, no other kind moved). The weights
+`interaction` 3.65 -> 3.73, every other kind within 0.01). The weights
 are ``Z_l / sum_m Z_m`` (Bayesian model averaging with equal prior weights) over the laws
 in *Occam's window*: those whose mean squared backtest error per decade^2 (``mse_all``) is
 within ``OCCAM_WINDOW`` (1.5) times the smallest; laws under ``MIN_WEIGHT`` of the largest
@@ -128,8 +128,8 @@ from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 __all__ = ["Scale", "SCALES", "LawScore", "score_laws", "choose_laws", "calibrated_interval",
            "averaged_interval", "average_weights", "sigma_posterior", "law_error_posterior",
            "excluded_laws", "fallback_widening", "no_error_probability", "shared_spread",
-           "FALLBACK_SIGMA",
-           "EXACT_PRIOR", "FALLBACK_DOF", "DEFAULT_ORDER", "OCCAM_WINDOW", "MIN_WEIGHT"]
+           "FALLBACK_SIGMA", "EXACT_PRIOR", "FALLBACK_DOF", "DEFAULT_ORDER", "OCCAM_WINDOW",
+           "MIN_WEIGHT"]
 
 FALLBACK_SIGMA = {"mean_pass_rate": 0.2, "neg_log_pass_rate": 1.0}
 FALLBACK_DOF = 3
