@@ -16,7 +16,7 @@ against its measured bucket means. It prints per kind and per real backtest:
   ``err/linear``.
 
     python bench/accuracy.py [--seeds 20] [--kinds clean,emergence] [--no-real]
-                             [--ratios 40,20,8,3] [--samples 1000]
+                             [--ratios 40,20,8,3] [--samples 1000] [--offset-sd 0.4]
 
 ``--ratios`` sets the ladder (how many times below the target each model's compute is):
 a short ladder such as ``40,20,8,3`` or ``20,8,3`` looks like the real families (four or
@@ -73,6 +73,8 @@ def main() -> None:
                              "target (default: 1000,300,100,30,10)")
     parser.add_argument("--samples", type=int, default=None,
                         help="samples per problem (default: the kind's, 200 or 20)")
+    parser.add_argument("--offset-sd", type=float, default=None,
+                        help="irregular ladders' offsets' sd in decades (default: 0.15)")
     args = parser.parse_args()
     head = (f"{'ladder':<28} {'err':>6} {'worst':>6} {'cover':>6} {'width':>6} "
             f"{'no_change':>9} {'linear':>7} {'err/linear':>10}")
@@ -80,6 +82,8 @@ def main() -> None:
     t0 = time.perf_counter()
     ratios = {} if args.ratios is None else \
         {"ratios": tuple(float(r) for r in args.ratios.split(","))}
+    if args.offset_sd is not None:
+        ratios["offset_sd"] = args.offset_sd
     for kind in [k for k in args.kinds.split(",") if k]:
         rows = []
         for seed in range(args.seeds):
@@ -91,7 +95,9 @@ def main() -> None:
                                                        n_resamples=args.resamples))
             truth = [t["mean_pass_rate"] for t in bucket_truth(sim, pred.assignment.buckets)]
             rows += _rows(pred, truth)
-        print(_line(f"sim {kind} ({args.seeds} seeds)", rows), flush=True)
+        sd = f", sd {args.offset_sd:g}" if args.offset_sd is not None and \
+            kind == "irregular" else ""
+        print(_line(f"sim {kind} ({args.seeds} seeds{sd})", rows), flush=True)
     if not args.no_real:
         all_rows = []
         for ladder in real_ladders():

@@ -565,9 +565,9 @@ def _simulate_options(parser: argparse.ArgumentParser) -> None:
                              "problems level off), 'saturating' (most problems near 1), "
                              "'few-samples' (emergence, 20 samples), 'inverse' (10 problems get "
                              "worse), 'irregular' (every model off its family's trend by "
-                             "N(0, 0.15^2) decades of compute), 'interaction' (every model "
-                             "finds each problem easier or harder: N(0, 1) on the logit "
-                             "scale) (default: clean)")
+                             "N(0, sd^2) decades of compute, --offset-sd), 'interaction' "
+                             "(every model finds each problem easier or harder: N(0, 1) on "
+                             "the logit scale) (default: clean)")
     parser.add_argument("--problems", type=int, default=164, metavar="N",
                         help="number of problems (default: 164, as HumanEval)")
     parser.add_argument("--samples", type=int, default=None, metavar="N",
@@ -586,6 +586,9 @@ def _simulate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ratios", default="1000,300,100,30,10",
                         help="how many times less compute each ladder model has than the "
                              "target, comma-separated (default: 1000,300,100,30,10)")
+    parser.add_argument("--offset-sd", type=float, default=0.15, metavar="DECADES",
+                        help="for --kind irregular: the sd of every model's offset from its "
+                             "family's trend, in decades of compute (default: 0.15)")
 
 
 def _simulate(args: argparse.Namespace):
@@ -601,7 +604,8 @@ def _simulate(args: argparse.Namespace):
         sim = simulate_ladder(seed=args.seed, n_problems=args.problems,
                               n_samples=args.samples, target_compute=args.target_compute,
                               ratios=ratios, k=args.k, k_spread=args.k_spread,
-                              n_inverse=args.inverse, kind=args.kind)
+                              n_inverse=args.inverse, kind=args.kind,
+                              offset_sd=args.offset_sd)
     except ValueError as err:
         raise InputError(str(err), key="simulate") from None
     return sim, write_simulation(sim, args.out)

@@ -591,9 +591,11 @@ def test_one_held_model_does_not_average_in_no_change():
     held model sitting below its trend. On this simulated irregular ladder its held model
     sits 0.27 decades below the one before it, no change predicts it best, and before the
     rule it took all the weight (11.6 points off the truth); now it takes none, and its
-    score is still recorded. With five models it may take weight again."""
+    score is still recorded. With five models it may take weight again. (On nominal
+    compute: with the offsets, evident on this ladder, the laws are fitted on effective
+    compute and the held model no longer sits below their trend.)"""
     sim = simulate_ladder(seed=0, kind="irregular", ratios=(40, 20, 8, 3))
-    pred = _predict(sim)
+    pred = _predict(sim, model_offsets=False)
     scores = pred.selection["scores"]
     assert scores["no_change"]["weight"] == 0.0
     assert np.isfinite(scores["no_change"]["mse_per_decade_angular"])

@@ -128,6 +128,7 @@ from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 __all__ = ["Scale", "SCALES", "LawScore", "score_laws", "choose_laws", "calibrated_interval",
            "averaged_interval", "average_weights", "sigma_posterior", "law_error_posterior",
            "excluded_laws", "fallback_widening", "no_error_probability", "shared_spread",
+           "with_offsets",
            "FALLBACK_SIGMA", "EXACT_PRIOR", "FALLBACK_DOF", "DEFAULT_ORDER", "OCCAM_WINDOW",
            "MIN_WEIGHT"]
 
@@ -459,6 +460,28 @@ def score_laws(steps, laws, n_buckets: int, taus=None) -> dict[str, LawScore]:
                                log_evidence=z, weight=weight, offset_spread=spread,
                                exact_probability=exact)
     return _occam_window(scores, exclude=excluded_laws(steps))
+
+
+def with_offsets(scores: dict[str, LawScore], taus) -> dict[str, LawScore]:
+    """The scores with the offsets' spread joined to each law-error posterior as an
+    independent factor: ``(sigma, weights, tau)`` over the product of the law error's grid
+    and the spread's equal-weight nodes ``taus`` (the ladder's posterior from its counts).
+    For backtests that carry no offsets -- every model's compute corrected by its visible
+    offset -- whose errors say nothing of the spread, while the target's own offset stays
+    unknown; unchanged without ``taus``."""
+    if taus is None or not np.size(taus):
+        return scores
+    taus = np.asarray(taus, float)
+    out = {}
+    for law, sc in scores.items():
+        if not sc.posterior:
+            out[law] = sc
+            continue
+        post = {q: (np.repeat(p[0], taus.size), np.repeat(p[1], taus.size) / taus.size,
+                    np.tile(taus, p[0].size)) for q, p in sc.posterior.items()}
+        out[law] = replace(sc, posterior=post,
+                           offset_spread=float(np.sqrt(np.mean(taus**2))))
+    return out
 
 
 def excluded_laws(steps) -> tuple[str, ...]:

@@ -38,9 +38,15 @@ from capability.prediction.calibrate import (
     fallback_widening,
     no_error_probability,
     score_laws,
+    with_offsets,
 )
 from capability.prediction.headline import headline
-from capability.prediction.offsets import bucket_slopes, model_offsets, offset_leverage
+from capability.prediction.offsets import (
+    bucket_slopes,
+    model_offsets,
+    offset_leverage,
+    offsets_evident,
+)
 from capability.prediction.rolling import backtest_pairs, rolling_backtests
 from capability.progress import stage
 
@@ -496,6 +502,12 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     fittings = 1 + len(backtest_pairs(len(names), settings.min_below))
     if len(names) <= settings.min_below and forced is None and len(names) > 2:
         fittings += len(backtest_pairs(len(names), 2))   # the short backtest
+    # Models plainly off their family's trend: every law is fitted on effective compute
+    # (the offsets' visible part taken out), and the offsets enter at the target only.
+    offsets = model_offsets(n, c, compute)
+    shifted = settings.model_offsets and offsets_evident(offsets)
+    if shifted:
+        compute = compute * 10.0 ** offsets.offsets
     x_ladder = np.log10(compute)
     interaction = {link: interaction_variance(n[:, inside], c[:, inside], x_ladder, link)
                    for link in LINKS}
@@ -533,9 +545,13 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
             short_steps = rolling_backtests(n, c, compute, names, fit_at, min_below=2,
                                             estimator=settings.estimator)
     report = fits["power"].extra
-    offsets = model_offsets(n, c, compute)
     taus = offsets.nodes() if settings.model_offsets else None
-    scores = score_laws(steps, laws, len(local), taus)
+    # Shifted, the backtests carry no visible offset (the held model's compute is
+    # corrected too): their law error is read without the offsets' term, which then enters
+    # at the target alone, with the spread the counts give.
+    scores = score_laws(steps, laws, len(local), None if shifted else taus)
+    if shifted:
+        scores = with_offsets(scores, taus)
     estimates = {name: f.mean_pass_rate for name, f in fits.items() if f is not None}
     short_excluded = excluded_laws(short_steps)
     short_scores = score_laws(short_steps, laws, len(local)) if short_steps else {}
@@ -586,8 +602,17 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                       "(--no-offsets) its offset is read as law error in every bucket"))
     offset_text = "" if taus is None else (
         f", and for the models' offsets from their family's trend (spread {offsets.tau:.2f} "
-        f"decades of effective compute from the ladder's counts, updated by the backtests; "
-        f"x the bucket's slope at the target; leverage {leverage:.2f})")
+        "decades of effective compute from the ladder's counts" +
+        (", the target's alone: the laws are on effective compute" if shifted else
+         ", updated by the backtests") +
+        f"; x the bucket's slope at the target; leverage {leverage:.2f})")
+    if shifted:
+        shown = ", ".join(f"{name} {u:+.2f}" for name, u in zip(names, offsets.offsets))
+        notes.append("the ladder's models sit off their family's trend (probability of none "
+                     f"{offsets.none_probability:.2g}; visible offsets in decades of "
+                     f"compute: {shown}): every law is fitted on effective compute, C x "
+                     "10^offset, and the target's own offset, which no ladder shows, widens "
+                     "the intervals")
     buckets = []
     for b, (ids, (law_name, reason)) in enumerate(zip(assignment.buckets, choice), start=1):
         note = ""
@@ -666,6 +691,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         "backtests": [_step_dict(st) for st in steps],
         "short_backtests": [_step_dict(st) for st in short_steps],
         "model_offsets": {**offsets.to_dict(names), "used": taus is not None,
+                          "compute_corrected": bool(shifted),
                           "leverage": leverage},
         "problem_by_model_variance": interaction,
         "ceilings": _ceiling_record(fits.get("ceiling")),

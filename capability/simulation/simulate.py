@@ -27,9 +27,10 @@ per-problem pass rates Schaeffer et al. (2025) describe. How the pass rate moves
     ``clean`` with 10 problems whose pass rate falls with scale (``k_i < 0``).
 ``irregular``
     ``clean``, but every model (the target too) is as good as a model of
-    ``C * 10^(u_m)`` FLOPs, ``u_m ~ N(0, 0.15^2)`` decades: a family whose members are not
-    trained exactly alike (data mixes, post-training), the way real ladders are off their
-    trend, all problems of one model together.
+    ``C * 10^(u_m)`` FLOPs, ``u_m ~ N(0, 0.15^2)`` decades (``offset_sd``; real families'
+    visible offsets are 0.2-0.5 decades rms, :mod:`capability.prediction.offsets`): a
+    family whose members are not trained exactly alike (data mixes, post-training), the way
+    real ladders are off their trend, all problems of one model together.
 ``interaction``
     ``clean``, but every model (the target too) finds each problem easier or harder than
     the trend says: ``logit p_im`` moves by ``e_im ~ N(0, 1)``, independently per problem
@@ -141,10 +142,12 @@ class SimulatedLadder:
 def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | None = None,
                     target_compute: float = 1e24, ratios=DEFAULT_RATIOS, k: float = 0.3,
                     k_spread: float | None = None, n_inverse: int | None = None,
-                    kind: str = "clean", task_prefix: str = "HumanEval/") -> SimulatedLadder:
+                    kind: str = "clean", task_prefix: str = "HumanEval/",
+                    offset_sd: float = IRREGULAR_SD) -> SimulatedLadder:
     """Draw a ladder of ``kind`` (see the module docstring): ``len(ratios)`` models at
     ``target_compute / ratio`` FLOPs, ``n_samples`` samples per problem (default 200; 20
-    for ``few-samples``), and the target. Seeded through ``numpy.random.default_rng(seed)``.
+    for ``few-samples``), and the target; for ``irregular``, every model's offset from the
+    trend has sd ``offset_sd`` decades. Seeded through ``numpy.random.default_rng(seed)``.
     """
     if kind not in KINDS:
         raise ValueError(f"`kind` must be one of {', '.join(KINDS)}. Got {kind!r} instead.")
@@ -154,9 +157,10 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
         k_spread = 0.33 if kind == "spread" else 0.0
     if n_inverse is None:
         n_inverse = {"clean": 2, "inverse": 10}.get(kind, 0)
-    if n_problems < 1 or n_samples < 1 or k <= 0 or k_spread < 0 or target_compute <= 0:
+    if n_problems < 1 or n_samples < 1 or k <= 0 or k_spread < 0 or target_compute <= 0 \
+            or not offset_sd >= 0:
         raise ValueError("n_problems and n_samples must be >= 1, k and target_compute > 0, "
-                         "k_spread >= 0.")
+                         "k_spread and offset_sd >= 0.")
     if not 0 <= n_inverse <= n_problems:
         raise ValueError(f"n_inverse must be in [0, n_problems]. Got {n_inverse!r} instead.")
     rng = np.random.default_rng(seed)
@@ -194,7 +198,7 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
                           s=pd.Series(slopes, index=task_ids, name="s"),
                           offsets={name: float(u) for name, u in zip(
                               [m[0] for m in models] + [target],
-                              IRREGULAR_SD * rng.standard_normal(len(models) + 1))}
+                              offset_sd * rng.standard_normal(len(models) + 1))}
                           if kind == "irregular" else None,
                           interactions=pd.DataFrame(
                               INTERACTION_SD * rng.standard_normal((len(models) + 1,
