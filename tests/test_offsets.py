@@ -349,3 +349,19 @@ def test_evident_offsets_put_the_laws_on_effective_compute():
             assert any("fitted on effective compute" in w for w in pred.warnings) is flag
             assert rec["on_trend_probability"] < 0.01
         assert err[True] < 0.5 * err[False], (seed, err)
+
+
+def test_the_spread_can_be_none():
+    """The offsets' prior has a spike at ``tau = 0`` (probability ``ON_TREND_PRIOR``): on
+    clean ladders the posterior puts most of its mass there and the nodes the interval mixes
+    over are mostly 0 (with the half-Cauchy alone its rms stayed near 0.03 decades); on an
+    irregular ladder none of it."""
+    from capability.prediction.offsets import ON_TREND_PRIOR
+
+    assert ON_TREND_PRIOR == 0.5
+    for seed in range(3):
+        clean = model_offsets(*_counts(simulate_ladder(seed=seed, kind="clean")))
+        assert clean.grid[0] == 0 and clean.weights[0] > 0.8, clean.weights[0]
+        assert np.mean(clean.nodes() == 0) > 0.75 and clean.tau < 0.015
+        irregular = model_offsets(*_counts(simulate_ladder(seed=seed, kind="irregular")))
+        assert irregular.weights[0] < 0.01 and np.all(irregular.nodes() > 0)
