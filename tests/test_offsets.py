@@ -347,6 +347,11 @@ def test_evident_offsets_put_the_laws_on_effective_compute():
             rec = pred.to_dict()["law_selection"]["model_offsets"]
             assert rec["compute_corrected"] is flag
             assert any("fitted on effective compute" in w for w in pred.warnings) is flag
+            for b in pred.buckets:   # intervals that are intervals on effective compute too
+                for est in (b.mean_pass_rate, b.neg_log_pass_rate):
+                    ci = est.confidence_interval
+                    assert 0.0 <= ci.low <= est.estimate <= ci.high, est
+                assert b.mean_pass_rate.confidence_interval.high <= 1.0
             assert rec["on_trend_probability"] < 0.01
         assert err[True] < 0.5 * err[False], (seed, err)
 
