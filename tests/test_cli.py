@@ -125,3 +125,20 @@ def test_console_entry_point_runs():
     proc = subprocess.run([sys.executable, "-m", "capability", "--version"],
                           capture_output=True, text=True, check=True)
     assert proc.stdout.startswith("capability ")
+
+
+def test_simulate_offset_sd_sets_the_irregular_offsets(tmp_path, capsys):
+    """``--offset-sd`` scales irregular ladders' offsets (the same draws: seed 5 at 0.4 is
+    seed 5 at 0.15 times 0.4 / 0.15); a negative one exits 2 saying what was expected."""
+    offsets = {}
+    for sd in ("0.15", "0.4"):
+        out = tmp_path / sd
+        assert main(["simulate", "--out", str(out), "--kind", "irregular", "--seed", "5",
+                     "--problems", "20", "--offset-sd", sd]) == 0
+        truth = json.loads((out / "truth.json").read_text())
+        offsets[sd] = truth["effective_compute_offsets_decades"]
+    for name, u in offsets["0.4"].items():
+        assert u == pytest.approx(offsets["0.15"][name] * 0.4 / 0.15)
+    assert main(["simulate", "--out", str(tmp_path / "bad"), "--kind", "irregular",
+                 "--offset-sd", "-1"]) == 2
+    assert "offset_sd >= 0" in capsys.readouterr().err
