@@ -80,14 +80,14 @@ def main() -> None:
             f"{'no_change':>9} {'linear':>7} {'err/linear':>10}")
     print(head)
     t0 = time.perf_counter()
-    ratios = {} if args.ratios is None else \
+    shape = {} if args.ratios is None else \
         {"ratios": tuple(float(r) for r in args.ratios.split(","))}
     if args.offset_sd is not None:
-        ratios["offset_sd"] = args.offset_sd
+        shape["offset_sd"] = args.offset_sd
     for kind in [k for k in args.kinds.split(",") if k]:
         rows = []
         for seed in range(args.seeds):
-            sim = simulate_ladder(seed=seed, kind=kind, n_samples=args.samples, **ratios)
+            sim = simulate_ladder(seed=seed, kind=kind, n_samples=args.samples, **shape)
             counts = sim.counts[sim.counts["model"] != sim.target]
             pred = predict(counts, [(m, c, sim.losses[m]) for m, c in sim.models],
                            target=sim.target, target_compute=sim.target_compute,

@@ -41,8 +41,9 @@ half-Cauchy alone the spread's posterior kept about 0.03 decades on ladders with
 with the spike: see the README's accuracy section.
 
 **Effective compute** (:func:`offsets_evident`). Where the counts rule out a family on its
-trend -- the posterior probability of ``tau = 0`` (prior 1/2) under ``EVIDENT`` (0.01) on
-every link whose fit converged -- every law is fitted with model ``m`` at ``C_m 10^(u_m)``
+trend -- the posterior probability of ``tau = 0`` (prior 1/2), from the offsets' components
+beyond a curvature in ``log10 C``, under ``EVIDENT`` (0.01) on every link whose fit
+converged -- every law is fitted with model ``m`` at ``C_m 10^(u_m)``
 (the visible part), in the rolling backtests too, so that the ladder's own offsets no longer
 bend the laws; the backtests then carry no offsets, their law error is read without the
 offsets' term, and the target's offset enters the interval alone, with the spread the counts
@@ -50,8 +51,9 @@ give (:func:`capability.prediction.calibrate.with_offsets`). The part of the off
 ``1`` and ``log10 C`` is absorbed by every law, as before, so the target still errs by
 ``beta (u_T - sum_m h_m u_m)``. On the wrong link a family's common curvature reads as offsets
 (on clean ladders 2 of 20 seeds chose ``logit``, and found 0.07-0.08 decades rms in the
-shape of a curvature), hence "every link". Measured (``python bench/accuracy.py --kinds
-irregular``): see the README's accuracy section.
+shape of a curvature), hence "every link"; with 20 samples per problem one emergence ladder
+showed 0.15 decades of that shape on both links, hence "beyond a curvature". Measured
+(``python bench/accuracy.py --kinds irregular``): see the README's accuracy section.
 
 **Effect at the target** (:func:`offset_leverage`). Where the bucket's value moves ``beta``
 per decade (on its calibration scale, :func:`bucket_slopes`), a law fitted through the
@@ -67,7 +69,7 @@ posterior of the spread as the prior.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
@@ -105,16 +107,14 @@ class ModelOffsets:
     grid, weights
         The posterior of the offsets' spread ``tau`` (decades) on a grid; None with fewer
         than three models.
-    components
-        The ``M - 2`` coordinates of the offsets in an orthonormal basis of the complement
-        of ``1`` and ``log10 C`` (independent, each ``N(0, tau^2 + noise)``).
     none_probability
         The posterior probability that the models sit on their trend (``tau = 0``; prior
-        1/2, else the half-Cauchy with scale ``TAU_SCALE``), the largest over the links
-        whose fit converged: on the wrong link a family's common curvature reads as offsets
-        (on clean ladders, 2 of 20 seeds chose the logit link and found 0.07-0.08 decades
-        rms, in the shape of a curvature, at a probability of 0.000; the cloglog link
-        found none); NaN without a posterior.
+        ``ON_TREND_PRIOR``, else the half-Cauchy with scale ``TAU_SCALE``) given the
+        offsets' components beyond a curvature in ``log10 C`` (orthogonal to ``1``, ``x``
+        and ``x^2``), the largest over the links whose fit converged: on the wrong link a
+        family's common curvature reads as offsets (on clean ladders, 2 of 20 seeds chose
+        the logit link and found 0.07-0.08 decades rms, in the shape of a curvature, at a
+        probability of 0.000); NaN without a posterior.
     """
 
     offsets: np.ndarray
@@ -122,7 +122,6 @@ class ModelOffsets:
     link: str
     grid: np.ndarray | None
     weights: np.ndarray | None
-    components: np.ndarray = field(default_factory=lambda: np.empty(0))
     none_probability: float = float("nan")
 
     @property
@@ -279,7 +278,8 @@ def model_offsets(n, c, compute) -> ModelOffsets:
         # problems that emerge within the ladder, read as offsets in that shape.
         e = _complement(x, 2).T @ u
         on_trend.append(sigma_posterior(e, np.full(e.size, max(noise, 1e-12)),
-                                        np.ones(e.size), TAU_SCALE, exact=0.5)[1][0]
+                                        np.ones(e.size), TAU_SCALE,
+                                        exact=ON_TREND_PRIOR)[1][0]
                         if e.size else 1.0)
         if best is None or deviance < best[3]:
             best = (link, u, noise, deviance)
@@ -289,7 +289,7 @@ def model_offsets(n, c, compute) -> ModelOffsets:
     e = basis.T @ u
     grid, weights = sigma_posterior(e, np.full(e.size, max(noise, 1e-12)), np.ones(e.size),
                                     TAU_SCALE, exact=ON_TREND_PRIOR)
-    return ModelOffsets(u, noise, link, grid, weights, e, float(max(on_trend)))
+    return ModelOffsets(u, noise, link, grid, weights, float(max(on_trend)))
 
 
 def offsets_evident(offsets: ModelOffsets, level: float = EVIDENT) -> bool:
