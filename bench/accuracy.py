@@ -1,7 +1,8 @@
 """Accuracy and calibration of the prediction: simulated kinds and real ladders.
 
 For every simulated kind (``capability.simulation.simulate.KINDS``: clean, spread, emergence,
-ceilings, saturating, few-samples, inverse; five ladder models at 1000x..10x below the target) and
+ceilings, saturating, few-samples, inverse, irregular, interaction, slowing; five ladder models
+at 1000x..10x below the target) and
 ``--seeds`` seeds, it runs ``capability.prediction.predict`` with its defaults (``--law auto``) and
 scores each bucket's predicted mean pass rate against the simulation's true bucket mean at
 the target. For every real ladder in ``../shared/data`` (skipped when absent: see

@@ -567,7 +567,9 @@ def _simulate_options(parser: argparse.ArgumentParser) -> None:
                              "worse), 'irregular' (every model off its family's trend by "
                              "N(0, sd^2) decades of compute, --offset-sd), 'interaction' "
                              "(every model finds each problem easier or harder: N(0, 1) on "
-                             "the logit scale) (default: clean)")
+                             "the logit scale), 'slowing' (the family's growth slows: 0.82 "
+                             "decades of effective compute per decade at 1000x below the "
+                             "target, 0.18 at it) (default: clean)")
     parser.add_argument("--problems", type=int, default=164, metavar="N",
                         help="number of problems (default: 164, as HumanEval)")
     parser.add_argument("--samples", type=int, default=None, metavar="N",

@@ -15,7 +15,7 @@ from scipy import stats
 from capability.estimation.trends import inverse_scaling
 from capability.laws import interaction_variance
 from capability.prediction.predict import PredictionSettings, predict
-from capability.simulation.simulate import bucket_truth, simulate_ladder
+from capability.simulation.simulate import bucket_truth, simulate_ladder, slowed
 
 
 def _run(seed, n_resamples=400, **sim_kwargs):
@@ -113,6 +113,36 @@ def test_irregular_ladders_put_each_model_off_its_trend():
     effective = sim.true_pass_rate(sim.target_compute * 10 ** sim.offsets[sim.target]).mean()
     assert truth == pytest.approx(effective)
     assert simulate_ladder(seed=0).offsets is None
+
+
+def test_slowing_ladders_bend_the_compute_axis():
+    """Kind slowing: every model performs as at ``C_T 10^(g(x))``, ``g`` bent so that the
+    family gains 0.82 decades of effective compute per decade at 1000x below the target and
+    0.18 at it; the target is at its own compute, and so the ladder's growth per decade
+    falls towards its top (its losses too), where a clean ladder's does not."""
+    x = np.array([-3.0, -2.0, -1.0, 0.0])
+    slope = (slowed(x + 1e-4) - slowed(x - 1e-4)) / 2e-4
+    assert slope == pytest.approx([0.82, 0.62, 0.38, 0.18], abs=0.005)
+    assert slowed(0.0) == 0.0 and np.all(np.diff(slope) < 0)
+    sim = simulate_ladder(seed=0, kind="slowing", n_samples=20_000)
+    assert sim.effective_compute(sim.target) == sim.target_compute
+    for name, compute in sim.models:
+        rate = sim.counts[sim.counts["model"] == name].set_index("task_id")
+        bent = sim.true_pass_rate(sim.target_compute * 10 ** slowed(np.log10(
+            compute / sim.target_compute)))
+        assert np.abs(rate["c"] / rate["n"] - bent[rate.index]).mean() < 0.005
+    clean = simulate_ladder(seed=0, n_samples=20_000)
+
+    def gains(s):
+        means = [s.true_pass_rate(s.effective_compute(m)).mean() for m, _ in s.models]
+        return np.diff(means)
+
+    assert gains(sim)[-1] < 0.6 * gains(clean)[-1]
+    def loss_gains(s):
+        return -np.diff([s.losses[m] for m, _ in s.models] + [s.losses[s.target]])
+
+    assert np.all(loss_gains(sim) > 0)
+    assert loss_gains(sim)[-1] < 0.6 * loss_gains(clean)[-1]
 
 
 def test_simulated_pass_rates_are_heavy_tailed():

@@ -31,6 +31,13 @@ per-problem pass rates Schaeffer et al. (2025) describe. How the pass rate moves
     visible offsets are 0.2-0.5 decades rms, :mod:`capability.prediction.offsets`): a
     family whose members are not trained exactly alike (data mixes, post-training), the way
     real ladders are off their trend, all problems of one model together.
+``slowing``
+    ``clean`` on a family whose growth slows: model ``m`` performs as a model of
+    ``C_T 10^(g(x_m))`` FLOPs, ``x_m = log10(C_m / C_T)``, with ``g`` (:func:`slowed`)
+    0.82, 0.62, 0.38 and 0.18 decades of effective compute per decade at 1000x, 100x, 10x
+    and 1x below the target (its loss too): every model's problems on the same bent axis,
+    the bend continuing beyond the ladder, so that a law fitted to the ladder's average
+    slope overshoots the target.
 ``interaction``
     ``clean``, but every model (the target too) finds each problem easier or harder than
     the trend says: ``logit p_im`` moves by ``e_im ~ N(0, 1)``, independently per problem
@@ -65,6 +72,21 @@ DEFAULT_RATIOS = (1000.0, 300.0, 100.0, 30.0, 10.0)
 IRREGULAR_SD = 0.15   # decades of effective compute, per model, for kind "irregular"
 INTERACTION_SD = 1.0  # logit scale, per problem and model, for kind "interaction"
 KINDS = SIMULATED_KINDS
+SLOWING_BEND = -1.5   # decades below the target where a "slowing" family's growth has halved
+SLOWING_RATE = 1.0    # per decade: how sharply it bends there
+
+
+def slowed(x):
+    """Effective ``log10(C / C_T)`` of a ``slowing`` family at nominal ``x = log10(C /
+    C_T)``: ``g(x) - g(0)`` with ``g(x) = -log(1 + exp(-r (x - x_b))) / r`` (``r =
+    SLOWING_RATE``, ``x_b = SLOWING_BEND``), whose slope ``1 / (1 + exp(r (x - x_b)))`` falls
+    from 1 far below ``x_b`` through 1/2 at it towards 0 above it: equal to the target at
+    the target, and 0.82, 0.62, 0.38 and 0.18 decades of effective compute per decade at
+    1000x, 100x, 10x and 1x below it."""
+    def g(v):
+        return -np.logaddexp(0.0, -SLOWING_RATE * (np.asarray(v, float) - SLOWING_BEND)) \
+            / SLOWING_RATE
+    return g(x) - g(0.0)
 
 
 @dataclass(frozen=True)
@@ -110,9 +132,11 @@ class SimulatedLadder:
     interactions: pd.DataFrame | None = None
 
     def effective_compute(self, model: str) -> float:
-        """The compute (FLOPs) a model performs as: its own, times ``10^(u_m)`` for
-        ``irregular`` ladders (``offsets``)."""
+        """The compute (FLOPs) a model performs as: its own (bent by :func:`slowed` for
+        ``slowing`` ladders), times ``10^(u_m)`` for ``irregular`` ladders (``offsets``)."""
         compute = self.target_compute if model == self.target else dict(self.models)[model]
+        if self.kind == "slowing":
+            compute = self.target_compute * 10.0 ** slowed(np.log10(compute / self.target_compute))
         return compute * 10.0 ** (self.offsets or {}).get(model, 0.0)
 
     def model_pass_rate(self, model: str) -> pd.Series:
@@ -209,6 +233,8 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
     for name, compute in (*models, (target, target_compute)):
         c = rng.binomial(n_samples, sim.model_pass_rate(name).to_numpy())
         rows.append(pd.DataFrame({"model": name, "task_id": task_ids, "n": n_samples, "c": c}))
+        if kind == "slowing":
+            compute = sim.effective_compute(name)
         loss = loss_law["E"] + loss_law["A"] * (compute / target_compute) ** (-loss_law["beta"])
         losses[name] = float(loss if name == target else loss * np.exp(0.002 * rng.normal()))
     return replace(sim, counts=pd.concat(rows, ignore_index=True), losses=losses)
@@ -226,6 +252,9 @@ _LAW_TEXT = {
     "emergence": "logit p_i(C) = logit(exp(-a_i)) + s_i * log10(C / target_compute)",
     "few-samples": "logit p_i(C) = logit(exp(-a_i)) + s_i * log10(C / target_compute)",
     "ceilings": "p_i(C) = q_i * exp(-a_i * (C / target_compute) ** (-k_i))",
+    "slowing": "-log p_i(C) = a_i * 10 ** (-k_i * g(log10(C / target_compute))), g(x) = "
+               f"h(x) - h(0), h(x) = -log(1 + exp(-{SLOWING_RATE} * (x - ({SLOWING_BEND})))) "
+               f"/ {SLOWING_RATE}",
 }
 
 
