@@ -309,6 +309,31 @@ def test_a_curvature_is_not_taken_for_offsets(kind, seed):
     assert found.none_probability > 0.1 and not offsets_evident(found)
 
 
+def test_a_family_whose_growth_slows_is_not_read_as_spread(monkeypatch):
+    """Kind slowing bends every model's offset from a straight line into one curvature (the
+    middle models above the line through the ends). Read as spread, that curvature made
+    0.15-0.17 decades (seeds 0-2), and the backtests' errors, which grow with distance as
+    the bend goes on, were then read as the held models sitting off their trend rather than
+    as law error. With a bend beside the spread in the curvature's component it is 0.03-0.06
+    decades; an irregular ladder's spread, whose offsets are not smooth in compute, is what
+    it was (0.23), and a clean ladder's stays near 0."""
+    import capability.prediction.offsets as offsets
+
+    for seed in range(3):
+        counts = _counts(simulate_ladder(seed=seed, kind="slowing"))
+        bent = model_offsets(*counts)
+        assert bent.offsets[[1, 2, 3]].mean() > 0 > bent.offsets[[0, 4]].mean()
+        assert bent.tau < 0.07, (seed, bent.tau)
+        with monkeypatch.context() as patch:
+            patch.setattr(offsets, "CURVATURE_MODELS", 6)   # no bend: a line's components
+            assert model_offsets(*counts).tau > 0.14
+    irregular = _counts(simulate_ladder(seed=0, kind="irregular"))
+    with_bend = model_offsets(*irregular).tau
+    monkeypatch.setattr(offsets, "CURVATURE_MODELS", 6)
+    assert with_bend == pytest.approx(model_offsets(*irregular).tau, abs=0.02)
+    assert with_bend > 0.15
+
+
 def test_with_offsets_joins_the_counts_spread_to_the_law_error():
     """Backtests on effective compute carry no offsets: the law error's posterior from them
     is joined to the counts' spread as an independent factor, whose marginals are the two."""
