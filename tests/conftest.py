@@ -1,7 +1,15 @@
+import signal
 import textwrap
 from pathlib import Path
 
 import pytest
+
+# Tests that interrupt a child run with SIGINT (Ctrl-C) need it at its default there. A shell
+# that starts the suite in the background without job control (``bash .ci/run &``) starts it
+# with SIGINT ignored, and an ignored signal stays ignored across exec: every child would
+# then run to the end through its Ctrl-C. A handled one is reset to the default on exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
