@@ -128,7 +128,7 @@ from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 __all__ = ["Scale", "SCALES", "LawScore", "score_laws", "choose_laws", "calibrated_interval",
            "averaged_interval", "average_weights", "sigma_posterior", "law_error_posterior",
            "excluded_laws", "fallback_widening", "no_error_probability", "shared_spread",
-           "with_offsets",
+           "with_offsets", "spike_slab_grid", "sigma_log_joint",
            "FALLBACK_SIGMA", "EXACT_PRIOR", "FALLBACK_DOF", "DEFAULT_ORDER", "OCCAM_WINDOW",
            "MIN_WEIGHT"]
 
@@ -306,7 +306,7 @@ def _blocks(steps, law: str, q: str, cells=None) -> list[_Block]:
     return blocks
 
 
-def _sigma_grid(scale: float, exact: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def spike_slab_grid(scale: float, exact: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """The grid of law errors per decade and ``log p(sigma) + log d(sigma)`` on it: the
     half-Cauchy prior with ``scale`` (its mass on the grid's cells), or with ``exact > 0``
     the spike and slab ``exact * [sigma = 0] + (1 - exact) * half-Cauchy`` (the spike on the
@@ -351,9 +351,9 @@ def _law_log_joint(blocks: list[_Block], scale: float, taus=None, exact: float =
     """The grid ``(sigma, tau)`` and ``log p(errors | sigma, tau) + log p(sigma) + log
     d(sigma) + log p(tau)`` on it: ``taus`` are equal-weight nodes of the offsets' spread
     (:meth:`capability.prediction.offsets.ModelOffsets.nodes`), ``[0]`` without offsets;
-    ``exact`` the prior probability of ``sigma = 0`` (:func:`_sigma_grid`)."""
+    ``exact`` the prior probability of ``sigma = 0`` (:func:`spike_slab_grid`)."""
     taus = np.zeros(1) if taus is None or not np.size(taus) else np.asarray(taus, float)
-    grid, log_prior = _sigma_grid(scale, exact)
+    grid, log_prior = spike_slab_grid(scale, exact)
     log = log_prior[:, None] - np.log(taus.size) + sum(
         (_block_loglik(b, grid, taus) for b in blocks), np.zeros((grid.size, taus.size)))
     return grid, taus, log
@@ -582,7 +582,7 @@ def choose_laws(scores: dict[str, LawScore], estimates: dict[str, np.ndarray],
     return out
 
 
-def _sigma_log_joint(errors, noise, distance, scale, group, exact=0.0):
+def sigma_log_joint(errors, noise, distance, scale, group, exact=0.0):
     """The grid of law errors per decade and ``log p(errors | sigma) + log p(sigma) +
     log d(sigma)`` on it (the terms of :func:`sigma_posterior`)."""
     errors, noise, distance = (np.asarray(a, float) for a in (errors, noise, distance))
@@ -595,7 +595,7 @@ def _sigma_log_joint(errors, noise, distance, scale, group, exact=0.0):
 
     s_ee, s_dd, s_ed = per_group(errors**2 / v), per_group(distance**2 / v), \
         per_group(errors * distance / v)
-    grid, log_prior = _sigma_grid(scale, exact)
+    grid, log_prior = spike_slab_grid(scale, exact)
     a = 1.0 + grid[None, :] ** 2 * s_dd[:, None]
     loglik = -0.5 * (np.sum(np.log(2 * np.pi * v)) +
                      np.sum(np.log(a) + s_ee[:, None] -
@@ -617,7 +617,7 @@ def sigma_posterior(errors: np.ndarray, noise: np.ndarray, distance: np.ndarray,
     S_dd)`` with ``S_xy = sum_k x_k y_k / v_k``. Prior: half-Cauchy with ``scale`` (with
     ``exact > 0``: ``sigma = 0`` with that probability, else half-Cauchy). Returns
     ``(grid, weights)``, the weights summing to 1."""
-    grid, log_w = _sigma_log_joint(errors, noise, distance, scale, group, exact)
+    grid, log_w = sigma_log_joint(errors, noise, distance, scale, group, exact)
     w = np.exp(log_w - log_w.max())
     return grid, w / w.sum()
 

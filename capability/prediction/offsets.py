@@ -98,9 +98,9 @@ from scipy import special
 from capability.prediction.calibrate import (
     BASELINES,
     SCALES,
-    _sigma_grid,
-    _sigma_log_joint,
+    sigma_log_joint,
     sigma_posterior,
+    spike_slab_grid,
 )
 
 __all__ = ["ModelOffsets", "model_offsets", "offset_leverage", "hat_row", "bucket_slopes",
@@ -337,13 +337,13 @@ def spread_posterior(x: np.ndarray, u: np.ndarray, noise: float):
                                exact=ON_TREND_PRIOR)
     beyond = _complement(x, 2)
     e = beyond.T @ u
-    grid, log_w = _sigma_log_joint(e, np.full(e.size, v), np.ones(e.size), TAU_SCALE, None,
+    grid, log_w = sigma_log_joint(e, np.full(e.size, v), np.ones(e.size), TAU_SCALE, None,
                                    ON_TREND_PRIOR)
     line = _complement(x)
     along = line - beyond @ (beyond.T @ line)   # rank one: the curvature's direction
     q = along[:, np.argmax(np.linalg.norm(along, axis=0))]
     e_c = float(q @ u) / float(np.linalg.norm(q))
-    bend, log_bend = _sigma_grid(TAU_SCALE, ON_TREND_PRIOR)
+    bend, log_bend = spike_slab_grid(TAU_SCALE, ON_TREND_PRIOR)
     var = v + grid[:, None] ** 2 + bend[None, :] ** 2
     log_w = log_w + special.logsumexp(-0.5 * (np.log(2 * np.pi * var) + e_c**2 / var) +
                                       log_bend[None, :], axis=1)
