@@ -38,6 +38,9 @@ from real_ladders import real_ladders  # beside this script, on sys.path when ru
 from capability.prediction.predict import PredictionSettings, predict
 from capability.simulation.simulate import KINDS, bucket_truth, simulate_ladder
 
+HEAD = (f"{'ladder':<28} {'err':>6} {'worst':>6} {'cover':>6} {'width':>6} "
+        f"{'no_change':>9} {'linear':>7} {'err/linear':>10}")
+
 
 def _rows(pred, truth):
     out = []
@@ -77,9 +80,7 @@ def main() -> None:
     parser.add_argument("--offset-sd", type=float, default=None,
                         help="irregular ladders' offsets' sd in decades (default: 0.15)")
     args = parser.parse_args()
-    head = (f"{'ladder':<28} {'err':>6} {'worst':>6} {'cover':>6} {'width':>6} "
-            f"{'no_change':>9} {'linear':>7} {'err/linear':>10}")
-    print(head)
+    print(HEAD)
     t0 = time.perf_counter()
     shape = {} if args.ratios is None else \
         {"ratios": tuple(float(r) for r in args.ratios.split(","))}

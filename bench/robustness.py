@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from accuracy import _line, _rows  # beside this script, on sys.path when run as one
+from accuracy import HEAD, _line, _rows  # beside this script, on sys.path when run as one
 from scipy import special
 
 from capability.prediction.predict import PredictionSettings, predict
@@ -92,14 +92,10 @@ def draw_ladder(world: str, seed: int, ratios, n_samples: int):
     task_ids = [f"HumanEval/{i}" for i in range(N_PROBLEMS)]
     names = [f"m{j + 1}" for j in range(len(ratios))] + ["target"]
     xs = [-np.log10(r) for r in sorted(ratios, reverse=True)] + [0.0]
-    rows, truth = [], None
-    for name, x in zip(names, xs):
-        p = curve(x)
-        truth = p
-        rows.append(pd.DataFrame({"model": name, "task_id": task_ids, "n": n_samples,
-                                  "c": rng.binomial(n_samples, p)}))
+    rows = [pd.DataFrame({"model": name, "task_id": task_ids, "n": n_samples,
+                          "c": rng.binomial(n_samples, curve(x))}) for name, x in zip(names, xs)]
     models = [(name, TARGET_COMPUTE * 10.0**x, None) for name, x in zip(names[:-1], xs[:-1])]
-    return pd.concat(rows, ignore_index=True), models, dict(zip(task_ids, truth))
+    return pd.concat(rows, ignore_index=True), models, dict(zip(task_ids, curve(0.0)))
 
 
 def main() -> None:
@@ -114,8 +110,7 @@ def main() -> None:
                         help="samples per problem (default: 200)")
     args = parser.parse_args()
     ratios = [float(r) for r in args.ratios.split(",")]
-    print(f"{'ladder':<28} {'err':>6} {'worst':>6} {'cover':>6} {'width':>6} "
-          f"{'no_change':>9} {'linear':>7} {'err/linear':>10}")
+    print(HEAD)
     t0 = time.perf_counter()
     for world in [w for w in args.worlds.split(",") if w]:
         rows = []

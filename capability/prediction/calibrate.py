@@ -307,8 +307,10 @@ def _blocks(steps, law: str, q: str, cells=None) -> list[_Block]:
 
 
 def spike_slab_grid(scale: float, exact: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """The grid of law errors per decade and ``log p(sigma) + log d(sigma)`` on it: the
-    half-Cauchy prior with ``scale`` (its mass on the grid's cells), or with ``exact > 0``
+    """The grid of a scale parameter (the law error per decade here; the offsets' spread and
+    a bend in :mod:`capability.prediction.offsets`) and ``log p(sigma) + log d(sigma)`` on
+    it: the half-Cauchy prior with ``scale`` (its mass on the grid's cells), or with
+    ``exact > 0``
     the spike and slab ``exact * [sigma = 0] + (1 - exact) * half-Cauchy`` (the spike on the
     grid's first node, 0)."""
     grid = scale * np.concatenate([[0.0], np.geomspace(1e-4, 30.0, 400)])
