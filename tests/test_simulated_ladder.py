@@ -188,3 +188,13 @@ def test_scatter_beyond_the_binomial_noise_is_not_read_as_getting_worse():
     assert len(inverse_scaling(n, c, compute, ids, k, scatter=omega2)) <= 1
     with pytest.raises(ValueError, match="scatter"):
         inverse_scaling(n, c, compute, ids, k, scatter=-1.0)
+
+
+def test_a_flat_problem_is_not_flagged_as_getting_worse():
+    """A problem solved equally often by every model has slope 0; rounding puts some such
+    slopes at +1e-31, which a strict ``slope > 0`` flagged (3 of these 199)."""
+    compute = np.array([1e21, 3.3e21, 1e22, 3.3e22, 1e23])
+    c = np.tile(np.arange(1, 200), (5, 1))
+    n = np.full(c.shape, 200)
+    ids = [f"t{i}" for i in range(c.shape[1])]
+    assert inverse_scaling(n, c, compute, ids, np.full(c.shape[1], 0.3), scatter=0.8) == []

@@ -31,6 +31,9 @@ from capability.estimation.estimate import neg_log_pass_rate
 __all__ = ["inverse_scaling"]
 
 
+_FLAT = 1e-9   # |slope| below this (per unit of ln compute) is flat
+
+
 def inverse_scaling(n, c, compute, task_ids, bucket_k, *, z: float = 3.0,
                     estimator: str = "series", scatter: float = 0.0) -> list[dict]:
     """Flag problems that get worse with scale against their bucket's law.
@@ -73,7 +76,9 @@ def inverse_scaling(n, c, compute, task_ids, bucket_k, *, z: float = 3.0,
         slope = (w * (x - mx) * (ly - my)).sum(0) / sxx
         se = 1.0 / np.sqrt(sxx)
         score = (slope + np.asarray(bucket_k, float)) / se
-    ok = (usable.sum(0) >= 3) & np.isfinite(score) & (slope > 0) & (score > z)
+    # A flat problem (the same -log p at every model) is not getting worse: its slope is 0
+    # up to rounding (+-1e-31), which a strict ``slope > 0`` let through on one side.
+    ok = (usable.sum(0) >= 3) & np.isfinite(score) & (slope > _FLAT) & (score > z)
     flagged = [{"task_id": t, "slope": float(s), "se": float(e), "z": float(q)}
                for t, s, e, q, f in zip(task_ids, slope, se, score, ok) if f]
     return sorted(flagged, key=lambda d: -d["z"])

@@ -1,0 +1,52 @@
+"""The per-problem laws' empirical-Bayes prior: recovered from counts drawn from it."""
+
+import numpy as np
+import pytest
+from scipy import special
+
+import capability.laws._hierarchical as hierarchical
+from capability.laws._hierarchical import fit_hierarchical
+
+X = np.log10(1e24 / np.array([1000.0, 300.0, 100.0, 30.0, 10.0]))
+# (intercept, slope per decade) at the ladder's centre: the logistic law's prior is that of
+# an emergence ladder (most problems near zero, rising late); the log-log law's a clean one.
+PRIORS = {"logit": (np.array([-3.4, 2.27]), np.array([[8.07, -2.71], [-2.71, 1.3]])),
+          "loglog": (np.array([-0.5, 0.7]), np.array([[1.5, 0.0], [0.0, 0.04]]))}
+
+
+def _counts(link: str, samples: int, problems: int = 1500, seed: int = 0):
+    mu, sigma = PRIORS[link]
+    rng = np.random.default_rng(seed)
+    theta = rng.multivariate_normal(mu, sigma, problems)
+    z = theta[:, :1] + theta[:, 1:] * (X - X.mean())[None]
+    p = special.expit(z) if link == "logit" else np.exp(-np.exp(-z))
+    n = np.full((X.size, problems), float(samples))
+    return n, rng.binomial(samples, p.T).astype(float), theta
+
+
+@pytest.mark.parametrize("link,samples,robust,index", [
+    ("logit", 20, False, 1),    # the slopes' variance of the logistic law, 20 samples each
+    ("loglog", 20, True, 0),    # the intercepts' of the robust (two-component) log-log law
+])
+def test_monte_carlo_em_recovers_the_prior_the_laplace_em_shrinks(monkeypatch, link, samples,
+                                                                  robust, index):
+    """Counts drawn from the law's own prior: the Laplace EM alone shrinks the prior's
+    variance (each problem's skewed posterior read as normal about its mode); the Monte
+    Carlo rounds bring it and the mean back to the draws' own."""
+    n, c, theta = _counts(link, samples)
+    drawn_var = np.var(theta[:, index], ddof=1)
+    drawn_mean = theta.mean(0)
+    fit = fit_hierarchical(n, c, X, link=link, robust=robust, interaction=0.0)
+    monkeypatch.setattr(hierarchical, "IMPORTANCE_ROUNDS", 0)
+    laplace = fit_hierarchical(n, c, X, link=link, robust=robust, interaction=0.0)
+    assert laplace.sigma[index, index] < 0.85 * drawn_var
+    assert fit.sigma[index, index] == pytest.approx(drawn_var, rel=0.1)
+    assert np.abs(fit.mu - drawn_mean).max() < 0.6 * np.abs(laplace.mu - drawn_mean).max()
+
+
+def test_the_monte_carlo_rounds_are_reproducible():
+    """Fixed common random numbers: the same counts give the same fit, bit for bit."""
+    n, c, _ = _counts("logit", 200, problems=200, seed=1)
+    a = fit_hierarchical(n, c, X, link="logit", interaction=0.0)
+    b = fit_hierarchical(n, c, X, link="logit", interaction=0.0)
+    assert np.array_equal(a.sigma, b.sigma) and np.array_equal(a.theta, b.theta)
