@@ -50,3 +50,27 @@ def test_the_monte_carlo_rounds_are_reproducible():
     a = fit_hierarchical(n, c, X, link="logit", interaction=0.0)
     b = fit_hierarchical(n, c, X, link="logit", interaction=0.0)
     assert np.array_equal(a.sigma, b.sigma) and np.array_equal(a.theta, b.theta)
+
+
+def test_a_problem_without_a_finite_importance_weight_keeps_its_laplace_moments():
+    """Importance weights that are all -inf for one problem (its objective infinite at every
+    proposal) leave that problem's moments at its Laplace approximation, and the others'
+    are the weighted moments."""
+    n, c, _ = _counts("logit", 20, problems=3)
+    prob = hierarchical._Problem(n=n.T, c=c.T, x=X - X.mean(), link="logit", ceiling=False)
+    theta = np.array([[-3.0, 2.0], [0.0, 1.0], [1.0, 2.5]])
+    cov = np.tile(np.eye(2) * 0.1, (3, 1, 1))
+    eps = np.random.default_rng(0).standard_normal((64, 3, 2))
+    real = prob.objective
+
+    def objective(t, mu, prec):
+        out = real(t, mu, prec)
+        out[..., 1] = np.inf
+        return out
+
+    monkey = hierarchical._Problem(n=n.T, c=c.T, x=X - X.mean(), link="logit", ceiling=False)
+    object.__setattr__(monkey, "objective", objective)
+    mean, var = hierarchical._posterior_moments(monkey, theta, cov, np.zeros(2), np.eye(2), eps)
+    assert np.array_equal(mean[1], theta[1]) and np.array_equal(var[1], cov[1])
+    assert np.all(np.isfinite(mean)) and np.all(np.isfinite(var))
+    assert not np.array_equal(mean[0], theta[0])

@@ -64,7 +64,7 @@ _WIDE_SHARE_START = 0.02
 _WIDE_SHARE_BOUNDS = (0.002, 0.2)
 PROPOSALS_PER_DRAW = 8
 PROPOSAL_SCALE = 1.5
-# Monte Carlo EM after the Laplace rounds (:func:`_importance_em`): rounds, importance
+# Monte Carlo EM after the Laplace rounds (:func:`_em`): rounds, importance
 # proposals per problem per round, and the seed of its common random numbers.
 IMPORTANCE_ROUNDS = 10
 IMPORTANCE_PROPOSALS = 128
@@ -501,16 +501,20 @@ def _posterior_moments(prob: _Problem, theta, cov, mu, sigma, eps):
     """Every problem's posterior mean and covariance under the prior ``N(mu, sigma)`` by
     self-normalised importance sampling from its Laplace approximation ``N(theta, cov)``
     widened by ``PROPOSAL_SCALE`` (as :func:`_sir` draws); ``eps`` the standard normal
-    proposals ``(m, P, d)``. Returns ``(mean (P, d), cov (P, d, d))``."""
+    proposals ``(m, P, d)``. Returns ``(mean (P, d), cov (P, d, d))``; a problem none of
+    whose proposals has a finite weight keeps its Laplace ``(theta, cov)``."""
     chol = np.linalg.cholesky(cov)
     prop = theta[None] + PROPOSAL_SCALE * np.einsum("pij,rpj->rpi", chol, eps)
     log_w = -prob.objective(prop, mu, np.linalg.inv(sigma)) + 0.5 * np.sum(eps**2, axis=-1)
     log_w = np.where(np.isfinite(log_w), log_w, -np.inf)
-    w = np.exp(log_w - log_w.max(0))
-    w /= w.sum(0)
+    top = log_w.max(0)
+    ok = np.isfinite(top)
+    w = np.exp(log_w - np.where(ok, top, 0.0))
+    w /= np.where(ok, w.sum(0), 1.0)
     mean = np.einsum("rp,rpi->pi", w, prop)
     dev = prop - mean[None]
-    return mean, np.einsum("rp,rpi,rpj->pij", w, dev, dev)
+    var = np.einsum("rp,rpi,rpj->pij", w, dev, dev)
+    return np.where(ok[:, None], mean, theta), np.where(ok[:, None, None], var, cov)
 
 
 def _moments(prob: _Problem, theta, cov, mu, sigma, eps):
