@@ -68,9 +68,8 @@ def test_a_problem_without_a_finite_importance_weight_keeps_its_laplace_moments(
         out[..., 1] = np.inf
         return out
 
-    monkey = hierarchical._Problem(n=n.T, c=c.T, x=X - X.mean(), link="logit", ceiling=False)
-    object.__setattr__(monkey, "objective", objective)
-    mean, var = hierarchical._posterior_moments(monkey, theta, cov, np.zeros(2), np.eye(2), eps)
+    object.__setattr__(prob, "objective", objective)   # the frozen instance's own attribute
+    mean, var = hierarchical._posterior_moments(prob, theta, cov, np.zeros(2), np.eye(2), eps)
     assert np.array_equal(mean[1], theta[1]) and np.array_equal(var[1], cov[1])
     assert np.all(np.isfinite(mean)) and np.all(np.isfinite(var))
     assert not np.array_equal(mean[0], theta[0])

@@ -138,6 +138,7 @@ def test_slowing_ladders_bend_the_compute_axis():
         return np.diff(means)
 
     assert gains(sim)[-1] < 0.6 * gains(clean)[-1]
+
     def loss_gains(s):
         return -np.diff([s.losses[m] for m, _ in s.models] + [s.losses[s.target]])
 

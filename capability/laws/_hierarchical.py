@@ -489,7 +489,7 @@ def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
 
     start = (np.tile(mu, (n.shape[1], 1)), mu, np.diag([9.0, 4.0]), prob)
     (theta, mu, sigma, prob), rounds = _em(step, start, max_rounds, tol, (n.shape[1], 2),
-                                           IMPORTANCE_ROUNDS if monte_carlo else 0)
+                                           monte_carlo)
     prec = np.linalg.inv(sigma)
     theta, info = _fisher_scoring(prob, theta, mu, prec)
     return HierarchicalFit(link=link, ceiling=False, theta=theta, cov=np.linalg.inv(info),
@@ -527,11 +527,11 @@ def _moments(prob: _Problem, theta, cov, mu, sigma, eps):
 
 
 def _em(step, state, max_rounds: int, tol: float, shape: tuple[int, int],
-        mc_rounds: int | None = None):
+        monte_carlo: bool = True):
     """Empirical-Bayes EM for a prior's parameters: ``step(state, eps) -> (state, change)``
     is one round. Laplace rounds (``eps`` None: each problem's posterior taken as normal
     about its mode) until the prior's parameters change by less than ``tol`` or
-    ``max_rounds``, then ``mc_rounds`` (default ``IMPORTANCE_ROUNDS``) Monte Carlo EM rounds
+    ``max_rounds``, then (with ``monte_carlo``) ``IMPORTANCE_ROUNDS`` Monte Carlo EM rounds
     whose E-step takes every problem's posterior mean and covariance by importance sampling
     (:func:`_posterior_moments`; ``IMPORTANCE_PROPOSALS`` standard normals per problem of
     ``shape (P, d)``, the same every round, from a fixed seed). Returns ``(state, rounds)``,
@@ -550,11 +550,10 @@ def _em(step, state, max_rounds: int, tol: float, shape: tuple[int, int],
         state, change = step(state, None)
         if change < tol:
             break
-    mc_rounds = IMPORTANCE_ROUNDS if mc_rounds is None else mc_rounds
-    if mc_rounds:
+    if monte_carlo and IMPORTANCE_ROUNDS:
         eps = np.random.default_rng(_IMPORTANCE_SEED).standard_normal(
             (IMPORTANCE_PROPOSALS, *shape))
-        for _ in range(mc_rounds):
+        for _ in range(IMPORTANCE_ROUNDS):
             state, _ = step(state, eps)
     return state, rounds
 
@@ -656,8 +655,7 @@ def _fit_ceiling_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> 
         return (thetas, new_mu_bs, new_sigma_bs, new_slab_mu, new_slab_sd, new_share), change
 
     state, rounds = _em(step, (thetas, mu_bs, sigma_bs, slab_mu, slab_sd, _SHARE_START),
-                        max_rounds,
-                        tol, (p_count, 3))
+                        max_rounds, tol, (p_count, 3))
     thetas, mu_bs, sigma_bs, slab_mu, slab_sd, share = state
     priors = priors_of(mu_bs, sigma_bs, slab_mu, slab_sd)
     thetas, covs, resp, _ = _two_component_step(prob, thetas, priors, share)
