@@ -194,6 +194,29 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     assert "http://" not in html and "https://" not in html
 
 
+def test_a_three_model_report_shows_the_short_backtest_that_weighs_the_laws(tmp_path,
+                                                                           capsys):
+    """Three ladder models: no rolling backtest, so the report's law table is the short
+    backtest's (each model from the two below it), with the laws' weights in the average
+    and each law's fallback widening, not the rolling backtests' empty rows."""
+    sim = tmp_path / "sim"
+    assert main(["simulate", "--out", str(sim), "--kind", "emergence", "--ratios",
+                 "20,8,3"]) == 0
+    run = tmp_path / "run"
+    assert _run(sim, run) == 0
+    assert main(["report", str(run)]) == 0
+    capsys.readouterr()
+    md = (run / "report.md").read_text()
+    assert "## Candidate laws and their short backtest" in md
+    assert "## Candidate laws and their rolling backtests" not in md
+    pred = json.loads((run / "prediction.json").read_text())
+    short = pred["law_selection"]["short_scores"]
+    assert sum(sc["weight"] for sc in short.values()) == pytest.approx(1.0)
+    for name, sc in short.items():
+        row = next(line for line in md.splitlines() if line.startswith(f"| {name} |"))
+        assert f"| {sc['weight']:.2f} |" in row and "| fallback x " in row
+
+
 @pytest.mark.skipif(_chromium() is None, reason="chromium is not installed")
 def test_report_renders_in_headless_chromium_with_every_figure(sim, tmp_path, capsys):
     run = tmp_path / "run"

@@ -35,6 +35,7 @@ from capability.prediction.calibrate import (
     calibrated_interval,
     choose_laws,
     excluded_laws,
+    fallback_posterior,
     fallback_widening,
     no_error_probability,
     score_laws,
@@ -557,9 +558,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     short_scores = score_laws(short_steps, laws, len(local)) if short_steps else {}
     choice = choose_laws(short_scores or scores, estimates, forced, short=bool(short_steps),
                          exclude=short_excluded)
-    # Per chosen law, the factor on the fallback rule's law error (1 with rolling backtests).
+    # Per law, the factor on the fallback rule's law error (1 with rolling backtests).
     widening = {law: 1.0 if steps else fallback_widening(short_scores.get(law))
-                for law, _ in choice if law is not None}
+                for law in estimates}
+    # The scores the laws are averaged by: the rolling backtests', else a short one's.
+    weighing = scores if steps else short_scores
     distance = float(np.log10(target_compute / compute.max()))
     level = settings.confidence_level
     slope = bucket_slopes(fits, target_compute)
@@ -582,17 +585,23 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                ("; 'no_change' set aside: one held model cannot tell growth that stopped "
                 "from that model sitting off its family's trend)" if short_excluded else ")")
                if short_steps else "the default order" if forced is None else "--law")
+        used = {law for b in range(len(assignment.buckets))
+                for law in average_weights(weighing, estimates, b)} if forced is None else set()
+        which = ("the laws were averaged by the evidence of " if used else
+                 "the law was chosen by ")
         notes.append(f"no rolling backtest: a ladder needs at least {settings.min_below + 1} "
-                     f"models for one (this one has {len(names)}); the law was chosen by "
-                     f"{how} and its interval widened by the fallback rule (law error "
+                     f"models for one (this one has {len(names)}); {which}"
+                     f"{how} and the interval widened by the fallback rule (law error "
                      f"{FALLBACK_SIGMA['mean_pass_rate']} per decade on the angular scale, "
                      f"{FALLBACK_DOF} degrees of freedom)")
-        for law, widen in widening.items():
-            if widen > 1:
-                notes.append(f"the short backtest's {law} erred "
-                             f"{widen * FALLBACK_SIGMA['mean_pass_rate']:.2g} per decade on "
-                             "the angular scale, more than the fallback rule allows: its "
-                             f"intervals are widened {widen:.2f}x")
+        used = used or {law for law, _ in choice}
+        wide = [(law, widen) for law, widen in widening.items() if widen > 1 and law in used]
+        if wide:
+            notes.append("the short backtest's " + ", ".join(
+                f"{law} erred {widen * FALLBACK_SIGMA['mean_pass_rate']:.2g}"
+                for law, widen in wide) + " per decade on the angular scale, more than the "
+                "fallback rule allows: their law errors are widened to it (" +
+                ", ".join(f"{law} {widen:.2f}x" for law, widen in wide) + ")")
     elif excluded_laws(steps):
         notes.append(f"the rolling backtests predict one model only ({steps[0].held}): the "
                      "interval's law-error term rests on that one model's errors, which "
@@ -626,29 +635,38 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                         "neg_log_pass_rate": float(f.neg_log_pass_rate[b - 1])}
                  for name, f in fits.items() if f is not None}
         ests, weights = {}, {}
-        if law_name is not None and forced is None and steps:
-            weights = average_weights(scores, estimates, b - 1)
+        if law_name is not None and forced is None and weighing:
+            weights = average_weights(weighing, estimates, b - 1)
         if weights:
             law_name = "average"
-            reason = ("model average of the candidate laws whose rolling-backtest error is "
-                      f"within {OCCAM_WINDOW:g}x the smallest (Occam's window), weighted by "
-                      "the evidence of their backtests (marginal likelihood of the errors): " +
+            kind = ("rolling-backtest error" if steps else "short-backtest error (each "
+                    "model predicted from the two below it)")
+            reason = (f"model average of the candidate laws whose {kind} is within "
+                      f"{OCCAM_WINDOW:g}x the smallest (Occam's window), weighted by the "
+                      "evidence of their backtests (marginal likelihood of the errors): " +
                       ", ".join(f"{law} {w:.2f}" for law, w in list(weights.items())[:4]) +
                       (", ..." if len(weights) > 4 else ""))
             for q in ("mean_pass_rate", "neg_log_pass_rate"):
                 comps = [(w, float(getattr(fits[law], q)[b - 1]),
                           getattr(fits[law], f"{q}_draws")[:, b - 1],
-                          (scores[law].posterior or {}).get(q)) for law, w in weights.items()]
+                          (scores[law].posterior or {}).get(q) if steps else
+                          fallback_posterior(widening[law] * FALLBACK_SIGMA[q]))
+                         for law, w in weights.items()]
                 used = [law for law, c in zip(weights, comps) if c[3] is not None]
                 comps = [c for c in comps if c[3] is not None]
-                method = (f"model average of {len(used)} laws ({', '.join(used)}): each "
-                          "law's draws at the target, widened for its own error by the "
-                          "posterior predictive over its law error per decade (from "
+                spread = ("the posterior predictive over its law error per decade (from "
                           f"{len(steps)} rolling backtest steps; prior: none with "
-                          f"probability {EXACT_PRIOR:g}, else half-Cauchy) on the "
-                          f"{SCALES[q].name} scale x {distance:.2f} decades to the target"
-                          f"{offset_text}; the {level:g} equal-tailed interval of the "
-                          "mixture")
+                          f"probability {EXACT_PRIOR:g}, else half-Cauchy)" if steps else
+                          "the fallback rule (no rolling backtest: law error "
+                          f"{FALLBACK_SIGMA[q]:g} per decade, Student t with {FALLBACK_DOF} "
+                          "df, scaled up to the law's short-backtest error where that is "
+                          "larger: " + ", ".join(f"{law} x {widening[law]:.2f}"
+                                                 for law in used) + ")")
+                method = (f"model average of {len(used)} laws ({', '.join(used)}): each "
+                          f"law's draws at the target, widened for its own error by {spread} "
+                          f"on the {SCALES[q].name} scale x {distance:.2f} decades to the "
+                          f"target{offset_text if steps else ''}; the {level:g} equal-tailed "
+                          "interval of the mixture")
                 ests[q] = averaged_interval(comps, q, distance, level, method,
                                             (slope[q][b - 1], leverage))
         elif law_name is not None:
@@ -690,6 +708,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         "scores": {name: sc.to_dict() for name, sc in scores.items()},
         "backtests": [_step_dict(st) for st in steps],
         "short_backtests": [_step_dict(st) for st in short_steps],
+        "short_scores": {name: sc.to_dict() for name, sc in short_scores.items()},
         "model_offsets": {**offsets.to_dict(names), "used": taus is not None,
                           "compute_corrected": bool(shifted),
                           "leverage": leverage},

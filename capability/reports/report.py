@@ -12,10 +12,12 @@ import base64
 import html
 import io
 import json
+import math
 import re
 from pathlib import Path
 
 from capability.errors import InputError
+from capability.prediction.calibrate import FALLBACK_SIGMA
 from capability.reports.table import headline_lines, law_label, measured_text
 
 __all__ = ["write_report"]
@@ -139,23 +141,37 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
                     ["bucket", "measured -E[log p] [its interval]", "rel. error", "agrees",
                      "inside", "measured mean p [its interval]", "abs. error", "agrees",
                      "inside"], scored_rows))
-    if selection.get("scores"):
+    scores, short = selection.get("scores") or {}, selection.get("short_scores") or {}
+    # Without a rolling backtest, a short one (each model from the two below) weighs the
+    # laws, and the interval is the fallback rule's, widened to a law's short-backtest error.
+    if short and not any(sc["backtest_steps"] for sc in scores.values()):
+        scores = short
+        title = "Candidate laws and their short backtest (each model from the two below it)"
+    else:
+        short, title = {}, "Candidate laws and their rolling backtests"
+    if scores:
         chosen = {}
         for b in prediction["buckets"]:
             if b.get("law"):
                 chosen.setdefault(b["law"], []).append(str(b["bucket"]))
         law_rows = []
-        for name, sc in selection["scores"].items():
+        for name, sc in scores.items():
             err = sc["law_error_per_decade"]["mean_pass_rate"]
             weight = sc.get("weight")
+            mse = sc.get("mse_per_decade_angular")
+            widened = "backtests" if sc["calibrated_by_backtests"] else "fallback"
+            if short:   # the interval's law error: the fallback's, widened (fallback_widening)
+                fallback = FALLBACK_SIGMA["mean_pass_rate"]
+                factor = 1.0 if mse is None else max(1.0, math.sqrt(mse) / fallback)
+                err, widened = fallback * factor, f"fallback x {factor:.2f}"
             law_rows.append([name, _fmt(weight, ".2f") if chosen.get("average") else "–",
                              ", ".join(chosen.get(name, [])) or "–",
                              str(sc["backtest_steps"]), _fmt(sc["mean_abs_error_pp"], ".2f"),
-                             _fmt(sc.get("log_evidence"), ".1f"),
-                             _fmt(sc.get("mse_per_decade_angular"), ".2g"), _fmt(err, ".3f"),
-                             _fmt(sc.get("exact_probability"), ".2f"),
-                             "backtests" if sc["calibrated_by_backtests"] else "fallback"])
-        out.append(("Candidate laws and their rolling backtests",
+                             _fmt(sc.get("log_evidence"), ".1f"), _fmt(mse, ".2g"),
+                             _fmt(err, ".3f"),
+                             "–" if short else _fmt(sc.get("exact_probability"), ".2f"),
+                             widened])
+        out.append((title,
                     ["law", "weight in the average", "chosen for buckets", "backtest steps",
                      "mean error (points)", "log evidence", "MSE per decade² (angular)",
                      "law error per decade (angular)", "probability of no law error",
