@@ -215,6 +215,9 @@ def test_a_three_model_report_shows_the_short_backtest_that_weighs_the_laws(tmp_
     for name, sc in short.items():
         row = next(line for line in md.splitlines() if line.startswith(f"| {name} |"))
         assert f"| {sc['weight']:.2f} |" in row and "| fallback x " in row
+    # ... and its figure: the third model predicted from the first two, by every law.
+    assert "figures/short.png" in md and "figures/rolling.png" not in md
+    assert (run / "figures" / "short.png").stat().st_size > 10_000
 
 
 @pytest.mark.skipif(_chromium() is None, reason="chromium is not installed")

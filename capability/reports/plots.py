@@ -159,12 +159,14 @@ def loss_figure(prediction: dict):
     return fig
 
 
-def backtest_figure(prediction: dict):
-    """The rolling backtests: per step (a ladder model predicted from the models below an
-    origin) each candidate law's predicted bucket mean pass rate against the measured one,
-    with the diagonal of a perfect prediction; three steps to a row."""
+def backtest_figure(prediction: dict, key: str = "backtests"):
+    """The rolling backtests (``key="short_backtests"``: the short ones of a ladder too
+    short for rolling ones, each model from the two below it): per step (a ladder model
+    predicted from the models below an origin) each candidate law's predicted bucket mean
+    pass rate against the measured one, with the diagonal of a perfect prediction; three
+    steps to a row."""
     plt = _pyplot()
-    steps = prediction["law_selection"]["backtests"]
+    steps = prediction["law_selection"][key]
     cols = min(3, len(steps))
     rows = -(-len(steps) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 4.0 * rows), squeeze=False,

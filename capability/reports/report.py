@@ -260,9 +260,14 @@ def write_report(directory: str | Path) -> tuple[Path, Path]:
     registration = _load(directory / "registration.json")
     figures = [("buckets", "Per-bucket laws (like Figure 2 of the GPT-4 report)",
                 _png(bucket_figure(prediction, score)))]
-    if (prediction.get("law_selection") or {}).get("backtests"):
+    selection = prediction.get("law_selection") or {}
+    if selection.get("backtests"):
         figures.append(("rolling", "Rolling backtests: each ladder model predicted from the "
                         "models below it, from every origin", _png(backtest_figure(prediction))))
+    elif selection.get("short_backtests"):
+        figures.append(("short", "Short backtest: each ladder model predicted from the two "
+                        "below it (it weighs the laws; the interval takes the fallback rule)",
+                        _png(backtest_figure(prediction, "short_backtests"))))
     if "loss" in prediction:
         figures.append(("loss", "Loss law", _png(loss_figure(prediction))))
     (directory / "figures").mkdir(exist_ok=True)
