@@ -675,3 +675,29 @@ def test_an_origins_pooled_fit_is_made_once_and_changes_nothing(monkeypatch):
     assert memo == plain
     # Five models: origins of 3 and 4 models predict 3 steps; the full ladder once more.
     assert memo_calls < plain_calls, (memo_calls, plain_calls)
+
+
+def test_the_average_weights_do_not_depend_on_the_processs_hash_seed():
+    """Processes with different hash seeds renormalise the laws' weights in Occam's window
+    to the same last bit: the weights are summed in the laws' order, not in a set's (whose
+    order follows the seed's string hashes; 0.1 + 0.2 + 0.3 is not 0.2 + 0.3 + 0.1 in
+    floating point)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from capability.prediction.calibrate import LawScore, _occam_window\n"
+        "scores = {name: LawScore(law=name, steps=3, mse_per_decade=np.zeros(6),\n"
+        "                         mse_all=1.0, mean_abs_error_pp=1.0, sigma={}, dof=3.0,\n"
+        "                         calibrated=True, log_evidence=0.0, weight=w)\n"
+        "          for name, w in (('power', 0.1), ('logistic', 0.2), ('ceiling', 0.3),\n"
+        "                          ('problem_power', 0.7), ('two_step', 0.05))}\n"
+        "print(repr([sc.weight for sc in _occam_window(scores).values()]))\n")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=120, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+            for seed in range(1, 9)}
+    assert len(outs) == 1, outs
+

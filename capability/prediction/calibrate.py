@@ -529,7 +529,9 @@ def _occam_window(scores: dict[str, LawScore], exclude=()) -> dict[str, LawScore
     laws = [law for law in pool if law not in BASELINES] or list(pool)
     best = min(pool[law].mse_all for law in laws)
     inside = {law for law, sc in pool.items() if sc.mse_all <= OCCAM_WINDOW * best}
-    total = sum(pool[law].weight for law in inside)
+    # Summed in the pool's order, not the set's: a set of strings iterates in an order
+    # that changes with the process's hash seed, and so would the sum's last bits.
+    total = sum(pool[law].weight for law in pool if law in inside)
     if total > 0:
         new = {law: pool[law].weight / total if law in inside else 0.0 for law in pool}
     else:
