@@ -90,6 +90,11 @@ def test_a_spread_that_is_truly_zero_is_estimated_at_the_floor_not_above_it():
     assert np.sqrt(fit.sigma[1, 1]) < 0.045
     assert np.min(np.linalg.eigvalsh(fit.sigma)) >= hierarchical._VARIANCE_FLOOR * (1 - 1e-9)
     assert fit.mu[1] == pytest.approx(0.69, abs=0.02)
+    # The robust (two-component) fit, run to convergence, keeps the same bound.
+    robust = fit_hierarchical(n, c, X, link="loglog", interaction=0.0, robust=True,
+                              tol=1e-7, max_rounds=300)
+    floor = hierarchical._VARIANCE_FLOOR * (1 - 1e-9)
+    assert np.min(np.linalg.eigvalsh(robust.sigma)) >= floor
     n, c, theta = _counts("loglog", 200, problems=600)
     spread = fit_hierarchical(n, c, X, link="loglog", interaction=0.0)
     assert np.sqrt(spread.sigma[1, 1]) == pytest.approx(np.std(theta[:, 1]), rel=0.15)

@@ -701,8 +701,8 @@ def _fit_wide_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> Hie
         total = np.maximum(w.sum(), 1e-9)
         new_mu = (w[:, None] * m0[0]).sum(0) / total
         dev = m0[0] - new_mu
-        new_sigma = _floored(np.einsum("p,pi,pj->ij", w, dev, dev) +
-                     np.einsum("p,pij->ij", w, m0[1])) / total
+        new_sigma = _floored((np.einsum("p,pi,pj->ij", w, dev, dev) +
+                              np.einsum("p,pij->ij", w, m0[1])) / total)
         change = max(abs(new_share - share), np.max(np.abs(new_mu - mu)),
                      np.max(np.abs(new_sigma - sigma)))
         return (thetas, new_mu, new_sigma, new_share), change
