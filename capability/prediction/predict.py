@@ -385,7 +385,8 @@ SCATTER_NOTE = 0.09
 
 def _per_problem_at_target(fits, scores, local, target_compute):
     """Per bucket the per-problem pass rates at the target of the per-problem law with the
-    largest averaging weight (else the smallest rolling-backtest error), for pass@k
+    largest averaging weight (else the smallest backtest error; ``scores`` are the rolling
+    backtests', or a three-model ladder's short backtest's), for pass@k
     (:mod:`capability.prediction.headline`): at the posterior modes, and ``SHAPE_DRAWS``
     draws from each problem's posterior, each moved by the target's own problem-by-model
     effect where the ladder shows scatter (arrays ``(draws, problems)``); None without
@@ -585,17 +586,19 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                ("; 'no_change' set aside: one held model cannot tell growth that stopped "
                 "from that model sitting off its family's trend)" if short_excluded else ")")
                if short_steps else "the default order" if forced is None else "--law")
-        used = {law for b in range(len(assignment.buckets))
-                for law in average_weights(weighing, estimates, b)} if forced is None else set()
-        which = ("the laws were averaged by the evidence of " if used else
+        averaged = {law for b in range(len(assignment.buckets))
+                    for law in average_weights(weighing, estimates, b)} \
+            if forced is None else set()
+        which = ("the laws were averaged by the evidence of " if averaged else
                  "the law was chosen by ")
         notes.append(f"no rolling backtest: a ladder needs at least {settings.min_below + 1} "
                      f"models for one (this one has {len(names)}); {which}"
                      f"{how} and the interval widened by the fallback rule (law error "
                      f"{FALLBACK_SIGMA['mean_pass_rate']} per decade on the angular scale, "
                      f"{FALLBACK_DOF} degrees of freedom)")
-        used = used or {law for law, _ in choice}
-        wide = [(law, widen) for law, widen in widening.items() if widen > 1 and law in used]
+        averaged = averaged or {law for law, _ in choice}
+        wide = [(law, widen) for law, widen in widening.items()
+                if widen > 1 and law in averaged]
         if wide:
             notes.append("the short backtest's " + ", ".join(
                 f"{law} erred {widen * FALLBACK_SIGMA['mean_pass_rate']:.2g}"
@@ -740,7 +743,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
               b.mean_pass_rate.confidence_interval.high) for b in buckets]
     overall = headline(
         [len(b.task_ids) for b in buckets], *zip(*point),
-        per_problem=_per_problem_at_target(fits, scores, local, target_compute),
+        per_problem=_per_problem_at_target(fits, weighing or scores, local, target_compute),
         ks=settings.k, total=len(task_ids), held_out=len(assignment.held_out),
         excluded=len(assignment.excluded), level=level)
     return Prediction(ladder=ladder, target=target, target_compute=float(target_compute),
