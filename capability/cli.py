@@ -71,7 +71,8 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--law", choices=["auto", *LAW_NAMES], default="auto",
                    help="the law of the buckets: 'auto' averages the candidates, weighted by "
                         "the evidence of the ladder's own rolling backtests (with too few "
-                        "models for them, the best in a short backtest); a name forces "
+                        "models for them, of a short backtest: each model from the two below "
+                        "it); a name forces "
                         "that law: 'power' "
                         "(the report's), 'problem_power', 'logistic', 'ceiling' (per-problem "
                         "laws, pooled), 'two_step' (through the loss), 'no_change', 'linear' "
@@ -85,6 +86,10 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
                         "gives H_n at c=0); 'exclude' them, as the report does; or "
                         "'jeffreys': keep them and use the Jeffreys posterior mean of -log p "
                         "(default: keep)")
+    g.add_argument("--common-problems", action="store_true",
+                   help="where the ladder models cover different problems (an evaluation "
+                        "that lost a few), use those they all have and name the others in a "
+                        "note (default: an error)")
     g.add_argument("--difficulty", choices=DIFFICULTIES, default="mean-pass-rate",
                    help="how problems are ordered: mean pass rate over the ladder models, or "
                         "the largest ladder model's (default: mean-pass-rate)")
@@ -638,7 +643,8 @@ def _predict_ladder(ladder_path: Path, out: Path, settings,
     from capability.pipeline import run_prediction
     from capability.reports.table import format_prediction
 
-    result, pred = run_prediction(ladder_path, out, settings, _execution(args))
+    result, pred = run_prediction(ladder_path, out, settings, _execution(args),
+                                  common=bool(getattr(args, "common_problems", False)))
     print(format_prediction(result), flush=True)
     for note in pred.warnings:
         print(f"capability: note: {note}", file=sys.stderr)
@@ -684,7 +690,7 @@ def _backtest(args: argparse.Namespace) -> None:
     from capability.reports.table import format_backtest
 
     result = run_backtest(args.ladder, args.out, _settings(args), _execution(args),
-                          largest=args.largest)
+                          largest=args.largest, common=args.common_problems)
     print(format_backtest(result), flush=True)
     for note in result["warnings"]:
         print(f"capability: note: {note}", file=sys.stderr)

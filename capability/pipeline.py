@@ -18,7 +18,7 @@ from capability.execution.execute import (
     execute_ladder,
     execute_samples,
 )
-from capability.files.counts import ladder_counts, read_counts
+from capability.files.counts import common_problems, ladder_counts, read_counts
 from capability.files.jsonl import iter_jsonl, write_json_atomic
 from capability.files.ladder import Ladder, ModelSpec, load_ladder
 from capability.files.problems import BUILTIN, load_problems
@@ -99,13 +99,16 @@ def sample_ladder_model(model: ModelSpec, problems, out_dir: Path, execution: Ex
     return samples, counts
 
 
-def gather_counts(ladder: Ladder, out_dir: Path,
-                  execution: ExecutionOptions) -> tuple[pd.DataFrame, list[dict]]:
-    """The ladder models' counts and the list of every input read, with its sha256.
+def gather_counts(ladder: Ladder, out_dir: Path, execution: ExecutionOptions,
+                  common: bool = False) -> tuple[pd.DataFrame, list[dict], list[str]]:
+    """The ladder models' counts, the list of every input read, with its sha256, and
+    notes.
 
     Models whose source is a server or a transformers model are sampled first
     (``out_dir/samples``); samples are executed (``out_dir/results``). The target's
-    results are never read."""
+    results are never read. With ``common``, models that cover different problems are
+    cut to the problems they share (:func:`capability.files.counts.common_problems`),
+    and a note names those left out; without it, that is an error."""
     problems = None if ladder.problems is None else load_problems(ladder.problems)
     inputs = [_input("ladder", ladder.path)]
     if ladder.problems not in (None, BUILTIN):
@@ -129,7 +132,14 @@ def gather_counts(ladder: Ladder, out_dir: Path,
                                  warn=execution.warn, backend=execution.backend,
                                  address=execution.address)
     counts = ladder_counts(ladder, None if problems is None else list(problems), results,
-                           adaptive_counts)
+                           adaptive_counts, common=common)
+    notes = []
+    if common:
+        counts, dropped = common_problems(counts)
+        if dropped:
+            notes.append(f"--common-problems: {len(dropped)} problem(s) that some ladder model "
+                         f"lacks are left out: {', '.join(dropped[:5])}"
+                         f"{' ...' if len(dropped) > 5 else ''}")
     for m in ladder.models:
         if m.counts is not None:
             inputs.append(_input("counts", m.counts, m.name))
@@ -138,7 +148,7 @@ def gather_counts(ladder: Ladder, out_dir: Path,
             result_path = results.get(m.name, Path(out_dir) / "results" / f"{m.name}.jsonl")
             inputs += [_input("samples", source, m.name),
                        _input("results", result_path, m.name)]
-    return counts, inputs
+    return counts, inputs, notes
 
 
 def _target_source(ladder: Ladder) -> dict | None:
@@ -150,13 +160,16 @@ def _target_source(ladder: Ladder) -> dict | None:
 
 
 def run_prediction(ladder_path: Path, out_dir: Path, settings: PredictionSettings,
-                   execution: ExecutionOptions):
-    """``capability run``: write ``out_dir/prediction.json``; return ``(dict, Prediction)``."""
+                   execution: ExecutionOptions, common: bool = False):
+    """``capability run``: write ``out_dir/prediction.json``; return ``(dict, Prediction)``
+    (``common``: see :func:`gather_counts`)."""
     ladder = load_ladder(ladder_path)
-    counts, inputs = gather_counts(ladder, out_dir, execution)
+    counts, inputs, notes = gather_counts(ladder, out_dir, execution, common)
     pred = predict(counts, [(m.name, m.compute, m.loss) for m in ladder.models],
                    target=ladder.target.name, target_compute=ladder.target.compute,
                    ladder=ladder.name, settings=settings, progress=True)
+    if notes:
+        pred = replace(pred, warnings=(*notes, *pred.warnings))
     result = pred.to_dict()
     result["ladder_file"] = str(ladder_path)
     result["inputs"] = inputs
@@ -291,14 +304,16 @@ def _problems_of(prediction: dict):
 
 
 def run_backtest(ladder_path: Path, out_dir: Path, settings: PredictionSettings,
-                 execution: ExecutionOptions, largest: int = 1) -> dict:
-    """``capability backtest``: write ``out_dir/backtest.json``."""
+                 execution: ExecutionOptions, largest: int = 1, common: bool = False) -> dict:
+    """``capability backtest``: write ``out_dir/backtest.json`` (``common``: see
+    :func:`gather_counts`)."""
     from capability.records.backtest import backtest
 
     ladder = load_ladder(ladder_path)
-    counts, inputs = gather_counts(ladder, out_dir, execution)
+    counts, inputs, notes = gather_counts(ladder, out_dir, execution, common)
     result = backtest(counts, [(m.name, m.compute, m.loss) for m in ladder.models],
                       largest=largest, ladder=ladder.name, settings=settings, progress=True)
+    result["warnings"] = [*notes, *result.get("warnings", [])]
     result["ladder_file"] = str(ladder_path)
     result["inputs"] = inputs
     write_json_atomic(Path(out_dir) / "backtest.json", result)

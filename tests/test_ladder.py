@@ -5,7 +5,7 @@ import re
 import pytest
 
 from capability.errors import InputError
-from capability.files.counts import ladder_counts, read_counts
+from capability.files.counts import common_problems, ladder_counts, read_counts
 from capability.files.ladder import load_ladder
 
 
@@ -130,6 +130,21 @@ def test_ladder_model_missing_problems_is_an_error(ladder_dir):
         "task_id,n,c\nT/0,10,5\nT/1,10,7\nT/2,10,1\nT/3,10,1\n")
     with pytest.raises(InputError, match=r"model 'b' has 1 problem\(s\) that 'a' lacks"):
         ladder_counts(load_ladder(ladder_dir))
+
+
+def test_common_problems_keeps_those_every_model_has(ladder_dir):
+    """With ``common``, models covering different problems are not an error: the table keeps
+    the problems every model has, and names the others; none in common is an error."""
+    (ladder_dir.parent / "counts" / "b.csv").write_text(
+        "task_id,n,c\nT/0,10,5\nT/1,10,7\nT/3,10,1\n")
+    table = ladder_counts(load_ladder(ladder_dir), common=True)
+    kept, dropped = common_problems(table)
+    assert dropped == ["T/2", "T/3"]
+    assert sorted(set(kept["task_id"])) == ["T/0", "T/1"]
+    assert kept.groupby("model").size().to_dict() == {"a": 2, "b": 2, "c": 2}
+    (ladder_dir.parent / "counts" / "b.csv").write_text("task_id,n,c\nT/9,10,5\n")
+    with pytest.raises(InputError, match="no problem is common to every one of the 3"):
+        common_problems(ladder_counts(load_ladder(ladder_dir), common=True))
 
 
 def test_counts_task_outside_problem_set(ladder_dir):

@@ -194,6 +194,26 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     assert "http://" not in html and "https://" not in html
 
 
+def test_run_with_common_problems_leaves_out_what_a_model_lacks(sim, tmp_path, capsys):
+    """A ladder model whose counts lack two problems: ``capability run`` stops with exit
+    status 2 and says how to go on; with ``--common-problems`` it predicts over the problems
+    every model has and names the others in a note (printed and in prediction.json)."""
+    path = sim / "counts" / "m2.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], *lines[3:]]) + "\n")
+    dropped = sorted(line.split(",")[0] for line in lines[1:3])
+    assert _run(sim, tmp_path / "a") == 2
+    assert "--common-problems" in capsys.readouterr().err
+    assert _run(sim, tmp_path / "b", "--common-problems") == 0
+    err = capsys.readouterr().err
+    assert f"--common-problems: 2 problem(s) that some ladder model lacks are left out: " \
+        f"{', '.join(dropped)}" in err
+    pred = json.loads((tmp_path / "b" / "prediction.json").read_text())
+    assert any(w.startswith("--common-problems: 2 problem(s)") for w in pred["warnings"])
+    covered = {t for b in pred["buckets"] for t in b["task_ids"]} | set(pred["held_out"])
+    assert not covered & set(dropped) and len(covered) == 162
+
+
 def test_a_three_model_report_shows_the_short_backtest_that_weighs_the_laws(tmp_path,
                                                                            capsys):
     """Three ladder models: no rolling backtest, so the report's law table is the short

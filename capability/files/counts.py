@@ -10,7 +10,7 @@ import pandas as pd
 from capability.errors import InputError
 from capability.files.ladder import Ladder
 
-__all__ = ["read_counts", "ladder_counts", "COUNT_COLUMNS"]
+__all__ = ["read_counts", "ladder_counts", "common_problems", "COUNT_COLUMNS"]
 
 COUNT_COLUMNS = ("task_id", "n", "c")
 
@@ -112,14 +112,16 @@ def read_counts(path: str | Path) -> pd.DataFrame:
 
 def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
                   results: dict[str, Path] | None = None,
-                  counted: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+                  counted: dict[str, pd.DataFrame] | None = None,
+                  common: bool = False) -> pd.DataFrame:
     """The ladder models' counts as one long table ``model, task_id, n, c``.
 
     A model whose source is counts is read from its CSV; one whose source is samples is
     counted from its results file in ``results`` (``{model: path}``, made by
     :func:`capability.execution.execute.execute_samples`). The target's results are never read.
     ``counted`` gives models already counted (adaptive sampling). Every ladder model must
-    cover the same problems; with ``task_ids`` (a problem set) every task id must belong
+    cover the same problems (with ``common``, they may differ: :func:`common_problems` then
+    keeps those they share); with ``task_ids`` (a problem set) every task id must belong
     to it.
 
     Raises
@@ -150,19 +152,40 @@ def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
                                  f"{ladder.problems}", path=source, line=line)
         if reference is None:
             reference = (model.name, ids)
-        elif ids != reference[1]:
+        elif ids != reference[1] and not common:
             missing = sorted(reference[1] - ids)
             extra = sorted(ids - reference[1])
             if missing:
                 raise InputError(f"model {model.name!r} lacks {len(missing)} problem(s) that "
                                  f"{reference[0]!r} has, e.g. {missing[0]!r}; every ladder "
-                                 "model needs the same problems", path=source)
+                                 "model needs the same problems (--common-problems: those "
+                                 "they share)", path=source)
             raise InputError(f"model {model.name!r} has {len(extra)} problem(s) that "
                              f"{reference[0]!r} lacks, e.g. {extra[0]!r}; every ladder model "
-                             "needs the same problems", path=source)
+                             "needs the same problems (--common-problems: those they share)",
+                             path=source)
         frames.append(frame.assign(model=model.name))
     table = pd.concat(frames, ignore_index=True)
     if "r" in table.columns:
         table["r"] = table["r"].fillna(0).astype("int64")
         return table[["model", "task_id", "n", "c", "r"]]
     return table[["model", "task_id", "n", "c"]]
+
+
+def common_problems(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of the problems every model of a long counts table has, and the task ids
+    left out (sorted).
+
+    Raises
+    ------
+    InputError
+        No problem is common to every model.
+    """
+    models = table["model"].nunique()
+    per_task = table.groupby("task_id", sort=False)["model"].nunique()
+    shared = per_task.index[per_task == models]
+    if shared.empty:
+        raise InputError(f"no problem is common to every one of the {models} ladder models",
+                         key="--common-problems")
+    dropped = sorted(set(per_task.index) - set(shared))
+    return table[table["task_id"].isin(shared)].reset_index(drop=True), dropped
