@@ -89,9 +89,10 @@ that stopped from the held model sitting below its family's trend, so ``no_chang
 ladders of kind ``irregular`` (10 seeds) it took all the weight in three, whenever the held
 model sat low, and the average erred 4.57 points against 2.49 without it (2.88 for the
 straight line); no other kind's error moved. The same holds for the short backtest of a
-three-model ladder (the third model from the first two), which chooses one law: without
-``no_change`` there, irregular ladders err 4.75 points instead of 5.53 (5.90 for the
-straight line), the other kinds and the real ladders alike.
+three-model ladder (the third model from the first two), which weighs the laws (below):
+without ``no_change`` there, irregular ladders erred 4.75 points instead of 5.53 (5.90 for
+the straight line) when that backtest chose one law, the other kinds and the real ladders
+alike.
 
 **Too few ladder models.** With fewer than ``min_below + 1`` ladder models there is no
 rolling backtest; the law's error is then taken as ``FALLBACK_SIGMA`` per decade, Student
@@ -127,6 +128,7 @@ and 0.23 per decade; elsewhere 0.02-0.14).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, replace
 
@@ -719,9 +721,18 @@ def fallback_posterior(sigma: float, dof: float = FALLBACK_DOF) -> tuple[np.ndar
     and scale ``sigma`` is the normal scale mixture ``N(0, sigma^2 dof / X)``, ``X ~
     chi^2_dof``, here on ``FALLBACK_NODES`` equal-probability nodes of ``X`` (the mixture's
     0.95 quantile is 2.352 at 3 degrees of freedom, against the t's 2.353)."""
-    x = stats.chi2.ppf((np.arange(FALLBACK_NODES) + 0.5) / FALLBACK_NODES, dof)
-    return (max(float(sigma), 0.0) * np.sqrt(dof / x),
+    return (max(float(sigma), 0.0) * _t_scales(float(dof)),
             np.full(FALLBACK_NODES, 1.0 / FALLBACK_NODES))
+
+
+@functools.lru_cache(maxsize=8)
+def _t_scales(dof: float) -> np.ndarray:
+    """``sqrt(dof / X)`` at ``FALLBACK_NODES`` equal-probability nodes of ``X ~ chi^2_dof``
+    (:func:`fallback_posterior`; computed once per ``dof``, read-only)."""
+    x = stats.chi2.ppf((np.arange(FALLBACK_NODES) + 0.5) / FALLBACK_NODES, dof)
+    out = np.sqrt(dof / x)
+    out.setflags(write=False)
+    return out
 
 
 def calibrated_interval(estimate: float, draws: np.ndarray, quantity: str, sigma: float,

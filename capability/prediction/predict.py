@@ -562,8 +562,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     # Per law, the factor on the fallback rule's law error (1 with rolling backtests).
     widening = {law: 1.0 if steps else fallback_widening(short_scores.get(law))
                 for law in estimates}
-    # The scores the laws are averaged by: the rolling backtests', else a short one's.
+    # The scores the laws are averaged by (the rolling backtests', else a short one's), and
+    # per bucket the averaging weights (none with a forced law: that law alone).
     weighing = scores if steps else short_scores
+    bucket_weights = [average_weights(weighing, estimates, b) if forced is None else {}
+                      for b in range(len(assignment.buckets))]
     distance = float(np.log10(target_compute / compute.max()))
     level = settings.confidence_level
     slope = bucket_slopes(fits, target_compute)
@@ -586,9 +589,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                ("; 'no_change' set aside: one held model cannot tell growth that stopped "
                 "from that model sitting off its family's trend)" if short_excluded else ")")
                if short_steps else "the default order" if forced is None else "--law")
-        averaged = {law for b in range(len(assignment.buckets))
-                    for law in average_weights(weighing, estimates, b)} \
-            if forced is None else set()
+        averaged = {law for weights in bucket_weights for law in weights}
         which = ("the laws were averaged by the evidence of " if averaged else
                  "the law was chosen by ")
         notes.append(f"no rolling backtest: a ladder needs at least {settings.min_below + 1} "
@@ -637,9 +638,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         cands = {name: {"mean_pass_rate": float(f.mean_pass_rate[b - 1]),
                         "neg_log_pass_rate": float(f.neg_log_pass_rate[b - 1])}
                  for name, f in fits.items() if f is not None}
-        ests, weights = {}, {}
-        if law_name is not None and forced is None and weighing:
-            weights = average_weights(weighing, estimates, b - 1)
+        ests = {}
+        weights = bucket_weights[b - 1]
         if weights:
             law_name = "average"
             kind = ("rolling-backtest error" if steps else "short-backtest error (each "
