@@ -209,8 +209,8 @@ def test_three_model_ladder_weighs_the_laws_by_a_short_backtest_and_uses_the_sta
 
 def test_an_averaged_fallback_interval_is_the_mixture_of_the_laws_fallbacks():
     """The fallback rule as a law-error posterior (a scale mixture of normals) gives
-    Student t's quantiles, and one law's interval is the same whether given that posterior
-    or the rule's ``sigma`` and degrees of freedom."""
+    Student t's quantiles for one law, and two laws averaged under it give the bounds of
+    the mixture of their two t's (checked against ``scipy.stats.t``'s distribution)."""
     grid, w = fallback_posterior(0.2, 3)
     assert w.sum() == pytest.approx(1.0)
     no_draws = np.full(50, np.sin(0.7) ** 2)
@@ -219,9 +219,16 @@ def test_an_averaged_fallback_interval_is_the_mixture_of_the_laws_fallbacks():
     half = 0.2 * stats.t.ppf(0.95, 3)
     assert np.arcsin(np.sqrt(ci.high)) - 0.7 == pytest.approx(half, rel=2e-3)
     assert 0.7 - np.arcsin(np.sqrt(ci.low)) == pytest.approx(half, rel=2e-3)
-    via = calibrated_interval(np.sin(0.7) ** 2, no_draws, "mean_pass_rate", 0, 3, 1.0, 0.9,
-                              "", posterior=(grid, w)).confidence_interval
-    assert (via.low, via.high) == pytest.approx((ci.low, ci.high))
+    pair = averaged_interval([(0.3, np.sin(0.6) ** 2, no_draws, (grid, w)),
+                              (0.7, np.sin(0.9) ** 2, no_draws, (grid, w))],
+                             "mean_pass_rate", 1.0, 0.9, "").confidence_interval
+
+    def mixture_cdf(p):   # the two laws' t's on the angular scale, weights 0.3 and 0.7
+        t = np.arcsin(np.sqrt(p))
+        return 0.3 * stats.t.cdf((t - 0.6) / 0.2, 3) + 0.7 * stats.t.cdf((t - 0.9) / 0.2, 3)
+
+    assert mixture_cdf(pair.low) == pytest.approx(0.05, abs=1e-3)
+    assert mixture_cdf(pair.high) == pytest.approx(0.95, abs=1e-3)
 
 
 def test_a_short_backtest_that_errs_more_than_the_fallback_allows_widens_it():
