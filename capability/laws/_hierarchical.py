@@ -33,8 +33,9 @@ the prior's own regression line, and the M-step reads it back, so the EM settled
 whatever correlation it drifted to. Where every problem shares one exponent it read -0.01,
 0.48 and -0.79 (``bench/robustness.py``'s ``power-k0.5``, seeds 0-2, about 160 problems,
 200 samples each) and -0.15 to 0.56 (160 problems drawn with one slope, 8 seeds), and
-the hard buckets, whose intercepts are far from the mean, took slopes 0.02-0.07 per decade
-steeper or flatter than the rest and ran 1-2 points high. The log-log law's M-step
+the hard buckets, whose intercepts are far from the mean, took slopes off the common one
+(1.19-1.22 per decade against 1.151 on seed 0 in an earlier fit: the README's
+tried-and-dropped list) and ran 1-2 points high. The log-log law's M-step
 therefore takes the correlation's MAP under ``p(rho) ~ (1 - rho^2)^4``
 (:func:`_correlation_map`, ``CORRELATION_PRIOR``): 0.02, 0.32 and -0.61, and -0.11 to
 0.47, on the same ladders -- a pull of a fifth, which on those worlds' benchmarks did as
@@ -539,7 +540,7 @@ def _prior_covariance(scatter: np.ndarray, link: str, problems: float) -> np.nda
     ``CORRELATION_PRIOR[link]`` (:func:`_correlation_map`), then the eigenvalue bound
     (:func:`_floored`)."""
     kappa = CORRELATION_PRIOR.get(link, 0.0)
-    if kappa > 0 and scatter.shape == (2, 2):
+    if kappa > 0:
         scatter = _correlation_map(scatter, kappa, problems)
     return _floored(scatter)
 
