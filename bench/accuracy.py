@@ -14,10 +14,14 @@ against its measured bucket means. It prints per kind and per real backtest:
 * ``cover``: share of 90% intervals holding the true (measured, for real ladders) value;
   ``width``: median width of those intervals, in points;
 * ``no_change``, ``linear``: the two naive baselines' mean errors on the same buckets, and
-  ``err/linear``.
+  ``err/linear``;
+* with ``--oracle``: the median width over the mean error, ours and that of two oracle
+  intervals that know each ladder's own error scale (``_oracle_intervals``), with their
+  coverage -- how narrow calibrated intervals could be at all.
 
     python bench/accuracy.py [--seeds 20] [--kinds clean,emergence] [--no-real]
                              [--ratios 40,20,8,3] [--samples 1000] [--offset-sd 0.4]
+                             [--oracle]
 
 ``--ratios`` sets the ladder (how many times below the target each model's compute is):
 a short ladder such as ``40,20,8,3`` or ``20,8,3`` looks like the real families (four or
@@ -34,6 +38,7 @@ import time
 
 import numpy as np
 from real_ladders import real_ladders  # beside this script, on sys.path when run as one
+from scipy import stats
 
 from capability.prediction.predict import PredictionSettings, predict
 from capability.simulation.simulate import KINDS, bucket_truth, simulate_ladder
@@ -42,7 +47,7 @@ HEAD = (f"{'ladder':<28} {'err':>6} {'worst':>6} {'cover':>6} {'width':>6} "
         f"{'no_change':>9} {'linear':>7} {'err/linear':>10}")
 
 
-def _rows(pred, truth):
+def _rows(pred, truth, oracle=False):
     out = []
     for b, t in zip(pred.buckets, truth):
         if b.mean_pass_rate is None or t is None:
@@ -52,8 +57,32 @@ def _rows(pred, truth):
                     "cover": ci.contains(t), "width": 100 * (ci.high - ci.low),
                     "no_change": 100 * abs(b.candidates["no_change"]["mean_pass_rate"] - t),
                     "linear": 100 * abs(b.candidates["linear"]["mean_pass_rate"] - t),
-                    "law": b.law})
+                    "law": b.law, "estimate": b.mean_pass_rate.estimate, "truth": t,
+                    "last": b.candidates["no_change"]["mean_pass_rate"]})
+    if oracle:
+        _oracle_intervals(out, pred.settings.confidence_level)
     return out
+
+
+def _oracle_intervals(rows, level):
+    """Add to one ladder's rows the intervals of an oracle that knows the ladder's own error
+    scale: on the angular scale ``t = asin(sqrt(p))``, ``t_hat +- z s base_b`` with ``z``
+    the normal's ``(1 + level) / 2`` quantile and ``s^2 = mean_b ((t_hat_b - t_b) /
+    base_b)^2`` over the ladder's buckets, either one scale for every bucket (``base_b =
+    1``: "constant") or a scale proportional to the bucket's predicted growth beyond the
+    largest ladder model (``base_b = |t_hat_b - t_last,b| + 0.001``: "growth"). No method
+    can know ``s``; the oracle bounds the width-to-error ratio that calibrated intervals
+    of one ladder-wide scale (or one per unit of growth) can reach."""
+    z = stats.norm.ppf(0.5 + level / 2)
+    t = {k: np.arcsin(np.sqrt(np.clip([r[k] for r in rows], 0, 1)))
+         for k in ("estimate", "truth", "last")}
+    for form, base in (("constant", np.ones(len(rows))),
+                       ("growth", np.abs(t["estimate"] - t["last"]) + 1e-3)):
+        s = np.sqrt(np.mean(((t["estimate"] - t["truth"]) / base) ** 2))
+        low = np.sin(np.clip(t["estimate"] - z * s * base, 0, np.pi / 2)) ** 2
+        high = np.sin(np.clip(t["estimate"] + z * s * base, 0, np.pi / 2)) ** 2
+        for r, lo, hi in zip(rows, low, high):
+            r[f"oracle_{form}"] = (100 * (hi - lo), bool(lo <= r["truth"] <= hi))
 
 
 def _line(name, rows, extra=""):
@@ -63,7 +92,19 @@ def _line(name, rows, extra=""):
             f"{np.mean([r['cover'] for r in rows]):>6.2f} "
             f"{np.median([r['width'] for r in rows]):>6.2f} "
             f"{np.mean([r['no_change'] for r in rows]):>9.2f} {lin:>7.2f} "
-            f"{err.mean() / lin:>10.2f}{extra}")
+            f"{err.mean() / lin:>10.2f}{extra}{_ratios(rows, err.mean())}")
+
+
+def _ratios(rows, err):
+    """With ``--oracle``: median width over mean error, ours and the oracles' (with their
+    coverage)."""
+    if "oracle_constant" not in rows[0]:
+        return ""
+    out = f"  width/err {np.median([r['width'] for r in rows]) / err:.2f}"
+    for form in ("constant", "growth"):
+        w, c = zip(*(r[f"oracle_{form}"] for r in rows))
+        out += f"; oracle {form} {np.median(w) / err:.2f} (cover {np.mean(c):.2f})"
+    return out
 
 
 def main() -> None:
@@ -77,6 +118,9 @@ def main() -> None:
                              "target (default: 1000,300,100,30,10)")
     parser.add_argument("--samples", type=int, default=None,
                         help="samples per problem (default: the kind's, 200 or 20)")
+    parser.add_argument("--oracle", action="store_true",
+                        help="also print median width / mean error, ours and that of "
+                             "oracle intervals that know each ladder's own error scale")
     parser.add_argument("--offset-sd", type=float, default=None,
                         help="irregular ladders' offsets' sd in decades (default: 0.15)")
     args = parser.parse_args()
@@ -96,7 +140,7 @@ def main() -> None:
                            settings=PredictionSettings(seed=seed,
                                                        n_resamples=args.resamples))
             truth = [t["mean_pass_rate"] for t in bucket_truth(sim, pred.assignment.buckets)]
-            rows += _rows(pred, truth)
+            rows += _rows(pred, truth, args.oracle)
         sd = f", sd {args.offset_sd:g}" if args.offset_sd is not None and \
             kind == "irregular" else ""
         print(_line(f"sim {kind} ({args.seeds} seeds{sd})", rows), flush=True)
@@ -112,7 +156,7 @@ def main() -> None:
             target = counts[counts["model"] == held[0]].set_index("task_id")
             truth = [float((target.loc[list(b.task_ids), "c"] /
                             target.loc[list(b.task_ids), "n"]).mean()) for b in pred.buckets]
-            rows = _rows(pred, truth)
+            rows = _rows(pred, truth, args.oracle)
             all_rows += rows
             print(_line(f"real {ladder['name']}", rows), flush=True)
         if all_rows:
