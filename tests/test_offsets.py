@@ -381,6 +381,36 @@ def test_evident_offsets_put_the_laws_on_effective_compute():
         assert err[True] < 0.5 * err[False], (seed, err)
 
 
+
+def test_a_model_whose_effective_compute_passes_a_larger_ones_keeps_its_interval():
+    """Offsets larger than the ladder's spacing (sd 0.5 decades, models 2x apart, as real
+    families' visible offsets of 0.4-0.9 decades can be): the third model's effective
+    compute lies above the fourth's. The backtest's and the target's distances are taken on
+    the nominal compute, so that the step still counts and the interval keeps its law error
+    and offsets. Measured: taken on the effective compute, the only step lay -1.88 decades
+    "beyond" its origin, the target -0.75, and the intervals were the draws' noise alone
+    (0.2-0.6 points wide, 0 of 6 buckets held); now 9.5-53 points, 6 of 6."""
+    sim = simulate_ladder(seed=0, kind="irregular", ratios=(16, 8, 4, 2), offset_sd=0.5,
+                          n_samples=1000)
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    pred = predict(counts, [(m, c, None) for m, c in sim.models], target=sim.target,
+                   target_compute=sim.target_compute,
+                   settings=PredictionSettings(n_resamples=100))
+    sel = pred.to_dict()["law_selection"]
+    rec = sel["model_offsets"]
+    assert rec["compute_corrected"]
+    effective = [np.log10(c) + rec["offsets_decades"][m] for m, c in sim.models]
+    assert np.any(np.diff(effective) < 0), effective   # the case this test is about
+    assert sel["backtests"] and all(st["distance_decades"] > 0 for st in sel["backtests"])
+    assert np.isclose(sel["distance_decades"], np.log10(2))
+    truth = bucket_truth(sim, pred.assignment.buckets)
+    hits = [b.mean_pass_rate.confidence_interval.contains(t["mean_pass_rate"])
+            for b, t in zip(pred.buckets, truth)]
+    widths = [b.mean_pass_rate.confidence_interval.high -
+              b.mean_pass_rate.confidence_interval.low for b in pred.buckets]
+    assert sum(hits) >= 5 and min(widths) > 0.05, (hits, widths)
+    assert all("offsets" in b.mean_pass_rate.method for b in pred.buckets)
+
 def test_the_spread_can_be_none():
     """The offsets' prior has a spike at ``tau = 0`` (probability ``ON_TREND_PRIOR``): on
     clean ladders the posterior puts most of its mass there and the nodes the interval mixes

@@ -48,9 +48,11 @@ six independent bucket errors: 90% intervals held the truth in 0.70 of the bucke
 simulated ladders of kind ``irregular``.
 
 **Interval.** At the target, ``d_T = log10(C_T / C_max)`` decades beyond the largest ladder
-model, on the quantity's scale, a law predicts ``N(t_hat, v_noise + sigma^2 d_T^2 + beta_T^2
-tau^2 L_T)`` with ``(sigma, tau)`` from its posterior, ``v_noise`` the variance of the law's
-draws, ``beta_T`` the bucket's slope at the target and ``L_T``
+model (nominal compute, as every backtest step's distance, also where the laws are
+fitted on effective compute: :mod:`capability.prediction.offsets`), on the quantity's
+scale, a law predicts ``N(t_hat, v_noise + sigma^2 d_T^2 + beta_T^2 tau^2 L_T)`` with
+``(sigma, tau)`` from its posterior, ``v_noise`` the variance of the law's draws,
+``beta_T`` the bucket's slope at the target and ``L_T``
 :func:`capability.prediction.offsets.offset_leverage`; the interval is
 the ``level`` equal-tailed interval of that posterior predictive (a normal mixture over the
 posterior; symmetric about ``t_hat``). The bounds are clipped to the scale's domain and

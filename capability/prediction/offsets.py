@@ -71,7 +71,14 @@ bend the laws; the backtests then carry no offsets, their law error is read with
 offsets' term, and the target's offset enters the interval alone, with the spread the counts
 give (:func:`capability.prediction.calibrate.with_offsets`). The part of the offsets along
 ``1`` and ``log10 C`` is absorbed by every law, as before, so the target still errs by
-``beta (u_T - sum_m h_m u_m)``. On the wrong link a family's common curvature reads as offsets
+``beta (u_T - sum_m h_m u_m)``. Distances -- how far a backtest step or the target lies
+beyond the models it is predicted from -- and the leverage stay on the nominal compute:
+where the offsets exceed the ladder's spacing, a model's effective compute may lie above
+a larger one's, and on effective compute a four-model ladder's one step then lay -1.88
+decades beyond its origin and the target -0.75; the backtest was dropped, the law error
+taken as nothing and the offsets' term lost with it, and the 90% intervals were 0.2-0.6
+points wide (4 of 12 seeds at ``--ratios 16,8,4,2 --offset-sd 0.5``; 0 of 6 buckets held in
+each). On the wrong link a family's common curvature reads as offsets
 (on clean ladders 2 of 20 seeds chose ``logit``, and found 0.07-0.08 decades rms in the
 shape of a curvature), hence "every link"; with 20 samples per problem one emergence ladder
 showed 0.15 decades of that shape on both links, hence "beyond a curvature". Measured

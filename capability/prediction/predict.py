@@ -508,6 +508,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     # (the offsets' visible part taken out), and the offsets enter at the target only.
     offsets = model_offsets(n, c, compute)
     shifted = settings.model_offsets and offsets_evident(offsets)
+    # Distances are measured, and the offsets' leverage taken, on the nominal compute: the
+    # effective compute of models far off their trend need not rise with their size (a
+    # model may sit above a larger one), and the offsets left unseen are those along 1 and
+    # nominal log compute.
+    nominal = compute
     if shifted:
         compute = compute * 10.0 ** offsets.offsets
     x_ladder = np.log10(compute)
@@ -539,13 +544,14 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
             return tuple(inside_j[b] for b in local_j), fits_j
 
         steps = rolling_backtests(n, c, compute, names, fit_at,
-                                  min_below=settings.min_below, estimator=settings.estimator)
+                                  min_below=settings.min_below, estimator=settings.estimator,
+                                  nominal=nominal)
         short_steps = []
         if not steps and forced is None and len(names) > 2:
             # Too few models to calibrate an interval, but a short backtest (each model
             # predicted from two below it) still tells which law this ladder favours.
             short_steps = rolling_backtests(n, c, compute, names, fit_at, min_below=2,
-                                            estimator=settings.estimator)
+                                            estimator=settings.estimator, nominal=nominal)
     report = fits["power"].extra
     taus = offsets.nodes() if settings.model_offsets else None
     # Shifted, the backtests carry no visible offset (the held model's compute is
@@ -567,10 +573,10 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     weighing = scores if steps else short_scores
     bucket_weights = [average_weights(weighing, estimates, b) if forced is None else {}
                       for b in range(len(assignment.buckets))]
-    distance = float(np.log10(target_compute / compute.max()))
+    distance = float(np.log10(target_compute / nominal.max()))
     level = settings.confidence_level
     slope = bucket_slopes(fits, target_compute)
-    leverage = offset_leverage(compute, target_compute)
+    leverage = offset_leverage(nominal, target_compute)
 
     bucket_k = np.full(len(inside), np.nan)
     for j, law in enumerate(report):

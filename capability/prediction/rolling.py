@@ -89,7 +89,8 @@ def backtest_pairs(n_models: int, min_below: int) -> list[tuple[int, int]]:
 
 
 def rolling_backtests(n, c, compute, names, fit_at: Callable[[int, float], tuple],
-                      *, min_below: int = 3, estimator: str = "series") -> list[RollingStep]:
+                      *, min_below: int = 3, estimator: str = "series",
+                      nominal=None) -> list[RollingStep]:
     """Run the rolling backtests: from every origin ``i >= min_below`` (the models
     ``[0, i)``), every model ``j >= i`` above it is predicted -- the next one, and the ones
     further up, so that some steps reach as far beyond their origin as the target lies
@@ -99,7 +100,14 @@ def rolling_backtests(n, c, compute, names, fit_at: Callable[[int, float], tuple
     at ``compute_j``, and returns ``(buckets, {law: LawFit | None})`` with ``buckets`` the
     column indices per bucket (the bucketing rerun on the models below ``i``), or None when
     that ladder cannot be bucketed. ``n``, ``c`` are ``(M, P)`` with models ordered by
-    compute. Steps from one origin share its models, so their errors are not independent."""
+    compute. Steps from one origin share its models, so their errors are not independent.
+
+    ``compute`` is where the laws are fitted and evaluated (the models' effective compute,
+    when their offsets are taken out); a step's ``distance`` and ``hat`` are on ``nominal``
+    (default ``compute``): ``log10(C_j / C_{i-1})`` in the models' own order, so every step
+    lies beyond its origin even where the effective compute of a model far off its trend
+    sits above a larger one's."""
+    nominal = np.asarray(compute if nominal is None else nominal, float)
     steps = []
     for i, j in backtest_pairs(len(names), min_below):
         out = fit_at(i, float(compute[j]))
@@ -121,9 +129,9 @@ def rolling_backtests(n, c, compute, names, fit_at: Callable[[int, float], tuple
                               for q in pv}
             var_pred[law] = {q: _draw_var(draws[q], q) for q in pv}
         steps.append(RollingStep(held=names[j], compute=float(compute[j]),
-                                 distance=float(np.log10(compute[j] / compute[i - 1])),
+                                 distance=float(np.log10(nominal[j] / nominal[i - 1])),
                                  below=tuple(names[:i]), predicted=predicted, actual=actual,
                                  error=error, var_pred=var_pred, var_meas=var_meas,
                                  slope=bucket_slopes(fits, float(compute[j])),
-                                 hat=hat_row(compute[:i], float(compute[j]))))
+                                 hat=hat_row(nominal[:i], float(nominal[j]))))
     return steps
