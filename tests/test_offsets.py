@@ -410,6 +410,8 @@ def test_a_model_whose_effective_compute_passes_a_larger_ones_keeps_its_interval
               b.mean_pass_rate.confidence_interval.low for b in pred.buckets]
     assert sum(hits) >= 5 and min(widths) > 0.05, (hits, widths)
     assert all("offsets" in b.mean_pass_rate.method for b in pred.buckets)
+    assert any(w.startswith("on effective compute") and "m3 lies above m4" in w
+               for w in pred.warnings), pred.warnings
 
 def test_the_spread_can_be_none():
     """The offsets' prior has a spike at ``tau = 0`` (probability ``ON_TREND_PRIOR``): on

@@ -632,6 +632,14 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                      f"compute: {shown}): every law is fitted on effective compute, C x "
                      "10^offset, and the target's own offset, which no ladder shows, widens "
                      "the intervals")
+        passed = [(names[j], names[k]) for j in range(len(names))
+                  for k in range(j + 1, len(names)) if compute[j] > compute[k]]
+        if passed:
+            notes.append("on effective compute " + ", ".join(
+                f"{small} lies above {large}" for small, large in passed) +
+                ": the models are off their trend by more than the ladder's spacing; "
+                "distances (to the target, in the backtests) are taken on the nominal "
+                "compute")
     buckets = []
     for b, (ids, (law_name, reason)) in enumerate(zip(assignment.buckets, choice), start=1):
         note = ""
