@@ -1,5 +1,6 @@
 """Candidate laws, their choice by rolling backtests, and the calibrated intervals."""
 
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -451,6 +452,24 @@ def test_a_four_model_ladder_says_its_interval_rests_on_one_held_model():
     five = _predict(simulate_ladder(seed=0))
     assert not any("one model only" in w for w in five.warnings)
 
+
+def test_a_model_at_its_origins_compute_makes_no_backtest_step():
+    """Two ladder models of equal compute: the one held from an origin whose largest model
+    has its compute lies no distance beyond it, so it is no step (it divided every law's
+    error by a distance of 0, with RuntimeWarnings, before its step was dropped later)."""
+    sim = simulate_ladder(seed=0, kind="clean")
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    models = [(m, c, None) for m, c in sim.models]
+    models[2] = (models[2][0], models[3][1], None)   # m3 at m4's compute
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        pred = predict(counts, models, target=sim.target, target_compute=sim.target_compute,
+                       settings=PredictionSettings(n_resamples=50))
+    steps = pred.selection["backtests"]
+    assert [(s["held"], len(s["below"])) for s in steps] == [("m5", 3), ("m5", 4)]
+    assert all(s["distance_decades"] > 0 for s in steps)
+    assert all(b.mean_pass_rate.confidence_interval.contains(b.mean_pass_rate.estimate)
+               for b in pred.buckets)
 
 def test_calibrated_intervals_cover_on_emergence():
     """Emergence (misspecified for the report's law): 90% intervals of the chosen law cover

@@ -106,10 +106,13 @@ def rolling_backtests(n, c, compute, names, fit_at: Callable[[int, float], tuple
     when their offsets are taken out); a step's ``distance`` and ``hat`` are on ``nominal``
     (default ``compute``): ``log10(C_j / C_{i-1})`` in the models' own order, so every step
     lies beyond its origin even where the effective compute of a model far off its trend
-    sits above a larger one's."""
+    sits above a larger one's. A model at its origin's largest compute (two ladder models of
+    equal compute) lies no distance beyond it and says nothing of extrapolation: no step."""
     nominal = np.asarray(compute if nominal is None else nominal, float)
     steps = []
     for i, j in backtest_pairs(len(names), min_below):
+        if not nominal[j] > nominal[i - 1]:
+            continue
         out = fit_at(i, float(compute[j]))
         if out is None:
             continue
