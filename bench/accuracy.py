@@ -21,7 +21,7 @@ against its measured bucket means. It prints per kind and per real backtest:
 
     python bench/accuracy.py [--seeds 20] [--kinds clean,emergence] [--no-real]
                              [--ratios 40,20,8,3] [--samples 1000] [--offset-sd 0.4]
-                             [--oracle]
+                             [--oracle] [--first-seed 100]
 
 ``--ratios`` sets the ladder (how many times below the target each model's compute is):
 a short ladder such as ``40,20,8,3`` or ``20,8,3`` looks like the real families (four or
@@ -110,6 +110,9 @@ def _ratios(rows, err):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the first seed (default 0): seeds first..first+seeds-1, e.g. "
+                             "100 for seeds the method was not developed on")
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--resamples", type=int, default=200)
     parser.add_argument("--no-real", action="store_true")
@@ -132,7 +135,7 @@ def main() -> None:
         shape["offset_sd"] = args.offset_sd
     for kind in [k for k in args.kinds.split(",") if k]:
         rows = []
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             sim = simulate_ladder(seed=seed, kind=kind, n_samples=args.samples, **shape)
             counts = sim.counts[sim.counts["model"] != sim.target]
             pred = predict(counts, [(m, c, sim.losses[m]) for m, c in sim.models],
@@ -143,6 +146,7 @@ def main() -> None:
             rows += _rows(pred, truth, args.oracle)
         sd = f", sd {args.offset_sd:g}" if args.offset_sd is not None and \
             kind == "irregular" else ""
+        sd += f", from seed {args.first_seed}" if args.first_seed else ""
         print(_line(f"sim {kind} ({args.seeds} seeds{sd})", rows), flush=True)
     if not args.no_real:
         all_rows = []
