@@ -25,6 +25,7 @@ from capability.laws import LAWS, LINKS, LadderData, LawFit, interaction_varianc
 from capability.laws.fit import BucketLaw, LossLawFit, fit_loss_law
 from capability.options import MIN_LADDER_MODELS
 from capability.prediction.calibrate import (
+    CENSORED_INPUT,
     EXACT_PRIOR,
     FALLBACK_DOF,
     FALLBACK_SIGMA,
@@ -571,8 +572,12 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     # The scores the laws are averaged by (the rolling backtests', else a short one's), and
     # per bucket the averaging weights (none with a forced law: that law alone).
     weighing = scores if steps else short_scores
-    bucket_weights = [average_weights(weighing, estimates, b) if forced is None else {}
-                      for b in range(len(assignment.buckets))]
+    # A bucket with a cell no sample solved: the laws fitted to its -log p means, which that
+    # cell caps, are not averaged there (CENSORED_INPUT).
+    censored = [bool(np.any(c[:, inside][:, idx] == 0)) for idx in local]
+    bucket_weights = [average_weights(weighing, estimates, b,
+                                      exclude=CENSORED_INPUT if censored[b] else ())
+                      if forced is None else {} for b in range(len(assignment.buckets))]
     distance = float(np.log10(target_compute / nominal.max()))
     level = settings.confidence_level
     slope = bucket_slopes(fits, target_compute)
@@ -663,6 +668,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                       "evidence of their backtests (marginal likelihood of the errors): " +
                       ", ".join(f"{law} {w:.2f}" for law, w in list(weights.items())[:4]) +
                       (", ..." if len(weights) > 4 else ""))
+            left = [law for law in average_weights(weighing, estimates, b - 1)
+                    if law not in weights]
+            if left:
+                reason += (f"; {', '.join(left)} not averaged here: a cell no sample solved "
+                           "caps the bucket's -log p means it is fitted to")
             for q in ("mean_pass_rate", "neg_log_pass_rate"):
                 comps = [(w, float(getattr(fits[law], q)[b - 1]),
                           getattr(fits[law], f"{q}_draws")[:, b - 1],
