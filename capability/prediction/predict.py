@@ -517,11 +517,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     if shifted:
         compute = compute * 10.0 ** offsets.offsets
     x_ladder = np.log10(compute)
-    interaction = {link: interaction_variance(n[:, inside], c[:, inside], x_ladder, link)
-                   for link in LINKS}
+    n_in, c_in = n[:, inside], c[:, inside]   # the bucketed problems: the fits' columns
+    interaction = {link: interaction_variance(n_in, c_in, x_ladder, link) for link in LINKS}
     with stage(f"fitting {len(laws)} laws and their rolling backtests", fittings, "fit",
                enabled=progress) as advance:
-        fits = _fit_laws(laws, n[:, inside], c[:, inside], compute, loss, local, reassign,
+        fits = _fit_laws(laws, n_in, c_in, compute, loss, local, reassign,
                          target_compute, settings, n_draws, seeds[0], loss_fit=loss_fit,
                          interaction=interaction)
         advance()
@@ -574,7 +574,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     weighing = scores if steps else short_scores
     # A bucket with a cell no sample solved: the laws fitted to its -log p means, which that
     # cell caps, are not averaged there (CENSORED_INPUT).
-    censored = [bool(np.any(c[:, inside][:, idx] == 0)) for idx in local]
+    censored = [bool(np.any(c_in[:, idx] == 0)) for idx in local]
     bucket_weights = [average_weights(weighing, estimates, b,
                                       exclude=CENSORED_INPUT if censored[b] else ())
                       if forced is None else {} for b in range(len(assignment.buckets))]
@@ -588,7 +588,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         if law is not None:
             bucket_k[local[j]] = law.fit.k
     inside_ids = [task_ids[i] for i in inside]   # the fits' columns
-    worse = inverse_scaling(n[:, inside], c[:, inside], compute, inside_ids, bucket_k,
+    worse = inverse_scaling(n_in, c_in, compute, inside_ids, bucket_k,
                             estimator=settings.estimator, scatter=interaction["logit"])
     notes: list[str] = []
     if worse:
