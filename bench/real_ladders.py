@@ -55,3 +55,30 @@ def real_ladders() -> list[dict]:
         out.append({"name": "evalperf qwen2.5-instruct", "counts": counts,
                     "models": [(m, 6 * n * 18e12, None) for m, n in EVALPERF_QWEN]})
     return out
+
+
+OBSSCALING = EXTERNAL / "obsscaling" / "base_llm_benchmark_eval.csv"
+# Metadata errors its SOURCE.md names: btlm's tokens are 1000x too many (627 for 0.627T),
+# open_llama_7b_v2's size is listed as 13B; both are left out rather than patched.
+OBSSCALING_BAD = ("cerebras/btlm-3b-8k-base", "openlm-research/open_llama_7b_v2")
+FLOOR = 0.03   # greedy pass@1 at or below 5 of 164 problems: a family not yet on the benchmark
+
+
+def real_families() -> list[dict]:
+    """Aggregate HumanEval (greedy pass@1) of base-model families from the Observational
+    Scaling Laws table (``../shared/data/external/obsscaling``; empty when absent):
+    ``[{"name", "models", "compute" (6 N D, FLOP), "pass_rate"}]``, members with compute
+    and a pass rate above ``FLOOR``, smallest first, families with at least three such."""
+    if not OBSSCALING.exists():
+        return []
+    table = pd.read_csv(OBSSCALING)
+    table = table[table["FLOPs (1E21)"].notna() & ~table["Model"].isin(OBSSCALING_BAD)
+                  & (table["HumanEval"] > FLOOR)]
+    out = []
+    for family, group in table.groupby("Model Family"):
+        group = group.sort_values("FLOPs (1E21)")
+        if len(group) >= 3:
+            out.append({"name": family, "models": list(group["Model"]),
+                        "compute": group["FLOPs (1E21)"].to_numpy() * 1e21,
+                        "pass_rate": group["HumanEval"].to_numpy()})
+    return out
