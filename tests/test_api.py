@@ -44,7 +44,11 @@ def test_top_level_exports_and_frames():
     (lambda c: c.assign(n=c["n"].astype(float)), "whole numbers in column 'n'"),
     (lambda c: c.assign(c=c["n"] + 1), "0 <= c <= n"),
     (lambda c: c[~((c["model"] == "m2") & (c["task_id"] == "HumanEval/3"))],
-     "cover different tasks"),
+     r"cover different tasks \('m2' lacks 1 task\(s\) that 'm1' has \(HumanEval/3\)\)"),
+    (lambda c: c[~((c["model"] == "m1") & c["task_id"].isin(
+        [f"HumanEval/{i}" for i in range(3, 8)]))],
+     r"'m2' has 5 task\(s\) that 'm1' lacks \(HumanEval/3, HumanEval/4, HumanEval/5, "
+     r"\.\.\.\)"),
     (lambda c: pd.concat([c, c.iloc[:1]]), "twice"),
 ])
 def test_bad_frames_raise_input_error_naming_what_was_expected(change, match):

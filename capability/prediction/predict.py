@@ -275,8 +275,21 @@ def check_counts_frame(counts, models) -> None:
     first = tasks[names[0]]
     for n in names[1:]:
         if tasks[n] != first:
-            raise InputError(f"models {names[0]!r} and {n!r} cover different tasks; every "
-                             "ladder model must cover the same task ids", key="counts")
+            parts = [f"{who} {len(ids)} task(s) {how} ({_first_few(ids)})"
+                     for who, how, ids in ((f"{n!r} lacks", f"that {names[0]!r} has",
+                                            first - tasks[n]),
+                                           (f"{n!r} has", f"that {names[0]!r} lacks",
+                                            tasks[n] - first))
+                     if ids]
+            raise InputError(f"models {names[0]!r} and {n!r} cover different tasks "
+                             f"({'; '.join(parts)}); every ladder model must cover the same "
+                             "task ids: keep the tasks every model has, or sample the "
+                             "missing ones", key="counts")
+
+
+def _first_few(ids, shown: int = 3) -> str:
+    ids = sorted(map(str, ids))
+    return ", ".join(ids[:shown]) + (", ..." if len(ids) > shown else "")
 
 
 def effective_counts(counts: pd.DataFrame) -> pd.DataFrame:
