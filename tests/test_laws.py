@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from capability.estimation.buckets import assign_buckets
+from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 from capability.laws import LAWS, LadderData
 from capability.prediction.calibrate import (
     EXACT_PRIOR,
@@ -25,7 +26,7 @@ from capability.prediction.calibrate import (
     law_error_posterior,
     sigma_posterior,
 )
-from capability.prediction.predict import PredictionSettings, predict
+from capability.prediction.predict import PredictionSettings, _consistent_neg_log, predict
 from capability.prediction.rolling import RollingStep
 from capability.reports.table import law_label
 from capability.simulation.simulate import bucket_truth, simulate_ladder
@@ -638,11 +639,19 @@ def test_every_interval_is_an_interval_on_any_ladder(ladder):
                 continue
             assert v["lower"] is not None and v["upper"] is not None, (q, v)
             assert 0.0 <= v["lower"] <= v["predicted"] <= v["upper"] <= top, (q, v)
-        # -E[log p] >= -log E[p]: the -E[log p] interval reaches as high as the mean pass
-        # rate's lower bound allows.
+        # -E[log p] >= -log E[p]: the -E[log p] estimate and bounds are no lower than -log
+        # of the mean pass rate's estimate and bounds (its lower bound for the upper one;
+        # the lower bound no higher than the estimate, where a rate estimated at 0 leaves the
+        # estimate unraised).
         rate, neg_log = b["mean_pass_rate"], b["neg_log_pass_rate"]
-        if rate["predicted"] is not None and rate["lower"] > 0:
-            assert neg_log["upper"] >= -np.log(rate["lower"]) * (1 - 1e-12), (rate, neg_log)
+        if rate["predicted"] is not None:
+            for mine, theirs in (("upper", "lower"), ("predicted", "predicted"),
+                                 ("lower", "upper")):
+                if rate[theirs] > 0:
+                    floor = -np.log(rate[theirs])
+                    if mine == "lower":
+                        floor = min(floor, neg_log["predicted"])
+                    assert neg_log[mine] >= floor * (1 - 1e-12), (mine, rate, neg_log)
 
 
 def test_every_law_evaluates_at_any_compute():
@@ -754,3 +763,24 @@ def test_the_average_weights_do_not_depend_on_the_processs_hash_seed():
             for seed in range(1, 9)}
     assert len(outs) == 1, outs
 
+
+
+def test_neg_log_pass_rate_is_held_to_jensens_bound_beside_the_mean_pass_rate():
+    """A straight line on bucket means may take ``-E[log p]`` to 0 beside a mean pass rate of
+    0.988 (EvalPerf's fifth bucket, three ladder models): the estimate and both bounds are
+    raised to ``-log`` of the rate's estimate and bounds, the method says which, and a pair
+    that already obeys the bound is returned as it is."""
+    level = 0.9
+    rate = IntervalEstimate(0.988, ConfidenceInterval(0.897, 0.999), level, "rate")
+    neg_log = IntervalEstimate(0.0003, ConfidenceInterval(0.0, 0.1089), level, "law")
+    out = _consistent_neg_log(neg_log, rate)
+    assert out.estimate == pytest.approx(-np.log(0.988))
+    assert out.confidence_interval.low == pytest.approx(-np.log(0.999))
+    assert out.confidence_interval.high == 0.1089   # already above -log(0.897) = 0.1087
+    assert "estimate, lower bound raised" in out.method
+    assert out.confidence_interval.low <= out.estimate <= out.confidence_interval.high
+    fine = IntervalEstimate(0.05, ConfidenceInterval(0.01, 0.2), level, "law")
+    assert _consistent_neg_log(fine, rate) is fine
+    certain = IntervalEstimate(1.0, ConfidenceInterval(1.0, 1.0), level, "rate")
+    flat = IntervalEstimate(0.0, ConfidenceInterval(0.0, 0.0), level, "law")
+    assert _consistent_neg_log(flat, certain) is flat

@@ -375,20 +375,39 @@ def _off_trend_record(fit: LawFit | None, task_ids) -> dict | None:
 
 
 def _consistent_neg_log(neg_log: IntervalEstimate, rate: IntervalEstimate) -> IntervalEstimate:
-    """Raise the upper bound of ``-E[log p]`` to at least ``-log`` of the mean pass rate's
-    lower bound: ``-E[log p] >= -log E[p]`` (Jensen), so a bucket whose mean pass rate may be
-    as low as ``m_lo`` may have ``-E[log p]`` as high as ``-log m_lo`` at least. Without it, a
-    law that predicts every problem at 1 gives ``-E[log p]`` the interval [0, 0] beside a
-    mean pass rate interval of, say, [0.97, 1]."""
-    ci, low_rate = neg_log.confidence_interval, rate.confidence_interval.low
-    if not (np.isfinite(ci.high) and np.isfinite(low_rate) and low_rate > 0):
+    """Hold ``-E[log p]`` to Jensen's bound beside the bucket's mean pass rate, ``-E[log p] >=
+    -log E[p]``: its estimate at least ``-log`` of the mean pass rate's estimate, its upper
+    bound at least ``-log`` of that rate's lower bound (a bucket whose mean pass rate may be
+    as low as ``m_lo`` may have ``-E[log p]`` as high as ``-log m_lo`` at least), and its
+    lower bound at least ``-log`` of its upper bound. The laws on bucket means (``power``,
+    ``linear``, ``no_change``) predict the two quantities apart, so a straight line may take
+    ``-E[log p]`` to 0 beside a mean pass rate of 0.988 (EvalPerf's fifth bucket); without
+    the upper bound's floor, a law that predicts every problem at 1 gave ``-E[log p]`` the
+    interval [0, 0] beside a mean pass rate interval of, say, [0.97, 1]. The estimate is
+    raised no higher than the (raised) upper bound, and the lower bound no higher than the
+    estimate, so the interval holds its estimate; where the rate's lower bound is 0, the
+    upper bound's floor is ``-log`` of the rate's estimate."""
+    ci, est = neg_log.confidence_interval, neg_log.estimate
+    rate_low = rate.confidence_interval.low
+    bounds = {k: float(-np.log(v)) for k, v in (
+        ("estimate", rate.estimate), ("low", rate.confidence_interval.high),
+        ("high", rate_low if np.isfinite(rate_low) and rate_low > 0 else rate.estimate))
+        if np.isfinite(v) and v > 0}
+    if not (np.isfinite(est) and np.isfinite(ci.low) and np.isfinite(ci.high)):
         return neg_log
-    floor = float(-np.log(low_rate))
-    if floor <= ci.high:
+    high = max(ci.high, bounds.get("high", ci.high))
+    estimate = min(max(est, bounds.get("estimate", est)), high)
+    raised = {"estimate": estimate, "high": high,
+              "low": min(max(ci.low, bounds.get("low", ci.low)), estimate)}
+    moved = [k for k, old in (("estimate", est), ("low", ci.low), ("high", ci.high))
+             if raised[k] > old]
+    if not moved:
         return neg_log
-    return replace(neg_log, confidence_interval=ConfidenceInterval(ci.low, floor),
-                   method=neg_log.method + "; upper bound raised to -log of the mean pass "
-                   "rate's lower bound (-E[log p] >= -log E[p])")
+    names = {"estimate": "estimate", "low": "lower bound", "high": "upper bound"}
+    return replace(neg_log, estimate=raised["estimate"],
+                   confidence_interval=ConfidenceInterval(raised["low"], raised["high"]),
+                   method=neg_log.method + "; " + ", ".join(names[k] for k in moved)
+                   + " raised to -log of the mean pass rate's (-E[log p] >= -log E[p])")
 
 
 PER_PROBLEM_LAWS = ("problem_power", "logistic", "ceiling")
