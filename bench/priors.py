@@ -22,7 +22,8 @@ the angular scale:
   (``ladder``), to the member's compute;
 * the error per decade of distance beyond the largest member used, and whether the
   fallback rule's 90% interval (``t_3`` quantile times 0.2 per decade, the distance's
-  decades) holds the measured value; the straight line's and no change's errors in points.
+  decades) holds the measured value; the straight line's and no change's errors in points,
+  and those of blends of the two (the line's growth shrunk towards no change).
 
 Per family with four or more members it prints the residuals of the straight line through
 all of them, in decades (the residual over the slope): the offsets' visible part, beside
@@ -102,7 +103,15 @@ def main() -> None:
                 print(f"{f['name']:<16} {f['models'][s['j']]:<40} {s['d']:>5.2f} "
                       f"{s['per_decade']:>+8.3f} {str(s['held']):>5} {s['measured']:>8.3f} "
                       f"{s['line']:>6.3f} {s['no_change']:>9.3f}")
-        per = np.abs([s["per_decade"] for s in rows])
+        per = np.array([s["per_decade"] for s in rows])
+        blended = {w: 100 * np.mean([abs(w * s["line"] + (1 - w) * s["no_change"]
+                                         - s["measured"]) for s in rows])
+                   for w in (0.25, 0.5, 0.75)}
+        blend = "; ".join(f"{w:g}: {e:.2f}" for w, e in blended.items())
+        print(f"signed error per decade: mean {per.mean():+.3f}, median {np.median(per):+.3f} "
+              f"(positive: the line overshoots); w x line + (1 - w) x no change errs, in "
+              f"points, {blend}")
+        per = np.abs(per)
         print(f"{len(rows)} steps of {len({f['name'] for f in families})} families: |error| "
               f"per decade median {np.median(per):.3f}, 90th percentile "
               f"{np.quantile(per, 0.9):.3f}; the fallback's {LEVEL:g} interval holds "
