@@ -77,3 +77,23 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     assert code, "no python block in the README's Python section"
     monkeypatch.chdir(tmp_path)
     exec(compile(code[0], "README.md", "exec"), {})
+
+
+def test_a_target_not_above_the_ladder_is_named_as_interpolation_or_backcast():
+    """A target whose compute is not above the largest ladder model's (a mistyped exponent,
+    or a deliberate interpolation) gets intervals without law error; the prediction says so,
+    and which of the two it is. An extrapolation carries no such note."""
+    sim, counts, models = _ladder()
+    computes = sorted(c for _, c, _ in models)
+    settings = capability.PredictionSettings(n_resamples=30)
+    for target_compute, kind in ((computes[2] * 1.5, "an interpolation within the ladder"),
+                                 (computes[0] / 3, "a backcast below every ladder model"),
+                                 (sim.target_compute, None)):
+        pred = capability.predict(counts, models, target="t", target_compute=target_compute,
+                                  settings=settings)
+        said = [w for w in pred.warnings if "is not above the largest ladder model" in w]
+        if kind is None:
+            assert not said
+        else:
+            assert len(said) == 1 and kind in said[0], pred.warnings
+            assert f"({target_compute:.3g} FLOPs)" in said[0]

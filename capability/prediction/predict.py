@@ -656,6 +656,14 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                      "family's trend, so 'no_change' is not averaged in" +
                      ("" if taus is not None else "; without the models' offsets "
                       "(--no-offsets) its offset is read as law error in every bucket"))
+    if distance <= 0:
+        notes.append(f"the target's compute ({target_compute:.3g} FLOPs) is not above the "
+                     f"largest ladder model's ({nominal.max():.3g}): "
+                     + ("a backcast below every ladder model" if target_compute < nominal.min()
+                        else "an interpolation within the ladder")
+                     + ", so the intervals carry no law error beyond the fits' own noise "
+                     "(it grows with the distance beyond the largest model, here none); "
+                     "check the target's compute if an extrapolation was meant")
     offset_text = "" if taus is None else (
         f", and for the models' offsets from their family's trend (spread {offsets.tau:.2f} "
         "decades of effective compute from the ladder's counts" +
