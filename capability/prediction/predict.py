@@ -2,28 +2,27 @@
 
 Buckets (:mod:`capability.estimation.buckets`) are assigned from the ladder models' counts only,
 each bucket's law is fitted and extrapolated (:mod:`capability.laws.fit`), and the loss law too when
-losses are given. No I/O: the CLI reads the inputs and writes ``prediction.json``.
+losses are given. No I/O: the CLI reads the inputs and writes ``prediction.json``. The
+settings and the prediction's types are in :mod:`capability.prediction.result`, the checks of
+what comes in in :mod:`capability.prediction.inputs`.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 from scipy import special
 from threadpoolctl import threadpool_limits
 
-from capability import __version__
 from capability.errors import FitError, InputError
-from capability.estimation.buckets import BucketAssignment, assign_buckets
-from capability.estimation.estimate import inverse_sampling_counts
+from capability.estimation.buckets import assign_buckets
 from capability.estimation.interval import ConfidenceInterval, IntervalEstimate, _json_float
 from capability.estimation.trends import inverse_scaling
 from capability.laws import LAWS, LINKS, LadderData, LawFit, interaction_variance
-from capability.laws.fit import BucketLaw, LossLawFit, fit_loss_law
-from capability.options import MIN_LADDER_MODELS
+from capability.laws.fit import fit_loss_law
 from capability.prediction.calibrate import (
     CENSORED_INPUT,
     EXACT_PRIOR,
@@ -43,263 +42,21 @@ from capability.prediction.calibrate import (
     with_offsets,
 )
 from capability.prediction.headline import headline
+from capability.prediction.inputs import check_counts_frame, check_settings, effective_counts
 from capability.prediction.offsets import (
     bucket_slopes,
     model_offsets,
     offset_leverage,
     offsets_evident,
 )
+from capability.prediction.result import BucketPrediction, Prediction, PredictionSettings
 from capability.prediction.rolling import backtest_pairs, rolling_backtests
 from capability.progress import stage
 
+# The types and the input checks live beside this module; they are exported here too, where
+# callers have always found them.
 __all__ = ["PredictionSettings", "BucketPrediction", "Prediction", "predict",
            "check_counts_frame", "effective_counts"]
-
-
-@dataclass(frozen=True)
-class PredictionSettings:
-    """Every choice of the method; each is a CLI flag of ``capability run``."""
-
-    n_buckets: int = 6
-    hold_out: int = 15
-    zero_policy: str = "keep"
-    difficulty: str = "mean-pass-rate"
-    split: str = "equal-count"
-    estimator: str = "series"
-    confidence_level: float = 0.9
-    n_resamples: int = 1000
-    seed: int = 0
-    pool_slopes: bool = True
-    law: str = "auto"
-    min_below: int = 3
-    k: tuple[int, ...] = (1, 10, 100)
-    model_offsets: bool = True
-
-
-@dataclass(frozen=True)
-class BucketPrediction:
-    """One bucket: its problems, the calibrated prediction (the model average or the chosen
-    law's), and the report's law (``report_law``, None when it could not be fitted) kept as
-    the reference.
-
-    Attributes
-    ----------
-    law
-        The chosen candidate law's name, ``"average"`` for the model average of the
-        candidate laws (``--law auto`` with rolling backtests), or None when no law has a
-        value for the bucket.
-    law_reason
-        Why it was chosen, in words.
-    weights
-        The model average's weight per law (empty when one law was chosen).
-    mean_pass_rate, neg_log_pass_rate
-        The prediction at the target with its calibrated interval
-        (:func:`capability.prediction.calibrate.calibrated_interval`).
-    candidates
-        Every candidate law's point prediction ``{law: {"mean_pass_rate", ...}}``.
-    """
-
-    bucket: int
-    task_ids: tuple[str, ...]
-    report_law: BucketLaw | None
-    law: str | None = None
-    law_reason: str = ""
-    mean_pass_rate: IntervalEstimate | None = None
-    neg_log_pass_rate: IntervalEstimate | None = None
-    candidates: dict = field(default_factory=dict)
-    note: str = ""
-    weights: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """The per-bucket prediction for the target; ``to_dict()`` is ``prediction.json``."""
-
-    ladder: str
-    target: str
-    target_compute: float
-    models: tuple[tuple[str, float, float | None], ...]
-    settings: PredictionSettings
-    assignment: BucketAssignment
-    buckets: tuple[BucketPrediction, ...]
-    loss: LossLawFit | None = None
-    warnings: tuple[str, ...] = field(default_factory=tuple)
-    samples: dict[str, int] = field(default_factory=dict)
-    inverse_scaling: tuple[dict, ...] = field(default_factory=tuple)
-    selection: dict = field(default_factory=dict)
-    overall: dict = field(default_factory=dict)
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per bucket: ``bucket, problems, law``, then ``predicted``, ``lower`` and
-        ``upper`` of the mean pass rate and of ``-E[log p]`` (``neg_log_*``)."""
-        rows = []
-        for b in self.buckets:
-            row = {"bucket": b.bucket, "problems": len(b.task_ids), "law": b.law}
-            for q, prefix in (("mean_pass_rate", ""), ("neg_log_pass_rate", "neg_log_")):
-                est = getattr(b, q)
-                d = {"predicted": None, "lower": None, "upper": None} if est is None \
-                    else est.to_dict()
-                row.update({f"{prefix}{k}": d[k] for k in ("predicted", "lower", "upper")})
-            rows.append(row)
-        return pd.DataFrame(rows).astype({c: float for c in (
-            "predicted", "lower", "upper", "neg_log_predicted", "neg_log_lower",
-            "neg_log_upper")})
-
-    def to_dict(self) -> dict:
-        model_names = [m[0] for m in self.models]
-        buckets = []
-        for b in self.buckets:
-            entry: dict = {"bucket": b.bucket, "task_ids": list(b.task_ids),
-                           "n_problems": len(b.task_ids), "law": b.law,
-                           "law_reason": b.law_reason,
-                           "weights": {k: float(v) for k, v in b.weights.items()}}
-            none = {"predicted": None, "lower": None, "upper": None}
-            for q in ("neg_log_pass_rate", "mean_pass_rate"):
-                est = getattr(b, q)
-                entry[q] = none if est is None else est.to_dict()
-            entry["interval_method"] = None if b.mean_pass_rate is None else \
-                b.mean_pass_rate.method
-            entry["candidates"] = {name: {q: _json_float(v) for q, v in vals.items()}
-                                   for name, vals in b.candidates.items()}
-            if b.note:
-                entry["note"] = b.note
-            law = b.report_law
-            if law is None:
-                entry.update({"alpha": None, "k": None, "report_law": None})
-            else:
-                entry.update({
-                    "alpha": _json_float(law.fit.alpha),
-                    "k": _json_float(law.fit.k),
-                    "report_law": {"neg_log_pass_rate": law.neg_log_pass_rate.to_dict(),
-                                   "mean_pass_rate": law.mean_pass_rate.to_dict(),
-                                   "interval_method": law.neg_log_pass_rate.method},
-                    "law_band": None if law.band is None else
-                    {k: [float(v) for v in vals] for k, vals in law.band.items()},
-                    "lack_of_fit_scale": law.lack_of_fit,
-                    "ladder_points": [
-                        {"model": name, "compute": float(comp),
-                         "neg_log_pass_rate": _json_float(y), "variance": _json_float(v),
-                         "used_in_fit": bool(w > 0)}
-                        for name, comp, y, v, w in zip(model_names, law.fit.compute,
-                                                       law.bucket_mean, law.bucket_variance,
-                                                       law.fit.weights)],
-                })
-            buckets.append(entry)
-        out = {
-            "tool": "capability", "tool_version": __version__,
-            "ladder": self.ladder,
-            "target": self.target, "target_compute": self.target_compute,
-            "level": self.settings.confidence_level,
-            "models": [{"name": n, "compute": c, "loss": loss,
-                        "samples": self.samples.get(n)} for n, c, loss in self.models],
-            "settings": asdict(self.settings),
-            "law": "-E_P[log pass_rate(C)] = alpha * C^(-k), C in FLOPs (the report's law; "
-                   "what each bucket's prediction uses is in buckets[].law and .weights)",
-            "overall": self.overall,
-            "law_selection": self.selection,
-            "held_out": list(self.assignment.held_out),
-            "excluded": list(self.assignment.excluded),
-            "buckets": buckets,
-            "inverse_scaling": [{**w, "bucket": self.assignment.bucket_of(w["task_id"])}
-                                for w in self.inverse_scaling],
-            "warnings": list(self.warnings),
-        }
-        if self.loss is not None:
-            out["loss"] = {**self.loss.prediction.to_dict(), "a": self.loss.a,
-                           "b": self.loss.b, "c": self.loss.c,
-                           "law": "L(C) = a * C^b + c, C in FLOPs",
-                           "interval_method": self.loss.prediction.method}
-        return out
-
-
-def _settings_iv(s: PredictionSettings) -> None:
-    if not s.k or any(not isinstance(k, int | np.integer) or k < 1 for k in s.k):
-        raise InputError(f"expected whole numbers >= 1, found {s.k!r}", key="--k")
-    if s.zero_policy != "exclude" and s.estimator == "plugin":
-        raise InputError(f"zero policy {s.zero_policy!r} needs an estimator that is finite at "
-                         "c = 0 (series or jeffreys), not 'plugin'", key="--estimator")
-    if not 0 < s.confidence_level < 1:
-        raise InputError(f"expected a level in (0, 1), found {s.confidence_level}",
-                         key="--level")
-    if s.law != "auto" and s.law not in LAWS:
-        raise InputError(f"expected 'auto' or one of {', '.join(LAWS)}, found {s.law!r}",
-                         key="--law")
-    if not (isinstance(s.min_below, int) and s.min_below >= 2):
-        raise InputError(f"expected a whole number >= 2, found {s.min_below!r}",
-                         key="--min-below")
-
-
-def check_counts_frame(counts, models) -> None:
-    """Validate ``predict``'s inputs at the boundary (a long counts DataFrame and the
-    ``(name, compute, loss)`` list), raising :class:`InputError` that names what was
-    expected and what was found."""
-    if not isinstance(counts, pd.DataFrame):
-        raise InputError(f"expected a pandas DataFrame with columns model, task_id, n, c; "
-                         f"found {type(counts).__name__}", key="counts")
-    missing = [col for col in ("model", "task_id", "n", "c") if col not in counts.columns]
-    if missing:
-        raise InputError(f"expected columns model, task_id, n, c; found "
-                         f"{', '.join(map(str, counts.columns)) or 'none'} (missing "
-                         f"{', '.join(missing)})", key="counts")
-    for col in ("n", "c"):
-        if not pd.api.types.is_integer_dtype(counts[col]):
-            raise InputError(f"expected whole numbers in column {col!r}, found dtype "
-                             f"{counts[col].dtype}", key="counts")
-    bad = counts[(counts["n"] < 1) | (counts["c"] < 0) | (counts["c"] > counts["n"])]
-    if len(bad):
-        row = bad.iloc[0]
-        raise InputError(f"expected 1 <= n and 0 <= c <= n, found n = {row['n']}, "
-                         f"c = {row['c']} for model {row['model']!r}, task {row['task_id']!r}",
-                         key="counts")
-    if counts.duplicated(["model", "task_id"]).any():
-        row = counts[counts.duplicated(["model", "task_id"])].iloc[0]
-        raise InputError(f"model {row['model']!r} has task {row['task_id']!r} twice",
-                         key="counts")
-    try:
-        names = [str(m[0]) for m in models]
-        computes = [float(m[1]) for m in models]
-    except (TypeError, ValueError, IndexError):
-        raise InputError("expected models as (name, compute in FLOPs, loss or None) tuples",
-                         key="models") from None
-    if len(names) < MIN_LADDER_MODELS:
-        raise InputError(f"expected at least {MIN_LADDER_MODELS} ladder models, found "
-                         f"{len(names)}", key="models")
-    if not all(np.isfinite(c) and c > 0 for c in computes):
-        raise InputError("expected every model's compute > 0 FLOPs", key="models")
-    absent = [n for n in names if n not in set(counts["model"])]
-    if absent:
-        raise InputError(f"model {absent[0]!r} has no rows in counts (it has "
-                         f"{', '.join(map(repr, sorted(set(counts['model']))[:5]))})",
-                         key="models")
-    tasks = {n: set(g) for n, g in counts.groupby("model")["task_id"]}
-    first = tasks[names[0]]
-    for n in names[1:]:
-        if tasks[n] != first:
-            parts = [f"{who} {len(ids)} task(s) {how} ({_first_few(ids)})"
-                     for who, how, ids in ((f"{n!r} lacks", f"that {names[0]!r} has",
-                                            first - tasks[n]),
-                                           (f"{n!r} has", f"that {names[0]!r} lacks",
-                                            tasks[n] - first))
-                     if ids]
-            raise InputError(f"models {names[0]!r} and {n!r} cover different tasks "
-                             f"({'; '.join(parts)}); every ladder model must cover the same "
-                             "task ids: keep the tasks every model has, or sample the "
-                             "missing ones", key="counts")
-
-
-def _first_few(ids, shown: int = 3) -> str:
-    ids = sorted(map(str, ids))
-    return ", ".join(ids[:shown]) + (", ..." if len(ids) > shown else "")
-
-
-def effective_counts(counts: pd.DataFrame) -> pd.DataFrame:
-    """Apply :func:`capability.estimation.estimate.inverse_sampling_counts` where a counts table has
-    the adaptive budget's ``r`` column; otherwise return it unchanged."""
-    if "r" not in counts.columns:
-        return counts
-    n, c = inverse_sampling_counts(counts["n"].to_numpy(), counts["c"].to_numpy(),
-                                   counts["r"].to_numpy())
-    return counts.drop(columns="r").assign(n=n, c=c)
 
 
 def _reassign_equal_count(n_star, c_star, sizes, difficulty):
@@ -498,7 +255,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     the interval come from them (:mod:`capability.prediction.calibrate`); without a rolling
     backtest one law is chosen and the fallback rule widens its interval.
     """
-    _settings_iv(settings)
+    check_settings(settings)
     check_counts_frame(counts, models)
     if not (np.isfinite(target_compute) and target_compute > 0):
         raise InputError(f"expected the target's compute > 0 FLOPs, found {target_compute}",

@@ -1,0 +1,106 @@
+"""What :func:`capability.prediction.predict.predict` accepts, checked at the boundary: the
+settings and the counts table, with errors that name what was expected and what was found
+(:class:`capability.errors.InputError`); and the adaptive budget's counts made plain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from capability.errors import InputError
+from capability.estimation.estimate import inverse_sampling_counts
+from capability.laws import LAWS
+from capability.options import MIN_LADDER_MODELS
+from capability.prediction.result import PredictionSettings
+
+__all__ = ["check_settings", "check_counts_frame", "effective_counts"]
+
+
+def check_settings(s: PredictionSettings) -> None:
+    if not s.k or any(not isinstance(k, int | np.integer) or k < 1 for k in s.k):
+        raise InputError(f"expected whole numbers >= 1, found {s.k!r}", key="--k")
+    if s.zero_policy != "exclude" and s.estimator == "plugin":
+        raise InputError(f"zero policy {s.zero_policy!r} needs an estimator that is finite at "
+                         "c = 0 (series or jeffreys), not 'plugin'", key="--estimator")
+    if not 0 < s.confidence_level < 1:
+        raise InputError(f"expected a level in (0, 1), found {s.confidence_level}",
+                         key="--level")
+    if s.law != "auto" and s.law not in LAWS:
+        raise InputError(f"expected 'auto' or one of {', '.join(LAWS)}, found {s.law!r}",
+                         key="--law")
+    if not (isinstance(s.min_below, int) and s.min_below >= 2):
+        raise InputError(f"expected a whole number >= 2, found {s.min_below!r}",
+                         key="--min-below")
+
+
+def check_counts_frame(counts, models) -> None:
+    """Validate ``predict``'s inputs at the boundary (a long counts DataFrame and the
+    ``(name, compute, loss)`` list), raising :class:`InputError` that names what was
+    expected and what was found."""
+    if not isinstance(counts, pd.DataFrame):
+        raise InputError(f"expected a pandas DataFrame with columns model, task_id, n, c; "
+                         f"found {type(counts).__name__}", key="counts")
+    missing = [col for col in ("model", "task_id", "n", "c") if col not in counts.columns]
+    if missing:
+        raise InputError(f"expected columns model, task_id, n, c; found "
+                         f"{', '.join(map(str, counts.columns)) or 'none'} (missing "
+                         f"{', '.join(missing)})", key="counts")
+    for col in ("n", "c"):
+        if not pd.api.types.is_integer_dtype(counts[col]):
+            raise InputError(f"expected whole numbers in column {col!r}, found dtype "
+                             f"{counts[col].dtype}", key="counts")
+    bad = counts[(counts["n"] < 1) | (counts["c"] < 0) | (counts["c"] > counts["n"])]
+    if len(bad):
+        row = bad.iloc[0]
+        raise InputError(f"expected 1 <= n and 0 <= c <= n, found n = {row['n']}, "
+                         f"c = {row['c']} for model {row['model']!r}, task {row['task_id']!r}",
+                         key="counts")
+    if counts.duplicated(["model", "task_id"]).any():
+        row = counts[counts.duplicated(["model", "task_id"])].iloc[0]
+        raise InputError(f"model {row['model']!r} has task {row['task_id']!r} twice",
+                         key="counts")
+    try:
+        names = [str(m[0]) for m in models]
+        computes = [float(m[1]) for m in models]
+    except (TypeError, ValueError, IndexError):
+        raise InputError("expected models as (name, compute in FLOPs, loss or None) tuples",
+                         key="models") from None
+    if len(names) < MIN_LADDER_MODELS:
+        raise InputError(f"expected at least {MIN_LADDER_MODELS} ladder models, found "
+                         f"{len(names)}", key="models")
+    if not all(np.isfinite(c) and c > 0 for c in computes):
+        raise InputError("expected every model's compute > 0 FLOPs", key="models")
+    absent = [n for n in names if n not in set(counts["model"])]
+    if absent:
+        raise InputError(f"model {absent[0]!r} has no rows in counts (it has "
+                         f"{', '.join(map(repr, sorted(set(counts['model']))[:5]))})",
+                         key="models")
+    tasks = {n: set(g) for n, g in counts.groupby("model")["task_id"]}
+    first = tasks[names[0]]
+    for n in names[1:]:
+        if tasks[n] != first:
+            parts = [f"{who} {len(ids)} task(s) {how} ({_first_few(ids)})"
+                     for who, how, ids in ((f"{n!r} lacks", f"that {names[0]!r} has",
+                                            first - tasks[n]),
+                                           (f"{n!r} has", f"that {names[0]!r} lacks",
+                                            tasks[n] - first))
+                     if ids]
+            raise InputError(f"models {names[0]!r} and {n!r} cover different tasks "
+                             f"({'; '.join(parts)}); every ladder model must cover the same "
+                             "task ids: keep the tasks every model has, or sample the "
+                             "missing ones", key="counts")
+
+
+def _first_few(ids, shown: int = 3) -> str:
+    ids = sorted(map(str, ids))
+    return ", ".join(ids[:shown]) + (", ..." if len(ids) > shown else "")
+
+
+def effective_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """Apply :func:`capability.estimation.estimate.inverse_sampling_counts` where a counts table has
+    the adaptive budget's ``r`` column; otherwise return it unchanged."""
+    if "r" not in counts.columns:
+        return counts
+    n, c = inverse_sampling_counts(counts["n"].to_numpy(), counts["c"].to_numpy(),
+                                   counts["r"].to_numpy())
+    return counts.drop(columns="r").assign(n=n, c=c)
