@@ -64,6 +64,9 @@ def test_bad_models_raise_input_error():
     with pytest.raises(capability.InputError, match="no rows in counts"):
         capability.predict(counts, [*models, ("ghost", 1e23, None)], target="t",
                            target_compute=1e24)
+    with pytest.raises(capability.InputError, match="'m2' is listed more than once"):
+        capability.predict(counts, [*models, ("m2", 1e23, None)], target="t",
+                           target_compute=1e24)
     with pytest.raises(capability.InputError, match="compute > 0"):
         capability.predict(counts, [(m, -1.0, None) for m, _, _ in models], target="t",
                            target_compute=1e24)

@@ -65,6 +65,10 @@ def check_counts_frame(counts, models) -> None:
     except (TypeError, ValueError, IndexError):
         raise InputError("expected models as (name, compute in FLOPs, loss or None) tuples",
                          key="models") from None
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"model {twice[0]!r} is listed more than once; every ladder model "
+                         "needs its own name", key="models")
     if len(names) < MIN_LADDER_MODELS:
         raise InputError(f"expected at least {MIN_LADDER_MODELS} ladder models, found "
                          f"{len(names)}", key="models")
