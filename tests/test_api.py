@@ -100,3 +100,22 @@ def test_a_target_not_above_the_ladder_is_named_as_interpolation_or_backcast():
         else:
             assert len(said) == 1 and kind in said[0], pred.warnings
             assert f"({target_compute:.3g} FLOPs)" in said[0]
+
+
+def test_the_target_is_never_read_from_the_counts():
+    """A target named like a ladder model is refused; counts that also hold other models'
+    rows (the target's, say) are predicted from the ladder models' rows alone, the same
+    prediction as without them, and the prediction says which rows it left out."""
+    sim, counts, models = _ladder()
+    settings = capability.PredictionSettings(n_resamples=30)
+    with pytest.raises(capability.InputError, match="'m5' is also a ladder model"):
+        capability.predict(counts, models, target="m5", target_compute=1e24,
+                           settings=settings)
+    alone = capability.predict(counts, models, target=sim.target,
+                               target_compute=sim.target_compute, settings=settings)
+    full = capability.predict(sim.counts, models, target=sim.target,
+                              target_compute=sim.target_compute, settings=settings)
+    assert full.to_frame().equals(alone.to_frame())
+    said = [w for w in full.warnings if w.startswith("counts hold rows of 1 model(s)")]
+    assert len(said) == 1 and f"the target {sim.target!r} among them" in said[0]
+    assert not [w for w in alone.warnings if w.startswith("counts hold rows")]

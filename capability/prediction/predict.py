@@ -234,8 +234,9 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     Parameters
     ----------
     counts
-        Long table ``model, task_id, n, c`` for the ladder models only (never the target);
-        every model must cover the same task ids.
+        Long table ``model, task_id, n, c`` of the ladder models; every model must cover
+        the same task ids. Rows of other models (the target's, say) are left out, and the
+        prediction says so; a target named like a ladder model is refused.
     models
         ``(name, compute, loss or None)`` per ladder model; compute in FLOPs.
     target, target_compute
@@ -260,6 +261,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     if not (np.isfinite(target_compute) and target_compute > 0):
         raise InputError(f"expected the target's compute > 0 FLOPs, found {target_compute}",
                          key="target_compute")
+    if target in {str(m[0]) for m in models}:
+        raise InputError(f"the target {target!r} is also a ladder model: a model cannot be "
+                         "predicted from its own counts (to backtest it, leave it out of the "
+                         "models and its rows out of the counts)", key="target")
+    others = sorted(set(map(str, counts["model"])) - {str(m[0]) for m in models})
     if settings.zero_policy == "jeffreys":
         # Keep never-solved problems and estimate -log p by its Jeffreys posterior mean.
         settings = replace(settings, estimator="jeffreys")
@@ -380,6 +386,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     worse = inverse_scaling(n_in, c_in, compute, inside_ids, bucket_k,
                             estimator=settings.estimator, scatter=interaction["logit"])
     notes: list[str] = []
+    if others:
+        notes.append(f"counts hold rows of {len(others)} model(s) that are not ladder models, "
+                     f"left out: {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}"
+                     + (f" (the target {target!r} among them: its rows were not read)"
+                        if target in others else ""))
     if worse:
         notes.append(f"{len(worse)} problem(s) get worse with scale against their bucket's "
                      f"law (see inverse_scaling): {', '.join(w['task_id'] for w in worse[:5])}"
