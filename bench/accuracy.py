@@ -126,6 +126,9 @@ def main() -> None:
                              "oracle intervals that know each ladder's own error scale")
     parser.add_argument("--offset-sd", type=float, default=None,
                         help="irregular ladders' offsets' sd in decades (default: 0.15)")
+    parser.add_argument("--interaction-sd", type=float, default=None,
+                        help="interaction ladders' problem-by-model effects' sd on the logit "
+                             "scale (default: 1.0)")
     args = parser.parse_args()
     print(HEAD)
     t0 = time.perf_counter()
@@ -133,6 +136,8 @@ def main() -> None:
         {"ratios": tuple(float(r) for r in args.ratios.split(","))}
     if args.offset_sd is not None:
         shape["offset_sd"] = args.offset_sd
+    if args.interaction_sd is not None:
+        shape["interaction_sd"] = args.interaction_sd
     for kind in [k for k in args.kinds.split(",") if k]:
         rows = []
         for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -146,6 +151,8 @@ def main() -> None:
             rows += _rows(pred, truth, args.oracle)
         sd = f", sd {args.offset_sd:g}" if args.offset_sd is not None and \
             kind == "irregular" else ""
+        sd += f", sd {args.interaction_sd:g}" if args.interaction_sd is not None and \
+            kind == "interaction" else ""
         sd += f", from seed {args.first_seed}" if args.first_seed else ""
         print(_line(f"sim {kind} ({args.seeds} seeds{sd})", rows), flush=True)
     if not args.no_real:

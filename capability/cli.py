@@ -571,10 +571,10 @@ def _simulate_options(parser: argparse.ArgumentParser) -> None:
                              "'few-samples' (emergence, 20 samples), 'inverse' (10 problems get "
                              "worse), 'irregular' (every model off its family's trend by "
                              "N(0, sd^2) decades of compute, --offset-sd), 'interaction' "
-                             "(every model finds each problem easier or harder: N(0, 1) on "
-                             "the logit scale), 'slowing' (the family's growth slows: 0.82 "
-                             "decades of effective compute per decade at 1000x below the "
-                             "target, 0.18 at it) (default: clean)")
+                             "(every model finds each problem easier or harder: N(0, sd^2) "
+                             "on the logit scale, --interaction-sd), 'slowing' (the family's "
+                             "growth slows: 0.82 decades of effective compute per decade at "
+                             "1000x below the target, 0.18 at it) (default: clean)")
     parser.add_argument("--problems", type=int, default=164, metavar="N",
                         help="number of problems (default: 164, as HumanEval)")
     parser.add_argument("--samples", type=int, default=None, metavar="N",
@@ -596,6 +596,10 @@ def _simulate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offset-sd", type=float, default=0.15, metavar="DECADES",
                         help="for --kind irregular: the sd of every model's offset from its "
                              "family's trend, in decades of compute (default: 0.15)")
+    parser.add_argument("--interaction-sd", type=float, default=1.0, metavar="SD",
+                        help="for --kind interaction: the sd of every problem-by-model effect "
+                             "on the logit scale (default: 1.0; the real instruct ladders in "
+                             "the README show 0.7-1.6)")
 
 
 def _simulate(args: argparse.Namespace):
@@ -612,7 +616,8 @@ def _simulate(args: argparse.Namespace):
                               n_samples=args.samples, target_compute=args.target_compute,
                               ratios=ratios, k=args.k, k_spread=args.k_spread,
                               n_inverse=args.inverse, kind=args.kind,
-                              offset_sd=args.offset_sd)
+                              offset_sd=args.offset_sd,
+                              interaction_sd=args.interaction_sd)
     except ValueError as err:
         raise InputError(str(err), key="simulate") from None
     return sim, write_simulation(sim, args.out)

@@ -199,3 +199,17 @@ def test_a_flat_problem_is_not_flagged_as_getting_worse():
     n = np.full(c.shape, 200)
     ids = [f"t{i}" for i in range(c.shape[1])]
     assert inverse_scaling(n, c, compute, ids, np.full(c.shape[1], 0.3), scatter=0.8) == []
+
+
+def test_interaction_sd_sets_the_problem_by_model_effects_spread():
+    """``interaction_sd`` (``capability simulate --interaction-sd``) scales the effects: their
+    sd is the one asked for (1.0 by default, the same draws scaled), 0 gives none, and a
+    negative one is refused."""
+    base = simulate_ladder(seed=3, kind="interaction").interactions
+    wide = simulate_ladder(seed=3, kind="interaction", interaction_sd=1.5).interactions
+    assert np.allclose(wide.to_numpy(), 1.5 * base.to_numpy())
+    assert abs(base.to_numpy().std() - 1.0) < 0.03
+    flat = simulate_ladder(seed=3, kind="interaction", interaction_sd=0.0)
+    assert (flat.interactions.to_numpy() == 0).all()
+    with pytest.raises(ValueError, match="interaction_sd"):
+        simulate_ladder(seed=3, kind="interaction", interaction_sd=-1.0)

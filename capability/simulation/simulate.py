@@ -40,11 +40,11 @@ per-problem pass rates Schaeffer et al. (2025) describe. How the pass rate moves
     slope overshoots the target.
 ``interaction``
     ``clean``, but every model (the target too) finds each problem easier or harder than
-    the trend says: ``logit p_im`` moves by ``e_im ~ N(0, 1)``, independently per problem
-    and model. Real ladders scatter like this beyond the binomial noise (EvalPerf's
-    Qwen2.5-Instruct counts: an sd of about 1.4 on the logit scale from the 7B-32B, 1.55
-    from all four); it needs many samples per problem to see and makes single problems'
-    trends unreliable.
+    the trend says: ``logit p_im`` moves by ``e_im ~ N(0, 1)`` (``interaction_sd``),
+    independently per problem and model. Real ladders scatter like this beyond the
+    binomial noise (EvalPerf's Qwen2.5-Instruct counts: an sd of about 1.4 on the logit
+    scale from the 7B-32B, 1.55 from all four); it needs many samples per problem to see
+    and makes single problems' trends unreliable.
 
 ``k_spread`` and ``n_inverse`` apply on top of any kind (``n_inverse`` default: 2 for
 ``clean``, as the GPT-4 report notes such problems exist). Counts are binomial:
@@ -167,11 +167,14 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
                     target_compute: float = 1e24, ratios=DEFAULT_RATIOS, k: float = 0.3,
                     k_spread: float | None = None, n_inverse: int | None = None,
                     kind: str = "clean", task_prefix: str = "HumanEval/",
-                    offset_sd: float = IRREGULAR_SD) -> SimulatedLadder:
+                    offset_sd: float = IRREGULAR_SD,
+                    interaction_sd: float = INTERACTION_SD) -> SimulatedLadder:
     """Draw a ladder of ``kind`` (see the module docstring): ``len(ratios)`` models at
     ``target_compute / ratio`` FLOPs, ``n_samples`` samples per problem (default 200; 20
     for ``few-samples``), and the target; for ``irregular``, every model's offset from the
-    trend has sd ``offset_sd`` decades. Seeded through ``numpy.random.default_rng(seed)``.
+    trend has sd ``offset_sd`` decades; for ``interaction``, every problem-by-model effect
+    has sd ``interaction_sd`` on the logit scale. Seeded through
+    ``numpy.random.default_rng(seed)``.
     """
     if kind not in KINDS:
         raise ValueError(f"`kind` must be one of {', '.join(KINDS)}. Got {kind!r} instead.")
@@ -182,9 +185,9 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
     if n_inverse is None:
         n_inverse = {"clean": 2, "inverse": 10}.get(kind, 0)
     if n_problems < 1 or n_samples < 1 or k <= 0 or k_spread < 0 or target_compute <= 0 \
-            or not offset_sd >= 0:
+            or not offset_sd >= 0 or not interaction_sd >= 0:
         raise ValueError("n_problems and n_samples must be >= 1, k and target_compute > 0, "
-                         "k_spread and offset_sd >= 0.")
+                         "k_spread, offset_sd and interaction_sd >= 0.")
     if not 0 <= n_inverse <= n_problems:
         raise ValueError(f"n_inverse must be in [0, n_problems]. Got {n_inverse!r} instead.")
     rng = np.random.default_rng(seed)
@@ -225,7 +228,7 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
                               offset_sd * rng.standard_normal(len(models) + 1))}
                           if kind == "irregular" else None,
                           interactions=pd.DataFrame(
-                              INTERACTION_SD * rng.standard_normal((len(models) + 1,
+                              interaction_sd * rng.standard_normal((len(models) + 1,
                                                                     n_problems)),
                               index=[m[0] for m in models] + [target], columns=task_ids)
                           if kind == "interaction" else None)
