@@ -184,10 +184,15 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
         k_spread = 0.33 if kind == "spread" else 0.0
     if n_inverse is None:
         n_inverse = {"clean": 2, "inverse": 10}.get(kind, 0)
-    if n_problems < 1 or n_samples < 1 or k <= 0 or k_spread < 0 or target_compute <= 0 \
-            or not offset_sd >= 0 or not interaction_sd >= 0:
-        raise ValueError("n_problems and n_samples must be >= 1, k and target_compute > 0, "
-                         "k_spread, offset_sd and interaction_sd >= 0.")
+    for name, value, ok, expected in (
+            ("n_problems", n_problems, n_problems >= 1, ">= 1"),
+            ("n_samples", n_samples, n_samples >= 1, ">= 1"),
+            ("k", k, k > 0, "> 0"), ("target_compute", target_compute, target_compute > 0, "> 0"),
+            ("k_spread", k_spread, k_spread >= 0, ">= 0"),
+            ("offset_sd", offset_sd, offset_sd >= 0, ">= 0"),
+            ("interaction_sd", interaction_sd, interaction_sd >= 0, ">= 0")):
+        if not ok:
+            raise ValueError(f"expected {name} {expected}, found {value!r}")
     if not 0 <= n_inverse <= n_problems:
         raise ValueError(f"n_inverse must be in [0, n_problems]. Got {n_inverse!r} instead.")
     rng = np.random.default_rng(seed)
