@@ -41,14 +41,11 @@ import numpy as np
 from real_ladders import real_families  # beside this script, on sys.path when run as one
 from scipy import stats
 
-from capability.prediction.calibrate import FALLBACK_DOF, FALLBACK_SIGMA
+from capability.prediction.calibrate import FALLBACK_DOF, FALLBACK_SIGMA, SCALES
 from capability.prediction.offsets import ON_TREND_PRIOR, TAU_SCALE
 
 LEVEL = 0.9
-
-
-def _angle(p):
-    return np.arcsin(np.sqrt(np.clip(p, 0.0, 1.0)))
+ANGULAR = SCALES["mean_pass_rate"]   # asin(sqrt(p)), the fallback rule's scale
 
 
 def extrapolation_steps(x: np.ndarray, p: np.ndarray, below: int | None) -> list[dict]:
@@ -57,7 +54,7 @@ def extrapolation_steps(x: np.ndarray, p: np.ndarray, below: int | None) -> list
     ``below`` is None, at least three): its distance ``d`` in decades beyond the largest of
     them, the line's error per decade on the angular scale (predicted minus measured, over
     ``d``), and the line's and no change's predictions of ``p``."""
-    t = _angle(p)
+    t = ANGULAR.forward(p)
     out = []
     for j in range(2 if below == 2 else 3, len(x)):
         used = slice(j - below if below else 0, j)
@@ -67,7 +64,7 @@ def extrapolation_steps(x: np.ndarray, p: np.ndarray, below: int | None) -> list
         slope, intercept = np.polyfit(x[used], t[used], 1)
         fit = slope * x[j] + intercept
         out.append({"j": j, "d": float(d), "per_decade": float((fit - t[j]) / d),
-                    "line": float(np.sin(np.clip(fit, 0, np.pi / 2)) ** 2),
+                    "line": float(ANGULAR.inverse(fit)),
                     "no_change": float(p[j - 1]), "measured": float(p[j])})
     return out
 
@@ -75,7 +72,7 @@ def extrapolation_steps(x: np.ndarray, p: np.ndarray, below: int | None) -> list
 def visible_offsets(x: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Residuals of the least-squares line of ``asin(sqrt(p))`` on ``log10 C`` over its
     slope: how many decades of compute each member sits off the family's straight line."""
-    t = _angle(p)
+    t = ANGULAR.forward(p)
     slope, intercept = np.polyfit(x, t, 1)
     return (t - (slope * x + intercept)) / slope
 

@@ -17,6 +17,8 @@ __all__ = ["check_settings", "check_counts_frame", "effective_counts"]
 
 
 def check_settings(s: PredictionSettings) -> None:
+    """Validate the method's settings, raising :class:`InputError` keyed by the CLI flag that
+    sets the bad one."""
     if not s.k or any(not isinstance(k, int | np.integer) or k < 1 for k in s.k):
         raise InputError(f"expected whole numbers >= 1, found {s.k!r}", key="--k")
     if s.zero_policy != "exclude" and s.estimator == "plugin":

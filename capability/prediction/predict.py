@@ -136,7 +136,7 @@ def _consistent_neg_log(neg_log: IntervalEstimate, rate: IntervalEstimate) -> In
     -log E[p]``: its estimate at least ``-log`` of the mean pass rate's estimate, its upper
     bound at least ``-log`` of that rate's lower bound (a bucket whose mean pass rate may be
     as low as ``m_lo`` may have ``-E[log p]`` as high as ``-log m_lo`` at least), and its
-    lower bound at least ``-log`` of its upper bound. The laws on bucket means (``power``,
+    lower bound at least ``-log`` of the rate's upper bound. The laws on bucket means (``power``,
     ``linear``, ``no_change``) predict the two quantities apart, so a straight line may take
     ``-E[log p]`` to 0 beside a mean pass rate of 0.988 (EvalPerf's fifth bucket); without
     the upper bound's floor, a law that predicts every problem at 1 gave ``-E[log p]`` the
@@ -160,10 +160,10 @@ def _consistent_neg_log(neg_log: IntervalEstimate, rate: IntervalEstimate) -> In
              if raised[k] > old]
     if not moved:
         return neg_log
-    names = {"estimate": "estimate", "low": "lower bound", "high": "upper bound"}
+    labels = {"low": "lower bound", "high": "upper bound"}
     return replace(neg_log, estimate=raised["estimate"],
                    confidence_interval=ConfidenceInterval(raised["low"], raised["high"]),
-                   method=neg_log.method + "; " + ", ".join(names[k] for k in moved)
+                   method=neg_log.method + "; " + ", ".join(labels.get(k, k) for k in moved)
                    + " raised to -log of the mean pass rate's (-E[log p] >= -log E[p])")
 
 
@@ -261,11 +261,12 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     if not (np.isfinite(target_compute) and target_compute > 0):
         raise InputError(f"expected the target's compute > 0 FLOPs, found {target_compute}",
                          key="target_compute")
-    if target in {str(m[0]) for m in models}:
+    ladder_names = {str(m[0]) for m in models}
+    if target in ladder_names:
         raise InputError(f"the target {target!r} is also a ladder model: a model cannot be "
                          "predicted from its own counts (to backtest it, leave it out of the "
                          "models and its rows out of the counts)", key="target")
-    others = sorted(set(map(str, counts["model"])) - {str(m[0]) for m in models})
+    others = sorted(set(map(str, counts["model"])) - ladder_names)
     if settings.zero_policy == "jeffreys":
         # Keep never-solved problems and estimate -log p by its Jeffreys posterior mean.
         settings = replace(settings, estimator="jeffreys")
@@ -477,7 +478,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                       ", ".join(f"{law} {w:.2f}" for law, w in list(weights.items())[:4]) +
                       (", ..." if len(weights) > 4 else ""))
             left = [law for law in average_weights(weighing, estimates, b - 1)
-                    if law not in weights]
+                    if law not in weights] if censored[b - 1] else []
             if left:
                 reason += (f"; {', '.join(left)} not averaged here: a cell no sample solved "
                            "caps the bucket's -log p means it is fitted to")
