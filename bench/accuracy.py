@@ -1,13 +1,13 @@
 """Accuracy and calibration of the prediction: simulated kinds and real ladders.
 
 For every simulated kind (``capability.simulation.simulate.KINDS``: clean, spread, emergence,
-ceilings, saturating, few-samples, inverse, irregular, interaction, slowing; five ladder models
-at 1000x..10x below the target) and
-``--seeds`` seeds, it runs ``capability.prediction.predict`` with its defaults (``--law auto``) and
-scores each bucket's predicted mean pass rate against the simulation's true bucket mean at
-the target. For every real ladder in ``../shared/data`` (skipped when absent: see
-``real_ladders.py``) it holds out the largest member, predicts it from the rest and scores
-against its measured bucket means. It prints per kind and per real backtest:
+ceilings, saturating, few-samples, inverse, irregular, interaction, slowing, family; five
+ladder models at 1000x..10x below the target) and ``--seeds`` seeds, it runs
+``capability.prediction.predict`` with its defaults (``--law auto``) and scores each
+bucket's predicted mean pass rate against the simulation's true bucket mean at the target.
+For every real ladder in ``../shared/data`` (skipped when absent: see ``real_ladders.py``)
+it holds out the largest member, predicts it from the rest and scores against its measured
+bucket means. It prints per kind and per real backtest:
 
 * ``err``: mean over buckets (and seeds) of |predicted - true| mean pass rate, in points;
   ``worst``: the largest such error;
@@ -125,11 +125,15 @@ def main() -> None:
                         help="also print median width / mean error, ours and that of "
                              "oracle intervals that know each ladder's own error scale")
     parser.add_argument("--offset-sd", type=float, default=None,
-                        help="irregular ladders' offsets' sd in decades (default: 0.15)")
+                        help="irregular and family ladders' offsets' sd in decades "
+                             "(default: 0.15; 0.3 for family)")
     parser.add_argument("--interaction-sd", type=float, default=None,
-                        help="interaction ladders' problem-by-model effects' sd on the logit "
-                             "scale (default: 1.0)")
+                        help="interaction and family ladders' problem-by-model effects' sd "
+                             "on the logit scale (default: 1.0; 1.5 for family)")
     args = parser.parse_args()
+    if args.seeds < 1:
+        parser.error(f"expected --seeds >= 1, found {args.seeds} (--kinds '' runs the real "
+                     "ladders alone)")
     print(HEAD)
     t0 = time.perf_counter()
     shape = {} if args.ratios is None else \
@@ -150,9 +154,9 @@ def main() -> None:
             truth = [t["mean_pass_rate"] for t in bucket_truth(sim, pred.assignment.buckets)]
             rows += _rows(pred, truth, args.oracle)
         sd = f", sd {args.offset_sd:g}" if args.offset_sd is not None and \
-            kind == "irregular" else ""
+            kind in ("irregular", "family") else ""
         sd += f", sd {args.interaction_sd:g}" if args.interaction_sd is not None and \
-            kind == "interaction" else ""
+            kind in ("interaction", "family") else ""
         sd += f", from seed {args.first_seed}" if args.first_seed else ""
         print(_line(f"sim {kind} ({args.seeds} seeds{sd})", rows), flush=True)
     if not args.no_real:

@@ -574,7 +574,9 @@ def _simulate_options(parser: argparse.ArgumentParser) -> None:
                              "(every model finds each problem easier or harder: N(0, sd^2) "
                              "on the logit scale, --interaction-sd), 'slowing' (the family's "
                              "growth slows: 0.82 decades of effective compute per decade at "
-                             "1000x below the target, 0.18 at it) (default: clean)")
+                             "1000x below the target, 0.18 at it), 'family' (what real "
+                             "instruct families show, at once: emergence, offsets of sd 0.3 "
+                             "decades, problem-by-model effects of sd 1.5) (default: clean)")
     parser.add_argument("--problems", type=int, default=164, metavar="N",
                         help="number of problems (default: 164, as HumanEval)")
     parser.add_argument("--samples", type=int, default=None, metavar="N",
@@ -593,13 +595,15 @@ def _simulate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ratios", default="1000,300,100,30,10",
                         help="how many times less compute each ladder model has than the "
                              "target, comma-separated (default: 1000,300,100,30,10)")
-    parser.add_argument("--offset-sd", type=float, default=0.15, metavar="DECADES",
-                        help="for --kind irregular: the sd of every model's offset from its "
-                             "family's trend, in decades of compute (default: 0.15)")
-    parser.add_argument("--interaction-sd", type=float, default=1.0, metavar="SD",
-                        help="for --kind interaction: the sd of every problem-by-model effect "
-                             "on the logit scale (default: 1.0; the real instruct ladders in "
-                             "the README show 0.7-1.6)")
+    parser.add_argument("--offset-sd", type=float, default=None, metavar="DECADES",
+                        help="for --kind irregular and family: the sd of every model's offset "
+                             "from its family's trend, in decades of compute (default: 0.15; "
+                             "0.3 for family)")
+    parser.add_argument("--interaction-sd", type=float, default=None, metavar="SD",
+                        help="for --kind interaction and family: the sd of every "
+                             "problem-by-model effect on the logit scale (default: 1.0; 1.5 "
+                             "for family; the real instruct ladders in the README show "
+                             "0.7-1.6)")
 
 
 def _simulate(args: argparse.Namespace):

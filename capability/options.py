@@ -10,6 +10,6 @@ NEG_LOG_ESTIMATORS = ("series", "jeffreys", "plugin")
 LAW_NAMES = ("power", "problem_power", "logistic", "ceiling", "two_step", "no_change",
              "linear")
 SIMULATED_KINDS = ("clean", "spread", "emergence", "ceilings", "saturating", "few-samples",
-                   "inverse", "irregular", "interaction", "slowing")
+                   "inverse", "irregular", "interaction", "slowing", "family")
 # The fewest ladder models (besides the target) a prediction is made from.
 MIN_LADDER_MODELS = 3

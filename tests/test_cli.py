@@ -142,3 +142,18 @@ def test_simulate_offset_sd_sets_the_irregular_offsets(tmp_path, capsys):
     assert main(["simulate", "--out", str(tmp_path / "bad"), "--kind", "irregular",
                  "--offset-sd", "-1"]) == 2
     assert "offset_sd >= 0" in capsys.readouterr().err
+
+
+def test_simulate_family_takes_its_own_default_spreads(tmp_path):
+    """``--kind family`` draws offsets at sd 0.3 decades unless ``--offset-sd`` says
+    otherwise (the same draws scaled), and its truth names the law with both effects."""
+    truths = {}
+    for extra in ([], ["--offset-sd", "0.15"]):
+        out = tmp_path / ("default" if not extra else "narrow")
+        assert main(["simulate", "--out", str(out), "--kind", "family", "--seed", "2",
+                     "--problems", "20", *extra]) == 0
+        truths[out.name] = json.loads((out / "truth.json").read_text())
+    assert "e_im" in truths["default"]["law"] and truths["default"]["kind"] == "family"
+    for name, u in truths["default"]["effective_compute_offsets_decades"].items():
+        assert truths["narrow"]["effective_compute_offsets_decades"][name] == \
+            pytest.approx(u / 2)

@@ -576,7 +576,9 @@ def test_averaged_interval_holds_its_estimate_in_its_domain(data, n_laws, distan
         if data.draw(st.booleans()):   # with the models' offset spread per cell
             post = (*post, np.full(post[0].size, data.draw(st.floats(0, 2))))
         comps.append((data.draw(st.floats(1e-3, 1)), est, draws, post))
-    offset = (data.draw(st.floats(-50, 50)), data.draw(st.floats(1, 10)))
+    beta = (data.draw(st.floats(-50, 50)) if data.draw(st.booleans()) else   # one for all
+            [data.draw(st.floats(-50, 50)) for _ in comps])                 # or each law's
+    offset = (beta, data.draw(st.floats(1, 10)))
     ie = averaged_interval(comps, quantity, distance, 0.9, "", offset)
     lo, hi = ie.confidence_interval.low, ie.confidence_interval.high
     assert 0.0 <= lo <= ie.estimate <= hi <= (1.0 if quantity == "mean_pass_rate" else np.inf)

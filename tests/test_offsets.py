@@ -216,6 +216,47 @@ def test_offset_term_adds_slope_times_spread_to_the_interval():
     assert flat.confidence_interval.high < ie.confidence_interval.high
 
 
+def test_each_law_carries_the_offsets_along_its_own_slope():
+    """With one slope per law, each law's predictive takes its own: a mixture of a flat law
+    and a steep one lies between the mixtures that give both the flat or both the steep
+    slope, and a slope given once for all is the same as that slope given to each law."""
+    post = (np.array([0.0]), np.array([1.0]), np.array([0.3]))
+    comps = [(0.5, 0.3, np.full(5, 0.3), post), (0.5, 0.4, np.full(5, 0.4), post)]
+
+    def width(beta):
+        ci = averaged_interval(comps, "mean_pass_rate", 0.5, 0.9, "",
+                               (beta, 2.5)).confidence_interval
+        return ci.high - ci.low
+
+    assert width([0.0, 0.0]) < width([0.0, 0.6]) < width([0.6, 0.6])
+    assert width(0.6) == width([0.6, 0.6])
+
+
+def test_bucket_slopes_are_the_median_of_the_laws_own():
+    """``law_slopes`` gives each law with a curve its slope per decade on the calibration
+    scale (the baselines have none); ``bucket_slopes`` is their median, 0 where none has
+    one."""
+    from types import SimpleNamespace
+
+    from capability.prediction.offsets import bucket_slopes, law_slopes
+
+    def law(rate_per_decade):   # theta = asin(sqrt(p)) grows linearly in log10 C
+        def curve(grid):
+            t = 0.5 + rate_per_decade[:, None] * np.log10(grid / 1e22)[None, :]
+            return np.sin(t) ** 2, -np.log(np.sin(t) ** 2)
+        return SimpleNamespace(curve=curve, mean_pass_rate=np.zeros(2))
+
+    fits = {"power": law(np.array([0.1, 0.2])), "logistic": law(np.array([0.3, np.nan])),
+            "ceiling": law(np.array([0.2, 0.4])), "linear": law(np.array([5.0, 5.0])),
+            "two_step": None}
+    own = law_slopes(fits, 1e22)
+    assert set(own) == {"power", "logistic", "ceiling"}
+    assert np.allclose(own["logistic"]["mean_pass_rate"][0], 0.3)
+    assert np.isnan(own["logistic"]["mean_pass_rate"][1])
+    assert np.allclose(bucket_slopes(fits, 1e22)["mean_pass_rate"], [0.2, 0.3])
+    assert np.allclose(bucket_slopes({"linear": fits["linear"]}, 1e22)["mean_pass_rate"], 0)
+
+
 def test_four_model_irregular_ladders_cover_with_offsets_and_record_them():
     """Four-model ladders whose models are off their trend: one held model cannot show the
     offsets to the backtests, which then read that model's offset as law error in every

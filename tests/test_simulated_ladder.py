@@ -213,3 +213,33 @@ def test_interaction_sd_sets_the_problem_by_model_effects_spread():
     assert (flat.interactions.to_numpy() == 0).all()
     with pytest.raises(ValueError, match="interaction_sd"):
         simulate_ladder(seed=3, kind="interaction", interaction_sd=-1.0)
+
+
+def test_family_ladders_draw_offsets_effects_and_logistic_laws_at_once():
+    """Kind family: emergence's per-problem logistic, every model (the target too) at
+    ``C 10^u`` with ``u ~ N(0, 0.3^2)`` decades, and problem-by-model effects of sd 1.5 on
+    the logit scale; the counts are drawn from all three, the truth is the target's with
+    its own offset and effects, and ``offset_sd`` / ``interaction_sd`` set the spreads."""
+    from scipy import special
+
+    sim = simulate_ladder(seed=4, kind="family", n_samples=100_000)
+    names = [m for m, _ in sim.models] + [sim.target]
+    assert set(sim.offsets) == set(names) and list(sim.interactions.index) == names
+    assert np.isfinite(sim.s).all() and np.isnan(sim.k).all()   # the logistic law
+    assert 0.1 < np.std(list(sim.offsets.values())) < 0.6
+    assert abs(sim.interactions.to_numpy().std() - 1.5) < 0.05
+    for name, compute in (*sim.models, (sim.target, sim.target_compute)):
+        z = (special.logit(sim.true_pass_rate(compute * 10 ** sim.offsets[name]))
+             + sim.interactions.loc[name])
+        rate = sim.counts[sim.counts["model"] == name].set_index("task_id")
+        measured = rate["c"] / rate["n"]
+        assert np.abs(measured - special.expit(z)[measured.index]).max() < 0.01
+    truth = bucket_truth(sim, [list(sim.a.index)])[0]["mean_pass_rate"]
+    assert truth == pytest.approx(sim.model_pass_rate(sim.target).mean())
+    narrow = simulate_ladder(seed=4, kind="family", offset_sd=0.15, interaction_sd=0.75)
+    assert np.allclose(list(narrow.offsets.values()), 0.5 * np.array(list(sim.offsets.values())))
+    assert np.allclose(narrow.interactions.to_numpy(), 0.5 * sim.interactions.to_numpy())
+    # the other kinds keep their own defaults: irregular 0.15 decades, interaction 1.0
+    assert np.allclose(list(simulate_ladder(seed=4, kind="irregular", offset_sd=0.15).offsets
+                            .values()),
+                       list(simulate_ladder(seed=4, kind="irregular").offsets.values()))

@@ -702,11 +702,16 @@ def averaged_interval(components, quantity: str, distance: float, level: float,
 
     A posterior ``(sigma, weights, tau)`` also carries the models' offsets from their
     family's trend (:mod:`capability.prediction.offsets`): with ``offset = (beta,
-    leverage)``, ``beta`` the bucket's slope per decade on the scale at the target and
-    ``leverage`` :func:`capability.prediction.offsets.offset_leverage`, each cell adds the
-    variance ``(beta tau)^2 leverage``."""
+    leverage)``, ``beta`` the bucket's slope per decade on the scale at the target (one
+    for every law, or one per component: each law's own) and ``leverage``
+    :func:`capability.prediction.offsets.offset_leverage`, each cell adds the variance
+    ``(beta tau)^2 leverage``."""
     scale = SCALES[quantity]
-    kept = [c for c in components if c[0] > 0 and np.isfinite(c[1])]
+    beta, leverage = (0.0, 0.0) if offset is None else offset
+    betas = np.broadcast_to(np.asarray(beta, float), (len(components),))
+    betas = np.where(np.isfinite(betas), betas, 0.0)
+    keep = [i for i, c in enumerate(components) if c[0] > 0 and np.isfinite(c[1])]
+    kept = [components[i] for i in keep]
     comps = [(w, float(scale.forward(est)), _noise_variance(draws, scale), post)
              for w, est, draws, post in kept]
     if not comps:
@@ -715,12 +720,10 @@ def averaged_interval(components, quantity: str, distance: float, level: float,
     total = sum(c[0] for c in comps)
     t_bar = sum(w * t for w, t, _, _ in comps) / total
     d = max(distance, 0.0)
-    beta, leverage = (0.0, 0.0) if offset is None else offset
-    beta = float(beta) if np.isfinite(beta) else 0.0
     centres = np.concatenate([np.full(post[0].size, t) for _, t, _, post in comps])
     sds = np.concatenate([np.sqrt(v + (post[0] * d) ** 2 +
-                                  (beta * _taus(post)) ** 2 * leverage)
-                          for _, _, v, post in comps])
+                                  (betas[i] * _taus(post)) ** 2 * leverage)
+                          for i, (_, _, v, post) in zip(keep, comps)])
     weights = np.concatenate([w / total * post[1] for w, _, _, post in comps])
     t_low, t_high = _mixture_bounds(centres, sds, weights, level)
     # One law: its own estimate (the round trip through the scale may move it by an ulp).

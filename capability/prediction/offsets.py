@@ -112,6 +112,7 @@ from capability.prediction.calibrate import (
 )
 
 __all__ = ["ModelOffsets", "model_offsets", "offset_leverage", "hat_row", "bucket_slopes",
+           "law_slopes",
            "offsets_evident", "spread_posterior", "TAU_SCALE", "LINKS", "EVIDENT",
            "CURVATURE_MODELS"]
 
@@ -390,29 +391,38 @@ def offset_leverage(compute, target_compute: float) -> float:
 SLOPE_STEP = 0.05   # decades either side of a compute for the laws' slopes
 
 
-def bucket_slopes(fits, compute: float) -> dict[str, np.ndarray]:
-    """Per quantity and bucket the slope per decade on the calibration scale at ``compute``
-    (central difference over ``SLOPE_STEP`` decades either side): the median over the
-    fitted laws with a curve, the baselines left out (``no_change`` is flat by
-    construction; an offset moves a bucket along its real slope). 0 where no law has one."""
+def law_slopes(fits, compute: float) -> dict[str, dict[str, np.ndarray]]:
+    """Per law with a curve (the baselines left out: ``no_change`` is flat by construction,
+    and an offset moves a bucket along its real slope), per quantity and bucket, the slope
+    per decade on the calibration scale at ``compute``: a central difference over
+    ``SLOPE_STEP`` decades either side (NaN where the law has no value)."""
     grid = compute * 10.0 ** np.array([-SLOPE_STEP, SLOPE_STEP])
-    rows: dict[str, list] = {q: [] for q in SCALES}
+    out: dict[str, dict[str, np.ndarray]] = {}
     for name, fit in fits.items():
         if fit is None or fit.curve is None or name in BASELINES:
             continue
+        out[name] = {}
         with np.errstate(invalid="ignore", divide="ignore"):
             for q, v in zip(SCALES, fit.curve(grid)):
                 t = SCALES[q].forward(np.asarray(v, float))
-                rows[q].append((t[:, 1] - t[:, 0]) / (2 * SLOPE_STEP))
+                out[name][q] = (t[:, 1] - t[:, 0]) / (2 * SLOPE_STEP)
+    return out
+
+
+def bucket_slopes(fits, compute: float) -> dict[str, np.ndarray]:
+    """Per quantity and bucket the slope per decade on the calibration scale at ``compute``:
+    the median over the laws' own (:func:`law_slopes`); 0 where no law has one."""
+    per_law = law_slopes(fits, compute)
     first = next((f for f in fits.values() if f is not None), None)
     n_buckets = 0 if first is None else len(first.mean_pass_rate)
     out = {}
-    for q, r in rows.items():
-        if not r:
+    for q in SCALES:
+        rows = [slopes[q] for slopes in per_law.values()]
+        if not rows:
             out[q] = np.zeros(n_buckets)
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)   # a bucket no law has
-            med = np.nanmedian(np.array(r), axis=0)
+            med = np.nanmedian(np.array(rows), axis=0)
         out[q] = np.where(np.isfinite(med), med, 0.0)
     return out

@@ -45,6 +45,7 @@ from capability.prediction.headline import headline
 from capability.prediction.inputs import check_counts_frame, check_settings, effective_counts
 from capability.prediction.offsets import (
     bucket_slopes,
+    law_slopes,
     model_offsets,
     offset_leverage,
     offsets_evident,
@@ -377,6 +378,12 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     distance = float(np.log10(target_compute / nominal.max()))
     level = settings.confidence_level
     slope = bucket_slopes(fits, target_compute)
+    own_slope = law_slopes(fits, target_compute)
+
+    def slope_of(law, q, b):
+        """The law's own slope at the target (the laws' median where it has none)."""
+        value = own_slope.get(law, {}).get(q, slope[q])[b]
+        return value if np.isfinite(value) else slope[q][b]
     leverage = offset_leverage(nominal, target_compute)
 
     bucket_k = np.full(len(inside), np.nan)
@@ -490,6 +497,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                          for law, w in weights.items()]
                 used = [law for law, c in zip(weights, comps) if c[3] is not None]
                 comps = [c for c in comps if c[3] is not None]
+                betas = [slope_of(law, q, b - 1) for law in used]
                 spread = ("the posterior predictive over its law error per decade (from "
                           f"{len(steps)} rolling backtest steps; prior: none with "
                           f"probability {EXACT_PRIOR:g}, else half-Cauchy)" if steps else
@@ -504,7 +512,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                           f"target{offset_text if steps else ''}; the {level:g} equal-tailed "
                           "interval of the mixture")
                 ests[q] = averaged_interval(comps, q, distance, level, method,
-                                            (slope[q][b - 1], leverage))
+                                            (betas, leverage))
         elif law_name is not None:
             fit, sc = fits[law_name], scores[law_name]
             widen = widening[law_name]
@@ -528,7 +536,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                                               widen * sc.sigma[q], sc.dof, distance, level,
                                               method,
                                               posterior=post,
-                                              offset=(slope[q][b - 1], leverage))
+                                              offset=(slope_of(law_name, q, b - 1),
+                                                      leverage))
         if ests:
             ests["neg_log_pass_rate"] = _consistent_neg_log(ests["neg_log_pass_rate"],
                                                             ests["mean_pass_rate"])

@@ -45,6 +45,14 @@ per-problem pass rates Schaeffer et al. (2025) describe. How the pass rate moves
     binomial noise (EvalPerf's Qwen2.5-Instruct counts: an sd of about 1.4 on the logit
     scale from the 7B-32B, 1.55 from all four); it needs many samples per problem to see
     and makes single problems' trends unreliable.
+``family``
+    what the real instruct families show, at once: ``emergence``'s per-problem logistic,
+    every model (the target too) off the family's trend as in ``irregular`` (``offset_sd``
+    default 0.3 decades, the offsets prior's scale; real families' visible offsets are
+    0.02-0.26 decades rms for base models, 0.16-0.92 for the instruct ladders here), and
+    problem-by-model effects as in ``interaction`` (``interaction_sd`` default 1.5, the
+    real instruct ladders' 0.7-1.6). The target's own offset alone moves its bucket means
+    by several points, which no ladder shows.
 
 ``k_spread`` and ``n_inverse`` apply on top of any kind (``n_inverse`` default: 2 for
 ``clean``, as the GPT-4 report notes such problems exist). Counts are binomial:
@@ -71,6 +79,8 @@ __all__ = ["SimulatedLadder", "simulate_ladder", "write_simulation", "bucket_tru
 DEFAULT_RATIOS = (1000.0, 300.0, 100.0, 30.0, 10.0)
 IRREGULAR_SD = 0.15   # decades of effective compute, per model, for kind "irregular"
 INTERACTION_SD = 1.0  # logit scale, per problem and model, for kind "interaction"
+FAMILY_OFFSET_SD, FAMILY_INTERACTION_SD = 0.3, 1.5   # both at once, for kind "family"
+LOGISTIC_KINDS = ("emergence", "few-samples", "family")   # per-problem logistic laws
 KINDS = SIMULATED_KINDS
 SLOWING_BEND = -1.5   # decades below the target where a "slowing" family's growth has halved
 SLOWING_RATE = 1.0    # per decade: how sharply it bends there
@@ -151,7 +161,7 @@ class SimulatedLadder:
     def true_pass_rate(self, compute: float) -> pd.Series:
         """``p_i(C)`` for every problem at ``compute`` FLOPs."""
         ratio = compute / self.target_compute
-        if self.kind in ("emergence", "few-samples"):
+        if self.kind in LOGISTIC_KINDS:
             z = special.logit(np.exp(-self.a)) + self.s * np.log10(ratio)
             p = special.expit(z)
         else:
@@ -167,13 +177,14 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
                     target_compute: float = 1e24, ratios=DEFAULT_RATIOS, k: float = 0.3,
                     k_spread: float | None = None, n_inverse: int | None = None,
                     kind: str = "clean", task_prefix: str = "HumanEval/",
-                    offset_sd: float = IRREGULAR_SD,
-                    interaction_sd: float = INTERACTION_SD) -> SimulatedLadder:
+                    offset_sd: float | None = None,
+                    interaction_sd: float | None = None) -> SimulatedLadder:
     """Draw a ladder of ``kind`` (see the module docstring): ``len(ratios)`` models at
     ``target_compute / ratio`` FLOPs, ``n_samples`` samples per problem (default 200; 20
     for ``few-samples``), and the target; for ``irregular``, every model's offset from the
-    trend has sd ``offset_sd`` decades; for ``interaction``, every problem-by-model effect
-    has sd ``interaction_sd`` on the logit scale. Seeded through
+    trend has sd ``offset_sd`` decades (default 0.15; 0.3 for ``family``); for
+    ``interaction``, every problem-by-model effect has sd ``interaction_sd`` on the logit
+    scale (default 1.0; 1.5 for ``family``). Seeded through
     ``numpy.random.default_rng(seed)``.
     """
     if kind not in KINDS:
@@ -184,6 +195,10 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
         k_spread = 0.33 if kind == "spread" else 0.0
     if n_inverse is None:
         n_inverse = {"clean": 2, "inverse": 10}.get(kind, 0)
+    if offset_sd is None:
+        offset_sd = FAMILY_OFFSET_SD if kind == "family" else IRREGULAR_SD
+    if interaction_sd is None:
+        interaction_sd = FAMILY_INTERACTION_SD if kind == "family" else INTERACTION_SD
     for name, value, ok, expected in (
             ("n_problems", n_problems, n_problems >= 1, ">= 1"),
             ("n_samples", n_samples, n_samples >= 1, ">= 1"),
@@ -214,7 +229,7 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
         capped = rng.random(n_problems) < 0.3
         q[capped] = rng.uniform(0.3, 0.9, size=int(capped.sum()))
     slopes = np.full(n_problems, np.nan)
-    if kind in ("emergence", "few-samples"):
+    if kind in LOGISTIC_KINDS:
         slopes = 2.0 * np.exp(0.5 * rng.standard_normal(n_problems))
         k_i = np.full(n_problems, np.nan)
     ratios = sorted((float(r) for r in ratios), reverse=True)
@@ -231,12 +246,12 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
                           offsets={name: float(u) for name, u in zip(
                               [m[0] for m in models] + [target],
                               offset_sd * rng.standard_normal(len(models) + 1))}
-                          if kind == "irregular" else None,
+                          if kind in ("irregular", "family") else None,
                           interactions=pd.DataFrame(
                               interaction_sd * rng.standard_normal((len(models) + 1,
                                                                     n_problems)),
                               index=[m[0] for m in models] + [target], columns=task_ids)
-                          if kind == "interaction" else None)
+                          if kind in ("interaction", "family") else None)
     rows, losses = [], {}
     for name, compute in (*models, (target, target_compute)):
         c = rng.binomial(n_samples, sim.model_pass_rate(name).to_numpy())
@@ -259,6 +274,8 @@ def bucket_truth(sim: SimulatedLadder, buckets) -> list[dict[str, float]]:
 _LAW_TEXT = {
     "emergence": "logit p_i(C) = logit(exp(-a_i)) + s_i * log10(C / target_compute)",
     "few-samples": "logit p_i(C) = logit(exp(-a_i)) + s_i * log10(C / target_compute)",
+    "family": "logit p_im = logit(exp(-a_i)) + s_i * log10(C_m 10^(u_m) / target_compute) + "
+              "e_im",
     "ceilings": "p_i(C) = q_i * exp(-a_i * (C / target_compute) ** (-k_i))",
     "slowing": "-log p_i(C) = a_i * 10 ** (-k_i * g(log10(C / target_compute))), g(x) = "
                f"h(x) - h(0), h(x) = -log(1 + exp(-{SLOWING_RATE} * (x - ({SLOWING_BEND})))) "
