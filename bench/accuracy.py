@@ -21,7 +21,7 @@ bucket means. It prints per kind and per real backtest:
 
     python bench/accuracy.py [--seeds 20] [--kinds clean,emergence] [--no-real]
                              [--ratios 40,20,8,3] [--samples 1000] [--offset-sd 0.4]
-                             [--oracle] [--first-seed 100] [--law logistic]
+                             [--oracle] [--first-seed 100] [--law logistic] [--no-offsets]
 
 ``--ratios`` sets the ladder (how many times below the target each model's compute is):
 a short ladder such as ``40,20,8,3`` or ``20,8,3`` looks like the real families (four or
@@ -29,7 +29,8 @@ three models, the target 2-5x beyond the largest). ``--samples`` sets the sample
 problem (default: the kind's, 200 or 20); ``--ratios 50,20,8,4,2 --samples 1000`` is shaped
 like the held-back real ladders (five models, about 1100 samples per problem, the target 2x
 beyond the largest). ``--law NAME`` forces one law on the simulated ladders, to tell the
-weighing's failures from the laws' (the baselines, then unfitted, print nan).
+weighing's failures from the laws' (the baselines, then unfitted, print nan), and
+``--no-offsets`` leaves the models' offsets out.
 """
 
 from __future__ import annotations
@@ -141,6 +142,9 @@ def main() -> None:
                         help="the law the simulated ladders are predicted by (default: auto, "
                              "the model average; a law's name forces it, and the baselines' "
                              "columns are then nan)")
+    parser.add_argument("--no-offsets", action="store_true",
+                        help="predict the simulated ladders without the models' offsets from "
+                             "their trend (capability run --no-offsets)")
     args = parser.parse_args()
     if args.law != "auto" and args.oracle:
         parser.error("--oracle needs the baselines, which --law NAME leaves unfitted")
@@ -163,6 +167,7 @@ def main() -> None:
             pred = predict(counts, [(m, c, sim.losses[m]) for m, c in sim.models],
                            target=sim.target, target_compute=sim.target_compute,
                            settings=PredictionSettings(seed=seed, law=args.law,
+                                                       model_offsets=not args.no_offsets,
                                                        n_resamples=args.resamples))
             truth = [t["mean_pass_rate"] for t in bucket_truth(sim, pred.assignment.buckets)]
             rows += _rows(pred, truth, args.oracle)
@@ -172,6 +177,7 @@ def main() -> None:
             kind in ("interaction", "family") else ""
         sd += f", from seed {args.first_seed}" if args.first_seed else ""
         sd += f", {args.law}" if args.law != "auto" else ""
+        sd += ", no offsets" if args.no_offsets else ""
         print(_line(f"sim {kind} ({args.seeds} seeds{sd})", rows), flush=True)
     if not args.no_real:
         all_rows = []
