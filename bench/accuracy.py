@@ -43,7 +43,13 @@ from real_ladders import real_ladders  # beside this script, on sys.path when ru
 from scipy import stats
 
 from capability.prediction.predict import PredictionSettings, predict
-from capability.simulation.simulate import KINDS, bucket_truth, simulate_ladder
+from capability.simulation.simulate import (
+    INTERACTION_KINDS,
+    KINDS,
+    OFFSET_KINDS,
+    bucket_truth,
+    simulate_ladder,
+)
 
 HEAD = (f"{'ladder':<28} {'err':>6} {'worst':>6} {'cover':>6} {'width':>6} "
         f"{'no_change':>9} {'linear':>7} {'err/linear':>10}")
@@ -57,19 +63,18 @@ def _rows(pred, truth, oracle=False):
         ci = b.mean_pass_rate.confidence_interval
         out.append({"err": 100 * abs(b.mean_pass_rate.estimate - t),
                     "cover": ci.contains(t), "width": 100 * (ci.high - ci.low),
-                    "no_change": _baseline(b, "no_change", t),
-                    "linear": _baseline(b, "linear", t),
+                    "no_change": 100 * abs(_candidate(b, "no_change") - t),
+                    "linear": 100 * abs(_candidate(b, "linear") - t),
                     "law": b.law, "estimate": b.mean_pass_rate.estimate, "truth": t,
-                    "last": b.candidates.get("no_change", {}).get("mean_pass_rate", np.nan)})
+                    "last": _candidate(b, "no_change")})
     if oracle:
         _oracle_intervals(out, pred.settings.confidence_level)
     return out
 
 
-def _baseline(bucket, name, truth):
-    """A baseline's error in points (NaN where a forced law left the baselines unfitted)."""
-    value = bucket.candidates.get(name, {}).get("mean_pass_rate", np.nan)
-    return 100 * abs(value - truth)
+def _candidate(bucket, name):
+    """A candidate law's mean pass rate (NaN where a forced law left it unfitted)."""
+    return bucket.candidates.get(name, {}).get("mean_pass_rate", np.nan)
 
 
 def _oracle_intervals(rows, level):
@@ -172,9 +177,9 @@ def main() -> None:
             truth = [t["mean_pass_rate"] for t in bucket_truth(sim, pred.assignment.buckets)]
             rows += _rows(pred, truth, args.oracle)
         sd = f", sd {args.offset_sd:g}" if args.offset_sd is not None and \
-            kind in ("irregular", "family") else ""
+            kind in OFFSET_KINDS else ""
         sd += f", sd {args.interaction_sd:g}" if args.interaction_sd is not None and \
-            kind in ("interaction", "family") else ""
+            kind in INTERACTION_KINDS else ""
         sd += f", from seed {args.first_seed}" if args.first_seed else ""
         sd += f", {args.law}" if args.law != "auto" else ""
         sd += ", no offsets" if args.no_offsets else ""

@@ -409,10 +409,14 @@ def law_slopes(fits, compute: float) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def bucket_slopes(fits, compute: float) -> dict[str, np.ndarray]:
+def bucket_slopes(fits, compute: float,
+                  per_law: dict[str, dict[str, np.ndarray]] | None = None
+                  ) -> dict[str, np.ndarray]:
     """Per quantity and bucket the slope per decade on the calibration scale at ``compute``:
-    the median over the laws' own (:func:`law_slopes`); 0 where no law has one."""
-    per_law = law_slopes(fits, compute)
+    the median over the laws' own (:func:`law_slopes`, computed here unless ``per_law``
+    gives them); 0 where no law has one."""
+    if per_law is None:
+        per_law = law_slopes(fits, compute)
     first = next((f for f in fits.values() if f is not None), None)
     n_buckets = 0 if first is None else len(first.mean_pass_rate)
     out = {}

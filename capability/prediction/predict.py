@@ -377,8 +377,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                       if forced is None else {} for b in range(len(assignment.buckets))]
     distance = float(np.log10(target_compute / nominal.max()))
     level = settings.confidence_level
-    slope = bucket_slopes(fits, target_compute)
     own_slope = law_slopes(fits, target_compute)
+    slope = bucket_slopes(fits, target_compute, own_slope)
 
     def slope_of(law, q, b):
         """The law's own slope at the target (the laws' median where it has none)."""

@@ -81,6 +81,8 @@ IRREGULAR_SD = 0.15   # decades of effective compute, per model, for kind "irreg
 INTERACTION_SD = 1.0  # logit scale, per problem and model, for kind "interaction"
 FAMILY_OFFSET_SD, FAMILY_INTERACTION_SD = 0.3, 1.5   # both at once, for kind "family"
 LOGISTIC_KINDS = ("emergence", "few-samples", "family")   # per-problem logistic laws
+OFFSET_KINDS = ("irregular", "family")        # every model off its trend (offset_sd)
+INTERACTION_KINDS = ("interaction", "family")  # problem-by-model effects (interaction_sd)
 KINDS = SIMULATED_KINDS
 SLOWING_BEND = -1.5   # decades below the target where a "slowing" family's growth has halved
 SLOWING_RATE = 1.0    # per decade: how sharply it bends there
@@ -246,12 +248,12 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
                           offsets={name: float(u) for name, u in zip(
                               [m[0] for m in models] + [target],
                               offset_sd * rng.standard_normal(len(models) + 1))}
-                          if kind in ("irregular", "family") else None,
+                          if kind in OFFSET_KINDS else None,
                           interactions=pd.DataFrame(
                               interaction_sd * rng.standard_normal((len(models) + 1,
                                                                     n_problems)),
                               index=[m[0] for m in models] + [target], columns=task_ids)
-                          if kind in ("interaction", "family") else None)
+                          if kind in INTERACTION_KINDS else None)
     rows, losses = [], {}
     for name, compute in (*models, (target, target_compute)):
         c = rng.binomial(n_samples, sim.model_pass_rate(name).to_numpy())
