@@ -495,9 +495,10 @@ def with_offsets(scores: dict[str, LawScore], taus) -> dict[str, LawScore]:
     """The scores with the offsets' spread joined to each law-error posterior as an
     independent factor: ``(sigma, weights, tau)`` over the product of the law error's grid
     and the spread's equal-weight nodes ``taus`` (the ladder's posterior from its counts).
-    For backtests that carry no offsets -- every model's compute corrected by its visible
-    offset -- whose errors say nothing of the spread, while the target's own offset stays
-    unknown; unchanged without ``taus``."""
+    For backtests on effective compute -- every model's compute corrected by its visible
+    offset as estimated -- whose errors carry only that estimate's error
+    (:func:`capability.prediction.offsets.residual_spread`) and say nothing of the spread,
+    while the target's own offset stays unknown; unchanged without ``taus``."""
     if taus is None or not np.size(taus):
         return scores
     taus = np.asarray(taus, float)

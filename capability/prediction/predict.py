@@ -49,6 +49,7 @@ from capability.prediction.offsets import (
     model_offsets,
     offset_leverage,
     offsets_evident,
+    residual_spread,
 )
 from capability.prediction.result import BucketPrediction, Prediction, PredictionSettings
 from capability.prediction.rolling import backtest_pairs, rolling_backtests
@@ -352,10 +353,10 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                                             estimator=settings.estimator, nominal=nominal)
     report = fits["power"].extra
     taus = offsets.nodes() if settings.model_offsets else None
-    # Shifted, the backtests carry no visible offset (the held model's compute is
-    # corrected too): their law error is read without the offsets' term, which then enters
-    # at the target alone, with the spread the counts give.
-    scores = score_laws(steps, laws, len(local), None if shifted else taus)
+    # Shifted, the backtests carry no visible offset but the error of its estimate (the
+    # held model's compute is corrected too): their law error is read beside that error
+    # alone, and the spread the counts give enters at the target.
+    scores = score_laws(steps, laws, len(local), residual_spread(offsets) if shifted else taus)
     if shifted:
         scores = with_offsets(scores, taus)
     estimates = {name: f.mean_pass_rate for name, f in fits.items() if f is not None}
