@@ -17,11 +17,16 @@ bucket means. It prints per kind and per real backtest:
   ``err/linear``;
 * with ``--oracle``: the median width over the mean error, ours and that of two oracle
   intervals that know each ladder's own error scale (``_oracle_intervals``), with their
-  coverage -- how narrow calibrated intervals could be at all.
+  coverage -- how narrow calibrated intervals could be at all;
+* with ``--by-bucket``: under each line, per bucket (easiest first) the mean signed error
+  (predicted - true, points) and the coverage -- a kind's coverage is over all its
+  buckets, and one bucket may miss far more often than the rest (on ``emergence`` the
+  hardest holds 0.55 of its truths, the others 0.90-1.00).
 
     python bench/accuracy.py [--seeds 20] [--kinds clean,emergence] [--no-real]
                              [--ratios 40,20,8,3] [--samples 1000] [--offset-sd 0.4]
-                             [--oracle] [--first-seed 100] [--law logistic] [--no-offsets]
+                             [--oracle] [--by-bucket] [--first-seed 100] [--law logistic]
+                             [--no-offsets]
 
 ``--ratios`` sets the ladder (how many times below the target each model's compute is):
 a short ladder such as ``40,20,8,3`` or ``20,8,3`` looks like the real families (four or
@@ -61,7 +66,7 @@ def _rows(pred, truth, oracle=False):
         if b.mean_pass_rate is None or t is None:
             continue
         ci = b.mean_pass_rate.confidence_interval
-        out.append({"err": 100 * abs(b.mean_pass_rate.estimate - t),
+        out.append({"bucket": b.bucket, "err": 100 * abs(b.mean_pass_rate.estimate - t),
                     "cover": ci.contains(t), "width": 100 * (ci.high - ci.low),
                     "no_change": 100 * abs(_candidate(b, "no_change") - t),
                     "linear": 100 * abs(_candidate(b, "linear") - t),
@@ -108,6 +113,17 @@ def _line(name, rows, extra=""):
             f"{err.mean() / lin:>10.2f}{extra}{_ratios(rows, err.mean())}")
 
 
+def _by_bucket(rows) -> str:
+    """With ``--by-bucket``: per bucket the mean signed error (points) and the coverage."""
+    buckets = sorted({r["bucket"] for r in rows})
+    cells = []
+    for b in buckets:
+        mine = [r for r in rows if r["bucket"] == b]
+        signed = 100 * np.mean([r["estimate"] - r["truth"] for r in mine])
+        cells.append(f"{b}: {signed:+.2f} ({np.mean([r['cover'] for r in mine]):.2f})")
+    return "  by bucket, signed err (cover): " + ", ".join(cells)
+
+
 def _ratios(rows, err):
     """With ``--oracle``: median width over mean error, ours and the oracles' (with their
     coverage)."""
@@ -137,6 +153,8 @@ def main() -> None:
     parser.add_argument("--oracle", action="store_true",
                         help="also print median width / mean error, ours and that of "
                              "oracle intervals that know each ladder's own error scale")
+    parser.add_argument("--by-bucket", action="store_true",
+                        help="also print, per bucket, the mean signed error and the coverage")
     parser.add_argument("--offset-sd", type=float, default=None,
                         help="irregular and family ladders' offsets' sd in decades "
                              "(default: 0.15; 0.3 for family)")
@@ -184,6 +202,8 @@ def main() -> None:
         sd += f", {args.law}" if args.law != "auto" else ""
         sd += ", no offsets" if args.no_offsets else ""
         print(_line(f"sim {kind} ({args.seeds} seeds{sd})", rows), flush=True)
+        if args.by_bucket:
+            print(_by_bucket(rows), flush=True)
     if not args.no_real:
         all_rows = []
         for ladder in real_ladders():
@@ -199,6 +219,8 @@ def main() -> None:
             rows = _rows(pred, truth, args.oracle)
             all_rows += rows
             print(_line(f"real {ladder['name']}", rows), flush=True)
+            if args.by_bucket:
+                print(_by_bucket(rows), flush=True)
         if all_rows:
             print(_line("real, all backtests", all_rows))
     print(f"({time.perf_counter() - t0:.0f} s)")
