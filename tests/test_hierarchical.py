@@ -144,3 +144,65 @@ def test_the_correlation_map_is_the_likelihoods_maximum_without_a_prior():
     assert -0.707 < many < few < 0 and many == pytest.approx(-0.707, abs=0.01)
     assert np.diag(hierarchical._correlation_map(scatter, 20.0, 100)) == pytest.approx(
         np.diag(scatter))
+
+
+def _two_cluster_counts(problems: int = 600, seed: int = 3):
+    """Counts of logistic problems from two normals: easy ones that rise slowly and hard
+    ones that rise steeply (intercept, slope per decade at the ladder's centre)."""
+    rng = np.random.default_rng(seed)
+    hard = rng.random(problems) < 0.4
+    theta = np.where(hard[:, None],
+                     rng.multivariate_normal([-5.0, 3.5], [[1.0, 0.0], [0.0, 0.1]], problems),
+                     rng.multivariate_normal([1.0, 1.0], [[1.0, 0.0], [0.0, 0.1]], problems))
+    z = theta[:, :1] + theta[:, 1:] * (X - X.mean())[None]
+    n = np.full((X.size, problems), 200.0)
+    return n, rng.binomial(200, special.expit(z).T).astype(float), theta, hard
+
+
+def test_a_mixture_prior_recovers_two_kinds_of_problems():
+    """Problems drawn from two normals (40% hard and steep, 60% easy and slow): the
+    mixture finds both components -- the share, and each mean to within 0.35 -- where one
+    normal has a single mean between them; each problem's more probable component is its
+    own for at least 95% of them."""
+    n, c, _, hard = _two_cluster_counts()
+    fit = fit_hierarchical(n, c, X, link="logit", interaction=0.0, mixture=True)
+    mix = fit.mixture
+    k_hard = int(np.argmin([m[0] for m in mix.mu]))
+    share_hard = mix.share if k_hard == 1 else 1 - mix.share
+    assert share_hard == pytest.approx(hard.mean(), abs=0.05)
+    assert np.abs(mix.mu[k_hard] - [-5.0, 3.5]).max() < 0.35
+    assert np.abs(mix.mu[1 - k_hard] - [1.0, 1.0]).max() < 0.35
+    said_hard = (mix.resp > 0.5) == (k_hard == 1)
+    assert np.mean(said_hard == hard) > 0.95
+    one = fit_hierarchical(n, c, X, link="logit", interaction=0.0)
+    assert -4.0 < one.mu[0] < 0.0 and fit.mixture is not None and one.mixture is None
+
+
+def test_the_mixture_prior_pools_each_problem_with_its_own_kind():
+    """A decade beyond the ladder's largest model: one normal shrinks the hard, steep
+    problems' curves towards a mean between the two kinds, the mixture towards their own
+    kind's, and its mean absolute error on them is under 0.8 of one normal's (measured on
+    seeds 3, 4 and 5: 0.69, 0.73, 0.64)."""
+    n, c, theta, hard = _two_cluster_counts()
+    x_t = np.array([X.max() + 1.0])
+    truth = special.expit(theta[:, 0] + theta[:, 1] * (x_t[0] - X.mean()))
+    errs = []
+    for mixture in (False, True):
+        fit = fit_hierarchical(n, c, X, link="logit", interaction=0.0, mixture=mixture)
+        errs.append(np.mean(np.abs(fit.pass_rate(x_t)[:, 0] - truth)[hard]))
+    assert errs[1] < 0.8 * errs[0], errs
+
+
+@pytest.mark.parametrize("counts", ["zeros", "all", "few"])
+def test_the_mixture_prior_stays_finite_on_degenerate_counts(counts):
+    """Every problem unsolved, every sample passed, or three problems (too few to split:
+    the one normal's fit): finite pass rates, and a mixture only where it could be split."""
+    problems = 3 if counts == "few" else 12
+    n = np.full((X.size, problems), 20.0)
+    c = {"zeros": np.zeros_like(n), "all": n.copy(),
+         "few": np.random.default_rng(0).integers(0, 21, n.shape).astype(float)}[counts]
+    fit = fit_hierarchical(n, c, X, link="logit", mixture=True)
+    assert np.all(np.isfinite(fit.pass_rate(np.array([X.max() + 1.0]))))
+    assert (fit.mixture is None) == (counts == "few")
+    with pytest.raises(ValueError, match="mixture"):
+        fit_hierarchical(n, c, X, link="logit", mixture=True, robust=True)
