@@ -74,10 +74,9 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
                         "models for them, of a short backtest: each model from the two below "
                         "it); a name forces "
                         "that law: 'power' "
-                        "(the report's), 'problem_power', 'logistic', 'ceiling', "
-                        "'logistic_mixture' (per-problem laws, pooled; the last with a "
-                        "mixture of two normals as its prior), 'two_step' (through the loss), "
-                        "'no_change', 'linear' (baselines) (default: auto)")
+                        "(the report's), 'problem_power', 'logistic', 'ceiling' (per-problem "
+                        "laws, pooled), 'two_step' (through the loss), 'no_change', 'linear' "
+                        "(baselines) (default: auto)")
     g.add_argument("--min-below", type=int, default=3, metavar="N",
                    help="a rolling backtest step predicts a ladder model from at least N "
                         "models below it (default: 3)")

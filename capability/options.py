@@ -8,7 +8,7 @@ DIFFICULTIES = ("mean-pass-rate", "largest-model")
 SPLITS = ("equal-count", "equal-width")
 NEG_LOG_ESTIMATORS = ("series", "jeffreys", "plugin")
 LAW_NAMES = ("power", "problem_power", "logistic", "ceiling", "two_step", "no_change",
-             "linear", "logistic_mixture")
+             "linear")
 SIMULATED_KINDS = ("clean", "spread", "emergence", "ceilings", "saturating", "few-samples",
                    "inverse", "irregular", "interaction", "slowing", "family")
 # The fewest ladder models (besides the target) a prediction is made from.

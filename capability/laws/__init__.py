@@ -7,8 +7,6 @@ Every law is ``fit(data: LadderData, target_compute, *, n_draws, rng) -> LawFit 
 ``power``      the report's law per bucket, ``-E_P[log p] = alpha C^-k`` (the reference)
 ``problem_power`` the report's law per problem, pooled across problems (binomial likelihood)
 ``logistic``   per-problem logistic in log compute, pooled (emergence, differing slopes)
-``logistic_mixture`` the same, its problems' intercepts and slopes from a mixture of two
-               normals (the hard side's slopes need not follow the easy side's)
 ``ceiling``    per-problem power law that levels off at ``q_i <= 1``
 ``two_step``   compute -> loss -> pass rate (when losses are given)
 ``no_change``  the largest ladder model's value (baseline)
@@ -18,15 +16,7 @@ Every law is ``fit(data: LadderData, target_compute, *, n_draws, rng) -> LawFit 
 
 from __future__ import annotations
 
-from capability.laws import (
-    baselines,
-    ceiling,
-    logistic,
-    logistic_mixture,
-    power,
-    problem_power,
-    two_step,
-)
+from capability.laws import baselines, ceiling, logistic, power, problem_power, two_step
 from capability.laws._hierarchical import LINKS, interaction_variance
 from capability.laws.base import LadderData, LawFit, bucket_means
 from capability.options import LAW_NAMES
@@ -41,7 +31,5 @@ LAWS = {
     "two_step": two_step.fit,
     "no_change": baselines.no_change,
     "linear": baselines.linear,
-    # Last: each law's draws come from its own stream of the seed, spawned in this order.
-    "logistic_mixture": logistic_mixture.fit,
 }
 assert tuple(LAWS) == LAW_NAMES, "capability.options.LAW_NAMES must name every law"

@@ -87,9 +87,6 @@ _SHARE_BOUNDS = (0.01, 0.99)
 _WIDE_SLOPE_VAR = 1.0
 _WIDE_SHARE_START = 0.02
 _WIDE_SHARE_BOUNDS = (0.002, 0.2)
-# A mixture of two normals for (b_i, s_i) (:func:`_fit_normal_mixture`): the bounds of the
-# second component's share.
-_NORMAL_MIX_SHARE_BOUNDS = (0.05, 0.95)
 PROPOSALS_PER_DRAW = 8
 PROPOSAL_SCALE = 1.5
 # Monte Carlo EM after the Laplace rounds (:func:`_em`): rounds, importance
@@ -485,7 +482,7 @@ def interaction_variance(n, c, x, link: str = "logit", *, rounds: int = 5) -> fl
 def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
                      robust: bool = False, interaction: float | None = None,
                      max_rounds: int = 40, tol: float = 1e-3,
-                     monte_carlo: bool = True, mixture: bool = False) -> HierarchicalFit:
+                     monte_carlo: bool = True) -> HierarchicalFit:
     """Fit the per-problem law to counts ``n, c`` of shape ``(M, P)`` at covariate values
     ``x_raw`` (shape ``(M,)``, e.g. ``log10`` compute); see the module docstring.
 
@@ -493,8 +490,7 @@ def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
     ``robust`` (without a ceiling) lets a problem whose counts say so follow a slope of its
     own (:func:`_fit_wide_mixture`). ``monte_carlo=False`` leaves out the Monte Carlo EM
     rounds (:func:`_em`; :func:`interaction_variance`'s moment estimate, which they move by
-    about 1%, does). ``mixture`` (without a ceiling, not robust) draws ``(b_i, s_i)`` from
-    a mixture of two normals instead of one (:func:`_fit_normal_mixture`)."""
+    about 1%, does)."""
     if link not in LINKS:
         raise ValueError(f"`link` must be one of {', '.join(LINKS)}. Got {link!r} instead.")
     n = np.asarray(n, float)
@@ -506,15 +502,11 @@ def fit_hierarchical(n, c, x_raw, *, link: str = "logit", ceiling: bool = False,
     x_center = float(x_raw.mean())
     x = x_raw - x_center
     omega2 = interaction_variance(n, c, x, link) if interaction is None else float(interaction)
-    if mixture and (ceiling or robust):
-        raise ValueError("`mixture` is a prior of its own: not with `ceiling` or `robust`")
-    if ceiling or robust or mixture:   # a two-component prior, from the fit with the common
-        # normal (its own Monte Carlo rounds come after the two-component Laplace rounds)
+    if ceiling or robust:   # a two-component prior, from the fit with the common normal
+        # (its own Monte Carlo rounds come after the two-component Laplace rounds)
         base = fit_hierarchical(n, c, x_raw, link=link, interaction=omega2,
                                 max_rounds=max_rounds, tol=tol, monte_carlo=False)
-        fit = (_fit_ceiling_mixture if ceiling else _fit_wide_mixture if robust else
-               _fit_normal_mixture)
-        return fit(base, max_rounds, tol)
+        return (_fit_ceiling_mixture if ceiling else _fit_wide_mixture)(base, max_rounds, tol)
     prob = _Problem(n=n.T, c=c.T, x=x, link=link, ceiling=False)
     # A vague start: intercept from the pooled pass rate, slope 1 per unit of x.
     rate = (c.sum() + 0.5) / (n.sum() + 1.0)
@@ -794,60 +786,3 @@ def _fit_wide_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> Hie
     priors = [(mu, sigma), (mu, sigma + wide)]
     thetas, covs, resp, _ = _two_component_step(prob, thetas, priors, share)
     return _mixture_result(base, prob, False, resp, thetas, covs, priors, share, 0, rounds)
-
-
-def _fit_normal_mixture(base: HierarchicalFit, max_rounds: int, tol: float) -> HierarchicalFit:
-    """``(b_i, s_i)`` from a mixture of two normals, ``N(mu_0, Sigma_0)`` with probability
-    ``1 - share`` and ``N(mu_1, Sigma_1)`` with probability ``share``, all estimated by EM
-    (:func:`_em`) from the fit with one normal (``base``), started from its problems split
-    at their median intercept (the easier half, component 0, and the harder; ``base``
-    itself with fewer than four problems). Each round
-    fits every problem under both components, weighs them by their Laplace evidence (each
-    problem's posterior probability of component 1), and updates ``share`` (the mean of
-    those probabilities, within ``_NORMAL_MIX_SHARE_BOUNDS``) and each component's mean and
-    covariance (its weighted moments).
-
-    Why: a problem that no ladder model solves tells nothing of its slope, and its rise at
-    the target is the prior's: how the prior extends the visible problems' slopes into the
-    region no ladder model reaches. One normal extends them along a straight regression of
-    slope on intercept and shrinks them; two bend that regression where the visible
-    problems do (:mod:`capability.laws.logistic_mixture`, the law that uses it). On the
-    law alone, whole simulated ladders, 8 seeds each, the two hardest sixths of the
-    problems erred -3.03 and -8.86 points with one normal and -0.81 and -3.37 with the
-    mixture (emergence), and -9.70, -11.90 against -7.84, -10.11 (20 samples per
-    problem)."""
-    prob = base.problem
-    p_count = base.theta.shape[0]
-    if p_count < 4:   # too few problems to split: the one normal
-        return base
-    hard = np.zeros(p_count, bool)
-    hard[np.argsort(base.theta[:, 0], kind="stable")[:p_count // 2]] = True
-    priors = []
-    for group in (~hard, hard):
-        mu = base.theta[group].mean(0)
-        dev = base.theta[group] - mu
-        priors.append((mu, _floored(dev.T @ dev / group.sum() + base.cov[group].mean(0))))
-
-    def step(state, eps):
-        thetas, priors, share = state
-        thetas, _, resp, moments = _two_component_step(prob, thetas, priors, share, eps)
-        new = []
-        for k, w in enumerate((1.0 - resp, resp)):
-            total = np.maximum(w.sum(), 1e-9)
-            mu = (w[:, None] * moments[k][0]).sum(0) / total
-            dev = moments[k][0] - mu
-            new.append((mu, _prior_covariance((np.einsum("p,pi,pj->ij", w, dev, dev) +
-                                               np.einsum("p,pij->ij", w, moments[k][1])) /
-                                              total, prob.link, total)))
-        new_share = float(np.clip(resp.mean(), *_NORMAL_MIX_SHARE_BOUNDS))
-        change = max([abs(new_share - share)] +
-                     [float(np.max(np.abs(a - b))) for (ma, sa), (mb, sb) in zip(new, priors)
-                      for a, b in ((ma, mb), (sa, sb))])
-        return (thetas, new, new_share), change
-
-    state, rounds = _em(step, ([base.theta, base.theta], priors, 0.5), max_rounds, tol,
-                        base.theta.shape)
-    thetas, priors, share = state
-    thetas, covs, resp, _ = _two_component_step(prob, thetas, priors, share)
-    return _mixture_result(base, prob, False, resp, thetas, covs, priors, share,
-                           int(share > 0.5), rounds)

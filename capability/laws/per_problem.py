@@ -40,7 +40,7 @@ _cache_lock = threading.Lock()
 
 
 def _fit_and_draws(data: LadderData, x: np.ndarray, link: str, ceiling: bool, n_draws: int,
-                   rng: np.random.Generator, mixture: bool = False):
+                   rng: np.random.Generator):
     """The pooled fit and ``n_draws`` parameter draws from it, memoised on everything they
     depend on (counts, covariate, link, ceiling, scatter, the generator's state): the
     rolling backtests fit the same origin once per model they predict, and only where they
@@ -51,7 +51,7 @@ def _fit_and_draws(data: LadderData, x: np.ndarray, link: str, ceiling: bool, n_
     key = hashlib.sha256(b"".join([
         np.ascontiguousarray(data.n, float).tobytes(),
         np.ascontiguousarray(data.c, float).tobytes(), np.ascontiguousarray(x, float).tobytes(),
-        repr((data.n.shape, link, ceiling, robust, mixture, interaction, n_draws,
+        repr((data.n.shape, link, ceiling, robust, interaction, n_draws,
               rng.bit_generator.state)).encode()])).hexdigest()
     with _cache_lock:
         hit = _cache.get(key)
@@ -59,7 +59,7 @@ def _fit_and_draws(data: LadderData, x: np.ndarray, link: str, ceiling: bool, n_
             _cache.move_to_end(key)
             return hit
     fit = fit_hierarchical(data.n, data.c, x, link=link, ceiling=ceiling, robust=robust,
-                           interaction=interaction, mixture=mixture)
+                           interaction=interaction)
     theta = fit.draws(n_draws, rng) if n_draws > 0 else None
     if theta is not None:
         theta.setflags(write=False)
@@ -73,8 +73,7 @@ def _fit_and_draws(data: LadderData, x: np.ndarray, link: str, ceiling: bool, n_
 
 def fit_per_problem(data: LadderData, target_compute: float, *, name: str, link: str,
                     ceiling: bool = False, n_draws: int = 400, rng=None,
-                    covariate: np.ndarray | None = None, target_covariate=None,
-                    mixture: bool = False) -> LawFit:
+                    covariate: np.ndarray | None = None, target_covariate=None) -> LawFit:
     """Fit the per-problem law and evaluate every bucket at the target.
 
     ``covariate`` is the per-model x of the law (default ``log10`` compute) and
@@ -85,7 +84,7 @@ def fit_per_problem(data: LadderData, target_compute: float, *, name: str, link:
     x = np.log10(data.compute) if covariate is None else np.asarray(covariate, float)
     x_t = np.log10(target_compute) if target_covariate is None else target_covariate
     x_t_arr = np.asarray(x_t, float)
-    fit, theta = _fit_and_draws(data, x, link, ceiling, n_draws, rng, mixture)
+    fit, theta = _fit_and_draws(data, x, link, ceiling, n_draws, rng)
 
     if n_draws > 0:
         # The target's covariate per draw (shape (R, 1, 1)), or one value for all draws.

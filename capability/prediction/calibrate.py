@@ -161,7 +161,7 @@ FALLBACK_SIGMA = {"mean_pass_rate": 0.2, "neg_log_pass_rate": 1.0}
 FALLBACK_DOF = 3
 FALLBACK_NODES = 128   # equal-probability nodes of the fallback's chi-square mixing law
 DEFAULT_ORDER = ("problem_power", "logistic", "power", "linear", "no_change", "ceiling",
-                 "two_step", "logistic_mixture")
+                 "two_step")
 QUANTITIES = ("mean_pass_rate", "neg_log_pass_rate")
 _EPS_LOG = 1e-6
 MIN_WEIGHT = 1e-3   # laws weighted below this fraction of the largest weight are left out

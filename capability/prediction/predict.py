@@ -169,7 +169,7 @@ def _consistent_neg_log(neg_log: IntervalEstimate, rate: IntervalEstimate) -> In
                    + " raised to -log of the mean pass rate's (-E[log p] >= -log E[p])")
 
 
-PER_PROBLEM_LAWS = ("problem_power", "logistic", "ceiling", "logistic_mixture")
+PER_PROBLEM_LAWS = ("problem_power", "logistic", "ceiling")
 SHAPE_DRAWS = 200   # per-problem posterior draws for the headline pass@k's bounds
 # A warning names the problem-by-model scatter above this variance on the logit scale (sd 0.3).
 SCATTER_NOTE = 0.09
