@@ -298,8 +298,8 @@ def _bootstrap_noise(n: np.ndarray, c: np.ndarray, x: np.ndarray, basis: np.ndar
     over them) from ``draws`` refits on the problems they are read from
     (:func:`_informative`) resampled with replacement -- the same problems' rule for every
     refit, which a resample would otherwise switch -- with a fixed seed (the same counts
-    give the same variance); 0 when fewer than two refits converge (or any runs past
-    ``MAX_OFFSET``: those are dropped). The scale is read from the refits' interquartile
+    give the same variance). Refits that do not converge, or run past ``MAX_OFFSET``, are
+    dropped; 0 when fewer than two are left. The scale is read from the refits' interquartile
     range (``IQR / 1.349``, a normal's sd), not their variance: where few problems carry
     the offsets, a few refits run far (on the real Gemma-3 ladder here: components out to
     1.6 decades, a standard deviation of 0.40-0.47, an interquartile one of 0.16-0.25)."""
