@@ -153,9 +153,9 @@ from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 __all__ = ["Scale", "SCALES", "LawScore", "score_laws", "choose_laws", "calibrated_interval",
            "averaged_interval", "average_weights", "sigma_posterior", "law_error_posterior",
            "excluded_laws", "fallback_widening", "no_error_probability", "shared_spread",
-           "with_offsets", "spike_slab_grid", "sigma_log_joint", "fallback_posterior",
-           "FALLBACK_SIGMA", "EXACT_PRIOR", "FALLBACK_DOF", "DEFAULT_ORDER", "OCCAM_WINDOW",
-           "MIN_WEIGHT", "CENSORED_INPUT"]
+           "with_offsets", "spike_slab_grid", "sigma_log_joint",
+           "fallback_posterior", "FALLBACK_SIGMA", "EXACT_PRIOR", "FALLBACK_DOF",
+           "DEFAULT_ORDER", "OCCAM_WINDOW", "MIN_WEIGHT", "CENSORED_INPUT"]
 
 FALLBACK_SIGMA = {"mean_pass_rate": 0.2, "neg_log_pass_rate": 1.0}
 FALLBACK_DOF = 3
@@ -447,11 +447,14 @@ def _evidence_weights(steps, laws, taus=None) -> dict[str, tuple[float, float]]:
     return {law: (float(zl), float(wl)) for (law, zl), wl in zip(evidence.items(), w)}
 
 
-def score_laws(steps, laws, n_buckets: int, taus=None) -> dict[str, LawScore]:
+def score_laws(steps, laws, n_buckets: int, taus=None, weigh_at=None) -> dict[str, LawScore]:
     """Every law's :class:`LawScore` from the rolling backtest steps (``taus``: nodes of the
-    ladder's offset spread, :mod:`capability.prediction.offsets`; None: no offsets)."""
+    ladder's offset spread, :mod:`capability.prediction.offsets`; None: no offsets;
+    ``weigh_at``: the nodes the laws' evidence is taken at, :func:`shared_spread`, default
+    ``taus``)."""
     scores = {}
-    weights = _evidence_weights(steps, laws, shared_spread(taus))
+    weights = _evidence_weights(steps, laws, shared_spread(taus if weigh_at is None
+                                                           else weigh_at))
     for law in laws:
         used = [s for s in steps if law in s.error]
         mse = np.full(n_buckets, np.nan)

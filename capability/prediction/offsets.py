@@ -164,6 +164,10 @@ class ModelOffsets:
         family's common curvature reads as offsets (on clean ladders, 2 of 20 seeds chose
         the logit link and found 0.07-0.08 decades rms, in the shape of a curvature, at a
         probability of 0.000); NaN without a posterior.
+    binomial
+        The part of ``noise`` the counts' binomial noise alone gives (decades^2: the
+        problems' information without the dispersion, at most ``noise``). The rest,
+        ``noise - binomial``, is what problem-by-model effects add (:attr:`scatter`).
     """
 
     offsets: np.ndarray
@@ -172,6 +176,7 @@ class ModelOffsets:
     grid: np.ndarray | None
     weights: np.ndarray | None
     none_probability: float = float("nan")
+    binomial: float = 0.0
 
     @property
     def tau(self) -> float:
@@ -189,10 +194,34 @@ class ModelOffsets:
         idx = np.searchsorted(cdf, (np.arange(k) + 0.5) / k)
         return self.grid[np.minimum(idx, self.grid.size - 1)]
 
+    @property
+    def scatter(self) -> float:
+        """The offsets' noise beyond the binomial, ``noise - binomial`` (decades^2): what
+        problem-by-model effects add to each visible component. On the benchmark's fixed
+        problems they move every model's bucket means as an offset would -- the target's
+        too -- but the spread's posterior reads them as estimation noise and takes them
+        out. The binomial part is not a deviation: each law's sampling-noise bootstrap
+        carries it, and a model's true pass rate has none."""
+        return max(float(self.noise) - float(self.binomial), 0.0)
+
+    @property
+    def deviation(self) -> float:
+        """The root mean square of a model's own deviation from the trend (decades):
+        ``sqrt(tau^2 + scatter)`` (:meth:`deviation_nodes`); NaN without a posterior."""
+        return float(np.sqrt(self.tau**2 + self.scatter))
+
+    def deviation_nodes(self, k: int = 16) -> np.ndarray:
+        """``k`` equal-weight nodes of a model's own deviation from the trend (decades),
+        ``sqrt(tau^2 + scatter)`` at each of :meth:`nodes`: the backtests' law error is
+        read beside it, and the target's interval carries it."""
+        return np.sqrt(self.nodes(k) ** 2 + self.scatter)
+
     def to_dict(self, names) -> dict:
         return {"offsets_decades": {str(n): float(u) for n, u in zip(names, self.offsets)},
                 "link": self.link, "spread_decades": None if self.grid is None else self.tau,
                 "noise_sd_decades": float(np.sqrt(self.noise)),
+                "binomial_noise_sd_decades": float(np.sqrt(self.binomial)),
+                "deviation_decades": None if self.grid is None else self.deviation,
                 "on_trend_probability": (None if not np.isfinite(self.none_probability)
                                          else self.none_probability)}
 
@@ -256,13 +285,13 @@ def _fit(n: np.ndarray, c: np.ndarray, x: np.ndarray, basis: np.ndarray, link: s
     """The binomial fit of ``link(p_im) = a_i + s_i (x_m + u_m)`` by alternating iteratively
     reweighted least squares, from the empirical link's weighted least squares: the offsets
     (in ``basis``'s span) and their estimation variance (Pearson dispersion over the
-    problems' information). ``used``: the problems to read (default
-    :func:`_informative`)."""
+    problems' information), and the binomial noise's part of it (the dispersion taken as
+    1). ``used``: the problems to read (default :func:`_informative`)."""
     project = basis @ basis.T
     u = np.zeros_like(x)
     used = _informative(n, c) if used is None else used
     if not used.any():
-        return u, np.inf, np.inf
+        return u, np.inf, np.inf, np.inf
     n, c = n[:, used], c[:, used]
     z, w = _link(n, c, link)
     eta = z
@@ -287,9 +316,9 @@ def _fit(n: np.ndarray, c: np.ndarray, x: np.ndarray, basis: np.ndarray, link: s
     m, p = z.shape
     dof = max(m * p - 2 * p - basis.shape[1], 1)
     phi = float(np.sum(w * (z - a - s * (x + u)[:, None]) ** 2) / dof)
-    info = (w * s**2).sum(1)
-    noise = float(np.mean(phi / np.maximum(info, 1e-12)))
-    return u, noise, _deviance(n, c, a + s * (x + u)[:, None], link)
+    info = np.maximum((w * s**2).sum(1), 1e-12)
+    return (u, float(np.mean(phi / info)), _deviance(n, c, a + s * (x + u)[:, None], link),
+            float(np.mean(1.0 / info)))
 
 
 def _bootstrap_noise(n: np.ndarray, c: np.ndarray, x: np.ndarray, basis: np.ndarray,
@@ -351,7 +380,7 @@ def model_offsets(n, c, compute) -> ModelOffsets:
     basis = _complement(x)
     best, on_trend = None, []
     for link in LINKS:
-        u, noise, deviance = _fit(n, c, x, basis, link)
+        u, noise, deviance, binomial = _fit(n, c, x, basis, link)
         if not (np.all(np.isfinite(u)) and np.max(np.abs(u)) <= MAX_OFFSET and
                 np.isfinite(noise) and np.isfinite(deviance)):
             continue   # the fit ran away: not a family's offsets
@@ -364,12 +393,13 @@ def model_offsets(n, c, compute) -> ModelOffsets:
                                         exact=ON_TREND_PRIOR)[1][0]
                         if e.size else 1.0)
         if best is None or deviance < best[3]:
-            best = (link, u, noise, deviance)
+            best = (link, u, noise, deviance, binomial)
     if best is None:
         return ModelOffsets(np.zeros(m), 0.0, "none", None, None)
-    link, u, noise, _ = best
+    link, u, noise, _, binomial = best
     grid, weights = spread_posterior(x, u, noise)
-    return ModelOffsets(u, noise, link, grid, weights, float(max(on_trend)))
+    return ModelOffsets(u, noise, link, grid, weights, float(max(on_trend)),
+                        min(binomial, noise))
 
 
 def spread_posterior(x: np.ndarray, u: np.ndarray, noise: float):
