@@ -180,9 +180,12 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     row = next(line for line in md.splitlines() if line.startswith("| problem_power |"))
     assert f"| {exact:.2f} |" in row
     assert "| average: " in md   # a bucket's law column names the averaged laws and weights
-    # The ladder table gives each model's offset from the family's trend, and their spread.
+    # The ladder table gives each model's offset from the family's trend, and the target's
+    # deviation from it (the spread and the problem-by-model scatter).
     assert "| model | compute (FLOPs) | samples | final loss | offset |" in md
-    assert "(spread) |" in md
+    offsets = pred["law_selection"]["model_offsets"]
+    assert (f"± {offsets['deviation_decades']:.3f} (deviation; spread "
+            f"{offsets['spread_decades']:.3f}) |") in md
     # ... and how far single problems scatter beyond the binomial noise (none here).
     assert "problem-by-model scatter: sd 0.0" in md
     # ... and what the ceiling law read: the share of problems levelling off, and where.

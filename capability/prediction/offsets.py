@@ -101,7 +101,9 @@ rolling backtests' errors carry the same term (the held model's offset and those
 models below its origin), shared by every bucket of a step; the law error and the spread
 are then read from them jointly
 (:func:`capability.prediction.calibrate.law_error_posterior`), with this module's
-posterior of the spread as the prior.
+posterior of the spread as the prior. In both, ``tau`` is each model's whole deviation,
+the spread and the problem-by-model scatter (:attr:`ModelOffsets.scatter`,
+:meth:`ModelOffsets.deviation_nodes`); the laws are weighed at the spread alone.
 """
 
 from __future__ import annotations

@@ -90,9 +90,14 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
     models = [[m["name"], f"{m['compute']:.3g}", _fmt(m.get("samples"), "d"),
                _fmt(m.get("loss"), ".4f"), _fmt(shift.get(m["name"]), "+.3f")]
               for m in prediction["models"]]
+    # The target's own deviation from the trend: the offsets' spread and the problem-by-model
+    # scatter (files from before the deviation was recorded give the spread alone).
     spread = offsets.get("spread_decades")
+    deviation = offsets.get("deviation_decades")
+    target_offset = ("–" if spread is None else f"± {spread:.3f} (spread)" if deviation is None
+                     else f"± {deviation:.3f} (deviation; spread {spread:.3f})")
     models.append([f"{prediction['target']} (target)", f"{prediction['target_compute']:.3g}",
-                   "–", "–", "–" if spread is None else f"± {spread:.3f} (spread)"])
+                   "–", "–", target_offset])
     head = ["bucket", "problems", "alpha", "k", "law", f"-E[log pass rate] [{level}]",
             f"mean pass rate [{level}]"]
     yes = {True: "yes", False: "no", None: "–"}
