@@ -543,11 +543,12 @@ def test_problem_by_model_effects_enter_each_models_deviation():
 
 def test_four_model_ladders_with_problem_by_model_effects_cover(monkeypatch):
     """The held-back real families' shape: four models 16x..2x below the target, 1000
-    samples per problem, problem-by-model effects of sd 1 and no offsets. With the target's
-    whole deviation (spread and effects) in its interval, the 90% intervals hold the truth
-    in 23 of 24 buckets (4 seeds); with the spread alone, which reads about nothing here,
-    in 18 (over 10 seeds: 0.92 against 0.77, ``python bench/accuracy.py --samples 1000
-    --no-real --kinds interaction --ratios 16,8,4,2 --seeds 10``)."""
+    samples per problem, problem-by-model effects of sd 1 and no offsets. With each
+    model's whole deviation (spread and effects) in the backtests and the target's interval,
+    the 90% intervals hold the truth in 23 of 24 buckets (4 seeds); with the spread alone,
+    which reads about nothing here, in 18 (over 10 seeds: 0.92 against 0.77, ``python
+    bench/accuracy.py --samples 1000 --no-real --kinds interaction --ratios 16,8,4,2
+    --seeds 10``)."""
     def hits():
         out = []
         for seed in range(4):

@@ -153,9 +153,9 @@ from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 __all__ = ["Scale", "SCALES", "LawScore", "score_laws", "choose_laws", "calibrated_interval",
            "averaged_interval", "average_weights", "sigma_posterior", "law_error_posterior",
            "excluded_laws", "fallback_widening", "no_error_probability", "shared_spread",
-           "with_offsets", "spike_slab_grid", "sigma_log_joint",
-           "fallback_posterior", "FALLBACK_SIGMA", "EXACT_PRIOR", "FALLBACK_DOF",
-           "DEFAULT_ORDER", "OCCAM_WINDOW", "MIN_WEIGHT", "CENSORED_INPUT"]
+           "with_offsets", "spike_slab_grid", "sigma_log_joint", "fallback_posterior",
+           "FALLBACK_SIGMA", "EXACT_PRIOR", "FALLBACK_DOF", "DEFAULT_ORDER", "OCCAM_WINDOW",
+           "MIN_WEIGHT", "CENSORED_INPUT"]
 
 FALLBACK_SIGMA = {"mean_pass_rate": 0.2, "neg_log_pass_rate": 1.0}
 FALLBACK_DOF = 3
