@@ -18,6 +18,10 @@ bucket means. It prints per kind and per real backtest:
 * with ``--oracle``: the median width over the mean error, ours and that of two oracle
   intervals that know each ladder's own error scale (``_oracle_intervals``), with their
   coverage -- how narrow calibrated intervals could be at all;
+* with ``--neg-log``: under each line, ``-E[log p]`` (the report's quantity): its mean
+  relative error, the coverage of its 90% intervals and their median width over the
+  true value (real ladders: the measured value, by the prediction's estimator; buckets
+  whose value is 0 left out);
 * with ``--by-bucket``: under each line, per bucket (easiest first) the mean signed error
   (predicted - true, points) and the coverage -- a kind's coverage is over all its
   buckets, and one bucket may miss far more often than the rest (on ``emergence`` the
@@ -25,7 +29,8 @@ bucket means. It prints per kind and per real backtest:
 
     python bench/accuracy.py [--seeds 20] [--kinds clean,emergence] [--no-real]
                              [--ratios 40,20,8,3] [--samples 1000] [--offset-sd 0.4]
-                             [--oracle] [--by-bucket] [--first-seed 100] [--law logistic]
+                             [--oracle] [--by-bucket] [--neg-log] [--first-seed 100]
+                             [--law logistic]
                              [--no-offsets]
 
 ``--ratios`` sets the ladder (how many times below the target each model's compute is):
@@ -48,6 +53,7 @@ from real_ladders import real_ladders  # beside this script, on sys.path when ru
 from scipy import stats
 
 from capability.prediction.predict import PredictionSettings, predict
+from capability.records.score import score_prediction
 from capability.simulation.simulate import (
     INTERACTION_KINDS,
     KINDS,
@@ -60,9 +66,12 @@ HEAD = (f"{'ladder':<28} {'err':>6} {'worst':>6} {'cover':>6} {'width':>6} "
         f"{'no_change':>9} {'linear':>7} {'err/linear':>10}")
 
 
-def _rows(pred, truth, oracle=False):
+def _rows(pred, truth, oracle=False, neg_log=None):
+    """One row per bucket scored on its mean pass rate against ``truth``; with ``neg_log``
+    (the true or measured -E[log p] per bucket) also that quantity's relative error,
+    coverage and interval width relative to it."""
     out = []
-    for b, t in zip(pred.buckets, truth):
+    for i, (b, t) in enumerate(zip(pred.buckets, truth)):
         if b.mean_pass_rate is None or t is None:
             continue
         ci = b.mean_pass_rate.confidence_interval
@@ -72,6 +81,13 @@ def _rows(pred, truth, oracle=False):
                     "linear": 100 * abs(_candidate(b, "linear") - t),
                     "law": b.law, "estimate": b.mean_pass_rate.estimate, "truth": t,
                     "last": _candidate(b, "no_change")})
+        y = None if neg_log is None else neg_log[i]
+        if y is not None and y > 0 and b.neg_log_pass_rate is not None:
+            nl = b.neg_log_pass_rate
+            out[-1].update({"nl_rel": abs(nl.estimate / y - 1),
+                            "nl_cover": nl.confidence_interval.contains(y),
+                            "nl_width": (nl.confidence_interval.high -
+                                         nl.confidence_interval.low) / y})
     if oracle:
         _oracle_intervals(out, pred.settings.confidence_level)
     return out
@@ -113,6 +129,19 @@ def _line(name, rows, extra=""):
             f"{err.mean() / lin:>10.2f}{extra}{_ratios(rows, err.mean())}")
 
 
+def _neg_log(rows) -> str:
+    """With ``--neg-log``: -E[log p]'s mean relative error, the coverage of its intervals and
+    their median width relative to the true value, over the buckets whose true value is
+    positive."""
+    mine = [r for r in rows if "nl_rel" in r]
+    if not mine:
+        return "  -E[log p]: no bucket with a positive true value"
+    return (f"  -E[log p]: mean |relative error| {np.mean([r['nl_rel'] for r in mine]):.3f}, "
+            f"cover {np.mean([r['nl_cover'] for r in mine]):.2f}, median width "
+            f"{np.median([r['nl_width'] for r in mine]):.2f} of the value ({len(mine)} "
+            "buckets)")
+
+
 def _by_bucket(rows) -> str:
     """With ``--by-bucket``: per bucket the mean signed error (points) and the coverage."""
     buckets = sorted({r["bucket"] for r in rows})
@@ -122,6 +151,14 @@ def _by_bucket(rows) -> str:
         signed = 100 * np.mean([r["estimate"] - r["truth"] for r in mine])
         cells.append(f"{b}: {signed:+.2f} ({np.mean([r['cover'] for r in mine]):.2f})")
     return "  by bucket, signed err (cover): " + ", ".join(cells)
+
+
+def _details(rows, args) -> None:
+    """The lines ``--by-bucket`` and ``--neg-log`` ask for under a row."""
+    if args.by_bucket:
+        print(_by_bucket(rows), flush=True)
+    if args.neg_log:
+        print(_neg_log(rows), flush=True)
 
 
 def _ratios(rows, err):
@@ -155,6 +192,11 @@ def main() -> None:
                              "oracle intervals that know each ladder's own error scale")
     parser.add_argument("--by-bucket", action="store_true",
                         help="also print, per bucket, the mean signed error and the coverage")
+    parser.add_argument("--neg-log", action="store_true",
+                        help="also print -E[log p]'s mean relative error, the coverage of its "
+                             "90%% intervals and their median width relative to the value (the "
+                             "report's quantity; real ladders: the measured value by the "
+                             "prediction's estimator)")
     parser.add_argument("--offset-sd", type=float, default=None,
                         help="irregular and family ladders' offsets' sd in decades "
                              "(default: 0.15; 0.3 for family)")
@@ -192,8 +234,9 @@ def main() -> None:
                            settings=PredictionSettings(seed=seed, law=args.law,
                                                        model_offsets=not args.no_offsets,
                                                        n_resamples=args.resamples))
-            truth = [t["mean_pass_rate"] for t in bucket_truth(sim, pred.assignment.buckets)]
-            rows += _rows(pred, truth, args.oracle)
+            truths = bucket_truth(sim, pred.assignment.buckets)
+            rows += _rows(pred, [t["mean_pass_rate"] for t in truths], args.oracle,
+                          [t["neg_log_pass_rate"] for t in truths])
         sd = f", sd {args.offset_sd:g}" if args.offset_sd is not None and \
             kind in OFFSET_KINDS else ""
         sd += f", sd {args.interaction_sd:g}" if args.interaction_sd is not None and \
@@ -202,8 +245,7 @@ def main() -> None:
         sd += f", {args.law}" if args.law != "auto" else ""
         sd += ", no offsets" if args.no_offsets else ""
         print(_line(f"sim {kind} ({args.seeds} seeds{sd})", rows), flush=True)
-        if args.by_bucket:
-            print(_by_bucket(rows), flush=True)
+        _details(rows, args)
     if not args.no_real:
         all_rows = []
         for ladder in real_ladders():
@@ -216,13 +258,16 @@ def main() -> None:
             target = counts[counts["model"] == held[0]].set_index("task_id")
             truth = [float((target.loc[list(b.task_ids), "c"] /
                             target.loc[list(b.task_ids), "n"]).mean()) for b in pred.buckets]
-            rows = _rows(pred, truth, args.oracle)
+            scored = score_prediction(pred.to_dict(), target.reset_index()[["task_id", "n", "c"]])
+            rows = _rows(pred, truth, args.oracle,
+                         [b["neg_log_pass_rate"]["actual"] for b in scored["buckets"]])
             all_rows += rows
             print(_line(f"real {ladder['name']}", rows), flush=True)
-            if args.by_bucket:
-                print(_by_bucket(rows), flush=True)
+            _details(rows, args)
         if all_rows:
             print(_line("real, all backtests", all_rows))
+            if args.neg_log:
+                print(_neg_log(all_rows))
     print(f"({time.perf_counter() - t0:.0f} s)")
 
 
