@@ -53,7 +53,7 @@ from real_ladders import real_ladders  # beside this script, on sys.path when ru
 from scipy import stats
 
 from capability.prediction.predict import PredictionSettings, predict
-from capability.records.score import score_prediction
+from capability.records.score import bucket_actuals
 from capability.simulation.simulate import (
     INTERACTION_KINDS,
     KINDS,
@@ -255,12 +255,11 @@ def main() -> None:
             pred = predict(counts[counts["model"].isin([m[0] for m in rest])], rest,
                            target=held[0], target_compute=held[1],
                            settings=PredictionSettings(n_resamples=args.resamples))
-            target = counts[counts["model"] == held[0]].set_index("task_id")
-            truth = [float((target.loc[list(b.task_ids), "c"] /
-                            target.loc[list(b.task_ids), "n"]).mean()) for b in pred.buckets]
-            scored = score_prediction(pred.to_dict(), target.reset_index()[["task_id", "n", "c"]])
-            rows = _rows(pred, truth, args.oracle,
-                         [b["neg_log_pass_rate"]["actual"] for b in scored["buckets"]])
+            target = counts[counts["model"] == held[0]]
+            measured = [bucket_actuals(target, b.task_ids, pred.settings.estimator)
+                        for b in pred.buckets]
+            rows = _rows(pred, [m["mean_pass_rate"] for m in measured], args.oracle,
+                         [m["neg_log_pass_rate"] for m in measured])
             all_rows += rows
             print(_line(f"real {ladder['name']}", rows), flush=True)
             _details(rows, args)
