@@ -352,6 +352,45 @@ def test_a_law_whose_backtests_show_only_noise_is_likely_exact():
         rel=0.01)
 
 
+def test_backtests_that_overshoot_together_read_as_a_bend_that_widens_the_target():
+    """A family whose growth slows makes every step overshoot in every bucket by the bucket's
+    slope times a shortfall of effective compute that grows with the distance, ``beta_b
+    kappa d_j``. Such errors are read as a bend (its posterior rms of the order of
+    ``kappa``; on the spike of none with probability under 0.05), and the interval at the
+    target then holds the same overshoot there, ``beta kappa d_T``: a bend of ``kappa`` adds
+    ``(beta kappa d_T)^2`` to the predictive variance. Errors of noise alone keep the bend
+    on its spike (probability over 0.6)."""
+    rng = np.random.default_rng(5)
+    slopes, kappa, noise = np.linspace(0.05, 0.3, 6), 0.3, 1e-5
+    hat = (0.5, 0.5, 0.5)
+
+    def steps(rows):
+        return (_steps(rows[0], 0.5, slopes, hat, noise) + _steps(rows[1], 1.0, slopes, hat,
+                                                                    noise))
+    bent = [slopes * kappa * d + np.sqrt(noise) * rng.standard_normal(6) for d in (0.5, 1.0)]
+    post = law_error_posterior(steps(bent), "law", "mean_pass_rate", 0.2, bend=True)[0]
+    rms = float(np.sqrt(np.sum(post[1] * post[3] ** 2)))
+    assert 0.15 < rms < 1.0   # the sd of one realisation of the bend: a wide posterior
+    assert float(np.sum(post[1][post[3] == 0])) < 0.05
+
+    beta, d_t, estimate = 0.3, 1.5, 0.6
+    truth = float(np.sin(np.arcsin(np.sqrt(estimate)) - beta * kappa * d_t) ** 2)
+
+    def interval(p):
+        return averaged_interval([(1.0, estimate, np.full(50, estimate), p)],
+                                 "mean_pass_rate", d_t, 0.9, "t",
+                                 (beta, 0.0)).confidence_interval
+    assert interval(post).contains(truth)
+    one = interval((np.zeros(1), np.ones(1), np.zeros(1), np.full(1, kappa)))
+    half = stats.norm.ppf(0.95) * beta * kappa * d_t   # (beta kappa d_T)^2 its only variance
+    t0 = np.arcsin(np.sqrt(estimate))
+    assert (one.low, one.high) == pytest.approx((np.sin(t0 - half) ** 2,
+                                                 np.sin(t0 + half) ** 2), rel=1e-6)
+    quiet = [np.sqrt(noise) * rng.standard_normal(6) for _ in range(2)]
+    post = law_error_posterior(steps(quiet), "law", "mean_pass_rate", 0.2, bend=True)[0]
+    assert float(np.sum(post[1][post[3] == 0])) > 0.6
+
+
 def test_averaged_interval_is_the_mixture_of_the_laws_predictives():
     """One law: the posterior-predictive interval, symmetric on the angular scale about the
     estimate, ``sum_g w_g P(|N(0, v + s_g^2 d^2)| <= h) = level``. Two laws that disagree:

@@ -24,6 +24,8 @@ from capability.estimation.trends import inverse_scaling
 from capability.laws import LAWS, LINKS, LadderData, LawFit, interaction_variance
 from capability.laws.fit import fit_loss_law
 from capability.prediction.calibrate import (
+    BEND_PRIOR,
+    BEND_SCALE,
     CENSORED_INPUT,
     EXACT_PRIOR,
     FALLBACK_DOF,
@@ -32,6 +34,7 @@ from capability.prediction.calibrate import (
     SCALES,
     average_weights,
     averaged_interval,
+    bend_readable,
     calibrated_interval,
     choose_laws,
     excluded_laws,
@@ -59,6 +62,10 @@ from capability.progress import stage
 # callers have always found them.
 __all__ = ["PredictionSettings", "BucketPrediction", "Prediction", "predict",
            "check_counts_frame", "effective_counts"]
+
+BEND_TEXT = (", and for a bend in the family's growth (x the bucket's slope and the distance; "
+             f"prior: none with probability {BEND_PRIOR:g}, else half-Cauchy with scale "
+             f"{BEND_SCALE:g} decades per decade)")
 
 
 def _reassign_equal_count(n_star, c_star, sizes, difficulty):
@@ -449,6 +456,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                      + ", so the intervals carry no law error beyond the fits' own noise "
                      "(it grows with the distance beyond the largest model, here none); "
                      "check the target's compute if an extrapolation was meant")
+    bend_text = BEND_TEXT if bend_readable(steps) else ""
     offset_text = "" if taus is None else (
         f", and for the models' offsets from their family's trend (spread {offsets.tau:.2f} "
         "decades of effective compute from the ladder's counts" +
@@ -520,7 +528,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                 method = (f"model average of {len(used)} laws ({', '.join(used)}): each "
                           f"law's draws at the target, widened for its own error by {spread} "
                           f"on the {SCALES[q].name} scale x {distance:.2f} decades to the "
-                          f"target{offset_text if steps else ''}; the {level:g} equal-tailed "
+                          f"target{offset_text if steps else ''}"
+                          f"{bend_text if steps else ''}; the {level:g} equal-tailed "
                           "interval of the mixture")
                 ests[q] = averaged_interval(comps, q, distance, level, method,
                                             (betas, leverage))
@@ -542,7 +551,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                           f"{sc.dof:g} df")
                 method = (f"{law_name}: {fit.noise_method}; widened for the law's own error: "
                           f"{how}, on the {SCALES[q].name} scale x {distance:.2f} decades to "
-                          f"the target: {spread}" + (offset_text if post is not None else ""))
+                          f"the target: {spread}" + (offset_text if post is not None else "") +
+                          (bend_text if post is not None else ""))
                 ests[q] = calibrated_interval(float(getattr(fit, q)[b - 1]), draws, q,
                                               widen * sc.sigma[q], sc.dof, distance, level,
                                               method,

@@ -175,12 +175,13 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
                              _fmt(sc.get("log_evidence"), ".1f"), _fmt(mse, ".2g"),
                              _fmt(err, ".3f"),
                              "–" if short else _fmt(sc.get("exact_probability"), ".2f"),
+                             "–" if short else _fmt(sc.get("bend_per_decade"), ".3f"),
                              widened])
         out.append((title,
                     ["law", "weight in the average", "chosen for buckets", "backtest steps",
                      "mean error (points)", "log evidence", "MSE per decade² (angular)",
                      "law error per decade (angular)", "probability of no law error",
-                     "interval widened by"], law_rows))
+                     "bend (decades per decade)", "interval widened by"], law_rows))
     return out
 
 
