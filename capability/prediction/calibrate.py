@@ -410,19 +410,21 @@ def _block_loglik(block: _Block, sigma: np.ndarray, taus: np.ndarray,
     law = np.outer(block.d, block.d) * same
     off = np.outer(block.beta, block.beta) * block.K[np.ix_(block.step, block.step)]
     bend = np.outer(block.beta * block.d, block.beta * block.d)
-    out = np.empty((sigma.size, taus.size, kappas.size))
-    for k, tau in enumerate(taus):
-        for m, kappa in enumerate(kappas):
-            chol = np.linalg.cholesky(np.diag(block.v) + tau**2 * off + kappa**2 * bend)
-            inv = np.linalg.inv(chol)
-            lam, vec = np.linalg.eigh(inv @ law @ inv.T)
-            lam = np.maximum(lam, 0.0)
-            f = vec.T @ (inv @ block.e)
-            scaled = 1.0 + sigma[:, None] ** 2 * lam[None, :]
-            logdet = 2 * np.sum(np.log(np.diag(chol))) + np.sum(np.log(scaled), axis=1)
-            out[:, k, m] = -0.5 * (block.e.size * np.log(2 * np.pi) + logdet +
-                                   np.sum(f**2 / scaled, axis=1))
-    return out
+    # Every (tau, kappa) at once: stacked Cholesky factors and eigendecompositions.
+    t2, k2 = np.meshgrid(taus**2, kappas**2, indexing="ij")
+    cov = (np.diag(block.v)[None] + t2.reshape(-1, 1, 1) * off[None] +
+           k2.reshape(-1, 1, 1) * bend[None])
+    chol = np.linalg.cholesky(cov)
+    inv = np.linalg.inv(chol)
+    lam, vec = np.linalg.eigh(inv @ law[None] @ np.swapaxes(inv, 1, 2))
+    lam = np.maximum(lam, 0.0)                                   # (G, n)
+    f = np.einsum("gji,gj->gi", vec, inv @ block.e)              # U' L^-1 e
+    scaled = 1.0 + sigma[:, None, None] ** 2 * lam[None]         # (S, G, n)
+    logdet = (2 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)[None] +
+              np.sum(np.log(scaled), axis=2))
+    out = -0.5 * (block.e.size * np.log(2 * np.pi) + logdet +
+                  np.sum(f[None] ** 2 / scaled, axis=2))
+    return out.reshape(sigma.size, taus.size, kappas.size)
 
 
 def _law_log_joint(blocks: list[_Block], scale: float, taus=None, exact: float = 0.0,
