@@ -381,10 +381,7 @@ def _bend_grid(scale: float = BEND_SCALE, exact: float = BEND_PRIOR,
     """A coarse grid of the bend ``kappa`` (decades of effective compute per decade of
     extrapolation) and its log prior mass per node: ``kappa = 0`` with probability
     ``exact``, else half-Cauchy with ``scale`` over ``nodes - 1`` geometric nodes (the
-    slab's masses normalised to ``1 - exact`` over the grid); ``[0]`` alone when ``scale``
-    is 0 (no bend)."""
-    if scale <= 0:
-        return np.zeros(1), np.zeros(1)
+    slab's masses normalised to ``1 - exact`` over the grid)."""
     slab = scale * np.geomspace(0.02, 20.0, nodes - 1)
     mass = np.gradient(slab) / (1 + (slab / scale) ** 2)
     return (np.concatenate([[0.0], slab]),
@@ -392,20 +389,19 @@ def _bend_grid(scale: float = BEND_SCALE, exact: float = BEND_PRIOR,
 
 
 def _block_loglik(block: _Block, sigma: np.ndarray, taus: np.ndarray,
-                  kappas: np.ndarray | None = None) -> np.ndarray:
+                  kappas: np.ndarray) -> np.ndarray:
     """``log p(e | sigma, tau, kappa)`` of one origin's errors on the grid ``(sigma, tau,
     kappa)``: normal with covariance ``diag(v) + sigma^2 [b = b'] d d' + tau^2 beta beta'
     K[j, j'] + kappa^2 (beta d)(beta d)'`` -- the noise, a law-error slope per bucket shared
     by the origin's steps, the models' offsets from their trend, shared by every bucket,
     and a bend of the family's growth, shared by every bucket and step and growing with the
-    distance (``kappas``: ``[0]`` when None).
+    distance.
 
     Per ``(tau, kappa)``, with ``M = diag(v) + tau^2 beta beta' K + kappa^2 g g' = L L'``
     and the eigenvalues ``lambda`` and vectors ``U`` of ``L^-1 A L^-T`` (``A`` the law-error
     term per ``sigma^2``): ``log det = log det M + sum log(1 + sigma^2 lambda)`` and ``e'
     cov^-1 e = sum f^2 / (1 + sigma^2 lambda)`` with ``f = U' L^-1 e``, for every ``sigma``
     at once."""
-    kappas = np.zeros(1) if kappas is None else np.asarray(kappas, float)
     same = block.bucket[:, None] == block.bucket[None, :]
     law = np.outer(block.d, block.d) * same
     off = np.outer(block.beta, block.beta) * block.K[np.ix_(block.step, block.step)]
@@ -578,20 +574,25 @@ def with_offsets(scores: dict[str, LawScore], taus) -> dict[str, LawScore]:
     return out
 
 
+def _held_models(steps) -> int:
+    """How many distinct models the backtest steps hold out."""
+    return len({s.held for s in steps})
+
+
 def bend_readable(steps) -> bool:
     """Whether the backtests can tell a bend in the family's growth from a held model's
     offset: when they hold more than one model. One held model (four ladder models) errs
     by its offset and by a bend along the same loadings, ``beta_b``, at one distance: on
     four-model ``irregular`` ladders without the offsets (6 seeds) that model's offset read
     as a bend of 0.7-1.8 decades per decade."""
-    return len({s.held for s in steps}) > 1
+    return _held_models(steps) > 1
 
 
 def excluded_laws(steps) -> tuple[str, ...]:
     """The laws the backtests cannot speak for: ``ONE_MODEL_EXCLUDED`` when they hold one
     model only (one held model cannot tell growth that stopped from that model sitting
     below its family's trend), else none."""
-    return ONE_MODEL_EXCLUDED if len({s.held for s in steps}) == 1 else ()
+    return ONE_MODEL_EXCLUDED if _held_models(steps) == 1 else ()
 
 
 def _occam_window(scores: dict[str, LawScore], exclude=()) -> dict[str, LawScore]:

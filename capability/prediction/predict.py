@@ -529,7 +529,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                           f"law's draws at the target, widened for its own error by {spread} "
                           f"on the {SCALES[q].name} scale x {distance:.2f} decades to the "
                           f"target{offset_text if steps else ''}"
-                          f"{bend_text if steps else ''}; the {level:g} equal-tailed "
+                          f"{bend_text}; the {level:g} equal-tailed "
                           "interval of the mixture")
                 ests[q] = averaged_interval(comps, q, distance, level, method,
                                             (betas, leverage))
