@@ -41,8 +41,9 @@ import numpy as np
 from real_ladders import real_families  # beside this script, on sys.path when run as one
 from scipy import stats
 
-from capability.prediction.calibrate import FALLBACK_DOF, FALLBACK_SIGMA, SCALES
+from capability.prediction.calibrate import FALLBACK_DOF, FALLBACK_SIGMA
 from capability.prediction.offsets import ON_TREND_PRIOR, TAU_SCALE
+from capability.prediction.scales import SCALES
 
 LEVEL = 0.9
 ANGULAR = SCALES["mean_pass_rate"]   # asin(sqrt(p)), the fallback rule's scale

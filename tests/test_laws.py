@@ -14,20 +14,20 @@ from capability.estimation.buckets import assign_buckets
 from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 from capability.laws import LAWS, LadderData
 from capability.prediction.calibrate import (
-    EXACT_PRIOR,
-    SCALES,
-    LawScore,
-    _occam_window,
-    average_weights,
     averaged_interval,
     calibrated_interval,
     fallback_posterior,
-    fallback_widening,
-    law_error_posterior,
-    sigma_posterior,
 )
+from capability.prediction.law_error import EXACT_PRIOR, law_error_posterior, sigma_posterior
 from capability.prediction.predict import PredictionSettings, _consistent_neg_log, predict
 from capability.prediction.rolling import RollingStep
+from capability.prediction.scales import SCALES
+from capability.prediction.selection import (
+    LawScore,
+    _occam_window,
+    average_weights,
+    fallback_widening,
+)
 from capability.reports.table import law_label
 from capability.simulation.simulate import bucket_truth, simulate_ladder
 
@@ -791,7 +791,7 @@ def test_the_average_weights_do_not_depend_on_the_processs_hash_seed():
 
     code = (
         "import numpy as np\n"
-        "from capability.prediction.calibrate import LawScore, _occam_window\n"
+        "from capability.prediction.selection import LawScore, _occam_window\n"
         "scores = {name: LawScore(law=name, steps=3, mse_per_decade=np.zeros(6),\n"
         "                         mse_all=1.0, mean_abs_error_pp=1.0, sigma={}, dof=3.0,\n"
         "                         calibrated=True, log_evidence=0.0, weight=w)\n"

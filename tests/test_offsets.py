@@ -13,16 +13,8 @@ from capability.files.counts import ladder_counts
 from capability.files.ladder import load_ladder
 from capability.prediction import offsets as offsets_module
 from capability.prediction import predict as predict_module
-from capability.prediction.calibrate import (
-    EXACT_PRIOR,
-    LawScore,
-    averaged_interval,
-    law_error_posterior,
-    score_laws,
-    shared_spread,
-    sigma_posterior,
-    with_offsets,
-)
+from capability.prediction.calibrate import averaged_interval
+from capability.prediction.law_error import EXACT_PRIOR, law_error_posterior, sigma_posterior
 from capability.prediction.offsets import (
     MAX_OFFSET,
     hat_row,
@@ -32,6 +24,7 @@ from capability.prediction.offsets import (
 )
 from capability.prediction.predict import PredictionSettings, predict
 from capability.prediction.rolling import RollingStep
+from capability.prediction.selection import LawScore, score_laws, shared_spread, with_offsets
 from capability.simulation.simulate import bucket_truth, simulate_ladder
 
 LADDER = (Path(__file__).resolve().parents[1] / "data" / "ladders" /

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from capability.prediction.calibrate import SCALES
+from capability.prediction.scales import SCALES
 from capability.records.score import score_prediction
 
 T = SCALES["mean_pass_rate"]

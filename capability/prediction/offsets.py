@@ -35,7 +35,7 @@ real Gemma-3-it ladder here (four models, 10-17 samples per problem, no problem 
 model solved sometimes but not always) the dispersion stated 0.004 decades and read its
 offsets as evident (probability of none 2e-9); the bootstrap states 0.21 (0.67). The posterior
 of ``tau`` on a grid (half-Cauchy prior, scale ``TAU_SCALE`` decades) is
-:func:`capability.prediction.calibrate.sigma_posterior`'s with every distance 1. The
+:func:`capability.prediction.law_error.sigma_posterior`'s with every distance 1. The
 prior's scale, 0.3 decades, is the size of the offsets real families show: with every
 member in, the visible components are 0.16 and -0.26 decades for Gemma-3-it, -0.47 and 0.16
 for Qwen2.5-Instruct (EvalPerf) and 0.92 and -0.51 for Qwen2-Instruct. A ladder has ``M -
@@ -78,7 +78,7 @@ converged -- every law is fitted with model ``m`` at ``C_m 10^(u_m)``
 (the visible part), in the rolling backtests too, so that the ladder's own offsets no longer
 bend the laws; the backtests then carry no offsets, their law error is read without the
 offsets' term, and the target's offset enters the interval alone, with the spread the counts
-give (:func:`capability.prediction.calibrate.with_offsets`). The part of the offsets along
+give (:func:`capability.prediction.selection.with_offsets`). The part of the offsets along
 ``1`` and ``log10 C`` is absorbed by every law, as before, so the target still errs by
 ``beta (u_T - sum_m h_m u_m)``. Distances -- how far a backtest step or the target lies
 beyond the models it is predicted from -- and the leverage stay on the nominal compute:
@@ -100,7 +100,7 @@ the straight-line hat matrix at ``x_T``: variance ``beta^2 tau^2 (1 + sum_m h_m^
 rolling backtests' errors carry the same term (the held model's offset and those of the
 models below its origin), shared by every bucket of a step; the law error and the spread
 are then read from them jointly
-(:func:`capability.prediction.calibrate.law_error_posterior`), with this module's
+(:func:`capability.prediction.law_error.law_error_posterior`), with this module's
 posterior of the spread as the prior. In both, ``tau`` is each model's whole deviation,
 the spread and the problem-by-model scatter (:attr:`ModelOffsets.scatter`,
 :meth:`ModelOffsets.deviation_nodes`); the laws are weighed at the spread alone.
@@ -114,13 +114,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-from capability.prediction.calibrate import (
-    BASELINES,
-    SCALES,
-    sigma_log_joint,
-    sigma_posterior,
-    spike_slab_grid,
-)
+from capability.prediction.law_error import sigma_log_joint, sigma_posterior, spike_slab_grid
+from capability.prediction.scales import SCALES
+from capability.prediction.selection import BASELINES
 
 __all__ = ["ModelOffsets", "model_offsets", "offset_leverage", "hat_row", "bucket_slopes",
            "law_slopes", "offsets_evident", "spread_posterior", "residual_spread",
@@ -444,7 +440,7 @@ def offsets_evident(offsets: ModelOffsets, level: float = EVIDENT) -> bool:
 def residual_spread(offsets: ModelOffsets) -> np.ndarray:
     """The spread of what stays of the offsets once every model's compute is corrected by
     its visible offset: their estimation error, ``sqrt(noise)`` decades, as one node (the
-    form :func:`capability.prediction.calibrate.score_laws` takes the spread in)."""
+    form :func:`capability.prediction.selection.score_laws` takes the spread in)."""
     return np.array([np.sqrt(max(float(offsets.noise), 0.0))])
 
 

@@ -24,28 +24,20 @@ from capability.estimation.trends import inverse_scaling
 from capability.laws import LAWS, LINKS, LadderData, LawFit, interaction_variance
 from capability.laws.fit import fit_loss_law
 from capability.prediction.calibrate import (
-    BEND_PRIOR,
-    BEND_SCALE,
-    CENSORED_INPUT,
-    EXACT_PRIOR,
     FALLBACK_DOF,
     FALLBACK_SIGMA,
-    OCCAM_WINDOW,
-    SCALES,
-    average_weights,
     averaged_interval,
-    bend_readable,
     calibrated_interval,
-    choose_laws,
-    excluded_laws,
     fallback_posterior,
-    fallback_widening,
-    no_error_probability,
-    score_laws,
-    with_offsets,
 )
 from capability.prediction.headline import headline
 from capability.prediction.inputs import check_counts_frame, check_settings, effective_counts
+from capability.prediction.law_error import (
+    BEND_PRIOR,
+    BEND_SCALE,
+    EXACT_PRIOR,
+    no_error_probability,
+)
 from capability.prediction.offsets import (
     bucket_slopes,
     law_slopes,
@@ -56,6 +48,18 @@ from capability.prediction.offsets import (
 )
 from capability.prediction.result import BucketPrediction, Prediction, PredictionSettings
 from capability.prediction.rolling import backtest_pairs, rolling_backtests
+from capability.prediction.scales import SCALES
+from capability.prediction.selection import (
+    CENSORED_INPUT,
+    OCCAM_WINDOW,
+    average_weights,
+    bend_readable,
+    choose_laws,
+    excluded_laws,
+    fallback_widening,
+    score_laws,
+    with_offsets,
+)
 from capability.progress import stage
 
 # The types and the input checks live beside this module; they are exported here too, where
@@ -261,9 +265,12 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     candidate law (:mod:`capability.laws`) is fitted and evaluated at the target; the rolling
     backtests (:mod:`capability.prediction.rolling`) predict, from every origin of at least
     ``min_below`` models, each ladder model above it, for every law. The laws' weights in
-    the model average (by the evidence of their backtests) and each law's error term in
-    the interval come from them (:mod:`capability.prediction.calibrate`); without a rolling
-    backtest one law is chosen and the fallback rule widens its interval.
+    the model average (by the evidence of their backtests,
+    :mod:`capability.prediction.selection`) and each law's error term in the interval (its
+    posterior, :mod:`capability.prediction.law_error`; the interval,
+    :mod:`capability.prediction.calibrate`) come from them. Without a rolling backtest a
+    short one (each model from the two below it) weighs the laws and the fallback rule
+    sets their intervals.
     """
     check_settings(settings)
     check_counts_frame(counts, models)

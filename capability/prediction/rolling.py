@@ -5,7 +5,7 @@ For ladder models ``j`` with at least ``min_below`` models below them (default 3
 problems are re-bucketed from the models below ``j`` alone (the same rule as the real
 prediction), every candidate law is fitted to them and evaluated at ``C_j``, and compared
 with model ``j``'s measured bucket values on the same problems. Per step it records, per law,
-quantity and bucket, the error on the calibration scale (:mod:`capability.prediction.calibrate`),
+quantity and bucket, the error on the calibration scale (:mod:`capability.prediction.scales`),
 the variance of the law's estimate (from its draws) and of the measurement (binomial), and the
 extrapolation distance ``log10(C_j / C_{j-1})`` in decades.
 """
@@ -20,8 +20,8 @@ import numpy as np
 
 from capability.estimation.estimate import neg_log_pass_rate
 from capability.laws import bucket_means
-from capability.prediction.calibrate import SCALES
 from capability.prediction.offsets import bucket_slopes, hat_row
+from capability.prediction.scales import SCALES
 
 __all__ = ["RollingStep", "rolling_backtests", "backtest_pairs", "measured_bucket_values"]
 

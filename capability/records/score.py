@@ -69,7 +69,7 @@ def _scale(quantity: str):
     """The scale agreement is judged on: angular for the mean pass rate (its noise is about
     the same near 0.5 and near 1), the natural scale for ``-E[log p]`` (whose log is not
     defined at a measured 0, a saturated bucket)."""
-    from capability.prediction.calibrate import SCALES, Scale
+    from capability.prediction.scales import SCALES, Scale
 
     return SCALES[quantity] if quantity == "mean_pass_rate" else \
         Scale("identity", 0.0, np.inf)
@@ -80,8 +80,8 @@ def measurement(counts: pd.DataFrame, task_ids, estimator: str,
     """Per quantity the measured value with its own interval at ``level``
     (``{"value", "lower", "upper", "se"}``, ``se`` on the scale of :func:`_scale`), from the
     target's counts on one bucket's problems; None for an empty bucket."""
-    from capability.prediction.calibrate import SCALES
     from capability.prediction.rolling import measured_bucket_values
+    from capability.prediction.scales import SCALES
 
     if not list(task_ids):
         return {q: None for q in QUANTITIES}
@@ -187,7 +187,7 @@ def _headline_score(prediction: dict, counts: pd.DataFrame, level: float) -> dic
     bootstrap of its counts (``c* ~ Binomial(n, (c + 1/2)/(n + 1))``, 400 draws, on the
     angular scale); agreement as for the buckets."""
     from capability.estimation.estimate import pass_at_k
-    from capability.prediction.calibrate import SCALES
+    from capability.prediction.scales import SCALES
 
     head = (prediction.get("overall") or {}).get("pass_at_k") or {}
     ids = [t for b in prediction["buckets"] if b["mean_pass_rate"]["predicted"] is not None

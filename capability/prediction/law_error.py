@@ -1,0 +1,292 @@
+"""The rolling backtests' error model and the posterior of its scales (pure): the law
+error per decade, the models' offsets from their family's trend and a bend in the
+family's growth, read from a law's backtest errors.
+
+**Law error per decade.** From the rolling backtests (:mod:`capability.prediction.rolling`),
+per law and quantity, step ``j`` at distance ``d_j`` decades gives an error ``e_bj`` in
+every bucket ``b`` and a noise variance ``v_j = mean_b (v_pred,bj + v_meas,bj)`` (the law's
+own sampling noise and the measurement's). The steps from one origin share its fit, so per
+bucket they share one error slope: ``e_bj = delta d_j + eps_bj`` with ``delta ~ N(0,
+sigma^2)`` and ``eps_bj ~ N(0, v_j)`` -- per (origin, bucket) a normal vector with
+covariance ``diag(v) + sigma^2 d d^T``; with one step per origin this is ``e_bj ~ N(0, v_j +
+sigma^2 d_j^2)``, independent across buckets. The prior on ``sigma`` is a spike and slab: no
+law error (``sigma = 0``) with probability ``EXACT_PRIOR`` (0.5), else half-Cauchy (scale
+:data:`capability.prediction.calibrate.FALLBACK_SIGMA`, weakly informative); with it the
+backtests give the posterior of the law error per decade on a grid
+(:func:`law_error_posterior`). A moment estimate ``max(0, mean_j (m_j - v_j) / d_j^2)``
+(``m_j`` the step's mean squared error) would say 0 whenever the law's error hides in the
+backtests' noise -- and the error at the target, twice as far, then shows; the posterior
+keeps every law error the backtests cannot rule out. The half-Cauchy alone kept too many:
+where the errors are the size of their noise its posterior is flat from 0 to about that
+size, so a law with no error at all was given one of the backtests' noise per decade, and
+90% intervals held the truth in 0.98-1.00 of the buckets of clean, spread, inverse and
+ceilings ladders (8 seeds each). The spike lets the backtests say "no error": its posterior
+probability is the Bayes factor of the exact law against the slab, times the prior odds. On
+clean ladders (8 seeds) ``problem_power`` and ``ceiling`` read it at a median 0.95 (a Bayes
+factor of about 19), the laws that err there (``logistic``, ``linear``, ``no_change``) at
+0.00; on emergence ladders the logistic law, which takes all the weight there but errs in
+its hardest bucket, at 0.21.
+
+**Models off their trend.** Members of a family sit off its trend by an offset ``u_m`` in
+decades of effective compute, shared by all of a model's problems
+(:mod:`capability.prediction.offsets`, which estimates their spread ``tau`` from the
+ladder's counts). A step's errors then also carry ``beta_bj (sum_m h_jm u_m - u_j)`` --
+``beta_bj`` the bucket's slope per decade at the held model, ``h_j`` the straight-line hat
+row of the origin's models -- shared by every bucket of the step, and between two steps of
+one origin with covariance ``tau^2 (h_j . h_j' + [j = j'])``. The likelihood of an origin's
+errors is normal with covariance ``diag(v) + sigma^2 [b = b'] d d' + tau^2 beta beta' K``
+(:func:`law_error_posterior`), and ``(sigma, tau)`` have a joint posterior on a grid: the
+half-Cauchy prior for ``sigma`` and the offsets module's posterior for ``tau`` (its nodes,
+equal weights). A bucket-wide shift that the offsets explain is not read as law error, and
+the evidence of the laws (:mod:`capability.prediction.selection`) is taken under the same
+model. Without the term, a four-model ladder, whose backtests hold out one model, read that
+model's offset as six independent bucket errors: 90% intervals held the truth in 0.70 of the
+buckets on simulated ladders of kind ``irregular``.
+
+**A bend in the family's growth** (``BEND_SCALE``, ``BEND_PRIOR``). A family whose growth
+slows (or speeds up) in log compute makes a law fitted below overshoot (or undershoot)
+every bucket in proportion to its slope, by a shortfall of effective compute that grows
+with the distance: ``beta_bj kappa_o d_j`` with ``kappa_o ~ N(0, kappa^2)`` per origin,
+shared by its steps and buckets -- covariance ``kappa^2 (beta d)(beta d)'``. Without the
+term those errors, shared by the buckets of a step, were read as the held models' offsets
+(kind ``slowing``: the spread rose from the counts' 0.04 decades to 0.10, the law error
+stayed near 0), and the target's interval, which the bend reaches in full, missed. The
+bend has its own spike and slab (none with probability ``BEND_PRIOR``, else half-Cauchy
+with ``BEND_SCALE`` decades per decade, :func:`_bend_grid`), joins ``(sigma, tau)`` in the
+posterior that sets the intervals, and is left out of the evidence that weighs the laws.
+It is read where the backtests hold more than one model
+(:func:`capability.prediction.selection.bend_readable`): one held model's offset and a
+bend load the buckets alike, at one distance.
+A backtest cannot see a bend steeper than the ladder's, so it widens the intervals rather
+than moving the estimate: the backtests' signed errors do not locate the target's (on
+``family`` ladders their correlation was -0.51 over 6 seeds; ``slowing`` +0.80, clean
++0.05). Measured in the README's accuracy section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+__all__ = ["law_error_posterior", "no_error_probability", "spike_slab_grid",
+           "sigma_log_joint", "sigma_posterior", "finite_cells", "posterior_spreads",
+           "posterior_bends", "EXACT_PRIOR", "BEND_SCALE", "BEND_PRIOR"]
+
+EXACT_PRIOR = 0.5   # prior probability that a law has no error beyond noise (sigma = 0)
+BEND_SCALE = 0.2    # decades of effective compute per decade: the bend's half-Cauchy scale
+BEND_PRIOR = 0.8    # prior probability that the family's growth does not bend (kappa = 0)
+BEND_NODES = 25     # nodes of the bend's grid
+
+
+def finite_cells(step, law: str, q: str) -> np.ndarray:
+    """The buckets of a step where a law's error and its noise variance are finite."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(step.error[law][q]) & \
+            np.isfinite(step.var_pred[law][q] + step.var_meas[q])
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One origin's backtest observations of a law and quantity (one per step and bucket):
+    errors ``e``, noise variances ``v`` (a step's mean over its buckets), distances ``d``,
+    bucket and step indices, offset loadings ``beta`` (the bucket's slope per decade at the
+    held model) and ``K`` (steps x steps), the offsets' covariance per ``tau^2`` between the
+    steps' errors: ``h_j . h_j' + [j = j']`` with ``h_j`` the hat row of step ``j``."""
+
+    e: np.ndarray
+    v: np.ndarray
+    d: np.ndarray
+    bucket: np.ndarray
+    step: np.ndarray
+    beta: np.ndarray
+    K: np.ndarray
+
+
+def _blocks(steps, law: str, q: str, cells=None) -> list[_Block]:
+    """A law's backtest observations of quantity ``q``, one :class:`_Block` per origin (its
+    steps share its fit, and the offsets of its models): the steps and buckets with a finite
+    error and noise (and inside ``cells[k]``, a boolean mask per step, when given)."""
+    by_origin: dict[int, list] = {}
+    for k, s in enumerate(steps):
+        e, v = s.error[law][q], s.var_pred[law][q] + s.var_meas[q]
+        finite = finite_cells(s, law, q)
+        if cells is not None:
+            finite &= cells[k]
+        if not finite.any() or s.distance <= 0:
+            continue
+        idx = np.flatnonzero(finite)
+        beta = np.asarray(s.slope.get(q, np.zeros(e.size)), float)[idx]
+        by_origin.setdefault(len(s.below), []).append(
+            (e[idx], float(np.mean(v[finite])), s.distance, idx, beta, s.hat))
+    blocks = []
+    for rows in by_origin.values():
+        hats = np.array([np.asarray(r[5], float) for r in rows])   # one origin: same models
+        K = np.eye(len(rows)) + hats @ hats.T
+        blocks.append(_Block(
+            e=np.concatenate([r[0] for r in rows]),
+            v=np.concatenate([np.full(r[0].size, r[1]) for r in rows]),
+            d=np.concatenate([np.full(r[0].size, r[2]) for r in rows]),
+            bucket=np.concatenate([r[3] for r in rows]),
+            step=np.concatenate([np.full(r[0].size, j) for j, r in enumerate(rows)]),
+            beta=np.concatenate([r[4] for r in rows]), K=K))
+    return blocks
+
+
+def spike_slab_grid(scale: float, exact: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The grid of a scale parameter (the law error per decade here; the offsets' spread and
+    a bend in :mod:`capability.prediction.offsets`) and ``log p(sigma) + log d(sigma)`` on
+    it: the half-Cauchy prior with ``scale`` (its mass on the grid's cells), or with
+    ``exact > 0``
+    the spike and slab ``exact * [sigma = 0] + (1 - exact) * half-Cauchy`` (the spike on the
+    grid's first node, 0)."""
+    grid = scale * np.concatenate([[0.0], np.geomspace(1e-4, 30.0, 400)])
+    log_prior = np.log(2 / (np.pi * scale)) - np.log1p((grid / scale) ** 2)
+    log_prior = log_prior + np.log(np.gradient(grid))
+    if exact > 0:
+        log_prior[1:] += np.log1p(-exact)
+        log_prior[0] = np.log(exact)
+    return grid, log_prior
+
+
+def _bend_grid(scale: float = BEND_SCALE, exact: float = BEND_PRIOR,
+               nodes: int = BEND_NODES) -> tuple[np.ndarray, np.ndarray]:
+    """A coarse grid of the bend ``kappa`` (decades of effective compute per decade of
+    extrapolation) and its log prior mass per node: ``kappa = 0`` with probability
+    ``exact``, else half-Cauchy with ``scale`` over ``nodes - 1`` geometric nodes (the
+    slab's masses normalised to ``1 - exact`` over the grid)."""
+    slab = scale * np.geomspace(0.02, 20.0, nodes - 1)
+    mass = np.gradient(slab) / (1 + (slab / scale) ** 2)
+    return (np.concatenate([[0.0], slab]),
+            np.log(np.concatenate([[exact], (1 - exact) * mass / mass.sum()])))
+
+
+def _block_loglik(block: _Block, sigma: np.ndarray, taus: np.ndarray,
+                  kappas: np.ndarray) -> np.ndarray:
+    """``log p(e | sigma, tau, kappa)`` of one origin's errors on the grid ``(sigma, tau,
+    kappa)``: normal with covariance ``diag(v) + sigma^2 [b = b'] d d' + tau^2 beta beta'
+    K[j, j'] + kappa^2 (beta d)(beta d)'`` -- the noise, a law-error slope per bucket shared
+    by the origin's steps, the models' offsets from their trend, shared by every bucket,
+    and a bend of the family's growth, shared by every bucket and step and growing with the
+    distance.
+
+    Per ``(tau, kappa)``, with ``M = diag(v) + tau^2 beta beta' K + kappa^2 g g' = L L'``
+    and the eigenvalues ``lambda`` and vectors ``U`` of ``L^-1 A L^-T`` (``A`` the law-error
+    term per ``sigma^2``): ``log det = log det M + sum log(1 + sigma^2 lambda)`` and ``e'
+    cov^-1 e = sum f^2 / (1 + sigma^2 lambda)`` with ``f = U' L^-1 e``, for every ``sigma``
+    at once."""
+    same = block.bucket[:, None] == block.bucket[None, :]
+    law = np.outer(block.d, block.d) * same
+    off = np.outer(block.beta, block.beta) * block.K[np.ix_(block.step, block.step)]
+    bend = np.outer(block.beta * block.d, block.beta * block.d)
+    # Every (tau, kappa) at once: stacked Cholesky factors and eigendecompositions.
+    t2, k2 = np.meshgrid(taus**2, kappas**2, indexing="ij")
+    cov = (np.diag(block.v)[None] + t2.reshape(-1, 1, 1) * off[None] +
+           k2.reshape(-1, 1, 1) * bend[None])
+    chol = np.linalg.cholesky(cov)
+    inv = np.linalg.inv(chol)
+    lam, vec = np.linalg.eigh(inv @ law[None] @ np.swapaxes(inv, 1, 2))
+    lam = np.maximum(lam, 0.0)                                   # (G, n)
+    f = np.einsum("gji,gj->gi", vec, inv @ block.e)              # U' L^-1 e
+    scaled = 1.0 + sigma[:, None, None] ** 2 * lam[None]         # (S, G, n)
+    logdet = (2 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)[None] +
+              np.sum(np.log(scaled), axis=2))
+    out = -0.5 * (block.e.size * np.log(2 * np.pi) + logdet +
+                  np.sum(f[None] ** 2 / scaled, axis=2))
+    return out.reshape(sigma.size, taus.size, kappas.size)
+
+
+def _law_log_joint(blocks: list[_Block], scale: float, taus=None, exact: float = 0.0,
+                   bend: bool = False):
+    """The grid ``(sigma, tau, kappa)`` and ``log p(errors | sigma, tau, kappa) + log
+    p(sigma) + log d(sigma) + log p(tau) + log p(kappa)`` on it: ``taus`` are equal-weight
+    nodes of the offsets' spread (:meth:`capability.prediction.offsets.ModelOffsets.nodes`),
+    ``[0]`` without offsets; ``exact`` the prior probability of ``sigma = 0``
+    (:func:`spike_slab_grid`); ``kappa`` the bend's grid (:func:`_bend_grid`) with
+    ``bend``, else ``[0]``."""
+    taus = np.zeros(1) if taus is None or not np.size(taus) else np.asarray(taus, float)
+    grid, log_prior = spike_slab_grid(scale, exact)
+    kappas, log_kappa = _bend_grid() if bend else (np.zeros(1), np.zeros(1))
+    log = (log_prior[:, None, None] - np.log(taus.size) + log_kappa[None, None, :] +
+           sum((_block_loglik(b, grid, taus, kappas) for b in blocks),
+               np.zeros((grid.size, taus.size, kappas.size))))
+    return grid, taus, kappas, log
+
+
+def law_error_posterior(steps, law: str, q: str, scale: float, taus=None, cells=None,
+                        exact: float = EXACT_PRIOR, bend: bool = False):
+    """The joint posterior of the law error per decade ``sigma``, the offsets' spread
+    ``tau`` and (with ``bend``) the bend ``kappa`` given a law's backtests
+    (:func:`_block_loglik`; ``taus``: the spread's nodes from the ladder, its prior here;
+    the prior of ``sigma``: exact, ``sigma = 0``, with probability ``exact``, else
+    half-Cauchy with ``scale``; of ``kappa``: :func:`_bend_grid`): ``(sigma, weights, tau,
+    kappa)``, flat arrays over the grid with the weights summing to 1 (cells under 1e-9 of
+    the mass dropped); and the log evidence ``log sum p(errors | sigma, tau, kappa)
+    p(sigma) p(tau) p(kappa)``. None without an observation."""
+    blocks = _blocks(steps, law, q, cells)
+    if not blocks:
+        return None
+    grid, taus, kappas, log = _law_log_joint(blocks, scale, taus, exact, bend)
+    z = float(special.logsumexp(log))
+    w = np.exp(log - z).ravel()
+    keep = w > 1e-9 * w.sum()
+    sig, tau, kap = np.meshgrid(grid, taus, kappas, indexing="ij")
+    w = w[keep] / w[keep].sum()
+    return (sig.ravel()[keep], w, tau.ravel()[keep], kap.ravel()[keep]), z, blocks
+
+
+def no_error_probability(post) -> float:
+    """The posterior probability of no law error, ``sigma = 0``, in a law-error posterior
+    ``(sigma, weights[, tau])`` (:func:`law_error_posterior`)."""
+    return float(np.sum(post[1][post[0] == 0]))
+
+
+def sigma_log_joint(errors, noise, distance, scale, group, exact=0.0):
+    """The grid of law errors per decade and ``log p(errors | sigma) + log p(sigma) +
+    log d(sigma)`` on it (the terms of :func:`sigma_posterior`)."""
+    errors, noise, distance = (np.asarray(a, float) for a in (errors, noise, distance))
+    group = np.arange(errors.size) if group is None else np.asarray(group)
+    _, gid = np.unique(group, return_inverse=True)
+    v = np.maximum(noise, 1e-12)
+
+    def per_group(x):
+        return np.bincount(gid.ravel(), weights=x)
+
+    s_ee, s_dd, s_ed = per_group(errors**2 / v), per_group(distance**2 / v), \
+        per_group(errors * distance / v)
+    grid, log_prior = spike_slab_grid(scale, exact)
+    a = 1.0 + grid[None, :] ** 2 * s_dd[:, None]
+    loglik = -0.5 * (np.sum(np.log(2 * np.pi * v)) +
+                     np.sum(np.log(a) + s_ee[:, None] -
+                            grid[None, :] ** 2 * s_ed[:, None] ** 2 / a, axis=0))
+    return grid, loglik + log_prior
+
+
+def sigma_posterior(errors: np.ndarray, noise: np.ndarray, distance: np.ndarray,
+                    scale: float, group=None,
+                    exact: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior of the law error per decade ``sigma`` on a grid, given backtest errors.
+
+    Observation ``k`` (a step's error in one bucket, at ``d_k`` decades, with noise
+    variance ``v_k``) is ``e_k = delta_g d_k + eps_k``, ``eps_k ~ N(0, v_k)``, with one
+    error slope ``delta_g ~ N(0, sigma^2)`` per ``group`` (the steps from one origin in one
+    bucket share its fit; default: every observation its own group). Per group the
+    likelihood is normal with covariance ``diag(v) + sigma^2 d d^T``; by Sherman-Morrison,
+    ``-2 log L_g = sum log(2 pi v_k) + log(1 + s^2 S_dd) + S_ee - s^2 S_ed^2 / (1 + s^2
+    S_dd)`` with ``S_xy = sum_k x_k y_k / v_k``. Prior: half-Cauchy with ``scale`` (with
+    ``exact > 0``: ``sigma = 0`` with that probability, else half-Cauchy). Returns
+    ``(grid, weights)``, the weights summing to 1."""
+    grid, log_w = sigma_log_joint(errors, noise, distance, scale, group, exact)
+    w = np.exp(log_w - log_w.max())
+    return grid, w / w.sum()
+
+
+def posterior_spreads(post) -> np.ndarray:
+    """The offsets' spread of each cell of a law-error posterior (0 where it has none)."""
+    return np.asarray(post[2], float) if len(post) > 2 else np.zeros(np.size(post[0]))
+
+
+def posterior_bends(post) -> np.ndarray:
+    """The bend of each cell of a law-error posterior (0 where it has none)."""
+    return np.asarray(post[3], float) if len(post) > 3 else np.zeros(np.size(post[0]))
