@@ -136,8 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Predict a large model's code-generation capability (HumanEval pass rates,\n"
                     "per difficulty bucket) from a ladder of small models trained the same way:\n"
                     "the predictable-scaling method of the GPT-4 technical report, section 3.2.\n"
-                    "Per bucket P it fits -E_P[log pass_rate(C)] = alpha * C^(-k) over training\n"
-                    "compute C and extrapolates it to the target's compute, with intervals.",
+                    "Per bucket P it fits candidate laws over training compute C -- the report's\n"
+                    "-E_P[log pass_rate(C)] = alpha * C^(-k), per-problem laws pooled across\n"
+                    "problems, a ceiling law, a two-step law through the loss where losses are\n"
+                    "given, the naive baselines -- weighs them by the\n"
+                    "ladder's own rolling backtests and extrapolates to the target's compute,\n"
+                    "with intervals (90% by default) sized by those backtests' errors.",
         epilog="a typical run:\n"
                "  capability sample ladder.toml --out runs/a      # draw completions\n"
                "  capability run ladder.toml --out runs/a --register  # execute, predict, fix\n"
@@ -152,9 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="predict the target from a ladder file",
                          description="Read a ladder file, estimate per-problem pass rates of "
                                      "the ladder models, bucket the problems by difficulty, "
-                                     "fit each bucket's law and extrapolate it to the "
-                                     "target's compute. Writes OUT/prediction.json and "
-                                     "prints a per-bucket table.",
+                                     "fit every candidate law to each bucket, weigh the laws "
+                                     "by the ladder's rolling backtests (each model predicted "
+                                     "from those below it) and extrapolate them to the "
+                                     "target's compute, with intervals sized by the "
+                                     "backtests' errors (a stated fallback rule where the "
+                                     "ladder has fewer than four models). Writes "
+                                     "OUT/prediction.json and prints a per-bucket table.",
                          epilog=EXAMPLES_RUN,
                          formatter_class=_Formatter)
     run.add_argument("ladder", type=Path, help="the ladder file (TOML)")
