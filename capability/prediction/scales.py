@@ -1,6 +1,6 @@
 """The scales errors and intervals are measured on (pure).
 
-**Scales.** Errors are measured on scales where they are comparable across buckets: the
+Errors are measured on scales where they are comparable across buckets: the
 angular scale ``t = asin(sqrt(p))`` for a bucket's mean pass rate (the variance-stabilising
 transform of a proportion: sampling noise is about the same near 0.5 and near 1, and any
 interval mapped back lies in [0, 1]) and ``t = log(y + 1e-6)`` for ``-E[log p]`` (any

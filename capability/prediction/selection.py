@@ -74,7 +74,8 @@ rule is too narrow for this family. Of the real ladders here it widens Qwen2's (
 decade: its 7B far above the line of its 0.5B and 1.5B; the 90% intervals then hold all six
 buckets, against five); of the simulated three-model ladders (10 seeds of clean, irregular,
 emergence, interaction and 20 samples per problem) two ``irregular`` ones, whose third model
-sits off its family's trend (0.34 and 0.23 per decade; elsewhere 0.02-0.14)."""
+sits off its family's trend (0.34 and 0.23 per decade; elsewhere 0.02-0.14).
+"""
 
 from __future__ import annotations
 
