@@ -76,19 +76,20 @@ def averaged_interval(components, quantity: str, distance: float, level: float,
 
     ``components`` is ``[(weight, estimate, draws, posterior), ...]``, one per law: its
     averaging weight, point estimate, draws at the target and law-error posterior
-    ``(sigma, weights)`` or ``(sigma, weights, tau)``.
+    ``(sigma, weights)`` or ``(sigma, weights, tau, kappa)``
+    (:func:`capability.prediction.law_error.law_error_posterior`).
     On the quantity's scale, law ``l`` predicts ``N(t_l, v_l + sigma^2 d_T^2)`` with ``v_l``
     its draws' variance and ``sigma`` from its posterior; the average is the mixture over
     laws and ``sigma``: the estimate ``inverse(sum_l w_l t_l)`` and the interval the
     mixture's equal-tailed ``level`` bounds, clipped to the domain and mapped back (and
     widened to hold the estimate, should the round trip move a bound past it).
 
-    A posterior ``(sigma, weights, tau)`` also carries the models' offsets from their
-    family's trend (:mod:`capability.prediction.offsets`): with ``offset = (beta,
-    leverage)``, ``beta`` the bucket's slope per decade on the scale at the target (one
-    for every law, or one per component: each law's own) and ``leverage``
-    :func:`capability.prediction.offsets.offset_leverage`, each cell adds the variance
-    ``(beta tau)^2 leverage``."""
+    A posterior ``(sigma, weights, tau, kappa)`` also carries the models' offsets from
+    their family's trend (:mod:`capability.prediction.offsets`) and a bend in its growth:
+    with ``offset = (beta, leverage)``, ``beta`` the bucket's slope per decade on the scale
+    at the target (one for every law, or one per component: each law's own) and
+    ``leverage`` :func:`capability.prediction.offsets.offset_leverage`, each cell adds the
+    variance ``(beta tau)^2 leverage + (beta kappa d_T)^2``."""
     scale = SCALES[quantity]
     beta, leverage = (0.0, 0.0) if offset is None else offset
     betas = np.broadcast_to(np.asarray(beta, float), (len(components),))
@@ -139,7 +140,7 @@ def _t_scales(dof: float) -> np.ndarray:
 
 def calibrated_interval(estimate: float, draws: np.ndarray, quantity: str, sigma: float,
                         dof: float, distance: float, level: float, method: str,
-                        posterior: tuple[np.ndarray, np.ndarray] | None = None,
+                        posterior: tuple[np.ndarray, ...] | None = None,
                         offset=None) -> IntervalEstimate:
     """The interval of the module docstring for one law, bucket and quantity: the posterior
     predictive (an :func:`averaged_interval` of one law) over the law error's

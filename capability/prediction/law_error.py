@@ -238,7 +238,7 @@ def law_error_posterior(steps, law: str, q: str, scale: float, taus=None, cells=
 
 def no_error_probability(post) -> float:
     """The posterior probability of no law error, ``sigma = 0``, in a law-error posterior
-    ``(sigma, weights[, tau])`` (:func:`law_error_posterior`)."""
+    ``(sigma, weights, ...)`` (:func:`law_error_posterior`)."""
     return float(np.sum(post[1][post[0] == 0]))
 
 

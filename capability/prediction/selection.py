@@ -129,9 +129,9 @@ class LawScore:
         calibrated) and its degrees of freedom (of the fallback rule; when calibrated, the
         effective number of backtest observations).
     posterior
-        Per quantity ``(sigma, weights, tau)``: the joint posterior of the law error per
-        decade and the offsets' spread given the backtests (:func:`law_error_posterior`);
-        None without backtests.
+        Per quantity ``(sigma, weights, tau, kappa)``: the joint posterior of the law
+        error per decade, the offsets' spread and the bend given the backtests
+        (:func:`law_error_posterior`); None without backtests.
     exact_probability
         The posterior probability that the law has no error beyond noise (``sigma = 0``)
         given its mean-pass-rate backtests (prior ``EXACT_PRIOR``); NaN without backtests.
@@ -264,8 +264,9 @@ def score_laws(steps, laws, n_buckets: int, taus=None, weigh_at=None) -> dict[st
 
 def with_offsets(scores: dict[str, LawScore], taus) -> dict[str, LawScore]:
     """The scores with the offsets' spread joined to each law-error posterior as an
-    independent factor: ``(sigma, weights, tau)`` over the product of the law error's grid
-    and the spread's equal-weight nodes ``taus`` (the ladder's posterior from its counts).
+    independent factor: ``(sigma, weights, tau, kappa)`` over the product of the law
+    error's cells (with their bends) and the spread's equal-weight nodes ``taus`` (the
+    ladder's posterior from its counts).
     For backtests on effective compute -- every model's compute corrected by its visible
     offset as estimated -- whose errors carry only that estimate's error
     (:func:`capability.prediction.offsets.residual_spread`) and say nothing of the spread,
