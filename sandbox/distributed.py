@@ -11,6 +11,7 @@ is honoured.
 from __future__ import annotations
 
 import atexit
+import threading
 from collections.abc import Iterable, Iterator
 
 from sandbox import Job, Limits, SandboxError, Verdict
@@ -19,6 +20,8 @@ __all__ = ["DistributedSandbox", "BACKENDS", "run_batch"]
 
 BACKENDS = ("local", "dask", "ray")
 _LOCAL_POOLS: dict[tuple, object] = {}
+# A pool serves one caller at a time; a Dask worker runs a task per thread.
+_LOCAL_LOCK = threading.Lock()
 
 
 def _close_local_pools() -> None:
@@ -29,17 +32,23 @@ def _close_local_pools() -> None:
 
 def run_batch(batch: list[tuple[object, Job]], limits: Limits, isolation: str,
               workers: int | None) -> list[tuple[object, Verdict]]:
-    """Run one batch on this machine, in a sandbox kept warm in this process."""
+    """Run one batch on this machine, in a sandbox kept warm in this process.
+
+    Batches that arrive together (a Dask worker runs a task in each of its threads) take
+    turns: the pool's warm workers already keep the machine's cores busy, and a pool serves
+    one caller at a time (two callers would hand jobs to the same fork server and read each
+    other's verdicts)."""
     from sandbox.pool import ForkServerPool
 
     key = (limits, isolation, workers)
-    pool = _LOCAL_POOLS.get(key)
-    if pool is None:
-        if not _LOCAL_POOLS:
-            atexit.register(_close_local_pools)
-        pool = ForkServerPool(workers=workers, limits=limits, isolation=isolation)
-        _LOCAL_POOLS[key] = pool
-    return list(pool.run(batch))
+    with _LOCAL_LOCK:
+        pool = _LOCAL_POOLS.get(key)
+        if pool is None:
+            if not _LOCAL_POOLS:
+                atexit.register(_close_local_pools)
+            pool = ForkServerPool(workers=workers, limits=limits, isolation=isolation)
+            _LOCAL_POOLS[key] = pool
+        return list(pool.run(batch))
 
 
 class DistributedSandbox:

@@ -52,7 +52,9 @@ def local_results(tmp_path_factory):
 def test_dask_local_cluster_equals_single_machine(local_results, tmp_path):
     distributed = pytest.importorskip("distributed")
     samples, expected = local_results
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+    # Two threads per worker, as `dask worker` runs (a thread per core): their tasks share
+    # each process's warm pool.
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=True,
                                   dashboard_address=None) as cluster:
         out = tmp_path / "dask.jsonl"
         assert main(["execute", str(samples), "-o", str(out), "--backend", "dask",
@@ -72,6 +74,31 @@ def test_ray_local_instance_equals_single_machine(local_results, tmp_path):
     assert main(["execute", str(samples), "-o", str(out), "--backend", "ray", "--address",
                  "local", "--workers", "1"]) == 0
     assert _records(out.read_text()) == _records(expected)
+
+
+def test_batches_from_threads_of_one_process_get_their_own_verdicts():
+    """A Dask worker runs a task in each of its threads, and every task of a process uses
+    the one warm pool there: batches arriving together from four threads each get exactly
+    their own samples' verdicts, as one caller would."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sandbox import Job, Limits
+    from sandbox.distributed import _close_local_pools, run_batch
+
+    tasks = list(PROBLEMS)[:40]
+    jobs = [(i, Job(task_id=t, prompt=PROBLEMS[t].prompt, test=PROBLEMS[t].test,
+                    entry_point=PROBLEMS[t].entry_point,
+                    completion=PROBLEMS[t].canonical_solution if i % 2 else
+                    "    return None\n")) for i, t in enumerate(tasks * 4)]
+    batches = [jobs[i:i + 16] for i in range(0, len(jobs), 16)]
+    try:
+        with ThreadPoolExecutor(4) as threads:
+            results = list(threads.map(lambda b: run_batch(b, Limits(), "strict", 2), batches))
+    finally:
+        _close_local_pools()
+    for batch, verdicts in zip(batches, results):
+        assert sorted(k for k, _ in verdicts) == [k for k, _ in batch]
+        assert all(v.passed == bool(k % 2) for k, v in verdicts)
 
 
 def test_dask_needs_a_scheduler(tmp_path, capsys):
