@@ -1,9 +1,11 @@
 """A corpus of broken inputs: each gives one line naming the file, the line or key and what
 was expected, exit status 2, and no output file left looking complete."""
 
+import json
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -98,3 +100,32 @@ def test_broken_input(tmp_path, name):
     assert re.search(pattern, lines[0]), lines[0]
     assert proc.stdout == ""
     assert not (tmp_path / output).exists()
+
+
+def test_a_second_writer_of_the_same_results_stops_at_once(tmp_path):
+    """While one `capability execute` writes a results file, a second one given the same
+    output exits 2 at once, naming the file, and leaves the first's file whole."""
+    slow = ('{"task_id": "HumanEval/0", "completion": "    import time\\n    '
+            'time.sleep(0.5)\\n    return 1\\n", "i": %d}\n')
+    (tmp_path / "s.jsonl").write_text("".join(slow % i for i in range(8)))
+    command = [sys.executable, "-m", "capability", "execute", "s.jsonl", "-o", "r.jsonl",
+               "--isolation", "best-effort", "--workers", "1", "--no-dedup"]
+    first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "r.jsonl").exists() or not (tmp_path / "r.jsonl").stat().st_size:
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        second = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True,
+                                timeout=60)
+        assert first.poll() is None  # the first was still writing
+    finally:
+        first.communicate(timeout=120)
+    assert second.returncode == 2, second.stderr
+    assert re.search(r"capability: error: r\.jsonl: another process is writing this file "
+                     r"now \(a second `capability execute` with the same output\?\)",
+                     second.stderr), second.stderr
+    assert first.returncode == 0, first.stderr
+    rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert [r["i"] for r in rows] == list(range(8))

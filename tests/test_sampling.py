@@ -13,6 +13,7 @@ import pytest
 from sandbox_support import PROBLEMS, needs_isolation
 
 from capability.cli import main
+from capability.errors import InputError
 from capability.estimation.estimate import inverse_sampling_counts, neg_log_pass_rate
 from capability.sampling import DEFAULT_STOP, SamplingError, SamplingSettings, truncate_at_stop
 from capability.sampling.openai_server import ServerBackend
@@ -113,6 +114,24 @@ def test_unknown_model_fails_at_once_with_the_servers_message(tmp_path):
         with pytest.raises(SamplingError, match="HTTP 404.*model 'nope' not found"):
             sample_model(_backend(server, model="nope"), SOME[:1], SamplingSettings(n=1),
                          tmp_path / "s.jsonl", model="nope", progress=False)
+
+
+def test_a_second_writer_of_the_same_samples_file_stops_at_once(tmp_path):
+    """A samples file another process is appending to (it holds the lock) is refused at once,
+    with nothing written to it."""
+    import fcntl
+
+    out = tmp_path / "s.jsonl"
+    out.write_text("")
+    with open(out, "rb") as other, SimServer(SIM, PROBLEMS) as server:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(InputError, match="another process is writing this file now"):
+            sample_model(_backend(server), SOME[:2], SamplingSettings(n=2), out, model="m1",
+                         progress=False)
+        assert out.read_text() == ""
+        fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+        assert sample_model(_backend(server), SOME[:2], SamplingSettings(n=2), out,
+                            model="m1", progress=False) == 4
 
 
 def test_rerun_continues_to_the_requested_count_and_drops_a_torn_line(tmp_path):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from capability.errors import InputError
 from capability.files.jsonl import iter_jsonl
+from capability.files.lock import sole_writer
 from capability.files.problems import Problem
 from sandbox import Job, Limits, Verdict, open_sandbox
 
@@ -164,15 +165,24 @@ def execute_samples(samples: str | Path, results: str | Path, problems: dict[str
     pair runs once per run however many files hold it.
     """
     samples, results = Path(samples), Path(results)
-    limits = limits or Limits()
     total = validate_samples(samples, problems)
+    with sole_writer(results, "capability execute"):
+        return _execute(samples, results, problems, total, limits=limits or Limits(),
+                        workers=workers, isolation=isolation, dedup=dedup, progress=progress,
+                        warn=warn, sandbox=sandbox, cache=cache, backend=backend,
+                        address=address)
+
+
+def _execute(samples: Path, results: Path, problems: dict[str, Problem], total: int, *,
+             limits: Limits, workers, isolation, dedup, progress, warn, sandbox, cache,
+             backend, address) -> ExecutionSummary:
+    """:func:`execute_samples` once the results file is this process's alone."""
     resumed, passed_before, done = _resume_prefix(samples, results)
     cache = {} if cache is None or not dedup else cache
     if dedup:
         cache.update(done)
     if resumed == total:
         return ExecutionSummary(total, resumed, 0, 0, passed_before)
-    results.parent.mkdir(parents=True, exist_ok=True)
     ready: dict[int, tuple[dict, Verdict]] = {}
     waiting: dict[bytes, list[tuple[int, dict]]] = {}
     stats = {"executed": 0, "deduplicated": 0, "passed": 0}

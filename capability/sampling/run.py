@@ -17,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from capability.errors import InputError
+from capability.files.lock import sole_writer
 from capability.files.problems import Problem
 from capability.sampling import SamplingSettings
 
@@ -79,7 +80,6 @@ async def _sample(backend, problems, settings, out_path, model, want, progress) 
     gen = settings.record()
     semaphore = asyncio.Semaphore(backend.concurrency)
     written = 0
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     with open(out_path, "ab") as out:
         async def one(problem: Problem, indices: list[int]):
             async with semaphore:
@@ -119,8 +119,9 @@ def sample_model(backend, problems: list[Problem], settings: SamplingSettings,
 
     async def main() -> int:
         try:
-            return await _sample(backend, problems, settings, Path(out_path), model, want,
-                                 progress)
+            with sole_writer(out_path, "capability sample"):
+                return await _sample(backend, problems, settings, Path(out_path), model,
+                                     want, progress)
         finally:
             await backend.aclose()
 

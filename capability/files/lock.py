@@ -1,0 +1,40 @@
+"""One writer per output file: an exclusive advisory lock held while a command resumes and
+appends to it, so that a second command given the same output stops at once instead of
+interleaving its lines with the first's."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from capability.errors import InputError
+
+__all__ = ["sole_writer"]
+
+
+@contextmanager
+def sole_writer(path: str | Path, command: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created empty if absent, its folder too)
+    for the body; released when the body ends or the process dies.
+
+    Raises
+    ------
+    InputError
+        Another process holds the lock: it is writing this file now.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(f"another process is writing this file now (a second `{command}` "
+                             "with the same output?); wait for it to end, or choose another "
+                             "output", path=path) from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
