@@ -32,9 +32,11 @@ def fit(data: LadderData, target_compute: float, *, n_draws: int = 400, rng=None
         nl = np.full((nb, compute.size), np.nan)
         for j, w in enumerate(laws):
             if w is not None:
-                ratio = (compute / target_compute) ** (-w.fit.k)
-                nl[j] = w.fit.value_at_ref * ratio
-                mp[j] = np.exp(-w.per_problem[:, None] * ratio[None]).mean(0)
+                # Far below the ladder the law's value may overflow to inf: pass rate 0.
+                with np.errstate(over="ignore"):
+                    ratio = (compute / target_compute) ** (-w.fit.k)
+                    nl[j] = w.fit.value_at_ref * ratio
+                    mp[j] = np.exp(-w.per_problem[:, None] * ratio[None]).mean(0)
         return mp, nl
 
     method = (f"parametric bootstrap over binomial sampling noise ({n_draws} resamples from "

@@ -79,10 +79,13 @@ def _headline_table(prediction: dict, score: dict | None):
             row += [_measured(m, ".3f") if m.get("actual") is not None else "–",
                     {True: "yes", False: "no", None: "–"}[m.get("agrees")]]
         rows.append(row)
-    return f"Headline: over {o['statement']}", head, rows
+    return f"Headline: over {o['statement']}", head, rows, ""
 
 
-def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], list[list[str]]]]:
+def _tables(prediction: dict,
+            score: dict | None) -> list[tuple[str, list[str], list[list[str]], str]]:
+    """The report's tables: ``(title, head, rows, caption)``, the caption a paragraph under
+    the title ("" for none)."""
     level = f"{prediction['level']:.0%}"
     selection = prediction.get("law_selection") or {}
     offsets = selection.get("model_offsets") or {}
@@ -124,8 +127,9 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
     scatter = (selection.get("problem_by_model_variance") or {}).get("logit")
     ceilings = selection.get("ceilings")
     off_trend = (selection.get("off_trend") or {}).get("problems") or []
-    out += [("Ladder (offset: decades of effective compute off the family's trend, the part "
-             "a ladder can see; the spread is the offsets' posterior rms, in the intervals"
+    out += [("Ladder", ["model", "compute (FLOPs)", "samples", "final loss", "offset"], models,
+             "Offset: decades of effective compute off the family's trend, the part a ladder "
+             "can see; the spread is the offsets' posterior rms, in the intervals"
              + ("" if offsets.get("used", True) else " only with offsets on") +
              ("" if scatter is None else
               f"; problem-by-model scatter: sd {max(scatter, 0.0) ** 0.5:.2f} on the logit "
@@ -136,16 +140,15 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
              ("" if not off_trend else
               f"; the per-problem power law reads {len(off_trend)} problem(s) as off the "
               f"common trend, given slopes of their own: {', '.join(off_trend[:5])}"
-              f"{' ...' if len(off_trend) > 5 else ''}") + ")",
-             ["model", "compute (FLOPs)", "samples", "final loss", "offset"], models),
-            ("Per-bucket prediction" + (" (k: the report's law's exponents, partially "
-                                        "pooled across buckets)" if pooled else ""),
-             head, rows)]
+              f"{' ...' if len(off_trend) > 5 else ''}") + "."),
+            ("Per-bucket prediction", head, rows,
+             "k: the report's law's exponents, partially pooled across buckets." if pooled
+             else "")]
     if score:
         out.append(("Scored against the measured target",
                     ["bucket", "measured -E[log p] [its interval]", "rel. error", "agrees",
                      "inside", "measured mean p [its interval]", "abs. error", "agrees",
-                     "inside"], scored_rows))
+                     "inside"], scored_rows, ""))
     scores, short = selection.get("scores") or {}, selection.get("short_scores") or {}
     # Without a rolling backtest, a short one (each model from the two below) weighs the
     # laws, and the interval is the fallback rule's, widened to a law's short-backtest error.
@@ -181,7 +184,7 @@ def _tables(prediction: dict, score: dict | None) -> list[tuple[str, list[str], 
                     ["law", "weight in the average", "chosen for buckets", "backtest steps",
                      "mean error (points)", "log evidence", "MSE per decade² (angular)",
                      "law error per decade (angular)", "probability of no law error",
-                     "bend (decades per decade)", "interval widened by"], law_rows))
+                     "bend (decades per decade)", "interval widened by"], law_rows, ""))
     return out
 
 
@@ -285,8 +288,8 @@ def write_report(directory: str | Path) -> tuple[Path, Path]:
     tables = _tables(prediction, score)
     notes = prediction.get("warnings", [])
     md = [f"# {title}", "", *[f"{line}  " for line in summary], ""]
-    for name, head, rows in tables:
-        md += [f"## {name}", "", _md_table(head, rows), ""]
+    for name, head, rows, caption in tables:
+        md += [f"## {name}", "", *([caption, ""] if caption else []), _md_table(head, rows), ""]
     for name, caption, _ in figures:
         md += [f"## {caption}", "", f"![{caption}](figures/{name}.png)", ""]
     if "loss" in prediction:
@@ -308,8 +311,10 @@ def write_report(directory: str | Path) -> tuple[Path, Path]:
     for line in summary:
         text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(line))
         parts.append(f"<p>{text.replace('*', '').replace('`', '')}</p>")
-    for name, head, rows in tables:
-        parts += [f"<h2>{html.escape(name)}</h2>", _html_table(head, rows)]
+    for name, head, rows, caption in tables:
+        parts += [f"<h2>{html.escape(name)}</h2>",
+                  *([f"<p>{html.escape(caption)}</p>"] if caption else []),
+                  _html_table(head, rows)]
     for name, caption, data in figures:
         uri = "data:image/png;base64," + base64.b64encode(data).decode()
         parts += [f"<h2>{html.escape(caption)}</h2>",
