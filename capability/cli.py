@@ -7,6 +7,7 @@ Data and tables go to stdout; warnings and errors to stderr. Exit codes live in
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -475,10 +476,13 @@ def _limits(args: argparse.Namespace):
     from capability.errors import InputError
     from sandbox import Limits
 
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise InputError(f"expected a finite number of seconds > 0, found {args.timeout:g}",
+                         key="--timeout")
     try:
         return Limits(timeout=args.timeout, memory=args.memory_limit)
     except ValueError as err:
-        raise InputError(str(err), key="--timeout/--memory-limit") from None
+        raise InputError(str(err), key="--memory-limit") from None
 
 
 def _warn(message: str) -> None:

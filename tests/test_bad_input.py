@@ -80,6 +80,15 @@ CORPUS = {
     "counts unknown task": ({"l.toml": ladder(extra='problems = "humaneval"\n')},
                             ["run", "l.toml", "--out", "out"], "out/prediction.json",
                             r"a\.csv:2: task_id 'T/0' is not in the problem set"),
+    "timeout not positive": ({"s.jsonl": SAMPLE},
+                             ["execute", "s.jsonl", "-o", "r.jsonl", "--timeout=-1"], "r.jsonl",
+                             r"--timeout: expected a finite number of seconds > 0, found -1"),
+    "timeout infinite": ({"s.jsonl": SAMPLE},
+                         ["execute", "s.jsonl", "-o", "r.jsonl", "--timeout", "inf"], "r.jsonl",
+                         r"--timeout: expected a finite number of seconds > 0, found inf"),
+    "memory limit too small": ({"s.jsonl": SAMPLE},
+                               ["execute", "s.jsonl", "-o", "r.jsonl", "--memory-limit", "1M"],
+                               "r.jsonl", r"--memory-limit: `memory` must be at least 64 MiB"),
 }
 
 

@@ -303,3 +303,19 @@ def test_unreachable_server_fails_at_once_with_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and time.monotonic() - start < 10
     assert "not reachable" in err and "point the model at the samples or counts" in err
+
+
+def test_a_filesystem_without_locks_still_gets_its_samples(tmp_path, monkeypatch):
+    """Where flock answers ENOLCK (NFS without a lock daemon), sampling runs unguarded."""
+    import errno
+    import fcntl
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    out = tmp_path / "s.jsonl"
+    with SimServer(SIM, PROBLEMS) as server:
+        assert sample_model(_backend(server), SOME[:2], SamplingSettings(n=2), out,
+                            model="m1", progress=False) == 4
+    assert len(_lines(out)) == 4

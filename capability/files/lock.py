@@ -4,6 +4,7 @@ interleaving its lines with the first's."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from collections.abc import Iterator
@@ -14,11 +15,15 @@ from capability.errors import InputError
 
 __all__ = ["sole_writer"]
 
+# flock's answers where a filesystem keeps no locks (NFS without lockd, some FUSE mounts).
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL}
+
 
 @contextmanager
 def sole_writer(path: str | Path, command: str) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``path`` (created empty if absent, its folder too)
-    for the body; released when the body ends or the process dies.
+    for the body; released when the body ends or the process dies. Where the filesystem
+    has no locks (some network filesystems), the body runs unguarded.
 
     Raises
     ------
@@ -35,6 +40,9 @@ def sole_writer(path: str | Path, command: str) -> Iterator[None]:
             raise InputError(f"another process is writing this file now (a second `{command}` "
                              "with the same output?); wait for it to end, or choose another "
                              "output", path=path) from None
+        except OSError as err:
+            if err.errno not in _NO_LOCKS:
+                raise
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
