@@ -189,6 +189,7 @@ def test_strict_isolation_refuses_without_mechanisms(tmp_path, capsys, monkeypat
     assert code == 2
     err = capsys.readouterr().err
     assert "strict isolation is not available here" in err and "bubblewrap" in err
+    assert not (tmp_path / "r.jsonl").exists()  # refused before anything was written
     code = main(["execute", str(samples), "-o", str(tmp_path / "r.jsonl"), "--isolation",
                  "best-effort", "--workers", "1"])
     assert code == 0

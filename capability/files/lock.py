@@ -22,8 +22,9 @@ _NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL}
 @contextmanager
 def sole_writer(path: str | Path, command: str) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``path`` (created empty if absent, its folder too)
-    for the body; released when the body ends or the process dies. Where the filesystem
-    has no locks (some network filesystems), the body runs unguarded.
+    for the body; released when the body ends or the process dies. A file created here and
+    still empty when the body ends (it failed before writing) is removed. Where the
+    filesystem has no locks (some network filesystems), the body runs unguarded.
 
     Raises
     ------
@@ -32,6 +33,7 @@ def sole_writer(path: str | Path, command: str) -> Iterator[None]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -43,6 +45,10 @@ def sole_writer(path: str | Path, command: str) -> Iterator[None]:
         except OSError as err:
             if err.errno not in _NO_LOCKS:
                 raise
-        yield
+        try:
+            yield
+        finally:
+            if created and os.fstat(fd).st_size == 0:
+                path.unlink(missing_ok=True)
     finally:
         os.close(fd)  # closing the descriptor releases the lock
