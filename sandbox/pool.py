@@ -146,14 +146,15 @@ def probe() -> IsolationReport:
 
 class _Worker:
     """One fork server process and its line buffer; ``scratch`` is the worker's own
-    writable directory on the host where there is no bubblewrap (its tmpfs otherwise)."""
+    writable directory on the host, and its working directory, where there is no
+    bubblewrap (None: its tmpfs)."""
 
-    def __init__(self, cmd: list[str], env: dict[str, str] | None, cwd: str | None,
+    def __init__(self, cmd: list[str], env: dict[str, str] | None,
                  scratch: str | None = None) -> None:
         self.scratch = scratch
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, env=env, cwd=cwd,
+                                     stderr=self.stderr, env=env, cwd=scratch,
                                      start_new_session=True, close_fds=True)
         self.fd = self.proc.stdout.fileno()
         os.set_blocking(self.fd, False)
@@ -255,11 +256,11 @@ class ForkServerPool:
     # -- worker lifecycle -------------------------------------------------------------
     def _spawn(self) -> _Worker:
         if self._scratch is None:
-            worker = _Worker(self._cmd, self._env, None)
+            worker = _Worker(self._cmd, self._env)
         else:
             scratch = tempfile.mkdtemp(prefix="worker-", dir=self._scratch.name)
             cmd = [scratch if arg == SCRATCH_SLOT else arg for arg in self._cmd]
-            worker = _Worker(cmd, self._env, scratch, scratch)
+            worker = _Worker(cmd, self._env, scratch)
         self._pool.append(worker)
         self._selector.register(worker.fd, selectors.EVENT_READ, worker)
         return worker

@@ -4,7 +4,7 @@ joblib: results equal the single-machine run, sample for sample."""
 import json
 
 import pytest
-from sandbox_support import PROBLEMS, needs_isolation
+from sandbox_support import PROBLEMS, job, needs_isolation
 
 from capability.cli import main
 from capability.execution.execute import execute_samples
@@ -82,14 +82,12 @@ def test_batches_from_threads_of_one_process_get_their_own_verdicts():
     their own samples' verdicts, as one caller would."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from sandbox import Job, Limits
+    from sandbox import Limits
     from sandbox.distributed import _close_local_pools, run_batch
 
     tasks = list(PROBLEMS)[:40]
-    jobs = [(i, Job(task_id=t, prompt=PROBLEMS[t].prompt, test=PROBLEMS[t].test,
-                    entry_point=PROBLEMS[t].entry_point,
-                    completion=PROBLEMS[t].canonical_solution if i % 2 else
-                    "    return None\n")) for i, t in enumerate(tasks * 4)]
+    jobs = [(i, job(t, PROBLEMS[t].canonical_solution if i % 2 else "    return None\n"))
+            for i, t in enumerate(tasks * 4)]
     batches = [jobs[i:i + 16] for i in range(0, len(jobs), 16)]
     try:
         with ThreadPoolExecutor(4) as threads:

@@ -33,7 +33,7 @@ def test_workers_do_not_wipe_each_others_samples(tmp_path, monkeypatch):
         verdicts = dict(sandbox.run(jobs))
         scratch = sandbox._scratch.name
         listed = sorted(os.listdir(scratch))
-        own = sorted(os.path.basename(getattr(w, "scratch", "") or "") for w in sandbox._pool)
+        own = sorted(os.path.basename(w.scratch) for w in sandbox._pool)
     assert warnings and "partial isolation" in warnings[0]
     wrong = {i: v.reason for i, v in verdicts.items()
              if v.passed != bool(i % 2) or (not v.passed and "not implemented" not in v.reason)}
