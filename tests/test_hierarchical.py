@@ -144,3 +144,31 @@ def test_the_correlation_map_is_the_likelihoods_maximum_without_a_prior():
     assert -0.707 < many < few < 0 and many == pytest.approx(-0.707, abs=0.01)
     assert np.diag(hierarchical._correlation_map(scatter, 20.0, 100)) == pytest.approx(
         np.diag(scatter))
+
+
+def test_the_logistic_link_terms_are_scipys_to_two_ulps():
+    """``log F``, ``log(1 - F)`` and ``F'/F`` of the logistic, computed from ``e^{-|z|}``,
+    agree with scipy's ``log_expit`` and ``expit`` to two ulps over the clipped range."""
+    z = np.concatenate([np.linspace(-45, 45, 20001), [-40.0, -1e-300, 0.0, 1e-300, 40.0]])
+    log_f, log1m_f, dlog_f = hierarchical._link_terms(z, "logit")
+    zc = np.clip(z, -40, 40)
+    for ours, ref in ((log_f, special.log_expit(zc)), (log1m_f, special.log_expit(-zc)),
+                      (dlog_f, special.expit(-zc))):
+        assert np.all(np.isfinite(ours))
+        np.testing.assert_allclose(ours, ref, rtol=1e-15, atol=1e-300)
+    assert hierarchical._link_terms(z, "logit", slope=False)[2] is None
+
+
+@pytest.mark.parametrize("link", ["logit", "loglog"])
+@pytest.mark.parametrize("omega2", [0.0, 0.3, 2.25])
+def test_the_conditional_link_averages_to_the_pass_rate_it_was_given(link, omega2):
+    """``E_e F(z + e) = mu`` (quadrature) at the returned ``z``, for an array of pass rates
+    and a single one, in the input's shape."""
+    mu = np.array([[1e-6, 0.01, 0.2], [0.5, 0.93, 1 - 1e-6]])
+    z = hierarchical._conditional_link(mu, omega2, link)
+    assert z.shape == mu.shape
+    f, _ = hierarchical._pass_rate_and_slope(
+        z[..., None] + np.sqrt(omega2) * hierarchical._GH_NODES, link)
+    np.testing.assert_allclose(f @ hierarchical._GH_WEIGHTS, mu, rtol=1e-7)
+    one = hierarchical._conditional_link(0.2, omega2, link)
+    assert np.shape(one) == () and float(one) == pytest.approx(z[0, 2], abs=1e-9)

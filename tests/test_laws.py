@@ -825,3 +825,32 @@ def test_neg_log_pass_rate_is_held_to_jensens_bound_beside_the_mean_pass_rate():
     certain = IntervalEstimate(1.0, ConfidenceInterval(1.0, 1.0), level, "rate")
     flat = IntervalEstimate(0.0, ConfidenceInterval(0.0, 0.0), level, "law")
     assert _consistent_neg_log(flat, certain) is flat
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.floats(-20, 20), st.sampled_from([0.0, 1e-6, 1e-3, 0.1, 1.0, 5.0]),
+                          st.floats(0.0, 1.0)), min_size=1, max_size=6),
+       st.sampled_from([0.5, 0.8, 0.9, 0.99]))
+def test_the_mixtures_bounds_are_its_quantiles(components, level):
+    """``_mixture_bounds`` (Newton's method in a bracket) finds the normal mixture's
+    equal-tailed quantiles as brentq on its cdf does, point masses included: to 1e-9 where
+    the cdf is continuous, and at a point mass's centre where the quantile sits on its jump."""
+    from scipy import optimize
+
+    from capability.prediction.calibrate import _mixture_bounds
+
+    centres, sds, weights = (np.array(v, float) for v in zip(*components))
+    if not weights.sum() > 0:
+        weights[0] = 1.0
+    w = weights / weights.sum()
+
+    def cdf(x):
+        return float(np.sum(w * np.where(sds > 0, stats.norm.cdf((x - centres) / np.where(
+            sds > 0, sds, 1.0)), x >= centres)))
+
+    lo, hi = np.min(centres - 10 * sds) - 1e-9, np.max(centres + 10 * sds) + 1e-9
+    got = _mixture_bounds(centres, sds, weights, level)
+    for p, x in zip((0.5 - level / 2, 0.5 + level / 2), got):
+        ref = optimize.brentq(lambda t, p=p: cdf(t) - p, lo, hi, xtol=1e-12)
+        assert x == pytest.approx(ref, abs=1e-9) or (
+            cdf(x - 1e-9) <= p + 1e-12 and cdf(x + 1e-9) >= p - 1e-12)

@@ -28,7 +28,7 @@ import functools
 from dataclasses import replace
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import special, stats
 
 from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 from capability.prediction.law_error import posterior_bends, posterior_spreads
@@ -45,20 +45,37 @@ FALLBACK_NODES = 128   # equal-probability nodes of the fallback's chi-square mi
 def _mixture_bounds(centres: np.ndarray, sds: np.ndarray, weights: np.ndarray,
                     level: float) -> tuple[float, float]:
     """Equal-tailed ``level`` bounds of the normal mixture ``sum_i w_i N(c_i, sd_i^2)``
-    (a component with sd 0 is a point mass at its centre)."""
+    (a component with sd 0 is a point mass at its centre), each to within ``1e-10``:
+    Newton's method on the cdf (the mixture's density its derivative) from the quantile
+    of a normal with the mixture's mean and variance, inside a bracket that every
+    evaluation narrows, bisecting where a step would leave it (at a point mass, say)."""
     keep = weights > 0
     centres, sds, weights = centres[keep], sds[keep], weights[keep] / weights[keep].sum()
     pos = sds > 0
-
-    def cdf(x):
-        below = np.where(x >= centres, 1.0, 0.0)
-        below[pos] = stats.norm.cdf((x - centres[pos]) / sds[pos])
-        return float(np.sum(weights * below))
-
+    c_pos, s_pos, w_pos = centres[pos], sds[pos], weights[pos]
+    c_pt, w_pt = centres[~pos], weights[~pos]
+    mean = float(np.sum(weights * centres))
+    spread = float(np.sqrt(np.sum(weights * ((centres - mean) ** 2 + sds**2))))
     low, high = float(np.min(centres - 10 * sds)) - 1e-9, float(np.max(centres + 10 * sds)) + 1e-9
 
     def quantile(p):
-        return float(optimize.brentq(lambda x: cdf(x) - p, low, high, xtol=1e-10))
+        lo, hi = low, high
+        x = min(max(mean + spread * float(special.ndtri(p)), lo), hi)
+        for _ in range(200):
+            u = (x - c_pos) / s_pos
+            gap = float(np.sum(w_pos * special.ndtr(u)) + np.sum(w_pt[x >= c_pt])) - p
+            if gap == 0.0:
+                return x
+            lo, hi = (x, hi) if gap < 0 else (lo, x)
+            density = float(np.sum(w_pos * np.exp(-0.5 * u * u) / s_pos)) / np.sqrt(2 * np.pi)
+            with np.errstate(over="ignore"):
+                new = x - gap / density if density > 0 else np.nan
+            if not lo < new < hi:
+                new = 0.5 * (lo + hi)
+            if abs(new - x) < 1e-10 or hi - lo < 1e-10:
+                return float(new)
+            x = float(new)
+        return x
 
     return quantile(0.5 - level / 2), quantile(0.5 + level / 2)
 
