@@ -3,8 +3,9 @@
 For each size it writes a ladder of five models whose sources are samples files (simulated
 completions: canonical solutions with the simulated pass probability, else wrong ones), then
 runs ``capability run`` on it in a fresh process -- validate, execute in the sandbox (with
-deduplication, so the run takes minutes, not hours), count, bucket, fit -- and prints that
-process's peak RSS. Target: < 500 MB at 1M samples, and far below linear growth.
+deduplication, so the run takes minutes, not hours), count, bucket, fit with the defaults
+(1000 resamples: the per-problem laws' draws are the prediction's largest arrays) -- and
+prints that process's peak RSS. Target: < 500 MB at 1M samples, and far below linear growth.
 
     python bench/memory.py [--sizes 10000,1000000] [--keep DIR]
 """
@@ -73,7 +74,7 @@ def main() -> None:
             ladder = write_ladder(work, size)
             start = time.perf_counter()
             proc = subprocess.run([sys.executable, "-c", RUNNER, "run", str(ladder), "--out",
-                                   str(work / "run"), "--resamples", "200"],
+                                   str(work / "run")],
                                   capture_output=True, text=True)
             elapsed = time.perf_counter() - start
             if proc.returncode != 0:

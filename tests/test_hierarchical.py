@@ -172,3 +172,19 @@ def test_the_conditional_link_averages_to_the_pass_rate_it_was_given(link, omega
     np.testing.assert_allclose(f @ hierarchical._GH_WEIGHTS, mu, rtol=1e-7)
     one = hierarchical._conditional_link(0.2, omega2, link)
     assert np.shape(one) == () and float(one) == pytest.approx(z[0, 2], abs=1e-9)
+
+
+def test_importance_weights_in_chunks_are_the_whole_arrays_weights(monkeypatch):
+    """The importance weights are computed a chunk of proposals at a time (bounded memory);
+    every weight equals the one computed over all proposals at once, bit for bit."""
+    n, c, _ = _counts("logit", 20, problems=40, seed=3)
+    fit = fit_hierarchical(n, c, X, link="logit", ceiling=True, monte_carlo=False)
+    mix = fit.mixture
+    eps = np.random.default_rng(0).standard_normal((300, *mix.theta[1].shape))
+    args = (fit.problem, mix.theta[1], mix.cov[1], mix.mu[1], mix.sigma[1], eps)
+    monkeypatch.setattr(hierarchical, "_CHUNK_CELLS", 10**9)
+    prop_whole, whole = hierarchical._weighted_proposals(*args)
+    monkeypatch.setattr(hierarchical, "_CHUNK_CELLS", 7 * fit.problem.n.size)
+    prop_chunks, chunks = hierarchical._weighted_proposals(*args)
+    assert np.array_equal(prop_whole, prop_chunks)
+    assert np.array_equal(whole, chunks) and np.isfinite(whole).mean() > 0.9

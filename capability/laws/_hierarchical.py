@@ -88,6 +88,7 @@ _WIDE_SLOPE_VAR = 1.0
 _WIDE_SHARE_START = 0.02
 _WIDE_SHARE_BOUNDS = (0.002, 0.2)
 PROPOSALS_PER_DRAW = 8
+_CHUNK_CELLS = 1 << 18   # cells (proposal x problem x model) per chunk of importance weights
 PROPOSAL_SCALE = 1.5
 # Monte Carlo EM after the Laplace rounds (:func:`_em`): rounds, importance
 # proposals per problem per round, and the seed of its common random numbers.
@@ -352,7 +353,13 @@ def _weighted_proposals(problem: _Problem, theta, cov, mu, sigma, eps):
     (``-inf`` where not finite); shapes ``(m, P, d)`` and ``(m, P)``."""
     prop = theta[None] + PROPOSAL_SCALE * np.einsum("pij,rpj->rpi", np.linalg.cholesky(cov),
                                                     eps, optimize=True)
-    log_w = -problem.objective(prop, mu, np.linalg.inv(sigma)) + 0.5 * np.sum(eps**2, axis=-1)
+    prec = np.linalg.inv(sigma)
+    # In chunks of proposals, each value as computed whole: the objective's temporaries are
+    # (proposals, P, M) arrays, some hundreds of MB at once for 8000 proposals.
+    rows = max(1, _CHUNK_CELLS // max(1, problem.n.size))
+    log_w = np.concatenate([-problem.objective(prop[i:i + rows], mu, prec) +
+                            0.5 * np.sum(eps[i:i + rows] ** 2, axis=-1)
+                            for i in range(0, prop.shape[0], rows)])
     return prop, np.where(np.isfinite(log_w), log_w, -np.inf)
 
 
