@@ -88,8 +88,8 @@ _WIDE_SLOPE_VAR = 1.0
 _WIDE_SHARE_START = 0.02
 _WIDE_SHARE_BOUNDS = (0.002, 0.2)
 PROPOSALS_PER_DRAW = 8
-_CHUNK_CELLS = 1 << 18   # cells (proposal x problem x model) per chunk of importance weights
 PROPOSAL_SCALE = 1.5
+_CHUNK_CELLS = 1 << 18   # cells (proposal x problem x model) per chunk of importance weights
 # Monte Carlo EM after the Laplace rounds (:func:`_em`): rounds, importance
 # proposals per problem per round, and the seed of its common random numbers.
 IMPORTANCE_ROUNDS = 10
@@ -106,9 +106,10 @@ def _link_terms(z: np.ndarray, link: str, slope: bool = True):
     """``log F(z)``, ``log(1 - F(z))`` and ``F'(z) / F(z)`` (None with ``slope=False``).
 
     The logistic's from ``a = e^{-|z|}``: ``log F(z) = min(z, 0) - log1p(a)``,
-    ``log(1 - F(z)) = min(-z, 0) - log1p(a)`` and ``1 - F(z) = a / (1 + a)`` for ``z >= 0``,
-    ``1 / (1 + a)`` below (within two ulps of scipy's ``log_expit`` and ``expit``, in a
-    third of the time: these terms are most of a fit's time)."""
+    ``log(1 - F(z)) = min(-z, 0) - log1p(a)`` and ``F'/F = 1 - F(z)``, which is
+    ``a / (1 + a)`` for ``z >= 0`` and ``1 / (1 + a)`` below (within two ulps of scipy's
+    ``log_expit`` and ``expit``, in a third of the time: these terms are most of a fit's
+    time)."""
     z = np.clip(z, -_Z_CLIP, _Z_CLIP)
     if link == "logit":
         a = np.exp(-np.abs(z))
@@ -402,7 +403,8 @@ def _pass_rate_and_slope(z: np.ndarray, link: str):
 
 def _conditional_link(mu: np.ndarray, omega2: float, link: str) -> np.ndarray:
     """The ``z`` whose mean ``E_e F(z + e)``, ``e ~ N(0, omega^2)``, is ``mu`` (Gauss-Hermite
-    quadrature; Newton's method)."""
+    quadrature; Newton's method, each element until its step is below ``1e-8``), in
+    ``mu``'s shape."""
     mu_in = np.asarray(mu, float)
     mu = np.clip(mu_in, 1e-12, 1 - 1e-12)
     shift = np.sqrt(max(omega2, 0.0)) * _GH_NODES
