@@ -185,6 +185,11 @@ def test_importance_weights_in_chunks_are_the_whole_arrays_weights(monkeypatch):
     monkeypatch.setattr(hierarchical, "_CHUNK_CELLS", 10**9)
     prop_whole, whole = hierarchical._weighted_proposals(*args)
     monkeypatch.setattr(hierarchical, "_CHUNK_CELLS", 7 * fit.problem.n.size)
+    calls = []
+    objective = hierarchical._Problem.objective
+    monkeypatch.setattr(hierarchical._Problem, "objective", lambda self, theta, *a: (
+        calls.append(len(theta)) or objective(self, theta, *a)))
     prop_chunks, chunks = hierarchical._weighted_proposals(*args)
+    assert calls == [7] * 42 + [6]   # 300 proposals, 7 at a time
     assert np.array_equal(prop_whole, prop_chunks)
     assert np.array_equal(whole, chunks) and np.isfinite(whole).mean() > 0.9

@@ -54,6 +54,7 @@ def _mixture_bounds(centres: np.ndarray, sds: np.ndarray, weights: np.ndarray,
     pos = sds > 0
     c_pos, s_pos, w_pos = centres[pos], sds[pos], weights[pos]
     c_pt, w_pt = centres[~pos], weights[~pos]
+    w_density = w_pos / (s_pos * np.sqrt(2 * np.pi))   # each normal's weight over its sd
     mean = float(np.sum(weights * centres))
     spread = float(np.sqrt(np.sum(weights * ((centres - mean) ** 2 + sds**2))))
     low, high = float(np.min(centres - 10 * sds)) - 1e-9, float(np.max(centres + 10 * sds)) + 1e-9
@@ -67,7 +68,7 @@ def _mixture_bounds(centres: np.ndarray, sds: np.ndarray, weights: np.ndarray,
             if gap == 0.0:
                 return x
             lo, hi = (x, hi) if gap < 0 else (lo, x)
-            density = float(np.sum(w_pos * np.exp(-0.5 * u * u) / s_pos)) / np.sqrt(2 * np.pi)
+            density = float(np.sum(w_density * np.exp(-0.5 * u * u)))
             with np.errstate(over="ignore"):
                 new = x - gap / density if density > 0 else np.nan
             if not lo < new < hi:
