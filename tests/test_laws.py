@@ -854,3 +854,18 @@ def test_the_mixtures_bounds_are_its_quantiles(components, level):
         ref = optimize.brentq(lambda t, p=p: cdf(t) - p, lo, hi, xtol=1e-12)
         assert x == pytest.approx(ref, abs=1e-9) or (
             cdf(x - 1e-9) <= p + 1e-12 and cdf(x + 1e-9) >= p - 1e-12)
+
+
+def test_the_mixtures_bounds_are_silent_for_a_tiny_sd():
+    """A component with a tiny sd far from the bound: ``u * u`` overflows to inf and its
+    density term is exp(-inf) = 0, the right value, without a RuntimeWarning."""
+    import warnings
+
+    from capability.prediction.calibrate import _mixture_bounds
+
+    centres, sds = np.array([0.0, 15.0]), np.array([1.0, 1e-200])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        low, high = _mixture_bounds(centres, sds, np.array([0.5, 0.5]), 0.8)
+    assert low == pytest.approx(stats.norm.ppf(0.2), abs=1e-9)   # the normal's 0.2 / 0.5 quantile
+    assert high == pytest.approx(15.0, abs=1e-9)   # on the point-like component's jump

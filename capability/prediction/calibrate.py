@@ -68,8 +68,8 @@ def _mixture_bounds(centres: np.ndarray, sds: np.ndarray, weights: np.ndarray,
             if gap == 0.0:
                 return x
             lo, hi = (x, hi) if gap < 0 else (lo, x)
-            density = float(np.sum(w_density * np.exp(-0.5 * u * u)))
-            with np.errstate(over="ignore"):
+            with np.errstate(over="ignore"):   # u * u -> inf for a tiny sd: exp gives 0, right
+                density = float(np.sum(w_density * np.exp(-0.5 * u * u)))
                 new = x - gap / density if density > 0 else np.nan
             if not lo < new < hi:
                 new = 0.5 * (lo + hi)
