@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy import stats
+from scipy import special, stats
 
 from capability.estimation.buckets import assign_buckets
 from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
@@ -693,6 +693,73 @@ def test_every_interval_is_an_interval_on_any_ladder(ladder):
                     if mine == "lower":
                         floor = min(floor, neg_log["predicted"])
                     assert neg_log[mine] >= floor * (1 - 1e-12), (mine, rate, neg_log)
+        _assert_report_law_intervals(b, target_compute)
+
+
+def _assert_report_law_intervals(bucket: dict, target_compute: float):
+    """The report's law, kept in ``prediction.json`` as the reference: its intervals hold
+    their estimates inside their domains, and its band along compute holds its curve."""
+    ref = bucket["report_law"]
+    if ref is None:
+        return
+    for q, top in (("mean_pass_rate", 1.0), ("neg_log_pass_rate", np.inf)):
+        v = ref[q]
+        if v["lower"] is None:   # too few finite bootstrap errors: no interval at all
+            assert v["upper"] is None, (q, v)
+            continue
+        assert 0.0 <= v["lower"] <= v["predicted"] <= v["upper"] <= top, (q, v)
+    band = bucket["law_band"]
+    if band is not None:
+        curve = ref["neg_log_pass_rate"]["predicted"] * (
+            np.array(band["compute"]) / target_compute) ** (-bucket["k"])
+        ok = np.isfinite(band["lower"]) & np.isfinite(curve)
+        assert np.all(np.array(band["lower"])[ok] <= curve[ok] * (1 + 1e-9))
+        assert np.all(curve[ok] <= np.array(band["upper"])[ok] * (1 + 1e-9))
+
+
+@pytest.mark.parametrize("kind,ratios", [("clean", (1e6, 1e5, 1e4, 1e3)),
+                                         ("family", (30, 10, 3))])
+def test_the_report_laws_intervals_hold_their_estimates(kind, ratios):
+    """Ladders on which the report's law misfits (a target six decades beyond a clean
+    ladder; a three-model `family` ladder) and its bootstrap's errors lie all to one side of
+    0: its basic intervals were [t - q_hi, t - q_lo] widened about ``t`` by the lack-of-fit
+    factor (x15.6 on the first), so several left their own estimate out (0.286 with [0.0066,
+    0.064]). Now the widening is about the errors' median (and an interval that would
+    still leave its estimate out is extended to it: the next test)."""
+    sim = simulate_ladder(seed=0, kind=kind, ratios=ratios,
+                          **({"n_samples": 1000} if kind == "family" else {}))
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    pred = predict(counts, [(m, c, sim.losses[m]) for m, c in sim.models], target=sim.target,
+                   target_compute=sim.target_compute,
+                   settings=PredictionSettings(n_resamples=200, seed=0))
+    out = pred.to_dict()["buckets"]
+    for b in out:
+        _assert_report_law_intervals(b, sim.target_compute)
+    assert any("widened x" in b["report_law"]["interval_method"]
+               for b in out if b["report_law"] is not None)
+
+
+def test_a_basic_interval_is_widened_about_its_bias_and_holds_its_estimate():
+    """``_basic_interval``: the lack-of-fit factor scales the errors' spread about their
+    median; errors all to one side of 0, by more than their spread, give an interval
+    extended to its estimate, and the flag says so."""
+    from capability.laws.fit import _basic_interval
+
+    rng = np.random.default_rng(0)
+    truth = np.full(4000, 0.2)
+    centred = 0.2 * np.exp(0.1 * rng.standard_normal(4000))   # log errors N(0, 0.1^2)
+    ci1, ext1 = _basic_interval(0.2, centred, truth, 0.9, np.log, np.exp)
+    ci3, ext3 = _basic_interval(0.2, centred, truth, 0.9, np.log, np.exp, scale=3.0)
+    assert not ext1 and not ext3
+    w1, w3 = np.log(ci1.high) - np.log(ci1.low), np.log(ci3.high) - np.log(ci3.low)
+    assert w1 == pytest.approx(2 * 1.645 * 0.1, rel=0.05) and w3 == pytest.approx(3 * w1)
+    biased = centred * np.exp(1.0)   # the estimator overshoots by a factor e, sd 0.1
+    ci, ext = _basic_interval(0.2, biased, truth, 0.9, np.log, np.exp, scale=3.0)
+    assert ext and ci.high == 0.2   # the corrected interval lies below 0.2: extended to it
+    assert np.log(0.2) - np.log(ci.low) == pytest.approx(1.0 + 3 * 1.645 * 0.1, rel=0.05)
+    rate, ext = _basic_interval(0.9, np.full(100, 0.5), np.full(100, 0.4), 0.9,
+                                special.logit, special.expit, scale=50.0)
+    assert ext and rate.low < rate.high == 0.9 and 0.0 < rate.low   # in (0, 1) all the same
 
 
 def test_every_law_evaluates_at_any_compute():

@@ -183,27 +183,39 @@ def _per_problem_at_target(y, ratio, value_at_target):
     return a * scale
 
 
+def _spread_about_median(q_lo, q_mid, q_hi, scale):
+    """The error quantiles ``q_lo``, ``q_hi`` moved away from the median error ``q_mid``
+    by ``scale``: lack of fit widens the noise about the estimator's bias, not the bias."""
+    return q_mid + scale * (q_lo - q_mid), q_mid + scale * (q_hi - q_mid)
+
+
 def _basic_interval(estimate, boot_estimates, boot_truth, level, transform, inverse,
-                    scale=1.0) -> ConfidenceInterval:
+                    scale=1.0) -> tuple[ConfidenceInterval, bool]:
     """Basic (reverse-percentile) bootstrap interval on a transformed scale,
     ``[t - q_hi, t - q_lo]`` with ``t = transform(estimate)`` and ``q`` the quantiles of the
-    bootstrap errors ``transform(t*) - transform(t_true*)``; half-widths times ``scale``."""
+    bootstrap errors ``transform(t*) - transform(t_true*)``, their spread about the median
+    error times ``scale``; then extended to hold ``t`` where the errors' median is further
+    from 0 than their spread (a biased estimator the interval corrects for), so that every
+    interval holds its estimate. Returns the interval and whether it was extended."""
     tail = (1 - level) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
         err = transform(np.asarray(boot_estimates, float)) - transform(boot_truth)
         t = transform(estimate)
     err = err[np.isfinite(err)]
     if err.size < 10 or not np.isfinite(t):
-        return ConfidenceInterval(np.nan, np.nan)
-    q_lo, q_hi = np.quantile(err, [tail, 1 - tail])
+        return ConfidenceInterval(np.nan, np.nan), False
+    q_lo, q_hi = _spread_about_median(*np.quantile(err, [tail, 0.5, 1 - tail]), scale)
     low, high = t - q_hi, t - q_lo
-    low, high = t - scale * (t - low), t + scale * (high - t)
-    return ConfidenceInterval(float(inverse(low)), float(inverse(high)))
+    extended = not low <= t <= high
+    # Bounded by the estimate itself: inverse(transform(x)) may differ from x in the last bit.
+    return ConfidenceInterval(min(float(inverse(low)), float(estimate)),
+                              max(float(inverse(high)), float(estimate))), extended
 
 
 def _band(compute, target_compute, b0, b1, b0_s, b1_s, truth_at_target, level, scale):
     """Basic bootstrap band of the law along compute (log-spaced grid), as in the interval:
-    errors of ``log yhat*(x)`` against the bootstrap truth ``truth*(0) exp(b1 x)``."""
+    errors of ``log yhat*(x)`` against the bootstrap truth ``truth*(0) exp(b1 x)``, their
+    spread about the median times ``scale``, the band extended to hold the law itself."""
     grid = np.geomspace(compute.min() / 1.5, target_compute * 1.5, 40)
     x = np.log(grid / target_compute)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -213,10 +225,11 @@ def _band(compute, target_compute, b0, b1, b0_s, b1_s, truth_at_target, level, s
     tail = (1 - level) / 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        q_lo, q_hi = np.nanquantile(err, [tail, 1 - tail], axis=0)
+        q_lo, q_hi = _spread_about_median(
+            *np.nanquantile(err, [tail, 0.5, 1 - tail], axis=0), scale)
     t = b0 + b1 * x
-    return {"compute": grid, "lower": np.exp(t - scale * q_hi),
-            "upper": np.exp(t - scale * q_lo)}
+    return {"compute": grid, "lower": np.exp(np.minimum(t - q_hi, t)),
+            "upper": np.exp(np.maximum(t - q_lo, t))}
 
 
 def _pooled_lines(x: np.ndarray, log_y: np.ndarray, w: np.ndarray,
@@ -349,9 +362,12 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
     the problems the resample put in the bucket, so the estimator's bias and the selection
     of problems into buckets by noisy counts are both accounted for. When a bucket's
     points scatter about its line more than sampling noise explains
-    (``chi2 / (M - 2) > 1`` with bootstrap variances), the interval's half-widths on the log
-    scale are multiplied by ``sqrt(chi2 / (M - 2))`` (the Particle Data Group's scale
-    factor). The problems of each bucket are held fixed: the interval is for these
+    (``chi2 / (M - 2) > 1`` with bootstrap variances), the errors' spread about their
+    median on the log scale is multiplied by ``sqrt(chi2 / (M - 2))`` (the Particle Data
+    Group's scale factor; the bias it leaves alone). Where the errors' median lies further
+    from 0 than their spread (a strongly biased estimator: the corrected interval would
+    leave the estimate out), the interval is extended to hold the estimate, and its method
+    says so. The problems of each bucket are held fixed: the interval is for these
     problems, not for a new draw of problems.
     """
     level = _level_iv(confidence_level)
@@ -462,17 +478,21 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
         truth_s = boot_truth[j]
         band = _band(compute, target_compute, b0[jj], b1[jj], b0_s[:, jj], b1_s[:, jj],
                      truth_s.mean(-1), level, scale)
-        ci_log = _basic_interval(value, value_s, truth_s.mean(-1), level, np.log, np.exp,
-                                 scale)
-        ci_rate = _basic_interval(mean_rate, rate_s, np.exp(-truth_s).mean(-1), level,
-                                  special.logit, special.expit, scale)
-        suffix = f"; widened x{scale:.2f} for lack of fit" if scale > 1 else ""
+        ci_log, ext_log = _basic_interval(value, value_s, truth_s.mean(-1), level, np.log,
+                                          np.exp, scale)
+        ci_rate, ext_rate = _basic_interval(mean_rate, rate_s, np.exp(-truth_s).mean(-1),
+                                            level, special.logit, special.expit, scale)
+        suffix = (f"; noise about the bias widened x{scale:.2f} for lack of fit"
+                  if scale > 1 else "")
+        held = "; extended to hold the estimate (the bootstrap's bias exceeds its noise)"
         laws[j] = BucketLaw(
             fit=fit,
-            neg_log_pass_rate=IntervalEstimate(value, ci_log, level,
-                                               method.format(scale="log") + suffix, value_s),
-            mean_pass_rate=IntervalEstimate(mean_rate, ci_rate, level,
-                                            method.format(scale="logit") + suffix, rate_s),
+            neg_log_pass_rate=IntervalEstimate(
+                value, ci_log, level,
+                method.format(scale="log") + suffix + (held if ext_log else ""), value_s),
+            mean_pass_rate=IntervalEstimate(
+                mean_rate, ci_rate, level,
+                method.format(scale="logit") + suffix + (held if ext_rate else ""), rate_s),
             bucket_mean=ybar[jj], bucket_variance=points[jj][2], per_problem=a,
             lack_of_fit=scale, band=band)
     return laws
