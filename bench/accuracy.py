@@ -22,6 +22,11 @@ bucket means. It prints per kind and per real backtest:
   relative error, the coverage of its 90% intervals and their median width over the
   true value (real ladders: the measured value, by the prediction's estimator; buckets
   whose value is 0 left out);
+* with ``--headline``: under each line, the headline (``overall`` in ``prediction.json``,
+  the number a reader quotes): predicted pass@1 and pass@10 over the problems the
+  prediction covers, scored against the truth over the same problems (real ladders: the
+  held-out member's unbiased pass@k, averaged) -- mean error and median width in points,
+  and the coverage of the 90% intervals;
 * with ``--by-bucket``: under each line, per bucket (easiest first) the mean signed error
   (predicted - true, points) and the coverage -- a kind's coverage is over all its
   buckets, and one bucket may miss far more often than the rest (on ``emergence`` the
@@ -29,7 +34,8 @@ bucket means. It prints per kind and per real backtest:
 
     python bench/accuracy.py [--seeds 20] [--kinds clean,emergence] [--no-real]
                              [--ratios 40,20,8,3] [--samples 1000] [--offset-sd 0.4]
-                             [--oracle] [--by-bucket] [--neg-log] [--first-seed 100]
+                             [--oracle] [--by-bucket] [--neg-log] [--headline]
+                             [--first-seed 100]
                              [--law logistic]
                              [--no-offsets]
 
@@ -52,6 +58,7 @@ import numpy as np
 from real_ladders import real_ladders  # beside this script, on sys.path when run as one
 from scipy import stats
 
+from capability.estimation.estimate import pass_at_k
 from capability.prediction.predict import PredictionSettings, predict
 from capability.records.score import bucket_actuals
 from capability.simulation.simulate import (
@@ -153,12 +160,65 @@ def _by_bucket(rows) -> str:
     return "  by bucket, signed err (cover): " + ", ".join(cells)
 
 
-def _details(rows, args) -> None:
-    """The lines ``--by-bucket`` and ``--neg-log`` ask for under a row."""
+HEADLINE_KS = (1, 10)
+
+
+def _headline_rows(pred, true_pass_at_k) -> list[dict]:
+    """With ``--headline``: per k in ``HEADLINE_KS`` the headline pass@k's error and width
+    (points) and whether its interval holds ``true_pass_at_k(task_ids, k)``, the truth over
+    the problems the prediction covers (None where it cannot be measured)."""
+    covered = [t for b in pred.buckets if b.mean_pass_rate is not None for t in b.task_ids]
+    out = []
+    for k in HEADLINE_KS:
+        v = pred.overall.get("pass_at_k", {}).get(str(k))
+        truth = true_pass_at_k(covered, k) if covered else None
+        if v is None or truth is None:
+            continue
+        out.append({"k": k, "err": 100 * abs(v["predicted"] - truth),
+                    "cover": v["lower"] <= truth <= v["upper"],
+                    "width": 100 * (v["upper"] - v["lower"])})
+    return out
+
+
+def _simulated_pass_at_k(sim):
+    """The target's true pass@k averaged over the given problems."""
+    p = sim.model_pass_rate(sim.target)
+    return lambda ids, k: float(np.mean(1 - (1 - p[list(ids)].to_numpy()) ** k))
+
+
+def _measured_pass_at_k(target_counts):
+    """The held-out member's unbiased pass@k averaged over the given problems (None
+    where some problem has fewer than k samples)."""
+    by_task = target_counts.set_index("task_id")
+
+    def measured(ids, k):
+        rows = by_task.loc[list(ids)]
+        if (rows["n"] < k).any():
+            return None
+        return float(np.mean(pass_at_k(rows["n"].to_numpy(), rows["c"].to_numpy(), k)))
+    return measured
+
+
+def _headline(rows) -> str:
+    """The line ``--headline`` prints: per k, mean error, coverage and median width."""
+    cells = []
+    for k in HEADLINE_KS:
+        mine = [r for r in rows if r["k"] == k]
+        if mine:
+            cells.append(f"pass@{k} err {np.mean([r['err'] for r in mine]):.2f}, cover "
+                         f"{np.mean([r['cover'] for r in mine]):.2f}, width "
+                         f"{np.median([r['width'] for r in mine]):.2f}")
+    return "  headline: " + ("; ".join(cells) if cells else "none measured")
+
+
+def _details(rows, args, heads=()) -> None:
+    """The lines ``--by-bucket``, ``--neg-log`` and ``--headline`` ask for under a row."""
     if args.by_bucket:
         print(_by_bucket(rows), flush=True)
     if args.neg_log:
         print(_neg_log(rows), flush=True)
+    if args.headline:
+        print(_headline(heads), flush=True)
 
 
 def _ratios(rows, err):
@@ -192,6 +252,9 @@ def main() -> None:
                              "oracle intervals that know each ladder's own error scale")
     parser.add_argument("--by-bucket", action="store_true",
                         help="also print, per bucket, the mean signed error and the coverage")
+    parser.add_argument("--headline", action="store_true",
+                        help="under each line, the headline pass@1 and pass@10's error, "
+                             "coverage and width over the problems the prediction covers")
     parser.add_argument("--neg-log", action="store_true",
                         help="also print -E[log p]'s mean relative error, the coverage of its "
                              "90%% intervals and their median width relative to the value (the "
@@ -225,7 +288,7 @@ def main() -> None:
     if args.interaction_sd is not None:
         shape["interaction_sd"] = args.interaction_sd
     for kind in [k for k in args.kinds.split(",") if k]:
-        rows = []
+        rows, heads = [], []
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             sim = simulate_ladder(seed=seed, kind=kind, n_samples=args.samples, **shape)
             counts = sim.counts[sim.counts["model"] != sim.target]
@@ -237,6 +300,7 @@ def main() -> None:
             truths = bucket_truth(sim, pred.assignment.buckets)
             rows += _rows(pred, [t["mean_pass_rate"] for t in truths], args.oracle,
                           [t["neg_log_pass_rate"] for t in truths])
+            heads += _headline_rows(pred, _simulated_pass_at_k(sim))
         sd = f", sd {args.offset_sd:g}" if args.offset_sd is not None and \
             kind in OFFSET_KINDS else ""
         sd += f", sd {args.interaction_sd:g}" if args.interaction_sd is not None and \
@@ -245,9 +309,9 @@ def main() -> None:
         sd += f", {args.law}" if args.law != "auto" else ""
         sd += ", no offsets" if args.no_offsets else ""
         print(_line(f"sim {kind} ({args.seeds} seeds{sd})", rows), flush=True)
-        _details(rows, args)
+        _details(rows, args, heads)
     if not args.no_real:
-        all_rows = []
+        all_rows, all_heads = [], []
         for ladder in real_ladders():
             models = ladder["models"]
             rest, held = models[:-1], models[-1]
@@ -260,13 +324,17 @@ def main() -> None:
                         for b in pred.buckets]
             rows = _rows(pred, [m["mean_pass_rate"] for m in measured], args.oracle,
                          [m["neg_log_pass_rate"] for m in measured])
+            heads = _headline_rows(pred, _measured_pass_at_k(target))
             all_rows += rows
+            all_heads += heads
             print(_line(f"real {ladder['name']}", rows), flush=True)
-            _details(rows, args)
+            _details(rows, args, heads)
         if all_rows:
             print(_line("real, all backtests", all_rows))
             if args.neg_log:
                 print(_neg_log(all_rows))
+            if args.headline:
+                print(_headline(all_heads))
     print(f"({time.perf_counter() - t0:.0f} s)")
 
 
