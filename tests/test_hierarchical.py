@@ -193,3 +193,50 @@ def test_importance_weights_in_chunks_are_the_whole_arrays_weights(monkeypatch):
     assert calls == [7] * 42 + [6]   # 300 proposals, 7 at a time
     assert np.array_equal(prop_whole, prop_chunks)
     assert np.array_equal(whole, chunks) and np.isfinite(whole).mean() > 0.9
+
+
+def test_sir_in_chunks_draws_what_the_whole_proposals_draw(monkeypatch):
+    """``_sir`` never holds its proposals whole: it weighs them a chunk at a time and draws
+    the chosen ones again from the generator's earlier state. Its draws are those of
+    sampling-importance-resampling over the whole arrays (the reference below), the same
+    proposals chosen (to the last bit but where einsum's kernel for a 7-row chunk rounds
+    otherwise than for 400 rows), and it leaves the generator where the whole draw leaves
+    it."""
+    n, c, _ = _counts("logit", 20, problems=40, seed=3)
+    fit = fit_hierarchical(n, c, X, link="logit", ceiling=True, monte_carlo=False)
+    mix = fit.mixture
+    args = (fit.problem, mix.theta[1], mix.cov[1], mix.mu[1], mix.sigma[1])
+    n_draws, p = 50, mix.theta[1].shape[0]
+    m = hierarchical.PROPOSALS_PER_DRAW * n_draws
+
+    rng = np.random.default_rng(11)
+    prop, log_w = hierarchical._weighted_proposals(
+        *args, rng.standard_normal((m, *mix.theta[1].shape)))
+    cdf = np.cumsum(np.exp(log_w - log_w.max(0)), 0)
+    cdf /= cdf[-1]
+    u = (rng.random((n_draws, 1)) + np.arange(n_draws)[:, None]) / n_draws
+    idx = np.array([np.minimum(np.searchsorted(cdf[:, j], u[:, 0]), m - 1) for j in range(p)]).T
+    reference, after = prop[idx, np.arange(p)[None, :]], rng.random()
+
+    monkeypatch.setattr(hierarchical, "_CHUNK_CELLS", 7 * fit.problem.n.size)
+    rng = np.random.default_rng(11)
+    draws = hierarchical._sir(*args, n_draws, rng)
+    assert draws.shape == (n_draws, *mix.theta[1].shape)
+    np.testing.assert_allclose(draws, reference, rtol=1e-13, atol=1e-13)
+    assert rng.random() == after
+    assert len(np.unique(draws[:, 0, 0])) > 5   # resampled, not one proposal repeated
+
+
+def test_the_conditional_link_in_chunks_solves_each_element_as_whole(monkeypatch):
+    """``_conditional_link`` solves its elements a chunk at a time (bounded memory for a
+    headline's (200, P) draws): every element as when all are solved at once."""
+    mu = np.random.default_rng(2).uniform(1e-4, 1 - 1e-4, (9, 13))
+    whole = hierarchical._conditional_link(mu, 1.3, "logit")
+    monkeypatch.setattr(hierarchical, "_LINK_CHUNK", 10)
+    calls = []
+    terms = hierarchical._pass_rate_and_slope
+    monkeypatch.setattr(hierarchical, "_pass_rate_and_slope", lambda z, link: (
+        calls.append(z.shape[0]) or terms(z, link)))
+    chunked = hierarchical._conditional_link(mu, 1.3, "logit")
+    assert max(calls) == 10 and calls.count(10) >= 11   # 117 elements: 11 chunks of 10, then 7
+    np.testing.assert_allclose(chunked, whole, rtol=1e-13, atol=0)

@@ -742,8 +742,8 @@ def test_the_report_laws_intervals_hold_their_estimates(kind, ratios):
 def test_a_basic_interval_is_widened_about_its_bias_and_holds_its_estimate():
     """``_basic_interval``: the lack-of-fit factor scales the errors' spread about their
     median; errors all to one side of 0, by more than their spread, give an interval
-    extended to its estimate, and the flag says so."""
-    from capability.laws.fit import _basic_interval
+    extended to its estimate, and its note says so."""
+    from capability.laws.fit import HELD_ESTIMATE, NO_FINITE_BOUND, _basic_interval
 
     rng = np.random.default_rng(0)
     truth = np.full(4000, 0.2)
@@ -755,11 +755,36 @@ def test_a_basic_interval_is_widened_about_its_bias_and_holds_its_estimate():
     assert w1 == pytest.approx(2 * 1.645 * 0.1, rel=0.05) and w3 == pytest.approx(3 * w1)
     biased = centred * np.exp(1.0)   # the estimator overshoots by a factor e, sd 0.1
     ci, ext = _basic_interval(0.2, biased, truth, 0.9, np.log, np.exp, scale=3.0)
-    assert ext and ci.high == 0.2   # the corrected interval lies below 0.2: extended to it
+    assert ext == HELD_ESTIMATE and ci.high == 0.2   # it lay below 0.2: extended to it
     assert np.log(0.2) - np.log(ci.low) == pytest.approx(1.0 + 3 * 1.645 * 0.1, rel=0.05)
     rate, ext = _basic_interval(0.9, np.full(100, 0.5), np.full(100, 0.4), 0.9,
                                 special.logit, special.expit, scale=50.0)
-    assert ext and rate.low < rate.high == 0.9 and 0.0 < rate.low   # in (0, 1) all the same
+    assert ext == HELD_ESTIMATE and rate.low < rate.high == 0.9 and 0.0 < rate.low
+    # A factor of 1e15 (bootstrap variances near 0): exp of the log-scale bound overflows,
+    # and no interval is given rather than [0, inf]; on the logit scale the bounds stay in
+    # [0, 1] and hold the estimate.
+    none, note = _basic_interval(0.2, centred, truth, 0.9, np.log, np.exp, scale=1e15)
+    assert np.isnan(none.low) and np.isnan(none.high) and note == NO_FINITE_BOUND
+    wide, note = _basic_interval(0.9, np.full(100, 0.5) + 0.01 * rng.random(100),
+                                 np.full(100, 0.5), 0.9, special.logit, special.expit, 1e15)
+    assert 0.0 <= wide.low <= 0.9 <= wide.high <= 1.0 and note != NO_FINITE_BOUND
+
+
+def test_the_baselines_draws_in_chunks_are_the_whole_bootstraps(monkeypatch):
+    """The baselines' bootstrap recomputes them a chunk of draws at a time (bounded memory
+    for a thousand problems): every draw as over all draws at once, bit for bit."""
+    import capability.laws.baselines as baselines
+
+    data, _ = _data(simulate_ladder(seed=0, kind="clean", n_problems=40))
+    for law in ("no_change", "linear"):
+        whole = LAWS[law](data, 1e24, n_draws=50, rng=3)
+        monkeypatch.setattr(baselines, "_CHUNK_CELLS", 7 * data.n.size)
+        chunks = LAWS[law](data, 1e24, n_draws=50, rng=3)
+        monkeypatch.undo()
+        assert chunks.mean_pass_rate_draws.shape == (50, len(data.buckets))
+        assert np.array_equal(whole.mean_pass_rate_draws, chunks.mean_pass_rate_draws)
+        assert np.array_equal(whole.neg_log_pass_rate_draws, chunks.neg_log_pass_rate_draws)
+        assert np.std(whole.mean_pass_rate_draws, axis=0).min() > 0   # draws, not copies
 
 
 def test_every_law_evaluates_at_any_compute():

@@ -62,6 +62,7 @@ tells more than its scatter allows.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -346,20 +347,34 @@ class HierarchicalFit:
         return np.where(second[..., None], parts[1], parts[0])
 
 
+def _proposals(theta, chol, eps):
+    """Importance proposals ``theta + PROPOSAL_SCALE chol eps`` (``eps`` standard normal,
+    ``(m, P, d)``; ``chol`` the Laplace covariances' Cholesky factors, ``(P, d, d)``)."""
+    return theta[None] + PROPOSAL_SCALE * np.einsum("pij,rpj->rpi", chol, eps, optimize=True)
+
+
+def _log_weights(problem: _Problem, prop, eps, mu, prec):
+    """The proposals' log importance weights, posterior over proposal density up to a
+    constant per problem, ``(m, P)``: ``-f(prop) + |eps|^2 / 2``."""
+    return -problem.objective(prop, mu, prec) + 0.5 * np.sum(eps ** 2, axis=-1)
+
+
+def _chunk_rows(problem: _Problem) -> int:
+    """Proposals per chunk: the objective's temporaries are (proposals, P, M) arrays, some
+    hundreds of MB at once for 8000 proposals, so they are taken ``_CHUNK_CELLS`` cells at
+    a time, each value as computed whole."""
+    return max(1, _CHUNK_CELLS // max(1, problem.n.size))
+
+
 def _weighted_proposals(problem: _Problem, theta, cov, mu, sigma, eps):
     """Importance proposals for every problem's posterior under the prior ``N(mu, sigma)``:
     ``theta + PROPOSAL_SCALE chol(cov) eps`` from its Laplace approximation ``N(theta,
     cov)`` widened by ``PROPOSAL_SCALE`` (``eps`` standard normal, ``(m, P, d)``), and
-    their log weights, posterior over proposal density up to a constant per problem
-    (``-inf`` where not finite); shapes ``(m, P, d)`` and ``(m, P)``."""
-    prop = theta[None] + PROPOSAL_SCALE * np.einsum("pij,rpj->rpi", np.linalg.cholesky(cov),
-                                                    eps, optimize=True)
+    their log weights (``-inf`` where not finite); shapes ``(m, P, d)`` and ``(m, P)``."""
+    prop = _proposals(theta, np.linalg.cholesky(cov), eps)
     prec = np.linalg.inv(sigma)
-    # In chunks of proposals, each value as computed whole: the objective's temporaries are
-    # (proposals, P, M) arrays, some hundreds of MB at once for 8000 proposals.
-    rows = max(1, _CHUNK_CELLS // max(1, problem.n.size))
-    log_w = np.concatenate([-problem.objective(prop[i:i + rows], mu, prec) +
-                            0.5 * np.sum(eps[i:i + rows] ** 2, axis=-1)
+    rows = _chunk_rows(problem)
+    log_w = np.concatenate([_log_weights(problem, prop[i:i + rows], eps[i:i + rows], mu, prec)
                             for i in range(0, prop.shape[0], rows)])
     return prop, np.where(np.isfinite(log_w), log_w, -np.inf)
 
@@ -368,16 +383,34 @@ def _sir(problem: _Problem | None, theta, cov, mu, sigma, n_draws: int,
          rng: np.random.Generator) -> np.ndarray:
     """``n_draws`` draws of every problem's parameters from its posterior given the prior
     ``N(mu, sigma)``, by sampling-importance-resampling from the Laplace approximation
-    ``N(theta, cov)`` (:meth:`HierarchicalFit.draws`); shape ``(n_draws, P, d)``."""
-    if problem is None:
+    ``N(theta, cov)`` (:meth:`HierarchicalFit.draws`); shape ``(n_draws, P, d)``.
+
+    The ``PROPOSALS_PER_DRAW * n_draws`` proposals are never held whole (``(8000, P, d)``,
+    some hundreds of MB for a thousand problems): they are drawn from ``rng`` a chunk at a
+    time (:func:`_chunk_rows`) for their weights, and the chosen ones drawn again, chunk by
+    chunk, from ``rng``'s state before them. A generator's normals drawn in chunks are the
+    ones it draws whole, so the same proposals are weighed and chosen as from whole arrays
+    (their values to the last bit, but where einsum's kernel rounds a small chunk otherwise:
+    at the default chunks, six ladders' predictions came out bit for bit the same), and
+    ``rng`` is left where whole draws leave it."""
+    chol = np.linalg.cholesky(cov)
+    if problem is None:   # the Laplace approximation itself
         eps = rng.standard_normal((n_draws, *theta.shape))
-        return theta[None] + np.einsum("pij,rpj->rpi", np.linalg.cholesky(cov), eps,
-                                       optimize=True)
+        return theta[None] + np.einsum("pij,rpj->rpi", chol, eps, optimize=True)
     m = PROPOSALS_PER_DRAW * n_draws
-    prop, log_w = _weighted_proposals(problem, theta, cov, mu, sigma,
-                                      rng.standard_normal((m, *theta.shape)))
-    w = np.exp(log_w - log_w.max(0))
-    cdf = np.cumsum(w, 0)
+    prec = np.linalg.inv(sigma)
+    rows = _chunk_rows(problem)
+    spans = [(i, min(rows, m - i)) for i in range(0, m, rows)]
+    start = copy.deepcopy(rng.bit_generator.state)
+    cdf = np.empty((m, theta.shape[0]))
+    for i, size in spans:
+        eps = rng.standard_normal((size, *theta.shape))
+        cdf[i:i + size] = _log_weights(problem, _proposals(theta, chol, eps), eps, mu, prec)
+    cdf[~np.isfinite(cdf)] = -np.inf
+    # In place, from log weights to each problem's normalised cdf over its proposals.
+    cdf -= cdf.max(0)
+    np.exp(cdf, out=cdf)
+    np.cumsum(cdf, 0, out=cdf)
     cdf /= cdf[-1]
     u = (rng.random((n_draws, 1)) + np.arange(n_draws)[:, None]) / n_draws  # stratified
     # Per problem, the first proposal whose cdf reaches u: one searchsorted over the
@@ -385,11 +418,22 @@ def _sir(problem: _Problem | None, theta, cov, mu, sigma, n_draws: int,
     n_prob = theta.shape[0]
     shift = np.arange(n_prob)
     flat = (cdf.T + shift[:, None]).ravel()
+    del cdf
     pos = np.searchsorted(flat, (u.T + shift[:, None]).ravel(), side="left")
+    del flat
     idx = np.minimum(pos.reshape(n_prob, n_draws) - shift[:, None] * m, m - 1).T  # (R, P)
-    return prop[idx, shift[None, :]]
+    replay = np.random.Generator(type(rng.bit_generator)())
+    replay.bit_generator.state = start
+    out = np.empty((n_draws, *theta.shape))
+    for i, size in spans:
+        eps = replay.standard_normal((size, *theta.shape))
+        r, p = np.nonzero((idx >= i) & (idx < i + size))
+        if r.size:
+            out[r, p] = _proposals(theta, chol, eps)[idx[r, p] - i, p]
+    return out
 
 
+_LINK_CHUNK = 1 << 15   # elements per chunk of :func:`_conditional_link` (8 MB arrays)
 _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(32)
 _GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()   # E[g(e)], e ~ N(0, 1)
 
@@ -413,15 +457,18 @@ def _conditional_link(mu: np.ndarray, omega2: float, link: str) -> np.ndarray:
     if omega2 <= 0:
         return z
     z, mu = np.array(z, float).ravel(), mu.ravel()
-    active = np.arange(z.size)   # the elements still moving (Newton's steps shrink fast)
-    for _ in range(40):
-        f, slope = _pass_rate_and_slope(z[active, None] + shift, link)
-        gap = f @ _GH_WEIGHTS - mu[active]
-        step = np.clip(gap / np.maximum(slope @ _GH_WEIGHTS, 1e-12), -2.0, 2.0)
-        z[active] = np.clip(z[active] - step, -_Z_CLIP, _Z_CLIP)
-        active = active[np.abs(step) >= 1e-8]
-        if not active.size:
-            break
+    # Elements a chunk at a time: each is solved on its own, and the quadrature's arrays
+    # (elements x nodes) of a whole headline's draws, (200, P) elements, ran to hundreds of MB.
+    for first in range(0, z.size, _LINK_CHUNK):
+        active = np.arange(first, min(first + _LINK_CHUNK, z.size))   # the elements moving
+        for _ in range(40):
+            f, slope = _pass_rate_and_slope(z[active, None] + shift, link)
+            gap = f @ _GH_WEIGHTS - mu[active]
+            step = np.clip(gap / np.maximum(slope @ _GH_WEIGHTS, 1e-12), -2.0, 2.0)
+            z[active] = np.clip(z[active] - step, -_Z_CLIP, _Z_CLIP)
+            active = active[np.abs(step) >= 1e-8]
+            if not active.size:
+                break
     return z.reshape(np.shape(mu_in))
 
 

@@ -20,6 +20,8 @@ from capability.laws.base import LadderData, LawFit, bucket_means
 
 __all__ = ["bucket_values", "no_change", "linear"]
 
+_CHUNK_CELLS = 1 << 18   # cells (draw x model x problem) per chunk of the bootstrap's draws
+
 
 def bucket_values(n, c, buckets, estimator: str) -> tuple[np.ndarray, np.ndarray]:
     """Measured bucket mean pass rate and ``-E[log p]`` per model: ``(..., M, n_buckets)``."""
@@ -51,8 +53,14 @@ def _fit(data: LadderData, target_compute: float, n_draws: int, rng, name: str) 
     if n_draws > 0:
         c_star = rng.binomial(data.n[None].astype(np.int64), data.c / data.n,
                               size=(n_draws, *data.n.shape))
-        mp_draws, nl_draws = (v[..., 0] for v in
-                              apply(np.broadcast_to(data.n, c_star.shape), c_star, x_t))
+        # A chunk of draws at a time: the estimators' temporaries are (draws, M, P) float
+        # arrays, hundreds of MB at once for a thousand problems; each draw's values are
+        # computed as over all draws at once.
+        rows = max(1, _CHUNK_CELLS // max(1, data.n.size))
+        parts = [apply(np.broadcast_to(data.n, c_star[i:i + rows].shape), c_star[i:i + rows],
+                       x_t) for i in range(0, n_draws, rows)]
+        mp_draws, nl_draws = (np.concatenate([part[q][..., 0] for part in parts])
+                              for q in (0, 1))
         method = f"{n_draws} parametric bootstrap resamples of the counts (binomial)"
     else:
         mp_draws = nl_draws = np.empty((0, len(data.buckets)))

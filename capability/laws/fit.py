@@ -183,6 +183,10 @@ def _per_problem_at_target(y, ratio, value_at_target):
     return a * scale
 
 
+HELD_ESTIMATE = "; extended to hold the estimate (the bootstrap's bias exceeds its noise)"
+NO_FINITE_BOUND = "; no interval: the lack-of-fit factor leaves no finite bound"
+
+
 def _spread_about_median(q_lo, q_mid, q_hi, scale):
     """The error quantiles ``q_lo``, ``q_hi`` moved away from the median error ``q_mid``
     by ``scale``: lack of fit widens the noise about the estimator's bias, not the bias."""
@@ -196,20 +200,27 @@ def _basic_interval(estimate, boot_estimates, boot_truth, level, transform, inve
     bootstrap errors ``transform(t*) - transform(t_true*)``, their spread about the median
     error times ``scale``; then extended to hold ``t`` where the errors' median is further
     from 0 than their spread (a biased estimator the interval corrects for), so that every
-    interval holds its estimate. Returns the interval and whether it was extended."""
+    interval holds its estimate. Returns the interval and what was done to it (a note for
+    its method, or ""): no interval at all (NaN) where a bound mapped back is not finite
+    (``exp`` of a log-scale bound widened by a lack-of-fit factor of 1e14, say, from
+    bootstrap variances near 0)."""
     tail = (1 - level) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
         err = transform(np.asarray(boot_estimates, float)) - transform(boot_truth)
         t = transform(estimate)
     err = err[np.isfinite(err)]
     if err.size < 10 or not np.isfinite(t):
-        return ConfidenceInterval(np.nan, np.nan), False
-    q_lo, q_hi = _spread_about_median(*np.quantile(err, [tail, 0.5, 1 - tail]), scale)
-    low, high = t - q_hi, t - q_lo
-    extended = not low <= t <= high
+        return ConfidenceInterval(np.nan, np.nan), ""
+    with np.errstate(invalid="ignore", over="ignore"):
+        q_lo, q_hi = _spread_about_median(*np.quantile(err, [tail, 0.5, 1 - tail]), scale)
+        low, high = t - q_hi, t - q_lo
+        bounds = float(inverse(low)), float(inverse(high))
+    if not np.all(np.isfinite(bounds)):
+        return ConfidenceInterval(np.nan, np.nan), NO_FINITE_BOUND
+    note = "" if low <= t <= high else HELD_ESTIMATE
     # Bounded by the estimate itself: inverse(transform(x)) may differ from x in the last bit.
-    return ConfidenceInterval(min(float(inverse(low)), float(estimate)),
-                              max(float(inverse(high)), float(estimate))), extended
+    return ConfidenceInterval(min(bounds[0], float(estimate)),
+                              max(bounds[1], float(estimate))), note
 
 
 def _band(compute, target_compute, b0, b1, b0_s, b1_s, truth_at_target, level, scale):
@@ -478,21 +489,19 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
         truth_s = boot_truth[j]
         band = _band(compute, target_compute, b0[jj], b1[jj], b0_s[:, jj], b1_s[:, jj],
                      truth_s.mean(-1), level, scale)
-        ci_log, ext_log = _basic_interval(value, value_s, truth_s.mean(-1), level, np.log,
-                                          np.exp, scale)
-        ci_rate, ext_rate = _basic_interval(mean_rate, rate_s, np.exp(-truth_s).mean(-1),
-                                            level, special.logit, special.expit, scale)
+        ci_log, note_log = _basic_interval(value, value_s, truth_s.mean(-1), level, np.log,
+                                           np.exp, scale)
+        ci_rate, note_rate = _basic_interval(mean_rate, rate_s, np.exp(-truth_s).mean(-1),
+                                             level, special.logit, special.expit, scale)
         suffix = (f"; noise about the bias widened x{scale:.2f} for lack of fit"
                   if scale > 1 else "")
-        held = "; extended to hold the estimate (the bootstrap's bias exceeds its noise)"
         laws[j] = BucketLaw(
             fit=fit,
             neg_log_pass_rate=IntervalEstimate(
-                value, ci_log, level,
-                method.format(scale="log") + suffix + (held if ext_log else ""), value_s),
+                value, ci_log, level, method.format(scale="log") + suffix + note_log, value_s),
             mean_pass_rate=IntervalEstimate(
-                mean_rate, ci_rate, level,
-                method.format(scale="logit") + suffix + (held if ext_rate else ""), rate_s),
+                mean_rate, ci_rate, level, method.format(scale="logit") + suffix + note_rate,
+                rate_s),
             bucket_mean=ybar[jj], bucket_variance=points[jj][2], per_problem=a,
             lack_of_fit=scale, band=band)
     return laws
