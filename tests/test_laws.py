@@ -1,5 +1,6 @@
 """Candidate laws, their choice by rolling backtests, and the calibrated intervals."""
 
+import json
 import warnings
 from dataclasses import replace
 
@@ -672,7 +673,9 @@ def test_every_interval_is_an_interval_on_any_ladder(ladder):
     counts, models, target_compute = ladder
     pred = predict(counts, models, target="t", target_compute=target_compute,
                    settings=PredictionSettings(n_resamples=30, hold_out=3, n_buckets=4))
-    for b in pred.to_dict()["buckets"]:
+    out = pred.to_dict()
+    json.dumps(out, allow_nan=False)   # prediction.json is written so: no inf, no NaN
+    for b in out["buckets"]:
         for q, top in (("mean_pass_rate", 1.0), ("neg_log_pass_rate", np.inf)):
             v = b[q]
             if v["predicted"] is None:
@@ -737,6 +740,29 @@ def test_the_report_laws_intervals_hold_their_estimates(kind, ratios):
         _assert_report_law_intervals(b, sim.target_compute)
     assert any("widened x" in b["report_law"]["interval_method"]
                for b in out if b["report_law"] is not None)
+
+
+def test_a_lack_of_fit_factor_that_overflows_leaves_no_interval_and_valid_json():
+    """One sample per problem, five models (a case hypothesis found): in the easiest bucket
+    the report's law's bootstrap variances are near 0, its lack-of-fit factor ~7e14, and
+    ``exp`` of the widened log-scale bounds overflows. Its `-E[log p]` then has no interval
+    (not [0, inf], which JSON cannot say), its band has gaps (None) where it overflows, and
+    the whole prediction is valid JSON, as ``prediction.json`` is written."""
+    c = np.where(np.random.default_rng(5).random((5, 24)) < 0.5, 1, 0)
+    c[0, :5], c[4, 19:] = [1, 0, 1, 0, 1], [1, 0, 0, 1, 1]
+    compute = [1.6418536502409398e+18, 1.0778335149446383e+20, 1.1937686976048869e+20,
+               1.2987674655581679e+22, 3.546457896781921e+22]
+    counts = pd.DataFrame([{"model": f"m{i}", "task_id": f"T/{j}", "n": 1, "c": int(c[i, j])}
+                           for i in range(5) for j in range(24)])
+    pred = predict(counts, [(f"m{i}", compute[i], 3 - 0.1 * i) for i in range(5)], target="t",
+                   target_compute=3.546457896781921e+23,
+                   settings=PredictionSettings(n_resamples=30, hold_out=3, n_buckets=4))
+    out = json.loads(json.dumps(pred.to_dict(), allow_nan=False))
+    ref = out["buckets"][0]["report_law"]
+    assert out["buckets"][0]["lack_of_fit_scale"] > 1e10
+    assert ref["neg_log_pass_rate"]["lower"] is None and ref["neg_log_pass_rate"]["upper"] is None
+    assert "no interval: the lack-of-fit factor leaves no finite bound" in ref["interval_method"]
+    assert None in out["buckets"][0]["law_band"]["upper"]
 
 
 def test_a_basic_interval_is_widened_about_its_bias_and_holds_its_estimate():

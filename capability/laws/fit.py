@@ -194,13 +194,13 @@ def _spread_about_median(q_lo, q_mid, q_hi, scale):
 
 
 def _basic_interval(estimate, boot_estimates, boot_truth, level, transform, inverse,
-                    scale=1.0) -> tuple[ConfidenceInterval, bool]:
+                    scale=1.0) -> tuple[ConfidenceInterval, str]:
     """Basic (reverse-percentile) bootstrap interval on a transformed scale,
     ``[t - q_hi, t - q_lo]`` with ``t = transform(estimate)`` and ``q`` the quantiles of the
     bootstrap errors ``transform(t*) - transform(t_true*)``, their spread about the median
-    error times ``scale``; then extended to hold ``t`` where the errors' median is further
-    from 0 than their spread (a biased estimator the interval corrects for), so that every
-    interval holds its estimate. Returns the interval and what was done to it (a note for
+    error times ``scale``; then extended to hold ``t`` where those quantiles lie both on
+    one side of 0 (a biased estimator the interval corrects for), so that every interval
+    holds its estimate. Returns the interval and what was done to it (a note for
     its method, or ""): no interval at all (NaN) where a bound mapped back is not finite
     (``exp`` of a log-scale bound widened by a lack-of-fit factor of 1e14, say, from
     bootstrap variances near 0)."""
@@ -375,11 +375,12 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
     points scatter about its line more than sampling noise explains
     (``chi2 / (M - 2) > 1`` with bootstrap variances), the errors' spread about their
     median on the log scale is multiplied by ``sqrt(chi2 / (M - 2))`` (the Particle Data
-    Group's scale factor; the bias it leaves alone). Where the errors' median lies further
-    from 0 than their spread (a strongly biased estimator: the corrected interval would
-    leave the estimate out), the interval is extended to hold the estimate, and its method
-    says so. The problems of each bucket are held fixed: the interval is for these
-    problems, not for a new draw of problems.
+    Group's scale factor; the bias it leaves alone). Where the errors' quantiles lie both on
+    one side of 0 (a strongly biased estimator: the corrected interval would leave the
+    estimate out), the interval is extended to hold the estimate, and its method says so;
+    where a bound overflows (a factor of 1e14, from bootstrap variances near 0), there is no
+    interval, and its method says that. The problems of each bucket are held fixed: the
+    interval is for these problems, not for a new draw of problems.
     """
     level = _level_iv(confidence_level)
     compute = np.asarray(compute, float)

@@ -133,8 +133,8 @@ class Prediction:
                                    "mean_pass_rate": law.mean_pass_rate.to_dict(),
                                    "interval_method": law.neg_log_pass_rate.method},
                     "law_band": None if law.band is None else
-                    {k: [float(v) for v in vals] for k, vals in law.band.items()},
-                    "lack_of_fit_scale": law.lack_of_fit,
+                    {k: [_json_float(v) for v in vals] for k, vals in law.band.items()},
+                    "lack_of_fit_scale": _json_float(law.lack_of_fit),
                     "ladder_points": [
                         {"model": name, "compute": float(comp),
                          "neg_log_pass_rate": _json_float(y), "variance": _json_float(v),

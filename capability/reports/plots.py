@@ -64,7 +64,8 @@ def bucket_figure(prediction: dict, score: dict | None = None):
         band = b.get("law_band")
         if band:
             gx = np.array(band["compute"]) / c_t
-            ax.fill_between(gx, band["lower"], band["upper"], color="tab:orange",
+            ax.fill_between(gx, np.array(band["lower"], float),   # None (overflow): a gap
+                            np.array(band["upper"], float), color="tab:orange",
                             alpha=0.18, lw=0, label=f"report's law, {level:.0%} sampling noise")
         gx = np.geomspace(min(x.min(), 1.0) / 1.5, 1.5, 60)
         ref = b["report_law"]["neg_log_pass_rate"]["predicted"]
