@@ -716,7 +716,8 @@ def _assert_report_law_intervals(bucket: dict, target_compute: float):
         curve = ref["neg_log_pass_rate"]["predicted"] * (
             np.array(band["compute"]) / target_compute) ** (-bucket["k"])
         lower, upper = (np.array(band[side], float) for side in ("lower", "upper"))
-        low_ok, high_ok = np.isfinite(lower) & np.isfinite(curve), np.isfinite(upper)
+        finite = np.isfinite(curve)
+        low_ok, high_ok = finite & np.isfinite(lower), finite & np.isfinite(upper)
         assert np.all(lower[low_ok] <= curve[low_ok] * (1 + 1e-9))
         assert np.all(curve[high_ok] <= upper[high_ok] * (1 + 1e-9))
 
