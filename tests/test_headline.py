@@ -4,7 +4,13 @@ score against the measured target."""
 import numpy as np
 import pytest
 
-from capability.prediction.headline import shift_to_mean
+from capability.prediction.calibrate import averaged_interval
+from capability.prediction.headline import (
+    JointPiece,
+    headline,
+    joint_bucket_draws,
+    shift_to_mean,
+)
 from capability.prediction.predict import PredictionSettings, predict
 from capability.records.score import score_prediction
 from capability.simulation.simulate import simulate_ladder
@@ -76,7 +82,8 @@ def test_pass_at_k_bounds_carry_the_within_bucket_shape():
     """Emergence, 6 seeds: pass@10 and pass@100 depend on how the pass rates spread inside a
     bucket, not only on its mean. With the law's posterior draws of that spread in the bounds
     the 90% intervals hold the truth (measured: 6 of 6 for pass@10, 5 of 6 for pass@100;
-    with the shape at its modes alone, 2 and 1 of 6)."""
+    with the shape at its modes alone, 2 and 1 of 6; the joint predictive's draws shifted
+    to their own means, 5 and 3 of 6)."""
     held = {"10": 0, "100": 0}
     for seed in range(6):
         sim = simulate_ladder(seed=seed, kind="emergence")
@@ -94,3 +101,79 @@ def test_pass_at_k_bounds_carry_the_within_bucket_shape():
             assert v["lower"] <= v["predicted"] <= v["upper"]
             held[k] += v["lower"] <= float(np.mean(1 - (1 - p) ** int(k))) <= v["upper"]
     assert held["10"] >= 5 and held["100"] >= 4, held
+
+
+def _angular_draws(centre: float, sd: float, size: int, seed: int) -> np.ndarray:
+    t = np.arcsin(np.sqrt(centre)) + sd * np.random.default_rng(seed).standard_normal(size)
+    return np.sin(t) ** 2
+
+
+def test_one_buckets_joint_predictive_is_its_own_interval():
+    """With one bucket the joint predictive is the bucket's: the same mixture over laws,
+    law-error posterior, offsets and bend as ``averaged_interval`` (to Monte Carlo error)."""
+    post = (np.array([0.0, 0.05, 0.2]), np.array([0.3, 0.5, 0.2]), np.array([0.0, 0.1, 0.3]),
+            np.array([0.02, 0.0, 0.05]))
+    laws = [("a", 0.7, 0.62, _angular_draws(0.6, 0.03, 400, 0), 0.3),
+            ("b", 0.3, 0.55, _angular_draws(0.55, 0.05, 400, 1), 0.2)]
+    expected = averaged_interval([(w, e, d, post) for _, w, e, d, _ in laws],
+                                 "mean_pass_rate", 0.8, 0.9, "", ([b for *_, b in laws], 1.7))
+    pieces = [JointPiece(law, w, e, d, np.empty(0), post, b) for law, w, e, d, b in laws]
+    draws = joint_bucket_draws([pieces], 0.8, 1.7, np.random.default_rng(2), n_draws=200_000)
+    low, high = np.quantile(draws[:, 0], [0.05, 0.95])
+    width = expected.confidence_interval.high - expected.confidence_interval.low
+    assert low == pytest.approx(expected.confidence_interval.low, abs=0.03 * width)
+    assert high == pytest.approx(expected.confidence_interval.high, abs=0.03 * width)
+
+
+def test_the_buckets_own_errors_partly_cancel_in_the_headline_and_shared_ones_do_not():
+    """Two equal buckets near 0.5 (where the angular scale is nearly linear): law errors
+    of their own give the headline ``1/sqrt(2)`` of a bucket's width; an offset, shared,
+    gives it a bucket's whole width; a law's draws are shared draw by draw, and its shared
+    shifts move both buckets alike. Buckets without a prediction are left out, and none
+    at all gives None."""
+    def width(post, beta=0.0, draws=None, shared=None, buckets=2):
+        piece = JointPiece("a", 1.0, 0.5, np.empty(0) if draws is None else draws,
+                           np.empty(0) if shared is None else shared, post, beta)
+        draws = joint_bucket_draws([[piece]] * buckets + [None], 1.0, 1.0,
+                                   np.random.default_rng(0), n_draws=100_000)
+        assert draws.shape == (100_000, buckets + 1) and np.all(np.isnan(draws[:, -1]))
+        low, high = np.quantile(draws[:, :-1].mean(1), [0.05, 0.95])
+        return high - low
+
+    one_node = (np.array([0.02]), np.array([1.0]))
+    offsets = (np.array([0.0]), np.array([1.0]), np.array([0.02]), np.array([0.0]))
+    single = width(one_node, buckets=1)
+    assert width(one_node) / single == pytest.approx(1 / np.sqrt(2), rel=0.03)
+    assert width(offsets, beta=1.0) / single == pytest.approx(1.0, rel=0.03)
+    draws = _angular_draws(0.5, 0.02, 500, 3)
+    no_error = (np.array([0.0]), np.array([1.0]))
+    assert width(no_error, draws=draws) == pytest.approx(width(no_error, draws=draws,
+                                                               buckets=1), rel=0.03)
+    shifts = 0.01 * np.random.default_rng(4).standard_normal(500)
+    flat = np.full(500, 0.5)
+    assert width(no_error, draws=flat, shared=shifts) == pytest.approx(2 * 1.645 * 0.01,
+                                                                       rel=0.05)
+    assert joint_bucket_draws([None], 1.0, 1.0, np.random.default_rng(0)) is None
+
+
+def test_the_headline_reads_its_bounds_from_the_joint_draws():
+    """pass@1: the quantiles of the draws' problem-weighted means over the buckets with a
+    prediction; pass@k (k > 1): the buckets' bounds, each bucket's shape shifted to them
+    and summed, as without the joint draws."""
+    rng = np.random.default_rng(1)
+    joint = np.column_stack([0.3 + 0.02 * rng.standard_normal(4000),
+                             0.8 + 0.01 * rng.standard_normal(4000), np.full(4000, np.nan)])
+    modes = [rng.beta(1, 2, 10), rng.beta(4, 1, 30), rng.random(5)]
+    out = headline([10, 30, 5], [0.3, 0.8, np.nan], [0.25, 0.78, np.nan],
+                   [0.35, 0.82, np.nan], per_problem=(modes, None), ks=(1, 10), total=60,
+                   held_out=15, excluded=0, level=0.9, joint=joint)
+    one = out["pass_at_k"]["1"]
+    lo, hi = np.quantile(joint[:, :2] @ np.array([0.25, 0.75]), [0.05, 0.95])
+    assert (one["lower"], one["upper"]) == pytest.approx((lo, hi))
+    assert one["predicted"] == pytest.approx(0.25 * 0.3 + 0.75 * 0.8)
+    ten = out["pass_at_k"]["10"]
+    alone = headline([10, 30, 5], [0.3, 0.8, np.nan], [0.25, 0.78, np.nan],
+                     [0.35, 0.82, np.nan], per_problem=(modes, None), ks=(10,), total=60,
+                     held_out=15, excluded=0, level=0.9)["pass_at_k"]["10"]
+    assert ten == alone
+    assert out["problems_covered"] == 40

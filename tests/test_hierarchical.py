@@ -240,3 +240,73 @@ def test_the_conditional_link_in_chunks_solves_each_element_as_whole(monkeypatch
     chunked = hierarchical._conditional_link(mu, 1.3, "logit")
     assert max(calls) == 10 and calls.count(10) >= 11   # 117 elements: 11 chunks of 10, then 7
     np.testing.assert_allclose(chunked, whole, rtol=1e-13, atol=0)
+
+
+def _hand_fit(cov: np.ndarray, sigma: np.ndarray) -> hierarchical.HierarchicalFit:
+    problems, d = cov.shape[:2]
+    return hierarchical.HierarchicalFit(link="logit", ceiling=False,
+                                        theta=np.zeros((problems, d)), cov=cov,
+                                        mu=np.zeros(d), sigma=sigma, x_center=0.0, rounds=1)
+
+
+def test_the_prior_means_shifts_move_each_problem_by_its_shrinkage_and_the_means_error():
+    """With ``C_i = c_i Sigma`` the prior mean's information is ``Sigma^-1 sum_i (1 -
+    c_i)`` and problem ``i`` moves by ``C_i Sigma^-1 delta = c_i delta``: one ``delta`` per
+    draw for every problem, of covariance ``Sigma / sum_i (1 - c_i)``; a problem its counts
+    pin down (``c_i`` near 0) hardly moves."""
+    sigma = np.array([[1.0, 0.3], [0.3, 0.5]])
+    c = np.linspace(0.02, 0.9, 40)
+    fit = _hand_fit(c[:, None, None] * sigma, sigma)
+    shifts = fit.prior_mean_shifts(40_000, np.random.default_rng(0))
+    assert shifts.shape == (40_000, 40, 2)
+    delta = shifts[:, -1] / c[-1]
+    np.testing.assert_allclose(shifts, c[None, :, None] * delta[:, None, :], atol=1e-12)
+    np.testing.assert_allclose(np.cov(delta.T), sigma / np.sum(1 - c), rtol=0.03)
+    assert np.abs(shifts[:, 0]).max() < 0.03 * np.abs(shifts[:, -1]).max()
+
+
+def test_a_prior_mean_no_problem_informs_is_not_moved():
+    """Problems whose posteriors are their prior (no counts) say nothing of its mean: its
+    information is 0 in every direction, and the shifts are 0, not NaN or infinite."""
+    sigma = np.diag([1.0, 0.5])
+    fit = _hand_fit(np.repeat(sigma[None], 10, axis=0), sigma)
+    shifts = fit.prior_mean_shifts(100, np.random.default_rng(1))
+    assert shifts.shape == (100, 10, 2) and np.all(shifts == 0)
+
+
+def test_the_shared_shifts_leave_the_per_problem_draws_as_they_were():
+    """The per-problem laws draw the prior mean's shifts after their parameter draws, from
+    the same generator: the draws are what ``HierarchicalFit.draws`` alone gives, and the
+    bucket shifts are centred on 0."""
+    from capability.laws.base import LadderData
+    from capability.laws.per_problem import _fit_and_draws, fit_per_problem
+
+    n, c, _ = _counts("logit", 20, problems=60, seed=3)
+    x = np.asarray(X, float)
+    data = LadderData(n=n, c=c, compute=10.0 ** x, buckets=(np.arange(30), np.arange(30, 60)))
+    fit, theta, shifts = _fit_and_draws(data, x, "logit", False, 300,
+                                        np.random.default_rng(7))
+    np.testing.assert_array_equal(theta, fit.draws(300, np.random.default_rng(7)))
+    law = fit_per_problem(data, 10.0 ** (x.max() + 1), name="logistic", link="logit",
+                          n_draws=300, rng=np.random.default_rng(7))
+    shared = law.mean_pass_rate_shared
+    assert shared.shape == (300, 2) and np.all(np.isfinite(shared))
+    assert np.all(np.abs(shared.mean(0)) < 3 * shared.std(0) / np.sqrt(300) + 1e-12)
+    assert np.all(shared.std(0) > 0)
+
+
+def test_a_laplace_covariance_above_the_priors_adds_no_information():
+    """A problem whose Laplace covariance comes out a little above the prior's (the
+    approximation, not a likelihood that removes information) adds nothing to the prior
+    mean's information, as one with no counts: the other problems' shifts are the same,
+    draw for draw, with or without it. (Taking ``Sigma - C_i`` as it is made the
+    information negative there, and its direction was dropped.)"""
+    sigma = np.array([[1.0, 0.1], [0.1, 0.05]])
+    c = np.linspace(0.1, 0.8, 12)
+    informative = c[:, None, None] * sigma
+    above = np.repeat((1.03 * sigma)[None], 30, axis=0)
+    alone = _hand_fit(informative, sigma).prior_mean_shifts(50, np.random.default_rng(3))
+    mixed = _hand_fit(np.concatenate([informative, above]), sigma).prior_mean_shifts(
+        50, np.random.default_rng(3))
+    np.testing.assert_allclose(mixed[:, :12], alone, rtol=1e-9, atol=1e-12)
+    assert np.all(np.abs(alone) > 0)

@@ -697,6 +697,9 @@ def test_every_interval_is_an_interval_on_any_ladder(ladder):
                         floor = min(floor, neg_log["predicted"])
                     assert neg_log[mine] >= floor * (1 - 1e-12), (mine, rate, neg_log)
         _assert_report_law_intervals(b, target_compute)
+    for k, v in out["overall"]["pass_at_k"].items():   # the headline, from the joint predictive
+        if v is not None:
+            assert 0.0 <= v["lower"] <= v["predicted"] <= v["upper"] <= 1.0, (k, v)
 
 
 def _assert_report_law_intervals(bucket: dict, target_compute: float):

@@ -88,6 +88,7 @@ _SHARE_BOUNDS = (0.01, 0.99)
 _WIDE_SLOPE_VAR = 1.0
 _WIDE_SHARE_START = 0.02
 _WIDE_SHARE_BOUNDS = (0.002, 0.2)
+_ESTIMATED = 2   # parameters whose prior mean is estimated: intercept and slope
 PROPOSALS_PER_DRAW = 8
 PROPOSAL_SCALE = 1.5
 _CHUNK_CELLS = 1 << 18   # cells (proposal x problem x model) per chunk of importance weights
@@ -345,6 +346,41 @@ class HierarchicalFit:
                  for t, c, m, s in zip(mix.theta, mix.cov, mix.mu, mix.sigma)]
         second = rng.random((n_draws, self.theta.shape[0])) < mix.resp[None, :]
         return np.where(second[..., None], parts[1], parts[0])
+
+    def prior_mean_shifts(self, n_draws: int, rng: np.random.Generator) -> np.ndarray:
+        """How every problem's mode moves with the estimated prior's mean, ``(n_draws, P,
+        d)``: the part of the laws' uncertainty that :meth:`draws` leaves out (its draws are
+        conditional on the fitted prior) and that every problem, so every bucket, shares.
+
+        The prior mean ``mu`` is estimated from the problems; its sampling covariance is
+        the inverse of its Fisher information in the problems' marginal likelihood,
+        ``I = sum_i (Sigma + J_i^-1)^-1 = sum_i (J_i Sigma + 1)^-1 J_i``, with ``J_i =
+        C_i^-1 - Sigma^-1`` problem ``i``'s information from its own counts (``C_i`` its
+        Laplace posterior covariance; the negative part cut off), so a problem its counts
+        say nothing about adds nothing. A problem's posterior mode moves with ``mu`` by
+        ``d theta_i / d mu = C_i Sigma^-1``: the shifts are ``C_i Sigma^-1 delta_r``,
+        ``delta_r ~ N(0, I^-1)``, one ``delta_r`` for every problem of draw ``r``. Only the
+        intercept's and the slope's means move (``I``'s block of them): a ceiling's prior
+        mean is held where a problem has no ceiling (``_NO_CEILING``, a device, not an
+        estimate). With a two-component prior, each problem's more probable component and
+        that component's prior (``theta``, ``cov``, ``mu``, ``sigma``)."""
+        d = self.sigma.shape[0]
+        s_inv = np.linalg.inv(self.sigma)
+        # Each problem's own information J_i = C_i^-1 - Sigma^-1, its negative part (a
+        # Laplace covariance a little above the prior's) cut off; (Sigma + J_i^-1)^-1 =
+        # (J_i Sigma + 1)^-1 J_i holds where J_i is singular too.
+        own = np.linalg.inv(self.cov) - s_inv[None]
+        w, v = np.linalg.eigh(0.5 * (own + np.swapaxes(own, 1, 2)))
+        own = (v * np.maximum(w, 0.0)[:, None, :]) @ np.swapaxes(v, 1, 2)
+        info = np.linalg.solve(own @ self.sigma[None] + np.eye(d)[None], own).sum(0)
+        info = info[:_ESTIMATED, :_ESTIMATED]   # the block of the means that are estimated
+        w, v = np.linalg.eigh(0.5 * (info + info.T))
+        # A direction no problem informs has no finite variance: it is left unmoved.
+        good = w > 1e-9 * max(float(w.max()), 1e-300)
+        root = v[:, good] / np.sqrt(w[good])                     # root @ root.T = I^-1
+        delta = rng.standard_normal((n_draws, int(good.sum()))) @ root.T   # (R, 2)
+        gain = (self.cov @ s_inv)[:, :, :_ESTIMATED]             # (P, d, 2)
+        return np.einsum("pij,rj->rpi", gain, delta, optimize=True)
 
 
 def _proposals(theta, chol, eps):

@@ -85,6 +85,13 @@ class LawFit:
         covariate is not compute (``two_step``).
     extra
         The law's own fitted object (the report's law: its ``BucketLaw`` list).
+    mean_pass_rate_shared
+        The part of the mean pass rate's uncertainty that every bucket shares and the draws
+        leave out, ``(R, n_buckets)`` draws of each bucket's shift (``R = 0`` where the
+        draws carry it all): the per-problem laws' draws are conditional on their fitted
+        prior, and its mean's own uncertainty moves every problem alike
+        (:meth:`capability.laws._hierarchical.HierarchicalFit.prior_mean_shifts`). The
+        headline's joint predictive adds it (:mod:`capability.prediction.headline`).
     """
 
     law: str
@@ -95,6 +102,8 @@ class LawFit:
     noise_method: str = ""
     curve: Callable | None = field(default=None, repr=False, compare=False)
     extra: object = field(default=None, repr=False, compare=False)
+    mean_pass_rate_shared: np.ndarray = field(default_factory=lambda: np.empty((0, 0)),
+                                              repr=False, compare=False)
 
 
 def bucket_means(values: np.ndarray, buckets) -> np.ndarray:

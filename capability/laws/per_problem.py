@@ -41,7 +41,8 @@ _cache_lock = threading.Lock()
 
 def _fit_and_draws(data: LadderData, x: np.ndarray, link: str, ceiling: bool, n_draws: int,
                    rng: np.random.Generator):
-    """The pooled fit and ``n_draws`` parameter draws from it, memoised on everything they
+    """The pooled fit, ``n_draws`` parameter draws from it and as many shifts of its modes
+    with the prior's mean (:meth:`HierarchicalFit.prior_mean_shifts`), memoised on everything they
     depend on (counts, covariate, link, ceiling, scatter, the generator's state): the
     rolling backtests fit the same origin once per model they predict, and only where they
     evaluate it differs. A hit returns what the computation would, bit for bit; it leaves
@@ -60,10 +61,13 @@ def _fit_and_draws(data: LadderData, x: np.ndarray, link: str, ceiling: bool, n_
             return hit
     fit = fit_hierarchical(data.n, data.c, x, link=link, ceiling=ceiling, robust=robust,
                            interaction=interaction)
-    theta = fit.draws(n_draws, rng) if n_draws > 0 else None
-    if theta is not None:
+    theta = shifts = None
+    if n_draws > 0:
+        theta = fit.draws(n_draws, rng)
+        shifts = fit.prior_mean_shifts(n_draws, rng)   # after the draws: they stay as they were
         theta.setflags(write=False)
-    out = (fit, theta)
+        shifts.setflags(write=False)
+    out = (fit, theta, shifts)
     with _cache_lock:
         _cache[key] = out
         while len(_cache) > _CACHE_SIZE:
@@ -84,7 +88,7 @@ def fit_per_problem(data: LadderData, target_compute: float, *, name: str, link:
     x = np.log10(data.compute) if covariate is None else np.asarray(covariate, float)
     x_t = np.log10(target_compute) if target_covariate is None else target_covariate
     x_t_arr = np.asarray(x_t, float)
-    fit, theta = _fit_and_draws(data, x, link, ceiling, n_draws, rng)
+    fit, theta, shifts = _fit_and_draws(data, x, link, ceiling, n_draws, rng)
 
     if n_draws > 0:
         # The target's covariate per draw (shape (R, 1, 1)), or one value for all draws.
@@ -93,13 +97,16 @@ def fit_per_problem(data: LadderData, target_compute: float, *, name: str, link:
         mp_draws = bucket_means(p, data.buckets)
         nl_draws = bucket_means(-np.log(p), data.buckets)
         mean_p, neg_log = mp_draws.mean(0), nl_draws.mean(0)
+        at_modes = np.broadcast_to(fit.theta, shifts.shape)
+        shared = (bucket_means(fit.pass_rate(x_draws, at_modes + shifts)[..., 0], data.buckets) -
+                  bucket_means(fit.pass_rate(x_draws, at_modes)[..., 0], data.buckets))
         method = (f"{n_draws} draws from each problem's Laplace posterior "
                   "(binomial likelihood, empirical-Bayes prior)")
     else:
         xt = float(np.mean(x_t_arr))
         p = np.clip(fit.pass_rate(np.atleast_1d(xt))[..., 0], 1e-300, 1.0)
         mean_p, neg_log = bucket_means(p, data.buckets), bucket_means(-np.log(p), data.buckets)
-        mp_draws = nl_draws = np.empty((0, len(data.buckets)))
+        mp_draws = nl_draws = shared = np.empty((0, len(data.buckets)))
         method = "no draws"
 
     def curve(compute):
@@ -109,4 +116,5 @@ def fit_per_problem(data: LadderData, target_compute: float, *, name: str, link:
 
     return LawFit(law=name, mean_pass_rate=np.asarray(mean_p), neg_log_pass_rate=np.asarray(
         neg_log), mean_pass_rate_draws=mp_draws, neg_log_pass_rate_draws=nl_draws,
-        noise_method=method, curve=None if covariate is not None else curve, extra=fit)
+        noise_method=method, curve=None if covariate is not None else curve, extra=fit,
+        mean_pass_rate_shared=shared)

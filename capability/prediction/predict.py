@@ -30,7 +30,7 @@ from capability.prediction.calibrate import (
     calibrated_interval,
     fallback_posterior,
 )
-from capability.prediction.headline import headline
+from capability.prediction.headline import JointPiece, headline, joint_bucket_draws
 from capability.prediction.inputs import check_counts_frame, check_settings, effective_counts
 from capability.prediction.law_error import (
     BEND_PRIOR,
@@ -115,6 +115,12 @@ def _fit_laws(names, n, c, compute, loss, local, reassign, target_compute, setti
             fits[name] = LAWS[name](data, target_compute, n_draws=n_draws,
                                     rng=np.random.default_rng(sd))
     return fits
+
+
+def _shared(fit: LawFit, b: int) -> np.ndarray:
+    """Bucket ``b``'s column of the law's shared shifts (empty where it has none)."""
+    shared = fit.mean_pass_rate_shared
+    return shared[:, b] if shared.ndim == 2 and shared.shape[0] else np.empty(0)
 
 
 def _ceiling_record(fit: LawFit | None) -> dict | None:
@@ -301,7 +307,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     except ValueError as err:
         raise InputError(str(err), key="buckets") from None
     laws = candidate_laws(settings, loss is not None)
-    seeds = np.random.SeedSequence(settings.seed).spawn(2)
+    # The laws, the loss law, the headline's joint predictive.
+    seeds = np.random.SeedSequence(settings.seed).spawn(3)
     loss_fit, loss_note = None, ""
     if loss is not None:
         try:
@@ -488,6 +495,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                 "distances (to the target, in the backtests) are taken on the nominal "
                 "compute")
     buckets = []
+    pieces: list[list[JointPiece] | None] = [None] * len(assignment.buckets)
     for b, (ids, (law_name, reason)) in enumerate(zip(assignment.buckets, choice), start=1):
         note = ""
         if not ids:
@@ -540,6 +548,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                           "interval of the mixture")
                 ests[q] = averaged_interval(comps, q, distance, level, method,
                                             (betas, leverage))
+                if q == "mean_pass_rate":
+                    pieces[b - 1] = [JointPiece(law, w, est, draws, _shared(fits[law], b - 1),
+                                                post, beta)
+                                     for law, (w, est, draws, post), beta
+                                     in zip(used, comps, betas)]
         elif law_name is not None:
             fit, sc = fits[law_name], scores[law_name]
             widen = widening[law_name]
@@ -566,6 +579,13 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                                               posterior=post,
                                               offset=(slope_of(law_name, q, b - 1),
                                                       leverage))
+                if q == "mean_pass_rate":
+                    pieces[b - 1] = [JointPiece(
+                        law_name, 1.0, float(fit.mean_pass_rate[b - 1]), draws,
+                        _shared(fit, b - 1),
+                        post if post is not None else
+                        fallback_posterior(widen * sc.sigma[q], sc.dof),
+                        slope_of(law_name, q, b - 1) if post is not None else 0.0)]
         if ests:
             ests["neg_log_pass_rate"] = _consistent_neg_log(ests["neg_log_pass_rate"],
                                                             ests["mean_pass_rate"])
@@ -611,11 +631,15 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     point = [(np.nan,) * 3 if b.mean_pass_rate is None else
              (b.mean_pass_rate.estimate, b.mean_pass_rate.confidence_interval.low,
               b.mean_pass_rate.confidence_interval.high) for b in buckets]
+    sizes = [len(b.task_ids) for b in buckets]
+    joint = joint_bucket_draws(   # the buckets the headline counts: those with a prediction
+        [ps if np.all(np.isfinite(pt)) else None for ps, pt in zip(pieces, point)],
+        distance, leverage, np.random.default_rng(seeds[2]))
     overall = headline(
-        [len(b.task_ids) for b in buckets], *zip(*point),
+        sizes, *zip(*point),
         per_problem=_per_problem_at_target(fits, weighing or scores, local, target_compute),
         ks=settings.k, total=len(task_ids), held_out=len(assignment.held_out),
-        excluded=len(assignment.excluded), level=level)
+        excluded=len(assignment.excluded), level=level, joint=joint)
     return Prediction(ladder=ladder, target=target, target_compute=float(target_compute),
                       models=tuple((m[0], float(m[1]), m[2]) for m in models),
                       settings=settings, assignment=assignment, buckets=tuple(buckets),
