@@ -257,7 +257,7 @@ def test_the_prior_means_shifts_move_each_problem_by_its_shrinkage_and_the_means
     sigma = np.array([[1.0, 0.3], [0.3, 0.5]])
     c = np.linspace(0.02, 0.9, 40)
     fit = _hand_fit(c[:, None, None] * sigma, sigma)
-    shifts = fit.prior_mean_shifts(40_000, np.random.default_rng(0))
+    shifts = fit.prior_mean_shifts(40_000, np.random.default_rng(0)).rows()
     assert shifts.shape == (40_000, 40, 2)
     delta = shifts[:, -1] / c[-1]
     np.testing.assert_allclose(shifts, c[None, :, None] * delta[:, None, :], atol=1e-12)
@@ -270,7 +270,7 @@ def test_a_prior_mean_no_problem_informs_is_not_moved():
     information is 0 in every direction, and the shifts are 0, not NaN or infinite."""
     sigma = np.diag([1.0, 0.5])
     fit = _hand_fit(np.repeat(sigma[None], 10, axis=0), sigma)
-    shifts = fit.prior_mean_shifts(100, np.random.default_rng(1))
+    shifts = fit.prior_mean_shifts(100, np.random.default_rng(1)).rows()
     assert shifts.shape == (100, 10, 2) and np.all(shifts == 0)
 
 
@@ -305,8 +305,8 @@ def test_a_laplace_covariance_above_the_priors_adds_no_information():
     c = np.linspace(0.1, 0.8, 12)
     informative = c[:, None, None] * sigma
     above = np.repeat((1.03 * sigma)[None], 30, axis=0)
-    alone = _hand_fit(informative, sigma).prior_mean_shifts(50, np.random.default_rng(3))
+    alone = _hand_fit(informative, sigma).prior_mean_shifts(50, np.random.default_rng(3)).rows()
     mixed = _hand_fit(np.concatenate([informative, above]), sigma).prior_mean_shifts(
-        50, np.random.default_rng(3))
+        50, np.random.default_rng(3)).rows()
     np.testing.assert_allclose(mixed[:, :12], alone, rtol=1e-9, atol=1e-12)
     assert np.all(np.abs(alone) > 0)

@@ -264,6 +264,23 @@ class _Mixture:
 
 
 @dataclass(frozen=True)
+class PriorMeanShifts:
+    """Shifts of every problem's mode with the prior mean, ``gain[i] @ delta[r]`` for draw
+    ``r`` and problem ``i`` (:meth:`HierarchicalFit.prior_mean_shifts`), kept as their
+    factors: ``(P, d, 2)`` and ``(R, 2)`` rather than ``(R, P, d)``."""
+
+    gain: np.ndarray
+    delta: np.ndarray
+
+    def __len__(self) -> int:
+        return self.delta.shape[0]
+
+    def rows(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Draws ``start:stop`` of the shifts, ``(rows, P, d)``."""
+        return np.einsum("pij,rj->rpi", self.gain, self.delta[start:stop], optimize=True)
+
+
+@dataclass(frozen=True)
 class HierarchicalFit:
     """A fitted per-problem law with its partially pooled parameters.
 
@@ -347,10 +364,11 @@ class HierarchicalFit:
         second = rng.random((n_draws, self.theta.shape[0])) < mix.resp[None, :]
         return np.where(second[..., None], parts[1], parts[0])
 
-    def prior_mean_shifts(self, n_draws: int, rng: np.random.Generator) -> np.ndarray:
-        """How every problem's mode moves with the estimated prior's mean, ``(n_draws, P,
-        d)``: the part of the laws' uncertainty that :meth:`draws` leaves out (its draws are
-        conditional on the fitted prior) and that every problem, so every bucket, shares.
+    def prior_mean_shifts(self, n_draws: int, rng: np.random.Generator) -> PriorMeanShifts:
+        """How every problem's mode moves with the estimated prior's mean, ``n_draws``
+        shifts of shape ``(P, d)`` (:class:`PriorMeanShifts`): the part of the laws'
+        uncertainty that :meth:`draws` leaves out (its draws are conditional on the fitted
+        prior) and that every problem, so every bucket, shares.
 
         The prior mean ``mu`` is estimated from the problems; its sampling covariance is
         the inverse of its Fisher information in the problems' marginal likelihood,
@@ -380,7 +398,7 @@ class HierarchicalFit:
         root = v[:, good] / np.sqrt(w[good])                     # root @ root.T = I^-1
         delta = rng.standard_normal((n_draws, int(good.sum()))) @ root.T   # (R, 2)
         gain = (self.cov @ s_inv)[:, :, :_ESTIMATED]             # (P, d, 2)
-        return np.einsum("pij,rj->rpi", gain, delta, optimize=True)
+        return PriorMeanShifts(gain, delta)
 
 
 def _proposals(theta, chol, eps):

@@ -66,13 +66,27 @@ def _fit_and_draws(data: LadderData, x: np.ndarray, link: str, ceiling: bool, n_
         theta = fit.draws(n_draws, rng)
         shifts = fit.prior_mean_shifts(n_draws, rng)   # after the draws: they stay as they were
         theta.setflags(write=False)
-        shifts.setflags(write=False)
+        shifts.delta.setflags(write=False)
     out = (fit, theta, shifts)
     with _cache_lock:
         _cache[key] = out
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return out
+
+
+def _shared_shifts(fit, shifts, x_draws, buckets, chunk: int = 100) -> np.ndarray:
+    """Each bucket's mean pass rate at the target moved by the prior mean's shifts, less
+    at the modes, ``(R, n_buckets)``, a chunk of draws at a time (the shifted parameters of
+    every problem are ``R x P x d``)."""
+    out = []
+    for start in range(0, len(shifts), chunk):
+        moved = fit.theta[None] + shifts.rows(start, start + chunk)
+        x = x_draws[start:start + chunk] if np.ndim(x_draws) == 3 else x_draws
+        at_modes = np.broadcast_to(fit.theta, moved.shape)
+        out.append(bucket_means(fit.pass_rate(x, moved)[..., 0], buckets) -
+                   bucket_means(fit.pass_rate(x, at_modes)[..., 0], buckets))
+    return np.concatenate(out)
 
 
 def fit_per_problem(data: LadderData, target_compute: float, *, name: str, link: str,
@@ -97,9 +111,7 @@ def fit_per_problem(data: LadderData, target_compute: float, *, name: str, link:
         mp_draws = bucket_means(p, data.buckets)
         nl_draws = bucket_means(-np.log(p), data.buckets)
         mean_p, neg_log = mp_draws.mean(0), nl_draws.mean(0)
-        at_modes = np.broadcast_to(fit.theta, shifts.shape)
-        shared = (bucket_means(fit.pass_rate(x_draws, at_modes + shifts)[..., 0], data.buckets) -
-                  bucket_means(fit.pass_rate(x_draws, at_modes)[..., 0], data.buckets))
+        shared = _shared_shifts(fit, shifts, x_draws, data.buckets)
         method = (f"{n_draws} draws from each problem's Laplace posterior "
                   "(binomial likelihood, empirical-Bayes prior)")
     else:
