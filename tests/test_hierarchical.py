@@ -5,6 +5,7 @@ import pytest
 from scipy import special
 
 import capability.laws._hierarchical as hierarchical
+import capability.laws.base as laws_base
 from capability.laws._hierarchical import fit_hierarchical
 
 X = np.log10(1e24 / np.array([1000.0, 300.0, 100.0, 30.0, 10.0]))
@@ -182,9 +183,9 @@ def test_importance_weights_in_chunks_are_the_whole_arrays_weights(monkeypatch):
     mix = fit.mixture
     eps = np.random.default_rng(0).standard_normal((300, *mix.theta[1].shape))
     args = (fit.problem, mix.theta[1], mix.cov[1], mix.mu[1], mix.sigma[1], eps)
-    monkeypatch.setattr(hierarchical, "_CHUNK_CELLS", 10**9)
+    monkeypatch.setattr(laws_base, "CHUNK_CELLS", 10**9)
     prop_whole, whole = hierarchical._weighted_proposals(*args)
-    monkeypatch.setattr(hierarchical, "_CHUNK_CELLS", 7 * fit.problem.n.size)
+    monkeypatch.setattr(laws_base, "CHUNK_CELLS", 7 * fit.problem.n.size)
     calls = []
     objective = hierarchical._Problem.objective
     monkeypatch.setattr(hierarchical._Problem, "objective", lambda self, theta, *a: (
@@ -218,7 +219,7 @@ def test_sir_in_chunks_draws_what_the_whole_proposals_draw(monkeypatch):
     idx = np.array([np.minimum(np.searchsorted(cdf[:, j], u[:, 0]), m - 1) for j in range(p)]).T
     reference, after = prop[idx, np.arange(p)[None, :]], rng.random()
 
-    monkeypatch.setattr(hierarchical, "_CHUNK_CELLS", 7 * fit.problem.n.size)
+    monkeypatch.setattr(laws_base, "CHUNK_CELLS", 7 * fit.problem.n.size)
     rng = np.random.default_rng(11)
     draws = hierarchical._sir(*args, n_draws, rng)
     assert draws.shape == (n_draws, *mix.theta[1].shape)

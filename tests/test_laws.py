@@ -804,12 +804,12 @@ def test_a_basic_interval_is_widened_about_its_bias_and_holds_its_estimate():
 def test_the_baselines_draws_in_chunks_are_the_whole_bootstraps(monkeypatch):
     """The baselines' bootstrap recomputes them a chunk of draws at a time (bounded memory
     for a thousand problems): every draw as over all draws at once, bit for bit."""
-    import capability.laws.baselines as baselines
+    import capability.laws.base as laws_base
 
     data, _ = _data(simulate_ladder(seed=0, kind="clean", n_problems=40))
     for law in ("no_change", "linear"):
         whole = LAWS[law](data, 1e24, n_draws=50, rng=3)
-        monkeypatch.setattr(baselines, "_CHUNK_CELLS", 7 * data.n.size)
+        monkeypatch.setattr(laws_base, "CHUNK_CELLS", 7 * data.n.size)
         chunks = LAWS[law](data, 1e24, n_draws=50, rng=3)
         monkeypatch.undo()
         assert chunks.mean_pass_rate_draws.shape == (50, len(data.buckets))

@@ -68,6 +68,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import optimize, special
 
+from capability.laws.base import chunk_rows
+
 __all__ = ["HierarchicalFit", "fit_hierarchical", "interaction_variance", "LINKS"]
 
 LINKS = ("logit", "loglog")
@@ -91,7 +93,6 @@ _WIDE_SHARE_BOUNDS = (0.002, 0.2)
 _ESTIMATED = 2   # parameters whose prior mean is estimated: intercept and slope
 PROPOSALS_PER_DRAW = 8
 PROPOSAL_SCALE = 1.5
-_CHUNK_CELLS = 1 << 18   # cells (proposal x problem x model) per chunk of importance weights
 # Monte Carlo EM after the Laplace rounds (:func:`_em`): rounds, importance
 # proposals per problem per round, and the seed of its common random numbers.
 IMPORTANCE_ROUNDS = 10
@@ -415,9 +416,9 @@ def _log_weights(problem: _Problem, prop, eps, mu, prec):
 
 def _chunk_rows(problem: _Problem) -> int:
     """Proposals per chunk: the objective's temporaries are (proposals, P, M) arrays, some
-    hundreds of MB at once for 8000 proposals, so they are taken ``_CHUNK_CELLS`` cells at
-    a time, each value as computed whole."""
-    return max(1, _CHUNK_CELLS // max(1, problem.n.size))
+    hundreds of MB at once for 8000 proposals, so they are taken
+    :func:`capability.laws.base.chunk_rows` at a time, each value as computed whole."""
+    return chunk_rows(problem.n.size)
 
 
 def _weighted_proposals(problem: _Problem, theta, cov, mu, sigma, eps):

@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["LadderData", "LawFit", "bucket_means"]
+__all__ = ["LadderData", "LawFit", "bucket_means", "chunk_rows"]
+
+CHUNK_CELLS = 1 << 18   # cells per chunk of the arrays the laws build a chunk at a time
+
+
+def chunk_rows(cells_per_row: int) -> int:
+    """Rows (draws, proposals) per chunk where each row holds ``cells_per_row`` cells:
+    ``CHUNK_CELLS`` cells at a time, at least one row. Arrays of (rows, models, problems)
+    run to hundreds of MB at once for a thousand problems."""
+    return max(1, CHUNK_CELLS // max(1, int(cells_per_row)))
 
 
 @dataclass(frozen=True)

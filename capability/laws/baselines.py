@@ -16,11 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from capability.estimation.estimate import neg_log_pass_rate
-from capability.laws.base import LadderData, LawFit, bucket_means
+from capability.laws.base import LadderData, LawFit, bucket_means, chunk_rows
 
 __all__ = ["bucket_values", "no_change", "linear"]
-
-_CHUNK_CELLS = 1 << 18   # cells (draw x model x problem) per chunk of the bootstrap's draws
 
 
 def bucket_values(n, c, buckets, estimator: str) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +54,7 @@ def _fit(data: LadderData, target_compute: float, n_draws: int, rng, name: str) 
         # A chunk of draws at a time: the estimators' temporaries are (draws, M, P) float
         # arrays, hundreds of MB at once for a thousand problems; each draw's values are
         # computed as over all draws at once.
-        rows = max(1, _CHUNK_CELLS // max(1, data.n.size))
+        rows = chunk_rows(data.n.size)
         parts = [apply(np.broadcast_to(data.n, c_star[i:i + rows].shape), c_star[i:i + rows],
                        x_t) for i in range(0, n_draws, rows)]
         mp_draws, nl_draws = (np.concatenate([part[q][..., 0] for part in parts])

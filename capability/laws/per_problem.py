@@ -78,14 +78,19 @@ def _fit_and_draws(data: LadderData, x: np.ndarray, link: str, ceiling: bool, n_
 def _shared_shifts(fit, shifts, x_draws, buckets, chunk: int = 100) -> np.ndarray:
     """Each bucket's mean pass rate at the target moved by the prior mean's shifts, less
     at the modes, ``(R, n_buckets)``, a chunk of draws at a time (the shifted parameters of
-    every problem are ``R x P x d``)."""
+    every problem are ``R x P x d``). The modes' values are computed once where every draw
+    shares the target's covariate, per draw where it has its own (``two_step``)."""
+    per_draw = np.ndim(x_draws) == 3
+    if not per_draw:
+        base = bucket_means(fit.pass_rate(x_draws, fit.theta)[..., 0], buckets)
     out = []
     for start in range(0, len(shifts), chunk):
         moved = fit.theta[None] + shifts.rows(start, start + chunk)
-        x = x_draws[start:start + chunk] if np.ndim(x_draws) == 3 else x_draws
-        at_modes = np.broadcast_to(fit.theta, moved.shape)
-        out.append(bucket_means(fit.pass_rate(x, moved)[..., 0], buckets) -
-                   bucket_means(fit.pass_rate(x, at_modes)[..., 0], buckets))
+        x = x_draws[start:start + chunk] if per_draw else x_draws
+        if per_draw:
+            base = bucket_means(fit.pass_rate(x, np.broadcast_to(fit.theta, moved.shape))
+                                [..., 0], buckets)
+        out.append(bucket_means(fit.pass_rate(x, moved)[..., 0], buckets) - base)
     return np.concatenate(out)
 
 

@@ -69,6 +69,11 @@ class JointPiece:
     beta: float = 0.0
 
 
+def _shared_key(piece: JointPiece) -> tuple:
+    """What a law's pieces in every bucket share their draw, shift and node by."""
+    return piece.law, len(piece.draws), len(piece.shared), np.size(piece.posterior[1])
+
+
 def joint_bucket_draws(pieces, distance: float, leverage: float, rng: np.random.Generator,
                        n_draws: int = JOINT_DRAWS) -> np.ndarray | None:
     """Draws of the buckets' mean pass rates from their joint predictive, ``(n_draws,
@@ -106,10 +111,9 @@ def joint_bucket_draws(pieces, distance: float, leverage: float, rng: np.random.
     laws = sorted({p.law for b in kept for p in pieces[b]})
     index = {}   # per law (and posterior): its draw, shift and node, shared by every bucket
     for p in (p for b in kept for p in pieces[b]):
-        key = (p.law, len(p.draws), len(p.shared), np.size(p.posterior[1]))
-        if key not in index:
+        if _shared_key(p) not in index:
             post_w = np.asarray(p.posterior[1], float)
-            index[key] = (rng.integers(0, max(len(p.draws), 1), n_draws),
+            index[_shared_key(p)] = (rng.integers(0, max(len(p.draws), 1), n_draws),
                           rng.integers(0, max(len(p.shared), 1), n_draws),
                           rng.choice(post_w.size, n_draws, p=post_w / post_w.sum()))
     out = np.full((n_draws, len(pieces)), np.nan)
@@ -123,8 +127,7 @@ def joint_bucket_draws(pieces, distance: float, leverage: float, rng: np.random.
         value = np.empty(n_draws)
         for j, p in enumerate(ps):
             rows = pick == j
-            key = (p.law, len(p.draws), len(p.shared), np.size(p.posterior[1]))
-            r, r_shift, node = (i[rows] for i in index[key])
+            r, r_shift, node = (i[rows] for i in index[_shared_key(p)])
             draws = np.asarray(p.draws, float)
             finite = np.isfinite(draws)
             noise = np.zeros(rows.sum())
@@ -224,12 +227,12 @@ def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), to
     for k in ks:
         if k == 1:
             est, lo, hi = (float(np.sum(w * v[ok])) for v in (means, lows, highs))
-            method = ("problem-weighted mean of the buckets' predicted mean pass rates; "
-                      "bounds: the same weighted sum of their interval bounds")
+            bounds = "the same weighted sum of their interval bounds"
             if joint is not None:
                 lo, hi = (float(v) for v in np.quantile(joint[:, ok] @ w, tails))
-                method = ("problem-weighted mean of the buckets' predicted mean pass rates; "
-                          f"bounds: {JOINT_TEXT.format(n=joint.shape[0])}")
+                bounds = JOINT_TEXT.format(n=joint.shape[0])
+            method = ("problem-weighted mean of the buckets' predicted mean pass rates; "
+                      f"bounds: {bounds}")
         elif per_problem is not None:
             modes, draws = per_problem
             kept = np.flatnonzero(ok)

@@ -120,7 +120,7 @@ def _fit_laws(names, n, c, compute, loss, local, reassign, target_compute, setti
 def _shared(fit: LawFit, b: int) -> np.ndarray:
     """Bucket ``b``'s column of the law's shared shifts (empty where it has none)."""
     shared = fit.mean_pass_rate_shared
-    return shared[:, b] if shared.ndim == 2 and shared.shape[0] else np.empty(0)
+    return shared[:, b] if shared.shape[0] else np.empty(0)
 
 
 def _ceiling_record(fit: LawFit | None) -> dict | None:
