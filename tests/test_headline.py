@@ -127,7 +127,8 @@ def test_one_buckets_joint_predictive_is_its_own_interval():
 
 def test_the_buckets_own_errors_partly_cancel_in_the_headline_and_shared_ones_do_not():
     """Two equal buckets near 0.5 (where the angular scale is nearly linear): law errors
-    of their own give the headline ``1/sqrt(2)`` of a bucket's width; an offset, shared,
+    of their own give the headline ``1/sqrt(2)`` of a bucket's width (a share ``rho`` of
+    them common to the buckets, ``sqrt(rho + (1 - rho) / 2)``); an offset, shared,
     gives it a bucket's whole width; a law's draws are shared draw by draw, and its shared
     shifts move both buckets alike. Buckets without a prediction are left out, and none
     at all gives None."""
@@ -145,6 +146,11 @@ def test_the_buckets_own_errors_partly_cancel_in_the_headline_and_shared_ones_do
     single = width(one_node, buckets=1)
     assert width(one_node) / single == pytest.approx(1 / np.sqrt(2), rel=0.03)
     assert width(offsets, beta=1.0) / single == pytest.approx(1.0, rel=0.03)
+    # A law error whose share rho is common to the buckets: Var = sigma^2 (rho + (1-rho)/2).
+    for rho in (0.5, 1.0):
+        common = one_node + (np.zeros(1), np.zeros(1), np.array([rho]))
+        assert width(common) / single == pytest.approx(np.sqrt(rho + (1 - rho) / 2),
+                                                       rel=0.03)
     draws = _angular_draws(0.5, 0.02, 500, 3)
     no_error = (np.array([0.0]), np.array([1.0]))
     assert width(no_error, draws=draws) == pytest.approx(width(no_error, draws=draws,

@@ -324,6 +324,41 @@ def test_evidence_is_the_marginal_likelihood_and_ranks_laws_by_their_errors(slop
     assert small > large + 5
 
 
+def test_backtest_errors_common_to_the_buckets_read_as_a_shared_law_error():
+    """With ``shared`` the posterior carries ``rho``, the share of the law error common to
+    a step's buckets: errors alike in every bucket of a step (eight origins) put it near
+    1, errors of their own per bucket near 0. It is read given each cell ``(sigma, tau,
+    kappa)`` (a cut): the cells weigh as without it, and the evidence is the same; without
+    ``shared`` every cell has ``rho = 0``."""
+    from capability.prediction.law_error import posterior_shares
+
+    rng = np.random.default_rng(5)
+
+    def steps(errors):
+        out = []
+        for k, row in enumerate(errors):
+            s = _steps(row, 1.0, noise=1e-6)[0]
+            out.append(replace(s, below=tuple("abcdefghijkl"[:3 + k])))
+        return out
+
+    common = np.repeat(0.05 * rng.standard_normal((8, 1)), 6, axis=1)
+    own = 0.05 * rng.standard_normal((8, 6))
+    rho = {}
+    for name, errors in (("common", common), ("own", own)):
+        post, z, _ = law_error_posterior(steps(errors), "law", "mean_pass_rate", 0.2,
+                                         shared=True)
+        plain, z_plain, _ = law_error_posterior(steps(errors), "law", "mean_pass_rate", 0.2)
+        rho[name] = float(np.sum(post[1] * posterior_shares(post)))
+        assert not np.any(posterior_shares(plain))
+        assert z == z_plain
+        cells = {}
+        for s, w, t, k in zip(*post[:4]):
+            cells[(s, t, k)] = cells.get((s, t, k), 0.0) + w
+        assert list(cells) == list(zip(plain[0], plain[2], plain[3]))
+        assert np.array(list(cells.values())) == pytest.approx(plain[1], rel=1e-9)
+    assert rho["common"] > 0.85 and rho["own"] < 0.3   # the prior's mean: 0.5
+
+
 def test_a_law_whose_backtests_show_only_noise_is_likely_exact():
     """The prior puts ``EXACT_PRIOR`` on no law error. Backtest errors the size of their
     noise leave most of the posterior there, and the predictive interval at the target is

@@ -94,8 +94,9 @@ def averaged_interval(components, quantity: str, distance: float, level: float,
 
     ``components`` is ``[(weight, estimate, draws, posterior), ...]``, one per law: its
     averaging weight, point estimate, draws at the target and law-error posterior
-    ``(sigma, weights)`` or ``(sigma, weights, tau, kappa)``
-    (:func:`capability.prediction.law_error.law_error_posterior`).
+    ``(sigma, weights)`` or ``(sigma, weights, tau, kappa[, rho])``
+    (:func:`capability.prediction.law_error.law_error_posterior`; ``rho``, the law error's
+    share common to the buckets, matters to the headline, not to one bucket).
     On the quantity's scale, law ``l`` predicts ``N(t_l, v_l + sigma^2 d_T^2)`` with ``v_l``
     its draws' variance and ``sigma`` from its posterior; the average is the mixture over
     laws and ``sigma``: the estimate ``inverse(sum_l w_l t_l)`` and the interval the

@@ -8,8 +8,9 @@ each bucket's own interval is the marginal of (:mod:`capability.prediction.calib
 with what it shares across buckets shared: a law's draw (one draw of every problem's
 parameters), the prior mean's uncertainty that the per-problem laws' draws leave out
 (:attr:`capability.laws.base.LawFit.mean_pass_rate_shared`), the law-error posterior's
-node, the models' offsets and the bend; each bucket's law error is its own, as the
-backtests' error model has it (:func:`capability.prediction.law_error._block_loglik`).
+node, the models' offsets and the bend, and the share of the law error common to the
+buckets that the backtests show (``rho``, :mod:`capability.prediction.law_error`); the
+rest of each bucket's law error is its own.
 Without those pieces (a prediction assembled by hand) the bounds are the weighted sums of
 the buckets' bounds: exact if the buckets err together, conservative otherwise.
 
@@ -49,7 +50,8 @@ _LOGIT_CLIP = 30.0
 JOINT_DRAWS = 4000   # draws of the buckets' joint predictive
 JOINT_TEXT = ("the equal-tailed interval of {n} draws of the buckets' joint predictive (a "
               "law's draw, its prior's uncertainty, its law-error posterior, the models' "
-              "offsets and the bend shared by every bucket; each bucket's law error its own)")
+              "offsets, the bend and the law error's common share shared by every bucket; "
+              "the rest of each bucket's law error its own)")
 
 
 @dataclass(frozen=True)
@@ -86,18 +88,23 @@ def joint_bucket_draws(pieces, distance: float, leverage: float, rng: np.random.
     Each of ``n_draws`` joint draws takes, on the angular scale ``t``
     (:mod:`capability.prediction.scales`), per bucket
 
-        ``t_l + (t(x_lr + s_lr') - mean_r t(x_lr)) + sigma d z_b + beta tau sqrt(L) z_o
+        ``t_l + (t(x_lr + s_lr') - mean_r t(x_lr)) + sigma d z + beta tau sqrt(L) z_o
         + beta kappa d z_k``
 
     with ``x_lr`` the law's draw ``r`` and ``s_lr'`` its shared shift ``r'``. The law ``l``
     is drawn by the bucket's weights from one uniform shared by every bucket (where the
     buckets weigh the laws alike they draw the same law). Shared by every bucket: the
     law's ``r``, ``r'`` and posterior node ``(sigma, tau, kappa)`` (the posterior is the
-    law's, one for every bucket), the offsets' ``z_o`` and the bend's ``z_k``. The
-    bucket's own: its law error ``z_b ~ N(0, 1)``. ``d`` is the distance in decades and
-    ``L`` the offsets' leverage, as in
+    law's, one for every bucket), the offsets' ``z_o``, the bend's ``z_k`` and the law
+    error's common part ``z_c``. The bucket's own: ``z_b``; its law error is ``sqrt(1 -
+    rho) z_b + sqrt(rho) z_c`` (``z ~ N(0, 1)``, ``rho`` the node's common share). ``d``
+    is the distance in decades and ``L`` the offsets' leverage, as in
     :func:`capability.prediction.calibrate.averaged_interval`."""
-    from capability.prediction.law_error import posterior_bends, posterior_spreads
+    from capability.prediction.law_error import (
+        posterior_bends,
+        posterior_shares,
+        posterior_spreads,
+    )
     from capability.prediction.scales import SCALES
 
     scale = SCALES["mean_pass_rate"]
@@ -108,6 +115,7 @@ def joint_bucket_draws(pieces, distance: float, leverage: float, rng: np.random.
     uniform = rng.random(n_draws)
     z_off, z_bend = rng.standard_normal((2, n_draws))
     z_own = rng.standard_normal((len(kept), n_draws))
+    z_common = rng.standard_normal(n_draws)
     laws = sorted({p.law for b in kept for p in pieces[b]})
     index = {}   # per law (and posterior): its draw, shift and node, shared by every bucket
     for p in (p for b in kept for p in pieces[b]):
@@ -140,8 +148,10 @@ def joint_bucket_draws(pieces, distance: float, leverage: float, rng: np.random.
                                  0.0)
             post = p.posterior
             beta = float(p.beta) if np.isfinite(p.beta) else 0.0
+            rho = posterior_shares(post)[node]
+            z_law = np.sqrt(1.0 - rho) * z[rows] + np.sqrt(rho) * z_common[rows]
             t = (float(scale.forward(p.estimate)) + noise +
-                 np.asarray(post[0])[node] * d * z[rows] +
+                 np.asarray(post[0])[node] * d * z_law +
                  beta * posterior_spreads(post)[node] * np.sqrt(leverage) * z_off[rows] +
                  beta * posterior_bends(post)[node] * d * z_bend[rows])
             value[rows] = scale.inverse(t)

@@ -61,6 +61,20 @@ A backtest cannot see a bend steeper than the ladder's, so it widens the interva
 than moving the estimate: the backtests' signed errors do not locate the target's (on
 ``family`` ladders their correlation was -0.51 over 6 seeds; ``slowing`` +0.80, clean
 +0.05). Measured in the README's accuracy section.
+
+**A share of the law error common to the buckets** (``SHARE_NODES``, with ``shared``).
+Where a law is wrong in the same way for every bucket, its errors in a step's buckets
+move together: ``sigma^2 ((1 - rho) [b = b'] + rho) d d'``, ``rho`` the common share. A
+bucket's own interval does not depend on it; the headline's does, which averages the
+buckets (:func:`capability.prediction.headline.joint_bucket_draws`): with ``rho = 0`` it
+counts on the buckets' law errors to cancel, and on ``family`` ladders, where every bucket
+erred the same way, it held the truth in 0.75 of 40 seeds. ``rho`` is read *given* each
+cell ``(sigma, tau, kappa)`` of the posterior without it, from the same backtests (a cut:
+``p(rho | sigma, tau, kappa, errors)`` under equal prior weights on its nodes), so the
+cells weigh as without it and every bucket's interval is as before. Read jointly, it
+moved those weights: a common share loads every bucket alike where the bend loads each by
+its slope, the backtests of a five-model ladder barely tell the two apart, and the
+buckets came out up to a quarter wider (docs/accuracy-history.md).
 """
 
 from __future__ import annotations
@@ -72,12 +86,15 @@ from scipy import special
 
 __all__ = ["law_error_posterior", "no_error_probability", "spike_slab_grid",
            "sigma_log_joint", "sigma_posterior", "finite_cells", "posterior_spreads",
-           "posterior_bends", "EXACT_PRIOR", "BEND_SCALE", "BEND_PRIOR"]
+           "posterior_bends", "posterior_shares", "EXACT_PRIOR", "BEND_SCALE", "BEND_PRIOR",
+           "SHARE_NODES"]
 
 EXACT_PRIOR = 0.5   # prior probability that a law has no error beyond noise (sigma = 0)
 BEND_SCALE = 0.2    # decades of effective compute per decade: the bend's half-Cauchy scale
 BEND_PRIOR = 0.8    # prior probability that the family's growth does not bend (kappa = 0)
 BEND_NODES = 25     # nodes of the bend's grid
+# The law error's share common to a step's buckets, rho (its nodes, equal prior weights).
+SHARE_NODES = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
 
 
 def finite_cells(step, law: str, q: str) -> np.ndarray:
@@ -163,13 +180,14 @@ def _bend_grid(scale: float = BEND_SCALE, exact: float = BEND_PRIOR,
 
 
 def _block_loglik(block: _Block, sigma: np.ndarray, taus: np.ndarray,
-                  kappas: np.ndarray) -> np.ndarray:
-    """``log p(e | sigma, tau, kappa)`` of one origin's errors on the grid ``(sigma, tau,
-    kappa)``: normal with covariance ``diag(v) + sigma^2 [b = b'] d d' + tau^2 beta beta'
-    K[j, j'] + kappa^2 (beta d)(beta d)'`` -- the noise, a law-error slope per bucket shared
-    by the origin's steps, the models' offsets from their trend, shared by every bucket,
-    and a bend of the family's growth, shared by every bucket and step and growing with the
-    distance.
+                  kappas: np.ndarray, rhos=(0.0,)) -> np.ndarray:
+    """``log p(e | sigma, tau, kappa, rho)`` of one origin's errors on the grid ``(sigma,
+    tau, kappa, rho)``: normal with covariance ``diag(v) + sigma^2 ((1 - rho) [b = b'] +
+    rho) d d' + tau^2 beta beta' K[j, j'] + kappa^2 (beta d)(beta d)'`` -- the noise, a
+    law-error slope per bucket shared by the origin's steps (a share ``rho`` of its
+    variance common to every bucket), the models' offsets from their trend, shared by
+    every bucket, and a bend of the family's growth, shared by every bucket and step and
+    growing with the distance.
 
     Per ``(tau, kappa)``, with ``M = diag(v) + tau^2 beta beta' K + kappa^2 g g' = L L'``
     and the eigenvalues ``lambda`` and vectors ``U`` of ``L^-1 A L^-T`` (``A`` the law-error
@@ -177,7 +195,6 @@ def _block_loglik(block: _Block, sigma: np.ndarray, taus: np.ndarray,
     cov^-1 e = sum f^2 / (1 + sigma^2 lambda)`` with ``f = U' L^-1 e``, for every ``sigma``
     at once."""
     same = block.bucket[:, None] == block.bucket[None, :]
-    law = np.outer(block.d, block.d) * same
     off = np.outer(block.beta, block.beta) * block.K[np.ix_(block.step, block.step)]
     bend = np.outer(block.beta * block.d, block.beta * block.d)
     # Every (tau, kappa) at once: stacked Cholesky factors and eigendecompositions.
@@ -186,54 +203,70 @@ def _block_loglik(block: _Block, sigma: np.ndarray, taus: np.ndarray,
            k2.reshape(-1, 1, 1) * bend[None])
     chol = np.linalg.cholesky(cov)
     inv = np.linalg.inv(chol)
-    lam, vec = np.linalg.eigh(inv @ law[None] @ np.swapaxes(inv, 1, 2))
-    lam = np.maximum(lam, 0.0)                                   # (G, n)
-    f = np.einsum("gji,gj->gi", vec, inv @ block.e)              # U' L^-1 e
-    scaled = 1.0 + sigma[:, None, None] ** 2 * lam[None]         # (S, G, n)
-    logdet = (2 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)[None] +
-              np.sum(np.log(scaled), axis=2))
-    out = -0.5 * (block.e.size * np.log(2 * np.pi) + logdet +
-                  np.sum(f[None] ** 2 / scaled, axis=2))
-    return out.reshape(sigma.size, taus.size, kappas.size)
+    base = 2 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)[None]
+    out = []
+    for rho in np.atleast_1d(np.asarray(rhos, float)):
+        law = np.outer(block.d, block.d) * ((1.0 - rho) * same + rho)
+        lam, vec = np.linalg.eigh(inv @ law[None] @ np.swapaxes(inv, 1, 2))
+        lam = np.maximum(lam, 0.0)                               # (G, n)
+        f = np.einsum("gji,gj->gi", vec, inv @ block.e)          # U' L^-1 e
+        scaled = 1.0 + sigma[:, None, None] ** 2 * lam[None]     # (S, G, n)
+        logdet = base + np.sum(np.log(scaled), axis=2)
+        out.append(-0.5 * (block.e.size * np.log(2 * np.pi) + logdet +
+                           np.sum(f[None] ** 2 / scaled, axis=2)))
+    return np.stack(out, axis=-1).reshape(sigma.size, taus.size, kappas.size, len(out))
 
 
 def _law_log_joint(blocks: list[_Block], scale: float, taus=None, exact: float = 0.0,
-                   bend: bool = False):
-    """The grid ``(sigma, tau, kappa)`` and ``log p(errors | sigma, tau, kappa) + log
-    p(sigma) + log d(sigma) + log p(tau) + log p(kappa)`` on it: ``taus`` are equal-weight
-    nodes of the offsets' spread (:meth:`capability.prediction.offsets.ModelOffsets.nodes`),
-    ``[0]`` without offsets; ``exact`` the prior probability of ``sigma = 0``
-    (:func:`spike_slab_grid`); ``kappa`` the bend's grid (:func:`_bend_grid`) with
-    ``bend``, else ``[0]``."""
+                   bend: bool = False, shared: bool = False):
+    """The grid ``(sigma, tau, kappa, rho)`` and ``log p(errors | sigma, tau, kappa, rho) +
+    log p(sigma) + log d(sigma) + log p(tau) + log p(kappa) + log p(rho)`` on it: ``taus``
+    are equal-weight nodes of the offsets' spread
+    (:meth:`capability.prediction.offsets.ModelOffsets.nodes`), ``[0]`` without offsets;
+    ``exact`` the prior probability of ``sigma = 0`` (:func:`spike_slab_grid`); ``kappa``
+    the bend's grid (:func:`_bend_grid`) with ``bend``, else ``[0]``; ``rho`` the
+    equal-weight :data:`SHARE_NODES` with ``shared``, else ``[0]``."""
     taus = np.zeros(1) if taus is None or not np.size(taus) else np.asarray(taus, float)
     grid, log_prior = spike_slab_grid(scale, exact)
     kappas, log_kappa = _bend_grid() if bend else (np.zeros(1), np.zeros(1))
-    log = (log_prior[:, None, None] - np.log(taus.size) + log_kappa[None, None, :] +
-           sum((_block_loglik(b, grid, taus, kappas) for b in blocks),
-               np.zeros((grid.size, taus.size, kappas.size))))
-    return grid, taus, kappas, log
+    rhos = SHARE_NODES if shared else np.zeros(1)
+    shape = (grid.size, taus.size, kappas.size, rhos.size)
+    log = (log_prior[:, None, None, None] - np.log(taus.size) - np.log(rhos.size) +
+           log_kappa[None, None, :, None] +
+           sum((_block_loglik(b, grid, taus, kappas, rhos) for b in blocks), np.zeros(shape)))
+    return grid, taus, kappas, rhos, log
 
 
 def law_error_posterior(steps, law: str, q: str, scale: float, taus=None, cells=None,
-                        exact: float = EXACT_PRIOR, bend: bool = False):
+                        exact: float = EXACT_PRIOR, bend: bool = False,
+                        shared: bool = False):
     """The joint posterior of the law error per decade ``sigma``, the offsets' spread
-    ``tau`` and (with ``bend``) the bend ``kappa`` given a law's backtests
+    ``tau``, (with ``bend``) the bend ``kappa`` and (with ``shared``) the law error's share
+    common to a step's buckets ``rho`` given a law's backtests
     (:func:`_block_loglik`; ``taus``: the spread's nodes from the ladder, its prior here;
     the prior of ``sigma``: exact, ``sigma = 0``, with probability ``exact``, else
-    half-Cauchy with ``scale``; of ``kappa``: :func:`_bend_grid`): ``(sigma, weights, tau,
-    kappa)``, flat arrays over the grid with the weights summing to 1 (cells under 1e-9 of
-    the mass dropped); and the log evidence ``log sum p(errors | sigma, tau, kappa)
-    p(sigma) p(tau) p(kappa)``. None without an observation."""
+    half-Cauchy with ``scale``; of ``kappa``: :func:`_bend_grid`; of ``rho``: equal on
+    :data:`SHARE_NODES`): ``(sigma, weights, tau, kappa, rho)``, flat arrays over the grid
+    with the weights summing to 1 (cells under 1e-9 of the mass dropped); and the log
+    evidence ``log sum p(errors | sigma, tau, kappa, rho) p(sigma) p(tau) p(kappa)
+    p(rho)``. None without an observation."""
     blocks = _blocks(steps, law, q, cells)
     if not blocks:
         return None
-    grid, taus, kappas, log = _law_log_joint(blocks, scale, taus, exact, bend)
-    z = float(special.logsumexp(log))
-    w = np.exp(log - z).ravel()
+    grid, taus, kappas, rhos, log = _law_log_joint(blocks, scale, taus, exact, bend, shared)
+    # The cells (sigma, tau, kappa) weigh as without a common share (rho = 0, its prior
+    # mass taken off); rho is read given each cell (a cut: it does not move them).
+    own = log[..., 0] + np.log(rhos.size)
+    z = float(special.logsumexp(own))
+    w = np.exp(own - z).ravel()
     keep = w > 1e-9 * w.sum()
-    sig, tau, kap = np.meshgrid(grid, taus, kappas, indexing="ij")
     w = w[keep] / w[keep].sum()
-    return (sig.ravel()[keep], w, tau.ravel()[keep], kap.ravel()[keep]), z, blocks
+    cond = np.exp(log - special.logsumexp(log, axis=-1, keepdims=True))
+    cond = cond.reshape(-1, rhos.size)[keep]                     # (cells, rho)
+    sig, tau, kap = (c.ravel()[keep] for c in np.meshgrid(grid, taus, kappas, indexing="ij"))
+    return (np.repeat(sig, rhos.size), (w[:, None] * cond).ravel(),
+            np.repeat(tau, rhos.size), np.repeat(kap, rhos.size),
+            np.tile(rhos, sig.size)), z, blocks
 
 
 def no_error_probability(post) -> float:
@@ -290,3 +323,9 @@ def posterior_spreads(post) -> np.ndarray:
 def posterior_bends(post) -> np.ndarray:
     """The bend of each cell of a law-error posterior (0 where it has none)."""
     return np.asarray(post[3], float) if len(post) > 3 else np.zeros(np.size(post[0]))
+
+
+def posterior_shares(post) -> np.ndarray:
+    """The law error's share common to the buckets, ``rho``, of each cell of a law-error
+    posterior (0 where it has none: each bucket's law error its own)."""
+    return np.asarray(post[4], float) if len(post) > 4 else np.zeros(np.size(post[0]))

@@ -91,6 +91,7 @@ from capability.prediction.law_error import (
     law_error_posterior,
     no_error_probability,
     posterior_bends,
+    posterior_shares,
 )
 
 __all__ = ["LawScore", "score_laws", "choose_laws", "average_weights", "excluded_laws",
@@ -243,7 +244,7 @@ def score_laws(steps, laws, n_buckets: int, taus=None, weigh_at=None) -> dict[st
                 mse_all = float(np.nanmean(np.where(np.isfinite(raw), raw, np.nan)))
                 for quantity in QUANTITIES:
                     out = law_error_posterior(used, law, quantity, FALLBACK_SIGMA[quantity],
-                                              taus, bend=read_bend)
+                                              taus, bend=read_bend, shared=read_bend)
                     if out is not None:
                         post, _, blocks = out
                         if quantity == q:
@@ -280,7 +281,8 @@ def with_offsets(scores: dict[str, LawScore], taus) -> dict[str, LawScore]:
             out[law] = sc
             continue
         post = {q: (np.repeat(p[0], taus.size), np.repeat(p[1], taus.size) / taus.size,
-                    np.tile(taus, p[0].size), np.repeat(posterior_bends(p), taus.size))
+                    np.tile(taus, p[0].size), np.repeat(posterior_bends(p), taus.size),
+                    np.repeat(posterior_shares(p), taus.size))
                 for q, p in sc.posterior.items()}
         out[law] = replace(sc, posterior=post,
                            offset_spread=float(np.sqrt(np.mean(taus**2))))
