@@ -244,7 +244,9 @@ def score_laws(steps, laws, n_buckets: int, taus=None, weigh_at=None) -> dict[st
                 mse_all = float(np.nanmean(np.where(np.isfinite(raw), raw, np.nan)))
                 for quantity in QUANTITIES:
                     out = law_error_posterior(used, law, quantity, FALLBACK_SIGMA[quantity],
-                                              taus, bend=read_bend, shared=read_bend)
+                                              taus, bend=read_bend,
+                                              # the headline's pass@1 reads rho, no more
+                                              shared=read_bend and quantity == q)
                     if out is not None:
                         post, _, blocks = out
                         if quantity == q:
