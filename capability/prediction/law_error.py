@@ -220,19 +220,19 @@ def _block_loglik(block: _Block, sigma: np.ndarray, taus: np.ndarray,
 def _law_log_joint(blocks: list[_Block], scale: float, taus=None, exact: float = 0.0,
                    bend: bool = False, shared: bool = False):
     """The grid ``(sigma, tau, kappa, rho)`` and ``log p(errors | sigma, tau, kappa, rho) +
-    log p(sigma) + log d(sigma) + log p(tau) + log p(kappa) + log p(rho)`` on it: ``taus``
-    are equal-weight nodes of the offsets' spread
+    log p(sigma) + log d(sigma) + log p(tau) + log p(kappa)`` on it: ``taus`` are
+    equal-weight nodes of the offsets' spread
     (:meth:`capability.prediction.offsets.ModelOffsets.nodes`), ``[0]`` without offsets;
     ``exact`` the prior probability of ``sigma = 0`` (:func:`spike_slab_grid`); ``kappa``
-    the bend's grid (:func:`_bend_grid`) with ``bend``, else ``[0]``; ``rho`` the
-    equal-weight :data:`SHARE_NODES` with ``shared``, else ``[0]``."""
+    the bend's grid (:func:`_bend_grid`) with ``bend``, else ``[0]``; ``rho`` the nodes
+    :data:`SHARE_NODES` with ``shared``, else ``[0]`` (equal prior weights, a constant left
+    out: it is only ever read given the other three, :func:`law_error_posterior`)."""
     taus = np.zeros(1) if taus is None or not np.size(taus) else np.asarray(taus, float)
     grid, log_prior = spike_slab_grid(scale, exact)
     kappas, log_kappa = _bend_grid() if bend else (np.zeros(1), np.zeros(1))
     rhos = SHARE_NODES if shared else np.zeros(1)
     shape = (grid.size, taus.size, kappas.size, rhos.size)
-    log = (log_prior[:, None, None, None] - np.log(taus.size) - np.log(rhos.size) +
-           log_kappa[None, None, :, None] +
+    log = (log_prior[:, None, None, None] - np.log(taus.size) + log_kappa[None, None, :, None] +
            sum((_block_loglik(b, grid, taus, kappas, rhos) for b in blocks), np.zeros(shape)))
     return grid, taus, kappas, rhos, log
 
@@ -248,15 +248,16 @@ def law_error_posterior(steps, law: str, q: str, scale: float, taus=None, cells=
     half-Cauchy with ``scale``; of ``kappa``: :func:`_bend_grid`; of ``rho``: equal on
     :data:`SHARE_NODES`): ``(sigma, weights, tau, kappa, rho)``, flat arrays over the grid
     with the weights summing to 1 (cells under 1e-9 of the mass dropped); and the log
-    evidence ``log sum p(errors | sigma, tau, kappa, rho) p(sigma) p(tau) p(kappa)
-    p(rho)``. None without an observation."""
+    evidence ``log sum p(errors | sigma, tau, kappa) p(sigma) p(tau) p(kappa)``, that of
+    the model without a common share (``rho`` is read given the rest, a cut, and moves
+    neither the cells' weights nor the evidence). None without an observation."""
     blocks = _blocks(steps, law, q, cells)
     if not blocks:
         return None
     grid, taus, kappas, rhos, log = _law_log_joint(blocks, scale, taus, exact, bend, shared)
-    # The cells (sigma, tau, kappa) weigh as without a common share (rho = 0, its prior
-    # mass taken off); rho is read given each cell (a cut: it does not move them).
-    own = log[..., 0] + np.log(rhos.size)
+    # The cells (sigma, tau, kappa) weigh as without a common share (the rho = 0 slice);
+    # rho is read given each cell (a cut: it does not move them).
+    own = log[..., 0]
     z = float(special.logsumexp(own))
     w = np.exp(own - z).ravel()
     keep = w > 1e-9 * w.sum()
