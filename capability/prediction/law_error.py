@@ -187,20 +187,29 @@ def _block_loglik(block: _Block, sigma: np.ndarray, taus: np.ndarray,
     law-error slope per bucket shared by the origin's steps (a share ``rho`` of its
     variance common to every bucket), the models' offsets from their trend, shared by
     every bucket, and a bend of the family's growth, shared by every bucket and step and
-    growing with the distance.
+    growing with the distance (:func:`_pairs_loglik` on every pair ``(tau, kappa)``)."""
+    t2, k2 = np.meshgrid(np.asarray(taus, float) ** 2, np.asarray(kappas, float) ** 2,
+                         indexing="ij")
+    out = _pairs_loglik(block, sigma, t2.ravel(), k2.ravel(), rhos)
+    return out.reshape(sigma.size, taus.size, kappas.size, out.shape[-1])
 
-    Per ``(tau, kappa)``, with ``M = diag(v) + tau^2 beta beta' K + kappa^2 g g' = L L'``
-    and the eigenvalues ``lambda`` and vectors ``U`` of ``L^-1 A L^-T`` (``A`` the law-error
-    term per ``sigma^2``): ``log det = log det M + sum log(1 + sigma^2 lambda)`` and ``e'
-    cov^-1 e = sum f^2 / (1 + sigma^2 lambda)`` with ``f = U' L^-1 e``, for every ``sigma``
-    at once."""
+
+def _pairs_loglik(block: _Block, sigma: np.ndarray, tau2: np.ndarray, kappa2: np.ndarray,
+                  rhos=(0.0,)) -> np.ndarray:
+    """:func:`_block_loglik` on the pairs ``(tau^2, kappa^2)`` given (not their grid):
+    ``(sigma, pair, rho)``.
+
+    Per pair, with ``M = diag(v) + tau^2 beta beta' K + kappa^2 g g' = L L'`` and the
+    eigenvalues ``lambda`` and vectors ``U`` of ``L^-1 A L^-T`` (``A`` the law-error term
+    per ``sigma^2``): ``log det = log det M + sum log(1 + sigma^2 lambda)`` and ``e' cov^-1
+    e = sum f^2 / (1 + sigma^2 lambda)`` with ``f = U' L^-1 e``, for every ``sigma`` at
+    once."""
     same = block.bucket[:, None] == block.bucket[None, :]
     off = np.outer(block.beta, block.beta) * block.K[np.ix_(block.step, block.step)]
     bend = np.outer(block.beta * block.d, block.beta * block.d)
-    # Every (tau, kappa) at once: stacked Cholesky factors and eigendecompositions.
-    t2, k2 = np.meshgrid(taus**2, kappas**2, indexing="ij")
-    cov = (np.diag(block.v)[None] + t2.reshape(-1, 1, 1) * off[None] +
-           k2.reshape(-1, 1, 1) * bend[None])
+    # Every pair at once: stacked Cholesky factors and eigendecompositions.
+    cov = (np.diag(block.v)[None] + tau2.reshape(-1, 1, 1) * off[None] +
+           kappa2.reshape(-1, 1, 1) * bend[None])
     chol = np.linalg.cholesky(cov)
     inv = np.linalg.inv(chol)
     base = 2 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)[None]
@@ -214,27 +223,38 @@ def _block_loglik(block: _Block, sigma: np.ndarray, taus: np.ndarray,
         logdet = base + np.sum(np.log(scaled), axis=2)
         out.append(-0.5 * (block.e.size * np.log(2 * np.pi) + logdet +
                            np.sum(f[None] ** 2 / scaled, axis=2)))
-    return np.stack(out, axis=-1).reshape(sigma.size, taus.size, kappas.size, len(out))
+    return np.stack(out, axis=-1)
 
 
 def _law_log_joint(blocks: list[_Block], scale: float, taus=None, exact: float = 0.0,
-                   bend: bool = False, shared: bool = False):
-    """The grid ``(sigma, tau, kappa, rho)`` and ``log p(errors | sigma, tau, kappa, rho) +
-    log p(sigma) + log d(sigma) + log p(tau) + log p(kappa)`` on it: ``taus`` are
-    equal-weight nodes of the offsets' spread
+                   bend: bool = False):
+    """The grid ``(sigma, tau, kappa)`` and ``log p(errors | sigma, tau, kappa) + log
+    p(sigma) + log d(sigma) + log p(tau) + log p(kappa)`` on it, without a common share
+    (``rho = 0``): ``taus`` are equal-weight nodes of the offsets' spread
     (:meth:`capability.prediction.offsets.ModelOffsets.nodes`), ``[0]`` without offsets;
     ``exact`` the prior probability of ``sigma = 0`` (:func:`spike_slab_grid`); ``kappa``
-    the bend's grid (:func:`_bend_grid`) with ``bend``, else ``[0]``; ``rho`` the nodes
-    :data:`SHARE_NODES` with ``shared``, else ``[0]`` (equal prior weights, a constant left
-    out: it is only ever read given the other three, :func:`law_error_posterior`)."""
+    the bend's grid (:func:`_bend_grid`) with ``bend``, else ``[0]``."""
     taus = np.zeros(1) if taus is None or not np.size(taus) else np.asarray(taus, float)
     grid, log_prior = spike_slab_grid(scale, exact)
     kappas, log_kappa = _bend_grid() if bend else (np.zeros(1), np.zeros(1))
-    rhos = SHARE_NODES if shared else np.zeros(1)
-    shape = (grid.size, taus.size, kappas.size, rhos.size)
-    log = (log_prior[:, None, None, None] - np.log(taus.size) + log_kappa[None, None, :, None] +
-           sum((_block_loglik(b, grid, taus, kappas, rhos) for b in blocks), np.zeros(shape)))
-    return grid, taus, kappas, rhos, log
+    shape = (grid.size, taus.size, kappas.size)
+    log = (log_prior[:, None, None] - np.log(taus.size) + log_kappa[None, None, :] +
+           sum((_block_loglik(b, grid, taus, kappas)[..., 0] for b in blocks),
+               np.zeros(shape)))
+    return grid, taus, kappas, log
+
+
+def _share_conditional(blocks: list[_Block], sigma: np.ndarray, tau: np.ndarray,
+                       kappa: np.ndarray) -> np.ndarray:
+    """``p(rho | sigma, tau, kappa, errors)`` on :data:`SHARE_NODES` for each cell given
+    (flat arrays): ``p(errors | ..., rho)`` normalised over ``rho``, whose prior weights are
+    equal. Evaluated on the cells' own values of ``sigma`` and pairs ``(tau, kappa)``
+    alone, not the whole grid: ``(cells, rho)``."""
+    s_val, s_idx = np.unique(sigma, return_inverse=True)
+    pairs, p_idx = np.unique(np.column_stack([tau, kappa]), axis=0, return_inverse=True)
+    log = sum(_pairs_loglik(b, s_val, pairs[:, 0] ** 2, pairs[:, 1] ** 2, SHARE_NODES)
+              for b in blocks)[s_idx.ravel(), p_idx.ravel()]
+    return np.exp(log - special.logsumexp(log, axis=-1, keepdims=True))
 
 
 def law_error_posterior(steps, law: str, q: str, scale: float, taus=None, cells=None,
@@ -247,27 +267,28 @@ def law_error_posterior(steps, law: str, q: str, scale: float, taus=None, cells=
     the prior of ``sigma``: exact, ``sigma = 0``, with probability ``exact``, else
     half-Cauchy with ``scale``; of ``kappa``: :func:`_bend_grid`; of ``rho``: equal on
     :data:`SHARE_NODES`): ``(sigma, weights, tau, kappa, rho)``, flat arrays over the grid
-    with the weights summing to 1 (cells under 1e-9 of the mass dropped); and the log
+    with the weights summing to 1 (cells under 1e-9 of the mass dropped, and ``rho``'s
+    conditional evaluated on the cells kept alone, :func:`_share_conditional`); and the log
     evidence ``log sum p(errors | sigma, tau, kappa) p(sigma) p(tau) p(kappa)``, that of
     the model without a common share (``rho`` is read given the rest, a cut, and moves
     neither the cells' weights nor the evidence). None without an observation."""
     blocks = _blocks(steps, law, q, cells)
     if not blocks:
         return None
-    grid, taus, kappas, rhos, log = _law_log_joint(blocks, scale, taus, exact, bend, shared)
-    # The cells (sigma, tau, kappa) weigh as without a common share (the rho = 0 slice);
-    # rho is read given each cell (a cut: it does not move them).
-    own = log[..., 0]
-    z = float(special.logsumexp(own))
-    w = np.exp(own - z).ravel()
+    grid, taus, kappas, log = _law_log_joint(blocks, scale, taus, exact, bend)
+    z = float(special.logsumexp(log))
+    w = np.exp(log - z).ravel()
     keep = w > 1e-9 * w.sum()
     w = w[keep] / w[keep].sum()
-    cond = np.exp(log - special.logsumexp(log, axis=-1, keepdims=True))
-    cond = cond.reshape(-1, rhos.size)[keep]                     # (cells, rho)
     sig, tau, kap = (c.ravel()[keep] for c in np.meshgrid(grid, taus, kappas, indexing="ij"))
-    return (np.repeat(sig, rhos.size), (w[:, None] * cond).ravel(),
-            np.repeat(tau, rhos.size), np.repeat(kap, rhos.size),
-            np.tile(rhos, sig.size)), z, blocks
+    if not shared:
+        return (sig, w, tau, kap, np.zeros(sig.size)), z, blocks
+    # The cells (sigma, tau, kappa) weigh as without a common share; rho is read given
+    # each cell (a cut: it does not move them).
+    cond = _share_conditional(blocks, sig, tau, kap)             # (cells, rho)
+    n = SHARE_NODES.size
+    return (np.repeat(sig, n), (w[:, None] * cond).ravel(), np.repeat(tau, n),
+            np.repeat(kap, n), np.tile(SHARE_NODES, sig.size)), z, blocks
 
 
 def no_error_probability(post) -> float:
