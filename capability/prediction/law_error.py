@@ -180,24 +180,25 @@ def _bend_grid(scale: float = BEND_SCALE, exact: float = BEND_PRIOR,
 
 
 def _block_loglik(block: _Block, sigma: np.ndarray, taus: np.ndarray,
-                  kappas: np.ndarray, rhos=(0.0,)) -> np.ndarray:
-    """``log p(e | sigma, tau, kappa, rho)`` of one origin's errors on the grid ``(sigma,
-    tau, kappa, rho)``: normal with covariance ``diag(v) + sigma^2 ((1 - rho) [b = b'] +
-    rho) d d' + tau^2 beta beta' K[j, j'] + kappa^2 (beta d)(beta d)'`` -- the noise, a
-    law-error slope per bucket shared by the origin's steps (a share ``rho`` of its
-    variance common to every bucket), the models' offsets from their trend, shared by
-    every bucket, and a bend of the family's growth, shared by every bucket and step and
-    growing with the distance (:func:`_pairs_loglik` on every pair ``(tau, kappa)``)."""
+                  kappas: np.ndarray) -> np.ndarray:
+    """``log p(e | sigma, tau, kappa)`` of one origin's errors on the grid ``(sigma, tau,
+    kappa)``, each bucket's law error its own (``rho = 0``; :func:`_pairs_loglik` on
+    every pair ``(tau, kappa)``)."""
     t2, k2 = np.meshgrid(np.asarray(taus, float) ** 2, np.asarray(kappas, float) ** 2,
                          indexing="ij")
-    out = _pairs_loglik(block, sigma, t2.ravel(), k2.ravel(), rhos)
-    return out.reshape(sigma.size, taus.size, kappas.size, out.shape[-1])
+    out = _pairs_loglik(block, sigma, t2.ravel(), k2.ravel())[..., 0]
+    return out.reshape(sigma.size, taus.size, kappas.size)
 
 
 def _pairs_loglik(block: _Block, sigma: np.ndarray, tau2: np.ndarray, kappa2: np.ndarray,
                   rhos=(0.0,)) -> np.ndarray:
-    """:func:`_block_loglik` on the pairs ``(tau^2, kappa^2)`` given (not their grid):
-    ``(sigma, pair, rho)``.
+    """``log p(e | sigma, tau, kappa, rho)`` of one origin's errors on the pairs ``(tau^2,
+    kappa^2)`` given, for every ``sigma`` and ``rho``: ``(sigma, pair, rho)``. Normal with
+    covariance ``diag(v) + sigma^2 ((1 - rho) [b = b'] + rho) d d' + tau^2 beta beta'
+    K[j, j'] + kappa^2 (beta d)(beta d)'`` -- the noise, a law-error slope per bucket
+    shared by the origin's steps (a share ``rho`` of its variance common to every bucket),
+    the models' offsets from their trend, shared by every bucket, and a bend of the
+    family's growth, shared by every bucket and step and growing with the distance.
 
     Per pair, with ``M = diag(v) + tau^2 beta beta' K + kappa^2 g g' = L L'`` and the
     eigenvalues ``lambda`` and vectors ``U`` of ``L^-1 A L^-T`` (``A`` the law-error term
@@ -239,8 +240,7 @@ def _law_log_joint(blocks: list[_Block], scale: float, taus=None, exact: float =
     kappas, log_kappa = _bend_grid() if bend else (np.zeros(1), np.zeros(1))
     shape = (grid.size, taus.size, kappas.size)
     log = (log_prior[:, None, None] - np.log(taus.size) + log_kappa[None, None, :] +
-           sum((_block_loglik(b, grid, taus, kappas)[..., 0] for b in blocks),
-               np.zeros(shape)))
+           sum((_block_loglik(b, grid, taus, kappas) for b in blocks), np.zeros(shape)))
     return grid, taus, kappas, log
 
 
@@ -263,10 +263,10 @@ def law_error_posterior(steps, law: str, q: str, scale: float, taus=None, cells=
     """The joint posterior of the law error per decade ``sigma``, the offsets' spread
     ``tau``, (with ``bend``) the bend ``kappa`` and (with ``shared``) the law error's share
     common to a step's buckets ``rho`` given a law's backtests
-    (:func:`_block_loglik`; ``taus``: the spread's nodes from the ladder, its prior here;
+    (:func:`_pairs_loglik`; ``taus``: the spread's nodes from the ladder, its prior here;
     the prior of ``sigma``: exact, ``sigma = 0``, with probability ``exact``, else
     half-Cauchy with ``scale``; of ``kappa``: :func:`_bend_grid`; of ``rho``: equal on
-    :data:`SHARE_NODES`): ``(sigma, weights, tau, kappa, rho)``, flat arrays over the grid
+    :data:`SHARE_NODES`): ``(sigma, weights, tau, kappa[, rho])``, flat arrays over the grid
     with the weights summing to 1 (cells under 1e-9 of the mass dropped, and ``rho``'s
     conditional evaluated on the cells kept alone, :func:`_share_conditional`); and the log
     evidence ``log sum p(errors | sigma, tau, kappa) p(sigma) p(tau) p(kappa)``, that of
@@ -282,7 +282,7 @@ def law_error_posterior(steps, law: str, q: str, scale: float, taus=None, cells=
     w = w[keep] / w[keep].sum()
     sig, tau, kap = (c.ravel()[keep] for c in np.meshgrid(grid, taus, kappas, indexing="ij"))
     if not shared:
-        return (sig, w, tau, kap, np.zeros(sig.size)), z, blocks
+        return (sig, w, tau, kap), z, blocks      # rho = 0 (:func:`posterior_shares`)
     # The cells (sigma, tau, kappa) weigh as without a common share; rho is read given
     # each cell (a cut: it does not move them).
     cond = _share_conditional(blocks, sig, tau, kap)             # (cells, rho)
