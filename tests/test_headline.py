@@ -183,3 +183,27 @@ def test_the_headline_reads_its_bounds_from_the_joint_draws():
                      held_out=15, excluded=0, level=0.9)["pass_at_k"]["10"]
     assert ten == alone
     assert out["problems_covered"] == 40
+
+
+def test_pass_at_k_never_falls_below_a_smaller_k():
+    """Every problem's pass@k rises with k. Buckets whose own intervals span [0, 1] (a
+    ladder whose backtests err wildly) give pass@10 the bound 0 from their summed bounds,
+    while pass@1's joint draws, whose bucket errors partly cancel, bound it well above 0:
+    pass@10 is raised to pass@1's bounds there and says so, in the order the ks were
+    asked for; where it lies above them nothing moves."""
+    rng = np.random.default_rng(2)
+    joint = np.column_stack([0.5 + 0.1 * rng.standard_normal(4000),
+                             0.7 + 0.1 * rng.standard_normal(4000)]).clip(0, 1)
+    modes = [rng.beta(2, 2, 20), rng.beta(3, 1, 20)]
+    wide = headline([20, 20], [0.5, 0.7], [0.0, 0.0], [1.0, 1.0], per_problem=(modes, None),
+                    ks=(10, 1), total=40, held_out=0, excluded=0, level=0.9, joint=joint)
+    one, ten = wide["pass_at_k"]["1"], wide["pass_at_k"]["10"]
+    assert list(wide["pass_at_k"]) == ["10", "1"] and list(wide["whole_benchmark"]) == ["10", "1"]
+    assert one["lower"] > 0.4 and ten["lower"] == one["lower"]
+    assert "raised to the smaller k's" in ten["method"]
+    assert ten["predicted"] >= one["predicted"] and ten["upper"] >= one["upper"]
+    narrow = headline([20, 20], [0.5, 0.7], [0.45, 0.65], [0.55, 0.75],
+                      per_problem=(modes, None), ks=(1, 10), total=40, held_out=0,
+                      excluded=0, level=0.9, joint=joint)["pass_at_k"]
+    assert narrow["10"]["lower"] > narrow["1"]["upper"]
+    assert "raised" not in narrow["10"]["method"]
