@@ -84,14 +84,19 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
 
 def test_a_target_not_above_the_ladder_is_named_as_interpolation_or_backcast():
     """A target whose compute is not above the largest ladder model's (a mistyped exponent,
-    or a deliberate interpolation) gets intervals without law error; the prediction says so,
-    and which of the two it is. An extrapolation carries no such note."""
+    or a deliberate interpolation or backcast) is named as what it is. An interpolation gets
+    intervals without law error; a backcast below every ladder model is an extrapolation too,
+    and its law error grows with its decades below the smallest model, as a forecast's does
+    beyond the largest. An extrapolation carries no such note."""
     sim, counts, models = _ladder()
     computes = sorted(c for _, c, _ in models)
     settings = capability.PredictionSettings(n_resamples=30)
-    for target_compute, kind in ((computes[2] * 1.5, "an interpolation within the ladder"),
-                                 (computes[0] / 3, "a backcast below every ladder model"),
-                                 (sim.target_compute, None)):
+    for target_compute, kind, reach in (
+            (computes[2] * 1.5, "an interpolation within the ladder", 0.0),
+            (computes[0] / 3, "a backcast below every ladder model, 0.48 decades below",
+             np.log10(3)),
+            (computes[0] * 1.001, "an interpolation within the ladder", 0.0),
+            (sim.target_compute, None, np.log10(sim.target_compute / computes[-1]))):
         pred = capability.predict(counts, models, target="t", target_compute=target_compute,
                                   settings=settings)
         said = [w for w in pred.warnings if "is not above the largest ladder model" in w]
@@ -100,6 +105,12 @@ def test_a_target_not_above_the_ladder_is_named_as_interpolation_or_backcast():
         else:
             assert len(said) == 1 and kind in said[0], pred.warnings
             assert f"({target_compute:.3g} FLOPs)" in said[0]
+        assert np.isclose(pred.selection["reach_decades"], reach)
+        assert np.isclose(pred.selection["distance_decades"],
+                          np.log10(target_compute / computes[-1]))
+        # every interval's law error is scaled to that reach, and says so
+        assert all(f"x {reach:.2f} decades to the target" in b.mean_pass_rate.method
+                   for b in pred.buckets)
 
 
 def test_the_target_is_never_read_from_the_counts():

@@ -405,7 +405,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     bucket_weights = [average_weights(weighing, estimates, b,
                                       exclude=CENSORED_INPUT if censored[b] else ())
                       if forced is None else {} for b in range(len(assignment.buckets))]
+    # Decades beyond the largest ladder model (negative: not above it), and the reach the law
+    # error grows with: decades outside the ladder's compute, beyond its largest model or
+    # below its smallest (a backcast extrapolates as far as a forecast), 0 within it.
     distance = float(np.log10(target_compute / nominal.max()))
+    reach = max(distance, float(np.log10(nominal.min() / target_compute)), 0.0)
     level = settings.confidence_level
     own_slope = law_slopes(fits, target_compute)
     slope = bucket_slopes(fits, target_compute, own_slope)
@@ -464,12 +468,14 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                       "(--no-offsets) its offset is read as law error in every bucket"))
     if distance <= 0:
         notes.append(f"the target's compute ({target_compute:.3g} FLOPs) is not above the "
-                     f"largest ladder model's ({nominal.max():.3g}): "
-                     + ("a backcast below every ladder model" if target_compute < nominal.min()
-                        else "an interpolation within the ladder")
-                     + ", so the intervals carry no law error beyond the fits' own noise "
-                     "(it grows with the distance beyond the largest model, here none); "
-                     "check the target's compute if an extrapolation was meant")
+                     f"largest ladder model's ({nominal.max():.3g}): " +
+                     (f"a backcast below every ladder model, {reach:.2f} decades below the "
+                      "smallest, so the intervals carry the law error of an extrapolation "
+                      "that far (as beyond the largest model)" if reach > 0 else
+                      "an interpolation within the ladder, so the intervals carry no law "
+                      "error beyond the fits' own noise (it grows with the distance outside "
+                      "the ladder, here none)") +
+                     "; check the target's compute if an extrapolation was meant")
     bend_text = BEND_TEXT if bend_readable(steps) else ""
     offset_text = "" if taus is None else (
         f", and for the models' offsets from their family's trend (spread {offsets.tau:.2f} "
@@ -542,11 +548,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                                                  for law in used) + ")")
                 method = (f"model average of {len(used)} laws ({', '.join(used)}): each "
                           f"law's draws at the target, widened for its own error by {spread} "
-                          f"on the {SCALES[q].name} scale x {distance:.2f} decades to the "
+                          f"on the {SCALES[q].name} scale x {reach:.2f} decades to the "
                           f"target{offset_text if steps else ''}"
                           f"{bend_text}; the {level:g} equal-tailed "
                           "interval of the mixture")
-                ests[q] = averaged_interval(comps, q, distance, level, method,
+                ests[q] = averaged_interval(comps, q, reach, level, method,
                                             (betas, leverage))
                 if q == "mean_pass_rate":
                     pieces[b - 1] = [JointPiece(law, w, est, draws, _shared(fits[law], b - 1),
@@ -570,11 +576,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                           else f"{widen * sc.sigma[q]:.3g} per decade, Student t with "
                           f"{sc.dof:g} df")
                 method = (f"{law_name}: {fit.noise_method}; widened for the law's own error: "
-                          f"{how}, on the {SCALES[q].name} scale x {distance:.2f} decades to "
+                          f"{how}, on the {SCALES[q].name} scale x {reach:.2f} decades to "
                           f"the target: {spread}" + (offset_text if post is not None else "") +
                           (bend_text if post is not None else ""))
                 ests[q] = calibrated_interval(float(getattr(fit, q)[b - 1]), draws, q,
-                                              widen * sc.sigma[q], sc.dof, distance, level,
+                                              widen * sc.sigma[q], sc.dof, reach, level,
                                               method,
                                               posterior=post,
                                               offset=(slope_of(law_name, q, b - 1),
@@ -596,7 +602,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                                         neg_log_pass_rate=ests.get("neg_log_pass_rate"),
                                         candidates=cands, note=note, weights=weights))
     selection = {
-        "mode": settings.law, "distance_decades": distance,
+        "mode": settings.law, "distance_decades": distance, "reach_decades": reach,
         "candidates": list(laws),
         "scores": {name: sc.to_dict() for name, sc in scores.items()},
         "backtests": [_step_dict(st) for st in steps],
@@ -634,7 +640,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     sizes = [len(b.task_ids) for b in buckets]
     joint = joint_bucket_draws(   # the buckets the headline counts: those with a prediction
         [ps if np.all(np.isfinite(pt)) else None for ps, pt in zip(pieces, point)],
-        distance, leverage, np.random.default_rng(seeds[2]))
+        reach, leverage, np.random.default_rng(seeds[2]))
     overall = headline(
         sizes, *zip(*point),
         per_problem=_per_problem_at_target(fits, weighing or scores, local, target_compute),
