@@ -103,6 +103,8 @@ def test_not_toml_not_utf8_and_missing(write, tmp_path):
     ("task_id,n,c\nT/0,0,0\n", r"x.csv:2: n must be a whole number >= 1, found 0"),
     ("task_id,n,c\nT/0,10,-1\n", r"x.csv:2: c must be a whole number >= 0, found -1"),
     ("task_id,n,c\nT/0,10,2.5\n", r"x.csv:2: c must be a whole number"),
+    ("task_id,n,c\nT/0,10.0,2\nT/1,,3\n", r"x.csv:3: n must be a whole number >= 1, found ''"),
+    ("task_id,n,c\nT/0,nan,2\n", r"x.csv:2: n must be a whole number >= 1, found 'nan'"),
     ("task_id,n\nT/0,10\n", r"x.csv:1: missing column 'c'"),
     ("", r"x.csv:1: expected a header task_id,n,c, found an empty file"),
     ("task_id,n,c\n", r"x.csv: expected at least one row of counts, found none"),
@@ -119,6 +121,15 @@ def test_counts_errors_name_file_and_line(write, content, match):
 def test_counts_extra_columns_are_ignored(write):
     frame = read_counts(write("x.csv", "model,task_id,c,n\nm,T/0,3,10\n"))
     assert frame.to_dict("records") == [{"task_id": "T/0", "n": 10, "c": 3}]
+
+
+def test_counts_written_as_whole_floats_are_read(write):
+    """pandas writes an integer column with a gap as floats (``10.0``): whole ones are read
+    as the numbers they are, so the error names the gap, not the first float."""
+    frame = read_counts(write("x.csv", "task_id,n,c\nT/0,10.0,3.0\nT/1,12,0.0\n"))
+    assert frame.to_dict("records") == [{"task_id": "T/0", "n": 10, "c": 3},
+                                        {"task_id": "T/1", "n": 12, "c": 0}]
+    assert str(frame["n"].dtype) == "int64"
 
 
 def test_ladder_model_missing_problems_is_an_error(ladder_dir):

@@ -16,11 +16,19 @@ COUNT_COLUMNS = ("task_id", "n", "c")
 
 
 def _whole(path, line, name, text, minimum) -> int:
+    """``text`` as an int; a whole number written as a float (``13.0``, as pandas writes
+    an integer column that has a gap) is read as one."""
     try:
         value = int(text.strip())
     except ValueError:
-        raise InputError(f"{name} must be a whole number >= {minimum}, found {text!r}",
-                         path=path, line=line) from None
+        try:
+            number = float(text.strip())
+        except ValueError:
+            number = float("nan")
+        if not number.is_integer():
+            raise InputError(f"{name} must be a whole number >= {minimum}, found {text!r}",
+                             path=path, line=line) from None
+        value = int(number)
     if value < minimum:
         raise InputError(f"{name} must be a whole number >= {minimum}, found {value}",
                          path=path, line=line)
