@@ -673,7 +673,8 @@ def test_scales_round_trip():
 @st.composite
 def ladders(draw):
     """Random and adversarial ladders: saturated, never-solved, tiny n, huge scatter,
-    losses or none, 3 to 6 models."""
+    losses or none, 3 to 6 models; the target 0.1-2 decades above the largest, or (one in
+    five) below the smallest."""
     m = draw(st.integers(3, 6))
     p = draw(st.integers(24, 40))
     n = draw(st.sampled_from([1, 2, 5, 20, 200]))
@@ -699,7 +700,9 @@ def ladders(draw):
     rows = [{"model": f"m{i}", "task_id": f"T/{j}", "n": n, "c": int(c[i, j])}
             for i in range(m) for j in range(p)]
     models = [(f"m{i}", float(10 ** compute[i]), losses[i]) for i in range(m)]
-    return pd.DataFrame(rows), models, float(10 ** (compute[-1] + draw(st.floats(0.1, 2))))
+    target = (compute[-1] + draw(st.floats(0.1, 2)) if draw(st.integers(0, 4)) else
+              compute[0] - draw(st.floats(0.1, 2)))   # a forecast, or now and then a backcast
+    return pd.DataFrame(rows), models, float(10 ** target)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -732,9 +735,14 @@ def test_every_interval_is_an_interval_on_any_ladder(ladder):
                         floor = min(floor, neg_log["predicted"])
                     assert neg_log[mine] >= floor * (1 - 1e-12), (mine, rate, neg_log)
         _assert_report_law_intervals(b, target_compute)
-    for k, v in out["overall"]["pass_at_k"].items():   # the headline, from the joint predictive
-        if v is not None:
+    before = None
+    for k, v in sorted(out["overall"]["pass_at_k"].items(), key=lambda kv: int(kv[0])):
+        if v is not None:   # the headline: an interval, and pass@k rises with k
             assert 0.0 <= v["lower"] <= v["predicted"] <= v["upper"] <= 1.0, (k, v)
+            if before is not None:
+                assert all(v[f] >= before[f] for f in ("lower", "predicted", "upper")), \
+                    (k, v, before)
+            before = v
 
 
 def _assert_report_law_intervals(bucket: dict, target_compute: float):
