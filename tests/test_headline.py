@@ -3,6 +3,7 @@ score against the measured target."""
 
 import numpy as np
 import pytest
+from scipy import optimize, stats
 
 from capability.prediction.calibrate import averaged_interval
 from capability.prediction.headline import (
@@ -11,6 +12,7 @@ from capability.prediction.headline import (
     joint_bucket_draws,
     shift_to_mean,
 )
+from capability.prediction.law_error import SHARE_NODES, with_share_prior
 from capability.prediction.predict import PredictionSettings, predict
 from capability.records.score import score_prediction
 from capability.simulation.simulate import simulate_ladder
@@ -101,6 +103,56 @@ def test_pass_at_k_bounds_carry_the_within_bucket_shape():
             assert v["lower"] <= v["predicted"] <= v["upper"]
             held[k] += v["lower"] <= float(np.mean(1 - (1 - p) ** int(k))) <= v["upper"]
     assert held["10"] >= 5 and held["100"] >= 4, held
+
+
+def test_a_common_share_the_backtests_cannot_read_stays_at_its_prior():
+    """A law-error posterior without a common share (the fallback rule's; one held model's)
+    is spread over ``rho``'s nodes by their equal prior weights, each cell's mass kept; one
+    with a share is left as it is. Two buckets' headline is then the mixture over ``rho``
+    of ``N(0, sigma^2 (rho + (1 - rho) / 2))``: wider than with ``rho = 0``."""
+    post = (np.array([0.01, 0.03]), np.array([0.25, 0.75]), np.array([0.1, 0.2]))
+    spread = with_share_prior(post)
+    assert len(spread) == 5 and spread[0].size == 2 * SHARE_NODES.size
+    for i, sigma in enumerate(post[0]):
+        cell = spread[0] == sigma
+        assert spread[1][cell].sum() == pytest.approx(post[1][i])
+        assert np.all(spread[2][cell] == post[2][i]) and np.all(spread[3][cell] == 0)
+        assert sorted(spread[4][cell]) == list(SHARE_NODES)
+    assert with_share_prior(spread) is spread
+
+    def width(p, buckets):
+        piece = JointPiece("a", 1.0, 0.5, np.empty(0), np.empty(0), p)
+        draws = joint_bucket_draws([[piece]] * buckets, 1.0, 1.0, np.random.default_rng(0),
+                                   n_draws=100_000)
+        return np.diff(np.quantile(draws.mean(1), [0.05, 0.95]))[0]
+
+    one_node = (np.array([0.02]), np.array([1.0]))
+    single = width(one_node, 1)
+    scales = np.sqrt(SHARE_NODES + (1 - SHARE_NODES) / 2)
+    q = optimize.brentq(lambda x: np.mean(stats.norm.cdf(x / scales)) - 0.95, 0.1, 10)
+    assert width(with_share_prior(one_node), 2) / single == pytest.approx(
+        q / stats.norm.ppf(0.95), rel=0.03)
+    assert width(one_node, 2) / single == pytest.approx(1 / np.sqrt(2), rel=0.03)
+
+
+def test_a_three_model_ladders_headline_leaves_the_common_share_at_its_prior(monkeypatch):
+    """Three models leave no rolling backtest to read the common share from: the headline's
+    pass@1 takes it at its prior, wider than where each bucket's law error is its own."""
+    import capability.prediction.predict as predict_module
+
+    sim = simulate_ladder(seed=3, ratios=(100, 30, 10))
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    models = [(m, c, None) for m, c in sim.models]
+
+    def headline_width():
+        pred = predict(counts, models, target=sim.target, target_compute=sim.target_compute,
+                       settings=PredictionSettings(n_resamples=30, k=(1,)))
+        one = pred.to_dict()["overall"]["pass_at_k"]["1"]
+        return one["upper"] - one["lower"]
+
+    at_prior = headline_width()
+    monkeypatch.setattr(predict_module, "with_share_prior", lambda post: post)
+    assert at_prior > 1.2 * headline_width()
 
 
 def _angular_draws(centre: float, sd: float, size: int, seed: int) -> np.ndarray:

@@ -9,8 +9,9 @@ with what it shares across buckets shared: a law's draw (one draw of every probl
 parameters), the prior mean's uncertainty that the per-problem laws' draws leave out
 (:attr:`capability.laws.base.LawFit.mean_pass_rate_shared`), the law-error posterior's
 node, the models' offsets and the bend, and the share of the law error common to the
-buckets that the backtests show (``rho``, :mod:`capability.prediction.law_error`); the
-rest of each bucket's law error is its own.
+buckets that the backtests show (``rho``, :mod:`capability.prediction.law_error`; its
+prior where they cannot show it, as a ladder of three or four models: the piece's
+posterior carries it); the rest of each bucket's law error is its own.
 Without those pieces (a prediction assembled by hand) the bounds are the weighted sums of
 the buckets' bounds: exact if the buckets err together, conservative otherwise.
 

@@ -37,6 +37,7 @@ from capability.prediction.law_error import (
     BEND_SCALE,
     EXACT_PRIOR,
     no_error_probability,
+    with_share_prior,
 )
 from capability.prediction.offsets import (
     bucket_slopes,
@@ -556,7 +557,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                                             (betas, leverage))
                 if q == "mean_pass_rate":
                     pieces[b - 1] = [JointPiece(law, w, est, draws, _shared(fits[law], b - 1),
-                                                post, beta)
+                                                with_share_prior(post), beta)
                                      for law, (w, est, draws, post), beta
                                      in zip(used, comps, betas)]
         elif law_name is not None:
@@ -589,8 +590,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                     pieces[b - 1] = [JointPiece(
                         law_name, 1.0, float(fit.mean_pass_rate[b - 1]), draws,
                         _shared(fit, b - 1),
-                        post if post is not None else
-                        fallback_posterior(widen * sc.sigma[q], sc.dof),
+                        with_share_prior(post if post is not None else
+                                         fallback_posterior(widen * sc.sigma[q], sc.dof)),
                         slope_of(law_name, q, b - 1) if post is not None else 0.0)]
         if ests:
             ests["neg_log_pass_rate"] = _consistent_neg_log(ests["neg_log_pass_rate"],
