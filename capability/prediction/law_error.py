@@ -289,10 +289,7 @@ def law_error_posterior(steps, law: str, q: str, scale: float, taus=None, cells=
         return (sig, w, tau, kap), z, blocks      # rho = 0 (:func:`posterior_shares`)
     # The cells (sigma, tau, kappa) weigh as without a common share; rho is read given
     # each cell (a cut: it does not move them).
-    cond = _share_conditional(blocks, sig, tau, kap)             # (cells, rho)
-    n = SHARE_NODES.size
-    return (np.repeat(sig, n), (w[:, None] * cond).ravel(), np.repeat(tau, n),
-            np.repeat(kap, n), np.tile(SHARE_NODES, sig.size)), z, blocks
+    return _over_shares(sig, w, tau, kap, _share_conditional(blocks, sig, tau, kap)), z, blocks
 
 
 def no_error_probability(post) -> float:
@@ -366,7 +363,16 @@ def with_share_prior(post) -> tuple:
     prior, not at 0, which would count on the buckets' law errors to cancel."""
     if len(post) > 4:
         return post
+    sig = np.asarray(post[0], float)
+    return _over_shares(sig, np.asarray(post[1], float), posterior_spreads(post),
+                        posterior_bends(post), np.full((sig.size, SHARE_NODES.size),
+                                                       1.0 / SHARE_NODES.size))
+
+
+def _over_shares(sig, w, tau, kap, cond) -> tuple:
+    """The cells ``(sigma, tau, kappa)`` with weights ``w``, each spread over
+    :data:`SHARE_NODES` by ``cond`` (``(cells, rho)``, rows summing to 1):
+    ``(sigma, weights, tau, kappa, rho)``, flat."""
     n = SHARE_NODES.size
-    sig, w = np.asarray(post[0], float), np.asarray(post[1], float)
-    return (np.repeat(sig, n), np.repeat(w / n, n), np.repeat(posterior_spreads(post), n),
-            np.repeat(posterior_bends(post), n), np.tile(SHARE_NODES, sig.size))
+    return (np.repeat(sig, n), (w[:, None] * cond).ravel(), np.repeat(tau, n),
+            np.repeat(kap, n), np.tile(SHARE_NODES, sig.size))
