@@ -41,7 +41,11 @@ def test_top_level_exports_and_frames():
 
 @pytest.mark.parametrize("change, match", [
     (lambda c: c.rename(columns={"c": "passed"}), "missing c"),
-    (lambda c: c.assign(n=c["n"].astype(float)), "whole numbers in column 'n'"),
+    (lambda c: c.assign(n=c["n"] + 0.5), r"whole numbers in column 'n', found 200\.5 for "
+     r"model 'm1', task 'HumanEval/0'"),
+    (lambda c: c.assign(c=c["c"].where(c["task_id"] != "HumanEval/7")),
+     r"whole numbers in column 'c', found nan for model 'm1', task 'HumanEval/7'"),
+    (lambda c: c.assign(c=c["c"] > 0), "whole numbers in column 'c', found dtype bool"),
     (lambda c: c.assign(c=c["n"] + 1), "0 <= c <= n"),
     (lambda c: c[~((c["model"] == "m2") & (c["task_id"] == "HumanEval/3"))],
      r"cover different tasks \('m2' lacks 1 task\(s\) that 'm1' has \(HumanEval/3\)\)"),
@@ -55,6 +59,18 @@ def test_bad_frames_raise_input_error_naming_what_was_expected(change, match):
     sim, counts, models = _ladder()
     with pytest.raises(capability.InputError, match=match):
         capability.predict(change(counts), models, target="t", target_compute=1e24)
+
+
+def test_whole_numbers_stored_as_floats_are_read_as_counts():
+    """A counts column that went through a float (a merge that left gaps, a CSV read by
+    pandas) predicts what its integers do."""
+    sim, counts, models = _ladder()
+    settings = capability.PredictionSettings(n_resamples=20, law="power")
+    kw = dict(target=sim.target, target_compute=sim.target_compute, settings=settings)
+    as_int = capability.predict(counts, models, **kw).to_frame()
+    as_float = capability.predict(counts.astype({"n": float, "c": "float32"}), models,
+                                  **kw).to_frame()
+    pd.testing.assert_frame_equal(as_int, as_float)
 
 
 def test_bad_models_raise_input_error():

@@ -198,6 +198,18 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     html = (run / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3  # buckets, rolling backtests, loss
     assert "http://" not in html and "https://" not in html
+    # A bucket the report's law cannot fit (every ladder point at -E[log p] = 0, as in
+    # EvalPerf's easiest) still shows its prediction, by the law it uses, and measurement.
+    from capability.reports.plots import bucket_figure
+    score = json.loads((run / "score.json").read_text())
+    pred["buckets"][0].update(alpha=None, k=None, report_law=None)
+    panel = bucket_figure(pred, score).axes[0]
+    text = " ".join(t.get_text() for t in panel.texts)
+    mp, measured = pred["buckets"][0]["mean_pass_rate"], score["buckets"][0]["mean_pass_rate"]
+    assert "the report's law: no fit" in text and f"({pred['buckets'][0]['law']})" in text
+    assert (f"{mp['predicted']:.3f}, 90% interval [{mp['lower']:.3f}, {mp['upper']:.3f}]"
+            in text)
+    assert f"measured: {measured['actual']:.3f}" in text
 
 
 def test_run_with_common_problems_leaves_out_what_a_model_lacks(sim, tmp_path, capsys):

@@ -35,10 +35,34 @@ def check_settings(s: PredictionSettings) -> None:
                          key="--min-below")
 
 
-def check_counts_frame(counts, models) -> None:
+def _whole_column(counts: pd.DataFrame, col: str) -> pd.Series:
+    """Column ``col`` as int64: integer dtypes as they are, floats (and objects) whose every
+    value is a finite whole number (``13.0``, as pandas stores an integer column that had a
+    gap) converted; otherwise :class:`InputError` naming the first row that is not."""
+    values = counts[col]
+    if pd.api.types.is_integer_dtype(values) and not values.isna().any():
+        return values.astype(np.int64)
+    if pd.api.types.is_bool_dtype(values):
+        raise InputError(f"expected whole numbers in column {col!r}, found dtype bool",
+                         key="counts")
+    number = pd.to_numeric(values, errors="coerce").astype(float)
+    bad = ~(np.isfinite(number) & (number == np.round(number)))
+    if bad.any():
+        row = counts[bad.to_numpy()].iloc[0]
+        shown = repr(row[col]) if isinstance(row[col], str) else str(row[col])
+        raise InputError(f"expected whole numbers in column {col!r}, found {shown} "
+                         f"for model {row['model']!r}, task {row['task_id']!r}",
+                         key="counts")
+    return number.astype(np.int64)
+
+
+def check_counts_frame(counts, models) -> pd.DataFrame:
     """Validate ``predict``'s inputs at the boundary (a long counts DataFrame and the
     ``(name, compute, loss)`` list), raising :class:`InputError` that names what was
-    expected and what was found."""
+    expected and what was found.
+
+    Returns the counts with ``n`` and ``c`` as int64 (as scikit-learn's ``check_array``
+    returns its converted array): whole numbers stored as floats are accepted."""
     if not isinstance(counts, pd.DataFrame):
         raise InputError(f"expected a pandas DataFrame with columns model, task_id, n, c; "
                          f"found {type(counts).__name__}", key="counts")
@@ -47,10 +71,7 @@ def check_counts_frame(counts, models) -> None:
         raise InputError(f"expected columns model, task_id, n, c; found "
                          f"{', '.join(map(str, counts.columns)) or 'none'} (missing "
                          f"{', '.join(missing)})", key="counts")
-    for col in ("n", "c"):
-        if not pd.api.types.is_integer_dtype(counts[col]):
-            raise InputError(f"expected whole numbers in column {col!r}, found dtype "
-                             f"{counts[col].dtype}", key="counts")
+    counts = counts.assign(**{col: _whole_column(counts, col) for col in ("n", "c")})
     bad = counts[(counts["n"] < 1) | (counts["c"] < 0) | (counts["c"] > counts["n"])]
     if len(bad):
         row = bad.iloc[0]
@@ -95,6 +116,7 @@ def check_counts_frame(counts, models) -> None:
                              f"({'; '.join(parts)}); every ladder model must cover the same "
                              "task ids: keep the tasks every model has, or sample the "
                              "missing ones", key="counts")
+    return counts
 
 
 def _first_few(ids, shown: int = 3) -> str:

@@ -280,7 +280,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     sets their intervals.
     """
     check_settings(settings)
-    check_counts_frame(counts, models)
+    counts = check_counts_frame(counts, models)
     if not (np.isfinite(target_compute) and target_compute > 0):
         raise InputError(f"expected the target's compute > 0 FLOPs, found {target_compute}",
                          key="target_compute")

@@ -30,7 +30,8 @@ def bucket_figure(prediction: dict, score: dict | None = None):
     model average, or the chosen law's) with its calibrated interval and, when scored,
     the target's measured value with its own interval -- the two side by side (x = 0.8 and
     1.25), so neither hides the other. A log y axis where a panel's values span more than
-    a decade."""
+    a decade. A bucket the report's law cannot fit (every ladder model's mean ``-log p``
+    at 0) gets its prediction and measurement as text."""
     plt = _pyplot()
     buckets = prediction["buckets"]
     cols = min(3, max(1, len(buckets)))
@@ -41,9 +42,8 @@ def bucket_figure(prediction: dict, score: dict | None = None):
     level = prediction["level"]
     z = float(stats.norm.ppf(0.5 + level / 2))
     pooled = (prediction.get("settings") or {}).get("pool_slopes", False)
-    actual = {}
-    if score is not None:
-        actual = {b["bucket"]: b["neg_log_pass_rate"] for b in score["buckets"]}
+    score_of = {} if score is None else {b["bucket"]: b for b in score["buckets"]}
+    actual = {k: b["neg_log_pass_rate"] for k, b in score_of.items()}
     for ax, b in zip(axes.flat, buckets):
         ax.set_xscale("log")
         ax.set_title(f"bucket {b['bucket']} ({b['n_problems']} problems)", fontsize=10)
@@ -51,8 +51,11 @@ def bucket_figure(prediction: dict, score: dict | None = None):
         ax.set_xlabel("compute / target compute (log scale)")
         ax.set_ylabel("mean -log(pass rate)")
         if b.get("alpha") is None:
-            ax.text(0.5, 0.5, b.get("note") or "no fit", ha="center", va="center",
-                    transform=ax.transAxes, fontsize=9, wrap=True)
+            ax.text(0.5, 0.5, _unfitted_text(b, score_of.get(b["bucket"]), level),
+                    ha="center", va="center", transform=ax.transAxes, fontsize=8.5,
+                    wrap=True)
+            ax.set(xticks=[], yticks=[], xlabel="", ylabel="")
+            ax.minorticks_off()
             continue
         pts = b["ladder_points"]
         x = np.array([p["compute"] for p in pts]) / c_t
@@ -106,6 +109,26 @@ def bucket_figure(prediction: dict, score: dict | None = None):
     fig.suptitle(f"Capability prediction for model {prediction['target']!r} "
                  f"({prediction['target_compute']:.3g} FLOPs)", fontsize=12)
     return fig
+
+
+def _unfitted_text(b: dict, scored: dict | None, level: float) -> str:
+    """A panel's text where the report's law has no fit (no problems, or no ladder model
+    with a bucket mean ``-log p`` above 0): why, and the bucket's prediction (by the law it
+    does use) and measurement, which a figure on a log scale of ``-log p`` cannot show."""
+    if not b.get("n_problems"):
+        return b.get("note") or "empty bucket"
+    lines = ["the report's law: no fit", "(no ladder model's -E[log p] is above 0)"]
+    pred = b.get("mean_pass_rate") or {}
+    if pred.get("predicted") is not None:
+        lines.append(f"predicted mean pass rate ({b.get('law')}):")
+        lines.append(f"{pred['predicted']:.3f}" + ("" if pred.get("lower") is None else
+                     f", {level:.0%} interval [{pred['lower']:.3f}, {pred['upper']:.3f}]"))
+    elif b.get("note"):
+        lines.append(b["note"])
+    meas = (scored or {}).get("mean_pass_rate") or {}
+    if meas.get("actual") is not None:
+        lines.append(f"measured: {meas['actual']:.3f}")
+    return "\n".join(lines)
 
 
 def _sci(x: float) -> str:
