@@ -706,11 +706,12 @@ def _score(args: argparse.Namespace) -> None:
     from capability.records.registry import SHORT_ID
     from capability.reports.table import format_score
 
-    sid, result = score_registered(args.ref, args.target, registry=args.registry,
-                                   out_dir=args.out, execution=_execution(args))
+    sid, result, out = score_registered(args.ref, args.target, registry=args.registry,
+                                        out_dir=args.out, execution=_execution(args))
     print(format_score(result), flush=True)
     print(f"registered score {sid} (short {sid[:SHORT_ID]}) for prediction "
-          f"{result['prediction_id'][:SHORT_ID]}", file=sys.stderr)
+          f"{result['prediction_id'][:SHORT_ID]}; wrote {out / 'score.json'} and "
+          f"{out / 'score.csv'}", file=sys.stderr)
 
 
 def _backtest(args: argparse.Namespace) -> None:

@@ -81,7 +81,7 @@ def run_demo(out_dir: str | Path, *, seed: int = 0, n: int = 50, loop_rate: floa
         echo(f"sampling the target {sim.target} ...")
         target = load_ladder(ladder_path).target
         samples, _ = sample_ladder_model(target, problems, run_dir, execution)
-        sid, score = score_registered(str(run_dir), samples, registry=None, out_dir=run_dir,
+        sid, score, _ = score_registered(str(run_dir), samples, registry=None, out_dir=run_dir,
                                       execution=execution)
         echo(format_score(score))
     ladder_path = _ladder_after_demo(sim, out / "sim", run_dir)

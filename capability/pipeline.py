@@ -268,12 +268,13 @@ def target_counts(path: Path, problems_source, out_dir: Path,
 
 
 def score_registered(ref: str, target_file: Path, *, registry: Path | None,
-                     out_dir: Path | None, execution: ExecutionOptions) -> tuple[str, dict]:
+                     out_dir: Path | None,
+                     execution: ExecutionOptions) -> tuple[str, dict, Path]:
     """``capability score``: find the prediction record (an id, or a run directory with
     ``registration.json``), measure the target on its buckets, register the score record
     linked to it and write ``score.json`` and ``score.csv`` (one row per bucket,
     :func:`~capability.records.score.score_frame`) into ``out_dir`` (default: the run
-    directory)."""
+    directory); return the score's id, the score and that directory."""
     from capability.records.score import score_frame, score_prediction
 
     ref_path = Path(ref)
@@ -299,7 +300,7 @@ def score_registered(ref: str, target_file: Path, *, registry: Path | None,
     result = {"id": sid, "prediction_id": pid, **score}
     write_json_atomic(out / "score.json", result)
     write_csv_atomic(out / "score.csv", score_frame(result))
-    return sid, result
+    return sid, result, out
 
 
 def _problems_of(prediction: dict):

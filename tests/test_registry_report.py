@@ -112,8 +112,9 @@ def test_score_measures_exactly_the_registered_buckets(sim, tmp_path, capsys):
     assert _run(sim, run, "--register") == 0
     capsys.readouterr()
     assert main(["score", str(run), "--target", str(sim / "counts" / "target.csv")]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "overall: mean |relative error|" in out
+    assert f"wrote {run / 'score.json'} and {run / 'score.csv'}" in err
     score = json.loads((run / "score.json").read_text())
     pred = json.loads((run / "prediction.json").read_text())
     target = pd.read_csv(sim / "counts" / "target.csv").set_index("task_id")
