@@ -81,8 +81,8 @@ def run_demo(out_dir: str | Path, *, seed: int = 0, n: int = 50, loop_rate: floa
         echo(f"sampling the target {sim.target} ...")
         target = load_ladder(ladder_path).target
         samples, _ = sample_ladder_model(target, problems, run_dir, execution)
-        sid, score, _ = score_registered(str(run_dir), samples, registry=None, out_dir=run_dir,
-                                      execution=execution)
+        sid, score, _ = score_registered(str(run_dir), samples, registry=None,
+                                         out_dir=run_dir, execution=execution)
         echo(format_score(score))
     ladder_path = _ladder_after_demo(sim, out / "sim", run_dir)
     echo(f"the server is gone; {ladder_path} now reads the counts its models produced")

@@ -217,15 +217,14 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
         [b["neg_log_pass_rate"]["predicted"] for b in pred["buckets"]])
     assert set(table["level"]) == {pred["level"]}
     scored = pd.read_csv(run / "score.csv")
-    score_json = json.loads((run / "score.json").read_text())
+    score = json.loads((run / "score.json").read_text())
     assert list(scored["measured"]) == pytest.approx(
-        [b["mean_pass_rate"]["actual"] for b in score_json["buckets"]])
+        [b["mean_pass_rate"]["actual"] for b in score["buckets"]])
     assert list(scored["inside"]) == [b["mean_pass_rate"]["inside"]
-                                      for b in score_json["buckets"]]
+                                      for b in score["buckets"]]
     # A bucket the report's law cannot fit (every ladder point at -E[log p] = 0, as in
     # EvalPerf's easiest) still shows its prediction, by the law it uses, and measurement.
     from capability.reports.plots import bucket_figure
-    score = json.loads((run / "score.json").read_text())
     pred["buckets"][0].update(alpha=None, k=None, report_law=None)
     panel = bucket_figure(pred, score).axes[0]
     text = " ".join(t.get_text() for t in panel.texts)
