@@ -24,10 +24,13 @@ from capability.prediction.predict import PredictionSettings, _consistent_neg_lo
 from capability.prediction.rolling import RollingStep
 from capability.prediction.scales import SCALES
 from capability.prediction.selection import (
+    OCCAM_LEVEL,
+    OCCAM_WINDOW,
     LawScore,
     _occam_window,
     average_weights,
     fallback_widening,
+    occam_window,
 )
 from capability.reports.table import law_label
 from capability.simulation.simulate import bucket_truth, simulate_ladder
@@ -513,6 +516,50 @@ def test_occam_window_keeps_only_laws_near_the_most_accurate():
     none = _occam_window({"a": score("a", 1.0, 0.0), "b": score("b", 1.2, 0.0),
                           "wide": score("wide", 3.0, 1.0)})
     assert {k: v.weight for k, v in none.items()} == {"a": 1.0, "b": 0.0, "wide": 0.0}
+
+
+def test_occams_window_is_wider_where_the_backtests_hold_one_model():
+    """Where the backtests hold one model, the window is the F(n, n) quantile of two mean
+    squares of its n bucket errors (4.28 for six buckets), however many origins hold it;
+    with two held models or more, or none, OCCAM_WINDOW."""
+    from types import SimpleNamespace
+
+    def steps(*held):
+        return [SimpleNamespace(held=h) for h in held]
+
+    one = occam_window(steps("m4"), 6)
+    assert one == pytest.approx(stats.f.ppf(OCCAM_LEVEL, 6, 6)) and 4.2 < one < 4.3
+    assert occam_window(steps("m4", "m4"), 6) == one            # one model, two origins
+    assert occam_window(steps("m3"), 2) == pytest.approx(stats.f.ppf(OCCAM_LEVEL, 2, 2))
+    assert occam_window(steps("m4", "m5", "m5"), 6) == OCCAM_WINDOW
+    assert occam_window([], 6) == OCCAM_WINDOW
+    # A law at twice the best's error: out at the fixed width, in at one held model's.
+    def score(law, mse, weight):
+        return LawScore(law=law, steps=1, mse_per_decade=np.zeros(6), mse_all=mse,
+                        mean_abs_error_pp=0.0, sigma={}, dof=6.0, calibrated=True,
+                        log_evidence=0.0, weight=weight)
+
+    scores = {"a": score("a", 1.0, 0.7), "b": score("b", 2.0, 0.3)}
+    assert _occam_window(scores)["b"].weight == 0.0
+    assert _occam_window(scores, window=one)["b"].weight == pytest.approx(0.3)
+
+
+def test_one_held_model_keeps_the_laws_it_cannot_tell_apart():
+    """Four clean models at 1000 samples (seed 7): one held model's six errors favour the
+    logistic law, the per-problem power law's errors at the held model 1.8x as large; the
+    window, sized for six measurements, keeps it (and the prediction says how wide)."""
+    sim = simulate_ladder(seed=7, kind="clean", n_samples=1000, ratios=(24, 12, 6, 3))
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    pred = predict(counts, [(m, c, sim.losses[m]) for m, c in sim.models],
+                   target=sim.target, target_compute=sim.target_compute,
+                   settings=PredictionSettings(seed=7, n_resamples=200))
+    sel = pred.selection
+    assert sel["occam_window"] == pytest.approx(stats.f.ppf(OCCAM_LEVEL, 6, 6))
+    mse = {law: sc["mse_per_decade_angular"] for law, sc in sel["scores"].items()}
+    assert mse["problem_power"] > OCCAM_WINDOW * mse["logistic"]
+    assert pred.buckets[0].weights.get("problem_power", 0.0) > 0
+    assert "within 4.28x the smallest (Occam's window, 1 held model x 6 buckets)" in \
+        pred.buckets[0].law_reason
 
 
 def test_a_baseline_joins_occams_window_but_does_not_set_it():

@@ -52,12 +52,12 @@ from capability.prediction.rolling import backtest_pairs, rolling_backtests
 from capability.prediction.scales import SCALES
 from capability.prediction.selection import (
     CENSORED_INPUT,
-    OCCAM_WINDOW,
     average_weights,
     bend_readable,
     choose_laws,
     excluded_laws,
     fallback_widening,
+    occam_window,
     score_laws,
     with_offsets,
 )
@@ -400,6 +400,10 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     # The scores the laws are averaged by (the rolling backtests', else a short one's), and
     # per bucket the averaging weights (none with a forced law: that law alone).
     weighing = scores if steps else short_scores
+    window = occam_window(steps or short_steps, len(local))
+    held = len({s.held for s in steps or short_steps})
+    window_why = (f"{held} held model{'s' * (held != 1)} x {len(local)} buckets"
+                  if held else "no backtests")
     # A bucket with a cell no sample solved: the laws fitted to its -log p means, which that
     # cell caps, are not averaged there (CENSORED_INPUT).
     censored = [bool(np.any(c_in[:, idx] == 0)) for idx in local]
@@ -521,7 +525,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
             kind = ("rolling-backtest error" if steps else "short-backtest error (each "
                     "model predicted from the two below it)")
             reason = (f"model average of the candidate laws whose {kind} is within "
-                      f"{OCCAM_WINDOW:g}x the smallest (Occam's window), weighted by the "
+                      f"{window:.3g}x the smallest (Occam's window, {window_why}), weighted "
+                      "by the "
                       "evidence of their backtests (marginal likelihood of the errors): " +
                       ", ".join(f"{law} {w:.2f}" for law, w in list(weights.items())[:4]) +
                       (", ..." if len(weights) > 4 else ""))
@@ -604,6 +609,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                                         candidates=cands, note=note, weights=weights))
     selection = {
         "mode": settings.law, "distance_decades": distance, "reach_decades": reach,
+        "occam_window": window,
         "candidates": list(laws),
         "scores": {name: sc.to_dict() for name, sc in scores.items()},
         "backtests": [_step_dict(st) for st in steps],
