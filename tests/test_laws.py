@@ -558,7 +558,8 @@ def test_one_held_model_keeps_the_laws_it_cannot_tell_apart():
     mse = {law: sc["mse_per_decade_angular"] for law, sc in sel["scores"].items()}
     assert mse["problem_power"] > OCCAM_WINDOW * mse["logistic"]
     assert pred.buckets[0].weights.get("problem_power", 0.0) > 0
-    assert "within 4.28x the smallest (Occam's window, 1 held model x 6 buckets)" in \
+    assert ("within 4.28x the smallest (Occam's window, the F quantile for one held "
+            "model's 6 bucket errors)") in \
         pred.buckets[0].law_reason
 
 

@@ -52,6 +52,7 @@ from capability.prediction.rolling import backtest_pairs, rolling_backtests
 from capability.prediction.scales import SCALES
 from capability.prediction.selection import (
     CENSORED_INPUT,
+    OCCAM_WINDOW,
     average_weights,
     bend_readable,
     choose_laws,
@@ -401,9 +402,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     # per bucket the averaging weights (none with a forced law: that law alone).
     weighing = scores if steps else short_scores
     window = occam_window(steps or short_steps, len(local))
-    held = len({s.held for s in steps or short_steps})
-    window_why = (f"{held} held model{'s' * (held != 1)} x {len(local)} buckets"
-                  if held else "no backtests")
+    window_why = (f", the F quantile for one held model's {len(local)} bucket errors"
+                  if window > OCCAM_WINDOW else "")
     # A bucket with a cell no sample solved: the laws fitted to its -log p means, which that
     # cell caps, are not averaged there (CENSORED_INPUT).
     censored = [bool(np.any(c_in[:, idx] == 0)) for idx in local]
@@ -525,7 +525,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
             kind = ("rolling-backtest error" if steps else "short-backtest error (each "
                     "model predicted from the two below it)")
             reason = (f"model average of the candidate laws whose {kind} is within "
-                      f"{window:.3g}x the smallest (Occam's window, {window_why}), weighted "
+                      f"{window:.3g}x the smallest (Occam's window{window_why}), weighted "
                       "by the "
                       "evidence of their backtests (marginal likelihood of the errors): " +
                       ", ".join(f"{law} {w:.2f}" for law, w in list(weights.items())[:4]) +
