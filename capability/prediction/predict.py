@@ -526,8 +526,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                     "model predicted from the two below it)")
             reason = (f"model average of the candidate laws whose {kind} is within "
                       f"{window:.3g}x the smallest (Occam's window{window_why}), weighted "
-                      "by the "
-                      "evidence of their backtests (marginal likelihood of the errors): " +
+                      "by the evidence of their backtests (marginal likelihood of the "
+                      "errors): " +
                       ", ".join(f"{law} {w:.2f}" for law, w in list(weights.items())[:4]) +
                       (", ..." if len(weights) > 4 else ""))
             left = [law for law in average_weights(weighing, estimates, b - 1)
