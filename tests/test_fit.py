@@ -48,6 +48,28 @@ def test_fit_bucket_law_recovers_law_with_many_samples():
     assert law.neg_log_pass_rate.confidence_level == 0.9
 
 
+def test_fit_bucket_law_shares_the_bucket_by_the_cells_that_measured_each_problem():
+    """Each problem's share of the bucket's ``-log p`` at the target comes from the cells
+    that measured it: ten samples per problem on the three small models (hard problems at
+    ``c = 0``, read as ``H_10``), 200 and 2000 on the two large ones. The inverse-variance
+    line through the origin recovers each problem's ``a_i / mean(a)`` to a few percent; the
+    unweighted ratio ``sum_m y_im / sum_m r_m`` it replaced erred by 0.19-0.23 here, the
+    small models' capped readings flattening the hard problems' shares."""
+    from scipy import stats
+
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        a = np.exp(rng.normal(np.log(0.6), 0.8, size=25))
+        p = np.exp(-a[None, :] * (COMPUTE[:, None] / TARGET) ** (-0.3))
+        n = np.repeat(np.array([10, 10, 10, 200, 2000])[:, None], a.size, axis=1)
+        law = fit_bucket_law(n, rng.binomial(n, p), COMPUTE, target_compute=TARGET, rng=0,
+                             n_resamples=0)
+        share, truth = law.per_problem / law.per_problem.mean(), a / a.mean()
+        assert np.abs(share - truth).mean() < 0.08
+        assert stats.spearmanr(share, truth)[0] > 0.99
+        assert law.per_problem.mean() == pytest.approx(law.neg_log_pass_rate.estimate)
+
+
 def test_fit_bucket_law_interval_widens_with_level_and_is_reproducible():
     rng = np.random.default_rng(5)
     a = rng.uniform(0.05, 0.5, size=15)

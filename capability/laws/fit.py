@@ -162,7 +162,8 @@ class BucketLaw:
 def _bucket_points(n, c, estimator):
     """Bucket means of the per-problem ``-log p`` estimates and their variances.
 
-    ``n``, ``c`` have shape ``(..., M, B)``; returns ``(y_cells, ybar, var_ybar, w_log)``."""
+    ``n``, ``c`` have shape ``(..., M, B)``; returns ``(y_cells, ybar, var_ybar, w_log,
+    var_cells)``."""
     est = neg_log_pass_rate(n, c, estimator=estimator)
     y = est.estimate
     b = y.shape[-1]
@@ -170,13 +171,20 @@ def _bucket_points(n, c, estimator):
     var = est.variance.sum(-1) / b**2
     with np.errstate(divide="ignore", invalid="ignore"):
         w_log = np.where(ybar > 0, ybar**2 / var, 0.0)  # inverse variance of log(ybar)
-    return y, ybar, var, w_log
+    return y, ybar, var, w_log, est.variance
 
 
-def _per_problem_at_target(y, ratio, value_at_target):
-    """Each problem's ``-log p`` at the target: ``a_i = sum_m y_im / sum_m r_m`` with
-    ``r_m = (C_m / C_T)^(-k)``, rescaled so that ``mean_i a_i`` equals the bucket's law."""
-    a = y.sum(-2) / ratio.sum(-1)[..., None]
+def _per_problem_at_target(y, v, ratio, value_at_target):
+    """Each problem's ``-log p`` at the target: the weighted least-squares line through the
+    origin, ``a_i = sum_m w_im r_m y_im / sum_m w_im r_m^2`` with ``r_m = (C_m / C_T)^(-k)``
+    and ``w_im = 1 / Var(yhat_im)`` (the estimator's delta-method variance), rescaled so
+    that ``mean_i a_i`` equals the bucket's law. Inverse-variance weights let the cells
+    that measured the problem (the larger models, where ``p`` is not tiny) set its share;
+    the unweighted ratio ``sum_m y_im / sum_m r_m`` let the noisiest cells, a small
+    model's ``c = 0`` read as ``H_n``, set it."""
+    w = 1.0 / np.maximum(v, 1e-12)
+    r = ratio[..., None]
+    a = (w * r * y).sum(-2) / (w * r * r).sum(-2)
     mean_a = a.mean(-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         scale = np.where(mean_a > 0, np.asarray(value_at_target)[..., None] / mean_a, 0.0)
@@ -361,9 +369,10 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
     error, so borrowing strength across buckets is where most of the gain over per-bucket
     fits comes from.
 
-    **Per problem.** ``a_i = sum_m yhat_im / sum_m (C_m/C_T)^(-k)``, rescaled so that
-    ``mean_i a_i`` is the bucket's prediction; the predicted mean pass rate is
-    ``mean_i exp(-a_i)``.
+    **Per problem.** ``a_i = sum_m w_im r_m yhat_im / sum_m w_im r_m^2``, the weighted
+    least-squares line through the origin in ``r_m = (C_m/C_T)^(-k)`` with ``w_im`` the
+    inverse variance of ``yhat_im``, rescaled so that ``mean_i a_i`` is the bucket's
+    prediction; the predicted mean pass rate is ``mean_i exp(-a_i)``.
 
     **Interval.** A parametric bootstrap over binomial sampling noise, from the fitted
     model: all counts are redrawn as ``c*_im ~ Binomial(n_im, exp(-a_i (C_m/C_T)^(-k)))``,
@@ -408,9 +417,9 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
         log_y = np.log(np.where(ybar > 0, ybar, 1.0))
         b0, b1, lam = _pooled_lines(x, log_y, w, pool_slopes)
         per_problem = []
-        for jj, (y, _, _, _) in enumerate(points):
+        for jj, (y, _, _, _, v) in enumerate(points):
             ratio = np.exp(b1[..., jj, None] * x)
-            per_problem.append(_per_problem_at_target(y, ratio, np.exp(b0[..., jj])))
+            per_problem.append(_per_problem_at_target(y, v, ratio, np.exp(b0[..., jj])))
         return points, ybar, w, b0, b1, lam, per_problem
 
     points, ybar, w, b0, b1, lam, a_list = estimate([n[:, b] for b in buckets],
