@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from scipy import optimize, special
@@ -159,11 +160,22 @@ class BucketLaw:
     band: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
 
-def _bucket_points(n, c, estimator):
+class _Points(NamedTuple):
+    """One bucket's points: per cell ``-log p`` estimates ``y`` and their variances
+    ``var_cells``; per model the bucket mean ``ybar``, its variance ``var`` and the weight
+    ``w_log`` of ``log ybar`` (leading axes broadcast; cells are ``(..., M, B)``)."""
+
+    y: np.ndarray
+    ybar: np.ndarray
+    var: np.ndarray
+    w_log: np.ndarray
+    var_cells: np.ndarray
+
+
+def _bucket_points(n, c, estimator) -> _Points:
     """Bucket means of the per-problem ``-log p`` estimates and their variances.
 
-    ``n``, ``c`` have shape ``(..., M, B)``; returns ``(y_cells, ybar, var_ybar, w_log,
-    var_cells)``."""
+    ``n``, ``c`` have shape ``(..., M, B)``."""
     est = neg_log_pass_rate(n, c, estimator=estimator)
     y = est.estimate
     b = y.shape[-1]
@@ -171,7 +183,7 @@ def _bucket_points(n, c, estimator):
     var = est.variance.sum(-1) / b**2
     with np.errstate(divide="ignore", invalid="ignore"):
         w_log = np.where(ybar > 0, ybar**2 / var, 0.0)  # inverse variance of log(ybar)
-    return y, ybar, var, w_log, est.variance
+    return _Points(y, ybar, var, w_log, est.variance)
 
 
 def _per_problem_at_target(y, v, ratio, value_at_target):
@@ -412,14 +424,15 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
     def estimate(cols_n, cols_c):
         """The whole point estimate for the live buckets; leading axes broadcast."""
         points = [_bucket_points(cols_n[j], cols_c[j], estimator) for j in live]
-        ybar = np.stack([p[1] for p in points], axis=-2)
-        w = np.stack([p[3] for p in points], axis=-2)
+        ybar = np.stack([p.ybar for p in points], axis=-2)
+        w = np.stack([p.w_log for p in points], axis=-2)
         log_y = np.log(np.where(ybar > 0, ybar, 1.0))
         b0, b1, lam = _pooled_lines(x, log_y, w, pool_slopes)
         per_problem = []
-        for jj, (y, _, _, _, v) in enumerate(points):
+        for jj, pts in enumerate(points):
             ratio = np.exp(b1[..., jj, None] * x)
-            per_problem.append(_per_problem_at_target(y, v, ratio, np.exp(b0[..., jj])))
+            per_problem.append(_per_problem_at_target(pts.y, pts.var_cells, ratio,
+                                                      np.exp(b0[..., jj])))
         return points, ybar, w, b0, b1, lam, per_problem
 
     points, ybar, w, b0, b1, lam, a_list = estimate([n[:, b] for b in buckets],
@@ -479,7 +492,7 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
             laws[j] = BucketLaw(fit=fit,
                                 neg_log_pass_rate=IntervalEstimate(value, nan_ci, level, none),
                                 mean_pass_rate=IntervalEstimate(mean_rate, nan_ci, level, none),
-                                bucket_mean=ybar[jj], bucket_variance=points[jj][2],
+                                bucket_mean=ybar[jj], bucket_variance=points[jj].var,
                                 per_problem=a)
             continue
         _, ybar_s, _, b0_s, b1_s, _, a_s = boot
@@ -512,7 +525,7 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
             mean_pass_rate=IntervalEstimate(
                 mean_rate, ci_rate, level, method.format(scale="logit") + suffix + note_rate,
                 rate_s),
-            bucket_mean=ybar[jj], bucket_variance=points[jj][2], per_problem=a,
+            bucket_mean=ybar[jj], bucket_variance=points[jj].var, per_problem=a,
             lack_of_fit=scale, band=band)
     return laws
 
