@@ -44,8 +44,8 @@ a short ladder such as ``40,20,8,3`` or ``20,8,3`` looks like the real families 
 three models, the target 2-5x beyond the largest). ``--samples`` sets the samples per
 problem (default: the kind's, 200 or 20); ``--ratios 50,20,8,4,2 --samples 1000`` is shaped
 like the held-back real ladders (five models, about 1100 samples per problem, the target 2x
-beyond the largest). ``--law NAME`` forces one law on the simulated ladders, to tell the
-weighing's failures from the laws' (the baselines, then unfitted, print nan), and
+beyond the largest). ``--law NAME`` forces one law on every ladder, simulated and real, to
+tell the weighing's failures from the laws' (the baselines, then unfitted, print nan), and
 ``--no-offsets`` leaves the models' offsets out.
 """
 
@@ -267,8 +267,8 @@ def main() -> None:
                         help="interaction and family ladders' problem-by-model effects' sd "
                              "on the logit scale (default: 1.0; 1.5 for family)")
     parser.add_argument("--law", default="auto",
-                        help="the law the simulated ladders are predicted by (default: auto, "
-                             "the model average; a law's name forces it, and the baselines' "
+                        help="the law every ladder is predicted by (default: auto, the "
+                             "model average; a law's name forces it, and the baselines' "
                              "columns are then nan)")
     parser.add_argument("--no-offsets", action="store_true",
                         help="predict the simulated ladders without the models' offsets from "
@@ -318,7 +318,8 @@ def main() -> None:
             counts = ladder["counts"]
             pred = predict(counts[counts["model"].isin([m[0] for m in rest])], rest,
                            target=held[0], target_compute=held[1],
-                           settings=PredictionSettings(n_resamples=args.resamples))
+                           settings=PredictionSettings(n_resamples=args.resamples,
+                                                       law=args.law))
             target = counts[counts["model"] == held[0]]
             measured = [bucket_actuals(target, b.task_ids, pred.settings.estimator)
                         for b in pred.buckets]
@@ -327,7 +328,8 @@ def main() -> None:
             heads = _headline_rows(pred, _measured_pass_at_k(target))
             all_rows += rows
             all_heads += heads
-            print(_line(f"real {ladder['name']}", rows), flush=True)
+            forced = f", {args.law}" if args.law != "auto" else ""
+            print(_line(f"real {ladder['name']}{forced}", rows), flush=True)
             _details(rows, args, heads)
         if all_rows:
             print(_line("real, all backtests", all_rows))
