@@ -281,6 +281,7 @@ def main() -> None:
                      "ladders alone)")
     print(HEAD)
     t0 = time.perf_counter()
+    forced = f", {args.law}" if args.law != "auto" else ""   # named in every row's label
     shape = {} if args.ratios is None else \
         {"ratios": tuple(float(r) for r in args.ratios.split(","))}
     if args.offset_sd is not None:
@@ -306,7 +307,7 @@ def main() -> None:
         sd += f", sd {args.interaction_sd:g}" if args.interaction_sd is not None and \
             kind in INTERACTION_KINDS else ""
         sd += f", from seed {args.first_seed}" if args.first_seed else ""
-        sd += f", {args.law}" if args.law != "auto" else ""
+        sd += forced
         sd += ", no offsets" if args.no_offsets else ""
         print(_line(f"sim {kind} ({args.seeds} seeds{sd})", rows), flush=True)
         _details(rows, args, heads)
@@ -328,7 +329,6 @@ def main() -> None:
             heads = _headline_rows(pred, _measured_pass_at_k(target))
             all_rows += rows
             all_heads += heads
-            forced = f", {args.law}" if args.law != "auto" else ""
             print(_line(f"real {ladder['name']}{forced}", rows), flush=True)
             _details(rows, args, heads)
         if all_rows:

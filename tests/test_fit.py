@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from capability.errors import FitError
 from capability.laws.fit import fit_bucket_law, fit_loss_law, fit_power_law
@@ -55,8 +56,6 @@ def test_fit_bucket_law_shares_the_bucket_by_the_cells_that_measured_each_proble
     line through the origin recovers each problem's ``a_i / mean(a)`` to a few percent; the
     unweighted ratio ``sum_m y_im / sum_m r_m`` it replaced erred by 0.19-0.23 here, the
     small models' capped readings flattening the hard problems' shares."""
-    from scipy import stats
-
     for seed in (0, 1):
         rng = np.random.default_rng(seed)
         a = np.exp(rng.normal(np.log(0.6), 0.8, size=25))
