@@ -88,3 +88,13 @@ def test_assign_buckets_shape_checks():
         assign_buckets(n, c, ["a", "b"], n_buckets=1, hold_out=0)
     with pytest.raises(ValueError, match="same shape"):
         assign_buckets(n, c[:, :3], list("abcd"), n_buckets=1, hold_out=0)
+
+
+@pytest.mark.parametrize("policy, advises_keep", [("exclude", True), ("keep", False),
+                                                   ("jeffreys", False)])
+def test_too_few_problems_advises_keep_only_where_problems_were_excluded(policy, advises_keep):
+    n, c = _counts(np.full((2, 10), 0.5))
+    with pytest.raises(ValueError, match="fewer than --hold-out") as err:
+        assign_buckets(n, c, [f"t{i}" for i in range(10)], n_buckets=2, hold_out=9,
+                       zero_policy=policy)
+    assert ("--zero-policy keep" in str(err.value)) is advises_keep
