@@ -129,6 +129,26 @@ def test_a_target_not_above_the_ladder_is_named_as_interpolation_or_backcast():
                    for b in pred.buckets)
 
 
+def test_a_target_beyond_the_backtests_reach_is_named():
+    """The suite's shape puts the target as far beyond the largest ladder model as the
+    longest rolling backtest reaches (a decade): no note. Ten times further, the interval's
+    law error is extrapolated past what the backtests measured, and the prediction says
+    so, with both distances."""
+    sim, counts, models = _ladder()
+    settings = capability.PredictionSettings(n_resamples=30)
+    for target_compute, said_at in ((sim.target_compute, None),
+                                    (sim.target_compute * 10, "2.00 decades")):
+        pred = capability.predict(counts, models, target="t", target_compute=target_compute,
+                                  settings=settings)
+        said = [w for w in pred.warnings if "the longest rolling backtest" in w]
+        if said_at is None:
+            assert not said, said
+        else:
+            assert len(said) == 1 and said[0].startswith(
+                f"the target lies {said_at} beyond the largest ladder model, 2.0x the longest "
+                "rolling backtest (1.00 decades)"), said
+
+
 def test_the_target_is_never_read_from_the_counts():
     """A target named like a ladder model is refused; counts that also hold other models'
     rows (the target's, say) are predicted from the ladder models' rows alone, the same

@@ -51,10 +51,10 @@ from capability.prediction.result import BucketPrediction, Prediction, Predictio
 from capability.prediction.rolling import backtest_pairs, rolling_backtests
 from capability.prediction.scales import SCALES
 from capability.prediction.selection import (
-    CENSORED_INPUT,
     OCCAM_WINDOW,
     average_weights,
     bend_readable,
+    censored_weights,
     choose_laws,
     excluded_laws,
     fallback_widening,
@@ -63,6 +63,12 @@ from capability.prediction.selection import (
     with_offsets,
 )
 from capability.progress import stage
+
+# A target more than this multiple of the longest rolling backtest's distance beyond the
+# ladder gets a note: the interval's law error is extrapolated past what the backtests saw
+# (on simulated ladders whose growth changes beyond the ladder, 90% intervals held 0.77 and
+# 0.30 at two decades beyond with backtests of one; docs/accuracy-history.md).
+BEYOND_BACKTESTS = 1.25
 
 # The types and the input checks live beside this module; they are exported here too, where
 # callers have always found them.
@@ -406,10 +412,20 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                   if window > OCCAM_WINDOW else "")
     # A bucket with a cell no sample solved: the laws fitted to its -log p means, which that
     # cell caps, are not averaged there (CENSORED_INPUT).
+    # Where that law was alone in Occam's window, the window is taken again without it.
     censored = [bool(np.any(c_in[:, idx] == 0)) for idx in local]
-    bucket_weights = [average_weights(weighing, estimates, b,
-                                      exclude=CENSORED_INPUT if censored[b] else ())
-                      if forced is None else {} for b in range(len(assignment.buckets))]
+    rewindowed = [False] * len(assignment.buckets)
+    bucket_weights = []
+    for b in range(len(assignment.buckets)):
+        if forced is not None:
+            bucket_weights.append({})
+        elif censored[b]:
+            weights_b, rewindowed[b] = censored_weights(
+                weighing, estimates, b, window=window,
+                excluded=excluded_laws(steps) if steps else short_excluded)
+            bucket_weights.append(weights_b)
+        else:
+            bucket_weights.append(average_weights(weighing, estimates, b))
     # Decades beyond the largest ladder model (negative: not above it), and the reach the law
     # error grows with: decades outside the ladder's compute, beyond its largest model or
     # below its smallest (a backcast extrapolates as far as a forecast), 0 within it.
@@ -471,6 +487,15 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                      "family's trend, so 'no_change' is not averaged in" +
                      ("" if taus is not None else "; without the models' offsets "
                       "(--no-offsets) its offset is read as law error in every bucket"))
+    longest = max((st.distance for st in steps), default=0.0)
+    if steps and distance > BEYOND_BACKTESTS * longest:
+        notes.append(f"the target lies {distance:.2f} decades beyond the largest ladder model, "
+                     f"{distance / longest:.1f}x the longest rolling backtest "
+                     f"({longest:.2f} decades): past that reach the law error is taken to "
+                     "grow in proportion to the distance, which the backtests cannot check; "
+                     "growth that changes beyond the ladder (problems that emerge later, a "
+                     "bend in the family's growth) is not in the interval (README: targets "
+                     "far beyond the ladder)")
     if distance <= 0:
         notes.append(f"the target's compute ({target_compute:.3g} FLOPs) is not above the "
                      f"largest ladder model's ({nominal.max():.3g}): " +
@@ -534,7 +559,9 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                     if law not in weights] if censored[b - 1] else []
             if left:
                 reason += (f"; {', '.join(left)} not averaged here: a cell no sample solved "
-                           "caps the bucket's -log p means it is fitted to")
+                           "caps the bucket's -log p means it is fitted to" +
+                           (" (it was alone in Occam's window, taken again without it)"
+                            if rewindowed[b - 1] else ""))
             for q in ("mean_pass_rate", "neg_log_pass_rate"):
                 comps = [(w, float(getattr(fits[law], q)[b - 1]),
                           getattr(fits[law], f"{q}_draws")[:, b - 1],

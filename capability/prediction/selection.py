@@ -34,10 +34,12 @@ estimate (``H_n``, :mod:`capability.estimation.estimate`): where a bucket has su
 at any ladder model, its small models' means sit low and the law comes out too flat, a
 bias its backtests, at shorter distances, show less than the target. The per-problem
 laws read those cells on the binomial likelihood. So in such a bucket the law is left out
-of the average (:func:`average_weights`, ``exclude``; unless no other law is left), and
-the bucket's ``law_reason`` says so. On clean ladders it took 0.49-0.86 of the weight in 3
-of the 20 seeds 100-119, by backtests that happened to favour it, and erred -2.4 to -4.1
-points in the hardest bucket. See the README's accuracy section for what the rule moved.
+of the average (:func:`censored_weights`), and the bucket's ``law_reason`` says so.
+Where it was the only law in Occam's window, the window is taken again without it, about
+the best of the other laws; only where no other law has a value there does it stay. On
+clean ladders it took 0.49-0.86 of the weight in 3 of the 20 seeds 100-119, by backtests
+that happened to favour it, and erred -2.4 to -4.1 points in the hardest bucket. See the
+README's accuracy section for what the rule moved.
 
 **One held model** (four ladder models: one rolling step). Its errors cannot tell growth
 that stopped from the held model sitting below its family's trend, so ``no_change``
@@ -94,7 +96,8 @@ from capability.prediction.law_error import (
     posterior_shares,
 )
 
-__all__ = ["LawScore", "score_laws", "choose_laws", "average_weights", "excluded_laws",
+__all__ = ["LawScore", "score_laws", "choose_laws", "average_weights", "censored_weights",
+           "excluded_laws",
            "fallback_widening", "shared_spread", "with_offsets", "bend_readable",
            "DEFAULT_ORDER", "OCCAM_WINDOW", "OCCAM_LEVEL", "occam_window", "MIN_WEIGHT",
            "CENSORED_INPUT", "BASELINES"]
@@ -391,6 +394,35 @@ def average_weights(scores: dict[str, LawScore], estimates: dict[str, np.ndarray
     total = sum(have.values())
     return {law: w / total for law, w in sorted(have.items(), key=lambda kv: -kv[1])} \
         if total > 0 else {}
+
+
+def censored_weights(scores: dict[str, LawScore], estimates: dict[str, np.ndarray],
+                     bucket: int, *, excluded=(), window: float = OCCAM_WINDOW
+                     ) -> tuple[dict[str, float], bool]:
+    """One censored bucket's averaging weights (``CENSORED_INPUT`` left out) and whether
+    Occam's window had to be recomputed for them.
+
+    Where the laws left in the window include one that is not censored-input, those, as
+    :func:`average_weights` with ``exclude=CENSORED_INPUT`` gives them. Where the
+    censored-input law was alone in the window, the window is recomputed without it (and
+    without ``excluded``, the laws the backtests cannot speak for): the evidence weights
+    ``exp(log Z_l)`` restored over the laws with evidence, then :func:`_occam_window` at
+    ``window`` about the best of the rest -- so that the bucket is not left to the law the
+    rule sets aside just because the backtests favoured it everywhere. Where no other law
+    has evidence and a value there, the censored-input law's weights as before (``False``).
+    """
+    kept = average_weights(scores, estimates, bucket, exclude=CENSORED_INPUT)
+    if not kept or set(kept) - set(CENSORED_INPUT):
+        return kept, False
+    z = {law: sc.log_evidence for law, sc in scores.items() if np.isfinite(sc.log_evidence)}
+    if not z:
+        return kept, False
+    top = max(z.values())
+    restored = {law: replace(sc, weight=float(np.exp(z[law] - top)) if law in z else 0.0)
+                for law, sc in scores.items()}
+    again = _occam_window(restored, exclude=tuple(excluded) + CENSORED_INPUT, window=window)
+    rest = average_weights(again, estimates, bucket)
+    return (rest, True) if rest else (kept, False)
 
 
 def fallback_widening(short: LawScore | None) -> float:
