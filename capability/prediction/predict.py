@@ -411,8 +411,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     window_why = (f", the F quantile for one held model's {len(local)} bucket errors"
                   if window > OCCAM_WINDOW else "")
     # A bucket with a cell no sample solved: the laws fitted to its -log p means, which that
-    # cell caps, are not averaged there (CENSORED_INPUT).
-    # Where that law was alone in Occam's window, the window is taken again without it.
+    # cell caps, are not averaged there (CENSORED_INPUT); where such a law was alone in
+    # Occam's window, the window is taken again without it (censored_weights).
     censored = [bool(np.any(c_in[:, idx] == 0)) for idx in local]
     rewindowed = [False] * len(assignment.buckets)
     bucket_weights = []

@@ -97,10 +97,9 @@ from capability.prediction.law_error import (
 )
 
 __all__ = ["LawScore", "score_laws", "choose_laws", "average_weights", "censored_weights",
-           "excluded_laws",
-           "fallback_widening", "shared_spread", "with_offsets", "bend_readable",
-           "DEFAULT_ORDER", "OCCAM_WINDOW", "OCCAM_LEVEL", "occam_window", "MIN_WEIGHT",
-           "CENSORED_INPUT", "BASELINES"]
+           "excluded_laws", "fallback_widening", "shared_spread", "with_offsets",
+           "bend_readable", "DEFAULT_ORDER", "OCCAM_WINDOW", "OCCAM_LEVEL", "occam_window",
+           "MIN_WEIGHT", "CENSORED_INPUT", "BASELINES"]
 
 DEFAULT_ORDER = ("problem_power", "logistic", "power", "linear", "no_change", "ceiling",
                  "two_step")
