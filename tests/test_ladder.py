@@ -39,7 +39,8 @@ def _replace(path, old, new):
     ('compute = 1e20', 'compute = "big"', r"models\[0\].compute: .*found a string 'big'"),
     ('compute = 1e20', 'compute = true', r"models\[0\].compute: .*found a boolean"),
     ('compute = 1e20', '', r"models\[0\]: missing key 'compute'"),
-    ('tokens = 2e10', '', r"models\[1\]: missing key 'tokens'"),
+    ('tokens = 2e10', '', r"models\[1\]: missing key 'tokens' .*give every model the same "
+                          r"tokens"),
     ('params = 1e9', 'params = 1e9\ncompute = 1e20', r"models\[1\]: give compute, or params"),
     ('loss = 2.5', 'loss = -1', r"models\[2\].loss: expected a finite number > 0"),
     ('name = "b"', 'name = "a"', r"models\[1\].name: duplicate model name 'a'"),

@@ -189,8 +189,11 @@ def _model(path: Path, index: int, table: Any, is_target: bool,
     elif has_nd:
         for key in ("params", "tokens"):
             if key not in table:
+                hint = "" if key == "params" else (
+                    "; where only sizes are known, give every model the same tokens and the "
+                    "laws read compute as proportional to params")
                 raise InputError(f"missing key {key!r} (compute = 6 * params * tokens needs "
-                                 "both)", path=path, key=where)
+                                 f"both{hint})", path=path, key=where)
         params = _positive_number(path, f"{where}.params", table["params"],
                                   "a finite number > 0 (parameters)")
         tokens = _positive_number(path, f"{where}.tokens", table["tokens"],

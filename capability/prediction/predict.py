@@ -9,7 +9,10 @@ what comes in in :mod:`capability.prediction.inputs`.
 
 from __future__ import annotations
 
+import multiprocessing
+import threading
 import warnings
+from collections import deque
 from dataclasses import replace
 
 import numpy as np
@@ -123,6 +126,107 @@ def _fit_laws(names, n, c, compute, loss, local, reassign, target_compute, setti
             fits[name] = LAWS[name](data, target_compute, n_draws=n_draws,
                                     rng=np.random.default_rng(sd))
     return fits
+
+
+def _origin_fits(i, computes, n, c, compute, loss, task_ids, laws, settings, n_draws,
+                 interaction):
+    """One rolling origin, the models ``[0, i)``: its bucketing rerun on them, and every law
+    fitted to them and evaluated at each of ``computes``. ``(buckets, {compute: fits})``
+    with ``buckets`` the column indices per bucket, or None where those models cannot be
+    bucketed. The fits of one origin share its pooled fits (computed once,
+    :func:`capability.laws.per_problem._fit_and_draws`) and its seed ``[seed, i]``."""
+    try:
+        inside, local, reassign = _bucketing(n[:i], c[:i], task_ids, settings)[1:]
+    except ValueError:
+        return None
+    fits = {cj: _fit_laws(laws, n[:i, inside], c[:i, inside], compute[:i],
+                          None if loss is None else loss[:i], local, reassign, cj, settings,
+                          min(n_draws, 200), [settings.seed, i], interaction=interaction)
+            for cj in computes}
+    return tuple(inside[b] for b in local), fits
+
+
+def _planned_origins(nominal, compute, min_below: int) -> dict[int, list[float]]:
+    """The rolling backtests' origins and, per origin, the (effective) compute of each model
+    it predicts: the steps :func:`rolling_backtests` makes unless an origin cannot be
+    bucketed."""
+    planned: dict[int, list[float]] = {}
+    for i, j in backtest_pairs(len(nominal), min_below):
+        if nominal[j] > nominal[i - 1]:
+            planned.setdefault(i, []).append(float(compute[j]))
+    return planned
+
+
+def _job(func, args, kwargs):
+    """One fitting job, in a worker process or here: one BLAS thread (as :func:`predict`)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return func(*args, **kwargs)
+
+
+def _run_fits(jobs, workers: int, advance=lambda n=1: None) -> dict:
+    """Run fitting ``jobs``, ``(key, func, args, kwargs, fits)`` each, slowest first, with
+    one BLAS thread: ``{key: func(*args, **kwargs)}``.
+
+    With ``workers > 1`` this process and up to ``workers - 1`` others (joblib's reusable
+    loky executor, warm across calls) take the jobs from one queue in order, this one
+    first: the slowest job runs here while the others start. A job is seeded on its own
+    (its arguments), so what it returns does not depend on where it ran. ``advance(fits)``
+    counts a job's fits as it ends (all here in a daemonic process, which may not start
+    others). On an error or an interrupt the jobs not yet taken are
+    dropped and the other processes stopped, and the error is raised here."""
+    out: dict = {}
+    # A daemonic process (a multiprocessing.Pool's worker) may not start processes: there
+    # the jobs run here, as joblib does, to the same result.
+    if workers <= 1 or len(jobs) <= 1 or multiprocessing.current_process().daemon:
+        for key, func, args, kwargs, fits in jobs:
+            out[key] = _job(func, args, kwargs)
+            advance(fits)
+        return out
+    from joblib.externals.loky import get_reusable_executor
+
+    executor = get_reusable_executor(max_workers=min(workers - 1, len(jobs) - 1))
+    queue, lock, errors = deque(jobs), threading.Lock(), []
+
+    def take():
+        with lock:
+            return queue.popleft() if queue and not errors else None
+
+    def run(job, away: bool) -> None:
+        key, func, args, kwargs, fits = job
+        value = (executor.submit(_job, func, args, kwargs).result() if away
+                 else _job(func, args, kwargs))
+        with lock:
+            out[key] = value
+        advance(fits)
+
+    def feed() -> None:   # one per other process: hands it the next job until none is left
+        try:
+            while (job := take()) is not None:
+                run(job, away=True)
+        except BaseException as err:   # noqa: BLE001 -- raised again in this thread
+            with lock:
+                errors.append(err)
+
+    first = take()
+    feeders = [threading.Thread(target=feed, daemon=True)
+               for _ in range(min(workers - 1, len(jobs) - 1))]
+    try:
+        for thread in feeders:
+            thread.start()
+        job = first
+        while job is not None:
+            run(job, away=False)
+            job = take()
+        for thread in feeders:
+            thread.join()
+    except BaseException:
+        with lock:
+            queue.clear()
+        executor.shutdown(wait=False, kill_workers=True)
+        raise
+    if errors:
+        raise errors[0]
+    return out
 
 
 def _shared(fit: LawFit, b: int) -> np.ndarray:
@@ -255,7 +359,7 @@ def candidate_laws(settings: PredictionSettings, has_loss: bool) -> tuple[str, .
 def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]], *,
             target: str, target_compute: float, ladder: str = "ladder",
             settings: PredictionSettings = PredictionSettings(),
-            progress: bool = False) -> Prediction:
+            progress: bool = False, workers: int = 1) -> Prediction:
     """Predict the target's per-bucket capability from the ladder models' counts.
 
     Parameters
@@ -272,6 +376,10 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         The method's choices.
     progress
         Show the fitting's progress on stderr (:func:`capability.progress.stage`).
+    workers
+        Processes to fit in: the target's fits and each rolling origin's are independent
+        and run side by side (joblib's loky backend) where ``workers > 1``. The prediction
+        is the same bit for bit whatever the number.
 
     Notes
     -----
@@ -287,6 +395,9 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     sets their intervals.
     """
     check_settings(settings)
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise InputError(f"expected a whole number of worker processes >= 1, found "
+                         f"{workers!r}", key="workers")
     counts = check_counts_frame(counts, models)
     if not (np.isfinite(target_compute) and target_compute > 0):
         raise InputError(f"expected the target's compute > 0 FLOPs, found {target_compute}",
@@ -348,28 +459,34 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     interaction = {link: interaction_variance(n_in, c_in, x_ladder, link) for link in LINKS}
     with stage(f"fitting {len(laws)} laws and their rolling backtests", fittings, "fit",
                enabled=progress) as advance:
-        fits = _fit_laws(laws, n_in, c_in, compute, loss, local, reassign,
-                         target_compute, settings, n_draws, seeds[0], loss_fit=loss_fit,
-                         interaction=interaction)
-        advance()
-
-        origins: dict[int, tuple | None] = {}   # an origin's bucketing, for all its steps
+        origin_args = (n, c, compute, loss, task_ids, laws, settings, n_draws, interaction)
+        # The target's fits and every rolling origin's are independent: with workers > 1 they
+        # run side by side in processes (a short backtest's only where no rolling one can be
+        # made; any other origin a step asks for is fitted here, when it asks). The largest
+        # origins, the slowest, start first.
+        planned = _planned_origins(nominal, compute, settings.min_below)
+        if not planned and forced is None and len(names) > 2:
+            planned = _planned_origins(nominal, compute, 2)
+        jobs = [("target", _fit_laws, (laws, n_in, c_in, compute, loss, local, reassign,
+                                       target_compute, settings, n_draws, seeds[0]),
+                 {"loss_fit": loss_fit, "interaction": interaction}, 1)]
+        jobs += [(i, _origin_fits, (i, planned[i], *origin_args), {}, len(planned[i]))
+                 for i in sorted(planned, reverse=True)]
+        done = _run_fits(jobs, workers, advance)
+        fits = done.pop("target")
 
         def fit_at(i, compute_j):   # the models below i, evaluated at compute_j
-            if i not in origins:
-                try:
-                    origins[i] = _bucketing(n[:i], c[:i], task_ids, settings)[1:]
-                except ValueError:
-                    origins[i] = None
-            if origins[i] is None:
+            if i in done and done[i] is None:   # they cannot be bucketed
                 return None
-            inside_j, local_j, reassign_j = origins[i]
-            fits_j = _fit_laws(laws, n[:i, inside_j], c[:i, inside_j], compute[:i],
-                               None if loss is None else loss[:i], local_j, reassign_j,
-                               compute_j, settings, min(n_draws, 200),
-                               [settings.seed, i], interaction=interaction)
-            advance()
-            return tuple(inside_j[b] for b in local_j), fits_j
+            if i not in done or compute_j not in done[i][1]:
+                out = _origin_fits(i, [compute_j], *origin_args)
+                advance()
+                if out is None:
+                    done[i] = None
+                    return None
+                done.setdefault(i, (out[0], {}))[1].update(out[1])
+            buckets, fits_at = done[i]
+            return buckets, fits_at[compute_j]
 
         steps = rolling_backtests(n, c, compute, names, fit_at,
                                   min_below=settings.min_below, estimator=settings.estimator,

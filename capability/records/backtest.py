@@ -61,7 +61,7 @@ def _baselines(counts, rest, held, buckets, actual_by_bucket, estimator) -> dict
 def backtest(counts: pd.DataFrame, models: list[tuple[str, float, float | None]], *,
              largest: int = 1, ladder: str = "ladder",
              settings: PredictionSettings = PredictionSettings(),
-             progress: bool = False) -> dict:
+             progress: bool = False, workers: int = 1) -> dict:
     """Predict each of the ``largest`` biggest ladder models from the models smaller than
     it, score the prediction and the baselines against its measured counts.
 
@@ -71,6 +71,8 @@ def backtest(counts: pd.DataFrame, models: list[tuple[str, float, float | None]]
         Long table ``model, task_id, n, c`` for every ladder model.
     models
         ``(name, compute, loss or None)``, smallest compute first.
+    workers
+        Processes each prediction fits in (:func:`capability.prediction.predict.predict`).
 
     Returns
     -------
@@ -92,7 +94,7 @@ def backtest(counts: pd.DataFrame, models: list[tuple[str, float, float | None]]
         names = {m[0] for m in rest}
         pred = predict(counts[counts["model"].isin(names)], rest, target=held[0],
                        target_compute=held[1], ladder=ladder, settings=settings,
-                       progress=progress).to_dict()
+                       progress=progress, workers=workers).to_dict()
         target_counts = counts[counts["model"] == held[0]][["task_id", "n", "c"]]
         score = score_prediction(pred, target_counts)
         actual = [{q: b[q]["actual"] for q in QUANTITIES} for b in score["buckets"]]

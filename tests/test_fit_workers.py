@@ -1,0 +1,95 @@
+"""The prediction's fits in several processes: the same prediction bit for bit, the work
+really shared, errors and bad input reported (capability.prediction.predict._run_fits)."""
+
+import json
+import multiprocessing
+import os
+import time
+
+import pytest
+
+import capability
+from capability.cli import main
+from capability.errors import InputError
+from capability.laws import per_problem
+from capability.prediction.predict import PredictionSettings, _run_fits, predict
+
+
+def _pid(tag, seconds=0.0):
+    time.sleep(seconds)   # long enough for the other process's feeder to take a job
+    return tag, os.getpid()
+
+
+def _fail(message):
+    raise ValueError(message)
+
+
+def _prediction(ratios, workers):
+    sim = capability.simulate_ladder(seed=3, n_problems=60, ratios=ratios)
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    models = [(m, c, None) for m, c in sim.models]
+    per_problem._cache.clear()   # each run fits afresh, not from the other's memo
+    pred = predict(counts, models, target=sim.target, target_compute=sim.target_compute,
+                   settings=PredictionSettings(n_resamples=100), workers=workers)
+    return json.dumps(pred.to_dict(), sort_keys=True)
+
+
+@pytest.mark.parametrize("ratios", [(1000, 300, 100, 30, 10), (100, 30, 10)],
+                         ids=["rolling backtests", "short backtest"])
+def test_fits_in_two_processes_give_the_same_prediction(ratios):
+    assert _prediction(ratios, 2) == _prediction(ratios, 1)
+
+
+def test_jobs_are_shared_with_other_processes_and_the_first_runs_here():
+    counted = []
+    jobs = [(k, _pid, (k, 0.5), {}, k + 1) for k in range(4)]
+    out = _run_fits(jobs, 2, counted.append)
+    assert sorted(out) == [0, 1, 2, 3] and all(out[k][0] == k for k in out)
+    pids = {pid for _, pid in out.values()}
+    assert out[0][1] == os.getpid()             # the first (slowest) job stays here
+    assert len(pids - {os.getpid()}) >= 1       # the others go to a worker process too
+    assert sorted(counted) == [1, 2, 3, 4]      # every job's fits counted once
+    alone = _run_fits(jobs, 1)
+    assert {pid for _, pid in alone.values()} == {os.getpid()}
+
+
+def test_an_error_in_another_process_is_raised_here():
+    jobs = [("a", _pid, ("a",), {}, 1), ("b", _fail, ("no fit for b",), {}, 1)]
+    with pytest.raises(ValueError, match="no fit for b"):
+        _run_fits(jobs, 2)
+
+
+def _in_pool_worker():
+    out = _run_fits([(k, _pid, (k,), {}, 1) for k in range(3)], 2)
+    return sorted(out) == [0, 1, 2] and {pid for _, pid in out.values()} == {os.getpid()}
+
+
+def test_a_daemonic_process_runs_every_job_itself():
+    # a multiprocessing.Pool's workers may not start processes; loky's start would fail
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_in_pool_worker) is True
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])
+def test_bad_workers_are_refused(workers):
+    sim = capability.simulate_ladder(seed=3, n_problems=40)
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    with pytest.raises(InputError, match="worker processes >= 1"):
+        predict(counts, [(m, c, None) for m, c in sim.models], target=sim.target,
+                target_compute=sim.target_compute, workers=workers)
+
+
+def test_run_fits_in_as_many_processes_as_workers(tmp_path, monkeypatch):
+    seen = []
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["workers"])
+        return predict(*args, **{**kwargs, "workers": 1})
+
+    monkeypatch.setattr("capability.pipeline.predict", recording)
+    main(["simulate", "--out", str(tmp_path / "sim"), "--seed", "1", "--problems", "40"])
+    ladder = str(tmp_path / "sim" / "ladder.toml")
+    for extra, expected in ((["--workers", "3"], 3), ([], os.cpu_count() or 1)):
+        assert main(["run", ladder, "--out", str(tmp_path / "r"), "--resamples", "50",
+                     *extra]) == 0
+        assert seen[-1] == expected
