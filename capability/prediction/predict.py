@@ -172,8 +172,8 @@ def _run_fits(jobs, workers: int, advance=lambda n=1: None) -> dict:
     first: the slowest job runs here while the others start. A job is seeded on its own
     (its arguments), so what it returns does not depend on where it ran. ``advance(fits)``
     counts a job's fits as it ends (all here in a daemonic process, which may not start
-    others). On an error or an interrupt the jobs not yet taken are
-    dropped and the other processes stopped, and the error is raised here."""
+    others). On an error or an interrupt the jobs not yet taken are dropped, the other
+    processes stopped and the error raised here."""
     out: dict = {}
     # A daemonic process (a multiprocessing.Pool's worker) may not start processes: there
     # the jobs run here, as joblib does, to the same result.
