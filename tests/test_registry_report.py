@@ -197,6 +197,12 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     offsets = pred["law_selection"]["model_offsets"]
     assert (f"± {offsets['deviation_decades']:.3f} (deviation; spread "
             f"{offsets['spread_decades']:.3f}) |") in md
+    # ... how well the counts read the offsets: their noise, and the posterior probability
+    # of no offsets at all (an offset within its noise is no evidence of one).
+    assert (f"each offset is read with noise of sd {offsets['noise_sd_decades']:.2f} decades "
+            f"({offsets['binomial_noise_sd_decades']:.2f} of it the binomial noise), and the "
+            f"models sit on their trend with probability "
+            f"{offsets['on_trend_probability']:.2f}") in md
     # ... and how far single problems scatter beyond the binomial noise (none here).
     assert "problem-by-model scatter: sd 0.0" in md
     # ... and what the ceiling law read: the share of problems levelling off, and where.

@@ -82,6 +82,23 @@ def _headline_table(prediction: dict, score: dict | None):
     return f"Headline: over {o['statement']}", head, rows, ""
 
 
+def _offsets_noise(offsets: dict) -> str:
+    """The caption's words on how well the counts read the offsets: each offset's
+    estimation noise (sd, decades; its binomial part) and the posterior probability that
+    the models sit on their trend. An offset within about twice its noise is not evidence
+    of a model off its trend (a clean ladder at four samples per problem reads offsets of
+    +-0.6 decades at a noise of 0.46)."""
+    noise = offsets.get("noise_sd_decades")
+    if noise is None or not offsets.get("offsets_decades"):
+        return ""
+    binomial = offsets.get("binomial_noise_sd_decades")
+    on_trend = offsets.get("on_trend_probability")
+    return (f"; each offset is read with noise of sd {noise:.2f} decades"
+            + ("" if binomial is None else f" ({binomial:.2f} of it the binomial noise)")
+            + ("" if on_trend is None else
+               f", and the models sit on their trend with probability {on_trend:.2f}"))
+
+
 def _tables(prediction: dict,
             score: dict | None) -> list[tuple[str, list[str], list[list[str]], str]]:
     """The report's tables: ``(title, head, rows, caption)``, the caption a paragraph under
@@ -131,6 +148,7 @@ def _tables(prediction: dict,
              "Offset: decades of effective compute off the family's trend, the part a ladder "
              "can see; the spread is the offsets' posterior rms, in the intervals"
              + ("" if offsets.get("used", True) else " only with offsets on") +
+             _offsets_noise(offsets) +
              ("" if scatter is None else
               f"; problem-by-model scatter: sd {max(scatter, 0.0) ** 0.5:.2f} on the logit "
               "scale, beyond the binomial noise") +
