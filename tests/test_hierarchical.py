@@ -311,3 +311,31 @@ def test_a_laplace_covariance_above_the_priors_adds_no_information():
         50, np.random.default_rng(3)).rows()
     np.testing.assert_allclose(mixed[:, :12], alone, rtol=1e-9, atol=1e-12)
     assert np.all(np.abs(alone) > 0)
+
+
+@pytest.mark.parametrize("link,ceiling", [("logit", False), ("loglog", True)])
+def test_fisher_scoring_stops_each_problem_on_its_own_at_its_mode(link, ceiling):
+    """Each problem stops once its own step is below the tolerance, the others going on:
+    every problem's mode is the one it reaches scored alone, and where the iteration
+    stopped short of ``max_iter`` the gradient there is ~0. Near-saturated problems (the
+    ceiling law's ridge) run longest; per-count weights are sliced with the problems."""
+    n, c, _ = _counts(link, 200, problems=60, seed=3)
+    c[:, :10] = np.minimum(n[:, :10], c[:, :10] + 190)   # near n everywhere
+    prob = hierarchical._Problem(n=n.T, c=c.T, x=X - X.mean(), link=link, ceiling=ceiling,
+                                 weight=np.random.default_rng(0).uniform(0.3, 1.0, c.T.shape))
+    d = 3 if ceiling else 2
+    mu = np.append(PRIORS[link][0], 2.0)[:d]
+    prec = np.linalg.inv(np.diag([4.0, 1.0, 2.0])[:d, :d])
+    start = np.tile(mu, (c.shape[1], 1))
+    theta, info = hierarchical._fisher_scoring(prob, start, mu, prec)
+    for i in range(c.shape[1]):
+        alone, _ = hierarchical._fisher_scoring(prob.subset(np.array([i])), start[i:i + 1],
+                                                mu, prec)
+        assert np.array_equal(alone[0], theta[i]), i
+    stopped = np.array([np.max(np.abs(hierarchical._fisher_scoring(
+        prob.subset(np.array([i])), theta[i:i + 1], mu, prec, max_iter=1)[0] - theta[i]))
+        < 1e-6 for i in range(c.shape[1])])
+    assert stopped[10:].mean() > 0.9   # all but a few of those not on the ridge
+    grad = prob.subset(np.flatnonzero(stopped)).gradient(theta[stopped], mu, prec)
+    assert np.max(np.abs(grad)) < 1e-3
+    assert np.allclose(info, prob.information(theta, prec))
