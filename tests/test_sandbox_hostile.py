@@ -43,6 +43,27 @@ CASES = {
                      WRONG + "import os\ntry:\n    os.write(3, b'R'); os.read(4, 16)\n"
                      "except OSError: pass\n",
                      "failed: verdict channel tampered with", "tampered"),
+    "forge_handshake": ("send a verdict in the channel's own format, with the secret asked "
+                        "for as the harness once did, and leave before the tests run",
+                        WRONG + "import os\ntry:\n    os.write(3, b'R'); s = os.read(4, 16)\n"
+                        "except OSError:\n    s = bytes(16)\n"
+                        "os.write(3, b'V' + s + (6).to_bytes(4, 'big') + b'passed')\n"
+                        "os._exit(0)\n",
+                        "failed: verdict channel tampered with", "tampered"),
+    "rebind_harness_globals": ("rebind the fork server's own references (its module is "
+                               "__main__) so that a faked frame chain passes the sink's check, "
+                               "then report 'passed' through the harness's result object",
+                               WRONG + "import sys\nm = sys.modules['__main__']\n"
+                               "class F:\n    def __init__(s, code, back):\n"
+                               "        s.f_code, s.f_back = code, back\n"
+                               "fake = F(m._UNSAFE_CODE, F(m._RUN_CHILD_CODE, "
+                               "F(m._SERVE_CODE, F(None, None))))\n"
+                               "m._getframe = lambda depth=0: fake\n"
+                               "f = sys._getframe()\n"
+                               "while f.f_code.co_name != 'unsafe_execute':\n"
+                               "    f = f.f_back\n"
+                               "f.f_locals['result'].append('passed')\nm._exit(0)\n",
+                               "timed out", "verdict reported from outside the harness"),
     "frame_walk_result": ("walk the frames to the harness's result object and append 'passed'",
                           WRONG + "import sys\nf = sys._getframe()\nwhile f is not None:\n"
                           "    r = f.f_locals.get('result')\n"
