@@ -155,6 +155,33 @@ def _failure_detail(program, exc_info=_exc_info, type_name=_type_name, len_=_len
         return ""
 
 
+# What installs a trace or profile function (sys.monitoring from Python 3.12 on).
+_TRACING = ("settrace", "setprofile", "_settraceallthreads", "_setprofileallthreads",
+            "monitoring")
+
+
+def _purge_tracing():
+    """Take out of this interpreter, for good, every way to install a trace or profile
+    function: the names in ``_TRACING`` leave ``sys`` and the copy of sys's namespace that
+    the import system keeps (``_imp.create_builtin`` on sys's spec puts back from it what
+    was removed), so the objects themselves are freed and no code can find them again.
+
+    Why: a trace function sees every frame and rewrites its locals (written back after
+    each call) and jumps between lines. Replacing ``sys.settrace`` alone did not stop it:
+    a sample that restored it from that copy and rewrote the verdict sink's argument
+    (``'failed: ...'`` -> ``'passed'``), unsetting itself before the sink's check, forged a
+    pass. Run once in the server, before any child is forked."""
+    import gc
+
+    for name in _TRACING:
+        target = getattr(sys, name, None)
+        if target is None:
+            continue
+        for holder in gc.get_referrers(target):
+            if isinstance(holder, dict) and holder.get(name) is target:
+                del holder[name]
+
+
 def _no_tracing(*args, **kwargs):
     raise RuntimeError("tracing and profiling hooks are disabled in the sandbox")
 
@@ -397,6 +424,7 @@ _SERVE_CODE = _serve.__code__
 
 if __name__ == "__main__":
     os.chdir(_SCRATCH)
+    _purge_tracing()
     gc.collect()
     gc.freeze()  # forked children then leave the server's objects' pages unshared-free
     os.write(1, (json.dumps({"ready": True, "seccomp": _seccomp is not None}) + "\n").encode())

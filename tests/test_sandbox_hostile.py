@@ -102,6 +102,19 @@ CASES = {
     "trace_hook": ("install a trace function to rewrite the harness's locals",
                    WRONG + "import sys\nsys.settrace(lambda *a: None)\n",
                    "failed: tracing and profiling hooks are disabled", "failed"),
+    "trace_restored": ("restore sys.settrace from the import system's copy of sys, and "
+                       "trace the harness: rewrite a failing verdict to 'passed' as it is "
+                       "handed over, then stop tracing before anyone looks",
+                       WRONG + "import _imp, sys\n"
+                       "_imp.create_builtin(type('Spec', (), {'name': 'sys'})())\n"
+                       "def tracer(frame, event, arg):\n"
+                       "    for k, v in frame.f_locals.items():\n"
+                       "        if isinstance(v, str) and v.startswith('failed'):\n"
+                       "            frame.f_locals[k] = 'passed'\n"
+                       "            sys.settrace(None)\n"
+                       "    return tracer\n"
+                       "sys.settrace(tracer)\n",
+                       "failed: tracing and profiling hooks are disabled", "failed"),
     "kill_parent": ("kill the worker that supervises it",
                     WRONG + "import posix, signal\nposix.kill(posix.getppid(), 9)\n",
                     "failed: [Errno 1] Operation not permitted", "failed"),
