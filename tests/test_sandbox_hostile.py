@@ -115,6 +115,33 @@ CASES = {
                        "    return tracer\n"
                        "sys.settrace(tracer)\n",
                        "failed: tracing and profiling hooks are disabled", "failed"),
+    "audit_hook": ("add an audit hook, which runs on the harness's own frame reads, and send a "
+                   "verdict with any secret-sized bytes it finds in the callers' frames",
+                   WRONG + "import os, sys\n"
+                   "def hook(event, args):\n"
+                   "    if event != 'sys._getframe':\n        return\n"
+                   "    f = args[0]\n"
+                   "    while f is not None:\n"
+                   "        for v in list(f.f_locals.values()):\n"
+                   "            if isinstance(v, bytes) and len(v) == 17:\n"
+                   "                os.write(3, v + (6).to_bytes(4, 'big') + b'passed')\n"
+                   "                os._exit(0)\n"
+                   "        f = f.f_back\n"
+                   "sys.addaudithook(hook)\n",
+                   "failed: module 'sys' has no attribute 'addaudithook'", "failed"),
+    "gc_callback": ("collect at every allocation, with a callback that sends a verdict with any "
+                    "secret-sized bytes it finds in the callers' frames",
+                    WRONG + "import gc, os, sys\n"
+                    "def callback(phase, info):\n"
+                    "    f = sys._getframe(1)\n"
+                    "    while f is not None:\n"
+                    "        for v in list(f.f_locals.values()):\n"
+                    "            if isinstance(v, bytes) and len(v) == 17:\n"
+                    "                os.write(3, v + (6).to_bytes(4, 'big') + b'passed')\n"
+                    "                os._exit(0)\n"
+                    "        f = f.f_back\n"
+                    "gc.callbacks.append(callback)\ngc.set_threshold(1)\n",
+                    "failed: ", "failed"),
     "kill_parent": ("kill the worker that supervises it",
                     WRONG + "import posix, signal\nposix.kill(posix.getppid(), 9)\n",
                     "failed: [Errno 1] Operation not permitted", "failed"),
