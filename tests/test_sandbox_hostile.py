@@ -22,6 +22,16 @@ WRONG = "    return True\n"
 RIGHT = ("    return any(abs(a - b) < threshold\n"
          "               for i, a in enumerate(numbers) for b in numbers[i + 1:])\n")
 TIMEOUT = 2.0
+# Module-level code for a sample: forge(frame) sends a 'passed' verdict in the channel's format
+# with any secret-sized bytes it finds in the locals of that frame and its callers.
+FORGE = ("import os as _os\n"
+         "def forge(f):\n"
+         "    while f is not None:\n"
+         "        for v in list(f.f_locals.values()):\n"
+         "            if isinstance(v, bytes) and len(v) == 17:\n"
+         "                _os.write(3, v + (6).to_bytes(4, 'big') + b'passed')\n"
+         "                _os._exit(0)\n"
+         "        f = f.f_back\n")
 
 # name: (what it tries, completion, expected result prefix or None for "not passed", reason)
 CASES = {
@@ -67,18 +77,11 @@ CASES = {
     "exception_name_hook": ("fail with an exception whose class name, a metaclass property, "
                             "runs while the harness describes the failure, and send a verdict "
                             "with any secret-sized bytes it finds in the callers' frames",
-                            "class Meta(type):\n"
+                            FORGE + "class Meta(type):\n"
                             "    @property\n"
                             "    def __name__(cls):\n"
-                            "        import os, sys\n"
-                            "        f = sys._getframe(1)\n"
-                            "        while f is not None:\n"
-                            "            for v in f.f_locals.values():\n"
-                            "                if isinstance(v, bytes) and len(v) == 17:\n"
-                            "                    p = (6).to_bytes(4, 'big') + b'passed'\n"
-                            "                    os.write(3, v + p)\n"
-                            "                    os._exit(0)\n"
-                            "            f = f.f_back\n"
+                            "        import sys\n"
+                            "        forge(sys._getframe(1))\n"
                             "        return 'E'\n"
                             "class E(Exception, metaclass=Meta):\n    pass\n"
                             "def has_close_elements(numbers, threshold):\n    raise E()\n",
@@ -117,29 +120,15 @@ CASES = {
                        "failed: tracing and profiling hooks are disabled", "failed"),
     "audit_hook": ("add an audit hook, which runs on the harness's own frame reads, and send a "
                    "verdict with any secret-sized bytes it finds in the callers' frames",
-                   WRONG + "import os, sys\n"
+                   WRONG + FORGE + "import sys\n"
                    "def hook(event, args):\n"
-                   "    if event != 'sys._getframe':\n        return\n"
-                   "    f = args[0]\n"
-                   "    while f is not None:\n"
-                   "        for v in list(f.f_locals.values()):\n"
-                   "            if isinstance(v, bytes) and len(v) == 17:\n"
-                   "                os.write(3, v + (6).to_bytes(4, 'big') + b'passed')\n"
-                   "                os._exit(0)\n"
-                   "        f = f.f_back\n"
+                   "    if event == 'sys._getframe':\n        forge(args[0])\n"
                    "sys.addaudithook(hook)\n",
                    "failed: module 'sys' has no attribute 'addaudithook'", "failed"),
     "gc_callback": ("collect at every allocation, with a callback that sends a verdict with any "
                     "secret-sized bytes it finds in the callers' frames",
-                    WRONG + "import gc, os, sys\n"
-                    "def callback(phase, info):\n"
-                    "    f = sys._getframe(1)\n"
-                    "    while f is not None:\n"
-                    "        for v in list(f.f_locals.values()):\n"
-                    "            if isinstance(v, bytes) and len(v) == 17:\n"
-                    "                os.write(3, v + (6).to_bytes(4, 'big') + b'passed')\n"
-                    "                os._exit(0)\n"
-                    "        f = f.f_back\n"
+                    WRONG + FORGE + "import gc, sys\n"
+                    "def callback(phase, info):\n    forge(sys._getframe(1))\n"
                     "gc.callbacks.append(callback)\ngc.set_threshold(1)\n",
                     "failed: ", "failed"),
     "kill_parent": ("kill the worker that supervises it",
