@@ -192,6 +192,10 @@ def _purge_hooks():
         target = getattr(sys, name, None)
         if target is None:
             continue
+        if isinstance(target, type(sys)):   # sys.monitoring: its functions go first, or
+            namespace = vars(target)        # the namespace outlives sys's references
+            for key in [k for k, v in namespace.items() if callable(v)]:
+                del namespace[key]
         for holder in gc.get_referrers(target):
             if isinstance(holder, dict) and holder.get(name) is target:
                 del holder[name]

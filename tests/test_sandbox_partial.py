@@ -40,3 +40,32 @@ def test_workers_do_not_wipe_each_others_samples(tmp_path, monkeypatch):
     assert wrong == {}
     assert len(listed) == 2 and listed == own  # one directory per worker, nothing else
     assert not os.path.exists(scratch)  # every worker's directory went with the pool
+
+
+# Restores sys from the import system's copy, then looks everywhere the interpreter can
+# reach for what installs a trace, profile or audit hook or a sys.monitoring callback.
+HOOK_HUNT = (
+    "    import _imp, gc, sys\n"
+    "    _imp.create_builtin(type('Spec', (), {'name': 'sys'})())\n"
+    "    wanted = {'settrace', 'setprofile', 'addaudithook', 'register_callback',\n"
+    "              'set_events', 'set_local_events', 'use_tool_id'}\n"
+    "    found = sorted({getattr(o, '__name__', '') for o in\n"
+    "                    [getattr(sys, n, None) for n in wanted] + gc.get_objects()\n"
+    "                    if type(o).__name__ == 'builtin_function_or_method'\n"
+    "                    and getattr(o, '__name__', '') in wanted}\n"
+    "                   | {'sys.monitoring' for o in gc.get_objects()\n"
+    "                      if type(o).__name__ == 'module'\n"
+    "                      and getattr(o, '__name__', '') == 'sys.monitoring'})\n"
+    "    raise RuntimeError(f'found {found}')\n"
+)
+
+
+def test_no_sample_can_reach_a_hook_installer():
+    # A trace function can rewrite a frame's variables and jump over the tests, a
+    # sys.monitoring callback or audit hook runs the sample's code inside the harness: the
+    # fork server takes them all out of the interpreter before it forks (_purge_hooks),
+    # also out of the copy of sys's namespace that _imp.create_builtin restores from.
+    with open_sandbox(workers=1, limits=Limits(timeout=3.0), isolation="best-effort",
+                      warn=lambda message: None) as sandbox:
+        (_, verdict), = sandbox.run([(0, job(TASK, HOOK_HUNT))])
+    assert verdict.result == "failed: found []", verdict
