@@ -180,8 +180,8 @@ def _purge_hooks():
 
     Why: such a hook runs the sample's code inside the harness's own frames. A trace
     function sees every frame, rewrites its locals (written back after each call) and
-    jumps between lines, which would undo what the harness's locals guarantee (the module
-    docstring); replacing ``sys.settrace`` alone did not stop it: a sample that restored it
+    jumps between lines, over the tests say; replacing ``sys.settrace`` alone did not stop
+    it: a sample that restored it
     from that copy and rewrote the failing verdict handed to the harness's former verdict
     sink into ``'passed'`` forged a pass. An audit hook on the sink's own frame reads found
     the secret in the callers' frames and forged one too. Run once in the server, before
