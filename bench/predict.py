@@ -12,7 +12,13 @@ A second peer is the prediction with its fits in two processes (``workers=2``, w
 ``capability run`` does on 2 cores: the target's fits here, the rolling origins' beside
 them), against one (the library's default), each in a fresh process.
 
-    python bench/predict.py [--seed 0] [--repeat 1] [--kinds clean,family]
+**Samples per problem.** A backtest (the prediction and its score: pass@k, the estimators of
+``-log p``, the measurement's bootstrap) at ``--samples`` per problem (default 10^5, an
+adaptive budget's or a pooled evaluation's) against the same at 200, each in a fresh
+process. Target: at most 1.5x (the cost does not grow with ``n``; the estimators were
+O(n) per problem before, 40x at 10^5 samples and minutes at 10^6).
+
+    python bench/predict.py [--seed 0] [--repeat 1] [--kinds clean,family] [--samples N]
 """
 
 from __future__ import annotations
@@ -37,16 +43,32 @@ def _one(limited: bool, seed: int, kind: str, workers: int = 1) -> float:
     return time.perf_counter() - start
 
 
+def _backtest_time(seed: int, samples: int) -> float:
+    from capability.records.backtest import backtest
+    from capability.simulation.simulate import simulate_ladder
+
+    sim = simulate_ladder(seed=seed, n_samples=samples)
+    ladder = sim.counts[sim.counts["model"] != sim.target]
+    models = [(m, c, sim.losses[m]) for m, c in sim.models if m != sim.target]
+    start = time.perf_counter()
+    backtest(ladder, models)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1, help="runs of each (best is kept)")
     ap.add_argument("--kinds", default="clean,family",
-                    help="simulated kinds, comma-separated (default: clean,family)")
+                    help="simulated kinds, comma-separated (default: clean,family; '' for none)")
+    ap.add_argument("--samples", type=int, default=100_000,
+                    help="samples per problem of the backtest timed against 200 "
+                         "(default: 100000; 0 skips it)")
     args = ap.parse_args()
     ctx = mp.get_context("spawn")
     worst = 0.0
-    for kind in args.kinds.split(","):
+    kinds = [k for k in args.kinds.split(",") if k]
+    for kind in kinds:
         rows = {}
         for limited in (True, False):
             alone, both = [], []
@@ -71,8 +93,22 @@ def main() -> None:
         one = rows["alone", True]
         print(f"  {'alone':17s} fits in 1 process {one:6.1f} s   in 2 processes "
               f"{min(two):6.1f} s   ratio {one / min(two):4.2f}x")
-    print(f"  target: under 30 s alone -> {'met' if worst < 30 else 'NOT met'} "
-          f"(slowest kind {worst:.1f} s)")
+    if kinds:
+        print(f"  target: under 30 s alone -> {'met' if worst < 30 else 'NOT met'} "
+              f"(slowest kind {worst:.1f} s)")
+    if args.samples:
+        times = {}
+        for n in (200, args.samples):
+            runs = []
+            for _ in range(args.repeat):
+                with ctx.Pool(1) as pool:
+                    runs.append(pool.apply(_backtest_time, (args.seed, n)))
+            times[n] = min(runs)
+        ratio = times[args.samples] / times[200]
+        print(f"one backtest (prediction and score), kind clean, fits in 1 process\n"
+              f"  200 samples per problem {times[200]:6.1f} s   {args.samples} "
+              f"{times[args.samples]:6.1f} s   ratio {ratio:4.2f}x "
+              f"(target <= 1.5x: {'met' if ratio <= 1.5 else 'NOT met'})")
 
 
 if __name__ == "__main__":

