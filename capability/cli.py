@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from capability import __version__
-from capability.errors import ERROR, INTERRUPTED, SUCCESS, CapabilityError
+from capability.errors import ERROR, INTERRUPTED, SUCCESS, TERMINATED, CapabilityError, Terminated
 from sandbox import SandboxError
 
 __all__ = ["main", "build_parser"]
@@ -835,16 +837,38 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return SUCCESS
+    restore = _raise_on_sigterm()
     try:
         return _dispatch(args)
     except (CapabilityError, SandboxError) as err:
         print(f"capability: error: {err}", file=sys.stderr)
         return err.exit_code
+    except Terminated:
+        print("capability: terminated (SIGTERM); run it again to resume", file=sys.stderr)
+        return TERMINATED
     except KeyboardInterrupt:
         print("capability: cancelled by user", file=sys.stderr)
         return INTERRUPTED
     except BrokenPipeError:
         return ERROR
+    finally:
+        restore()
+
+
+def _raise_on_sigterm():
+    """SIGTERM (a scheduler's time limit, ``kill``) raises :class:`Terminated` in the main
+    thread, so it stops as Ctrl-C does: the fits' worker processes and the sandboxes
+    stopped, what was sampled and executed kept. Python's default ends the process on the
+    spot, and its worker processes ran on. Returns what puts the previous handler back (a
+    no-op outside the main thread, where no handler can be set)."""
+    def handler(signum, frame):
+        raise Terminated()
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None
+                                 else signal.SIG_DFL)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ __all__ = [
     "ERROR",
     "USAGE_ERROR",
     "INTERRUPTED",
+    "TERMINATED",
+    "Terminated",
     "CapabilityError",
     "InputError",
     "FitError",
@@ -21,6 +23,13 @@ SUCCESS = 0
 ERROR = 1
 USAGE_ERROR = 2  # bad input: a file, a line or a key that is not what was expected
 INTERRUPTED = 130  # Ctrl-C
+TERMINATED = 143  # SIGTERM (128 + 15), as a shell reports a process it ended
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread by the command's handler: a KeyboardInterrupt,
+    so that every clean-up Ctrl-C runs (worker processes stopped, files flushed for the
+    rerun to resume) runs for a scheduler's or a user's ``kill`` too."""
 
 
 class CapabilityError(Exception):

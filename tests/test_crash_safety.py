@@ -1,4 +1,4 @@
-"""Crash safety: `capability run` killed (SIGKILL, SIGINT) in the middle of sampling and in
+"""Crash safety: `capability run` killed (SIGKILL, SIGINT, SIGTERM) in the middle of sampling and in
 the middle of execution, then run again, ends with exactly an uninterrupted run's samples,
 results and prediction: no sample lost, none doubled, no corrupt line."""
 
@@ -77,7 +77,8 @@ def served(tmp_path_factory):
     ("sampling", "samples/m4.jsonl", 60),
     ("execution", "results/m3.jsonl", 100),
 ])
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM],
+                         ids=["SIGKILL", "SIGINT", "SIGTERM"])
 def test_killed_run_resumes_to_the_uninterrupted_result(served, phase, watch, at_least, sig):
     ladder, reference, tmp = served
     out = tmp / f"{phase}-{sig.name}"
@@ -91,6 +92,8 @@ def test_killed_run_resumes_to_the_uninterrupted_result(served, phase, watch, at
     _, err = proc.communicate(timeout=60)
     if sig == signal.SIGINT:
         assert proc.returncode == 130 and b"cancelled by user" in err
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 143 and b"terminated (SIGTERM)" in err
     assert not (out / "prediction.json").exists()
     again = subprocess.run(_cmd(ladder, out), capture_output=True, timeout=300)
     assert again.returncode == 0, again.stderr.decode()[-2000:]
