@@ -10,9 +10,7 @@ what comes in in :mod:`capability.prediction.inputs`.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
-import time
 import warnings
 from collections import deque
 from dataclasses import replace
@@ -67,6 +65,7 @@ from capability.prediction.selection import (
     score_laws,
     with_offsets,
 )
+from capability.processes import exit_with_parent, parent_pid
 from capability.progress import stage
 
 # A target more than this multiple of the longest rolling backtest's distance beyond the
@@ -165,20 +164,6 @@ def _job(func, args, kwargs):
         return func(*args, **kwargs)
 
 
-def _exit_with_parent(parent: int, every: float = 1.0) -> None:
-    """Initializer of the fits' worker processes: a daemon thread that ends the worker
-    once its parent ``parent`` is gone (``os.getppid()`` changes when an orphan is
-    adopted). A parent killed outright (SIGKILL, the OOM killer) cannot stop its workers,
-    and without this they finished their fits for no one and idled on, holding the
-    parent's stdout and stderr open (a pipe's reader waited for them)."""
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(every)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
-
-
 def _run_fits(jobs, workers: int, advance=lambda n=1: None) -> dict:
     """Run fitting ``jobs``, ``(key, func, args, kwargs, fits)`` each, slowest first, with
     one BLAS thread: ``{key: func(*args, **kwargs)}``.
@@ -201,7 +186,7 @@ def _run_fits(jobs, workers: int, advance=lambda n=1: None) -> dict:
     from joblib.externals.loky import get_reusable_executor
 
     executor = get_reusable_executor(max_workers=min(workers - 1, len(jobs) - 1),
-                                     initializer=_exit_with_parent, initargs=(os.getpid(),))
+                                     initializer=exit_with_parent, initargs=(parent_pid(),))
     queue, lock, errors = deque(jobs), threading.Lock(), []
 
     def take():

@@ -1,0 +1,32 @@
+"""Worker processes that end with the process that started them.
+
+A process killed outright (SIGKILL, the OOM killer) cannot stop its workers; without this
+they ran their jobs to the end for no one and idled on, holding its stdout and stderr open
+(a reader of its pipe waited for them). The sandboxes have their own
+(:mod:`sandbox`); this is for the prediction's fits (joblib's loky workers).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+__all__ = ["exit_with_parent", "parent_pid"]
+
+
+def parent_pid() -> int:
+    """This process's id, as the workers it starts will see their parent's."""
+    return os.getpid()
+
+
+def exit_with_parent(parent: int, every: float = 1.0) -> None:
+    """A worker's initializer: a daemon thread that ends the worker (``os._exit(1)``) once
+    its parent ``parent`` is gone, checked every ``every`` seconds (``os.getppid()``
+    changes when an orphan is adopted)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
