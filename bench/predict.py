@@ -29,13 +29,20 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 
-def _one(limited: bool, seed: int, kind: str, workers: int = 1) -> float:
-    from capability.prediction.predict import predict
+def _ladder(seed: int, kind: str = "clean", samples: int | None = None):
+    """A simulated ladder's counts without the target, its models ``(name, compute,
+    loss)``, and the simulation."""
     from capability.simulation.simulate import simulate_ladder
 
-    sim = simulate_ladder(seed=seed, kind=kind)
+    sim = simulate_ladder(seed=seed, kind=kind, n_samples=samples)
     ladder = sim.counts[sim.counts["model"] != sim.target]
-    models = [(m, c, sim.losses[m]) for m, c in sim.models]
+    return ladder, [(m, c, sim.losses[m]) for m, c in sim.models], sim
+
+
+def _one(limited: bool, seed: int, kind: str, workers: int = 1) -> float:
+    from capability.prediction.predict import predict
+
+    ladder, models, sim = _ladder(seed, kind)
     func = predict if limited else predict.__wrapped__
     start = time.perf_counter()
     func(ladder, models, target=sim.target, target_compute=sim.target_compute,
@@ -45,11 +52,8 @@ def _one(limited: bool, seed: int, kind: str, workers: int = 1) -> float:
 
 def _backtest_time(seed: int, samples: int) -> float:
     from capability.records.backtest import backtest
-    from capability.simulation.simulate import simulate_ladder
 
-    sim = simulate_ladder(seed=seed, n_samples=samples)
-    ladder = sim.counts[sim.counts["model"] != sim.target]
-    models = [(m, c, sim.losses[m]) for m, c in sim.models if m != sim.target]
+    ladder, models, _ = _ladder(seed, samples=samples)
     start = time.perf_counter()
     backtest(ladder, models)
     return time.perf_counter() - start

@@ -12,18 +12,15 @@ import os
 import threading
 import time
 
-__all__ = ["exit_with_parent", "parent_pid"]
+__all__ = ["exit_with_parent"]
 
 
-def parent_pid() -> int:
-    """This process's id, as the workers it starts will see their parent's."""
-    return os.getpid()
-
-
-def exit_with_parent(parent: int, every: float = 1.0) -> None:
+def exit_with_parent(every: float = 1.0) -> None:
     """A worker's initializer: a daemon thread that ends the worker (``os._exit(1)``) once
-    its parent ``parent`` is gone, checked every ``every`` seconds (``os.getppid()``
+    the parent it started under is gone, checked every ``every`` seconds (``os.getppid()``
     changes when an orphan is adopted)."""
+    parent = os.getppid()
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(every)

@@ -65,7 +65,7 @@ from capability.prediction.selection import (
     score_laws,
     with_offsets,
 )
-from capability.processes import exit_with_parent, parent_pid
+from capability.processes import exit_with_parent
 from capability.progress import stage
 
 # A target more than this multiple of the longest rolling backtest's distance beyond the
@@ -186,7 +186,7 @@ def _run_fits(jobs, workers: int, advance=lambda n=1: None) -> dict:
     from joblib.externals.loky import get_reusable_executor
 
     executor = get_reusable_executor(max_workers=min(workers - 1, len(jobs) - 1),
-                                     initializer=exit_with_parent, initargs=(parent_pid(),))
+                                     initializer=exit_with_parent)
     queue, lock, errors = deque(jobs), threading.Lock(), []
 
     def take():
