@@ -689,6 +689,9 @@ def test_a_model_at_its_origins_compute_makes_no_backtest_step():
     assert all(s["distance_decades"] > 0 for s in steps)
     assert all(b.mean_pass_rate.confidence_interval.contains(b.mean_pass_rate.estimate)
                for b in pred.buckets)
+    shared = [w for w in pred.warnings if "share one compute" in w]
+    assert len(shared) == 1 and shared[0].startswith("m3, m4 share one compute (3.33e+22 FLOPs)")
+    assert not any("share one compute" in w for w in _predict(sim).warnings)
 
 def test_calibrated_intervals_cover_on_emergence():
     """Emergence (misspecified for the report's law): 90% intervals of the chosen law cover

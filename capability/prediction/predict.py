@@ -358,6 +358,27 @@ def candidate_laws(settings: PredictionSettings, has_loss: bool) -> tuple[str, .
 # nothing, and they spin against every other busy process on the machine (two predictions
 # side by side took 1.7x as long each with them: `python bench/predict.py`).
 @threadpool_limits.wrap(limits=1, user_api="blas")
+def shared_compute_notes(names: list[str], compute: np.ndarray) -> list[str]:
+    """One note per group of ladder models that share one compute (``compute`` sorted
+    ascending, as ``names``): the laws fit them at one point, their difference read as the
+    models' scatter about the family's trend, and no rolling backtest
+    predicts one from another (none lies beyond the others)."""
+    notes, j = [], 0
+    while j < len(names):
+        k = j
+        while k + 1 < len(names) and not compute[k + 1] > compute[j]:
+            k += 1
+        if k > j:
+            group = ", ".join(map(str, names[j:k + 1]))
+            notes.append(f"{group} share one compute ({compute[j]:.3g} FLOPs): the laws "
+                         "fit them at one point, their difference read as the models' "
+                         "scatter about the family's trend, and no rolling backtest "
+                         "predicts one of them from another; if they are different sizes, "
+                         "check their compute")
+        j = k + 1
+    return notes
+
+
 def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]], *,
             target: str, target_compute: float, ladder: str = "ladder",
             settings: PredictionSettings = PredictionSettings(),
@@ -573,6 +594,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                      f"left out: {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}"
                      + (f" (the target {target!r} among them: its rows were not read)"
                         if target in others else ""))
+    notes.extend(shared_compute_notes(names, nominal))
     if worse:
         notes.append(f"{len(worse)} problem(s) get worse with scale against their bucket's "
                      f"law (see inverse_scaling): {', '.join(w['task_id'] for w in worse[:5])}"
