@@ -42,6 +42,13 @@ from capability.prediction.law_error import (
     no_error_probability,
     with_share_prior,
 )
+from capability.prediction.notes import (
+    backtest_notes,
+    count_notes,
+    distance_notes,
+    input_notes,
+    offset_notes,
+)
 from capability.prediction.offsets import (
     bucket_slopes,
     law_slopes,
@@ -67,12 +74,6 @@ from capability.prediction.selection import (
 )
 from capability.processes import exit_with_parent
 from capability.progress import stage
-
-# A target more than this multiple of the longest rolling backtest's distance beyond the
-# ladder gets a note: the interval's law error is extrapolated past what the backtests saw
-# (on simulated ladders whose growth changes beyond the ladder, 90% intervals held 0.77 and
-# 0.30 at two decades beyond with backtests of one; docs/accuracy-history.md).
-BEYOND_BACKTESTS = 1.25
 
 # The types and the input checks live beside this module; they are exported here too, where
 # callers have always found them.
@@ -302,8 +303,6 @@ def _consistent_neg_log(neg_log: IntervalEstimate, rate: IntervalEstimate) -> In
 
 PER_PROBLEM_LAWS = ("problem_power", "logistic", "ceiling")
 SHAPE_DRAWS = 200   # per-problem posterior draws for the headline pass@k's bounds
-# A warning names the problem-by-model scatter above this variance on the logit scale (sd 0.3).
-SCATTER_NOTE = 0.09
 
 
 def _per_problem_at_target(fits, scores, local, target_compute):
@@ -358,27 +357,6 @@ def candidate_laws(settings: PredictionSettings, has_loss: bool) -> tuple[str, .
 # nothing, and they spin against every other busy process on the machine (two predictions
 # side by side took 1.7x as long each with them: `python bench/predict.py`).
 @threadpool_limits.wrap(limits=1, user_api="blas")
-def shared_compute_notes(names: list[str], compute: np.ndarray) -> list[str]:
-    """One note per group of ladder models that share one compute (``compute`` sorted
-    ascending, as ``names``): the laws fit them at one point, their difference read as the
-    models' scatter about the family's trend, and no rolling backtest
-    predicts one from another (none lies beyond the others)."""
-    notes, j = [], 0
-    while j < len(names):
-        k = j
-        while k + 1 < len(names) and not compute[k + 1] > compute[j]:
-            k += 1
-        if k > j:
-            group = ", ".join(map(str, names[j:k + 1]))
-            notes.append(f"{group} share one compute ({compute[j]:.3g} FLOPs): the laws "
-                         "fit them at one point, their difference read as the models' "
-                         "scatter about the family's trend, and no rolling backtest "
-                         "predicts one of them from another; if they are different sizes, "
-                         "check their compute")
-        j = k + 1
-    return notes
-
-
 def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]], *,
             target: str, target_compute: float, ladder: str = "ladder",
             settings: PredictionSettings = PredictionSettings(),
@@ -588,65 +566,15 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     inside_ids = [task_ids[i] for i in inside]   # the fits' columns
     worse = inverse_scaling(n_in, c_in, compute, inside_ids, bucket_k,
                             estimator=settings.estimator, scatter=interaction["logit"])
-    notes: list[str] = []
-    if others:
-        notes.append(f"counts hold rows of {len(others)} model(s) that are not ladder models, "
-                     f"left out: {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}"
-                     + (f" (the target {target!r} among them: its rows were not read)"
-                        if target in others else ""))
-    notes.extend(shared_compute_notes(names, nominal))
-    if worse:
-        notes.append(f"{len(worse)} problem(s) get worse with scale against their bucket's "
-                     f"law (see inverse_scaling): {', '.join(w['task_id'] for w in worse[:5])}"
-                     f"{' ...' if len(worse) > 5 else ''}; their buckets may be predicted low")
-    if not steps:
-        how = ("a short backtest (each model predicted from the two below it" +
-               ("; 'no_change' set aside: one held model cannot tell growth that stopped "
-                "from that model sitting off its family's trend)" if short_excluded else ")")
-               if short_steps else "the default order" if forced is None else "--law")
-        averaged = {law for weights in bucket_weights for law in weights}
-        which = ("the laws were averaged by the evidence of " if averaged else
-                 "the law was chosen by ")
-        notes.append(f"no rolling backtest: a ladder needs at least {settings.min_below + 1} "
-                     f"models for one (this one has {len(names)}); {which}"
-                     f"{how} and the interval widened by the fallback rule (law error "
-                     f"{FALLBACK_SIGMA['mean_pass_rate']} per decade on the angular scale, "
-                     f"{FALLBACK_DOF} degrees of freedom)")
-        averaged = averaged or {law for law, _ in choice}
-        wide = [(law, widen) for law, widen in widening.items()
-                if widen > 1 and law in averaged]
-        if wide:
-            notes.append("the short backtest's " + ", ".join(
-                f"{law} erred {widen * FALLBACK_SIGMA['mean_pass_rate']:.2g}"
-                for law, widen in wide) + " per decade on the angular scale, more than the "
-                "fallback rule allows: their law errors are widened to it (" +
-                ", ".join(f"{law} {widen:.2f}x" for law, widen in wide) + ")")
-    elif excluded_laws(steps):
-        notes.append(f"the rolling backtests predict one model only ({steps[0].held}): the "
-                     "interval's law-error term rests on that one model's errors, which "
-                     "cannot tell growth that stopped from that model sitting off its "
-                     "family's trend, so 'no_change' is not averaged in" +
-                     ("" if taus is not None else "; without the models' offsets "
-                      "(--no-offsets) its offset is read as law error in every bucket"))
-    longest = max((st.distance for st in steps), default=0.0)
-    if steps and distance > BEYOND_BACKTESTS * longest:
-        notes.append(f"the target lies {distance:.2f} decades beyond the largest ladder model, "
-                     f"{distance / longest:.1f}x the longest rolling backtest "
-                     f"({longest:.2f} decades): past that reach the law error is taken to "
-                     "grow in proportion to the distance, which the backtests cannot check; "
-                     "growth that changes beyond the ladder (problems that emerge later, a "
-                     "bend in the family's growth) is not in the interval (README: targets "
-                     "far beyond the ladder)")
-    if distance <= 0:
-        notes.append(f"the target's compute ({target_compute:.3g} FLOPs) is not above the "
-                     f"largest ladder model's ({nominal.max():.3g}): " +
-                     (f"a backcast below every ladder model, {reach:.2f} decades below the "
-                      "smallest, so the intervals carry the law error of an extrapolation "
-                      "that far (as beyond the largest model)" if reach > 0 else
-                      "an interpolation within the ladder, so the intervals carry no law "
-                      "error beyond the fits' own noise (it grows with the distance outside "
-                      "the ladder, here none)") +
-                     "; check the target's compute if an extrapolation was meant")
+    notes = [*input_notes(others, target, names, nominal, worse),
+             *backtest_notes(steps, short_steps, n_models=len(names),
+                             min_below=settings.min_below, forced=forced,
+                             short_excluded=short_excluded,
+                             averaged={law for weights in bucket_weights for law in weights},
+                             chosen={law for law, _ in choice}, widening=widening,
+                             offsets_used=taus is not None),
+             *distance_notes(steps, distance=distance, reach=reach,
+                             target_compute=target_compute, largest=float(nominal.max()))]
     bend_text = BEND_TEXT if bend_readable(steps) else ""
     offset_text = "" if taus is None else (
         f", and for the models' offsets from their family's trend (spread {offsets.tau:.2f} "
@@ -657,20 +585,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
          ", updated by the backtests") +
         f"; x the bucket's slope at the target; leverage {leverage:.2f})")
     if shifted:
-        shown = ", ".join(f"{name} {u:+.2f}" for name, u in zip(names, offsets.offsets))
-        notes.append("the ladder's models sit off their family's trend (probability of none "
-                     f"{offsets.none_probability:.2g}; visible offsets in decades of "
-                     f"compute: {shown}): every law is fitted on effective compute, C x "
-                     "10^offset, and the target's own offset, which no ladder shows, widens "
-                     "the intervals")
-        passed = [(names[j], names[k]) for j in range(len(names))
-                  for k in range(j + 1, len(names)) if compute[j] > compute[k]]
-        if passed:
-            notes.append("on effective compute " + ", ".join(
-                f"{small} lies above {large}" for small, large in passed) +
-                ": the models are off their trend by more than the ladder's spacing; "
-                "distances (to the target, in the backtests) are taken on the nominal "
-                "compute")
+        notes.extend(offset_notes(names, offsets, compute))
     buckets = []
     pieces: list[list[JointPiece] | None] = [None] * len(assignment.buckets)
     for b, (ids, (law_name, reason)) in enumerate(zip(assignment.buckets, choice), start=1):
@@ -792,23 +707,9 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     }
     if loss_note:
         notes.append(loss_note)
-    if interaction["logit"] > SCATTER_NOTE:
-        notes.append(f"the counts scatter about each problem's trend by more than their "
-                     f"binomial noise (a problem-by-model effect of sd "
-                     f"{np.sqrt(interaction['logit']):.2f} on the logit scale): the "
-                     "per-problem laws trust a single problem's trend less")
-    saturated = int(np.sum(np.all(c == n, axis=0)))
-    if saturated:
-        notes.append(f"{saturated} problem(s) saturated: every sample of every ladder model "
-                     "passed")
-    unsolved = int(np.sum(np.any(c == 0, axis=0)))
-    if assignment.excluded:
-        notes.append(f"{len(assignment.excluded)} problem(s) excluded: some ladder model "
-                     "never solved them (zero policy 'exclude')")
-    elif unsolved:
-        notes.append(f"{unsolved} problem(s) some ladder model never solved are kept, not "
-                     f"excluded (zero policy '{settings.zero_policy}'): the per-problem laws "
-                     "read c = 0 as information")
+    notes.extend(count_notes(n, c, scatter=interaction["logit"],
+                             excluded=len(assignment.excluded),
+                             zero_policy=settings.zero_policy))
     point = [(np.nan,) * 3 if b.mean_pass_rate is None else
              (b.mean_pass_rate.estimate, b.mean_pass_rate.confidence_interval.low,
               b.mean_pass_rate.confidence_interval.high) for b in buckets]

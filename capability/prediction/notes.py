@@ -1,0 +1,184 @@
+"""The prediction's notes (pure): one sentence per thing about the ladder, its backtests
+or its counts that a reader of the prediction should know, kept in ``prediction.json``'s
+``warnings`` and printed as ``capability: note: ...``. Each function returns the notes
+of one stage of :func:`capability.prediction.predict.predict`, in the order it prints them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from capability.prediction.calibrate import FALLBACK_DOF, FALLBACK_SIGMA
+from capability.prediction.offsets import ModelOffsets
+from capability.prediction.rolling import RollingStep
+from capability.prediction.selection import excluded_laws
+
+__all__ = ["input_notes", "backtest_notes", "distance_notes", "offset_notes",
+           "count_notes", "shared_compute_notes", "BEYOND_BACKTESTS", "SCATTER_NOTE"]
+
+# A target more than this multiple of the longest rolling backtest's distance beyond the
+# ladder gets a note: the interval's law error is extrapolated past what the backtests saw
+# (on simulated ladders whose growth changes beyond the ladder, 90% intervals held 0.77 and
+# 0.30 at two decades beyond with backtests of one; docs/accuracy-history.md).
+BEYOND_BACKTESTS = 1.25
+# A note names the problem-by-model scatter above this variance on the logit scale (sd 0.3).
+SCATTER_NOTE = 0.09
+
+
+def shared_compute_notes(names: Sequence[str], compute: np.ndarray) -> list[str]:
+    """One note per group of ladder models that share one compute (``compute`` sorted
+    ascending, as ``names``): the laws fit them at one point, their difference read as the
+    models' scatter about the family's trend, and no rolling backtest predicts one from
+    another (none lies beyond the others)."""
+    notes, j = [], 0
+    while j < len(names):
+        k = j
+        while k + 1 < len(names) and not compute[k + 1] > compute[j]:
+            k += 1
+        if k > j:
+            group = ", ".join(map(str, names[j:k + 1]))
+            notes.append(f"{group} share one compute ({compute[j]:.3g} FLOPs): the laws "
+                         "fit them at one point, their difference read as the models' "
+                         "scatter about the family's trend, and no rolling backtest "
+                         "predicts one of them from another; if they are different sizes, "
+                         "check their compute")
+        j = k + 1
+    return notes
+
+
+def input_notes(others: Sequence[str], target: str, names: Sequence[str],
+                nominal: np.ndarray, worse: Sequence[dict]) -> list[str]:
+    """What the counts and the models are: rows of models that are not ladder models (the
+    target's among them), models that share one compute, problems that get worse with
+    scale (``worse``, :func:`capability.estimation.trends.inverse_scaling`'s records)."""
+    notes = []
+    if others:
+        notes.append(f"counts hold rows of {len(others)} model(s) that are not ladder models, "
+                     f"left out: {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}"
+                     + (f" (the target {target!r} among them: its rows were not read)"
+                        if target in others else ""))
+    notes.extend(shared_compute_notes(names, nominal))
+    if worse:
+        notes.append(f"{len(worse)} problem(s) get worse with scale against their bucket's "
+                     f"law (see inverse_scaling): {', '.join(w['task_id'] for w in worse[:5])}"
+                     f"{' ...' if len(worse) > 5 else ''}; their buckets may be predicted low")
+    return notes
+
+
+def backtest_notes(steps: Sequence[RollingStep], short_steps: Sequence[RollingStep], *,
+                   n_models: int, min_below: int, forced: str | None,
+                   short_excluded: Sequence[str], averaged: set[str], chosen: set[str],
+                   widening: dict[str, float], offsets_used: bool) -> list[str]:
+    """What the backtests could tell: none at all (the fallback rule, and each law the short
+    backtest widened), or one held model only. ``averaged`` are the laws some bucket
+    averages, ``chosen`` those a bucket uses alone; ``widening`` per law the factor on the
+    fallback rule's law error."""
+    notes = []
+    if not steps:
+        how = ("a short backtest (each model predicted from the two below it" +
+               ("; 'no_change' set aside: one held model cannot tell growth that stopped "
+                "from that model sitting off its family's trend)" if short_excluded else ")")
+               if short_steps else "the default order" if forced is None else "--law")
+        which = ("the laws were averaged by the evidence of " if averaged else
+                 "the law was chosen by ")
+        notes.append(f"no rolling backtest: a ladder needs at least {min_below + 1} "
+                     f"models for one (this one has {n_models}); {which}"
+                     f"{how} and the interval widened by the fallback rule (law error "
+                     f"{FALLBACK_SIGMA['mean_pass_rate']} per decade on the angular scale, "
+                     f"{FALLBACK_DOF} degrees of freedom)")
+        used = averaged or chosen
+        wide = [(law, widen) for law, widen in widening.items()
+                if widen > 1 and law in used]
+        if wide:
+            notes.append("the short backtest's " + ", ".join(
+                f"{law} erred {widen * FALLBACK_SIGMA['mean_pass_rate']:.2g}"
+                for law, widen in wide) + " per decade on the angular scale, more than the "
+                "fallback rule allows: their law errors are widened to it (" +
+                ", ".join(f"{law} {widen:.2f}x" for law, widen in wide) + ")")
+    elif excluded_laws(steps):
+        notes.append(f"the rolling backtests predict one model only ({steps[0].held}): the "
+                     "interval's law-error term rests on that one model's errors, which "
+                     "cannot tell growth that stopped from that model sitting off its "
+                     "family's trend, so 'no_change' is not averaged in" +
+                     ("" if offsets_used else "; without the models' offsets "
+                      "(--no-offsets) its offset is read as law error in every bucket"))
+    return notes
+
+
+def distance_notes(steps: Sequence[RollingStep], *, distance: float, reach: float,
+                   target_compute: float, largest: float) -> list[str]:
+    """Where the target lies: further beyond the ladder than the backtests reach
+    (``BEYOND_BACKTESTS``), or not beyond it at all (a backcast or an interpolation).
+    ``distance`` and ``reach`` in decades, as in ``selection``; ``largest`` the largest
+    ladder model's nominal compute."""
+    notes = []
+    longest = max((st.distance for st in steps), default=0.0)
+    if steps and distance > BEYOND_BACKTESTS * longest:
+        notes.append(f"the target lies {distance:.2f} decades beyond the largest ladder model, "
+                     f"{distance / longest:.1f}x the longest rolling backtest "
+                     f"({longest:.2f} decades): past that reach the law error is taken to "
+                     "grow in proportion to the distance, which the backtests cannot check; "
+                     "growth that changes beyond the ladder (problems that emerge later, a "
+                     "bend in the family's growth) is not in the interval (README: targets "
+                     "far beyond the ladder)")
+    if distance <= 0:
+        notes.append(f"the target's compute ({target_compute:.3g} FLOPs) is not above the "
+                     f"largest ladder model's ({largest:.3g}): " +
+                     (f"a backcast below every ladder model, {reach:.2f} decades below the "
+                      "smallest, so the intervals carry the law error of an extrapolation "
+                      "that far (as beyond the largest model)" if reach > 0 else
+                      "an interpolation within the ladder, so the intervals carry no law "
+                      "error beyond the fits' own noise (it grows with the distance outside "
+                      "the ladder, here none)") +
+                     "; check the target's compute if an extrapolation was meant")
+    return notes
+
+
+def offset_notes(names: Sequence[str], offsets: ModelOffsets, compute: np.ndarray) -> list[str]:
+    """The models plainly off their family's trend, where the laws are fitted on effective
+    compute (``compute``, in the models' nominal order): their visible offsets, and the
+    pairs whose order the offsets reverse."""
+    shown = ", ".join(f"{name} {u:+.2f}" for name, u in zip(names, offsets.offsets))
+    notes = ["the ladder's models sit off their family's trend (probability of none "
+             f"{offsets.none_probability:.2g}; visible offsets in decades of "
+             f"compute: {shown}): every law is fitted on effective compute, C x "
+             "10^offset, and the target's own offset, which no ladder shows, widens "
+             "the intervals"]
+    passed = [(names[j], names[k]) for j in range(len(names))
+              for k in range(j + 1, len(names)) if compute[j] > compute[k]]
+    if passed:
+        notes.append("on effective compute " + ", ".join(
+            f"{small} lies above {large}" for small, large in passed) +
+            ": the models are off their trend by more than the ladder's spacing; "
+            "distances (to the target, in the backtests) are taken on the nominal "
+            "compute")
+    return notes
+
+
+def count_notes(n: np.ndarray, c: np.ndarray, *, scatter: float, excluded: int,
+                zero_policy: str) -> list[str]:
+    """What the counts ``(M, P)`` show: problem-by-model scatter beyond the binomial noise
+    (``scatter``, its variance on the logit scale, above ``SCATTER_NOTE``), problems every
+    sample of every model passed, and problems some model never solved (``excluded`` of
+    them by the zero policy, else kept)."""
+    notes = []
+    if scatter > SCATTER_NOTE:
+        notes.append(f"the counts scatter about each problem's trend by more than their "
+                     f"binomial noise (a problem-by-model effect of sd "
+                     f"{np.sqrt(scatter):.2f} on the logit scale): the "
+                     "per-problem laws trust a single problem's trend less")
+    saturated = int(np.sum(np.all(c == n, axis=0)))
+    if saturated:
+        notes.append(f"{saturated} problem(s) saturated: every sample of every ladder model "
+                     "passed")
+    unsolved = int(np.sum(np.any(c == 0, axis=0)))
+    if excluded:
+        notes.append(f"{excluded} problem(s) excluded: some ladder model "
+                     "never solved them (zero policy 'exclude')")
+    elif unsolved:
+        notes.append(f"{unsolved} problem(s) some ladder model never solved are kept, not "
+                     f"excluded (zero policy '{zero_policy}'): the per-problem laws "
+                     "read c = 0 as information")
+    return notes

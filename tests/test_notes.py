@@ -1,0 +1,106 @@
+"""The prediction's notes, function by function (capability.prediction.notes): each says
+what it should where it should, and nothing where there is nothing to say. End to end,
+tests/test_laws.py and tests/test_offsets.py check the notes a prediction carries."""
+
+import numpy as np
+
+from capability.prediction.notes import (
+    BEYOND_BACKTESTS,
+    backtest_notes,
+    count_notes,
+    distance_notes,
+    input_notes,
+    offset_notes,
+    shared_compute_notes,
+)
+from capability.prediction.offsets import ModelOffsets
+from capability.prediction.rolling import RollingStep
+
+
+def _step(held, distance, below=("m1", "m2", "m3")):
+    return RollingStep(held=held, compute=1.0, distance=distance, below=below, predicted={},
+                       actual={}, error={}, var_pred={}, var_meas={})
+
+
+def test_shared_compute_groups_every_run_of_equal_compute():
+    names = ["a", "b", "c", "d", "e", "f"]
+    compute = np.array([1e20, 1e21, 1e21, 1e21, 1e22, 1e22])
+    notes = shared_compute_notes(names, compute)
+    assert [n.split(" share")[0] for n in notes] == ["b, c, d", "e, f"]
+    assert "(1e+21 FLOPs)" in notes[0] and "(1e+22 FLOPs)" in notes[1]
+    assert shared_compute_notes(names[:3], np.array([1e20, 1.01e20, 2e20])) == []
+
+
+def test_input_notes_name_other_models_the_target_and_worse_problems():
+    others = [f"x{i}" for i in range(7)] + ["big"]
+    worse = [{"task_id": f"HumanEval/{i}"} for i in range(6)]
+    notes = input_notes(sorted(others), "big", ["m1", "m2"], np.array([1.0, 2.0]), worse)
+    assert len(notes) == 2
+    assert notes[0].startswith("counts hold rows of 8 model(s)") and " ..." in notes[0]
+    assert "the target 'big' among them" in notes[0]
+    assert notes[1].startswith("6 problem(s) get worse") and "HumanEval/4 ..." in notes[1]
+    assert input_notes([], "big", ["m1", "m2"], np.array([1.0, 2.0]), []) == []
+
+
+def test_backtest_notes_without_rolling_backtests():
+    common = dict(n_models=3, min_below=3, short_excluded=(), offsets_used=True)
+    [note] = backtest_notes([], [_step("m3", 0.5, ("m1", "m2"))], forced=None,
+                            averaged={"power", "logistic"}, chosen=set(),
+                            widening={"power": 1.0, "logistic": 1.0}, **common)
+    assert note.startswith("no rolling backtest: a ladder needs at least 4 models for one "
+                           "(this one has 3); the laws were averaged by the evidence of a "
+                           "short backtest")
+    notes = backtest_notes([], [], forced="power", averaged=set(), chosen={"power"},
+                           widening={"power": 2.0, "linear": 3.0}, **common)
+    assert "the law was chosen by --law" in notes[0]
+    # Only the law in use is named as widened, by its factor.
+    assert notes[1].startswith("the short backtest's power erred 0.4 per decade")
+    assert "linear" not in notes[1] and "power 2.00x" in notes[1]
+
+
+def test_backtest_notes_with_one_held_model_or_more():
+    kw = dict(n_models=4, min_below=3, forced=None, short_excluded=(), averaged={"power"},
+              chosen=set(), widening={"power": 1.0})
+    [note] = backtest_notes([_step("m4", 0.3)], [], offsets_used=False, **kw)
+    assert note.startswith("the rolling backtests predict one model only (m4)")
+    assert note.endswith("its offset is read as law error in every bucket")
+    [note] = backtest_notes([_step("m4", 0.3)], [], offsets_used=True, **kw)
+    assert note.endswith("so 'no_change' is not averaged in")
+    two = [_step("m4", 0.3), _step("m5", 0.6), _step("m5", 0.3, ("m1", "m2", "m3", "m4"))]
+    assert backtest_notes(two, [], offsets_used=True, **kw) == []
+
+
+def test_distance_notes():
+    steps = [_step("m4", 0.5), _step("m5", 1.0)]
+    assert distance_notes(steps, distance=BEYOND_BACKTESTS * 1.0, reach=1.25,
+                          target_compute=1e24, largest=1e23) == []
+    [far] = distance_notes(steps, distance=2.0, reach=2.0, target_compute=1e24, largest=1e22)
+    assert far.startswith("the target lies 2.00 decades beyond the largest ladder model, "
+                          "2.0x the longest rolling backtest (1.00 decades)")
+    [back] = distance_notes(steps, distance=-2.0, reach=0.5, target_compute=1e19, largest=1e21)
+    assert "a backcast below every ladder model, 0.50 decades below the smallest" in back
+    [inside] = distance_notes([], distance=-0.5, reach=0.0, target_compute=3e20, largest=1e21)
+    assert "an interpolation within the ladder" in inside
+    assert distance_notes([], distance=1.0, reach=1.0, target_compute=1e22, largest=1e21) == []
+
+
+def test_offset_notes_name_the_offsets_and_the_reversed_pairs():
+    offsets = ModelOffsets(offsets=np.array([0.1, -0.3, 0.2]), noise=0.01, link="logit",
+                           grid=None, weights=None, none_probability=0.004)
+    effective = np.array([1e21, 1e21, 1e22]) * 10.0 ** offsets.offsets
+    notes = offset_notes(["s", "m", "l"], offsets, effective)
+    assert "probability of none 0.004" in notes[0] and "s +0.10, m -0.30, l +0.20" in notes[0]
+    assert notes[1].startswith("on effective compute s lies above m:")
+    assert len(offset_notes(["s", "m", "l"], offsets, np.array([1.0, 2.0, 3.0]))) == 1
+
+
+def test_count_notes():
+    n = np.full((3, 4), 10)
+    c = np.array([[10, 0, 5, 3], [10, 2, 6, 4], [10, 4, 7, 5]])
+    notes = count_notes(n, c, scatter=0.25, excluded=0, zero_policy="keep")
+    assert notes[0].startswith("the counts scatter") and "sd 0.50 on the logit scale" in notes[0]
+    assert notes[1] == "1 problem(s) saturated: every sample of every ladder model passed"
+    assert notes[2].startswith("1 problem(s) some ladder model never solved are kept")
+    notes = count_notes(n, c, scatter=0.01, excluded=1, zero_policy="exclude")
+    assert notes[-1].startswith("1 problem(s) excluded") and len(notes) == 2
+    assert count_notes(n, np.full((3, 4), 5), scatter=0.0, excluded=0, zero_policy="keep") == []
