@@ -13,7 +13,8 @@ import multiprocessing
 import threading
 import warnings
 from collections import deque
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -357,6 +358,95 @@ def candidate_laws(settings: PredictionSettings, has_loss: bool) -> tuple[str, .
 # nothing, and they spin against every other busy process on the machine (two predictions
 # side by side took 1.7x as long each with them: `python bench/predict.py`).
 @threadpool_limits.wrap(limits=1, user_api="blas")
+@dataclass(frozen=True)
+class _TargetTerms:
+    """What every bucket's interval at the target shares: the reach (decades outside the
+    ladder the law error grows with), the level, the offsets' leverage, the method texts
+    of the offsets' and the bend's terms (empty where not in the interval), and
+    ``slope_of(law, q, j)``, the law's slope at the target in bucket ``j``."""
+
+    reach: float
+    level: float
+    leverage: float
+    offset_text: str
+    bend_text: str
+    slope_of: Callable[[str, str, int], float]
+
+
+def _averaged_bucket(j: int, weights: dict[str, float], fits, scores, widening, n_steps: int,
+                     terms: _TargetTerms):
+    """Bucket ``j``'s model average: per quantity the interval of the mixture of the laws'
+    posterior predictives (the backtests' where there are ``n_steps > 0``, else the
+    fallback rule's, widened per law by ``widening``), and the headline's joint pieces."""
+    ests, pieces = {}, None
+    for q in ("mean_pass_rate", "neg_log_pass_rate"):
+        comps = [(w, float(getattr(fits[law], q)[j]),
+                  getattr(fits[law], f"{q}_draws")[:, j],
+                  (scores[law].posterior or {}).get(q) if n_steps else
+                  fallback_posterior(widening[law] * FALLBACK_SIGMA[q]))
+                 for law, w in weights.items()]
+        used = [law for law, c in zip(weights, comps) if c[3] is not None]
+        comps = [c for c in comps if c[3] is not None]
+        betas = [terms.slope_of(law, q, j) for law in used]
+        spread = ("the posterior predictive over its law error per decade (from "
+                  f"{n_steps} rolling backtest steps; prior: none with "
+                  f"probability {EXACT_PRIOR:g}, else half-Cauchy)" if n_steps else
+                  "the fallback rule (no rolling backtest: law error "
+                  f"{FALLBACK_SIGMA[q]:g} per decade, Student t with {FALLBACK_DOF} "
+                  "df, scaled up to the law's short-backtest error where that is "
+                  "larger: " + ", ".join(f"{law} x {widening[law]:.2f}"
+                                         for law in used) + ")")
+        method = (f"model average of {len(used)} laws ({', '.join(used)}): each "
+                  f"law's draws at the target, widened for its own error by {spread} "
+                  f"on the {SCALES[q].name} scale x {terms.reach:.2f} decades to the "
+                  f"target{terms.offset_text if n_steps else ''}"
+                  f"{terms.bend_text}; the {terms.level:g} equal-tailed "
+                  "interval of the mixture")
+        ests[q] = averaged_interval(comps, q, terms.reach, terms.level, method,
+                                    (betas, terms.leverage))
+        if q == "mean_pass_rate":
+            pieces = [JointPiece(law, w, est, draws, _shared(fits[law], j),
+                                 with_share_prior(post), beta)
+                      for law, (w, est, draws, post), beta in zip(used, comps, betas)]
+    return ests, pieces
+
+
+def _one_law_bucket(j: int, law_name: str, fit: LawFit, sc, widen: float,
+                    terms: _TargetTerms):
+    """Bucket ``j`` by one law: per quantity its calibrated interval (its backtests'
+    posterior predictive, else the fallback rule's t widened by ``widen``), and the
+    headline's joint piece."""
+    ests, pieces = {}, None
+    how = (f"law error from {sc.steps} rolling backtest step(s)" if sc.calibrated else
+           "law error by the fallback rule (no rolling backtest)" +
+           (f", x {widen:.2f}: the short backtest erred more" if widen > 1 else ""))
+    for q in ("mean_pass_rate", "neg_log_pass_rate"):
+        draws = getattr(fit, f"{q}_draws")[:, j]
+        post = (sc.posterior or {}).get(q)
+        spread = (f"posterior predictive over the law error per decade (posterior "
+                  f"rms {sc.sigma[q]:.3g}, none with probability "
+                  f"{no_error_probability(post):.2f}; prior: none with "
+                  f"probability {EXACT_PRIOR:g}, else half-Cauchy)"
+                  if post is not None
+                  else f"{widen * sc.sigma[q]:.3g} per decade, Student t with "
+                  f"{sc.dof:g} df")
+        method = (f"{law_name}: {fit.noise_method}; widened for the law's own error: "
+                  f"{how}, on the {SCALES[q].name} scale x {terms.reach:.2f} decades to "
+                  f"the target: {spread}" + (terms.offset_text if post is not None else "") +
+                  (terms.bend_text if post is not None else ""))
+        beta = terms.slope_of(law_name, q, j)
+        ests[q] = calibrated_interval(float(getattr(fit, q)[j]), draws, q,
+                                      widen * sc.sigma[q], sc.dof, terms.reach, terms.level,
+                                      method, posterior=post, offset=(beta, terms.leverage))
+        if q == "mean_pass_rate":
+            pieces = [JointPiece(
+                law_name, 1.0, float(fit.mean_pass_rate[j]), draws, _shared(fit, j),
+                with_share_prior(post if post is not None else
+                                 fallback_posterior(widen * sc.sigma[q], sc.dof)),
+                beta if post is not None else 0.0)]
+    return ests, pieces
+
+
 def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]], *,
             target: str, target_compute: float, ladder: str = "ladder",
             settings: PredictionSettings = PredictionSettings(),
@@ -586,6 +676,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         f"; x the bucket's slope at the target; leverage {leverage:.2f})")
     if shifted:
         notes.extend(offset_notes(names, offsets, compute))
+    terms = _TargetTerms(reach, settings.confidence_level, leverage, offset_text, bend_text,
+                         slope_of)
     buckets = []
     pieces: list[list[JointPiece] | None] = [None] * len(assignment.buckets)
     for b, (ids, (law_name, reason)) in enumerate(zip(assignment.buckets, choice), start=1):
@@ -599,8 +691,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         cands = {name: {"mean_pass_rate": float(f.mean_pass_rate[b - 1]),
                         "neg_log_pass_rate": float(f.neg_log_pass_rate[b - 1])}
                  for name, f in fits.items() if f is not None}
-        ests = {}
         weights = bucket_weights[b - 1]
+        ests = {}
         if weights:
             law_name = "average"
             kind = ("rolling-backtest error" if steps else "short-backtest error (each "
@@ -618,69 +710,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                            "caps the bucket's -log p means it is fitted to" +
                            (" (it was alone in Occam's window, taken again without it)"
                             if rewindowed[b - 1] else ""))
-            for q in ("mean_pass_rate", "neg_log_pass_rate"):
-                comps = [(w, float(getattr(fits[law], q)[b - 1]),
-                          getattr(fits[law], f"{q}_draws")[:, b - 1],
-                          (scores[law].posterior or {}).get(q) if steps else
-                          fallback_posterior(widening[law] * FALLBACK_SIGMA[q]))
-                         for law, w in weights.items()]
-                used = [law for law, c in zip(weights, comps) if c[3] is not None]
-                comps = [c for c in comps if c[3] is not None]
-                betas = [slope_of(law, q, b - 1) for law in used]
-                spread = ("the posterior predictive over its law error per decade (from "
-                          f"{len(steps)} rolling backtest steps; prior: none with "
-                          f"probability {EXACT_PRIOR:g}, else half-Cauchy)" if steps else
-                          "the fallback rule (no rolling backtest: law error "
-                          f"{FALLBACK_SIGMA[q]:g} per decade, Student t with {FALLBACK_DOF} "
-                          "df, scaled up to the law's short-backtest error where that is "
-                          "larger: " + ", ".join(f"{law} x {widening[law]:.2f}"
-                                                 for law in used) + ")")
-                method = (f"model average of {len(used)} laws ({', '.join(used)}): each "
-                          f"law's draws at the target, widened for its own error by {spread} "
-                          f"on the {SCALES[q].name} scale x {reach:.2f} decades to the "
-                          f"target{offset_text if steps else ''}"
-                          f"{bend_text}; the {level:g} equal-tailed "
-                          "interval of the mixture")
-                ests[q] = averaged_interval(comps, q, reach, level, method,
-                                            (betas, leverage))
-                if q == "mean_pass_rate":
-                    pieces[b - 1] = [JointPiece(law, w, est, draws, _shared(fits[law], b - 1),
-                                                with_share_prior(post), beta)
-                                     for law, (w, est, draws, post), beta
-                                     in zip(used, comps, betas)]
+            ests, pieces[b - 1] = _averaged_bucket(b - 1, weights, fits, scores, widening,
+                                                   len(steps), terms)
         elif law_name is not None:
-            fit, sc = fits[law_name], scores[law_name]
-            widen = widening[law_name]
-            how = (f"law error from {sc.steps} rolling backtest step(s)" if sc.calibrated else
-                   "law error by the fallback rule (no rolling backtest)" +
-                   (f", x {widen:.2f}: the short backtest erred more" if widen > 1 else ""))
-            for q in ("mean_pass_rate", "neg_log_pass_rate"):
-                draws = getattr(fit, f"{q}_draws")[:, b - 1]
-                post = (sc.posterior or {}).get(q)
-                spread = (f"posterior predictive over the law error per decade (posterior "
-                          f"rms {sc.sigma[q]:.3g}, none with probability "
-                          f"{no_error_probability(post):.2f}; prior: none with "
-                          f"probability {EXACT_PRIOR:g}, else half-Cauchy)"
-                          if post is not None
-                          else f"{widen * sc.sigma[q]:.3g} per decade, Student t with "
-                          f"{sc.dof:g} df")
-                method = (f"{law_name}: {fit.noise_method}; widened for the law's own error: "
-                          f"{how}, on the {SCALES[q].name} scale x {reach:.2f} decades to "
-                          f"the target: {spread}" + (offset_text if post is not None else "") +
-                          (bend_text if post is not None else ""))
-                ests[q] = calibrated_interval(float(getattr(fit, q)[b - 1]), draws, q,
-                                              widen * sc.sigma[q], sc.dof, reach, level,
-                                              method,
-                                              posterior=post,
-                                              offset=(slope_of(law_name, q, b - 1),
-                                                      leverage))
-                if q == "mean_pass_rate":
-                    pieces[b - 1] = [JointPiece(
-                        law_name, 1.0, float(fit.mean_pass_rate[b - 1]), draws,
-                        _shared(fit, b - 1),
-                        with_share_prior(post if post is not None else
-                                         fallback_posterior(widen * sc.sigma[q], sc.dof)),
-                        slope_of(law_name, q, b - 1) if post is not None else 0.0)]
+            ests, pieces[b - 1] = _one_law_bucket(b - 1, law_name, fits[law_name],
+                                                  scores[law_name], widening[law_name], terms)
         if ests:
             ests["neg_log_pass_rate"] = _consistent_neg_log(ests["neg_log_pass_rate"],
                                                             ests["mean_pass_rate"])
