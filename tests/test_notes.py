@@ -43,7 +43,7 @@ def test_input_notes_name_other_models_the_target_and_worse_problems():
 
 
 def test_backtest_notes_without_rolling_backtests():
-    common = dict(n_models=3, min_below=3, short_excluded=(), offsets_used=True)
+    common = dict(n_models=3, n_distinct=3, min_below=3, short_excluded=(), offsets_used=True)
     [note] = backtest_notes([], [_step("m3", 0.5, ("m1", "m2"))], forced=None,
                             averaged={"power", "logistic"}, chosen=set(),
                             widening={"power": 1.0, "logistic": 1.0}, **common)
@@ -56,11 +56,16 @@ def test_backtest_notes_without_rolling_backtests():
     # Only the law in use is named as widened, by its factor.
     assert notes[1].startswith("the short backtest's power erred 0.4 per decade")
     assert "linear" not in notes[1] and "power 2.00x" in notes[1]
+    # Four models, two at one compute: no rolling backtest, and the note says why.
+    [note] = backtest_notes([], [], forced="power", averaged=set(), chosen={"power"},
+                            widening={"power": 1.0}, **{**common, "n_models": 4})
+    assert note.startswith("no rolling backtest: a ladder needs at least 4 models of "
+                           "distinct compute for one (this one has 4, 3 of distinct compute)")
 
 
 def test_backtest_notes_with_one_held_model_or_more():
-    kw = dict(n_models=4, min_below=3, forced=None, short_excluded=(), averaged={"power"},
-              chosen=set(), widening={"power": 1.0})
+    kw = dict(n_models=4, n_distinct=4, min_below=3, forced=None, short_excluded=(),
+              averaged={"power"}, chosen=set(), widening={"power": 1.0})
     [note] = backtest_notes([_step("m4", 0.3)], [], offsets_used=False, **kw)
     assert note.startswith("the rolling backtests predict one model only (m4)")
     assert note.endswith("its offset is read as law error in every bucket")

@@ -68,13 +68,14 @@ def input_notes(others: Sequence[str], target: str, names: Sequence[str],
 
 
 def backtest_notes(steps: Sequence[RollingStep], short_steps: Sequence[RollingStep], *,
-                   n_models: int, min_below: int, forced: str | None,
+                   n_models: int, n_distinct: int, min_below: int, forced: str | None,
                    short_excluded: Sequence[str], averaged: set[str], chosen: set[str],
                    widening: dict[str, float], offsets_used: bool) -> list[str]:
     """What the backtests could tell: none at all (the fallback rule, and each law the short
     backtest widened), or one held model only. ``averaged`` are the laws some bucket
     averages, ``chosen`` those a bucket uses alone; ``widening`` per law the factor on the
-    fallback rule's law error."""
+    fallback rule's law error. ``n_distinct`` of the ``n_models`` ladder models have
+    distinct compute: a model at the compute of the one below it is no backtest step."""
     notes = []
     if not steps:
         how = ("a short backtest (each model predicted from the two below it" +
@@ -83,8 +84,11 @@ def backtest_notes(steps: Sequence[RollingStep], short_steps: Sequence[RollingSt
                if short_steps else "the default order" if forced is None else "--law")
         which = ("the laws were averaged by the evidence of " if averaged else
                  "the law was chosen by ")
+        distinct = (f" of distinct compute for one (this one has {n_models}, {n_distinct} "
+                    "of distinct compute)" if n_distinct < n_models else
+                    f" for one (this one has {n_models})")
         notes.append(f"no rolling backtest: a ladder needs at least {min_below + 1} "
-                     f"models for one (this one has {n_models}); {which}"
+                     f"models{distinct}; {which}"
                      f"{how} and the interval widened by the fallback rule (law error "
                      f"{FALLBACK_SIGMA['mean_pass_rate']} per decade on the angular scale, "
                      f"{FALLBACK_DOF} degrees of freedom)")

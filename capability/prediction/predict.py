@@ -531,9 +531,6 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
             loss_note = f"loss law: no fit: {err}"
     n_draws = settings.n_resamples
     forced = None if settings.law == "auto" else settings.law
-    fittings = 1 + len(backtest_pairs(len(names), settings.min_below))
-    if len(names) <= settings.min_below and forced is None and len(names) > 2:
-        fittings += len(backtest_pairs(len(names), 2))   # the short backtest
     # Models plainly off their family's trend: every law is fitted on effective compute
     # (the offsets' visible part taken out), and the offsets enter at the target only.
     offsets = model_offsets(n, c, compute)
@@ -548,6 +545,12 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     x_ladder = np.log10(compute)
     n_in, c_in = n[:, inside], c[:, inside]   # the bucketed problems: the fits' columns
     interaction = {link: interaction_variance(n_in, c_in, x_ladder, link) for link in LINKS}
+    # The origins to fit and the models each predicts (a short backtest's where no rolling
+    # one can be made: too few models, or too few of distinct compute).
+    planned = _planned_origins(nominal, compute, settings.min_below)
+    if not planned and forced is None and len(names) > 2:
+        planned = _planned_origins(nominal, compute, 2)
+    fittings = 1 + sum(map(len, planned.values()))
     with stage(f"fitting {len(laws)} laws and their rolling backtests", fittings, "fit",
                enabled=progress) as advance:
         origin_args = (n, c, compute, loss, task_ids, laws, settings, n_draws, interaction)
@@ -555,9 +558,6 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         # run side by side in processes (a short backtest's only where no rolling one can be
         # made; any other origin a step asks for is fitted here, when it asks). The largest
         # origins, the slowest, start first.
-        planned = _planned_origins(nominal, compute, settings.min_below)
-        if not planned and forced is None and len(names) > 2:
-            planned = _planned_origins(nominal, compute, 2)
         jobs = [("target", _fit_laws, (laws, n_in, c_in, compute, loss, local, reassign,
                                        target_compute, settings, n_draws, seeds[0]),
                  {"loss_fit": loss_fit, "interaction": interaction}, 1)]
@@ -658,6 +658,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                             estimator=settings.estimator, scatter=interaction["logit"])
     notes = [*input_notes(others, target, names, nominal, worse),
              *backtest_notes(steps, short_steps, n_models=len(names),
+                             n_distinct=len(np.unique(nominal)),
                              min_below=settings.min_below, forced=forced,
                              short_excluded=short_excluded,
                              averaged={law for weights in bucket_weights for law in weights},
