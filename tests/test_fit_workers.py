@@ -97,3 +97,31 @@ def test_run_fits_in_as_many_processes_as_workers(tmp_path, monkeypatch):
         assert main(["run", ladder, "--out", str(tmp_path / "r"), "--resamples", "50",
                      "--law", "linear", *extra]) == 0
         assert seen[-1] == expected
+
+
+def test_predict_fits_with_one_blas_thread(monkeypatch):
+    """predict() runs under one BLAS thread (its fits multiply many tiny matrices, where
+    threads only spin): the limit is read inside it, at its first step. (A helper once
+    placed between the decorator and ``def predict`` took the limit from it.)"""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    if not blas_threads() or max(blas_threads()) <= 1:
+        pytest.skip("BLAS runs one thread here anyway: the limit cannot be told apart")
+    seen = []
+    import capability.prediction.predict as module
+    check = module.check_settings
+
+    def check_and_record(settings):
+        seen.append(blas_threads())
+        return check(settings)
+
+    monkeypatch.setattr(module, "check_settings", check_and_record)
+    sim = capability.simulate_ladder(seed=3, n_problems=30)
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    predict(counts, [(m, c, None) for m, c in sim.models], target=sim.target,
+            target_compute=sim.target_compute,
+            settings=PredictionSettings(n_resamples=50, law="power"))
+    assert seen and all(n == 1 for n in seen[0]), seen

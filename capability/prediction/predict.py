@@ -354,10 +354,6 @@ def candidate_laws(settings: PredictionSettings, has_loss: bool) -> tuple[str, .
     return tuple(n for n in names if has_loss or n != "two_step")
 
 
-# One BLAS thread: the fits multiply many tiny matrices, where OpenBLAS's threads save
-# nothing, and they spin against every other busy process on the machine (two predictions
-# side by side took 1.7x as long each with them: `python bench/predict.py`).
-@threadpool_limits.wrap(limits=1, user_api="blas")
 @dataclass(frozen=True)
 class _TargetTerms:
     """What every bucket's interval at the target shares: the reach (decades outside the
@@ -447,6 +443,10 @@ def _one_law_bucket(j: int, law_name: str, fit: LawFit, sc, widen: float,
     return ests, pieces
 
 
+# One BLAS thread: the fits multiply many tiny matrices, where OpenBLAS's threads save
+# nothing, and they spin against every other busy process on the machine (two predictions
+# side by side took 1.7x as long each with them: `python bench/predict.py`).
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]], *,
             target: str, target_compute: float, ladder: str = "ladder",
             settings: PredictionSettings = PredictionSettings(),
@@ -677,8 +677,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         f"; x the bucket's slope at the target; leverage {leverage:.2f})")
     if shifted:
         notes.extend(offset_notes(names, offsets, compute))
-    terms = _TargetTerms(reach, settings.confidence_level, leverage, offset_text, bend_text,
-                         slope_of)
+    terms = _TargetTerms(reach, level, leverage, offset_text, bend_text, slope_of)
     buckets = []
     pieces: list[list[JointPiece] | None] = [None] * len(assignment.buckets)
     for b, (ids, (law_name, reason)) in enumerate(zip(assignment.buckets, choice), start=1):
@@ -692,8 +691,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         cands = {name: {"mean_pass_rate": float(f.mean_pass_rate[b - 1]),
                         "neg_log_pass_rate": float(f.neg_log_pass_rate[b - 1])}
                  for name, f in fits.items() if f is not None}
-        weights = bucket_weights[b - 1]
         ests = {}
+        weights = bucket_weights[b - 1]
         if weights:
             law_name = "average"
             kind = ("rolling-backtest error" if steps else "short-backtest error (each "
