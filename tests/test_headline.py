@@ -259,3 +259,22 @@ def test_pass_at_k_never_falls_below_a_smaller_k():
                       excluded=0, level=0.9, joint=joint)["pass_at_k"]
     assert narrow["10"]["lower"] > narrow["1"]["upper"]
     assert "raised" not in narrow["10"]["method"]
+
+
+def test_a_saturated_headline_stays_in_its_domain():
+    """Buckets of 22, 22, 22, 21, 21 and 21 problems all at pass rate 1: their weights sum
+    to 1 + 2e-16 in floats, and the weighted sum was 1.0000000000000002, above the domain
+    (`capability run` wrote it for pass@100 on such a ladder). Every bound, the whole
+    benchmark's too, lies in [0, 1]."""
+    sizes = [22, 22, 22, 21, 21, 21]
+    assert np.sum(np.divide(sizes, 129) * np.ones(6)) > 1.0   # the float sum this is about
+    rng = np.random.default_rng(0)
+    modes = [np.ones(s) for s in sizes]
+    out = headline(sizes, np.ones(6), np.full(6, 0.99), np.ones(6),
+                   per_problem=(modes, None), total=144, held_out=15, excluded=0, level=0.9,
+                   joint=np.clip(1 - 0.001 * rng.random((400, 6)), 0, 1))
+    for part in ("pass_at_k", "whole_benchmark"):
+        for k, entry in out[part].items():
+            values = [entry[key] for key in ("predicted", "lower", "upper") if key in entry]
+            assert all(0.0 <= v <= 1.0 for v in values), (part, k, entry)
+    assert out["pass_at_k"]["100"]["predicted"] == 1.0

@@ -936,7 +936,12 @@ def test_a_basic_interval_is_widened_about_its_bias_and_holds_its_estimate():
     """``_basic_interval``: the lack-of-fit factor scales the errors' spread about their
     median; errors all to one side of 0, by more than their spread, give an interval
     extended to its estimate, and its note says so."""
-    from capability.laws.fit import HELD_ESTIMATE, NO_FINITE_BOUND, _basic_interval
+    from capability.laws.fit import (
+        FEW_RESAMPLES,
+        HELD_ESTIMATE,
+        NO_FINITE_BOUND,
+        _basic_interval,
+    )
 
     rng = np.random.default_rng(0)
     truth = np.full(4000, 0.2)
@@ -961,6 +966,12 @@ def test_a_basic_interval_is_widened_about_its_bias_and_holds_its_estimate():
     wide, note = _basic_interval(0.9, np.full(100, 0.5) + 0.01 * rng.random(100),
                                  np.full(100, 0.5), 0.9, special.logit, special.expit, 1e15)
     assert 0.0 <= wide.low <= 0.9 <= wide.high <= 1.0 and note != NO_FINITE_BOUND
+    # A bucket nearly every resample solves: its bucket mean of -log p is 0, whose log is
+    # -inf; with 9 finite errors of 1000 there is no interval, and the note says why.
+    saturated = np.where(np.arange(1000) < 9, 1e-5, 0.0)
+    few, note = _basic_interval(1e-5, saturated, np.full(1000, 1e-5), 0.9, np.log, np.exp)
+    assert np.isnan(few.low) and np.isnan(few.high)
+    assert note == FEW_RESAMPLES.format(finite=9, total=1000) and "9 of 1000" in note
 
 
 def test_the_baselines_draws_in_chunks_are_the_whole_bootstraps(monkeypatch):

@@ -205,6 +205,8 @@ def _per_problem_at_target(y, v, ratio, value_at_target):
 
 HELD_ESTIMATE = "; extended to hold the estimate (the bootstrap's bias exceeds its noise)"
 NO_FINITE_BOUND = "; no interval: the lack-of-fit factor leaves no finite bound"
+FEW_RESAMPLES = ("; no interval: {finite} of {total} resamples gave a finite error (at least "
+                 "10 needed; a resampled bucket whose every sample passed has no logarithm)")
 
 
 def _spread_about_median(q_lo, q_mid, q_hi, scale):
@@ -223,14 +225,19 @@ def _basic_interval(estimate, boot_estimates, boot_truth, level, transform, inve
     holds its estimate. Returns the interval and what was done to it (a note for
     its method, or ""): no interval at all (NaN) where a bound mapped back is not finite
     (``exp`` of a log-scale bound widened by a lack-of-fit factor of 1e14, say, from
-    bootstrap variances near 0)."""
+    bootstrap variances near 0) or where fewer than 10 resamples give a finite error (a
+    bucket every resample solves: ``log 0``)."""
     tail = (1 - level) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
         err = transform(np.asarray(boot_estimates, float)) - transform(boot_truth)
         t = transform(estimate)
+    total = err.size
     err = err[np.isfinite(err)]
-    if err.size < 10 or not np.isfinite(t):
+    if not np.isfinite(t):
         return ConfidenceInterval(np.nan, np.nan), ""
+    if err.size < 10:
+        return (ConfidenceInterval(np.nan, np.nan),
+                FEW_RESAMPLES.format(finite=err.size, total=total))
     with np.errstate(invalid="ignore", over="ignore"):
         q_lo, q_hi = _spread_about_median(*np.quantile(err, [tail, 0.5, 1 - tail]), scale)
         low, high = t - q_hi, t - q_lo

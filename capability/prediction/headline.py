@@ -279,12 +279,15 @@ def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), to
             # so are its estimate and bounds (the sums of bounds can fall below the joint's)
             est, lo, hi = (max(v, f) for v, f in zip((est, lo, hi), floor))
             method += "; raised to the smaller k's where below them (pass@k rises with k)"
+        # in [0, 1]: weights that sum to 1 in exact arithmetic can sum to 1 + 2e-16 in floats
+        est, lo, hi = (min(max(v, 0.0), 1.0) for v in (est, lo, hi))
         lo, hi = min(lo, est), max(hi, est)
         floor = (est, lo, hi)
         out["pass_at_k"][str(k)] = {"predicted": est, "lower": lo, "upper": hi,
                                     "method": method}
         out["whole_benchmark"][str(k)] = {
-            "lower": (covered * lo) / total, "upper": (covered * hi + uncovered) / total,
+            "lower": (covered * lo) / total,
+            "upper": min((covered * hi + uncovered) / total, 1.0),
             "method": f"the covered problems' bounds, and the {uncovered} others anywhere "
                       "in [0, 1]"}
     for key in ("pass_at_k", "whole_benchmark"):   # in the order asked for
