@@ -76,6 +76,29 @@ def test_paired_and_unpaired_agree_when_models_are_independent():
     assert 0.85 < np.median(ratios) < 1.15
 
 
+def test_a_difference_of_saturated_models_has_no_one_sided_bound():
+    """Two models that solve every problem at k = 10: the difference is 0, and what the 30
+    problems leave open is each model's exact bound, so the interval is symmetric about 0.
+    It was [0, 0.095] paired (the bound for values in [0, 1] applied to a difference) and
+    [0, 0] unpaired. A model at 1 against one at 0 is bounded by both models' bounds; two
+    models with the same values on every problem keep the one-point interval."""
+    n = np.full(30, 20)
+    edge = 0.05 ** (1 / 30)
+    same = compare_pass_at_k(n, np.full(30, 20), n, np.full(30, 15), 10, n_resamples=200)
+    for side in (same.paired, same.unpaired):
+        assert side.estimate == 0.0
+        assert side.confidence_interval.low == pytest.approx(edge - 1)
+        assert side.confidence_interval.high == pytest.approx(1 - edge)
+        assert "difference of their exact bounds" in side.method
+    apart = compare_pass_at_k(n, np.full(30, 20), n, np.zeros(30, int), 1, n_resamples=200)
+    assert apart.paired.estimate == 1.0
+    assert apart.paired.confidence_interval.low == pytest.approx(2 * edge - 1)
+    assert apart.paired.confidence_interval.high == 1.0
+    flat = compare_pass_at_k(n, np.full(30, 10), n, np.full(30, 10), 1, n_resamples=200)
+    assert flat.paired.confidence_interval.low == flat.paired.confidence_interval.high == 0.0
+    assert "same value" in flat.paired.method
+
+
 def test_model_name_from_path():
     assert model_name_from_path("out/samples.jsonl_results.jsonl") == "samples"
     assert model_name_from_path("a/big.jsonl.gz") == "big"

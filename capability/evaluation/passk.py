@@ -25,7 +25,9 @@ S. Wang, "Measuring all the noises of LLM evals" (arXiv:2512.21326).
 When every problem's value is 1 (or 0), the bootstrap has no spread; the interval is then
 the exact bound ``[((1 - level) / 2)^(1/P), 1]`` (for ``x_i`` in [0, 1] with mean ``m``,
 ``P(every x_i = 1) <= m^P``). Any other constant value gives the one-point interval, and
-``method`` says so.
+``method`` says so. A difference of two such models is bounded by the difference of their
+bounds; a difference that is constant otherwise (two models with the same values on every
+problem) gets the one-point interval, as a difference has no exact bound of that kind.
 """
 
 from __future__ import annotations
@@ -54,10 +56,12 @@ def per_problem_pass_at_k(n, c, k: int) -> np.ndarray | None:
 
 
 def _bootstrap(data: tuple[np.ndarray, ...], statistic, *, paired: bool, level: float,
-               n_resamples: int, rng, what: str) -> IntervalEstimate:
+               n_resamples: int, rng, what: str, bounded: bool = True) -> IntervalEstimate:
+    """``bounded``: ``data`` is one array of per-problem values in [0, 1] (a model's pass@k,
+    not a difference), for which a constant 0 or 1 has an exact bound."""
     estimate = float(statistic(*data, axis=-1))
     if all(np.ptp(d) == 0 for d in data):
-        if len(data) == 1 and estimate in (0.0, 1.0):
+        if bounded and len(data) == 1 and estimate in (0.0, 1.0):
             # Every problem at 1 (or 0), where the bootstrap has no spread: for x in
             # [0, 1] with mean m, P(x_i = 1) <= m, so P(all P at 1) <= m^P; the bound
             # is the m with m^P = (1 - level) / 2 (the rule of three's exact form).
@@ -154,12 +158,34 @@ def compare_pass_at_k(n_a, c_a, n_b, c_b, k: int, *, level: float = 0.9,
                          f"{x_b.size} instead.")
     rng = np.random.default_rng(rng)
     kw = {"level": level, "n_resamples": n_resamples, "rng": rng}
+    a = _bootstrap((x_a,), _mean, paired=False, what="model A", **kw)
+    b = _bootstrap((x_b,), _mean, paired=False, what="model B", **kw)
+    if _at_an_extreme(x_a) and _at_an_extreme(x_b):
+        # No resample moves either model; what the problems leave open is each model's
+        # exact bound, and the difference lies between the bounds' differences.
+        both = _difference_of_bounds(a, b, level)
+        return PairedComparison(k=k, problems=int(x_a.size), a=a, b=b, paired=both,
+                                unpaired=both)
     return PairedComparison(
-        k=k, problems=int(x_a.size),
-        a=_bootstrap((x_a,), _mean, paired=False, what="model A", **kw),
-        b=_bootstrap((x_b,), _mean, paired=False, what="model B", **kw),
+        k=k, problems=int(x_a.size), a=a, b=b,
         paired=_bootstrap((x_a - x_b,), _mean, paired=False,
-                          what="paired: per-problem differences", **kw),
+                          what="paired: per-problem differences", bounded=False, **kw),
         unpaired=_bootstrap((x_a, x_b), _mean_difference, paired=False,
                             what="unpaired: each model's problems resampled on their own",
-                            **kw))
+                            bounded=False, **kw))
+
+
+def _at_an_extreme(x: np.ndarray) -> bool:
+    """Every problem's value is 0, or every one is 1."""
+    return bool(np.all(x == 1.0) or np.all(x == 0.0))
+
+
+def _difference_of_bounds(a: IntervalEstimate, b: IntervalEstimate,
+                          level: float) -> IntervalEstimate:
+    """``A - B`` with ``[low_A - high_B, high_A - low_B]``, for two models whose every
+    problem is at 0 or at 1 (each interval the exact bound of the module docstring)."""
+    ca, cb = a.confidence_interval, b.confidence_interval
+    return IntervalEstimate(
+        a.estimate - b.estimate, ConfidenceInterval(ca.low - cb.high, ca.high - cb.low),
+        level, "both models have every problem at 0 or at 1, so no resample of the problems "
+        "moves either: the difference of their exact bounds (m^P = (1 - level) / 2 each)")
