@@ -239,6 +239,16 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     assert (f"{mp['predicted']:.3f}, 90% interval [{mp['lower']:.3f}, {mp['upper']:.3f}]"
             in text)
     assert f"measured: {measured['actual']:.3f}" in text
+    # A prediction far below every ladder point (pass rate ~ 1, as a bucket of Gemma-3's
+    # that 1100 samples all solve) stays inside the axes, which otherwise span at most
+    # four decades down from the top.
+    low = pred["buckets"][1]
+    ys = [p["neg_log_pass_rate"] for p in low["ladder_points"]]
+    tiny = min(ys) * 1e-5
+    low["neg_log_pass_rate"] = {"predicted": tiny, "lower": tiny / 10, "upper": max(ys)}
+    panel = bucket_figure(pred).axes[1]
+    bottom, top = panel.get_ylim()
+    assert bottom <= tiny < top and top / bottom > 1e4
 
 
 def test_run_with_common_problems_leaves_out_what_a_model_lacks(sim, tmp_path, capsys):

@@ -96,10 +96,13 @@ def bucket_figure(prediction: dict, score: dict | None = None):
             values.append(meas["actual"])
         values = [v for v in values if v > 0]
         if values and max(values) / min(values) > 10:
-            # Fixed limits (bands may be huge), at most four decades (a prediction of
-            # -E[log p] ~ 0, pass rate ~ 1, sits at the bottom edge).
+            # Fixed limits (bands may be huge), at most four decades, but never leaving the
+            # prediction's own point out (its bounds may run off the bottom edge).
             top = max(values) * 1.5
-            ax.set_ylim(max(min(values) / 1.5, top / 1e4), top)
+            bottom = max(min(values) / 1.5, top / 1e4)
+            if pred["lower"] is not None and pred["predicted"] > 0:
+                bottom = min(bottom, pred["predicted"] / 1.5)
+            ax.set_ylim(bottom, top)
             ax.set_yscale("log")
         else:
             ax.set_ylim(0, max(values, default=1.0) * 1.15)
