@@ -22,6 +22,7 @@ WRONG = "    return True\n"
 RIGHT = ("    return any(abs(a - b) < threshold\n"
          "               for i, a in enumerate(numbers) for b in numbers[i + 1:])\n")
 TIMEOUT = 2.0
+MIB = 2**20
 # Module-level code for a sample: forge(frame) sends a 'passed' verdict in the channel's format
 # with any secret-sized bytes it finds in the locals of that frame and its callers.
 FORGE = ("import os as _os\n"
@@ -237,7 +238,11 @@ def verdicts():
     start = time.monotonic()
     os.environ["CAPABILITY_TEST_SECRET"] = "s3cret"  # the host's environment must not leak
     try:
-        with open_sandbox(workers=2, limits=Limits(timeout=TIMEOUT)) as sandbox:
+        # A 32 MiB scratch and 16 MiB files (256 and 64 MiB by default): fill_scratch and
+        # eat_disk reach their limits in an eighth and a quarter of the time (fill_scratch
+        # once took its whole 2 s timeout under a loaded suite), in the same order.
+        limits = Limits(timeout=TIMEOUT, scratch=32 * MIB, file_size=16 * MIB)
+        with open_sandbox(workers=2, limits=limits) as sandbox:
             out = dict(sandbox.run(jobs))
     finally:
         del os.environ["CAPABILITY_TEST_SECRET"]
