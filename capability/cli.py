@@ -575,9 +575,14 @@ def _compare(args: argparse.Namespace) -> None:
     print(format_comparisons(rows, level), flush=True)
     path = args.dir / "comparison.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
+    from capability.evaluation.passk import BOUNDS_DIFFERENCE
+
+    bounded = sum(r["available"] and r["paired_method"] == BOUNDS_DIFFERENCE for r in rows)
+    extremes = (f"; {bounded} row(s) with both models at 0 or 1 on every problem, which no "
+                "resample moves: the difference of their exact bounds" if bounded else "")
     print(f"paired: per-problem differences resampled over the {rows[0]['problems']} "
-          "shared problems; unpaired: each model's problems resampled on their own. "
-          f"wrote {path}", file=sys.stderr)
+          "shared problems; unpaired: each model's problems resampled on their own"
+          f"{extremes}. wrote {path}", file=sys.stderr)
 
 
 def _simulate_options(parser: argparse.ArgumentParser) -> None:

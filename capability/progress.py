@@ -43,6 +43,9 @@ def stage(desc: str, total: int | None = None, unit: str = "step", *,
         yield advance
     finally:
         if bar is not None:
+            # The last updates may fall within tqdm's 0.1 s between redraws: draw the final
+            # count before the bar is cleared.
+            bar.refresh()
             bar.close()
         if not sys.stderr.isatty():
             count = f"{done[0]} {unit}{'s' if done[0] != 1 else ''} " if done[0] else ""

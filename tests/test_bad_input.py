@@ -138,3 +138,30 @@ def test_a_second_writer_of_the_same_results_stops_at_once(tmp_path):
     assert first.returncode == 0, first.stderr
     rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
     assert [r["i"] for r in rows] == list(range(8))
+
+
+def test_files_saved_with_a_byte_order_mark_are_read(tmp_path):
+    """Excel's "CSV UTF-8" and Windows editors open a file with a UTF-8 byte-order mark.
+    The ladder file, a counts file, a long counts file and a JSONL file are read as
+    without it (a counts file with one failed on "missing column 'task_id'", its header
+    read as '\\ufefftask_id')."""
+    from capability.evaluation.evaluate import read_model_counts
+    from capability.files.counts import read_counts
+    from capability.files.jsonl import iter_jsonl
+    from capability.files.ladder import load_ladder
+
+    bom = "\ufeff"
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.csv").write_text(bom + GOOD_COUNTS.replace("\n", "\r\n"),
+                                              encoding="utf-8")
+    (tmp_path / "ladder.toml").write_text(bom + ladder(), encoding="utf-8")
+    (tmp_path / "s.jsonl").write_text(bom + SAMPLE, encoding="utf-8")
+    (tmp_path / "long.csv").write_text(bom + "model,task_id,n,c\nm,T/0,10,5\n",
+                                       encoding="utf-8")
+    read = load_ladder(tmp_path / "ladder.toml")
+    assert [m.name for m in read.models] == ["a", "b", "c"] and read.target.name == "big"
+    counts = read_counts(tmp_path / "a.csv")
+    assert list(counts.columns) == ["task_id", "n", "c"] and list(counts["c"]) == [5, 7, 1]
+    assert [obj["task_id"] for _, obj in iter_jsonl(tmp_path / "s.jsonl")] == ["HumanEval/0"]
+    long = read_model_counts(tmp_path / "long.csv")
+    assert list(long) == ["m"] and list(long["m"]["n"]) == [10]

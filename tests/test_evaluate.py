@@ -242,6 +242,28 @@ def test_real_families_tabulate_and_compare(tmp_path, capsys):
     assert row["problems"] == 164 and row["width_ratio"] < 0.9
 
 
+def test_compare_says_which_rows_take_the_difference_of_exact_bounds(tmp_path, capsys):
+    """`capability compare` of two models that solve every problem: the row's intervals are
+    symmetric about 0 in comparison.csv, and the footer names the rows whose interval is
+    the difference of the models' exact bounds rather than a bootstrap."""
+    counts = pd.DataFrame({"model": ["a"] * 40 + ["b"] * 40,
+                           "task_id": [f"HumanEval/{i}" for i in range(40)] * 2,
+                           "n": 10, "c": 10})
+    counts.to_csv(tmp_path / "counts.csv", index=False)
+    out = tmp_path / "ev"
+    assert main(["evaluate", "--counts", str(tmp_path / "counts.csv"), "--out", str(out),
+                 "--resamples", "200"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(out), "--k", "1,10"]) == 0
+    footer = capsys.readouterr().err
+    assert "2 row(s) with both models at 0 or 1 on every problem" in footer
+    rows = pd.read_csv(out / "comparison.csv")
+    edge = 1 - 0.05 ** (1 / 40)
+    assert list(rows["paired_low"]) == pytest.approx([-edge, -edge])
+    assert list(rows["unpaired_high"]) == pytest.approx([edge, edge])
+    assert list(rows["width_ratio"]) == pytest.approx([1.0, 1.0])
+
+
 def test_compare_needs_the_evaluate_directory(tmp_path, capsys):
     shutil.rmtree(tmp_path, ignore_errors=True)
     assert main(["compare", str(tmp_path / "none")]) == 2

@@ -90,7 +90,7 @@ def read_model_counts(path: str | Path) -> dict[str, pd.DataFrame]:
 
     path = Path(path)
     try:
-        with open(path, encoding="utf-8", newline="") as fp:
+        with open(path, encoding="utf-8-sig", newline="") as fp:
             header = [h.strip() for h in next(csv.reader(fp), [])]
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read the counts file ({err})", path=path) from None
@@ -104,7 +104,7 @@ def read_model_counts(path: str | Path) -> dict[str, pd.DataFrame]:
     if missing:
         raise InputError(f"missing column {missing[0]!r}: expected a header with "
                          f"model,task_id,n,c, found {','.join(header)!r}", path=path, line=1)
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     table.columns = [col.strip() for col in table.columns]
     counts: dict[tuple[str, str], tuple[int, int]] = {}
     for i, row in enumerate(table[["model", "task_id", "n", "c"]].itertuples(index=False)):

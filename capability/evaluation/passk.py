@@ -44,6 +44,9 @@ from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 __all__ = ["pass_at_k_interval", "PairedComparison", "compare_pass_at_k", "per_problem_pass_at_k"]
 
 N_RESAMPLES = 9999
+BOUNDS_DIFFERENCE = ("both models have every problem at 0 or at 1, so no resample of the "
+                     "problems moves either: the difference of their exact bounds (m^P = "
+                     "(1 - level) / 2 each)")
 
 
 def per_problem_pass_at_k(n, c, k: int) -> np.ndarray | None:
@@ -187,5 +190,4 @@ def _difference_of_bounds(a: IntervalEstimate, b: IntervalEstimate,
     ca, cb = a.confidence_interval, b.confidence_interval
     return IntervalEstimate(
         a.estimate - b.estimate, ConfidenceInterval(ca.low - cb.high, ca.high - cb.low),
-        level, "both models have every problem at 0 or at 1, so no resample of the problems "
-        "moves either: the difference of their exact bounds (m^P = (1 - level) / 2 each)")
+        level, BOUNDS_DIFFERENCE)

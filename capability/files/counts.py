@@ -64,7 +64,8 @@ def read_counts(path: str | Path) -> pd.DataFrame:
     def decoded(binary):
         for line_no, raw in enumerate(binary, start=1):
             try:
-                yield raw.decode("utf-8")
+                # A byte-order mark (Excel's "CSV UTF-8") opens the first line only.
+                yield raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
             except UnicodeDecodeError:
                 raise InputError("expected UTF-8 text, found bytes that are not UTF-8",
                                  path=path, line=line_no) from None

@@ -39,7 +39,7 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             for line_no, raw in enumerate(fp, start=1):
                 try:
-                    line = raw.decode("utf-8")
+                    line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
                 except UnicodeDecodeError:
                     raise InputError("expected UTF-8 text, found bytes that are not UTF-8",
                                      path=path, line=line_no) from None

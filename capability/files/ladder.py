@@ -286,7 +286,7 @@ def load_ladder(path: str | Path) -> Ladder:
     """
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")   # a byte-order mark is skipped
     except OSError as err:
         raise InputError(f"cannot read the ladder file ({err.strerror or err})",
                          path=path) from None
