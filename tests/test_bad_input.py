@@ -165,3 +165,9 @@ def test_files_saved_with_a_byte_order_mark_are_read(tmp_path):
     assert [obj["task_id"] for _, obj in iter_jsonl(tmp_path / "s.jsonl")] == ["HumanEval/0"]
     long = read_model_counts(tmp_path / "long.csv")
     assert list(long) == ["m"] and list(long["m"]["n"]) == [10]
+    # A byte that is not UTF-8 is still placed on its own line behind the mark.
+    from capability.errors import InputError
+
+    (tmp_path / "bad.toml").write_bytes(b'\xef\xbb\xbfname = "x"\ntarget = "big"\n# \xff\n')
+    with pytest.raises(InputError, match=r"bad\.toml:3: expected UTF-8 text"):
+        load_ladder(tmp_path / "bad.toml")

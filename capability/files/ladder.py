@@ -28,6 +28,7 @@ the key (``models[2].compute``), what was expected and what was found; unknown k
 
 from __future__ import annotations
 
+import codecs
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -286,12 +287,13 @@ def load_ladder(path: str | Path) -> Ladder:
     """
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")   # a byte-order mark is skipped
+        data = path.read_bytes().removeprefix(codecs.BOM_UTF8)   # a byte-order mark is skipped
+        text = data.decode("utf-8")
     except OSError as err:
         raise InputError(f"cannot read the ladder file ({err.strerror or err})",
                          path=path) from None
     except UnicodeDecodeError as err:
-        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        line = data[: err.start].count(b"\n") + 1
         raise InputError("expected UTF-8 text, found bytes that are not UTF-8", path=path,
                          line=line) from None
     try:
