@@ -554,6 +554,7 @@ def _compare(args: argparse.Namespace) -> None:
         format_comparisons,
         load_evaluation,
     )
+    from capability.evaluation.passk import BOUNDS_DIFFERENCE
 
     doc, counts = load_evaluation(args.dir)
     models = list(counts)
@@ -575,8 +576,6 @@ def _compare(args: argparse.Namespace) -> None:
     print(format_comparisons(rows, level), flush=True)
     path = args.dir / "comparison.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
-    from capability.evaluation.passk import BOUNDS_DIFFERENCE
-
     bounded = sum(r["available"] and r["paired_method"] == BOUNDS_DIFFERENCE for r in rows)
     extremes = (f"; {bounded} row(s) with both models at 0 or 1 on every problem, which no "
                 "resample moves: the difference of their exact bounds" if bounded else "")

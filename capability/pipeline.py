@@ -83,7 +83,7 @@ def sample_ladder_model(model: ModelSpec, problems, out_dir: Path, execution: Ex
     settings = sampling_settings(model)
     samples = Path(out_dir) / "samples" / f"{model.name}.jsonl"
     if not settings.adaptive:
-        sample_model(backend_for(model), list(problems.values()), settings, samples,
+        sample_model(lambda: backend_for(model), list(problems.values()), settings, samples,
                      model=model.name, progress=progress)
         return samples, None
     results = Path(out_dir) / "results" / f"{model.name}.jsonl"

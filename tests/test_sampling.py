@@ -98,6 +98,27 @@ def test_requests_carry_settings_seed_and_key_but_the_key_is_never_written(tmp_p
     assert "sk-very-secret" not in out.read_text()
 
 
+def test_a_server_that_ignores_n_is_asked_again_for_the_rest(tmp_path):
+    """llama.cpp's server, llama-cpp-python and ollama answer one choice whatever n asks:
+    the client asks again for the rest, each time from a new seed, so every sample is
+    drawn once, from a seed of its own, and the same seed draws the same samples again."""
+    settings = SamplingSettings(n=5, seed=7)
+    with SimServer(SIM, PROBLEMS, faults=Faults(max_choices=1)) as server:
+        for name in ("a", "b"):
+            backend = _backend(server, max_n=4)
+            assert sample_model(backend, SOME[:3], settings, tmp_path / f"{name}.jsonl",
+                                model="m3", progress=False) == 15
+        log = list(server.log)
+    assert backend.retries == 0 and len(log) == 30
+    first = [r for r in log[:15] if r["prompt"] == SOME[0].prompt]
+    assert sorted(r["n"] for r in first) == [1, 1, 2, 3, 4]   # units of 4 and 1, asked again
+    assert len({r["seed"] for r in first}) == 5
+    key = lambda r: (r["task_id"], r["sample_index"])  # noqa: E731
+    a = sorted(_lines(tmp_path / "a.jsonl"), key=key)
+    assert [key(r) for r in a] == [(p.task_id, i) for p in SOME[:3] for i in range(5)]
+    assert a == sorted(_lines(tmp_path / "b.jsonl"), key=key)
+
+
 def test_same_seed_same_samples(tmp_path):
     with SimServer(SIM, PROBLEMS) as server:
         for name in ("a", "b"):
@@ -237,9 +258,10 @@ def test_adaptive_budget_end_to_end(tmp_path, capsys):
             assert row["n"] <= drawn[t] and drawn[t] % 10 == 0
         assert len(set(drawn.values())) > 1  # hard problems got more samples than easy ones
         size = (tmp_path / "o" / "samples" / "m1.jsonl").stat().st_size
-        assert main(["sample", str(ladder), "--out", str(tmp_path / "o"), "--models",
-                     "m1"]) == 0
-        assert (tmp_path / "o" / "samples" / "m1.jsonl").stat().st_size == size
+    # The server is gone: a finished adaptive run needs nothing of it.
+    assert main(["sample", str(ladder), "--out", str(tmp_path / "o"), "--models",
+                 "m1"]) == 0
+    assert (tmp_path / "o" / "samples" / "m1.jsonl").stat().st_size == size
 
 
 @needs_isolation
@@ -303,6 +325,48 @@ def test_unreachable_server_fails_at_once_with_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and time.monotonic() - start < 10
     assert "not reachable" in err and "point the model at the samples or counts" in err
+
+
+def test_drawn_samples_need_no_server_and_are_never_mixed_with_new_settings(tmp_path,
+                                                                           capsys):
+    """Servers are often up one model at a time: once a model's samples are all drawn,
+    `capability sample` (and `run`) reads them without asking its server. A ladder whose
+    generation settings changed since is refused, naming the first sample drawn otherwise,
+    rather than appending samples at the new settings to the old ones."""
+    problems = tmp_path / "p.jsonl"
+    problems.write_text("".join(json.dumps(p.record) + "\n" for p in SOME[:3]))
+
+    def ladder(url, settings):
+        path = tmp_path / "ladder.toml"
+        path.write_text(f'problems = "p.jsonl"\ntarget = "big"\n[sampling]\n{settings}\n'
+                        + "".join(f'[[models]]\nname = "{m}"\ncompute = {c}\n'
+                                  f'server = {{ url = "{url}", model = "{m}" }}\n'
+                                  for m, c in SIM.models[:3])
+                        + '[[models]]\nname = "big"\ncompute = 1e25\n')
+        return str(path)
+
+    out = tmp_path / "o"
+    with SimServer(SIM, PROBLEMS) as server:
+        url = server.url
+        assert main(["sample", ladder(url, "n = 4\ntemperature = 0.8"), "--out", str(out),
+                     "--models", "m1,m2"]) == 0
+    files = {m: out / "samples" / f"{m}.jsonl" for m in ("m1", "m2")}
+    before = {m: f.read_bytes() for m, f in files.items()}
+    assert all(len(b.splitlines()) == 12 for b in before.values())
+    capsys.readouterr()
+    assert main(["sample", ladder(url, "n = 4\ntemperature = 0.8"), "--out", str(out),
+                 "--models", "m1,m2"]) == 0
+    assert "not reachable" not in capsys.readouterr().err
+    # More samples than were drawn need the server again, and say so.
+    assert main(["sample", ladder(url, "n = 5\ntemperature = 0.8"), "--out", str(out),
+                 "--models", "m1"]) == 2
+    assert "not reachable" in capsys.readouterr().err
+    assert main(["sample", ladder(url, "n = 5\ntemperature = 0.2"), "--out", str(out),
+                 "--models", "m2"]) == 2
+    err = capsys.readouterr().err
+    assert f"{files['m2']}:1:" in err
+    assert "drawn with temperature = 0.8 and the ladder now asks for temperature = 0.2" in err
+    assert {m: f.read_bytes() for m, f in files.items()} == before
 
 
 def test_a_filesystem_without_locks_still_gets_its_samples(tmp_path, monkeypatch):

@@ -52,7 +52,8 @@ def sample_adaptive(backend_factory: Callable[[], object], problems: dict[str, P
     samples, results = Path(samples), Path(results)
     r, cap, step = settings.until_passes, settings.n_max, settings.n
     while True:
-        have = {t: len(ix) for t, ix in scan_samples(samples, model).items()}
+        have = {t: len(ix) for t, ix in scan_samples(samples, model,
+                                                      settings.record()).items()}
         if have:
             execute_samples(samples, results, problems, sandbox=sandbox, progress=progress)
             counts = count_until_passes(results, r).set_index("task_id")
@@ -66,5 +67,5 @@ def sample_adaptive(backend_factory: Callable[[], object], problems: dict[str, P
                 want[task_id] = min(drawn + step, cap)
         if not want:
             return count_until_passes(results, r)
-        sample_model(backend_factory(), [problems[t] for t in want], settings, samples,
+        sample_model(backend_factory, [problems[t] for t in want], settings, samples,
                      model=model, want=want, progress=progress)

@@ -78,7 +78,22 @@ class ServerBackend:
 
     async def complete(self, prompt: str, n: int, settings: SamplingSettings,
                        seed: int | None = None) -> list[str]:
-        """``n`` completions of ``prompt``, each cut at the first stop sequence."""
+        """``n`` completions of ``prompt``, each cut at the first stop sequence.
+
+        A server that answers fewer choices than asked (llama.cpp's server, llama-cpp-python
+        and ollama ignore ``n`` and answer one) is asked again for the rest, each further
+        request with the seed moved on by the completions already drawn (``seed + drawn``),
+        so that no completion is drawn twice from one seed and a rerun draws the same ones."""
+        texts: list[str] = []
+        while len(texts) < n:
+            more = None if seed is None else (seed + len(texts)) % (2**31 - 1)
+            texts += await self._request(prompt, n - len(texts), settings, more)
+        return texts
+
+    async def _request(self, prompt: str, n: int, settings: SamplingSettings,
+                       seed: int | None) -> list[str]:
+        """One request's completions, between 1 and ``n`` of them, retried as the class
+        says."""
         body = {"model": self.model, "prompt": prompt, "n": n,
                 "temperature": settings.temperature, "top_p": settings.top_p,
                 "max_tokens": settings.max_tokens, "stop": list(settings.stop)[:4]}
@@ -100,7 +115,7 @@ class ServerBackend:
                     except (ValueError, KeyError, TypeError) as err:
                         last = f"malformed response ({err})"
                     else:
-                        if len(texts) == n:
+                        if 0 < len(texts) <= n:
                             return [truncate_at_stop(t, settings.stop) for t in texts]
                         last = f"asked for {n} completions, got {len(texts)}"
                 elif response.status_code in RETRY_STATUS:

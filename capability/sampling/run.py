@@ -24,9 +24,13 @@ from capability.sampling import SamplingSettings
 __all__ = ["scan_samples", "sample_model", "request_seed"]
 
 
-def scan_samples(path: Path, model: str) -> dict[str, set[int]]:
+def scan_samples(path: Path, model: str, settings: dict | None = None) -> dict[str, set[int]]:
     """The ``sample_index`` values already present per task for ``model``; a torn last line
-    (no newline: the writer died mid-line) is cut off the file."""
+    (no newline: the writer died mid-line) is cut off the file.
+
+    With ``settings`` (:meth:`SamplingSettings.record`), a sample of ``model`` drawn with
+    other generation settings is an :class:`InputError` naming its line: more samples
+    appended at the new settings would estimate a pass rate of no setting at all."""
     have: dict[str, set[int]] = defaultdict(set)
     if not path.exists():
         return have
@@ -43,12 +47,25 @@ def scan_samples(path: Path, model: str) -> dict[str, set[int]]:
                                  "was not written by capability sample", path=path,
                                  line=line_no) from None
             if obj.get("model", model) == model and isinstance(index, int):
+                if settings is not None:
+                    _check_settings(obj, settings, path, line_no)
                 have[task_id].add(index)
             good += len(raw)
     if good != path.stat().st_size:
         with open(path, "r+b") as fp:
             fp.truncate(good)
     return have
+
+
+def _check_settings(obj: dict, settings: dict, path: Path, line_no: int) -> None:
+    for key, wanted in settings.items():
+        if key in obj and obj[key] != wanted:
+            raise InputError(
+                f"this sample was drawn with {key} = {json.dumps(obj[key])} and the ladder "
+                f"now asks for {key} = {json.dumps(wanted)}; samples drawn at other settings "
+                f"are not mixed into one file: restore {key} in the ladder file to resume, "
+                "or sample into another --out (or delete this file) to start again",
+                path=path, line=line_no)
 
 
 def request_seed(base: int | None, model: str, task_id: str, first_index: int) -> int | None:
@@ -64,11 +81,13 @@ def _units(missing: list[int], max_n: int) -> list[list[int]]:
 
 
 async def _sample(backend, problems, settings, out_path, model, want, progress) -> int:
-    have = scan_samples(out_path, model)
-    work = []
-    for p in problems:
-        missing = sorted(set(range(want[p.task_id])) - have.get(p.task_id, set()))
-        work += [(p, unit) for unit in _units(missing, backend.max_n)]
+    have = scan_samples(out_path, model, settings.record())
+    missing = [(p, sorted(set(range(want[p.task_id])) - have.get(p.task_id, set())))
+               for p in problems]
+    if not any(indices for _, indices in missing):
+        return 0
+    backend = backend()
+    work = [(p, unit) for p, indices in missing for unit in _units(indices, backend.max_n)]
     total = sum(want.values())
     done = total - sum(len(u) for _, u in work)
     bar = None
@@ -114,15 +133,26 @@ def sample_model(backend, problems: list[Problem], settings: SamplingSettings,
                  out_path: str | Path, *, model: str, want: dict[str, int] | None = None,
                  progress: bool = True) -> int:
     """Sample ``want[task_id]`` (default ``settings.n``) completions per problem from
-    ``backend`` into ``out_path``; return how many were drawn now. Closes the backend."""
+    ``backend`` into ``out_path``; return how many were drawn now. Closes the backend.
+
+    ``backend`` is a backend, or a function of no arguments that makes one: it is called
+    only when samples are missing, so a model whose samples are all drawn needs no server.
+    Samples already in ``out_path`` must have been drawn with ``settings``
+    (:func:`scan_samples`)."""
     want = want or {p.task_id: settings.n for p in problems}
+    made: list = []
+
+    def make():
+        made.append(backend() if callable(backend) else backend)
+        return made[-1]
 
     async def main() -> int:
         try:
             with sole_writer(out_path, "capability sample"):
-                return await _sample(backend, problems, settings, Path(out_path), model,
+                return await _sample(make, problems, settings, Path(out_path), model,
                                      want, progress)
         finally:
-            await backend.aclose()
+            for b in made or ([] if callable(backend) else [backend]):
+                await b.aclose()
 
     return asyncio.run(main())

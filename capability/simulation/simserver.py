@@ -46,6 +46,8 @@ class Faults:
     slow: float = 0.0  # sleep `slow_seconds` before answering
     slow_seconds: float = 2.0
     latency: float = 0.0  # every answer waits this long (simulated generation time)
+    max_choices: int | None = None  # answer at most this many choices, whatever n asks
+    # (llama.cpp's server, llama-cpp-python and ollama ignore n and answer one)
 
 
 class _Server(ThreadingHTTPServer):
@@ -191,6 +193,8 @@ class SimServer:
                     return self._error(400, "prompt is not a problem of this simulation",
                                        "invalid_request_error")
                 n = int(req.get("n", 1))
+                if f.max_choices is not None:
+                    n = min(n, f.max_choices)
                 stop = req.get("stop") or []
                 stop = [stop] if isinstance(stop, str) else list(stop)
                 if req.get("seed") is not None:  # reproducible across restarts
