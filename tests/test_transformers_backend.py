@@ -68,3 +68,33 @@ def test_bad_checkpoint_path_is_a_clear_error(tmp_path):
 
     with pytest.raises(SamplingError, match="cannot load a transformers model"):
         TransformersBackend(str(tmp_path / "nothing"))
+
+
+def test_generation_ends_once_every_sequence_holds_a_stop_sequence(tiny_model, monkeypatch):
+    """A call ends when every sequence's generated text holds a stop sequence, not at
+    max_tokens; the prompt's own text never stops it (a server reads only what it
+    generated, and so does the criterion)."""
+    backend = TransformersBackend(str(tiny_model), device="cpu", batch_size=4)
+    lengths = []
+    generate = backend.model.generate
+
+    def spy(**kwargs):
+        out = generate(**kwargs)
+        lengths.append(out.shape[1] - kwargs["input_ids"].shape[1])
+        return out
+
+    monkeypatch.setattr(backend.model, "generate", spy)
+    prompt = PROBLEMS["HumanEval/0"].prompt
+    # "e" is in most of the tiny vocabulary's tokens: every sequence meets it at once.
+    texts = backend._generate(prompt, 4, SamplingSettings(max_tokens=200, stop=("e",),
+                                                          temperature=1.0), seed=1)
+    assert len(texts) == 4 and all("e" not in t for t in texts)
+    assert lengths[0] < 100
+    tok = backend.tokenizer
+    start = len(tok(prompt)["input_ids"])
+    criteria = backend._stop_criteria(start, ("\n#",))
+    long = "    x = [1, 2, 3]\n" * 40               # far past the criterion's window
+    for generated, stops in (("# note\n    return 1", False), ("    x = 1\n# note", True),
+                             (long + "# note", True), (long + "    return x", False)):
+        ids = torch.tensor([tok(prompt)["input_ids"] + tok(generated)["input_ids"]])
+        assert prompt.endswith("\n") and bool(criteria(ids, None)[0]) is stops

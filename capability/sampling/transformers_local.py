@@ -2,7 +2,11 @@
 
 Batched sampling: one ``generate`` call returns ``n`` sequences for a prompt
 (``num_return_sequences``), with the same temperature, top-p, token budget and stop handling
-as the server backend, on the GPU when there is one, else on the CPU.
+as the server backend, on the GPU when there is one, else on the CPU. A sequence is done
+once its generated text holds a stop sequence, and the call ends when every sequence is
+done, rather than running to ``max_tokens``. As on a server, only the generated text is
+read: a stop sequence that would begin in the prompt (its closing newline, then ``#``) does
+not stop it, as transformers' own ``stop_strings``, which read the prompt too, would.
 """
 
 from __future__ import annotations
@@ -39,6 +43,25 @@ class TransformersBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.max_n = batch_size
 
+    def _stop_criteria(self, start: int, stop):
+        """A ``StoppingCriteriaList`` that marks a sequence done once the text generated
+        after the first ``start`` tokens holds any of ``stop``. Each step decodes only the
+        last ``2 * max(len(s)) + 8`` generated tokens (every token is at least a character,
+        and generate keeps a sequence done once it is), not the whole of each sequence."""
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        torch, tokenizer = self._torch, self.tokenizer
+        window = 2 * max(len(s) for s in stop) + 8
+
+        class GeneratedTextStops(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                tail = input_ids[:, max(start, input_ids.shape[1] - window):]
+                done = [any(s in text for s in stop)
+                        for text in tokenizer.batch_decode(tail, skip_special_tokens=True)]
+                return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+        return StoppingCriteriaList([GeneratedTextStops()])
+
     async def aclose(self) -> None:
         return None
 
@@ -55,6 +78,9 @@ class TransformersBackend:
         sample = settings.temperature > 0
         kwargs = {"do_sample": sample, "max_new_tokens": settings.max_tokens,
                   "num_return_sequences": n, "pad_token_id": self.tokenizer.pad_token_id}
+        if settings.stop:
+            kwargs["stopping_criteria"] = self._stop_criteria(
+                inputs["input_ids"].shape[1], settings.stop)
         if sample:
             kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
         with torch.no_grad():
