@@ -18,7 +18,9 @@ def stage(desc: str, total: int | None = None, unit: str = "step", *,
 
     On a terminal: a tqdm bar when ``total`` is known (none otherwise: the stage's own bars,
     e.g. sampling's, show instead). Not on a terminal: ``capability: DESC: N UNITs in S s``
-    when the stage ends. ``enabled=False``: nothing at all."""
+    when the stage ends, or ``capability: DESC: stopped after S s`` when an error or an
+    interruption ends it (the error's own message follows). ``enabled=False``: nothing at
+    all."""
     done = [0]
     if not enabled:
         yield lambda n=1: None
@@ -39,8 +41,10 @@ def stage(desc: str, total: int | None = None, unit: str = "step", *,
         if bar is not None:
             bar.update(n)
 
+    finished = False
     try:
         yield advance
+        finished = True
     finally:
         if bar is not None:
             # The last updates may fall within tqdm's 0.1 s between redraws: draw the final
@@ -48,6 +52,7 @@ def stage(desc: str, total: int | None = None, unit: str = "step", *,
             bar.refresh()
             bar.close()
         if not sys.stderr.isatty():
+            seconds = time.perf_counter() - start
             count = f"{done[0]} {unit}{'s' if done[0] != 1 else ''} " if done[0] else ""
-            print(f"capability: {desc}: {count}in {time.perf_counter() - start:.1f} s",
-                  file=sys.stderr, flush=True)
+            line = f"{count}in {seconds:.1f} s" if finished else f"stopped after {seconds:.1f} s"
+            print(f"capability: {desc}: {line}", file=sys.stderr, flush=True)

@@ -43,3 +43,20 @@ def test_run_shows_a_bar_on_a_terminal_and_a_line_in_logs(tmp_path, capsys):
     assert main(["run", ladder, "--out", str(tmp_path / "log"), "--resamples", "50"]) == 0
     err = capsys.readouterr().err
     assert "capability: fitting 7 laws and their rolling backtests: 4 fits in " in err
+
+
+def test_a_stage_ended_by_an_error_says_it_stopped_not_that_it_finished(capsys):
+    """In logs a stage that fails says 'stopped after S s' (its error follows), not the
+    'in S s' of a stage that finished."""
+    import pytest
+
+    from capability.progress import stage
+
+    with stage("sampling m1") as advance:
+        advance(3)
+    assert capsys.readouterr().err.startswith("capability: sampling m1: 3 steps in ")
+    with pytest.raises(KeyboardInterrupt), stage("sampling m2") as advance:
+        advance()
+        raise KeyboardInterrupt
+    err = capsys.readouterr().err
+    assert err.startswith("capability: sampling m2: stopped after ") and " in " not in err
