@@ -74,6 +74,23 @@ def test_ladder_errors_name_the_key(ladder_dir, old, new, match):
     assert info.value.exit_code == 2
 
 
+def test_a_transformers_path_is_a_checkpoint_beside_the_ladder_or_a_hub_id(ladder_dir):
+    """`path` names a checkpoint directory relative to the ladder file where one is there
+    or it begins ./ or ../; otherwise it is kept as written, so that a Hugging Face hub id
+    reaches from_pretrained as an id, not as a directory beside the ladder that is not
+    there."""
+    (ladder_dir.parent / "checkpoints" / "m-125m").mkdir(parents=True)
+    _replace(ladder_dir, 'counts = "counts/a.csv"',
+             'transformers = { path = "checkpoints/m-125m" }')
+    _replace(ladder_dir, 'counts = "counts/b.csv"',
+             'transformers = { path = "Qwen/Qwen2.5-Coder-0.5B", device = "cpu" }')
+    _replace(ladder_dir, 'counts = "counts/c.csv"', 'transformers = { path = "./ckpt/c" }')
+    a, b, c = load_ladder(ladder_dir).models
+    assert a.transformers == {"path": str(ladder_dir.parent / "checkpoints" / "m-125m")}
+    assert b.transformers == {"path": "Qwen/Qwen2.5-Coder-0.5B", "device": "cpu"}
+    assert c.transformers == {"path": str(ladder_dir.parent / "ckpt" / "c")}  # not there
+
+
 def test_fewer_than_three_ladder_models(ladder_dir):
     text = ladder_dir.read_text()
     cut = text.index('[[models]]\nname = "c"')

@@ -78,7 +78,9 @@ class ModelSpec:
     server, transformers
         Where to sample it from, when that is its source: ``{"url", "model",
         "api_key_env", "concurrency", "max_n"}`` for an OpenAI-compatible server,
-        ``{"path", "device", "batch_size"}`` for a local transformers model.
+        ``{"path", "device", "batch_size"}`` for a local transformers model (``path``: a
+        checkpoint directory, relative to the ladder file where one is there or the path
+        begins ``./`` or ``../``, else as given: a Hugging Face hub id).
     sampling
         The ladder's ``[sampling]`` with this model's own ``sampling = {...}`` on top.
     """
@@ -165,7 +167,10 @@ def _source_table(path, key, value, spec, required, base: Path) -> dict[str, Any
             raise InputError(f"expected {what}, found {_type_name(v)} {v!r}", path=path,
                              key=f"{key}.{name}")
     out = dict(value)
-    if "path" in out:  # a local checkpoint: relative to the ladder file
+    # A local checkpoint relative to the ladder file (one that is there, or one written
+    # "./..." or "../..."); else as given: a Hugging Face hub id ("Qwen/Qwen2.5-Coder-0.5B").
+    if "path" in out and (out["path"].startswith(("./", "../"))
+                          or (base / out["path"]).exists()):
         out["path"] = str(base / out["path"])
     return out
 
