@@ -119,6 +119,27 @@ def test_a_server_that_ignores_n_is_asked_again_for_the_rest(tmp_path):
     assert a == sorted(_lines(tmp_path / "b.jsonl"), key=key)
 
 
+def test_a_server_that_wants_a_key_says_where_the_key_is_read_from(tmp_path, monkeypatch):
+    """HTTP 401 is not retried, and the error names the environment variable the key is
+    read from and whether it is set -- never the key."""
+    monkeypatch.delenv("CAPABILITY_TEST_KEY", raising=False)
+    with SimServer(SIM, PROBLEMS, api_key="sk-right") as server:
+        for key, state in ((None, "not set"), ("sk-wrong", "set")):
+            if key:
+                monkeypatch.setenv("CAPABILITY_TEST_KEY", key)
+            backend = _backend(server, api_key_env="CAPABILITY_TEST_KEY")
+            with pytest.raises(SamplingError) as info:
+                sample_model(backend, SOME[:1], SamplingSettings(n=1), tmp_path / "s.jsonl",
+                             model="m1", progress=False)
+            assert "HTTP 401: Incorrect API key provided (the API key is read from the " \
+                   f"environment variable CAPABILITY_TEST_KEY, which is {state}" in str(info.value)
+            assert backend.retries == 0 and "sk-" not in str(info.value)
+        monkeypatch.setenv("CAPABILITY_TEST_KEY", "sk-right")
+        assert sample_model(_backend(server, api_key_env="CAPABILITY_TEST_KEY"), SOME[:1],
+                            SamplingSettings(n=1), tmp_path / "s.jsonl", model="m1",
+                            progress=False) == 1
+
+
 def test_same_seed_same_samples(tmp_path):
     with SimServer(SIM, PROBLEMS) as server:
         for name in ("a", "b"):

