@@ -62,6 +62,24 @@ def test_client_survives_429_500_drops_and_slow_answers(tmp_path, capfd):
     assert "Traceback" not in capfd.readouterr().err
 
 
+def test_answers_that_are_no_completion_are_retried_not_a_crash(tmp_path):
+    """Status 200 with a body that holds no completion (a proxy's HTML page, null choices,
+    a choice without text) is retried like a 5xx; where every answer is one, sampling
+    fails with what the last answer was."""
+    out = tmp_path / "s.jsonl"
+    with SimServer(SIM, PROBLEMS, faults=Faults(malformed=0.3), seed=2) as server:
+        backend = _backend(server, max_retries=30, max_n=1)
+        assert sample_model(backend, SOME, SamplingSettings(n=4), out, model="m3",
+                            progress=False) == 40
+        assert backend.retries > 3
+    assert all(isinstance(r["completion"], str) for r in _lines(out))
+    with SimServer(SIM, PROBLEMS, faults=Faults(malformed=1.0)) as server:
+        with pytest.raises(SamplingError, match=r"failed after 3 retries; last: malformed "
+                                                r"response \("):
+            sample_model(_backend(server, max_retries=3), SOME[:1], SamplingSettings(n=1),
+                         tmp_path / "t.jsonl", model="m3", progress=False)
+
+
 def test_the_sim_server_is_quiet_when_a_client_hangs_up(capsys):
     """A client that hangs up mid-answer (a timeout, a killed run) is no error of the
     server's: nothing is printed. Any other exception still is."""

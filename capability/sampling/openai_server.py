@@ -114,8 +114,10 @@ class ServerBackend:
                         choices = sorted(response.json()["choices"],
                                          key=lambda ch: ch.get("index", 0))
                         texts = [ch["text"] for ch in choices]
-                    except (ValueError, KeyError, TypeError) as err:
-                        last = f"malformed response ({err})"
+                        if not all(isinstance(t, str) for t in texts):
+                            raise TypeError("a choice's text is not a string")
+                    except (ValueError, KeyError, TypeError, AttributeError) as err:
+                        last = f"malformed response ({type(err).__name__}: {err})"
                     else:
                         if 0 < len(texts) <= n:
                             return [truncate_at_stop(t, settings.stop) for t in texts]

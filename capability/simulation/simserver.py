@@ -48,6 +48,12 @@ class Faults:
     latency: float = 0.0  # every answer waits this long (simulated generation time)
     max_choices: int | None = None  # answer at most this many choices, whatever n asks
     # (llama.cpp's server, llama-cpp-python and ollama ignore n and answer one)
+    malformed: float = 0.0  # answer 200 with a body that is no completion (see MALFORMED)
+
+
+# Bodies a broken server or proxy has been seen to answer with status 200.
+MALFORMED = (b"<html>502 Bad Gateway</html>", b'{"choices": null}', b'{"choices": ["x"]}',
+             b'{"choices": [{"index": 0, "text": null}]}', b'{"object": "error"}')
 
 
 class _Server(ThreadingHTTPServer):
@@ -131,8 +137,9 @@ class SimServer:
             def log_message(self, *args):  # quiet
                 pass
 
-            def _send(self, status: int, body: dict, headers: dict | None = None) -> None:
-                data = json.dumps(body).encode()
+            def _send(self, status: int, body: dict | bytes,
+                      headers: dict | None = None) -> None:
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -173,6 +180,9 @@ class SimServer:
                 if roll < f.server_error:
                     return self._error(500, "simulated failure", "server_error")
                 roll -= f.server_error
+                if roll < f.malformed:
+                    return self._send(200, MALFORMED[int(roll / f.malformed * len(MALFORMED))])
+                roll -= f.malformed
                 if roll < f.slow:
                     time.sleep(f.slow_seconds)
                 if f.latency:
