@@ -63,6 +63,16 @@ def test_batched_sampling_with_stop_handling(tiny_model, tmp_path):
         (json.loads(line) for line in again.read_text().splitlines()), key=key)
 
 
+def test_greedy_sampling_answers_n_copies_as_a_server_does(tiny_model):
+    """At temperature 0 a server answers n identical greedy completions; transformers
+    refuses several sequences without sampling, so one is drawn and repeated."""
+    backend = TransformersBackend(str(tiny_model), device="cpu", batch_size=4)
+    settings = SamplingSettings(temperature=0.0, max_tokens=12)
+    texts = backend._generate(PROBLEMS["HumanEval/0"].prompt, 3, settings, None)
+    assert len(texts) == 3 and len(set(texts)) == 1
+    assert texts[:1] == backend._generate(PROBLEMS["HumanEval/0"].prompt, 1, settings, 5)
+
+
 def test_bad_checkpoint_path_is_a_clear_error(tmp_path):
     from capability.sampling import SamplingError
 

@@ -71,13 +71,16 @@ class TransformersBackend:
 
     def _generate(self, prompt: str, n: int, settings: SamplingSettings,
                   seed: int | None) -> list[str]:
+        """``n`` completions; at temperature 0 (greedy) one, repeated ``n`` times, as a
+        server answers (transformers refuses several sequences without sampling)."""
         torch = self._torch
         if seed is not None:
             torch.manual_seed(seed)
         inputs = self.tokenizer(prompt, return_tensors="pt").to(self.device)
         sample = settings.temperature > 0
         kwargs = {"do_sample": sample, "max_new_tokens": settings.max_tokens,
-                  "num_return_sequences": n, "pad_token_id": self.tokenizer.pad_token_id}
+                  "num_return_sequences": n if sample else 1,
+                  "pad_token_id": self.tokenizer.pad_token_id}
         if settings.stop:
             kwargs["stopping_criteria"] = self._stop_criteria(
                 inputs["input_ids"].shape[1], settings.stop)
@@ -87,4 +90,4 @@ class TransformersBackend:
             out = self.model.generate(**inputs, **kwargs)
         start = inputs["input_ids"].shape[1]
         texts = self.tokenizer.batch_decode(out[:, start:], skip_special_tokens=True)
-        return [truncate_at_stop(t, settings.stop) for t in texts]
+        return [truncate_at_stop(t, settings.stop) for t in texts] * (1 if sample else n)
