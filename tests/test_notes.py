@@ -109,3 +109,11 @@ def test_count_notes():
     notes = count_notes(n, c, scatter=0.01, excluded=1, zero_policy="exclude")
     assert notes[-1].startswith("1 problem(s) excluded") and len(notes) == 2
     assert count_notes(n, np.full((3, 4), 5), scatter=0.0, excluded=0, zero_policy="keep") == []
+    c[:, 1] = 0                                         # problem 2: no model solved it once
+    notes = count_notes(n, c, scatter=0.0, excluded=0, zero_policy="keep")
+    assert notes[1].startswith("1 problem(s) no ladder model solved in any sample: what is "
+                               "predicted for them rests on the prior")
+    assert notes[2].startswith("1 problem(s) some ladder model never solved are kept")
+    notes = count_notes(n, np.zeros((3, 4), int), scatter=0.0, excluded=0, zero_policy="keep")
+    assert notes[0].startswith("4 problem(s) no ladder model solved in any sample (every "
+                               "problem)")

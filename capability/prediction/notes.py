@@ -165,8 +165,9 @@ def count_notes(n: np.ndarray, c: np.ndarray, *, scatter: float, excluded: int,
                 zero_policy: str) -> list[str]:
     """What the counts ``(M, P)`` show: problem-by-model scatter beyond the binomial noise
     (``scatter``, its variance on the logit scale, above ``SCATTER_NOTE``), problems every
-    sample of every model passed, and problems some model never solved (``excluded`` of
-    them by the zero policy, else kept)."""
+    sample of every model passed, problems no model solved once (kept: their predictions
+    rest on the prior the per-problem laws pool, not on a trend of their own), and problems
+    some model never solved (``excluded`` of them by the zero policy, else kept)."""
     notes = []
     if scatter > SCATTER_NOTE:
         notes.append(f"the counts scatter about each problem's trend by more than their "
@@ -178,6 +179,13 @@ def count_notes(n: np.ndarray, c: np.ndarray, *, scatter: float, excluded: int,
         notes.append(f"{saturated} problem(s) saturated: every sample of every ladder model "
                      "passed")
     unsolved = int(np.sum(np.any(c == 0, axis=0)))
+    never = int(np.sum(np.all(c == 0, axis=0)))
+    if never and not excluded:
+        notes.append(f"{never} problem(s) no ladder model solved in any sample"
+                     + (" (every problem)" if never == c.shape[1] else "")
+                     + ": what is predicted for them rests on the prior the per-problem laws "
+                     "pool across problems and on the laws' shape, not on a trend of their "
+                     "own")
     if excluded:
         notes.append(f"{excluded} problem(s) excluded: some ladder model "
                      "never solved them (zero policy 'exclude')")
