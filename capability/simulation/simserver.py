@@ -51,7 +51,7 @@ class Faults:
     malformed: float = 0.0  # answer 200 with a body that is no completion (see MALFORMED)
 
 
-# Bodies a broken server or proxy has been seen to answer with status 200.
+# Bodies a broken server, or a proxy in front of one, may answer with status 200.
 MALFORMED = (b"<html>502 Bad Gateway</html>", b'{"choices": null}', b'{"choices": ["x"]}',
              b'{"choices": [{"index": 0, "text": null}]}', b'{"object": "error"}')
 
