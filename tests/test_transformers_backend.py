@@ -73,6 +73,17 @@ def test_greedy_sampling_answers_n_copies_as_a_server_does(tiny_model):
     assert texts[:1] == backend._generate(PROBLEMS["HumanEval/0"].prompt, 1, settings, 5)
 
 
+def test_loading_draws_no_bars_into_a_log(tiny_model, capfd):
+    """stderr is no terminal here, as in a batch job's log: loading a model prints no
+    progress bar, and the library's bars are on again afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    TransformersBackend(str(tiny_model), device="cpu")
+    err = capfd.readouterr().err
+    assert "Loading" not in err and "%|" not in err
+    assert hf_logging.is_progress_bar_enabled()
+
+
 def test_bad_checkpoint_path_is_a_clear_error(tmp_path):
     from capability.sampling import SamplingError
 

@@ -12,10 +12,38 @@ not stop it, as transformers' own ``stop_strings``, which read the prompt too, w
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
 
 from capability.sampling import SamplingError, SamplingSettings, truncate_at_stop
 
 __all__ = ["TransformersBackend"]
+
+
+@contextlib.contextmanager
+def _quiet_unless_terminal():
+    """transformers' loading bars (and the hub's download bars) off while stderr is no
+    terminal, as ours are: a log gets the stage's one line, not a bar redrawn per shard."""
+    if sys.stderr.isatty():
+        yield
+        return
+    from huggingface_hub.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled(), are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was[0]:
+            hf_logging.enable_progress_bar()
+        if not was[1]:
+            enable_progress_bars()
 
 
 class TransformersBackend:
@@ -34,8 +62,9 @@ class TransformersBackend:
         self._torch = torch
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path)
-            self.model = AutoModelForCausalLM.from_pretrained(path).to(self.device)
+            with _quiet_unless_terminal():
+                self.tokenizer = AutoTokenizer.from_pretrained(path)
+                self.model = AutoModelForCausalLM.from_pretrained(path).to(self.device)
         except OSError as err:
             raise SamplingError(f"cannot load a transformers model from {path}: {err}") from None
         self.model.eval()
