@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from capability.errors import InputError
+from capability.files.jsonl import utf8_lines
 from capability.files.ladder import Ladder
 
 __all__ = ["read_counts", "ladder_counts", "common_problems", "COUNT_COLUMNS"]
@@ -61,17 +62,8 @@ def read_counts(path: str | Path) -> pd.DataFrame:
         raise InputError(f"cannot read the counts file ({err.strerror or err})",
                          path=path) from None
 
-    def decoded(binary):
-        for line_no, raw in enumerate(binary, start=1):
-            try:
-                # A byte-order mark (Excel's "CSV UTF-8") opens the first line only.
-                yield raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
-            except UnicodeDecodeError:
-                raise InputError("expected UTF-8 text, found bytes that are not UTF-8",
-                                 path=path, line=line_no) from None
-
     with fp:
-        reader = csv.reader(decoded(fp))
+        reader = csv.reader(line for _, line in utf8_lines(fp, path))
         try:
             header = next(reader, None)
             if header is None:

@@ -17,7 +17,19 @@ from typing import Any
 
 from capability.errors import InputError
 
-__all__ = ["iter_jsonl", "write_json_atomic", "write_csv_atomic"]
+__all__ = ["utf8_lines", "iter_jsonl", "write_json_atomic", "write_csv_atomic"]
+
+
+def utf8_lines(binary, path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of each line of a file opened in binary mode, decoded as
+    UTF-8; a byte-order mark (Excel's "CSV UTF-8") opening the first line is skipped. Bytes
+    that are not UTF-8 are an :class:`InputError` naming the file and line."""
+    for line_no, raw in enumerate(binary, start=1):
+        try:
+            yield line_no, raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise InputError("expected UTF-8 text, found bytes that are not UTF-8",
+                             path=path, line=line_no) from None
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -37,12 +49,7 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise InputError(f"cannot read the file ({err.strerror or err})", path=path) from None
     with fp:
         try:
-            for line_no, raw in enumerate(fp, start=1):
-                try:
-                    line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
-                except UnicodeDecodeError:
-                    raise InputError("expected UTF-8 text, found bytes that are not UTF-8",
-                                     path=path, line=line_no) from None
+            for line_no, line in utf8_lines(fp, path):
                 if not line.strip():
                     continue
                 text = line.rstrip("\r\n")

@@ -142,11 +142,12 @@ def sample_model(backend, problems: list[Problem], settings: SamplingSettings,
     Samples already in ``out_path`` must have been drawn with ``settings``
     (:func:`scan_samples`)."""
     want = want or {p.task_id: settings.n for p in problems}
-    made: list = []
+    made = [] if callable(backend) else [backend]   # the backend, once there is one
 
     def make():
-        made.append(backend() if callable(backend) else backend)
-        return made[-1]
+        if not made:
+            made.append(backend())
+        return made[0]
 
     async def main() -> int:
         try:
@@ -154,7 +155,7 @@ def sample_model(backend, problems: list[Problem], settings: SamplingSettings,
                 return await _sample(make, problems, settings, Path(out_path), model,
                                      want, progress)
         finally:
-            for b in made or ([] if callable(backend) else [backend]):
+            for b in made:
                 await b.aclose()
 
     return asyncio.run(main())

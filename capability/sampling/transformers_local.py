@@ -106,17 +106,16 @@ class TransformersBackend:
         if seed is not None:
             torch.manual_seed(seed)
         inputs = self.tokenizer(prompt, return_tensors="pt").to(self.device)
+        start = inputs["input_ids"].shape[1]
         sample = settings.temperature > 0
         kwargs = {"do_sample": sample, "max_new_tokens": settings.max_tokens,
                   "num_return_sequences": n if sample else 1,
                   "pad_token_id": self.tokenizer.pad_token_id}
         if settings.stop:
-            kwargs["stopping_criteria"] = self._stop_criteria(
-                inputs["input_ids"].shape[1], settings.stop)
+            kwargs["stopping_criteria"] = self._stop_criteria(start, settings.stop)
         if sample:
             kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
         with torch.no_grad():
             out = self.model.generate(**inputs, **kwargs)
-        start = inputs["input_ids"].shape[1]
         texts = self.tokenizer.batch_decode(out[:, start:], skip_special_tokens=True)
         return [truncate_at_stop(t, settings.stop) for t in texts] * (1 if sample else n)
