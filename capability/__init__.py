@@ -15,6 +15,8 @@ stays cheap)::
     capability.pass_at_k_interval(n, c, k)            # over problems, with its interval
     ladder = capability.load_ladder("ladder.toml")
     capability.execute_samples("samples.jsonl", "results.jsonl", capability.load_problems())
+    records, _ = capability.read_registry("runs/registry")
+    capability.track_record_frame(capability.track_record(records))   # how each fared
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ _EXPORTS = {
     "count_results": "capability.execution.execute",
     "score_prediction": "capability.records.score",
     "score_frame": "capability.records.score",
+    "read_registry": "capability.records.registry",
+    "track_record": "capability.records.track_record",
+    "track_record_frame": "capability.records.track_record",
     "simulate_ladder": "capability.simulation.simulate",
     "InputError": "capability.errors",
     "CapabilityError": "capability.errors",

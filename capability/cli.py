@@ -149,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  capability sample ladder.toml --out runs/a      # draw completions\n"
                "  capability run ladder.toml --out runs/a --register  # execute, predict, fix\n"
                "  capability score runs/a --target big.jsonl       # once the big model exists\n"
-               "  capability report runs/a                         # report.md, report.html\n\n"
+               "  capability report runs/a                         # report.md, report.html\n"
+               "  capability track-record runs/registry   # every prediction: held? beat naive?\n\n"
                "Start with 'capability demo'; 'capability COMMAND --help' explains each "
                "command.",
         formatter_class=_Formatter)
@@ -228,6 +229,31 @@ def build_parser() -> argparse.ArgumentParser:
                      help="where to write score.json and score.csv (default: the registered "
                           "run directory)")
     _execution_options(sco)
+
+    trk = sub.add_parser(
+        "track-record", help="how a registry's predictions fared: coverage, error, baselines",
+        description="Read every record of a registry (each verified against its id) and "
+                    "list its predictions, oldest first, each with its latest score: the "
+                    "headline pass@k predicted with its interval and measured, whether the "
+                    "interval held it, how many buckets' intervals held theirs, and the mean "
+                    "error of the buckets' mean pass rates beside the naive baselines' the "
+                    "prediction recorded (no change; a straight line in log compute). Then, "
+                    "per level, over the scored predictions: the share of headline intervals "
+                    "that held the measured value with its Clopper-Pearson interval (a 90% "
+                    "interval should hold about 90% of the time), and the mean errors against "
+                    "the baselines'. A record modified after it was registered is named on "
+                    "stderr, left out, and the exit status is 2.",
+        epilog="examples:\n  capability track-record runs/registry\n"
+               "  capability track-record runs/2026-11   # the registry it was registered in\n"
+               "  capability track-record registry --format csv > track.csv",
+        formatter_class=_Formatter)
+    trk.add_argument("registry", type=Path, nargs="?", default=Path("registry"),
+                     metavar="REGISTRY_OR_RUN_DIR",
+                     help="a registry directory, or a registered run directory (its "
+                          "registration.json names the registry) (default: ./registry)")
+    trk.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                     help="table for people; csv (one row per prediction) or json (the "
+                          "predictions and the summaries) for other tools (default: table)")
 
     bt = sub.add_parser(
         "backtest", help="predict the ladder's largest member from the smaller ones",
@@ -726,6 +752,34 @@ def _score(args: argparse.Namespace) -> None:
           f"{out / 'score.csv'}", file=sys.stderr)
 
 
+def _track_record(args: argparse.Namespace) -> None:
+    import json
+
+    from capability.records.registry import RegistryError, read_registry
+    from capability.records.track_record import track_record, track_record_frame
+    from capability.reports.table import format_track_record
+
+    registry = args.registry
+    registration = registry / "registration.json"
+    if registration.is_file():
+        registry = Path(json.loads(registration.read_text(encoding="utf-8"))["registry"])
+    records, problems = read_registry(registry)
+    record = track_record(records)
+    if args.format == "csv":
+        track_record_frame(record).to_csv(sys.stdout, index=False)
+    elif args.format == "json":
+        print(json.dumps({"registry": str(registry), **record.to_dict()}, indent=1,
+                         allow_nan=False))
+    else:
+        print(format_track_record(record, str(registry)))
+    sys.stdout.flush()
+    for problem in problems:
+        _warn(f"WARNING: {problem}")
+    if problems:
+        raise RegistryError(f"{len(problems)} file(s) in {registry} could not be read as "
+                            "records (above); they are left out")
+
+
 def _backtest(args: argparse.Namespace) -> None:
     from capability.pipeline import run_backtest
     from capability.reports.table import format_backtest
@@ -805,6 +859,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         _register(args.run_dir, args.registry, args.force)
     elif args.command == "score":
         _score(args)
+    elif args.command == "track-record":
+        _track_record(args)
     elif args.command == "backtest":
         _backtest(args)
     elif args.command == "report":

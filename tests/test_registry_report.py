@@ -113,7 +113,7 @@ def test_score_measures_exactly_the_registered_buckets(sim, tmp_path, capsys):
     capsys.readouterr()
     assert main(["score", str(run), "--target", str(sim / "counts" / "target.csv")]) == 0
     out, err = capsys.readouterr()
-    assert "overall: mean |relative error|" in out
+    assert "prediction    " in out and "no change (baseline)  " in out
     assert f"wrote {run / 'score.json'} and {run / 'score.csv'}" in err
     score = json.loads((run / "score.json").read_text())
     pred = json.loads((run / "prediction.json").read_text())
@@ -141,7 +141,9 @@ def test_backtest_holds_out_the_largest_and_beats_the_baselines(sim, tmp_path, c
     out = tmp_path / "bt"
     assert main(["backtest", str(sim / "ladder.toml"), "--out", str(out), "--largest", "2",
                  "--resamples", "200"]) == 0
-    assert "baseline no_change" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "no change (baseline)" in printed
+    assert "straight line in log compute (baseline)" in printed
     bt = json.loads((out / "backtest.json").read_text())
     assert bt["held_out"] == "m5" and [f["held_out"] for f in bt["folds"]] == ["m5", "m4"]
     assert bt["folds"][1]["ladder_models"] == ["m1", "m2", "m3"]
@@ -162,6 +164,103 @@ def test_backtest_holds_out_the_largest_and_beats_the_baselines(sim, tmp_path, c
     assert main(["backtest", str(sim / "ladder.toml"), "--out", str(out), "--largest",
                  "3"]) == 2
     assert "leaves 2 smaller model(s)" in capsys.readouterr().err
+
+
+def _bucket_means(counts: pd.DataFrame, task_ids) -> tuple[float, float]:
+    """A bucket's measured mean pass rate and -E[log p] (the default 'series' estimator)."""
+    from capability.estimation.estimate import neg_log_pass_rate
+
+    rows = counts.set_index("task_id").loc[list(task_ids)]
+    n, c = rows["n"].to_numpy(), rows["c"].to_numpy()
+    return float((c / n).mean()), float(neg_log_pass_rate(n, c).estimate.mean())
+
+
+def _naive(sim: Path, pred: dict) -> list[dict]:
+    """The naive baselines recomputed from the ladder's counts and its nominal compute:
+    the largest model's bucket values, and the least-squares line in log10 compute at the
+    target (clipped to the domain)."""
+    import numpy as np
+
+    from capability.files.ladder import load_ladder
+
+    ladder = load_ladder(sim / "ladder.toml")
+    x = np.log10([m.compute for m in ladder.models])
+    counts = [pd.read_csv(sim / "counts" / f"{m.name}.csv") for m in ladder.models]
+    out = []
+    for b in pred["buckets"]:
+        values = np.array([_bucket_means(c, b["task_ids"]) for c in counts])   # (M, 2)
+        line = [np.polyval(np.polyfit(x, values[:, j], 1), np.log10(pred["target_compute"]))
+                for j in range(2)]
+        out.append({"no_change": {"mean_pass_rate": values[-1, 0],
+                                  "neg_log_pass_rate": values[-1, 1]},
+                    "linear_log_compute": {"mean_pass_rate": float(np.clip(line[0], 0, 1)),
+                                           "neg_log_pass_rate": max(float(line[1]), 0.0)}})
+    return out
+
+
+def test_a_prediction_fixes_the_naive_baselines_and_its_score_sets_it_beside_them(
+        sim, tmp_path, capsys):
+    """prediction.json records, per bucket, what no change and a straight line in log
+    compute predict; the score measures their errors on the same buckets, and says whether
+    the prediction came closer."""
+    run = tmp_path / "runs" / "a"
+    assert _run(sim, run, "--register") == 0
+    pred = json.loads((run / "prediction.json").read_text())
+    for b, naive in zip(pred["buckets"], _naive(sim, pred)):
+        for name, values in naive.items():
+            for q, v in values.items():
+                assert b["baselines"][name][q] == pytest.approx(v, abs=1e-9), (name, q)
+    capsys.readouterr()
+    assert main(["score", str(run), "--target", str(sim / "counts" / "target.csv")]) == 0
+    out = capsys.readouterr().out
+    score = json.loads((run / "score.json").read_text())
+    own = score["overall"]["mean_pass_rate"]
+    errors = [abs(b["mean_pass_rate"]["abs_error"]) for b in score["buckets"]]
+    assert own["mean_abs_error"] == pytest.approx(sum(errors) / len(errors))
+    assert own["max_abs_error"] == pytest.approx(max(errors))
+    lines = {}
+    for name, label in (("no_change", "no change (baseline)"),
+                        ("linear_log_compute", "straight line in log compute (baseline)")):
+        base = score["baselines"][name]
+        for entry, b, sb in zip(base["buckets"], pred["buckets"], score["buckets"]):
+            mp = entry["mean_pass_rate"]
+            assert mp["predicted"] == b["baselines"][name]["mean_pass_rate"]
+            assert mp["actual"] == sb["mean_pass_rate"]["actual"]
+            assert mp["abs_error"] == pytest.approx(mp["predicted"] - mp["actual"])
+        err = base["overall"]["mean_pass_rate"]["mean_abs_error"]
+        lines[name] = err
+        row = next(line for line in out.splitlines() if line.startswith(label))
+        assert row.split()[len(label.split())] == f"{100 * err:.1f}"   # in points
+    verdict = next(line for line in out.splitlines() if "mean pass rates came" in line)
+    if own["mean_abs_error"] < min(lines.values()):
+        assert "closer than both naive baselines'" in verdict
+    else:
+        assert "no closer than" in verdict
+    # The report carries the same table and verdict.
+    assert main(["report", str(run)]) == 0
+    md = (run / "report.md").read_text()
+    assert "## Errors beside the naive baselines" in md
+    assert f"| no change (baseline) | {100 * lines['no_change']:.1f} |" in md
+    assert verdict.split(" (mean")[0][1:] in md
+
+
+def test_the_baselines_know_nothing_of_models_off_their_trend(tmp_path, capsys):
+    """On a ladder whose models sit off their family's trend, the laws are fitted on
+    effective compute; the recorded baselines stay naive: a straight line in nominal log
+    compute, which the straight-line candidate law (on effective compute) is not."""
+    sim = tmp_path / "irr"
+    assert main(["simulate", "--out", str(sim), "--kind", "irregular", "--offset-sd", "0.3",
+                 "--seed", "1"]) == 0
+    assert _run(sim, tmp_path / "run") == 0
+    capsys.readouterr()
+    pred = json.loads((tmp_path / "run" / "prediction.json").read_text())
+    assert pred["law_selection"]["model_offsets"]["compute_corrected"]
+    moved = 0
+    for b, naive in zip(pred["buckets"], _naive(sim, pred)):
+        line = b["baselines"]["linear_log_compute"]["mean_pass_rate"]
+        assert line == pytest.approx(naive["linear_log_compute"]["mean_pass_rate"], abs=1e-9)
+        moved += abs(line - b["candidates"]["linear"]["mean_pass_rate"]) > 1e-3
+    assert moved >= 1
 
 
 def _chromium() -> str | None:

@@ -9,6 +9,11 @@
     >= 0): "a straight line in the usual plot".
 
 Draws: the counts redrawn as ``c* ~ Binomial(n, c / n)`` and the baseline recomputed.
+
+:func:`naive_baselines` is the pair as a prediction records them beside its own: on the
+ladder's nominal compute, whatever the laws were fitted on, so that a score compares the
+method with what anyone could have drawn on the day (``no_change`` and
+``linear_log_compute``).
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ import numpy as np
 from capability.estimation.estimate import neg_log_pass_rate
 from capability.laws.base import LadderData, LawFit, bucket_means, chunk_rows
 
-__all__ = ["bucket_values", "no_change", "linear"]
+__all__ = ["bucket_values", "no_change", "linear", "naive_baselines", "NAIVE"]
+
+# The naive baselines by the names a prediction, a score and a backtest give them.
+NAIVE = ("no_change", "linear_log_compute")
 
 
 def bucket_values(n, c, buckets, estimator: str) -> tuple[np.ndarray, np.ndarray]:
@@ -81,3 +89,15 @@ def no_change(data: LadderData, target_compute: float, *, n_draws: int = 400,
 def linear(data: LadderData, target_compute: float, *, n_draws: int = 400,
            rng=None) -> LawFit:
     return _fit(data, target_compute, n_draws, rng, "linear")
+
+
+def naive_baselines(data: LadderData, target_compute: float) -> dict[str, list[dict]]:
+    """The two naive baselines' point predictions at ``target_compute``, per bucket:
+    ``{"no_change" | "linear_log_compute": [{"mean_pass_rate", "neg_log_pass_rate"}, ...]}``
+    (NaN where a bucket has no problems). ``data.compute`` should be the nominal compute: a
+    baseline is naive, and knows nothing of models off their family's trend."""
+    fits = dict(zip(NAIVE, (no_change(data, target_compute, n_draws=0),
+                            linear(data, target_compute, n_draws=0))))
+    return {name: [{"mean_pass_rate": float(f.mean_pass_rate[b]),
+                    "neg_log_pass_rate": float(f.neg_log_pass_rate[b])}
+                   for b in range(len(data.buckets))] for name, f in fits.items()}

@@ -26,6 +26,7 @@ from capability.estimation.buckets import assign_buckets
 from capability.estimation.interval import ConfidenceInterval, IntervalEstimate, _json_float
 from capability.estimation.trends import inverse_scaling
 from capability.laws import LAWS, LINKS, LadderData, LawFit, interaction_variance
+from capability.laws.baselines import naive_baselines
 from capability.laws.fit import fit_loss_law
 from capability.prediction.calibrate import (
     FALLBACK_DOF,
@@ -678,6 +679,9 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     if shifted:
         notes.extend(offset_notes(names, offsets, compute))
     terms = _TargetTerms(reach, level, leverage, offset_text, bend_text, slope_of)
+    # The naive baselines on the nominal compute, fixed with the prediction for its score.
+    naive = naive_baselines(LadderData(n=n_in, c=c_in, compute=nominal, buckets=local,
+                                       estimator=settings.estimator), target_compute)
     buckets = []
     pieces: list[list[JointPiece] | None] = [None] * len(assignment.buckets)
     for b, (ids, (law_name, reason)) in enumerate(zip(assignment.buckets, choice), start=1):
@@ -723,7 +727,9 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                                         law_reason=reason,
                                         mean_pass_rate=ests.get("mean_pass_rate"),
                                         neg_log_pass_rate=ests.get("neg_log_pass_rate"),
-                                        candidates=cands, note=note, weights=weights))
+                                        candidates=cands, note=note, weights=weights,
+                                        baselines={name: values[b - 1]
+                                                   for name, values in naive.items()}))
     selection = {
         "mode": settings.law, "distance_decades": distance, "reach_decades": reach,
         "occam_window": window,

@@ -56,6 +56,10 @@ class BucketPrediction:
         (:func:`capability.prediction.calibrate.calibrated_interval`).
     candidates
         Every candidate law's point prediction ``{law: {"mean_pass_rate", ...}}``.
+    baselines
+        The naive baselines' point predictions, as ``candidates``, on the ladder's nominal
+        compute (:func:`capability.laws.baselines.naive_baselines`): what the score compares
+        the prediction with.
     """
 
     bucket: int
@@ -68,6 +72,7 @@ class BucketPrediction:
     candidates: dict = field(default_factory=dict)
     note: str = ""
     weights: dict = field(default_factory=dict)
+    baselines: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,8 @@ class Prediction:
                 b.mean_pass_rate.method
             entry["candidates"] = {name: {q: _json_float(v) for q, v in vals.items()}
                                    for name, vals in b.candidates.items()}
+            entry["baselines"] = {name: {q: _json_float(v) for q, v in vals.items()}
+                                  for name, vals in b.baselines.items()}
             if b.note:
                 entry["note"] = b.note
             law = b.report_law

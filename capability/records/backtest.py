@@ -3,59 +3,20 @@ the full method, score it, and score two naive baselines on the same split (pure
 
 Baselines, per bucket and quantity (``neg_log_pass_rate``, ``mean_pass_rate``), fitted to
 the remaining models and evaluated at the held-out model's compute: ``no_change`` and
-``linear_log_compute``, the candidate laws ``no_change`` and ``linear`` of
-:mod:`capability.laws.baselines`.
+``linear_log_compute`` (:func:`capability.laws.baselines.naive_baselines`), as every
+prediction records them and every score scores them.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from capability.errors import InputError
-from capability.laws import LadderData, baselines
 from capability.options import MIN_LADDER_MODELS
 from capability.prediction.predict import PredictionSettings, predict
-from capability.records.score import QUANTITIES, errors, score_prediction
+from capability.records.score import score_prediction
 
-__all__ = ["backtest", "BASELINES"]
-
-BASELINES = ("no_change", "linear_log_compute")
-
-
-def _baselines(counts, rest, held, buckets, actual_by_bucket, estimator) -> dict:
-    from capability.prediction.predict import effective_counts
-
-    counts = effective_counts(counts)
-    names = [m[0] for m in rest]
-    ids = [t for bucket in buckets for t in bucket]
-    n = counts.pivot(index="model", columns="task_id", values="n").loc[names, ids].to_numpy()
-    c = counts.pivot(index="model", columns="task_id", values="c").loc[names, ids].to_numpy()
-    bounds = np.cumsum([0, *(len(bucket) for bucket in buckets)])
-    data = LadderData(n=n, c=c, compute=np.array([m[1] for m in rest], float),
-                      buckets=tuple(np.arange(bounds[j], bounds[j + 1])
-                                    for j in range(len(buckets))), estimator=estimator)
-    fits = {"no_change": baselines.no_change(data, held[1], n_draws=0),
-            "linear_log_compute": baselines.linear(data, held[1], n_draws=0)}
-    out = {name: {"buckets": []} for name in BASELINES}
-    for b in range(1, len(buckets) + 1):
-        for name in BASELINES:
-            entry = {"bucket": b}
-            for q in QUANTITIES:
-                value = getattr(fits[name], q)[b - 1]
-                pred = float(value) if np.isfinite(value) else None
-                actual = actual_by_bucket[b - 1][q]
-                entry[q] = {"predicted": pred, "actual": actual, **errors(pred, actual)}
-            out[name]["buckets"].append(entry)
-    for name in BASELINES:
-        overall = {}
-        for q in QUANTITIES:
-            rel = [abs(e[q]["rel_error"]) for e in out[name]["buckets"]
-                   if e[q]["rel_error"] is not None]
-            overall[q] = {"mean_abs_rel_error": float(np.mean(rel)) if rel else None,
-                          "max_abs_rel_error": float(np.max(rel)) if rel else None}
-        out[name]["overall"] = overall
-    return out
+__all__ = ["backtest"]
 
 
 def backtest(counts: pd.DataFrame, models: list[tuple[str, float, float | None]], *,
@@ -97,16 +58,13 @@ def backtest(counts: pd.DataFrame, models: list[tuple[str, float, float | None]]
                        progress=progress, workers=workers).to_dict()
         target_counts = counts[counts["model"] == held[0]][["task_id", "n", "c"]]
         score = score_prediction(pred, target_counts)
-        actual = [{q: b[q]["actual"] for q in QUANTITIES} for b in score["buckets"]]
-        buckets = [b["task_ids"] for b in pred["buckets"]]
         folds.append({
             "held_out": held[0], "held_out_compute": held[1],
             "ladder_models": [m[0] for m in rest],
             "held_out_problems": pred["held_out"], "excluded": pred["excluded"],
             "level": pred["level"],
             "buckets": score["buckets"], "overall": score["overall"],
-            "baselines": _baselines(counts, rest, held, buckets, actual,
-                                    pred["settings"]["estimator"]),
+            "baselines": score["baselines"],
             "warnings": pred["warnings"], "prediction": pred,
         })
     return {**{k: v for k, v in folds[0].items() if k != "prediction"}, "folds": folds}

@@ -29,7 +29,7 @@ from capability.errors import CapabilityError, InputError
 
 __all__ = ["RegistryError", "Registered", "sha256_file", "record_id", "record_content",
            "write_record",
-           "read_record", "find_record", "SHORT_ID"]
+           "read_record", "find_record", "read_registry", "SHORT_ID"]
 
 SHORT_ID = 12
 
@@ -143,3 +143,26 @@ def read_record(path: str | Path) -> tuple[str, dict]:
         The file is not a record, or its content no longer hashes to its id (tampered)."""
     rid, content, _ = _read(Path(path))
     return rid, content
+
+
+def read_registry(registry: str | Path) -> tuple[list[tuple[str, str, dict]], list[str]]:
+    """Every record of a registry, verified: ``(id, created_utc, content)`` in the order of
+    their files' names, and one message per file that is no record or was modified after
+    it was registered (those are left out of the list).
+
+    Raises
+    ------
+    RegistryError
+        ``registry`` is no directory."""
+    registry = Path(registry)
+    if not registry.is_dir():
+        raise RegistryError(f"no registry at {registry}")
+    records, problems = [], []
+    for path in sorted(registry.glob("*.json")):
+        try:
+            rid, content, created = _read(path)
+        except RegistryError as err:
+            problems.append(str(err))
+            continue
+        records.append((rid, created, content))
+    return records, problems

@@ -30,7 +30,7 @@ from capability.errors import InputError
 from capability.estimation.estimate import neg_log_pass_rate
 
 __all__ = ["bucket_actuals", "measurement", "agrees", "score_prediction", "score_frame",
-           "errors"]
+           "errors", "error_summary", "baseline_scores"]
 
 QUANTITIES = ("neg_log_pass_rate", "mean_pass_rate")
 AGREEMENT_RULE = ("agrees: |prediction - measurement| on the angular (mean pass rate) or "
@@ -133,6 +133,47 @@ def errors(predicted: float | None, actual: float | None) -> dict[str, float | N
     return {"abs_error": abs_err, "rel_error": rel}
 
 
+def error_summary(entries: list[dict], quantity: str) -> dict[str, float | int | None]:
+    """Over scored buckets' entries (each ``{quantity: {"abs_error", "rel_error"}}``), the
+    mean and worst absolute relative error and absolute error (for the mean pass rate, a
+    fraction: x 100 is points), and how many buckets have a relative error."""
+    rel = [abs(e[quantity]["rel_error"]) for e in entries
+           if e[quantity]["rel_error"] is not None]
+    ab = [abs(e[quantity]["abs_error"]) for e in entries
+          if e[quantity]["abs_error"] is not None]
+    return {"mean_abs_rel_error": float(np.mean(rel)) if rel else None,
+            "max_abs_rel_error": float(np.max(rel)) if rel else None,
+            "mean_abs_error": float(np.mean(ab)) if ab else None,
+            "max_abs_error": float(np.max(ab)) if ab else None,
+            "buckets_scored": len(rel)}
+
+
+def baseline_scores(prediction: dict, actual: list[dict]) -> dict:
+    """The naive baselines the prediction recorded beside its own values (each bucket's
+    ``baselines``) against the measured values (``actual``: per bucket ``{quantity:
+    value}``): ``{name: {"buckets": [{"bucket", quantity: {"predicted", "actual",
+    "abs_error", "rel_error"}}], "overall": {quantity: error_summary}}}``, ``name`` in
+    :data:`capability.laws.baselines.NAIVE`. Empty for a prediction that recorded none (one
+    registered before predictions recorded their baselines)."""
+    from capability.laws.baselines import NAIVE
+
+    if not all((b.get("baselines") or {}).keys() >= set(NAIVE)
+               for b in prediction["buckets"]):
+        return {}
+    out = {}
+    for name in NAIVE:
+        entries = []
+        for b, act in zip(prediction["buckets"], actual):
+            entry = {"bucket": b["bucket"]}
+            for q in QUANTITIES:
+                value = b["baselines"][name][q]
+                entry[q] = {"predicted": value, "actual": act[q], **errors(value, act[q])}
+            entries.append(entry)
+        out[name] = {"buckets": entries,
+                     "overall": {q: error_summary(entries, q) for q in QUANTITIES}}
+    return out
+
+
 def score_prediction(prediction: dict, counts: pd.DataFrame) -> dict:
     """Score a ``prediction.json`` dictionary against the target's counts.
 
@@ -143,9 +184,11 @@ def score_prediction(prediction: dict, counts: pd.DataFrame) -> dict:
         "lower", "upper", "actual", "abs_error", "rel_error", "inside"}, "mean_pass_rate":
         {...}}], "overall": {...}}``; each quantity also has ``actual_lower`` and
         ``actual_upper`` (the measurement's interval) and ``agrees`` (the module
-        docstring's rule). ``overall`` holds, per quantity, the mean absolute relative
-        error over buckets with a prediction, how many predictions agree with the
-        measurement and how many intervals held the measured value itself.
+        docstring's rule). ``overall`` holds, per quantity, the mean and worst absolute
+        (relative) error over buckets with a prediction (:func:`error_summary`), how many
+        predictions agree with the measurement and how many intervals held the measured
+        value itself. ``baselines``: the naive baselines the prediction recorded, scored
+        on the same buckets (:func:`baseline_scores`).
     """
     estimator = prediction.get("settings", {}).get("estimator", "series")
     level = float(prediction["level"])
@@ -168,17 +211,17 @@ def score_prediction(prediction: dict, counts: pd.DataFrame) -> dict:
         buckets.append(entry)
     overall = {}
     for q in QUANTITIES:
-        rel = [abs(b[q]["rel_error"]) for b in buckets if b[q]["rel_error"] is not None]
         inside = [b[q]["inside"] for b in buckets if b[q]["inside"] is not None]
         agree = [b[q]["agrees"] for b in buckets if b[q]["agrees"] is not None]
-        overall[q] = {"mean_abs_rel_error": float(np.mean(rel)) if rel else None,
-                      "max_abs_rel_error": float(np.max(rel)) if rel else None,
+        overall[q] = {**error_summary(buckets, q),
                       "intervals_agreeing": int(sum(agree)),
                       "intervals_holding_actual": int(sum(inside)),
-                      "intervals": len(inside), "buckets_scored": len(rel)}
+                      "intervals": len(inside)}
     overall["pass_at_k"] = _headline_score(prediction, counts, level)
+    actual = [{q: b[q]["actual"] for q in QUANTITIES} for b in buckets]
     return {"target": prediction["target"], "level": prediction["level"],
-            "agreement_rule": AGREEMENT_RULE, "buckets": buckets, "overall": overall}
+            "agreement_rule": AGREEMENT_RULE, "buckets": buckets, "overall": overall,
+            "baselines": baseline_scores(prediction, actual)}
 
 
 def _headline_score(prediction: dict, counts: pd.DataFrame, level: float) -> dict:

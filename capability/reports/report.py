@@ -18,7 +18,13 @@ from pathlib import Path
 
 from capability.errors import InputError
 from capability.prediction.calibrate import FALLBACK_SIGMA
-from capability.reports.table import headline_lines, law_label, measured_text
+from capability.reports.table import (
+    baseline_verdict,
+    error_table,
+    headline_lines,
+    law_label,
+    measured_text,
+)
 
 __all__ = ["write_report"]
 
@@ -167,6 +173,12 @@ def _tables(prediction: dict,
                     ["bucket", "measured -E[log p] [its interval]", "rel. error", "agrees",
                      "inside", "measured mean p [its interval]", "abs. error", "agrees",
                      "inside"], scored_rows, ""))
+    if score and score.get("baselines"):
+        out.append(("Errors beside the naive baselines",
+                    *error_table(score["overall"], score.get("baselines") or {}),
+                    "The baselines were fixed with the prediction, from the same ladder: no "
+                    "change (the largest ladder model's value) and a straight line in log "
+                    "compute; points: of pass rate, x 100."))
     scores, short = selection.get("scores") or {}, selection.get("short_scores") or {}
     # Without a rolling backtest, a short one (each model from the two below) weighs the
     # laws, and the interval is the fallback rule's, widened to a law's short-backtest error.
@@ -252,13 +264,8 @@ def _summary(prediction: dict, score: dict | None, registration: dict | None,
                              f"counted ({oq['intervals_holding_actual']} of {oq['intervals']} "
                              "intervals hold the measured value itself, which a noisy "
                              "measurement undercounts).")
-    if backtest:
-        for name, base in backtest["baselines"].items():
-            err = base["overall"]["neg_log_pass_rate"]["mean_abs_rel_error"]
-            errp = base["overall"]["mean_pass_rate"]["mean_abs_rel_error"]
-            lines.append(f"Baseline *{name}*: mean absolute relative error "
-                         f"{_fmt(err, '.1%')} in -E[log pass rate], {_fmt(errp, '.1%')} in "
-                         "mean pass rate.")
+        lines.append(baseline_verdict(score["overall"], score.get("baselines") or {})
+                     .capitalize() + ".")
     return lines
 
 
@@ -277,7 +284,8 @@ def write_report(directory: str | Path) -> tuple[Path, Path]:
     if backtest is not None:
         fold = backtest["folds"][0]
         prediction = fold["prediction"]
-        score = {"buckets": fold["buckets"], "overall": fold["overall"]}
+        score = {"buckets": fold["buckets"], "overall": fold["overall"],
+                 "baselines": fold["baselines"]}
     else:
         prediction = _load(directory / "prediction.json")
         if prediction is None:

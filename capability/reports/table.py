@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from capability.records.registry import SHORT_ID
+
 __all__ = ["format_prediction", "format_score", "format_backtest", "rows_table",
-           "headline_lines", "measured_text", "law_label"]
+           "headline_lines", "measured_text", "law_label", "error_lines", "error_table",
+           "baseline_verdict", "BASELINE_LABELS", "format_track_record"]
 
 
 def _num(x, fmt: str, missing: str = "-") -> str:
@@ -125,13 +128,61 @@ def _agreement_line(o: dict) -> str:
             "value itself")
 
 
+BASELINE_LABELS = {"no_change": "no change (baseline)",
+                   "linear_log_compute": "straight line in log compute (baseline)"}
+
+
+def _points(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def error_table(overall: dict, baselines: dict) -> tuple[list[str], list[list[str]]]:
+    """Head and rows: the prediction's errors over the scored buckets beside the naive
+    baselines' on the same buckets (mean and worst absolute error of the bucket mean pass
+    rate in points, of ``-E[log p]`` relative)."""
+    head = ["errors over the buckets", "mean pass rate: mean abs. error (points)", "worst",
+            "-E[log p]: mean abs. rel. error", "worst"]
+    rows = []
+    for label, o in (("prediction", overall),
+                     *((BASELINE_LABELS.get(n, n), b["overall"]) for n, b in baselines.items())):
+        mp, nl = o["mean_pass_rate"], o["neg_log_pass_rate"]
+        rows.append([label, _points(mp.get("mean_abs_error")), _points(mp.get("max_abs_error")),
+                     _num(nl["mean_abs_rel_error"], ".1%"), _num(nl["max_abs_rel_error"], ".1%")])
+    return head, rows
+
+
+def baseline_verdict(overall: dict, baselines: dict) -> str:
+    """Whether the prediction's bucket mean pass rates came closer than each naive
+    baseline's (by mean absolute error), in one sentence."""
+    own = overall["mean_pass_rate"].get("mean_abs_error")
+    if not baselines:
+        return ("the naive baselines: not recorded with this prediction (registered before "
+                "predictions recorded them)")
+    if own is None:
+        return "the naive baselines: no bucket was scored"
+    errs = {BASELINE_LABELS.get(n, n).removesuffix(" (baseline)"):
+            b["overall"]["mean_pass_rate"]["mean_abs_error"] for n, b in baselines.items()}
+    beaten = [n for n, e in errs.items() if e is not None and own < e]
+    lost = [f"{n} ({_points(e)} points)" for n, e in errs.items() if e is not None and own >= e]
+    return ("the prediction's mean pass rates came " +
+            ("closer than both naive baselines'" if not lost else
+             "no closer than " + " or ".join(lost) +
+             (f", closer than {beaten[0]}" if beaten else "")) +
+            f" (mean |error| {_points(own)} points)")
+
+
+def error_lines(overall: dict, baselines: dict) -> list[str]:
+    """:func:`error_table` as text, and :func:`baseline_verdict`."""
+    return [*rows_table(*error_table(overall, baselines)),
+            baseline_verdict(overall, baselines)]
+
+
 def format_score(score: dict) -> str:
-    """A per-bucket table of predicted against measured values, and the overall errors."""
+    """A per-bucket table of predicted against measured values, and the overall errors
+    beside the naive baselines'."""
     lines = [f"Score of the prediction for {score['target']} (level {score['level']})"]
     lines += rows_table(SCORED_HEAD, _scored_rows(score["buckets"]))
-    o = score["overall"]["neg_log_pass_rate"]
-    lines.append(f"overall: mean |relative error| {_num(o['mean_abs_rel_error'], '.1%')}, "
-                 f"worst {_num(o['max_abs_rel_error'], '.1%')}")
+    lines += error_lines(score["overall"], score.get("baselines") or {})
     for q, label in (("neg_log_pass_rate", "-E[log p]"), ("mean_pass_rate", "mean p")):
         lines.append(f"{label}: {_agreement_line(score['overall'][q])}")
     for k, v in (score["overall"].get("pass_at_k") or {}).items():
@@ -151,16 +202,82 @@ def format_backtest(result: dict) -> str:
         lines.append(f"Backtest: {fold['held_out']} ({fold['held_out_compute']:.3g} FLOPs) "
                      f"predicted from {', '.join(fold['ladder_models'])}")
         lines += rows_table(SCORED_HEAD, _scored_rows(fold["buckets"]))
-        o = fold["overall"]["neg_log_pass_rate"]
-        lines.append(f"method: mean |relative error| of -E[log p] "
-                     f"{_num(o['mean_abs_rel_error'], '.1%')}, mean pass rate "
-                     f"{_num(fold['overall']['mean_pass_rate']['mean_abs_rel_error'], '.1%')}"
-                     f"; -E[log p]: {_agreement_line(o)}")
-        for name, base in fold["baselines"].items():
-            ob = base["overall"]
-            lines.append(f"baseline {name}: mean |relative error| of -E[log p] "
-                         f"{_num(ob['neg_log_pass_rate']['mean_abs_rel_error'], '.1%')}, "
-                         f"mean pass rate "
-                         f"{_num(ob['mean_pass_rate']['mean_abs_rel_error'], '.1%')}")
+        lines += error_lines(fold["overall"], fold["baselines"])
+        for q, label in (("neg_log_pass_rate", "-E[log p]"), ("mean_pass_rate", "mean p")):
+            lines.append(f"{label}: {_agreement_line(fold['overall'][q])}")
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def _utc_minute(stamp: str | None) -> str:
+    """``2026-12-04T17:07:42+00:00`` as ``2026-12-04 17:07``."""
+    return "-" if not stamp else stamp[:16].replace("T", " ")
+
+
+def format_track_record(record, registry: str = "") -> str:
+    """A registry's track record (:class:`capability.records.track_record.TrackRecord`):
+    one row per prediction, then per level the headline intervals' coverage with its
+    interval, the buckets' counts and the errors beside the baselines'."""
+    from capability.laws.baselines import NAIVE
+
+    entries = record.entries
+    where = f" {registry}" if registry else ""
+    lines = [f"Track record of registry{where}: {len(entries)} prediction(s), "
+             f"{sum(e.scored for e in entries)} scored"]
+    if not entries:
+        return "\n".join(lines)
+    short = {name: BASELINE_LABELS.get(name, name).removesuffix(" (baseline)")
+             for name in NAIVE}
+    head = ["prediction", "registered (UTC)", "ladder", "target", "compute",
+            "headline predicted [interval]", "measured", "inside", "agrees", "buckets held",
+            "error", *(short[n].removesuffix(" in log compute") for n in NAIVE)]
+    rows = []
+    for e in entries:
+        h = e.headline
+        predicted = "-" if h is None else (
+            f"pass@{e.headline_k} {_num(h['predicted'], '.3f')} "
+            f"[{_num(h['lower'], '.3f')}, {_num(h['upper'], '.3f')}] ({e.level:.0%})")
+        if not e.scored:
+            scored = ["not scored", "-", "-", "-", "-"] + ["-"] * len(NAIVE)
+        else:
+            scored = [_num(e.measured, ".3f"), _YES[e.headline_inside], _YES[e.headline_agrees],
+                      f"{e.buckets_inside} of {e.buckets}", _points(e.mean_abs_error),
+                      *(_points(e.baseline_errors.get(n)) for n in NAIVE)]
+        rows.append([e.prediction_id[:SHORT_ID], _utc_minute(e.registered_utc), e.ladder,
+                     e.target, f"{e.target_compute:.3g}", predicted, *scored])
+    lines += rows_table(head, rows)
+    lines.append("error: mean absolute error of the buckets' mean pass rates, in points; no "
+                 "change, straight line: the same for the naive baselines the prediction "
+                 "recorded (no change; a straight line in log compute)")
+    for s in record.summaries:
+        if not s.scored:
+            lines.append(f"at level {s.level}: none of {s.predictions} prediction(s) scored yet")
+            continue
+        cov = s.coverage
+        lines.append(
+            f"at level {s.level}: {s.headline_inside} of {s.headline_scored} headline "
+            f"intervals held the measured value (coverage {_num(cov.estimate, '.2f')}, "
+            f"{cov.confidence_level:.0%} interval [{_num(cov.confidence_interval.low, '.2f')}, "
+            f"{_num(cov.confidence_interval.high, '.2f')}], Clopper-Pearson over the "
+            f"predictions); {s.headline_agreeing} agree with the measurement, its own noise "
+            f"counted")
+        lines.append(
+            f"  buckets: {s.buckets_inside} of {s.buckets} intervals held the measured value, "
+            f"{s.buckets_agreeing} agree (a prediction's buckets share their errors: read "
+            f"these with the {s.headline_scored} prediction(s), not as {s.buckets} trials)")
+        if s.mean_abs_error is not None:
+            parts = []
+            for name in NAIVE:
+                closer, compared = s.baseline_wins[name]
+                if compared:
+                    parts.append(f"{short[name]} {_points(s.baseline_errors[name])} (the "
+                                 f"prediction closer in {closer} of {compared})")
+            lines.append(f"  mean error of the bucket mean pass rates: "
+                         f"{_points(s.mean_abs_error)} points" +
+                         ("; " + "; ".join(parts) if parts else
+                          "; no baselines recorded with these predictions"))
+    if record.orphan_scores:
+        lines.append(f"{len(record.orphan_scores)} score record(s) name a prediction that is "
+                     "not in this registry: "
+                     + ", ".join(sid[:SHORT_ID] for sid in record.orphan_scores))
+    return "\n".join(lines)
