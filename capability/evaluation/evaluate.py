@@ -29,7 +29,7 @@ import pandas as pd
 
 from capability.errors import InputError
 from capability.estimation.interval import IntervalEstimate
-from capability.evaluation.passk import N_RESAMPLES, compare_pass_at_k, pass_at_k_interval
+from capability.evaluation.passk import N_RESAMPLES, compare_pass_at_k, holm, pass_at_k_interval
 from capability.files.jsonl import iter_jsonl, write_json_atomic
 from capability.reports.table import rows_table
 
@@ -362,7 +362,9 @@ def compare_models(counts: dict[str, pd.DataFrame], pairs: Sequence[tuple[str, s
                    ks: Sequence[int], level: float, n_resamples: int = N_RESAMPLES,
                    seed: int = 0) -> list[dict]:
     """Per pair and k: both models' pass@k, the difference and its paired and unpaired
-    intervals (:func:`capability.evaluation.passk.compare_pass_at_k`); rows of plain values."""
+    intervals (:func:`capability.evaluation.passk.compare_pass_at_k`), the paired p-value of
+    no difference and the same adjusted by Holm's rule over every row with a value
+    (``p_holm``: the rows are one family of tests); rows of plain values."""
     for model in {m for pair in pairs for m in pair}:
         if model not in counts:
             raise InputError(f"no model {model!r} in the evaluation; it has "
@@ -385,8 +387,13 @@ def compare_models(counts: dict[str, pd.DataFrame], pairs: Sequence[tuple[str, s
                          "paired_high": cmp.paired.confidence_interval.high,
                          "unpaired_low": cmp.unpaired.confidence_interval.low,
                          "unpaired_high": cmp.unpaired.confidence_interval.high,
-                         "width_ratio": cmp.width_ratio, "paired_method": cmp.paired.method,
+                         "width_ratio": cmp.width_ratio, "p_value": cmp.p_value,
+                         "paired_method": cmp.paired.method,
                          "unpaired_method": cmp.unpaired.method})
+    adjusted = holm([r.get("p_value", np.nan) for r in rows])
+    for r, value in zip(rows, adjusted):
+        if r["available"]:
+            r["p_holm"] = float(value)
     return rows
 
 
@@ -395,21 +402,44 @@ def all_pairs(models: Sequence[str]) -> list[tuple[str, str]]:
     return list(combinations(models, 2))
 
 
+def _p(value: float) -> str:
+    return "-" if not np.isfinite(value) else "<0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
 def format_comparisons(rows: list[dict], level: float) -> str:
     """One row per pair and k: A, B, their pass@k, A - B with the paired and the unpaired
-    interval, and the paired width over the unpaired."""
+    interval, the paired width over the unpaired, whether the paired interval excludes 0
+    and the paired p-value; with more than one row, the p-value adjusted by Holm's rule over
+    them and whether it is below ``1 - level``, and a line that says how many differ."""
     pct = f"{100 * level:g}%"
+    tests = sum(r["available"] for r in rows)
+    family = tests > 1
     head = ["A", "B", "k", "pass@k A", "pass@k B", "A - B", f"paired {pct} interval",
-            f"unpaired {pct} interval", "paired/unpaired width", "paired interval excludes 0"]
+            f"unpaired {pct} interval", "paired/unpaired width", "paired interval excludes 0",
+            "p"] + ([f"p (Holm, {tests} tests)", f"differs (Holm, {1 - level:.2g})"]
+                    if family else [])
     out = []
     for r in rows:
         if not r["available"]:
-            out.append([r["a"], r["b"], str(r["k"]), "n/a (k > n)", "", "", "", "", "", ""])
+            out.append([r["a"], r["b"], str(r["k"]), "n/a (k > n)",
+                        *[""] * (len(head) - 4)])
             continue
         excludes = r["paired_low"] > 0 or r["paired_high"] < 0
         out.append([r["a"], r["b"], str(r["k"]), f"{r['pass_at_k_a']:.4f}",
                     f"{r['pass_at_k_b']:.4f}", f"{r['difference']:+.4f}",
                     f"[{r['paired_low']:+.4f}, {r['paired_high']:+.4f}]",
                     f"[{r['unpaired_low']:+.4f}, {r['unpaired_high']:+.4f}]",
-                    f"{r['width_ratio']:.2f}", "yes" if excludes else "no"])
-    return _table(head, out)
+                    f"{r['width_ratio']:.2f}", "yes" if excludes else "no", _p(r["p_value"])]
+                   + ([_p(r["p_holm"]), "yes" if r["p_holm"] < 1 - level else "no"]
+                      if family else []))
+    lines = [_table(head, out)]
+    if family:
+        excluding = sum(r["available"] and (r["paired_low"] > 0 or r["paired_high"] < 0)
+                        for r in rows)
+        differing = sum(r["available"] and r["p_holm"] < 1 - level for r in rows)
+        lines.append(
+            f"{tests} comparisons: {excluding} paired {pct} intervals exclude 0, but among "
+            f"{tests} comparisons of models that do not differ about {1 - level:.0%} would by "
+            f"chance; by Holm's rule {differing} differ, with the chance of calling any equal "
+            f"pair different held below {1 - level:.2g}")
+    return "\n".join(lines)

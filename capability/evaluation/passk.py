@@ -22,12 +22,29 @@ problem move together), next to the unpaired interval (each model's problems res
 their own), which ignores that both models find the same problems hard. Reference:
 S. Wang, "Measuring all the noises of LLM evals" (arXiv:2512.21326).
 
+**p-value.** Each paired difference comes with the two-sided p-value of "no difference"
+that its interval implies: the smallest ``1 - level`` at which the paired BCa interval
+excludes 0, found by inverting the BCa construction (Efron & Tibshirani 1993, sec. 14.3) on
+the same resamples: with ``q0`` the share of resampled differences below 0, ``z0`` the
+bias correction and ``a`` the jackknife acceleration, ``w = Phi^-1(q0) - z0``,
+``z = w / (1 + a w) - z0`` and ``p = 2 min(Phi(z), 1 - Phi(z))``. So ``p < 1 - level``
+exactly when the printed interval excludes 0, up to the resampling's resolution. Past that
+resolution -- fewer than 10 resampled differences beyond 0, where ``q0`` is no longer
+measured -- the normal tail ``2 Phi(-|mean| / sd)`` of the resampled differences takes
+over: a floor at ``1 / resamples`` would keep Holm's rule from finding any difference
+among a few thousand comparisons. Many comparisons at once (``compare --all``) are
+adjusted by Holm's step-down rule (:func:`holm`), which keeps the chance of calling any
+equal pair different below ``1 - level``.
+
 When every problem's value is 1 (or 0), the bootstrap has no spread; the interval is then
 the exact bound ``[((1 - level) / 2)^(1/P), 1]`` (for ``x_i`` in [0, 1] with mean ``m``,
 ``P(every x_i = 1) <= m^P``). Any other constant value gives the one-point interval, and
 ``method`` says so. A difference of two such models is bounded by the difference of their
 bounds; a difference that is constant otherwise (two models with the same values on every
-problem) gets the one-point interval, as a difference has no exact bound of that kind.
+problem) gets the one-point interval, as a difference has no exact bound of that kind. Their
+p-values follow the same intervals: two models at the same extreme, or a difference of 0
+on every problem, have ``p = 1``; models at opposite extremes ``p = 2^(1 - P)`` (the
+``1 - level`` at which the bounds part); any other constant difference ``p = 0``.
 """
 
 from __future__ import annotations
@@ -36,14 +53,16 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from capability.estimation.estimate import pass_at_k
 from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 
-__all__ = ["pass_at_k_interval", "PairedComparison", "compare_pass_at_k", "per_problem_pass_at_k"]
+__all__ = ["pass_at_k_interval", "PairedComparison", "compare_pass_at_k", "per_problem_pass_at_k",
+           "bca_p_value", "holm"]
 
 N_RESAMPLES = 9999
+RESOLVED_TAIL = 10   # resampled differences beyond 0 that a bootstrap p-value needs
 BOUNDS_DIFFERENCE = ("both models have every problem at 0 or at 1, so no resample of the "
                      "problems moves either: the difference of their exact bounds (m^P = "
                      "(1 - level) / 2 each)")
@@ -132,6 +151,8 @@ class PairedComparison:
     unpaired
         The same difference with the interval that resamples each model's problems on
         their own.
+    p_value
+        Two-sided p-value of no difference, from the paired interval (module docstring).
     """
 
     k: int
@@ -140,6 +161,7 @@ class PairedComparison:
     b: IntervalEstimate
     paired: IntervalEstimate
     unpaired: IntervalEstimate
+    p_value: float = float("nan")
 
     @property
     def width_ratio(self) -> float:
@@ -163,19 +185,66 @@ def compare_pass_at_k(n_a, c_a, n_b, c_b, k: int, *, level: float = 0.9,
     kw = {"level": level, "n_resamples": n_resamples, "rng": rng}
     a = _bootstrap((x_a,), _mean, paired=False, what="model A", **kw)
     b = _bootstrap((x_b,), _mean, paired=False, what="model B", **kw)
+    d = x_a - x_b
     if _at_an_extreme(x_a) and _at_an_extreme(x_b):
         # No resample moves either model; what the problems leave open is each model's
         # exact bound, and the difference lies between the bounds' differences.
         both = _difference_of_bounds(a, b, level)
+        p = 1.0 if x_a[0] == x_b[0] else min(1.0, 2.0 ** (1 - x_a.size))
         return PairedComparison(k=k, problems=int(x_a.size), a=a, b=b, paired=both,
-                                unpaired=both)
+                                unpaired=both, p_value=p)
+    paired = _bootstrap((d,), _mean, paired=False, what="paired: per-problem differences",
+                        bounded=False, **kw)
     return PairedComparison(
-        k=k, problems=int(x_a.size), a=a, b=b,
-        paired=_bootstrap((x_a - x_b,), _mean, paired=False,
-                          what="paired: per-problem differences", bounded=False, **kw),
+        k=k, problems=int(x_a.size), a=a, b=b, paired=paired,
         unpaired=_bootstrap((x_a, x_b), _mean_difference, paired=False,
                             what="unpaired: each model's problems resampled on their own",
-                            bounded=False, **kw))
+                            bounded=False, **kw),
+        p_value=bca_p_value(d, paired.bootstrap_distribution))
+
+
+def bca_p_value(values: np.ndarray, resampled_means: np.ndarray) -> float:
+    """Two-sided p-value of ``mean(values) = 0`` from the bootstrap of the mean: the
+    smallest ``1 - level`` at which the BCa interval built from ``resampled_means`` excludes
+    0 (module docstring). ``values``: the per-problem values (1-d). A constant ``values``
+    (no resample moves it) gives 1 for 0 and 0 otherwise."""
+    values = np.asarray(values, float)
+    theta = float(values.mean())
+    if np.ptp(values) == 0 or resampled_means.size == 0:
+        return 1.0 if theta == 0 else 0.0
+    boot = np.asarray(resampled_means, float)
+    size = boot.size
+
+    def share_below(x: float) -> float:   # scipy's percentile of score, kind 'mean'
+        return (np.count_nonzero(boot < x) + np.count_nonzero(boot <= x)) / (2 * size)
+
+    q0 = share_below(0.0)
+    if min(q0, 1 - q0) * size < RESOLVED_TAIL:    # the tail is not measured: normal theory
+        sd = float(np.std(boot, ddof=1))
+        return float(2 * special.ndtr(-abs(theta) / sd)) if sd > 0 else 0.0
+    half = 0.5 / size
+    z0 = float(special.ndtri(min(max(share_below(theta), half), 1 - half)))
+    jack = (values.sum() - values) / (values.size - 1)
+    u = jack.mean() - jack
+    accel = float(np.sum(u**3) / (6 * np.sum(u**2) ** 1.5))
+    w = float(special.ndtri(q0)) - z0
+    z = w / (1 + accel * w) - z0 if 1 + accel * w > 0 else float("nan")
+    tail = float(special.ndtr(z)) if np.isfinite(z) else q0   # else the percentile's
+    return float(min(1.0, 2 * min(tail, 1 - tail)))
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of ``p_values`` (NaN left out and kept NaN): the k-th
+    smallest of m becomes ``max_{j <= k} min(1, (m - j + 1) p_(j))``; rejecting where the
+    adjusted value is below alpha keeps the family-wise error rate at alpha."""
+    p = np.asarray(p_values, float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = order.size
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(scaled)
+    return out
 
 
 def _at_an_extreme(x: np.ndarray) -> bool:
