@@ -708,6 +708,30 @@ def _execution(args: argparse.Namespace | None):
                             backend=args.backend, address=args.address)
 
 
+def _warn_if_registered_before(out: Path, registering: bool) -> None:
+    """A run made into a directory registered for another prediction: its registration.json
+    and score.json stay (the id may be published) but no longer describe prediction.json."""
+    import json
+
+    from capability.records.registry import SHORT_ID, registration_holds
+
+    path = out / "registration.json"
+    if registering or not path.is_file():
+        return
+    try:   # the prediction as written (and as registering it would read it)
+        registration = json.loads(path.read_text(encoding="utf-8"))
+        prediction = json.loads((out / "prediction.json").read_text(encoding="utf-8"))
+    except ValueError:
+        return
+    if registration_holds(registration, prediction) is False:
+        scored = " and score.json" if (out / "score.json").is_file() else ""
+        _warn(f"WARNING: {path}{scored} describe prediction "
+              f"{str(registration.get('id'))[:SHORT_ID]}, registered before this run; "
+              f"{out / 'prediction.json'} is now another prediction, which the report will "
+              f"not call registered or scored ('capability register --force {out}' "
+              "registers it)")
+
+
 def _predict_ladder(ladder_path: Path, out: Path, settings,
                     args: argparse.Namespace | None = None) -> dict:
     from capability.pipeline import run_prediction
@@ -718,6 +742,7 @@ def _predict_ladder(ladder_path: Path, out: Path, settings,
     print(format_prediction(result), flush=True)
     for note in pred.warnings:
         print(f"capability: note: {note}", file=sys.stderr)
+    _warn_if_registered_before(out, registering=bool(getattr(args, "register", False)))
     print(f"wrote {out / 'prediction.json'} and {out / 'prediction.csv'}", file=sys.stderr,
           flush=True)
     return result

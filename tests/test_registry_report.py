@@ -263,6 +263,33 @@ def test_the_baselines_know_nothing_of_models_off_their_trend(tmp_path, capsys):
     assert moved >= 1
 
 
+def test_a_run_made_again_is_not_reported_as_the_registered_and_scored_one(sim, tmp_path,
+                                                                         capsys):
+    """A run made again into its directory keeps registration.json and score.json (the id
+    may be published), but the report no longer calls the new prediction registered or
+    scored, and the run warns; made again as registered, it is the registered one again."""
+    run = tmp_path / "runs" / "a"
+    assert _run(sim, run, "--register") == 0
+    assert main(["score", str(run), "--target", str(sim / "counts" / "target.csv")]) == 0
+    capsys.readouterr()
+    assert _run(sim, run, "--level", "0.8") == 0
+    err = capsys.readouterr().err
+    assert "registration.json and score.json describe prediction" in err
+    assert "capability register --force" in err
+    assert main(["report", str(run)]) == 0
+    md = (run / "report.md").read_text()
+    assert "**Not registered:**" in md and "Registered as" not in md
+    assert "it is not shown" in md and "## Scored against the measured target" not in md
+    assert "intervals at level 0.8" in md
+    capsys.readouterr()
+    assert _run(sim, run) == 0                     # the registered prediction again
+    assert "describe prediction" not in capsys.readouterr().err
+    assert main(["report", str(run)]) == 0
+    md = (run / "report.md").read_text()
+    assert "Not registered" not in md and "Registered as" in md
+    assert "## Scored against the measured target" in md
+
+
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -29,7 +29,7 @@ from capability.errors import CapabilityError, InputError
 
 __all__ = ["RegistryError", "Registered", "sha256_file", "record_id", "record_content",
            "write_record",
-           "read_record", "find_record", "read_registry", "SHORT_ID"]
+           "read_record", "find_record", "read_registry", "registration_holds", "SHORT_ID"]
 
 SHORT_ID = 12
 
@@ -166,3 +166,16 @@ def read_registry(registry: str | Path) -> tuple[list[tuple[str, str, dict]], li
             continue
         records.append((rid, created, content))
     return records, problems
+
+
+def registration_holds(registration: dict, prediction: dict) -> bool | None:
+    """Whether a run directory's ``registration.json`` (``registration``) registered the
+    prediction its ``prediction.json`` now holds (``prediction``): the record it names,
+    read from its registry and verified, holds that same prediction. False: the run was
+    made again since it was registered; None: the record cannot be read to tell (the
+    registry moved, or the record is missing or was modified)."""
+    try:
+        _, content = read_record(find_record(registration["registry"], registration["id"]))
+    except (CapabilityError, KeyError, TypeError):
+        return None
+    return content.get("prediction") == prediction

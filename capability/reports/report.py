@@ -38,6 +38,38 @@ def _load(path: Path) -> dict | None:
         raise InputError(f"not valid JSON ({err})", path=path) from None
 
 
+def _about_this_prediction(registration: dict | None, score: dict | None,
+                           prediction: dict) -> tuple[dict | None, dict | None, list[str]]:
+    """``registration.json`` and ``score.json`` where they are about the prediction in
+    ``prediction.json``, else None each, with a line that says why: a run made again into
+    its directory after it was registered (or scored) keeps the old files, which describe
+    the old prediction. A registration whose record cannot be read is kept, and said to be
+    unchecked."""
+    from capability.records.registry import SHORT_ID, registration_holds
+
+    lines = []
+    if registration is not None:
+        rid = str(registration.get("id", ""))
+        holds = registration_holds(registration, prediction)
+        if holds is False:
+            lines.append(f"**Not registered:** registration.json names prediction "
+                         f"`{rid[:SHORT_ID]}`, and prediction.json is not that prediction "
+                         "any more (the run was made again since it was registered); "
+                         "`capability register --force` registers this one.")
+            registration = None
+        elif holds is None:
+            lines.append(f"Registration `{rid[:SHORT_ID]}` is unchecked: its record could "
+                         f"not be read from {registration.get('registry')} to compare with "
+                         "prediction.json.")
+    if score is not None and (registration is None or
+                              score.get("prediction_id") != registration.get("id")):
+        lines.append(f"score.json scores prediction "
+                     f"`{str(score.get('prediction_id', ''))[:SHORT_ID]}`, not the one in "
+                     "prediction.json: it is not shown.")
+        score = None
+    return registration, score, lines
+
+
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -293,6 +325,9 @@ def write_report(directory: str | Path) -> tuple[Path, Path]:
                              "backtest.json (capability backtest)", path=directory)
         score = _load(directory / "score.json")
     registration = _load(directory / "registration.json")
+    stale: list[str] = []
+    if backtest is None:
+        registration, score, stale = _about_this_prediction(registration, score, prediction)
     figures = [("buckets", "Per-bucket laws (like Figure 2 of the GPT-4 report)",
                 _png(bucket_figure(prediction, score)))]
     selection = prediction.get("law_selection") or {}
@@ -310,7 +345,7 @@ def write_report(directory: str | Path) -> tuple[Path, Path]:
         (directory / "figures" / f"{name}.png").write_bytes(data)
 
     title = f"Capability prediction: {prediction['target']}"
-    summary = _summary(prediction, score, registration, backtest)
+    summary = [*stale, *_summary(prediction, score, registration, backtest)]
     tables = _tables(prediction, score)
     notes = prediction.get("warnings", [])
     md = [f"# {title}", "", *[f"{line}  " for line in summary], ""]
