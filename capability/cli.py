@@ -785,6 +785,7 @@ def _score(args: argparse.Namespace) -> None:
 def _track_record(args: argparse.Namespace) -> None:
     import json
 
+    from capability.errors import InputError
     from capability.records.registry import RegistryError, read_registry
     from capability.records.track_record import track_record, track_record_frame
     from capability.reports.table import format_track_record
@@ -792,7 +793,11 @@ def _track_record(args: argparse.Namespace) -> None:
     registry = args.registry
     registration = registry / "registration.json"
     if registration.is_file():
-        registry = Path(json.loads(registration.read_text(encoding="utf-8"))["registry"])
+        try:
+            registry = Path(json.loads(registration.read_text(encoding="utf-8"))["registry"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise InputError(f"expected a registration written by 'capability register' "
+                             f"({err})", path=registration) from None
     records, problems = read_registry(registry)
     record = track_record(records)
     if args.format == "csv":

@@ -154,3 +154,7 @@ def test_a_record_modified_after_registration_is_named_and_left_out(registry, ca
     assert "1 score record(s) name a prediction that is not in this registry" in out
     assert main(["track-record", str(registry / "nowhere")]) == 2
     assert "no registry at" in capsys.readouterr().err
+    (registry / "a" / "registration.json").write_text("{")      # a run dir's, broken
+    assert main(["track-record", str(registry / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "registration.json: expected a registration written by" in err

@@ -296,8 +296,8 @@ def _summary(prediction: dict, score: dict | None, registration: dict | None,
                              f"counted ({oq['intervals_holding_actual']} of {oq['intervals']} "
                              "intervals hold the measured value itself, which a noisy "
                              "measurement undercounts).")
-        lines.append(baseline_verdict(score["overall"], score.get("baselines") or {})
-                     .capitalize() + ".")
+        verdict = baseline_verdict(score["overall"], score.get("baselines") or {})
+        lines.append(verdict[:1].upper() + verdict[1:] + ".")
     return lines
 
 
