@@ -713,17 +713,18 @@ def _warn_if_registered_before(out: Path, registering: bool) -> None:
     and score.json stay (the id may be published) but no longer describe prediction.json."""
     import json
 
-    from capability.records.registry import SHORT_ID, registration_holds
+    from capability.errors import InputError
+    from capability.records.registry import SHORT_ID, read_registration, registration_holds
 
-    path = out / "registration.json"
-    if registering or not path.is_file():
+    if registering:
         return
     try:   # the prediction as written (and as registering it would read it)
-        registration = json.loads(path.read_text(encoding="utf-8"))
+        registration = read_registration(out)
         prediction = json.loads((out / "prediction.json").read_text(encoding="utf-8"))
-    except ValueError:
+    except (InputError, ValueError):
         return
-    if registration_holds(registration, prediction) is False:
+    path = out / "registration.json"
+    if registration is not None and registration_holds(registration, prediction) is False:
         scored = " and score.json" if (out / "score.json").is_file() else ""
         _warn(f"WARNING: {path}{scored} describe prediction "
               f"{str(registration.get('id'))[:SHORT_ID]}, registered before this run; "
@@ -785,19 +786,12 @@ def _score(args: argparse.Namespace) -> None:
 def _track_record(args: argparse.Namespace) -> None:
     import json
 
-    from capability.errors import InputError
-    from capability.records.registry import RegistryError, read_registry
+    from capability.records.registry import RegistryError, read_registration, read_registry
     from capability.records.track_record import track_record, track_record_frame
     from capability.reports.table import format_track_record
 
-    registry = args.registry
-    registration = registry / "registration.json"
-    if registration.is_file():
-        try:
-            registry = Path(json.loads(registration.read_text(encoding="utf-8"))["registry"])
-        except (ValueError, KeyError, TypeError) as err:
-            raise InputError(f"expected a registration written by 'capability register' "
-                             f"({err})", path=registration) from None
+    registration = read_registration(args.registry)   # a run directory names its registry
+    registry = args.registry if registration is None else Path(registration["registry"])
     records, problems = read_registry(registry)
     record = track_record(records)
     if args.format == "csv":

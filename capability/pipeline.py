@@ -31,6 +31,7 @@ from capability.records.registry import (
     RegistryError,
     find_record,
     read_record,
+    read_registration,
     record_content,
     record_id,
     sha256_file,
@@ -287,11 +288,10 @@ def score_registered(ref: str, target_file: Path, *, registry: Path | None,
 
     ref_path = Path(ref)
     if ref_path.is_dir():
-        reg = ref_path / "registration.json"
-        if not reg.is_file():
+        info = read_registration(ref_path)
+        if info is None:
             raise InputError("holds no registration.json (register it with capability "
                              "register)", path=ref_path)
-        info = json.loads(reg.read_text(encoding="utf-8"))
         ref, registry = info["id"], Path(registry or info["registry"])
     registry = Path(registry or "registry")
     pid, content = read_record(find_record(registry, ref))

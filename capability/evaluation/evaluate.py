@@ -402,6 +402,10 @@ def all_pairs(models: Sequence[str]) -> list[tuple[str, str]]:
     return list(combinations(models, 2))
 
 
+def _excludes_zero(row: dict) -> bool:
+    return row["paired_low"] > 0 or row["paired_high"] < 0
+
+
 def _p(value: float) -> str:
     return "-" if not np.isfinite(value) else "<0.0001" if value < 1e-4 else f"{value:.4f}"
 
@@ -424,18 +428,17 @@ def format_comparisons(rows: list[dict], level: float) -> str:
             out.append([r["a"], r["b"], str(r["k"]), "n/a (k > n)",
                         *[""] * (len(head) - 4)])
             continue
-        excludes = r["paired_low"] > 0 or r["paired_high"] < 0
         out.append([r["a"], r["b"], str(r["k"]), f"{r['pass_at_k_a']:.4f}",
                     f"{r['pass_at_k_b']:.4f}", f"{r['difference']:+.4f}",
                     f"[{r['paired_low']:+.4f}, {r['paired_high']:+.4f}]",
                     f"[{r['unpaired_low']:+.4f}, {r['unpaired_high']:+.4f}]",
-                    f"{r['width_ratio']:.2f}", "yes" if excludes else "no", _p(r["p_value"])]
+                    f"{r['width_ratio']:.2f}", "yes" if _excludes_zero(r) else "no",
+                    _p(r["p_value"])]
                    + ([_p(r["p_holm"]), "yes" if r["p_holm"] < 1 - level else "no"]
                       if family else []))
     lines = [_table(head, out)]
     if family:
-        excluding = sum(r["available"] and (r["paired_low"] > 0 or r["paired_high"] < 0)
-                        for r in rows)
+        excluding = sum(r["available"] and _excludes_zero(r) for r in rows)
         differing = sum(r["available"] and r["p_holm"] < 1 - level for r in rows)
         lines.append(
             f"{tests} comparisons: {excluding} paired {pct} intervals exclude 0, but among "

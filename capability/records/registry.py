@@ -29,7 +29,8 @@ from capability.errors import CapabilityError, InputError
 
 __all__ = ["RegistryError", "Registered", "sha256_file", "record_id", "record_content",
            "write_record",
-           "read_record", "find_record", "read_registry", "registration_holds", "SHORT_ID"]
+           "read_record", "find_record", "read_registry", "read_registration", "registration_holds",
+           "SHORT_ID"]
 
 SHORT_ID = 12
 
@@ -166,6 +167,27 @@ def read_registry(registry: str | Path) -> tuple[list[tuple[str, str, dict]], li
             continue
         records.append((rid, created, content))
     return records, problems
+
+
+def read_registration(run_dir: str | Path) -> dict | None:
+    """A run directory's ``registration.json`` (``{"id", "registry", ...}``, written by
+    ``capability register``), or None where there is none.
+
+    Raises
+    ------
+    InputError
+        The file is not such a registration."""
+    path = Path(run_dir) / "registration.json"
+    if not path.is_file():
+        return None
+    try:
+        registration = json.loads(path.read_text(encoding="utf-8"))
+        if not (isinstance(registration.get("id"), str) and registration.get("registry")):
+            raise KeyError("id and registry")
+    except (ValueError, KeyError, AttributeError) as err:
+        raise InputError(f"expected a registration written by 'capability register' "
+                         f"({err})", path=path) from None
+    return registration
 
 
 def registration_holds(registration: dict, prediction: dict) -> bool | None:

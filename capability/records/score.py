@@ -28,6 +28,7 @@ from scipy import stats
 
 from capability.errors import InputError
 from capability.estimation.estimate import neg_log_pass_rate
+from capability.laws.baselines import NAIVE
 
 __all__ = ["bucket_actuals", "measurement", "agrees", "score_prediction", "score_frame",
            "errors", "error_summary", "baseline_scores"]
@@ -155,8 +156,6 @@ def baseline_scores(prediction: dict, actual: list[dict]) -> dict:
     "abs_error", "rel_error"}}], "overall": {quantity: error_summary}}}``, ``name`` in
     :data:`capability.laws.baselines.NAIVE`. Empty for a prediction that recorded none (one
     registered before predictions recorded their baselines)."""
-    from capability.laws.baselines import NAIVE
-
     if not all((b.get("baselines") or {}).keys() >= set(NAIVE)
                for b in prediction["buckets"]):
         return {}

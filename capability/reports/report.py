@@ -207,7 +207,7 @@ def _tables(prediction: dict,
                      "inside"], scored_rows, ""))
     if score and score.get("baselines"):
         out.append(("Errors beside the naive baselines",
-                    *error_table(score["overall"], score.get("baselines") or {}),
+                    *error_table(score["overall"], score["baselines"]),
                     "The baselines were fixed with the prediction, from the same ladder: no "
                     "change (the largest ladder model's value) and a straight line in log "
                     "compute; points: of pass rate, x 100."))

@@ -6,7 +6,7 @@ from capability.records.registry import SHORT_ID
 
 __all__ = ["format_prediction", "format_score", "format_backtest", "rows_table",
            "headline_lines", "measured_text", "law_label", "error_lines", "error_table",
-           "baseline_verdict", "BASELINE_LABELS", "format_track_record"]
+           "baseline_verdict", "BASELINE_LABELS", "BASELINE_COLUMNS", "format_track_record"]
 
 
 def _num(x, fmt: str, missing: str = "-") -> str:
@@ -128,8 +128,9 @@ def _agreement_line(o: dict) -> str:
             "value itself")
 
 
-BASELINE_LABELS = {"no_change": "no change (baseline)",
-                   "linear_log_compute": "straight line in log compute (baseline)"}
+# The naive baselines in words, and the short form a narrow column takes.
+BASELINE_LABELS = {"no_change": "no change", "linear_log_compute": "straight line in log compute"}
+BASELINE_COLUMNS = {"no_change": "no change", "linear_log_compute": "straight line"}
 
 
 def _points(x) -> str:
@@ -144,7 +145,8 @@ def error_table(overall: dict, baselines: dict) -> tuple[list[str], list[list[st
             "-E[log p]: mean abs. rel. error", "worst"]
     rows = []
     for label, o in (("prediction", overall),
-                     *((BASELINE_LABELS.get(n, n), b["overall"]) for n, b in baselines.items())):
+                     *((f"{BASELINE_LABELS.get(n, n)} (baseline)", b["overall"])
+                       for n, b in baselines.items())):
         mp, nl = o["mean_pass_rate"], o["neg_log_pass_rate"]
         rows.append([label, _points(mp.get("mean_abs_error")), _points(mp.get("max_abs_error")),
                      _num(nl["mean_abs_rel_error"], ".1%"), _num(nl["max_abs_rel_error"], ".1%")])
@@ -160,8 +162,8 @@ def baseline_verdict(overall: dict, baselines: dict) -> str:
                 "predictions recorded them)")
     if own is None:
         return "the naive baselines: no bucket was scored"
-    errs = {BASELINE_LABELS.get(n, n).removesuffix(" (baseline)"):
-            b["overall"]["mean_pass_rate"]["mean_abs_error"] for n, b in baselines.items()}
+    errs = {BASELINE_LABELS.get(n, n): b["overall"]["mean_pass_rate"]["mean_abs_error"]
+            for n, b in baselines.items()}
     beaten = [n for n, e in errs.items() if e is not None and own < e]
     lost = [f"{n} ({_points(e)} points)" for n, e in errs.items() if e is not None and own >= e]
     return ("the prediction's mean pass rates came " +
@@ -226,11 +228,9 @@ def format_track_record(record, registry: str = "") -> str:
              f"{sum(e.scored for e in entries)} scored"]
     if not entries:
         return "\n".join(lines)
-    short = {name: BASELINE_LABELS.get(name, name).removesuffix(" (baseline)")
-             for name in NAIVE}
     head = ["prediction", "registered (UTC)", "ladder", "target", "compute",
             "headline predicted [interval]", "measured", "inside", "agrees", "buckets held",
-            "error", *(short[n].removesuffix(" in log compute") for n in NAIVE)]
+            "error", *(BASELINE_COLUMNS[n] for n in NAIVE)]
     rows = []
     for e in entries:
         h = e.headline
@@ -270,8 +270,9 @@ def format_track_record(record, registry: str = "") -> str:
             for name in NAIVE:
                 closer, compared = s.baseline_wins[name]
                 if compared:
-                    parts.append(f"{short[name]} {_points(s.baseline_errors[name])} (the "
-                                 f"prediction closer in {closer} of {compared})")
+                    parts.append(f"{BASELINE_LABELS[name]} "
+                                 f"{_points(s.baseline_errors[name])} (the prediction closer "
+                                 f"in {closer} of {compared})")
             lines.append(f"  mean error of the bucket mean pass rates: "
                          f"{_points(s.mean_abs_error)} points" +
                          ("; " + "; ".join(parts) if parts else
