@@ -99,6 +99,23 @@ class DistributedSandbox:
     def run(self, jobs: Iterable[tuple[object, Job] | None]) -> Iterator[tuple[object, Verdict]]:
         from joblib import Parallel, delayed, parallel_config
 
+        # Ray's joblib backend returns whole rounds; Dask's streams batches as they end.
+        return_as = "generator_unordered" if self.backend == "dask" else "list"
+        # One Parallel for the whole run: joblib keeps its backend's pool between calls
+        # (Ray's a pool of actors, each holding its warm sandbox), where a Parallel per
+        # round started new actors -- and new sandboxes -- every round.
+        with parallel_config(backend=self.backend, n_jobs=-1), \
+                Parallel(return_as=return_as) as parallel:
+            for batches in self._rounds(jobs):
+                for verdicts in parallel(
+                        delayed(run_batch)(b, self.limits, self.isolation, self.local_workers)
+                        for b in batches):
+                    yield from verdicts
+
+    def _rounds(self, jobs: Iterable[tuple[object, Job] | None]
+                ) -> Iterator[list[list[tuple[object, Job]]]]:
+        """Group ``jobs`` into rounds of up to ``round_batches`` batches of ``batch_size``;
+        a None item (the caller's read-ahead is full) ends the round early."""
         todo = iter(jobs)
         exhausted = False
         while not exhausted:
@@ -120,16 +137,8 @@ class DistributedSandbox:
                     current = []
             if current:
                 batches.append(current)
-            if not batches:
-                continue
-            # Ray's joblib backend returns whole rounds; Dask's streams batches as they end.
-            return_as = "generator_unordered" if self.backend == "dask" else "list"
-            with parallel_config(backend=self.backend, n_jobs=-1):
-                results = Parallel(return_as=return_as)(
-                    delayed(run_batch)(b, self.limits, self.isolation, self.local_workers)
-                    for b in batches)
-                for verdicts in results:
-                    yield from verdicts
+            if batches:
+                yield batches
 
     def close(self) -> None:
         if self._client is not None:

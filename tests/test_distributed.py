@@ -76,6 +76,36 @@ def test_ray_local_instance_equals_single_machine(local_results, tmp_path):
     assert _records(out.read_text()) == _records(expected)
 
 
+@pytest.mark.parametrize("backend", ["dask", "ray"])
+def test_many_rounds_through_one_pool_equal_single_machine(backend, local_results, tmp_path):
+    """Batches of 4 samples make 31 batches and 8 rounds of dispatch (4 batches a round on
+    2 cluster cores), all through one joblib pool kept open for the run (Ray's actors and
+    their warm sandboxes are not started again each round): every round's verdicts come
+    back to their own samples, in order, as on one machine."""
+    pytest.importorskip("distributed" if backend == "dask" else "ray")
+    from sandbox import Limits
+    from sandbox.distributed import DistributedSandbox
+
+    samples, expected = local_results
+    out = tmp_path / f"{backend}.jsonl"
+    cluster = None
+    if backend == "dask":
+        import distributed
+
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                           dashboard_address=None)
+    try:
+        address = cluster.scheduler_address if cluster else "local"
+        with DistributedSandbox(backend=backend, address=address, limits=Limits(),
+                                isolation="strict", workers=1, batch_size=4) as sandbox:
+            assert sandbox.round_batches == 4
+            execute_samples(samples, out, PROBLEMS, sandbox=sandbox, progress=False)
+    finally:
+        if cluster is not None:
+            cluster.close()
+    assert _records(out.read_text()) == _records(expected)
+
+
 def test_batches_from_threads_of_one_process_get_their_own_verdicts():
     """A Dask worker runs a task in each of its threads, and every task of a process uses
     the one warm pool there: batches arriving together from four threads each get exactly
