@@ -164,13 +164,16 @@ def baseline_verdict(overall: dict, baselines: dict) -> str:
         return "the naive baselines: no bucket was scored"
     errs = {BASELINE_LABELS.get(n, n): b["overall"]["mean_pass_rate"]["mean_abs_error"]
             for n, b in baselines.items()}
-    beaten = [n for n, e in errs.items() if e is not None and own < e]
+    beaten = [f"{n} ({_points(e)} points)" for n, e in errs.items()
+              if e is not None and own < e]
     lost = [f"{n} ({_points(e)} points)" for n, e in errs.items() if e is not None and own >= e]
-    return ("the prediction's mean pass rates came " +
-            ("closer than both naive baselines'" if not lost else
-             "no closer than " + " or ".join(lost) +
-             (f", closer than {beaten[0]}" if beaten else "")) +
-            f" (mean |error| {_points(own)} points)")
+    if not lost:
+        outcome = "closer than both naive baselines"
+    elif beaten:
+        outcome = f"closer than {' or '.join(beaten)} but not than {' or '.join(lost)}"
+    else:
+        outcome = f"no closer than {' or '.join(lost)}"
+    return f"the prediction's mean pass rates (mean |error| {_points(own)} points) came {outcome}"
 
 
 def error_lines(overall: dict, baselines: dict) -> list[str]:
