@@ -1,5 +1,5 @@
 """The prediction's fits in several processes: the same prediction bit for bit, the work
-really shared, errors and bad input reported (capability.prediction.predict._run_fits)."""
+really shared, errors and bad input reported (capability.prediction.fitting.run_fits)."""
 
 import json
 import multiprocessing
@@ -12,7 +12,8 @@ import capability
 from capability.cli import main
 from capability.errors import InputError
 from capability.laws import per_problem
-from capability.prediction.predict import PredictionSettings, _run_fits, predict
+from capability.prediction.fitting import run_fits
+from capability.prediction.predict import PredictionSettings, predict
 
 
 def _pid(tag, seconds=0.0):
@@ -47,24 +48,24 @@ def test_fits_in_two_processes_give_the_same_prediction(ratios, law):
 def test_jobs_are_shared_with_other_processes_and_the_first_runs_here():
     counted = []
     jobs = [(k, _pid, (k, 0.5), {}, k + 1) for k in range(4)]
-    out = _run_fits(jobs, 2, counted.append)
+    out = run_fits(jobs, 2, counted.append)
     assert sorted(out) == [0, 1, 2, 3] and all(out[k][0] == k for k in out)
     pids = {pid for _, pid in out.values()}
     assert out[0][1] == os.getpid()             # the first (slowest) job stays here
     assert len(pids - {os.getpid()}) >= 1       # the others go to a worker process too
     assert sorted(counted) == [1, 2, 3, 4]      # every job's fits counted once
-    alone = _run_fits(jobs, 1)
+    alone = run_fits(jobs, 1)
     assert {pid for _, pid in alone.values()} == {os.getpid()}
 
 
 def test_an_error_in_another_process_is_raised_here():
     jobs = [("a", _pid, ("a",), {}, 1), ("b", _fail, ("no fit for b",), {}, 1)]
     with pytest.raises(ValueError, match="no fit for b"):
-        _run_fits(jobs, 2)
+        run_fits(jobs, 2)
 
 
 def _in_pool_worker():
-    out = _run_fits([(k, _pid, (k,), {}, 1) for k in range(3)], 2)
+    out = run_fits([(k, _pid, (k,), {}, 1) for k in range(3)], 2)
     return sorted(out) == [0, 1, 2] and {pid for _, pid in out.values()} == {os.getpid()}
 
 

@@ -138,7 +138,7 @@ def test_a_common_share_the_backtests_cannot_read_stays_at_its_prior():
 def test_a_three_model_ladders_headline_leaves_the_common_share_at_its_prior(monkeypatch):
     """Three models leave no rolling backtest to read the common share from: the headline's
     pass@1 takes it at its prior, wider than where each bucket's law error is its own."""
-    import capability.prediction.predict as predict_module
+    import capability.prediction.bucket_estimates as bucket_module
 
     sim = simulate_ladder(seed=3, ratios=(100, 30, 10))
     counts = sim.counts[sim.counts["model"] != sim.target]
@@ -151,7 +151,7 @@ def test_a_three_model_ladders_headline_leaves_the_common_share_at_its_prior(mon
         return one["upper"] - one["lower"]
 
     at_prior = headline_width()
-    monkeypatch.setattr(predict_module, "with_share_prior", lambda post: post)
+    monkeypatch.setattr(bucket_module, "with_share_prior", lambda post: post)
     assert at_prior > 1.2 * headline_width()
 
 

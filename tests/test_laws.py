@@ -14,13 +14,14 @@ from scipy import special, stats
 from capability.estimation.buckets import assign_buckets
 from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 from capability.laws import LAWS, LadderData
+from capability.prediction.bucket_estimates import consistent_neg_log
 from capability.prediction.calibrate import (
     averaged_interval,
     calibrated_interval,
     fallback_posterior,
 )
 from capability.prediction.law_error import EXACT_PRIOR, law_error_posterior, sigma_posterior
-from capability.prediction.predict import PredictionSettings, _consistent_neg_log, predict
+from capability.prediction.predict import PredictionSettings, predict
 from capability.prediction.rolling import RollingStep
 from capability.prediction.scales import SCALES
 from capability.prediction.selection import (
@@ -1110,17 +1111,17 @@ def test_neg_log_pass_rate_is_held_to_jensens_bound_beside_the_mean_pass_rate():
     level = 0.9
     rate = IntervalEstimate(0.988, ConfidenceInterval(0.897, 0.999), level, "rate")
     neg_log = IntervalEstimate(0.0003, ConfidenceInterval(0.0, 0.1089), level, "law")
-    out = _consistent_neg_log(neg_log, rate)
+    out = consistent_neg_log(neg_log, rate)
     assert out.estimate == pytest.approx(-np.log(0.988))
     assert out.confidence_interval.low == pytest.approx(-np.log(0.999))
     assert out.confidence_interval.high == 0.1089   # already above -log(0.897) = 0.1087
     assert "estimate, lower bound raised" in out.method
     assert out.confidence_interval.low <= out.estimate <= out.confidence_interval.high
     fine = IntervalEstimate(0.05, ConfidenceInterval(0.01, 0.2), level, "law")
-    assert _consistent_neg_log(fine, rate) is fine
+    assert consistent_neg_log(fine, rate) is fine
     certain = IntervalEstimate(1.0, ConfidenceInterval(1.0, 1.0), level, "rate")
     flat = IntervalEstimate(0.0, ConfidenceInterval(0.0, 0.0), level, "law")
-    assert _consistent_neg_log(flat, certain) is flat
+    assert consistent_neg_log(flat, certain) is flat
 
 
 @settings(max_examples=300, deadline=None)

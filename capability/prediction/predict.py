@@ -9,11 +9,7 @@ what comes in in :mod:`capability.prediction.inputs`.
 
 from __future__ import annotations
 
-import multiprocessing
-import threading
 import warnings
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -22,28 +18,21 @@ from scipy import special
 from threadpoolctl import threadpool_limits
 
 from capability.errors import FitError, InputError
-from capability.estimation.buckets import assign_buckets
-from capability.estimation.interval import ConfidenceInterval, IntervalEstimate, _json_float
+from capability.estimation.interval import _json_float
 from capability.estimation.trends import inverse_scaling
 from capability.laws import LAWS, LINKS, LadderData, LawFit, interaction_variance
 from capability.laws.baselines import naive_baselines
 from capability.laws.fit import fit_loss_law
-from capability.prediction.calibrate import (
-    FALLBACK_DOF,
-    FALLBACK_SIGMA,
-    averaged_interval,
-    calibrated_interval,
-    fallback_posterior,
+from capability.prediction.bucket_estimates import (
+    TargetTerms,
+    averaged_bucket,
+    consistent_neg_log,
+    one_law_bucket,
 )
+from capability.prediction.fitting import FitStage, LadderArrays, bucketing, fit_stage
 from capability.prediction.headline import JointPiece, headline, joint_bucket_draws
 from capability.prediction.inputs import check_counts_frame, check_settings, effective_counts
-from capability.prediction.law_error import (
-    BEND_PRIOR,
-    BEND_SCALE,
-    EXACT_PRIOR,
-    no_error_probability,
-    with_share_prior,
-)
+from capability.prediction.law_error import BEND_PRIOR, BEND_SCALE
 from capability.prediction.notes import (
     backtest_notes,
     count_notes,
@@ -52,6 +41,7 @@ from capability.prediction.notes import (
     offset_notes,
 )
 from capability.prediction.offsets import (
+    ModelOffsets,
     bucket_slopes,
     law_slopes,
     model_offsets,
@@ -60,8 +50,6 @@ from capability.prediction.offsets import (
     residual_spread,
 )
 from capability.prediction.result import BucketPrediction, Prediction, PredictionSettings
-from capability.prediction.rolling import backtest_pairs, rolling_backtests
-from capability.prediction.scales import SCALES
 from capability.prediction.selection import (
     OCCAM_WINDOW,
     average_weights,
@@ -74,8 +62,6 @@ from capability.prediction.selection import (
     score_laws,
     with_offsets,
 )
-from capability.processes import exit_with_parent
-from capability.progress import stage
 
 # The types and the input checks live beside this module; they are exported here too, where
 # callers have always found them.
@@ -85,159 +71,6 @@ __all__ = ["PredictionSettings", "BucketPrediction", "Prediction", "predict",
 BEND_TEXT = (", and for a bend in the family's growth (x the bucket's slope and the distance; "
              f"prior: none with probability {BEND_PRIOR:g}, else half-Cauchy with scale "
              f"{BEND_SCALE:g} decades per decade)")
-
-
-def _reassign_equal_count(n_star, c_star, sizes, difficulty):
-    """The equal-count bucketing rule rerun on resampled counts ``(R, M, P)`` of the
-    bucketed problems: per resample, the column indices of each bucket (easiest first)."""
-    rate = c_star / n_star
-    mean = rate.mean(axis=1)
-    keys = (-mean,) if difficulty == "mean-pass-rate" else (-mean, -rate[:, -1, :])
-    order = np.lexsort(keys, axis=-1)
-    bounds = np.cumsum([0, *sizes])
-    return [order[:, bounds[j]:bounds[j + 1]] for j in range(len(sizes))]
-
-
-def _bucketing(n, c, task_ids, settings: PredictionSettings):
-    """The bucket assignment, the bucketed columns, local indices per bucket and the
-    re-bucketing rule for the bootstrap."""
-    assignment = assign_buckets(n, c, task_ids, n_buckets=settings.n_buckets,
-                                hold_out=settings.hold_out, zero_policy=settings.zero_policy,
-                                difficulty=settings.difficulty, split=settings.split)
-    column = {t: i for i, t in enumerate(task_ids)}
-    inside = np.array([column[t] for ids in assignment.buckets for t in ids], dtype=np.intp)
-    sizes = [len(ids) for ids in assignment.buckets]
-    bounds = np.cumsum([0, *sizes])
-    local = tuple(np.arange(bounds[j], bounds[j + 1]) for j in range(len(sizes)))
-    reassign = None
-    if settings.split == "equal-count":
-        def reassign(n_star, c_star):
-            return _reassign_equal_count(n_star, c_star, sizes, settings.difficulty)
-    return assignment, inside, local, reassign
-
-
-def _fit_laws(names, n, c, compute, loss, local, reassign, target_compute, settings,
-              n_draws, seed, loss_fit=None, interaction=None) -> dict[str, LawFit | None]:
-    data = LadderData(n=n, c=c, compute=compute, buckets=local, loss=loss,
-                      estimator=settings.estimator, pool_slopes=settings.pool_slopes,
-                      reassign=reassign, loss_fit=loss_fit, interaction=interaction)
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    seeds = root.spawn(len(names))
-    fits = {}
-    for name, sd in zip(names, seeds):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            fits[name] = LAWS[name](data, target_compute, n_draws=n_draws,
-                                    rng=np.random.default_rng(sd))
-    return fits
-
-
-def _origin_fits(i, computes, n, c, compute, loss, task_ids, laws, settings, n_draws,
-                 interaction):
-    """One rolling origin, the models ``[0, i)``: its bucketing rerun on them, and every law
-    fitted to them and evaluated at each of ``computes``. ``(buckets, {compute: fits})``
-    with ``buckets`` the column indices per bucket, or None where those models cannot be
-    bucketed. The fits of one origin share its pooled fits (computed once,
-    :func:`capability.laws.per_problem._fit_and_draws`) and its seed ``[seed, i]``."""
-    try:
-        inside, local, reassign = _bucketing(n[:i], c[:i], task_ids, settings)[1:]
-    except ValueError:
-        return None
-    fits = {cj: _fit_laws(laws, n[:i, inside], c[:i, inside], compute[:i],
-                          None if loss is None else loss[:i], local, reassign, cj, settings,
-                          min(n_draws, 200), [settings.seed, i], interaction=interaction)
-            for cj in computes}
-    return tuple(inside[b] for b in local), fits
-
-
-def _planned_origins(nominal, compute, min_below: int) -> dict[int, list[float]]:
-    """The rolling backtests' origins and, per origin, the (effective) compute of each model
-    it predicts: the steps :func:`rolling_backtests` makes unless an origin cannot be
-    bucketed."""
-    planned: dict[int, list[float]] = {}
-    for i, j in backtest_pairs(len(nominal), min_below):
-        if nominal[j] > nominal[i - 1]:
-            planned.setdefault(i, []).append(float(compute[j]))
-    return planned
-
-
-def _job(func, args, kwargs):
-    """One fitting job, in a worker process or here: one BLAS thread (as :func:`predict`)."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        return func(*args, **kwargs)
-
-
-def _run_fits(jobs, workers: int, advance=lambda n=1: None) -> dict:
-    """Run fitting ``jobs``, ``(key, func, args, kwargs, fits)`` each, slowest first, with
-    one BLAS thread: ``{key: func(*args, **kwargs)}``.
-
-    With ``workers > 1`` this process and up to ``workers - 1`` others (joblib's reusable
-    loky executor, warm across calls) take the jobs from one queue in order, this one
-    first: the slowest job runs here while the others start. A job is seeded on its own
-    (its arguments), so what it returns does not depend on where it ran. ``advance(fits)``
-    counts a job's fits as it ends (all here in a daemonic process, which may not start
-    others). On an error or an interrupt the jobs not yet taken are dropped, the other
-    processes stopped and the error raised here."""
-    out: dict = {}
-    # A daemonic process (a multiprocessing.Pool's worker) may not start processes: there
-    # the jobs run here, as joblib does, to the same result.
-    if workers <= 1 or len(jobs) <= 1 or multiprocessing.current_process().daemon:
-        for key, func, args, kwargs, fits in jobs:
-            out[key] = _job(func, args, kwargs)
-            advance(fits)
-        return out
-    from joblib.externals.loky import get_reusable_executor
-
-    executor = get_reusable_executor(max_workers=min(workers - 1, len(jobs) - 1),
-                                     initializer=exit_with_parent)
-    queue, lock, errors = deque(jobs), threading.Lock(), []
-
-    def take():
-        with lock:
-            return queue.popleft() if queue and not errors else None
-
-    def run(job, away: bool) -> None:
-        key, func, args, kwargs, fits = job
-        value = (executor.submit(_job, func, args, kwargs).result() if away
-                 else _job(func, args, kwargs))
-        with lock:
-            out[key] = value
-        advance(fits)
-
-    def feed() -> None:   # one per other process: hands it the next job until none is left
-        try:
-            while (job := take()) is not None:
-                run(job, away=True)
-        except BaseException as err:   # noqa: BLE001 -- raised again in this thread
-            with lock:
-                errors.append(err)
-
-    first = take()
-    feeders = [threading.Thread(target=feed, daemon=True)
-               for _ in range(min(workers - 1, len(jobs) - 1))]
-    try:
-        for thread in feeders:
-            thread.start()
-        job = first
-        while job is not None:
-            run(job, away=False)
-            job = take()
-        for thread in feeders:
-            thread.join()
-    except BaseException:
-        with lock:
-            queue.clear()
-        executor.shutdown(wait=False, kill_workers=True)
-        raise
-    if errors:
-        raise errors[0]
-    return out
-
-
-def _shared(fit: LawFit, b: int) -> np.ndarray:
-    """Bucket ``b``'s column of the law's shared shifts (empty where it has none)."""
-    shared = fit.mean_pass_rate_shared
-    return shared[:, b] if shared.shape[0] else np.empty(0)
 
 
 def _ceiling_record(fit: LawFit | None) -> dict | None:
@@ -265,42 +98,6 @@ def _off_trend_record(fit: LawFit | None, task_ids) -> dict | None:
     order = np.argsort(-mix.resp, kind="stable")
     return {"share": float(mix.share),
             "problems": [task_ids[i] for i in order if mix.resp[i] > 0.5]}
-
-
-def _consistent_neg_log(neg_log: IntervalEstimate, rate: IntervalEstimate) -> IntervalEstimate:
-    """Hold ``-E[log p]`` to Jensen's bound beside the bucket's mean pass rate, ``-E[log p] >=
-    -log E[p]``: its estimate at least ``-log`` of the mean pass rate's estimate, its upper
-    bound at least ``-log`` of that rate's lower bound (a bucket whose mean pass rate may be
-    as low as ``m_lo`` may have ``-E[log p]`` as high as ``-log m_lo`` at least), and its
-    lower bound at least ``-log`` of the rate's upper bound. The laws on bucket means (``power``,
-    ``linear``, ``no_change``) predict the two quantities apart, so a straight line may take
-    ``-E[log p]`` to 0 beside a mean pass rate of 0.988 (EvalPerf's fifth bucket); without
-    the upper bound's floor, a law that predicts every problem at 1 gave ``-E[log p]`` the
-    interval [0, 0] beside a mean pass rate interval of, say, [0.97, 1]. The estimate is
-    raised no higher than the (raised) upper bound, and the lower bound no higher than the
-    estimate, so the interval holds its estimate; where the rate's lower bound is 0, the
-    upper bound's floor is ``-log`` of the rate's estimate."""
-    ci, est = neg_log.confidence_interval, neg_log.estimate
-    rate_low = rate.confidence_interval.low
-    bounds = {k: float(-np.log(v)) for k, v in (
-        ("estimate", rate.estimate), ("low", rate.confidence_interval.high),
-        ("high", rate_low if np.isfinite(rate_low) and rate_low > 0 else rate.estimate))
-        if np.isfinite(v) and v > 0}
-    if not (np.isfinite(est) and np.isfinite(ci.low) and np.isfinite(ci.high)):
-        return neg_log
-    high = max(ci.high, bounds.get("high", ci.high))
-    estimate = min(max(est, bounds.get("estimate", est)), high)
-    raised = {"estimate": estimate, "high": high,
-              "low": min(max(ci.low, bounds.get("low", ci.low)), estimate)}
-    moved = [k for k, old in (("estimate", est), ("low", ci.low), ("high", ci.high))
-             if raised[k] > old]
-    if not moved:
-        return neg_log
-    labels = {"low": "lower bound", "high": "upper bound"}
-    return replace(neg_log, estimate=raised["estimate"],
-                   confidence_interval=ConfidenceInterval(raised["low"], raised["high"]),
-                   method=neg_log.method + "; " + ", ".join(labels.get(k, k) for k in moved)
-                   + " raised to -log of the mean pass rate's (-E[log p] >= -log E[p])")
 
 
 PER_PROBLEM_LAWS = ("problem_power", "logistic", "ceiling")
@@ -355,93 +152,241 @@ def candidate_laws(settings: PredictionSettings, has_loss: bool) -> tuple[str, .
     return tuple(n for n in names if has_loss or n != "two_step")
 
 
+def _ladder_arrays(counts: pd.DataFrame, models, settings: PredictionSettings):
+    """The ladder's counts as arrays (models by increasing compute), its buckets, and the
+    models' offsets from their family's trend: ``(arrays, assignment, offsets,
+    shifted)``, ``shifted`` where the offsets are plain enough that every law is fitted on
+    effective compute (the offsets' visible part taken out; they enter at the target
+    only)."""
+    names = [m[0] for m in models]
+    compute = np.array([m[1] for m in models], dtype=float)
+    losses = [m[2] for m in models]
+    loss = np.array(losses, float) if all(v is not None for v in losses) else None
+    task_ids = list(dict.fromkeys(counts["task_id"]))
+    n = counts.pivot(index="model", columns="task_id", values="n").loc[names, task_ids]
+    c = counts.pivot(index="model", columns="task_id", values="c").loc[names, task_ids]
+    n, c = n.to_numpy(), c.to_numpy()
+    try:
+        assignment, inside, local, reassign = bucketing(n, c, task_ids, settings)
+    except ValueError as err:
+        raise InputError(str(err), key="buckets") from None
+    offsets = model_offsets(n, c, compute)
+    shifted = settings.model_offsets and offsets_evident(offsets)
+    # Distances are measured, and the offsets' leverage taken, on the nominal compute: the
+    # effective compute of models far off their trend need not rise with their size (a
+    # model may sit above a larger one), and the offsets left unseen are those along 1 and
+    # nominal log compute.
+    nominal = compute
+    if shifted:
+        compute = compute * 10.0 ** offsets.offsets
+    x_ladder = np.log10(compute)
+    n_in, c_in = n[:, inside], c[:, inside]   # the bucketed problems: the fits' columns
+    interaction = {link: interaction_variance(n_in, c_in, x_ladder, link) for link in LINKS}
+    arrays = LadderArrays(names=names, task_ids=task_ids, n=n, c=c, compute=compute,
+                          nominal=nominal, loss=loss, inside=inside, local=local,
+                          reassign=reassign, interaction=interaction)
+    return arrays, assignment, offsets, shifted
+
+
+def _loss_law(arrays: LadderArrays, target_compute: float, settings: PredictionSettings,
+              seed) -> tuple[object, str]:
+    """The loss law fitted to the ladder's final losses, and a note where it cannot be
+    (``(None, "")`` without losses)."""
+    if arrays.loss is None:
+        return None, ""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return fit_loss_law(arrays.nominal, arrays.loss, target_compute=target_compute,
+                                confidence_level=settings.confidence_level,
+                                rng=np.random.default_rng(seed)), ""
+    except FitError as err:
+        return None, f"loss law: no fit: {err}"
+
+
 @dataclass(frozen=True)
-class _TargetTerms:
-    """What every bucket's interval at the target shares: the reach (decades outside the
-    ladder the law error grows with), the level, the offsets' leverage, the method texts
-    of the offsets' and the bend's terms (empty where not in the interval), and
-    ``slope_of(law, q, j)``, the law's slope at the target in bucket ``j``."""
+class _Weighing:
+    """How the laws are weighed: the rolling backtests' scores per law (``scores``), a
+    short backtest's (``short_scores``, where no rolling one could be made) and the laws
+    it set aside, the scores the laws are averaged by (``weighing``), the one-law choice
+    per bucket (``choice``, ``(law, reason)``), each law's factor on the fallback rule's
+    law error (``widening``, 1 with rolling backtests), Occam's window, and per bucket the
+    averaging weights (none with a forced law), whether a cell no sample solved censors
+    its -log p means, and whether the window was taken again without the law that reads
+    them."""
 
-    reach: float
-    level: float
-    leverage: float
-    offset_text: str
-    bend_text: str
-    slope_of: Callable[[str, str, int], float]
-
-
-def _averaged_bucket(j: int, weights: dict[str, float], fits, scores, widening, n_steps: int,
-                     terms: _TargetTerms):
-    """Bucket ``j``'s model average: per quantity the interval of the mixture of the laws'
-    posterior predictives (the backtests' where there are ``n_steps > 0``, else the
-    fallback rule's, widened per law by ``widening``), and the headline's joint pieces."""
-    ests, pieces = {}, None
-    for q in ("mean_pass_rate", "neg_log_pass_rate"):
-        comps = [(w, float(getattr(fits[law], q)[j]),
-                  getattr(fits[law], f"{q}_draws")[:, j],
-                  (scores[law].posterior or {}).get(q) if n_steps else
-                  fallback_posterior(widening[law] * FALLBACK_SIGMA[q]))
-                 for law, w in weights.items()]
-        used = [law for law, c in zip(weights, comps) if c[3] is not None]
-        comps = [c for c in comps if c[3] is not None]
-        betas = [terms.slope_of(law, q, j) for law in used]
-        spread = ("the posterior predictive over its law error per decade (from "
-                  f"{n_steps} rolling backtest steps; prior: none with "
-                  f"probability {EXACT_PRIOR:g}, else half-Cauchy)" if n_steps else
-                  "the fallback rule (no rolling backtest: law error "
-                  f"{FALLBACK_SIGMA[q]:g} per decade, Student t with {FALLBACK_DOF} "
-                  "df, scaled up to the law's short-backtest error where that is "
-                  "larger: " + ", ".join(f"{law} x {widening[law]:.2f}"
-                                         for law in used) + ")")
-        method = (f"model average of {len(used)} laws ({', '.join(used)}): each "
-                  f"law's draws at the target, widened for its own error by {spread} "
-                  f"on the {SCALES[q].name} scale x {terms.reach:.2f} decades to the "
-                  f"target{terms.offset_text if n_steps else ''}"
-                  f"{terms.bend_text}; the {terms.level:g} equal-tailed "
-                  "interval of the mixture")
-        ests[q] = averaged_interval(comps, q, terms.reach, terms.level, method,
-                                    (betas, terms.leverage))
-        if q == "mean_pass_rate":
-            pieces = [JointPiece(law, w, est, draws, _shared(fits[law], j),
-                                 with_share_prior(post), beta)
-                      for law, (w, est, draws, post), beta in zip(used, comps, betas)]
-    return ests, pieces
+    scores: dict
+    short_scores: dict
+    short_excluded: tuple
+    weighing: dict
+    estimates: dict
+    choice: list
+    widening: dict
+    window: float
+    bucket_weights: list
+    censored: list
+    rewindowed: list
 
 
-def _one_law_bucket(j: int, law_name: str, fit: LawFit, sc, widen: float,
-                    terms: _TargetTerms):
-    """Bucket ``j`` by one law: per quantity its calibrated interval (its backtests'
-    posterior predictive, else the fallback rule's t widened by ``widen``), and the
-    headline's joint piece."""
-    ests, pieces = {}, None
-    how = (f"law error from {sc.steps} rolling backtest step(s)" if sc.calibrated else
-           "law error by the fallback rule (no rolling backtest)" +
-           (f", x {widen:.2f}: the short backtest erred more" if widen > 1 else ""))
-    for q in ("mean_pass_rate", "neg_log_pass_rate"):
-        draws = getattr(fit, f"{q}_draws")[:, j]
-        post = (sc.posterior or {}).get(q)
-        spread = (f"posterior predictive over the law error per decade (posterior "
-                  f"rms {sc.sigma[q]:.3g}, none with probability "
-                  f"{no_error_probability(post):.2f}; prior: none with "
-                  f"probability {EXACT_PRIOR:g}, else half-Cauchy)"
-                  if post is not None
-                  else f"{widen * sc.sigma[q]:.3g} per decade, Student t with "
-                  f"{sc.dof:g} df")
-        method = (f"{law_name}: {fit.noise_method}; widened for the law's own error: "
-                  f"{how}, on the {SCALES[q].name} scale x {terms.reach:.2f} decades to "
-                  f"the target: {spread}" + (terms.offset_text if post is not None else "") +
-                  (terms.bend_text if post is not None else ""))
-        beta = terms.slope_of(law_name, q, j)
-        ests[q] = calibrated_interval(float(getattr(fit, q)[j]), draws, q,
-                                      widen * sc.sigma[q], sc.dof, terms.reach, terms.level,
-                                      method, posterior=post, offset=(beta, terms.leverage))
-        if q == "mean_pass_rate":
-            pieces = [JointPiece(
-                law_name, 1.0, float(fit.mean_pass_rate[j]), draws, _shared(fit, j),
-                with_share_prior(post if post is not None else
-                                 fallback_posterior(widen * sc.sigma[q], sc.dof)),
-                beta if post is not None else 0.0)]
-    return ests, pieces
+def _weigh(stage: FitStage, laws, arrays: LadderArrays, offsets: ModelOffsets, shifted: bool,
+           taus, forced: str | None) -> _Weighing:
+    """Score every law by its backtests and weigh (or choose) the laws per bucket
+    (:mod:`capability.prediction.selection`)."""
+    steps, short_steps = stage.steps, stage.short_steps
+    n_buckets = len(arrays.local)
+    # Each model -- a backtest's held one, the target -- deviates from its family's trend
+    # by the offsets' spread and by what its problem-by-model effects add on these
+    # problems (ModelOffsets.scatter). Shifted, the backtests carry no visible offset but
+    # the error of its estimate (the held model's compute is corrected too): their law
+    # error is read beside that error alone, and the deviation enters at the target.
+    # Otherwise the law error is read beside the deviation, and the laws are weighed at
+    # the spread alone (weighed at the deviation, `family` ladders from seed 100 erred
+    # 14.43 points against 13.52: 5 of 20 moved to flatter laws, none the other way).
+    if shifted:
+        scores = with_offsets(score_laws(steps, laws, n_buckets, residual_spread(offsets)),
+                              offsets.deviation_nodes())
+    else:
+        scores = score_laws(steps, laws, n_buckets,
+                            None if taus is None else offsets.deviation_nodes(), weigh_at=taus)
+    estimates = {name: f.mean_pass_rate for name, f in stage.fits.items() if f is not None}
+    short_excluded = excluded_laws(short_steps)
+    short_scores = score_laws(short_steps, laws, n_buckets) if short_steps else {}
+    choice = choose_laws(short_scores or scores, estimates, forced, short=bool(short_steps),
+                         exclude=short_excluded)
+    # Per law, the factor on the fallback rule's law error (1 with rolling backtests).
+    widening = {law: 1.0 if steps else fallback_widening(short_scores.get(law))
+                for law in estimates}
+    # The scores the laws are averaged by (the rolling backtests', else a short one's), and
+    # per bucket the averaging weights (none with a forced law: that law alone).
+    weighing = scores if steps else short_scores
+    window = occam_window(steps or short_steps, n_buckets)
+    # A bucket with a cell no sample solved: the laws fitted to its -log p means, which that
+    # cell caps, are not averaged there (CENSORED_INPUT); where such a law was alone in
+    # Occam's window, the window is taken again without it (censored_weights).
+    c_in = arrays.c[:, arrays.inside]
+    censored = [bool(np.any(c_in[:, idx] == 0)) for idx in arrays.local]
+    rewindowed = [False] * n_buckets
+    bucket_weights = []
+    for b in range(n_buckets):
+        if forced is not None:
+            bucket_weights.append({})
+        elif censored[b]:
+            weights_b, rewindowed[b] = censored_weights(
+                weighing, estimates, b, window=window,
+                excluded=excluded_laws(steps) if steps else short_excluded)
+            bucket_weights.append(weights_b)
+        else:
+            bucket_weights.append(average_weights(weighing, estimates, b))
+    return _Weighing(scores=scores, short_scores=short_scores, short_excluded=short_excluded,
+                     weighing=weighing, estimates=estimates, choice=choice, widening=widening,
+                     window=window, bucket_weights=bucket_weights, censored=censored,
+                     rewindowed=rewindowed)
+
+
+def _average_reason(weighing: _Weighing, b: int, weights: dict, n_buckets: int,
+                    rolling: bool) -> str:
+    """Why bucket ``b`` (0-based) is a model average, and of which laws."""
+    kind = ("rolling-backtest error" if rolling else "short-backtest error (each "
+            "model predicted from the two below it)")
+    window = weighing.window
+    window_why = (f", the F quantile for one held model's {n_buckets} bucket errors"
+                  if window > OCCAM_WINDOW else "")
+    reason = (f"model average of the candidate laws whose {kind} is within "
+              f"{window:.3g}x the smallest (Occam's window{window_why}), weighted "
+              "by the evidence of their backtests (marginal likelihood of the "
+              "errors): " +
+              ", ".join(f"{law} {w:.2f}" for law, w in list(weights.items())[:4]) +
+              (", ..." if len(weights) > 4 else ""))
+    left = [law for law in average_weights(weighing.weighing, weighing.estimates, b)
+            if law not in weights] if weighing.censored[b] else []
+    if left:
+        reason += (f"; {', '.join(left)} not averaged here: a cell no sample solved "
+                   "caps the bucket's -log p means it is fitted to" +
+                   (" (it was alone in Occam's window, taken again without it)"
+                    if weighing.rewindowed[b] else ""))
+    return reason
+
+
+def _bucket_predictions(assignment, stage: FitStage, weighing: _Weighing, naive: dict,
+                        terms: TargetTerms, notes: list[str]):
+    """Every bucket's prediction at the target (a note per bucket without one appended to
+    ``notes``), and per bucket the headline's joint pieces (None without a prediction)."""
+    fits, report = stage.fits, stage.fits["power"].extra
+    n_steps = len(stage.steps)
+    buckets = []
+    pieces: list[list[JointPiece] | None] = [None] * len(assignment.buckets)
+    for b, (ids, (law_name, reason)) in enumerate(zip(assignment.buckets, weighing.choice),
+                                                  start=1):
+        note = ""
+        if not ids:
+            note = "empty bucket"
+        elif law_name is None:
+            note = reason
+        if note:
+            notes.append(f"bucket {b}: {note}")
+        cands = {name: {"mean_pass_rate": float(f.mean_pass_rate[b - 1]),
+                        "neg_log_pass_rate": float(f.neg_log_pass_rate[b - 1])}
+                 for name, f in fits.items() if f is not None}
+        ests = {}
+        weights = weighing.bucket_weights[b - 1]
+        if weights:
+            law_name = "average"
+            reason = _average_reason(weighing, b - 1, weights, len(assignment.buckets),
+                                     rolling=bool(n_steps))
+            ests, pieces[b - 1] = averaged_bucket(b - 1, weights, fits, weighing.scores,
+                                                  weighing.widening, n_steps, terms)
+        elif law_name is not None:
+            ests, pieces[b - 1] = one_law_bucket(b - 1, law_name, fits[law_name],
+                                                 weighing.scores[law_name],
+                                                 weighing.widening[law_name], terms)
+        if ests:
+            ests["neg_log_pass_rate"] = consistent_neg_log(ests["neg_log_pass_rate"],
+                                                           ests["mean_pass_rate"])
+        buckets.append(BucketPrediction(bucket=b, task_ids=tuple(ids),
+                                        report_law=report[b - 1], law=law_name,
+                                        law_reason=reason,
+                                        mean_pass_rate=ests.get("mean_pass_rate"),
+                                        neg_log_pass_rate=ests.get("neg_log_pass_rate"),
+                                        candidates=cands, note=note, weights=weights,
+                                        baselines={name: values[b - 1]
+                                                   for name, values in naive.items()}))
+    return buckets, pieces
+
+
+def _selection_record(settings: PredictionSettings, laws, stage: FitStage,
+                      weighing: _Weighing, arrays: LadderArrays, offsets: ModelOffsets, *,
+                      distance: float, reach: float, leverage: float, used_offsets: bool,
+                      shifted: bool) -> dict:
+    """``prediction.json``'s ``law_selection``: how the laws were weighed, every law's
+    backtest record, the backtests themselves, and what the fits read from the ladder."""
+    inside_ids = [arrays.task_ids[i] for i in arrays.inside]
+    return {
+        "mode": settings.law, "distance_decades": distance, "reach_decades": reach,
+        "occam_window": weighing.window,
+        "candidates": list(laws),
+        "scores": {name: sc.to_dict() for name, sc in weighing.scores.items()},
+        "backtests": [_step_dict(st) for st in stage.steps],
+        "short_backtests": [_step_dict(st) for st in stage.short_steps],
+        "short_scores": {name: sc.to_dict() for name, sc in weighing.short_scores.items()},
+        "model_offsets": {**offsets.to_dict(arrays.names), "used": used_offsets,
+                          "compute_corrected": bool(shifted),
+                          "leverage": leverage},
+        "problem_by_model_variance": arrays.interaction,
+        "ceilings": _ceiling_record(stage.fits.get("ceiling")),
+        "off_trend": _off_trend_record(stage.fits.get("problem_power"), inside_ids),
+    }
+
+
+def _offset_text(offsets: ModelOffsets, shifted: bool, leverage: float) -> str:
+    """The interval method's words for the models' offsets term."""
+    return (
+        f", and for the models' offsets from their family's trend (spread {offsets.tau:.2f} "
+        "decades of effective compute from the ladder's counts" +
+        (f", {offsets.deviation:.2f} with what problem-by-model effects add"
+         if offsets.scatter > 0 else "") +
+        (", the target's alone: the laws are on effective compute" if shifted else
+         ", updated by the backtests") +
+        f"; x the bucket's slope at the target; leverage {leverage:.2f})")
 
 
 # One BLAS thread: the fits multiply many tiny matrices, where OpenBLAS's threads save
@@ -505,136 +450,20 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         settings = replace(settings, estimator="jeffreys")
     counts = effective_counts(counts)
     models = sorted(models, key=lambda m: m[1])
-    names = [m[0] for m in models]
-    compute = np.array([m[1] for m in models], dtype=float)
-    losses = [m[2] for m in models]
-    loss = np.array(losses, float) if all(v is not None for v in losses) else None
-    task_ids = list(dict.fromkeys(counts["task_id"]))
-    n = counts.pivot(index="model", columns="task_id", values="n").loc[names, task_ids]
-    c = counts.pivot(index="model", columns="task_id", values="c").loc[names, task_ids]
-    n, c = n.to_numpy(), c.to_numpy()
-    try:
-        assignment, inside, local, reassign = _bucketing(n, c, task_ids, settings)
-    except ValueError as err:
-        raise InputError(str(err), key="buckets") from None
-    laws = candidate_laws(settings, loss is not None)
+    arrays, assignment, offsets, shifted = _ladder_arrays(counts, models, settings)
+    names, nominal, compute = arrays.names, arrays.nominal, arrays.compute
+    n, c, inside, local = arrays.n, arrays.c, arrays.inside, arrays.local
+    laws = candidate_laws(settings, arrays.loss is not None)
     # The laws, the loss law, the headline's joint predictive.
     seeds = np.random.SeedSequence(settings.seed).spawn(3)
-    loss_fit, loss_note = None, ""
-    if loss is not None:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                loss_fit = fit_loss_law(compute, loss, target_compute=target_compute,
-                                        confidence_level=settings.confidence_level,
-                                        rng=np.random.default_rng(seeds[1]))
-        except FitError as err:
-            loss_note = f"loss law: no fit: {err}"
-    n_draws = settings.n_resamples
+    loss_fit, loss_note = _loss_law(arrays, target_compute, settings, seeds[1])
     forced = None if settings.law == "auto" else settings.law
-    # Models plainly off their family's trend: every law is fitted on effective compute
-    # (the offsets' visible part taken out), and the offsets enter at the target only.
-    offsets = model_offsets(n, c, compute)
-    shifted = settings.model_offsets and offsets_evident(offsets)
-    # Distances are measured, and the offsets' leverage taken, on the nominal compute: the
-    # effective compute of models far off their trend need not rise with their size (a
-    # model may sit above a larger one), and the offsets left unseen are those along 1 and
-    # nominal log compute.
-    nominal = compute
-    if shifted:
-        compute = compute * 10.0 ** offsets.offsets
-    x_ladder = np.log10(compute)
-    n_in, c_in = n[:, inside], c[:, inside]   # the bucketed problems: the fits' columns
-    interaction = {link: interaction_variance(n_in, c_in, x_ladder, link) for link in LINKS}
-    # The origins to fit and the models each predicts (a short backtest's where no rolling
-    # one can be made: too few models, or too few of distinct compute).
-    planned = _planned_origins(nominal, compute, settings.min_below)
-    if not planned and forced is None and len(names) > 2:
-        planned = _planned_origins(nominal, compute, 2)
-    fittings = 1 + sum(map(len, planned.values()))
-    with stage(f"fitting {len(laws)} laws and their rolling backtests", fittings, "fit",
-               enabled=progress) as advance:
-        origin_args = (n, c, compute, loss, task_ids, laws, settings, n_draws, interaction)
-        # The target's fits and every rolling origin's are independent: with workers > 1 they
-        # run side by side in processes (a short backtest's only where no rolling one can be
-        # made; any other origin a step asks for is fitted here, when it asks). The largest
-        # origins, the slowest, start first.
-        jobs = [("target", _fit_laws, (laws, n_in, c_in, compute, loss, local, reassign,
-                                       target_compute, settings, n_draws, seeds[0]),
-                 {"loss_fit": loss_fit, "interaction": interaction}, 1)]
-        jobs += [(i, _origin_fits, (i, planned[i], *origin_args), {}, len(planned[i]))
-                 for i in sorted(planned, reverse=True)]
-        done = _run_fits(jobs, workers, advance)
-        fits = done.pop("target")
-
-        def fit_at(i, compute_j):   # the models below i, evaluated at compute_j
-            if i in done and done[i] is None:   # they cannot be bucketed
-                return None
-            if i not in done or compute_j not in done[i][1]:
-                out = _origin_fits(i, [compute_j], *origin_args)
-                advance()
-                if out is None:
-                    done[i] = None
-                    return None
-                done.setdefault(i, (out[0], {}))[1].update(out[1])
-            buckets, fits_at = done[i]
-            return buckets, fits_at[compute_j]
-
-        steps = rolling_backtests(n, c, compute, names, fit_at,
-                                  min_below=settings.min_below, estimator=settings.estimator,
-                                  nominal=nominal)
-        short_steps = []
-        if not steps and forced is None and len(names) > 2:
-            # Too few models to calibrate an interval, but a short backtest (each model
-            # predicted from two below it) still tells which law this ladder favours.
-            short_steps = rolling_backtests(n, c, compute, names, fit_at, min_below=2,
-                                            estimator=settings.estimator, nominal=nominal)
-    report = fits["power"].extra
+    stage = fit_stage(arrays, laws, settings, target_compute=target_compute,
+                      loss_fit=loss_fit, seed=seeds[0], forced=forced, workers=workers,
+                      progress=progress)
+    fits, steps, short_steps = stage.fits, stage.steps, stage.short_steps
     taus = offsets.nodes() if settings.model_offsets else None
-    # Each model -- a backtest's held one, the target -- deviates from its family's trend
-    # by the offsets' spread and by what its problem-by-model effects add on these
-    # problems (ModelOffsets.scatter). Shifted, the backtests carry no visible offset but
-    # the error of its estimate (the held model's compute is corrected too): their law
-    # error is read beside that error alone, and the deviation enters at the target.
-    # Otherwise the law error is read beside the deviation, and the laws are weighed at
-    # the spread alone (weighed at the deviation, `family` ladders from seed 100 erred
-    # 14.43 points against 13.52: 5 of 20 moved to flatter laws, none the other way).
-    if shifted:
-        scores = with_offsets(score_laws(steps, laws, len(local), residual_spread(offsets)),
-                              offsets.deviation_nodes())
-    else:
-        scores = score_laws(steps, laws, len(local),
-                            None if taus is None else offsets.deviation_nodes(), weigh_at=taus)
-    estimates = {name: f.mean_pass_rate for name, f in fits.items() if f is not None}
-    short_excluded = excluded_laws(short_steps)
-    short_scores = score_laws(short_steps, laws, len(local)) if short_steps else {}
-    choice = choose_laws(short_scores or scores, estimates, forced, short=bool(short_steps),
-                         exclude=short_excluded)
-    # Per law, the factor on the fallback rule's law error (1 with rolling backtests).
-    widening = {law: 1.0 if steps else fallback_widening(short_scores.get(law))
-                for law in estimates}
-    # The scores the laws are averaged by (the rolling backtests', else a short one's), and
-    # per bucket the averaging weights (none with a forced law: that law alone).
-    weighing = scores if steps else short_scores
-    window = occam_window(steps or short_steps, len(local))
-    window_why = (f", the F quantile for one held model's {len(local)} bucket errors"
-                  if window > OCCAM_WINDOW else "")
-    # A bucket with a cell no sample solved: the laws fitted to its -log p means, which that
-    # cell caps, are not averaged there (CENSORED_INPUT); where such a law was alone in
-    # Occam's window, the window is taken again without it (censored_weights).
-    censored = [bool(np.any(c_in[:, idx] == 0)) for idx in local]
-    rewindowed = [False] * len(assignment.buckets)
-    bucket_weights = []
-    for b in range(len(assignment.buckets)):
-        if forced is not None:
-            bucket_weights.append({})
-        elif censored[b]:
-            weights_b, rewindowed[b] = censored_weights(
-                weighing, estimates, b, window=window,
-                excluded=excluded_laws(steps) if steps else short_excluded)
-            bucket_weights.append(weights_b)
-        else:
-            bucket_weights.append(average_weights(weighing, estimates, b))
+    weighing = _weigh(stage, laws, arrays, offsets, shifted, taus, forced)
     # Decades beyond the largest ladder model (negative: not above it), and the reach the law
     # error grows with: decades outside the ladder's compute, beyond its largest model or
     # below its smallest (a backcast extrapolates as far as a forecast), 0 within it.
@@ -651,103 +480,39 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     leverage = offset_leverage(nominal, target_compute)
 
     bucket_k = np.full(len(inside), np.nan)
-    for j, law in enumerate(report):
+    for j, law in enumerate(fits["power"].extra):
         if law is not None:
             bucket_k[local[j]] = law.fit.k
-    inside_ids = [task_ids[i] for i in inside]   # the fits' columns
+    n_in, c_in = n[:, inside], c[:, inside]
+    inside_ids = [arrays.task_ids[i] for i in inside]   # the fits' columns
     worse = inverse_scaling(n_in, c_in, compute, inside_ids, bucket_k,
-                            estimator=settings.estimator, scatter=interaction["logit"])
+                            estimator=settings.estimator, scatter=arrays.interaction["logit"])
     notes = [*input_notes(others, target, names, nominal, worse),
              *backtest_notes(steps, short_steps, n_models=len(names),
                              n_distinct=len(np.unique(nominal)),
                              min_below=settings.min_below, forced=forced,
-                             short_excluded=short_excluded,
-                             averaged={law for weights in bucket_weights for law in weights},
-                             chosen={law for law, _ in choice}, widening=widening,
-                             offsets_used=taus is not None),
+                             short_excluded=weighing.short_excluded,
+                             averaged={law for weights in weighing.bucket_weights
+                                       for law in weights},
+                             chosen={law for law, _ in weighing.choice},
+                             widening=weighing.widening, offsets_used=taus is not None),
              *distance_notes(steps, distance=distance, reach=reach,
                              target_compute=target_compute, largest=float(nominal.max()))]
-    bend_text = BEND_TEXT if bend_readable(steps) else ""
-    offset_text = "" if taus is None else (
-        f", and for the models' offsets from their family's trend (spread {offsets.tau:.2f} "
-        "decades of effective compute from the ladder's counts" +
-        (f", {offsets.deviation:.2f} with what problem-by-model effects add"
-         if offsets.scatter > 0 else "") +
-        (", the target's alone: the laws are on effective compute" if shifted else
-         ", updated by the backtests") +
-        f"; x the bucket's slope at the target; leverage {leverage:.2f})")
     if shifted:
         notes.extend(offset_notes(names, offsets, compute))
-    terms = _TargetTerms(reach, level, leverage, offset_text, bend_text, slope_of)
+    terms = TargetTerms(reach, level, leverage,
+                        "" if taus is None else _offset_text(offsets, shifted, leverage),
+                        BEND_TEXT if bend_readable(steps) else "", slope_of)
     # The naive baselines on the nominal compute, fixed with the prediction for its score.
     naive = naive_baselines(LadderData(n=n_in, c=c_in, compute=nominal, buckets=local,
                                        estimator=settings.estimator), target_compute)
-    buckets = []
-    pieces: list[list[JointPiece] | None] = [None] * len(assignment.buckets)
-    for b, (ids, (law_name, reason)) in enumerate(zip(assignment.buckets, choice), start=1):
-        note = ""
-        if not ids:
-            note = "empty bucket"
-        elif law_name is None:
-            note = reason
-        if note:
-            notes.append(f"bucket {b}: {note}")
-        cands = {name: {"mean_pass_rate": float(f.mean_pass_rate[b - 1]),
-                        "neg_log_pass_rate": float(f.neg_log_pass_rate[b - 1])}
-                 for name, f in fits.items() if f is not None}
-        ests = {}
-        weights = bucket_weights[b - 1]
-        if weights:
-            law_name = "average"
-            kind = ("rolling-backtest error" if steps else "short-backtest error (each "
-                    "model predicted from the two below it)")
-            reason = (f"model average of the candidate laws whose {kind} is within "
-                      f"{window:.3g}x the smallest (Occam's window{window_why}), weighted "
-                      "by the evidence of their backtests (marginal likelihood of the "
-                      "errors): " +
-                      ", ".join(f"{law} {w:.2f}" for law, w in list(weights.items())[:4]) +
-                      (", ..." if len(weights) > 4 else ""))
-            left = [law for law in average_weights(weighing, estimates, b - 1)
-                    if law not in weights] if censored[b - 1] else []
-            if left:
-                reason += (f"; {', '.join(left)} not averaged here: a cell no sample solved "
-                           "caps the bucket's -log p means it is fitted to" +
-                           (" (it was alone in Occam's window, taken again without it)"
-                            if rewindowed[b - 1] else ""))
-            ests, pieces[b - 1] = _averaged_bucket(b - 1, weights, fits, scores, widening,
-                                                   len(steps), terms)
-        elif law_name is not None:
-            ests, pieces[b - 1] = _one_law_bucket(b - 1, law_name, fits[law_name],
-                                                  scores[law_name], widening[law_name], terms)
-        if ests:
-            ests["neg_log_pass_rate"] = _consistent_neg_log(ests["neg_log_pass_rate"],
-                                                            ests["mean_pass_rate"])
-        buckets.append(BucketPrediction(bucket=b, task_ids=tuple(ids),
-                                        report_law=report[b - 1], law=law_name,
-                                        law_reason=reason,
-                                        mean_pass_rate=ests.get("mean_pass_rate"),
-                                        neg_log_pass_rate=ests.get("neg_log_pass_rate"),
-                                        candidates=cands, note=note, weights=weights,
-                                        baselines={name: values[b - 1]
-                                                   for name, values in naive.items()}))
-    selection = {
-        "mode": settings.law, "distance_decades": distance, "reach_decades": reach,
-        "occam_window": window,
-        "candidates": list(laws),
-        "scores": {name: sc.to_dict() for name, sc in scores.items()},
-        "backtests": [_step_dict(st) for st in steps],
-        "short_backtests": [_step_dict(st) for st in short_steps],
-        "short_scores": {name: sc.to_dict() for name, sc in short_scores.items()},
-        "model_offsets": {**offsets.to_dict(names), "used": taus is not None,
-                          "compute_corrected": bool(shifted),
-                          "leverage": leverage},
-        "problem_by_model_variance": interaction,
-        "ceilings": _ceiling_record(fits.get("ceiling")),
-        "off_trend": _off_trend_record(fits.get("problem_power"), inside_ids),
-    }
+    buckets, pieces = _bucket_predictions(assignment, stage, weighing, naive, terms, notes)
+    selection = _selection_record(settings, laws, stage, weighing, arrays, offsets,
+                                  distance=distance, reach=reach, leverage=leverage,
+                                  used_offsets=taus is not None, shifted=shifted)
     if loss_note:
         notes.append(loss_note)
-    notes.extend(count_notes(n, c, scatter=interaction["logit"],
+    notes.extend(count_notes(n, c, scatter=arrays.interaction["logit"],
                              excluded=len(assignment.excluded),
                              zero_policy=settings.zero_policy))
     point = [(np.nan,) * 3 if b.mean_pass_rate is None else
@@ -759,8 +524,9 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         reach, leverage, np.random.default_rng(seeds[2]))
     overall = headline(
         sizes, *zip(*point),
-        per_problem=_per_problem_at_target(fits, weighing or scores, local, target_compute),
-        ks=settings.k, total=len(task_ids), held_out=len(assignment.held_out),
+        per_problem=_per_problem_at_target(fits, weighing.weighing or weighing.scores, local,
+                                           target_compute),
+        ks=settings.k, total=len(arrays.task_ids), held_out=len(assignment.held_out),
         excluded=len(assignment.excluded), level=level, joint=joint)
     return Prediction(ladder=ladder, target=target, target_compute=float(target_compute),
                       models=tuple((m[0], float(m[1]), m[2]) for m in models),
