@@ -13,3 +13,5 @@ SIMULATED_KINDS = ("clean", "spread", "emergence", "ceilings", "saturating", "fe
                    "inverse", "irregular", "interaction", "slowing", "family")
 # The fewest ladder models (besides the target) a prediction is made from.
 MIN_LADDER_MODELS = 3
+# The weights' dtype a local transformers model is loaded in ("auto": the checkpoint's own).
+TRANSFORMERS_DTYPES = ("auto", "float32", "bfloat16", "float16")

@@ -55,6 +55,9 @@ def _replace(path, old, new):
      r"models\[0\].server.port: unknown key"),
     ('counts = "counts/a.csv"', 'transformers = { path = "x", batch_size = 0 }',
      r"models\[0\].transformers.batch_size: expected an integer >= 1"),
+    ('counts = "counts/a.csv"', 'transformers = { path = "x", dtype = "fp8" }',
+     r"models\[0\].transformers.dtype: expected one of auto, float32, bfloat16, float16, "
+     r"found a string 'fp8'"),
     ('compute = 1e20', 'compute = 1e20\nsampling = { n_max = 5 }',
      r"models\[0\].sampling: an adaptive budget needs both until_passes and n_max"),
     ('n = 10', 'n = 10\nuntil_passes = 1\nn_max = 100', r"sampling.until_passes: until_passes "
@@ -83,11 +86,13 @@ def test_a_transformers_path_is_a_checkpoint_beside_the_ladder_or_a_hub_id(ladde
     _replace(ladder_dir, 'counts = "counts/a.csv"',
              'transformers = { path = "checkpoints/m-125m" }')
     _replace(ladder_dir, 'counts = "counts/b.csv"',
-             'transformers = { path = "Qwen/Qwen2.5-Coder-0.5B", device = "cpu" }')
+             'transformers = { path = "Qwen/Qwen2.5-Coder-0.5B", device = "cpu", '
+             'dtype = "bfloat16" }')
     _replace(ladder_dir, 'counts = "counts/c.csv"', 'transformers = { path = "./ckpt/c" }')
     a, b, c = load_ladder(ladder_dir).models
     assert a.transformers == {"path": str(ladder_dir.parent / "checkpoints" / "m-125m")}
-    assert b.transformers == {"path": "Qwen/Qwen2.5-Coder-0.5B", "device": "cpu"}
+    assert b.transformers == {"path": "Qwen/Qwen2.5-Coder-0.5B", "device": "cpu",
+                              "dtype": "bfloat16"}
     assert c.transformers == {"path": str(ladder_dir.parent / "ckpt" / "c")}  # not there
 
 

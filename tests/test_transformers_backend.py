@@ -84,6 +84,27 @@ def test_loading_draws_no_bars_into_a_log(tiny_model, capfd):
     assert hf_logging.is_progress_bar_enabled()
 
 
+def test_weights_load_in_the_checkpoints_own_dtype_unless_asked(tiny_model, tmp_path):
+    """By default ("auto") a bfloat16 checkpoint loads as bfloat16, as saved (transformers
+    4.x alone would load it as float32, twice the memory); ``dtype`` asks for another, and
+    an unknown one is refused before anything loads."""
+    from capability.sampling import SamplingError
+
+    half = tmp_path / "half"
+    transformers.AutoTokenizer.from_pretrained(tiny_model).save_pretrained(half)
+    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_model)
+    model.to(torch.bfloat16).save_pretrained(half)
+    for asked, loaded in (("auto", torch.bfloat16), ("float32", torch.float32),
+                          ("float16", torch.float16)):
+        backend = TransformersBackend(str(half), device="cpu", dtype=asked)
+        assert {p.dtype for p in backend.model.parameters()} == {loaded}
+    # The float32 checkpoint stays float32 by default.
+    backend = TransformersBackend(str(tiny_model), device="cpu")
+    assert {p.dtype for p in backend.model.parameters()} == {torch.float32}
+    with pytest.raises(SamplingError, match="expected dtype one of auto, float32"):
+        TransformersBackend(str(half), dtype="fp8")
+
+
 def test_bad_checkpoint_path_is_a_clear_error(tmp_path):
     from capability.sampling import SamplingError
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from capability.errors import InputError
 from capability.files.problems import BUILTIN
-from capability.options import MIN_LADDER_MODELS
+from capability.options import MIN_LADDER_MODELS, TRANSFORMERS_DTYPES
 
 __all__ = ["ModelSpec", "Ladder", "load_ladder", "MIN_LADDER_MODELS"]
 
@@ -54,7 +54,9 @@ _STR = (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string")
 SERVER_KEYS = {"url": _STR, "model": _STR, "api_key_env": _STR, "concurrency": _INT,
                "max_n": _INT}
 SERVER_REQUIRED = ("url", "model")
-TRANSFORMERS_KEYS = {"path": _STR, "device": _STR, "batch_size": _INT}
+TRANSFORMERS_KEYS = {"path": _STR, "device": _STR, "batch_size": _INT,
+                     "dtype": (lambda v: v in TRANSFORMERS_DTYPES,
+                               f"one of {', '.join(TRANSFORMERS_DTYPES)}")}
 TRANSFORMERS_REQUIRED = ("path",)
 
 
@@ -78,9 +80,10 @@ class ModelSpec:
     server, transformers
         Where to sample it from, when that is its source: ``{"url", "model",
         "api_key_env", "concurrency", "max_n"}`` for an OpenAI-compatible server,
-        ``{"path", "device", "batch_size"}`` for a local transformers model (``path``: a
-        checkpoint directory, relative to the ladder file where one is there or the path
-        begins ``./`` or ``../``, else as given: a Hugging Face hub id).
+        ``{"path", "device", "batch_size", "dtype"}`` for a local transformers model
+        (``path``: a checkpoint directory, relative to the ladder file where one is there or
+        the path begins ``./`` or ``../``, else as given: a Hugging Face hub id; ``dtype``:
+        the weights' dtype, by default ``"auto"``, the checkpoint's own).
     sampling
         The ladder's ``[sampling]`` with this model's own ``sampling = {...}`` on top.
     """
