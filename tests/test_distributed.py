@@ -107,13 +107,14 @@ def test_many_rounds_through_one_pool_equal_single_machine(backend, local_result
 
 
 def test_batches_from_threads_of_one_process_get_their_own_verdicts():
-    """A Dask worker runs a task in each of its threads, and every task of a process uses
-    the one warm pool there: batches arriving together from four threads each get exactly
-    their own samples' verdicts, as one caller would."""
+    """A Dask worker runs a task in each of its threads: each thread runs its batches in a
+    warm pool of its own, side by side with the others, and each batch gets exactly its own
+    samples' verdicts. A pool whose thread has ended is closed when another is opened."""
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from sandbox import Limits
-    from sandbox.distributed import _close_local_pools, run_batch
+    from sandbox.distributed import _LOCAL_POOLS, _close_local_pools, run_batch
 
     tasks = list(PROBLEMS)[:40]
     jobs = [(i, job(t, PROBLEMS[t].canonical_solution if i % 2 else "    return None\n"))
@@ -121,7 +122,17 @@ def test_batches_from_threads_of_one_process_get_their_own_verdicts():
     batches = [jobs[i:i + 16] for i in range(0, len(jobs), 16)]
     try:
         with ThreadPoolExecutor(4) as threads:
-            results = list(threads.map(lambda b: run_batch(b, Limits(), "strict", 2), batches))
+            # Four batches at once, one per thread, then the rest.
+            start = threading.Barrier(4)
+            first = list(threads.map(lambda b: (start.wait(), run_batch(
+                b, Limits(), "strict", 1))[1], batches[:4]))
+            results = first + list(threads.map(
+                lambda b: run_batch(b, Limits(), "strict", 1), batches[4:]))
+            assert len(_LOCAL_POOLS) == 4
+            assert {p.workers for p in _LOCAL_POOLS.values()} == {1}
+        ended = [p for p in _LOCAL_POOLS.values()]
+        run_batch(batches[0], Limits(), "strict", 1)   # this thread's: the others ended
+        assert len(_LOCAL_POOLS) == 1 and all(p._pool == [] for p in ended)
     finally:
         _close_local_pools()
     for batch, verdicts in zip(batches, results):
