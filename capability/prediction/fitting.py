@@ -14,6 +14,7 @@ import multiprocessing
 import threading
 import warnings
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -197,7 +198,7 @@ class LadderArrays:
     loss: np.ndarray | None
     inside: np.ndarray
     local: tuple[np.ndarray, ...]
-    reassign: object
+    reassign: Callable | None
     interaction: dict[str, float]
 
 

@@ -20,6 +20,7 @@ from capability.sampling import SamplingError, SamplingSettings, truncate_at_sto
 
 __all__ = ["TransformersBackend"]
 
+
 def _dtype_kwargs(dtype: str) -> dict:
     """``from_pretrained``'s keyword for ``dtype``: ``dtype`` since transformers 4.56,
     ``torch_dtype`` before (deprecated after)."""
