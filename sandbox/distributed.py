@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 
@@ -34,11 +35,10 @@ def _close_local_pools() -> None:
 def _task_threads() -> int:
     """How many tasks this process runs at once: a Dask worker's threads, else 1 (a Ray
     actor, or a plain process)."""
+    dask = sys.modules.get("distributed")   # a Dask worker has imported it; no one else need
     try:
-        from distributed import get_worker
-
-        return max(1, int(get_worker().state.nthreads))
-    except (ImportError, ValueError, AttributeError):
+        return max(1, int(dask.get_worker().state.nthreads))
+    except (ValueError, AttributeError):   # no Dask here, or not in a Dask worker's task
         return 1
 
 

@@ -185,7 +185,8 @@ class LadderArrays:
     ``n``, ``c``: counts ``(models, problems)`` in ``task_ids``' order; ``compute``: the
     compute the laws are fitted on (effective where the models' offsets are corrected),
     ``nominal`` the stated one; ``loss``: final losses or None; ``inside``: the bucketed
-    problems' columns, ``local`` the positions of each bucket's among them, ``reassign``
+    problems' columns, ``n_in``, ``c_in`` and ``inside_ids`` their counts and task ids
+    (the fits' columns), ``local`` the positions of each bucket's among them, ``reassign``
     the bootstrap's re-bucketing rule (:func:`bucketing`); ``interaction``: the
     problem-by-model variance per link."""
 
@@ -197,6 +198,9 @@ class LadderArrays:
     nominal: np.ndarray
     loss: np.ndarray | None
     inside: np.ndarray
+    n_in: np.ndarray
+    c_in: np.ndarray
+    inside_ids: list[str]
     local: tuple[np.ndarray, ...]
     reassign: Callable | None
     interaction: dict[str, float]
@@ -236,8 +240,7 @@ def fit_stage(ladder: LadderArrays, laws: tuple[str, ...], settings: PredictionS
         # run side by side in processes (a short backtest's only where no rolling one can be
         # made; any other origin a step asks for is fitted here, when it asks). The largest
         # origins, the slowest, start first.
-        n_in, c_in = n[:, ladder.inside], c[:, ladder.inside]
-        jobs = [("target", _fit_laws, (laws, n_in, c_in, compute, loss, ladder.local,
+        jobs = [("target", _fit_laws, (laws, ladder.n_in, ladder.c_in, compute, loss, ladder.local,
                                        ladder.reassign, target_compute, settings, n_draws,
                                        seed),
                  {"loss_fit": loss_fit, "interaction": interaction}, 1)]

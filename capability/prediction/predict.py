@@ -183,7 +183,8 @@ def _ladder_arrays(counts: pd.DataFrame, models, settings: PredictionSettings):
     n_in, c_in = n[:, inside], c[:, inside]   # the bucketed problems: the fits' columns
     interaction = {link: interaction_variance(n_in, c_in, x_ladder, link) for link in LINKS}
     arrays = LadderArrays(names=names, task_ids=task_ids, n=n, c=c, compute=compute,
-                          nominal=nominal, loss=loss, inside=inside, local=local,
+                          nominal=nominal, loss=loss, inside=inside, n_in=n_in, c_in=c_in,
+                          inside_ids=[task_ids[i] for i in inside], local=local,
                           reassign=reassign, interaction=interaction)
     return arrays, assignment, offsets, shifted
 
@@ -263,8 +264,7 @@ def _weigh(stage: FitStage, laws, arrays: LadderArrays, offsets: ModelOffsets, s
     # A bucket with a cell no sample solved: the laws fitted to its -log p means, which that
     # cell caps, are not averaged there (CENSORED_INPUT); where such a law was alone in
     # Occam's window, the window is taken again without it (censored_weights).
-    c_in = arrays.c[:, arrays.inside]
-    censored = [bool(np.any(c_in[:, idx] == 0)) for idx in arrays.local]
+    censored = [bool(np.any(arrays.c_in[:, idx] == 0)) for idx in arrays.local]
     rewindowed = [False] * n_buckets
     bucket_weights = []
     for b in range(n_buckets):
@@ -359,7 +359,6 @@ def _selection_record(settings: PredictionSettings, laws, stage: FitStage,
                       shifted: bool) -> dict:
     """``prediction.json``'s ``law_selection``: how the laws were weighed, every law's
     backtest record, the backtests themselves, and what the fits read from the ladder."""
-    inside_ids = [arrays.task_ids[i] for i in arrays.inside]
     return {
         "mode": settings.law, "distance_decades": distance, "reach_decades": reach,
         "occam_window": weighing.window,
@@ -373,7 +372,7 @@ def _selection_record(settings: PredictionSettings, laws, stage: FitStage,
                           "leverage": leverage},
         "problem_by_model_variance": arrays.interaction,
         "ceilings": _ceiling_record(stage.fits.get("ceiling")),
-        "off_trend": _off_trend_record(stage.fits.get("problem_power"), inside_ids),
+        "off_trend": _off_trend_record(stage.fits.get("problem_power"), arrays.inside_ids),
     }
 
 
@@ -483,9 +482,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     for j, law in enumerate(fits["power"].extra):
         if law is not None:
             bucket_k[local[j]] = law.fit.k
-    n_in, c_in = n[:, inside], c[:, inside]
-    inside_ids = [arrays.task_ids[i] for i in inside]   # the fits' columns
-    worse = inverse_scaling(n_in, c_in, compute, inside_ids, bucket_k,
+    n_in, c_in = arrays.n_in, arrays.c_in
+    worse = inverse_scaling(n_in, c_in, compute, arrays.inside_ids, bucket_k,
                             estimator=settings.estimator, scatter=arrays.interaction["logit"])
     notes = [*input_notes(others, target, names, nominal, worse),
              *backtest_notes(steps, short_steps, n_models=len(names),

@@ -164,9 +164,9 @@ def baseline_verdict(overall: dict, baselines: dict) -> str:
         return "the naive baselines: no bucket was scored"
     errs = {BASELINE_LABELS.get(n, n): b["overall"]["mean_pass_rate"]["mean_abs_error"]
             for n, b in baselines.items()}
-    beaten = [f"{n} ({_points(e)} points)" for n, e in errs.items()
-              if e is not None and own < e]
-    lost = [f"{n} ({_points(e)} points)" for n, e in errs.items() if e is not None and own >= e]
+    scored = [(f"{n} ({_points(e)} points)", own < e) for n, e in errs.items() if e is not None]
+    beaten = [text for text, closer in scored if closer]
+    lost = [text for text, closer in scored if not closer]
     if not lost:
         outcome = "closer than both naive baselines"
     elif beaten:
