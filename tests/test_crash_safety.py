@@ -3,7 +3,9 @@ the middle of execution, then run again, ends with exactly an uninterrupted run'
 results and prediction: no sample lost, none doubled, no corrupt line."""
 
 import json
+import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -98,3 +100,25 @@ def test_killed_run_resumes_to_the_uninterrupted_result(served, phase, watch, at
     again = subprocess.run(_cmd(ladder, out), capture_output=True, timeout=300)
     assert again.returncode == 0, again.stderr.decode()[-2000:]
     assert _state(out) == reference
+
+
+def test_atomic_writes_get_the_mode_open_would_give(tmp_path):
+    """prediction.json and the other atomically written files are as readable as a plain
+    ``open`` would make them (0o666 less the umask), not mkstemp's owner-only 0o600, and a
+    file that is replaced keeps its mode."""
+    from capability.files.jsonl import write_json_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "a.json", {"x": 1})
+        os.umask(0o077)
+        write_json_atomic(tmp_path / "b.json", {"x": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "b.json").stat().st_mode) == 0o600
+    os.chmod(tmp_path / "a.json", 0o640)
+    write_json_atomic(tmp_path / "a.json", {"x": 2})
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o640
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": 2}
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -73,13 +73,34 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             raise InputError(f"cannot read the file ({err})", path=path) from None
 
 
+def _umask() -> int:
+    """The process's file-mode creation mask: from ``/proc/self/status`` on Linux, else by
+    setting it and setting it back (the only portable way to read it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write_atomic(path: Path, write) -> None:
     """Call ``write(fp)`` on a temporary file beside ``path`` and rename it into place: a
-    crash never leaves a file that looks complete."""
+    crash never leaves a file that looks complete. The file gets the mode ``open`` would
+    give it -- a file it replaces keeps its own, a new one ``0o666`` less the umask --
+    not ``mkstemp``'s ``0o600``, which would hide a shared registry from the team."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fp:
             write(fp)
         os.replace(tmp, path)
