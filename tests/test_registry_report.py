@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -306,6 +307,11 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(run / "report.html")
     md = (run / "report.md").read_text()
     assert "| bucket | problems | alpha | k |" in md and "figures/buckets.png" in md
+    # Numbers right-aligned, text (the law column, model names) left, in both formats.
+    head = md.splitlines().index("| bucket | problems | alpha | k | law | -E[log pass rate] "
+                                 "[90%] | mean pass rate [90%] |")
+    assert md.splitlines()[head + 1] == "|---:|---:|---:|---:|:---|---:|---:|"
+    assert "| model | compute (FLOPs) | samples | final loss | offset |\n|:---|---:|" in md
     assert "measured -E[log p] [its interval]" in md and "Registered as" in md
     assert "predictions agree with the measurement" in md
     assert "## Candidate laws and their rolling backtests" in md and "figures/rolling.png" in md
@@ -340,6 +346,7 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     assert (run / "figures" / "loss.png").stat().st_size > 5_000
     html = (run / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3  # buckets, rolling backtests, loss
+    assert "<td class='t'>average: " in html and re.search(r"<td>[0-9]", html)
     assert "http://" not in html and "https://" not in html
     # The per-bucket tables as CSV, for tools that read tables: what the JSON holds.
     table = pd.read_csv(run / "prediction.csv")

@@ -250,15 +250,28 @@ def _tables(prediction: dict,
     return out
 
 
+_NUMBER = re.compile(r"^(–|[-+±\[(]*\s*[-+]?\d|[-+]?\.\d)")
+
+
+def _text_columns(head, rows) -> list[bool]:
+    """Per column, whether it holds text (left-aligned) rather than numbers (right-aligned):
+    any cell that does not open with a number, an interval or a sign makes it text."""
+    return [any(c and not _NUMBER.match(c) for c in col)
+            for col in zip(*rows, strict=True)] if rows else [False] * len(head)
+
+
 def _md_table(head, rows) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    align = "|" + "".join(":---|" if t else "---:|" for t in _text_columns(head, rows))
+    lines = ["| " + " | ".join(head) + " |", align]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
 
 
 def _html_table(head, rows) -> str:
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+    cls = [" class='t'" if t else "" for t in _text_columns(head, rows)]
+    th = "".join(f"<th{k}>{html.escape(h)}</th>" for k, h in zip(cls, head, strict=True))
+    body = "".join("<tr>" + "".join(f"<td{k}>{html.escape(c)}</td>"
+                                    for k, c in zip(cls, r, strict=True)) + "</tr>"
                    for r in rows)
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -365,7 +378,7 @@ def write_report(directory: str | Path) -> tuple[Path, Path]:
     css = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
            "padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0;"
            "font-size:0.9em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-           "th{background:#f3f3f3}img{max-width:100%}")
+           "th{background:#f3f3f3}.t{text-align:left}img{max-width:100%}")
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>{html.escape(title)}</title><style>{css}</style></head><body>",
              f"<h1>{html.escape(title)}</h1>"]
