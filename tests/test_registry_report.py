@@ -314,6 +314,7 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     assert "| model | compute (FLOPs) | samples | final loss | offset |\n|:---|---:|" in md
     assert "measured -E[log p] [its interval]" in md and "Registered as" in md
     assert "predictions agree with the measurement" in md
+    assert "]. Whole benchmark (the 15 others anywhere in [0, 1]): pass@1 in [" in md
     assert "## Candidate laws and their rolling backtests" in md and "figures/rolling.png" in md
     assert "weight in the average" in md and "log evidence" in md
     # Each law's posterior probability of no law error (the spike of its prior).

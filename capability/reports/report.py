@@ -279,8 +279,10 @@ def _html_table(head, rows) -> str:
 def _summary(prediction: dict, score: dict | None, registration: dict | None,
              backtest: dict | None) -> list[str]:
     head = headline_lines(prediction)
-    lines = [f"**{head[0]}** " + ". ".join(line.strip() for line in head[1:]) + "."] \
-        if head else []
+    rest = [line.strip() for line in head[1:]]
+    # Each sentence after the first opens with a capital ("Whole benchmark ...").
+    rest[1:] = [line[:1].upper() + line[1:] for line in rest[1:]]
+    lines = [f"**{head[0]}** " + ". ".join(rest) + "."] if head else []
     lines += [f"Model **{prediction['target']}** at {prediction['target_compute']:.3g} "
              f"training FLOPs, predicted from {len(prediction['models'])} ladder models of "
              f"ladder *{prediction['ladder']}*; intervals at level {prediction['level']}.",
