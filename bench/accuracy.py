@@ -34,6 +34,7 @@ bucket means. It prints per kind and per real backtest:
 
     python bench/accuracy.py [--seeds 20] [--kinds clean,emergence] [--no-real]
                              [--ratios 40,20,8,3] [--samples 1000] [--offset-sd 0.4]
+                             [--k 0.15] [--problems 80]
                              [--oracle] [--by-bucket] [--neg-log] [--headline]
                              [--first-seed 100]
                              [--law logistic]
@@ -44,9 +45,11 @@ a short ladder such as ``40,20,8,3`` or ``20,8,3`` looks like the real families 
 three models, the target 2-5x beyond the largest). ``--samples`` sets the samples per
 problem (default: the kind's, 200 or 20); ``--ratios 50,20,8,4,2 --samples 1000`` is shaped
 like the held-back real ladders (five models, about 1100 samples per problem, the target 2x
-beyond the largest). ``--law NAME`` forces one law on every ladder, simulated and real, to
-tell the weighing's failures from the laws' (the baselines, then unfitted, print nan), and
-``--no-offsets`` leaves the models' offsets out.
+beyond the largest). ``--k`` and ``--problems`` move what the method was developed on (the
+per-problem laws' exponent, 0.3; HumanEval's 164 problems): ladders it has not seen.
+``--law NAME`` forces one law on every ladder, simulated and real, to tell the weighing's
+failures from the laws' (the baselines, then unfitted, print nan), and ``--no-offsets``
+leaves the models' offsets out.
 """
 
 from __future__ import annotations
@@ -266,6 +269,10 @@ def main() -> None:
     parser.add_argument("--interaction-sd", type=float, default=None,
                         help="interaction and family ladders' problem-by-model effects' sd "
                              "on the logit scale (default: 1.0; 1.5 for family)")
+    parser.add_argument("--k", type=float, default=None,
+                        help="the simulated per-problem laws' exponent k (default: 0.3)")
+    parser.add_argument("--problems", type=int, default=None,
+                        help="problems per simulated ladder (default: 164, as HumanEval)")
     parser.add_argument("--law", default="auto",
                         help="the law every ladder is predicted by (default: auto, the "
                              "model average; a law's name forces it, and the baselines' "
@@ -288,6 +295,10 @@ def main() -> None:
         shape["offset_sd"] = args.offset_sd
     if args.interaction_sd is not None:
         shape["interaction_sd"] = args.interaction_sd
+    if args.k is not None:
+        shape["k"] = args.k
+    if args.problems is not None:
+        shape["n_problems"] = args.problems
     for kind in [k for k in args.kinds.split(",") if k]:
         rows, heads = [], []
         for seed in range(args.first_seed, args.first_seed + args.seeds):
