@@ -122,8 +122,8 @@ def test_a_common_share_the_backtests_cannot_read_stays_at_its_prior():
 
     def width(p, buckets):
         piece = JointPiece("a", 1.0, 0.5, np.empty(0), np.empty(0), p)
-        draws = joint_bucket_draws([[piece]] * buckets, 1.0, 1.0, np.random.default_rng(0),
-                                   n_draws=100_000)
+        draws = joint_bucket_draws([[piece]] * buckets, 1.0, 1.0, 1.0,
+                                   np.random.default_rng(0), n_draws=100_000)
         return np.diff(np.quantile(draws.mean(1), [0.05, 0.95]))[0]
 
     one_node = (np.array([0.02]), np.array([1.0]))
@@ -162,15 +162,18 @@ def _angular_draws(centre: float, sd: float, size: int, seed: int) -> np.ndarray
 
 def test_one_buckets_joint_predictive_is_its_own_interval():
     """With one bucket the joint predictive is the bucket's: the same mixture over laws,
-    law-error posterior, offsets and bend as ``averaged_interval`` (to Monte Carlo error)."""
+    law-error posterior, offsets and bend (its loading 1.3 at the target) as
+    ``averaged_interval`` (to Monte Carlo error)."""
     post = (np.array([0.0, 0.05, 0.2]), np.array([0.3, 0.5, 0.2]), np.array([0.0, 0.1, 0.3]),
             np.array([0.02, 0.0, 0.05]))
     laws = [("a", 0.7, 0.62, _angular_draws(0.6, 0.03, 400, 0), 0.3),
             ("b", 0.3, 0.55, _angular_draws(0.55, 0.05, 400, 1), 0.2)]
     expected = averaged_interval([(w, e, d, post) for _, w, e, d, _ in laws],
-                                 "mean_pass_rate", 0.8, 0.9, "", ([b for *_, b in laws], 1.7))
+                                 "mean_pass_rate", 0.8, 0.9, "",
+                                 ([b for *_, b in laws], 1.7, 1.3))
     pieces = [JointPiece(law, w, e, d, np.empty(0), post, b) for law, w, e, d, b in laws]
-    draws = joint_bucket_draws([pieces], 0.8, 1.7, np.random.default_rng(2), n_draws=200_000)
+    draws = joint_bucket_draws([pieces], 0.8, 1.7, 1.3, np.random.default_rng(2),
+                               n_draws=200_000)
     low, high = np.quantile(draws[:, 0], [0.05, 0.95])
     width = expected.confidence_interval.high - expected.confidence_interval.low
     assert low == pytest.approx(expected.confidence_interval.low, abs=0.03 * width)
@@ -187,7 +190,7 @@ def test_the_buckets_own_errors_partly_cancel_in_the_headline_and_shared_ones_do
     def width(post, beta=0.0, draws=None, shared=None, buckets=2):
         piece = JointPiece("a", 1.0, 0.5, np.empty(0) if draws is None else draws,
                            np.empty(0) if shared is None else shared, post, beta)
-        draws = joint_bucket_draws([[piece]] * buckets + [None], 1.0, 1.0,
+        draws = joint_bucket_draws([[piece]] * buckets + [None], 1.0, 1.0, 1.0,
                                    np.random.default_rng(0), n_draws=100_000)
         assert draws.shape == (100_000, buckets + 1) and np.all(np.isnan(draws[:, -1]))
         low, high = np.quantile(draws[:, :-1].mean(1), [0.05, 0.95])
@@ -211,7 +214,7 @@ def test_the_buckets_own_errors_partly_cancel_in_the_headline_and_shared_ones_do
     flat = np.full(500, 0.5)
     assert width(no_error, draws=flat, shared=shifts) == pytest.approx(2 * 1.645 * 0.01,
                                                                        rel=0.05)
-    assert joint_bucket_draws([None], 1.0, 1.0, np.random.default_rng(0)) is None
+    assert joint_bucket_draws([None], 1.0, 1.0, 1.0, np.random.default_rng(0)) is None
 
 
 def test_the_headline_reads_its_bounds_from_the_joint_draws():

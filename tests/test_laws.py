@@ -284,8 +284,9 @@ def test_fallback_widening_is_the_short_backtests_error_over_the_fallbacks():
     assert fallback_widening(None) == 1.0
 
 
-def _steps(errors, distance, slope=0.0, hat=(0.5, 0.5, 0.5), noise=1e-4):
-    """Backtest steps of one law ("law") from one origin, one step per row of ``errors``."""
+def _steps(errors, distance, slope=0.0, hat=(0.5, 0.5, 0.5), noise=1e-4, bend=0.0):
+    """Backtest steps of one law ("law") from one origin, one step per row of ``errors``
+    (``bend`` the bend's loading)."""
     out = []
     for row in np.atleast_2d(errors):
         nb = row.size
@@ -295,7 +296,8 @@ def _steps(errors, distance, slope=0.0, hat=(0.5, 0.5, 0.5), noise=1e-4):
             actual={"mean_pass_rate": np.zeros(nb)}, error={"law": {"mean_pass_rate": row}},
             var_pred={"law": {"mean_pass_rate": np.full(nb, noise / 2)}},
             var_meas={"mean_pass_rate": np.full(nb, noise / 2)},
-            slope={"mean_pass_rate": np.full(nb, slope)}, hat=np.asarray(hat, float)))
+            slope={"mean_pass_rate": np.full(nb, slope)}, hat=np.asarray(hat, float),
+            bend=bend))
     return out
 
 
@@ -395,35 +397,48 @@ def test_a_law_whose_backtests_show_only_noise_is_likely_exact():
 
 def test_backtests_that_overshoot_together_read_as_a_bend_that_widens_the_target():
     """A family whose growth slows makes every step overshoot in every bucket by the bucket's
-    slope times a shortfall of effective compute that grows with the distance, ``beta_b
-    kappa d_j``. Such errors are read as a bend (its posterior rms of the order of
-    ``kappa``; on the spike of none with probability under 0.05), and the interval at the
-    target then holds the same overshoot there, ``beta kappa d_T``: a bend of ``kappa`` adds
-    ``(beta kappa d_T)^2`` to the predictive variance. Errors of noise alone keep the bend
-    on its spike (probability over 0.6)."""
+    slope times a shortfall of effective compute, ``beta_b kappa g_j``, ``g_j`` the step's
+    bend loading (:func:`bend_loading`: a fitted straight line's miss of a unit curvature,
+    growing with the square of the distance from the origin's models). Such errors are
+    read as a bend (its posterior rms of the order of ``kappa``; on the spike of none with
+    probability under 0.05), and the interval at the target then holds the same overshoot
+    there, ``beta kappa g_T``: a bend of ``kappa`` adds ``(beta kappa g_T)^2`` to the
+    predictive variance. Errors of noise alone keep the bend on its spike (probability over
+    0.6)."""
+    from capability.prediction.offsets import bend_loading
+
     rng = np.random.default_rng(5)
     slopes, kappa, noise = np.linspace(0.05, 0.3, 6), 0.3, 1e-5
     hat = (0.5, 0.5, 0.5)
+    origin = [1e20, 10**20.5, 1e21]                      # the origin's models, half a decade apart
+    loads = [bend_loading(origin, at) for at in (10**21.5, 1e22)]
+    # One unit of curvature: y = x^2 / 2 through the origin, a line's miss half a decade and
+    # a decade beyond its largest model.
+    x = np.log10(origin)
+    for at, g in zip((21.5, 22.0), loads):
+        line = np.polyval(np.polyfit(x, x**2 / 2, 1), at)
+        assert g == pytest.approx(at**2 / 2 - line)
+    assert loads[0] < 0.5 and loads[1] > 1.0      # not the distance: its square, from the centre
 
     def steps(rows):
-        return (_steps(rows[0], 0.5, slopes, hat, noise) + _steps(rows[1], 1.0, slopes, hat,
-                                                                    noise))
-    bent = [slopes * kappa * d + np.sqrt(noise) * rng.standard_normal(6) for d in (0.5, 1.0)]
+        return (_steps(rows[0], 0.5, slopes, hat, noise, loads[0]) +
+                _steps(rows[1], 1.0, slopes, hat, noise, loads[1]))
+    bent = [slopes * kappa * g + np.sqrt(noise) * rng.standard_normal(6) for g in loads]
     post = law_error_posterior(steps(bent), "law", "mean_pass_rate", 0.2, bend=True)[0]
     rms = float(np.sqrt(np.sum(post[1] * post[3] ** 2)))
     assert 0.15 < rms < 1.0   # the sd of one realisation of the bend: a wide posterior
     assert float(np.sum(post[1][post[3] == 0])) < 0.05
 
-    beta, d_t, estimate = 0.3, 1.5, 0.6
-    truth = float(np.sin(np.arcsin(np.sqrt(estimate)) - beta * kappa * d_t) ** 2)
+    beta, g_t, estimate = 0.3, 1.5, 0.6
+    truth = float(np.sin(np.arcsin(np.sqrt(estimate)) - beta * kappa * g_t) ** 2)
 
     def interval(p):
         return averaged_interval([(1.0, estimate, np.full(50, estimate), p)],
-                                 "mean_pass_rate", d_t, 0.9, "t",
-                                 (beta, 0.0)).confidence_interval
+                                 "mean_pass_rate", 1.0, 0.9, "t",
+                                 (beta, 0.0, g_t)).confidence_interval
     assert interval(post).contains(truth)
     one = interval((np.zeros(1), np.ones(1), np.zeros(1), np.full(1, kappa)))
-    half = stats.norm.ppf(0.95) * beta * kappa * d_t   # (beta kappa d_T)^2 its only variance
+    half = stats.norm.ppf(0.95) * beta * kappa * g_t   # (beta kappa g_T)^2 its only variance
     t0 = np.arcsin(np.sqrt(estimate))
     assert (one.low, one.high) == pytest.approx((np.sin(t0 - half) ** 2,
                                                  np.sin(t0 + half) ** 2), rel=1e-6)

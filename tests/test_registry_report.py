@@ -325,7 +325,7 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     assert f"| {exact:.2f} |" in row
     # ... and the bend in the family's growth its backtests read (posterior rms).
     bend = pred["law_selection"]["scores"]["problem_power"]["bend_per_decade"]
-    assert "bend (decades per decade)" in md and f"| {exact:.2f} | {bend:.3f} |" in row
+    assert "bend (decades per decade²)" in md and f"| {exact:.2f} | {bend:.3f} |" in row
     assert "| average: " in md   # a bucket's law column names the averaged laws and weights
     # The ladder table gives each model's offset from the family's trend, and the target's
     # deviation from it (the spread and the problem-by-model scatter).

@@ -40,13 +40,15 @@ def _shared(fit: LawFit, b: int) -> np.ndarray:
 @dataclass(frozen=True)
 class TargetTerms:
     """What every bucket's interval at the target shares: the reach (decades outside the
-    ladder the law error grows with), the level, the offsets' leverage, the method texts
-    of the offsets' and the bend's terms (empty where not in the interval), and
-    ``slope_of(law, q, j)``, the law's slope at the target in bucket ``j``."""
+    ladder the law error grows with), the level, the offsets' leverage, the bend's loading
+    (:func:`capability.prediction.offsets.bend_loading`), the method texts of the offsets'
+    and the bend's terms (empty where not in the interval), and ``slope_of(law, q, j)``,
+    the law's slope at the target in bucket ``j``."""
 
     reach: float
     level: float
     leverage: float
+    bend: float
     offset_text: str
     bend_text: str
     slope_of: Callable[[str, str, int], float]
@@ -82,7 +84,7 @@ def averaged_bucket(j: int, weights: dict[str, float], fits, scores, widening, n
                   f"{terms.bend_text}; the {terms.level:g} equal-tailed "
                   "interval of the mixture")
         ests[q] = averaged_interval(comps, q, terms.reach, terms.level, method,
-                                    (betas, terms.leverage))
+                                    (betas, terms.leverage, terms.bend))
         if q == "mean_pass_rate":
             pieces = [JointPiece(law, w, est, draws, _shared(fits[law], j),
                                  with_share_prior(post), beta)
@@ -116,7 +118,8 @@ def one_law_bucket(j: int, law_name: str, fit: LawFit, sc, widen: float,
         beta = terms.slope_of(law_name, q, j)
         ests[q] = calibrated_interval(float(getattr(fit, q)[j]), draws, q,
                                       widen * sc.sigma[q], sc.dof, terms.reach, terms.level,
-                                      method, posterior=post, offset=(beta, terms.leverage))
+                                      method, posterior=post,
+                                      offset=(beta, terms.leverage, terms.bend))
         if q == "mean_pass_rate":
             pieces = [JointPiece(
                 law_name, 1.0, float(fit.mean_pass_rate[j]), draws, _shared(fit, j),

@@ -105,12 +105,13 @@ def averaged_interval(components, quantity: str, distance: float, level: float,
 
     A posterior ``(sigma, weights, tau, kappa)`` also carries the models' offsets from
     their family's trend (:mod:`capability.prediction.offsets`) and a bend in its growth:
-    with ``offset = (beta, leverage)``, ``beta`` the bucket's slope per decade on the scale
-    at the target (one for every law, or one per component: each law's own) and
-    ``leverage`` :func:`capability.prediction.offsets.offset_leverage`, each cell adds the
-    variance ``(beta tau)^2 leverage + (beta kappa d_T)^2``."""
+    with ``offset = (beta, leverage, g)``, ``beta`` the bucket's slope per decade on the
+    scale at the target (one for every law, or one per component: each law's own),
+    ``leverage`` :func:`capability.prediction.offsets.offset_leverage` and ``g`` the bend's
+    loading at the target, :func:`capability.prediction.offsets.bend_loading` (left out:
+    0, no bend), each cell adds the variance ``(beta tau)^2 leverage + (beta kappa g)^2``."""
     scale = SCALES[quantity]
-    beta, leverage = (0.0, 0.0) if offset is None else offset
+    beta, leverage, bend_at = (0.0, 0.0, 0.0) if offset is None else (*offset, 0.0)[:3]
     betas = np.broadcast_to(np.asarray(beta, float), (len(components),))
     betas = np.where(np.isfinite(betas), betas, 0.0)
     keep = [i for i, c in enumerate(components) if c[0] > 0 and np.isfinite(c[1])]
@@ -126,7 +127,7 @@ def averaged_interval(components, quantity: str, distance: float, level: float,
     centres = np.concatenate([np.full(post[0].size, t) for _, t, _, post in comps])
     sds = np.concatenate([np.sqrt(v + (post[0] * d) ** 2 +
                                   (betas[i] * posterior_spreads(post)) ** 2 * leverage +
-                                  (betas[i] * posterior_bends(post) * d) ** 2)
+                                  (betas[i] * posterior_bends(post) * bend_at) ** 2)
                           for i, (_, _, v, post) in zip(keep, comps)])
     weights = np.concatenate([w / total * post[1] for w, _, _, post in comps])
     t_low, t_high = _mixture_bounds(centres, sds, weights, level)

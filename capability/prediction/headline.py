@@ -82,7 +82,8 @@ def _shared_key(piece: JointPiece) -> tuple:
     return piece.law, len(piece.draws), len(piece.shared), np.size(piece.posterior[1])
 
 
-def joint_bucket_draws(pieces, distance: float, leverage: float, rng: np.random.Generator,
+def joint_bucket_draws(pieces, distance: float, leverage: float, bend: float,
+                       rng: np.random.Generator,
                        n_draws: int = JOINT_DRAWS) -> np.ndarray | None:
     """Draws of the buckets' mean pass rates from their joint predictive, ``(n_draws,
     n_buckets)`` (NaN in a bucket without pieces), or None where no bucket has pieces.
@@ -95,7 +96,7 @@ def joint_bucket_draws(pieces, distance: float, leverage: float, rng: np.random.
     (:mod:`capability.prediction.scales`), per bucket
 
         ``t_l + (t(x_lr + s_lr') - mean_r t(x_lr)) + sigma d z + beta tau sqrt(L) z_o
-        + beta kappa d z_k``
+        + beta kappa g z_k``
 
     with ``x_lr`` the law's draw ``r`` and ``s_lr'`` its shared shift ``r'``. The law ``l``
     is drawn by the bucket's weights from one uniform shared by every bucket (where the
@@ -104,8 +105,8 @@ def joint_bucket_draws(pieces, distance: float, leverage: float, rng: np.random.
     law's, one for every bucket), the offsets' ``z_o``, the bend's ``z_k`` and the law
     error's common part ``z_c``. The bucket's own: ``z_b``; its law error is ``sqrt(1 -
     rho) z_b + sqrt(rho) z_c`` (``z ~ N(0, 1)``, ``rho`` the node's common share). ``d``
-    is the distance in decades and ``L`` the offsets' leverage, as in
-    :func:`capability.prediction.calibrate.averaged_interval`."""
+    is the distance in decades, ``L`` the offsets' leverage and ``g`` the bend's loading
+    (``bend``), as in :func:`capability.prediction.calibrate.averaged_interval`."""
     from capability.prediction.law_error import (
         posterior_bends,
         posterior_shares,
@@ -147,7 +148,7 @@ def joint_bucket_draws(pieces, distance: float, leverage: float, rng: np.random.
         value = np.empty(n_draws)
         for j, p in enumerate(ps):
             rows = pick == j
-            r, r_shift, sigma, rho, spread, bend = (i[rows] for i in index[_shared_key(p)])
+            r, r_shift, sigma, rho, spread, kappa = (i[rows] for i in index[_shared_key(p)])
             draws = np.asarray(p.draws, float)
             finite = np.isfinite(draws)
             noise = np.zeros(rows.sum())
@@ -162,7 +163,7 @@ def joint_bucket_draws(pieces, distance: float, leverage: float, rng: np.random.
             z_law = np.sqrt(1.0 - rho) * z[rows] + np.sqrt(rho) * z_common[rows]
             t = (float(scale.forward(p.estimate)) + noise + sigma * d * z_law +
                  beta * spread * np.sqrt(leverage) * z_off[rows] +
-                 beta * bend * d * z_bend[rows])
+                 beta * kappa * bend * z_bend[rows])
             value[rows] = scale.inverse(t)
         if not np.all(np.isfinite(value)):
             return None

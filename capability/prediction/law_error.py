@@ -45,16 +45,26 @@ buckets on simulated ladders of kind ``irregular``.
 
 **A bend in the family's growth** (``BEND_SCALE``, ``BEND_PRIOR``). A family whose growth
 slows (or speeds up) in log compute makes a law fitted below overshoot (or undershoot)
-every bucket in proportion to its slope, by a shortfall of effective compute that grows
-with the distance: ``beta_bj kappa_o d_j`` with ``kappa_o ~ N(0, kappa^2)`` per origin,
-shared by its steps and buckets -- covariance ``kappa^2 (beta d)(beta d)'``. Without the
-term those errors, shared by the buckets of a step, were read as the held models' offsets
-(kind ``slowing``: the spread rose from the counts' 0.04 decades to 0.10, the law error
-stayed near 0), and the target's interval, which the bend reaches in full, missed. The
+every bucket in proportion to its slope, by a shortfall of effective compute: where the
+effective compute bends with curvature ``kappa`` (its decades per decade change by
+``kappa`` per decade), a straight line in log compute through the fitted models misses it
+at ``x`` by ``kappa g(x)``, ``g(x) = (x^2 - sum_m h_m x_m^2) / 2``
+(:func:`capability.prediction.offsets.bend_loading`; ``h`` the line's hat row at ``x``,
+``x`` in decades) -- quadratic in the distance from the models' centre. A step's errors
+then carry ``beta_bj kappa_o g_j`` with ``kappa_o ~ N(0, kappa^2)`` per origin, shared by
+its steps and buckets -- covariance ``kappa^2 (beta g)(beta g)'`` -- and the target's
+interval ``(beta kappa g_T)^2``. Without the term those errors, shared by the buckets of a
+step, were read as the held models' offsets (kind ``slowing``: the spread rose from the
+counts' 0.04 decades to 0.10, the law error stayed near 0), and the target's interval,
+which the bend reaches in full, missed. With a loading linear in the distance beyond the
+largest model (``d``, before 2026-12-05), the target's was as large as the longest
+backtest's (1 decade against 0.5-1 on the suite's five-model ladders, where ``g`` gives
+1.75 against 0.42-1.04), and ``slowing`` ladders whose pass rates move faster with
+compute (per-problem exponent 0.6) covered 0.68 (1.00 now; docs/accuracy-history.md). The
 bend has its own spike and slab (none with probability ``BEND_PRIOR``, else half-Cauchy
-with ``BEND_SCALE`` decades per decade, :func:`_bend_grid`), joins ``(sigma, tau)`` in the
-posterior that sets the intervals, and is left out of the evidence that weighs the laws.
-It is read where the backtests hold more than one model
+with ``BEND_SCALE``, :func:`_bend_grid`), joins ``(sigma, tau)`` in the posterior that
+sets the intervals, and is left out of the evidence that weighs the laws. It is read
+where the backtests hold more than one model
 (:func:`capability.prediction.selection.bend_readable`): one held model's offset and a
 bend load the buckets alike, at one distance.
 A backtest cannot see a bend steeper than the ladder's, so it widens the intervals rather
@@ -94,7 +104,7 @@ __all__ = ["law_error_posterior", "no_error_probability", "spike_slab_grid",
            "BEND_SCALE", "BEND_PRIOR", "SHARE_NODES"]
 
 EXACT_PRIOR = 0.5   # prior probability that a law has no error beyond noise (sigma = 0)
-BEND_SCALE = 0.2    # decades of effective compute per decade: the bend's half-Cauchy scale
+BEND_SCALE = 0.2    # decades of effective compute per decade, per decade: half-Cauchy scale
 BEND_PRIOR = 0.8    # prior probability that the family's growth does not bend (kappa = 0)
 BEND_NODES = 25     # nodes of the bend's grid
 # The law error's share common to a step's buckets, rho (its nodes, equal prior weights).
@@ -112,13 +122,15 @@ def finite_cells(step, law: str, q: str) -> np.ndarray:
 class _Block:
     """One origin's backtest observations of a law and quantity (one per step and bucket):
     errors ``e``, noise variances ``v`` (a step's mean over its buckets), distances ``d``,
-    bucket and step indices, offset loadings ``beta`` (the bucket's slope per decade at the
-    held model) and ``K`` (steps x steps), the offsets' covariance per ``tau^2`` between the
+    the bend's loadings ``g`` (:func:`capability.prediction.offsets.bend_loading`), bucket
+    and step indices, offset loadings ``beta`` (the bucket's slope per decade at the held
+    model) and ``K`` (steps x steps), the offsets' covariance per ``tau^2`` between the
     steps' errors: ``h_j . h_j' + [j = j']`` with ``h_j`` the hat row of step ``j``."""
 
     e: np.ndarray
     v: np.ndarray
     d: np.ndarray
+    g: np.ndarray
     bucket: np.ndarray
     step: np.ndarray
     beta: np.ndarray
@@ -140,7 +152,7 @@ def _blocks(steps, law: str, q: str, cells=None) -> list[_Block]:
         idx = np.flatnonzero(finite)
         beta = np.asarray(s.slope.get(q, np.zeros(e.size)), float)[idx]
         by_origin.setdefault(len(s.below), []).append(
-            (e[idx], float(np.mean(v[finite])), s.distance, idx, beta, s.hat))
+            (e[idx], float(np.mean(v[finite])), s.distance, idx, beta, s.hat, s.bend))
     blocks = []
     for rows in by_origin.values():
         hats = np.array([np.asarray(r[5], float) for r in rows])   # one origin: same models
@@ -149,6 +161,7 @@ def _blocks(steps, law: str, q: str, cells=None) -> list[_Block]:
             e=np.concatenate([r[0] for r in rows]),
             v=np.concatenate([np.full(r[0].size, r[1]) for r in rows]),
             d=np.concatenate([np.full(r[0].size, r[2]) for r in rows]),
+            g=np.concatenate([np.full(r[0].size, r[6]) for r in rows]),
             bucket=np.concatenate([r[3] for r in rows]),
             step=np.concatenate([np.full(r[0].size, j) for j, r in enumerate(rows)]),
             beta=np.concatenate([r[4] for r in rows]), K=K))
@@ -173,8 +186,8 @@ def spike_slab_grid(scale: float, exact: float = 0.0) -> tuple[np.ndarray, np.nd
 
 def _bend_grid(scale: float = BEND_SCALE, exact: float = BEND_PRIOR,
                nodes: int = BEND_NODES) -> tuple[np.ndarray, np.ndarray]:
-    """A coarse grid of the bend ``kappa`` (decades of effective compute per decade of
-    extrapolation) and its log prior mass per node: ``kappa = 0`` with probability
+    """A coarse grid of the bend ``kappa`` (the family's curvature: decades of effective
+    compute per decade, per decade) and its log prior mass per node: ``kappa = 0`` with probability
     ``exact``, else half-Cauchy with ``scale`` over ``nodes - 1`` geometric nodes (the
     slab's masses normalised to ``1 - exact`` over the grid)."""
     slab = scale * np.geomspace(0.02, 20.0, nodes - 1)
@@ -199,10 +212,12 @@ def _pairs_loglik(block: _Block, sigma: np.ndarray, tau2: np.ndarray, kappa2: np
     """``log p(e | sigma, tau, kappa, rho)`` of one origin's errors on the pairs ``(tau^2,
     kappa^2)`` given, for every ``sigma`` and ``rho``: ``(sigma, pair, rho)``. Normal with
     covariance ``diag(v) + sigma^2 ((1 - rho) [b = b'] + rho) d d' + tau^2 beta beta'
-    K[j, j'] + kappa^2 (beta d)(beta d)'`` -- the noise, a law-error slope per bucket
+    K[j, j'] + kappa^2 (beta g)(beta g)'`` -- the noise, a law-error slope per bucket
     shared by the origin's steps (a share ``rho`` of its variance common to every bucket),
     the models' offsets from their trend, shared by every bucket, and a bend of the
-    family's growth, shared by every bucket and step and growing with the distance.
+    family's growth, shared by every bucket and step, its loading ``g``
+    (:func:`capability.prediction.offsets.bend_loading`) growing with the square of the
+    distance from the origin's models.
 
     Per pair, with ``M = diag(v) + tau^2 beta beta' K + kappa^2 g g' = L L'`` and the
     eigenvalues ``lambda`` and vectors ``U`` of ``L^-1 A L^-T`` (``A`` the law-error term
@@ -211,7 +226,7 @@ def _pairs_loglik(block: _Block, sigma: np.ndarray, tau2: np.ndarray, kappa2: np
     once."""
     same = block.bucket[:, None] == block.bucket[None, :]
     off = np.outer(block.beta, block.beta) * block.K[np.ix_(block.step, block.step)]
-    bend = np.outer(block.beta * block.d, block.beta * block.d)
+    bend = np.outer(block.beta * block.g, block.beta * block.g)
     # Every pair at once: stacked Cholesky factors and eigendecompositions.
     cov = (np.diag(block.v)[None] + tau2.reshape(-1, 1, 1) * off[None] +
            kappa2.reshape(-1, 1, 1) * bend[None])

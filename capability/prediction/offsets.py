@@ -118,8 +118,8 @@ from capability.prediction.law_error import sigma_log_joint, sigma_posterior, sp
 from capability.prediction.scales import SCALES
 from capability.prediction.selection import BASELINES
 
-__all__ = ["ModelOffsets", "model_offsets", "offset_leverage", "hat_row", "bucket_slopes",
-           "law_slopes", "offsets_evident", "spread_posterior", "residual_spread",
+__all__ = ["ModelOffsets", "model_offsets", "offset_leverage", "hat_row", "bend_loading",
+           "bucket_slopes", "law_slopes", "offsets_evident", "spread_posterior", "residual_spread",
            "TAU_SCALE", "LINKS", "EVIDENT", "CURVATURE_MODELS", "BOOTSTRAP_DRAWS"]
 
 TAU_SCALE = 0.3   # decades: the half-Cauchy prior scale of the offsets' spread (module docstring)
@@ -459,6 +459,20 @@ def offset_leverage(compute, target_compute: float) -> float:
     h_m u_m`` per ``tau^2`` -- the target's own offset, plus the ladder's carried by the
     fit."""
     return float(1.0 + np.sum(hat_row(compute, target_compute) ** 2))
+
+
+def bend_loading(compute, at: float) -> float:
+    """``(x_a^2 - sum_m h_m x_m^2) / 2`` in decades squared, ``x = log10 C`` (from the mean
+    of ``compute``'s, the same from any origin: the hat row reproduces straight lines) and
+    ``h`` :func:`hat_row` at ``at``: how far a straight line in ``log10 C`` through
+    ``compute`` misses, at ``at``, a curve of unit curvature (a slope that changes by one
+    decade per decade, per decade). A bend in the family's growth reaches a law fitted to
+    ``compute`` by this loading times the bend: quadratically in the distance beyond the
+    fitted models' centre, not linearly in the distance beyond the largest."""
+    x = np.log10(np.asarray(compute, float))
+    centre = x.mean() if x.size else 0.0
+    h = hat_row(compute, at)
+    return 0.5 * float((np.log10(at) - centre) ** 2 - np.sum(h * (x - centre) ** 2))
 
 
 SLOPE_STEP = 0.05   # decades either side of a compute for the laws' slopes

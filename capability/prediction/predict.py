@@ -42,6 +42,7 @@ from capability.prediction.notes import (
 )
 from capability.prediction.offsets import (
     ModelOffsets,
+    bend_loading,
     bucket_slopes,
     law_slopes,
     model_offsets,
@@ -68,9 +69,10 @@ from capability.prediction.selection import (
 __all__ = ["PredictionSettings", "BucketPrediction", "Prediction", "predict",
            "check_counts_frame", "effective_counts"]
 
-BEND_TEXT = (", and for a bend in the family's growth (x the bucket's slope and the distance; "
-             f"prior: none with probability {BEND_PRIOR:g}, else half-Cauchy with scale "
-             f"{BEND_SCALE:g} decades per decade)")
+BEND_TEXT = (", and for a bend in the family's growth (x the bucket's slope and the bend's "
+             "loading, {g:.2f} decades squared: a straight line's miss of a unit curvature at "
+             f"the target; prior: none with probability {BEND_PRIOR:g}, else half-Cauchy with "
+             f"scale {BEND_SCALE:g} decades per decade, per decade)")
 
 
 def _ceiling_record(fit: LawFit | None) -> dict | None:
@@ -477,6 +479,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         value = own_slope.get(law, {}).get(q, slope[q])[b]
         return value if np.isfinite(value) else slope[q][b]
     leverage = offset_leverage(nominal, target_compute)
+    bend = bend_loading(nominal, target_compute)
 
     bucket_k = np.full(len(inside), np.nan)
     for j, law in enumerate(fits["power"].extra):
@@ -498,9 +501,9 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                              target_compute=target_compute, largest=float(nominal.max()))]
     if shifted:
         notes.extend(offset_notes(names, offsets, compute))
-    terms = TargetTerms(reach, level, leverage,
+    terms = TargetTerms(reach, level, leverage, bend,
                         "" if taus is None else _offset_text(offsets, shifted, leverage),
-                        BEND_TEXT if bend_readable(steps) else "", slope_of)
+                        BEND_TEXT.format(g=bend) if bend_readable(steps) else "", slope_of)
     # The naive baselines on the nominal compute, fixed with the prediction for its score.
     naive = naive_baselines(LadderData(n=n_in, c=c_in, compute=nominal, buckets=local,
                                        estimator=settings.estimator), target_compute)
@@ -519,7 +522,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     sizes = [len(b.task_ids) for b in buckets]
     joint = joint_bucket_draws(   # the buckets the headline counts: those with a prediction
         [ps if np.all(np.isfinite(pt)) else None for ps, pt in zip(pieces, point)],
-        reach, leverage, np.random.default_rng(seeds[2]))
+        reach, leverage, bend, np.random.default_rng(seeds[2]))
     overall = headline(
         sizes, *zip(*point),
         per_problem=_per_problem_at_target(fits, weighing.weighing or weighing.scores, local,

@@ -20,7 +20,7 @@ import numpy as np
 
 from capability.estimation.estimate import neg_log_pass_rate
 from capability.laws import bucket_means
-from capability.prediction.offsets import bucket_slopes, hat_row
+from capability.prediction.offsets import bend_loading, bucket_slopes, hat_row
 from capability.prediction.scales import SCALES
 
 __all__ = ["RollingStep", "rolling_backtests", "backtest_pairs", "measured_bucket_values"]
@@ -35,7 +35,8 @@ class RollingStep:
     ``slope[q]`` is each bucket's slope per decade on the scale at ``compute``
     (:func:`capability.prediction.offsets.bucket_slopes`) and ``hat`` the straight-line hat
     row of the models below at ``compute`` (:func:`capability.prediction.offsets.hat_row`):
-    how the models' offsets from their trend reach the step's errors."""
+    how the models' offsets from their trend reach the step's errors; ``bend`` how a bend
+    in the family's growth does (:func:`capability.prediction.offsets.bend_loading`)."""
 
     held: str
     compute: float
@@ -48,6 +49,7 @@ class RollingStep:
     var_meas: dict[str, np.ndarray] = field(repr=False)
     slope: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     hat: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    bend: float = 0.0
 
 
 def measured_bucket_values(n, c, buckets, estimator: str):
@@ -103,11 +105,12 @@ def rolling_backtests(n, c, compute, names, fit_at: Callable[[int, float], tuple
     compute. Steps from one origin share its models, so their errors are not independent.
 
     ``compute`` is where the laws are fitted and evaluated (the models' effective compute,
-    when their offsets are taken out); a step's ``distance`` and ``hat`` are on ``nominal``
-    (default ``compute``): ``log10(C_j / C_{i-1})`` in the models' own order, so every step
-    lies beyond its origin even where the effective compute of a model far off its trend
-    sits above a larger one's. A model at its origin's largest compute (two ladder models of
-    equal compute) lies no distance beyond it and says nothing of extrapolation: no step."""
+    when their offsets are taken out); a step's ``distance``, ``hat`` and ``bend`` are on
+    ``nominal`` (default ``compute``): ``log10(C_j / C_{i-1})`` in the models' own order,
+    so every step lies beyond its origin even where the effective compute of a model far off
+    its trend sits above a larger one's. A model at its origin's largest compute (two ladder
+    models of equal compute) lies no distance beyond it and says nothing of extrapolation:
+    no step."""
     nominal = np.asarray(compute if nominal is None else nominal, float)
     steps = []
     for i, j in backtest_pairs(len(names), min_below):
@@ -136,5 +139,6 @@ def rolling_backtests(n, c, compute, names, fit_at: Callable[[int, float], tuple
                                  below=tuple(names[:i]), predicted=predicted, actual=actual,
                                  error=error, var_pred=var_pred, var_meas=var_meas,
                                  slope=bucket_slopes(fits, float(compute[j])),
-                                 hat=hat_row(nominal[:i], float(nominal[j]))))
+                                 hat=hat_row(nominal[:i], float(nominal[j])),
+                                 bend=bend_loading(nominal[:i], float(nominal[j]))))
     return steps

@@ -145,9 +145,9 @@ class LawScore:
         effective compute) given the ladder and this law's mean-pass-rate backtests; NaN
         without backtests.
     bend
-        The posterior root mean square of the bend ``kappa`` in the family's growth
-        (decades of effective compute per decade of extrapolation) given the same; NaN
-        without backtests.
+        The posterior root mean square of the bend ``kappa`` in the family's growth (its
+        curvature: the change, per decade, of the decades of effective compute per decade)
+        given the same; NaN without backtests.
     log_evidence, weight
         The log marginal likelihood of the law's mean-pass-rate backtest errors
         (:func:`law_error_posterior`, on the steps and buckets every law shares, at the
@@ -306,7 +306,8 @@ def bend_readable(steps) -> bool:
     offset: when they hold more than one model. One held model (four ladder models) errs
     by its offset and by a bend along the same loadings, ``beta_b``, at one distance: on
     four-model ``irregular`` ladders without the offsets (6 seeds) that model's offset read
-    as a bend of 0.7-1.8 decades per decade."""
+    as a bend of 0.7-1.8 decades per decade (measured when a bend's loading was the
+    distance)."""
     return _held_models(steps) > 1
 
 

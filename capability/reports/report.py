@@ -246,7 +246,7 @@ def _tables(prediction: dict,
                     ["law", "weight in the average", "chosen for buckets", "backtest steps",
                      "mean error (points)", "log evidence", "MSE per decade² (angular)",
                      "law error per decade (angular)", "probability of no law error",
-                     "bend (decades per decade)", "interval widened by"], law_rows, ""))
+                     "bend (decades per decade²)", "interval widened by"], law_rows, ""))
     return out
 
 
