@@ -187,8 +187,8 @@ def spike_slab_grid(scale: float, exact: float = 0.0) -> tuple[np.ndarray, np.nd
 def _bend_grid(scale: float = BEND_SCALE, exact: float = BEND_PRIOR,
                nodes: int = BEND_NODES) -> tuple[np.ndarray, np.ndarray]:
     """A coarse grid of the bend ``kappa`` (the family's curvature: decades of effective
-    compute per decade, per decade) and its log prior mass per node: ``kappa = 0`` with probability
-    ``exact``, else half-Cauchy with ``scale`` over ``nodes - 1`` geometric nodes (the
+    compute per decade, per decade) and its log prior mass per node: ``kappa = 0`` with
+    probability ``exact``, else half-Cauchy with ``scale`` over ``nodes - 1`` geometric nodes (the
     slab's masses normalised to ``1 - exact`` over the grid)."""
     slab = scale * np.geomspace(0.02, 20.0, nodes - 1)
     mass = np.gradient(slab) / (1 + (slab / scale) ** 2)

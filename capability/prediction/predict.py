@@ -137,7 +137,7 @@ def _per_problem_at_target(fits, scores, local, target_compute):
 def _step_dict(step) -> dict:
     """A rolling backtest step for ``prediction.json``."""
     return {"held": step.held, "compute": step.compute, "distance_decades": step.distance,
-            "below": list(step.below),
+            "bend_loading": step.bend, "below": list(step.below),
             "actual_mean_pass_rate": [_json_float(v) for v in step.actual["mean_pass_rate"]],
             "predicted_mean_pass_rate": {
                 name: [_json_float(v) for v in vals["mean_pass_rate"]]
@@ -357,12 +357,13 @@ def _bucket_predictions(assignment, stage: FitStage, weighing: _Weighing, naive:
 
 def _selection_record(settings: PredictionSettings, laws, stage: FitStage,
                       weighing: _Weighing, arrays: LadderArrays, offsets: ModelOffsets, *,
-                      distance: float, reach: float, leverage: float, used_offsets: bool,
-                      shifted: bool) -> dict:
+                      distance: float, reach: float, leverage: float, bend: float,
+                      used_offsets: bool, shifted: bool) -> dict:
     """``prediction.json``'s ``law_selection``: how the laws were weighed, every law's
     backtest record, the backtests themselves, and what the fits read from the ladder."""
     return {
         "mode": settings.law, "distance_decades": distance, "reach_decades": reach,
+        "bend_loading": bend,
         "occam_window": weighing.window,
         "candidates": list(laws),
         "scores": {name: sc.to_dict() for name, sc in weighing.scores.items()},
@@ -509,7 +510,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                                        estimator=settings.estimator), target_compute)
     buckets, pieces = _bucket_predictions(assignment, stage, weighing, naive, terms, notes)
     selection = _selection_record(settings, laws, stage, weighing, arrays, offsets,
-                                  distance=distance, reach=reach, leverage=leverage,
+                                  distance=distance, reach=reach, leverage=leverage, bend=bend,
                                   used_offsets=taus is not None, shifted=shifted)
     if loss_note:
         notes.append(loss_note)
