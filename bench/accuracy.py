@@ -238,13 +238,18 @@ def _ratios(rows, err):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=20,
+                        help="simulated ladders per kind (default 20)")
     parser.add_argument("--first-seed", type=int, default=0,
                         help="the first seed (default 0): seeds first..first+seeds-1, e.g. "
                              "100 for seeds the method was not developed on")
-    parser.add_argument("--kinds", default=",".join(KINDS))
-    parser.add_argument("--resamples", type=int, default=200)
-    parser.add_argument("--no-real", action="store_true")
+    parser.add_argument("--kinds", default=",".join(KINDS),
+                        help="comma-separated simulated kinds (default: all, "
+                             f"{','.join(KINDS)}; '' for the real ladders alone)")
+    parser.add_argument("--resamples", type=int, default=200,
+                        help="the prediction's bootstrap resamples (default 200)")
+    parser.add_argument("--no-real", action="store_true",
+                        help="leave out the real ladders of ../shared/data")
     parser.add_argument("--ratios", default=None,
                         help="comma-separated compute ratios of the ladder models to the "
                              "target (default: 1000,300,100,30,10)")
@@ -286,6 +291,10 @@ def main() -> None:
     if args.seeds < 1:
         parser.error(f"expected --seeds >= 1, found {args.seeds} (--kinds '' runs the real "
                      "ladders alone)")
+    kinds = [k for k in args.kinds.split(",") if k]
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        parser.error(f"unknown --kinds {','.join(unknown)}: expected some of {','.join(KINDS)}")
     print(HEAD)
     t0 = time.perf_counter()
     forced = f", {args.law}" if args.law != "auto" else ""   # named in every row's label
@@ -299,7 +308,7 @@ def main() -> None:
         shape["k"] = args.k
     if args.problems is not None:
         shape["n_problems"] = args.problems
-    for kind in [k for k in args.kinds.split(",") if k]:
+    for kind in kinds:
         rows, heads = [], []
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             sim = simulate_ladder(seed=seed, kind=kind, n_samples=args.samples, **shape)
