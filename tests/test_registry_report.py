@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from capability.cli import main
+from capability.prediction.offsets import bend_loading
 from capability.records.registry import RegistryError, read_record
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -325,15 +326,15 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     assert f"| {exact:.2f} |" in row
     # ... and the bend in the family's growth its backtests read (posterior rms).
     bend = pred["law_selection"]["scores"]["problem_power"]["bend_per_decade"]
-    # ... read along each step's loading, and reaching the target by its own.
-    from capability.prediction.offsets import bend_loading
-    computes = [m["compute"] for m in pred["models"]]
-    assert pred["law_selection"]["bend_loading"] == pytest.approx(
-        bend_loading(computes, pred["target_compute"]))
-    step = pred["law_selection"]["backtests"][0]
-    below = [m["compute"] for m in pred["models"] if m["name"] in step["below"]]
-    assert step["bend_loading"] == pytest.approx(bend_loading(below, step["compute"]))
     assert "bend (decades per decade²)" in md and f"| {exact:.2f} | {bend:.3f} |" in row
+    # ... read along each step's loading, and reaching the target by its own (on the
+    # models' nominal compute, as the step's distance).
+    nominal = {m["name"]: m["compute"] for m in pred["models"]}
+    assert pred["law_selection"]["bend_loading"] == pytest.approx(
+        bend_loading(list(nominal.values()), pred["target_compute"]))
+    step = pred["law_selection"]["backtests"][0]
+    assert step["bend_loading"] == pytest.approx(
+        bend_loading([nominal[m] for m in step["below"]], nominal[step["held"]]))
     assert "| average: " in md   # a bucket's law column names the averaged laws and weights
     # The ladder table gives each model's offset from the family's trend, and the target's
     # deviation from it (the spread and the problem-by-model scatter).

@@ -59,7 +59,7 @@ counts' 0.04 decades to 0.10, the law error stayed near 0), and the target's int
 which the bend reaches in full, missed. With a loading linear in the distance beyond the
 largest model (``d``, before 2026-12-05), the target's was as large as the longest
 backtest's (1 decade against 0.5-1 on the suite's five-model ladders, where ``g`` gives
-1.75 against 0.42-1.04), and ``slowing`` ladders whose pass rates move faster with
+1.75 against 0.44-1.05), and ``slowing`` ladders whose pass rates move faster with
 compute (per-problem exponent 0.6) covered 0.68 (1.00 now; docs/accuracy-history.md). The
 bend has its own spike and slab (none with probability ``BEND_PRIOR``, else half-Cauchy
 with ``BEND_SCALE``, :func:`_bend_grid`), joins ``(sigma, tau)`` in the posterior that
@@ -188,8 +188,8 @@ def _bend_grid(scale: float = BEND_SCALE, exact: float = BEND_PRIOR,
                nodes: int = BEND_NODES) -> tuple[np.ndarray, np.ndarray]:
     """A coarse grid of the bend ``kappa`` (the family's curvature: decades of effective
     compute per decade, per decade) and its log prior mass per node: ``kappa = 0`` with
-    probability ``exact``, else half-Cauchy with ``scale`` over ``nodes - 1`` geometric nodes (the
-    slab's masses normalised to ``1 - exact`` over the grid)."""
+    probability ``exact``, else half-Cauchy with ``scale`` over ``nodes - 1`` geometric
+    nodes (the slab's masses normalised to ``1 - exact`` over the grid)."""
     slab = scale * np.geomspace(0.02, 20.0, nodes - 1)
     mass = np.gradient(slab) / (1 + (slab / scale) ** 2)
     return (np.concatenate([[0.0], slab]),
