@@ -925,6 +925,29 @@ def test_the_report_laws_intervals_hold_their_estimates(kind, ratios):
                for b in out if b["report_law"] is not None)
 
 
+def test_the_report_laws_reference_interval_is_at_the_predictions_level():
+    """The report's law, kept as the reference, had its bootstrap interval at 0.9 whatever
+    ``--level`` said, beside a prediction at the asked level; now both are at that level,
+    and a wider level gives the reference a wider interval."""
+    sim = simulate_ladder(seed=0, kind="clean", n_problems=60)
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    widths = {}
+    for level in (0.6, 0.99):
+        pred = predict(counts, [(m, c, None) for m, c in sim.models], target=sim.target,
+                       target_compute=sim.target_compute,
+                       settings=PredictionSettings(n_resamples=100, seed=0, n_buckets=3,
+                                                   confidence_level=level))
+        refs = [b.report_law for b in pred.buckets if b.report_law is not None]
+        assert refs
+        for ref in refs:
+            for q in (ref.neg_log_pass_rate, ref.mean_pass_rate):
+                assert q.confidence_level == level
+        assert all(b.mean_pass_rate.confidence_level == level for b in pred.buckets)
+        ci = refs[0].neg_log_pass_rate.confidence_interval
+        widths[level] = ci.high - ci.low
+    assert widths[0.99] > widths[0.6]
+
+
 def test_a_lack_of_fit_factor_that_overflows_leaves_no_interval_and_valid_json():
     """One sample per problem, five models (a case hypothesis found): in the easiest bucket
     the report's law's bootstrap variances are near 0, its lack-of-fit factor ~7e14, and

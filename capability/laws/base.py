@@ -59,6 +59,9 @@ class LadderData:
         (:func:`capability.laws._hierarchical.interaction_variance`), estimated once from the
         whole ladder so that a backtest's origin of two models has it too; None: each fit
         estimates its own from its counts.
+    confidence_level
+        The level of the report's law's own bootstrap interval (``BucketLaw``, kept in
+        ``prediction.json`` as the reference), the prediction's level.
     """
 
     n: np.ndarray
@@ -71,6 +74,7 @@ class LadderData:
     reassign: Callable | None = field(default=None, repr=False, compare=False)
     loss_fit: object = field(default=None, repr=False, compare=False)
     interaction: dict[str, float] | None = None
+    confidence_level: float = 0.9
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from capability.laws.fit import fit_bucket_laws
 def fit(data: LadderData, target_compute: float, *, n_draws: int = 400, rng=None) -> LawFit:
     laws = fit_bucket_laws(data.n, data.c, list(data.buckets), data.compute,
                            target_compute=target_compute, estimator=data.estimator,
+                           confidence_level=data.confidence_level,
                            n_resamples=n_draws, rng=rng, pool_slopes=data.pool_slopes,
                            reassign=data.reassign)
     nb = len(laws)

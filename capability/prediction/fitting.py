@@ -63,7 +63,8 @@ def _fit_laws(names, n, c, compute, loss, local, reassign, target_compute, setti
               n_draws, seed, loss_fit=None, interaction=None) -> dict[str, LawFit | None]:
     data = LadderData(n=n, c=c, compute=compute, buckets=local, loss=loss,
                       estimator=settings.estimator, pool_slopes=settings.pool_slopes,
-                      reassign=reassign, loss_fit=loss_fit, interaction=interaction)
+                      reassign=reassign, loss_fit=loss_fit, interaction=interaction,
+                      confidence_level=settings.confidence_level)
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     seeds = root.spawn(len(names))
     fits = {}
