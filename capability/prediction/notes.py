@@ -123,10 +123,11 @@ def distance_notes(steps: Sequence[RollingStep], *, distance: float, reach: floa
         notes.append(f"the target lies {distance:.2f} decades beyond the largest ladder model, "
                      f"{distance / longest:.1f}x the longest rolling backtest "
                      f"({longest:.2f} decades): past that reach the law error is taken to "
-                     "grow in proportion to the distance, which the backtests cannot check; "
-                     "growth that changes beyond the ladder (problems that emerge later, a "
-                     "bend in the family's growth) is not in the interval (README: targets "
-                     "far beyond the ladder)")
+                     "grow in proportion to the distance, and a bend the backtests read with "
+                     "its square, which the backtests cannot check; growth that changes "
+                     "beyond the ladder (problems that emerge later, a bend that begins past "
+                     "the largest model) is not in the interval (README: targets far beyond "
+                     "the ladder)")
     if distance <= 0:
         notes.append(f"the target's compute ({target_compute:.3g} FLOPs) is not above the "
                      f"largest ladder model's ({largest:.3g}): " +
