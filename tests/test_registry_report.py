@@ -395,6 +395,17 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     panel = bucket_figure(pred).axes[1]
     bottom, top = panel.get_ylim()
     assert bottom <= tiny < top and top / bottom > 1e4
+    # The rolling backtests' panels span their own values (a strong ladder's buckets at
+    # 0.9-1.0 sat in a corner of the unit square), the same range on both axes, so the
+    # diagonal stays the diagonal; no point falls outside.
+    from capability.reports.plots import backtest_figure
+    step = pred["law_selection"]["backtests"][0]
+    step["actual_mean_pass_rate"] = [0.88, 0.93, 0.97, 1.0, 1.0, None]
+    step["predicted_mean_pass_rate"] = {law: [0.74, 0.95, 1.0, 0.99, 1.0, None]
+                                        for law in step["predicted_mean_pass_rate"]}
+    panel = backtest_figure(pred).axes[0]
+    (x0, x1), (y0, y1) = panel.get_xlim(), panel.get_ylim()
+    assert (x0, x1) == (y0, y1) and 0.6 < x0 < 0.74 and 1.0 < x1 <= 1.02
 
 
 def test_run_with_common_problems_leaves_out_what_a_model_lacks(sim, tmp_path, capsys):

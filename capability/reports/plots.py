@@ -186,12 +186,31 @@ def loss_figure(prediction: dict):
     return fig
 
 
+def _square_limits(*values, pad: float = 0.08, least: float = 0.1) -> tuple[float, float]:
+    """One range for both axes of a predicted-against-measured panel: the finite values'
+    range widened by ``pad`` of itself on each side, at least ``least`` wide, within
+    ``[0, 1.02]`` (pass rates); ``(0, 1.02)`` without finite values. Buckets of a strong
+    ladder sit at 0.9-1.0, where the whole unit square left them in a corner."""
+    flat = np.array([np.nan if v is None else v for vals in values for v in vals], float)
+    flat = flat[np.isfinite(flat)]
+    if flat.size == 0:
+        return 0.0, 1.02
+    lo, hi = float(flat.min()), float(flat.max())
+    margin = max(pad * (hi - lo), (least - (hi - lo)) / 2, 0.0) + pad * least / 2
+    lo, hi = lo - margin, hi + margin
+    if lo < 0:
+        lo, hi = 0.0, min(1.02, hi - lo)
+    if hi > 1.02:
+        lo, hi = max(0.0, lo - (hi - 1.02)), 1.02
+    return lo, hi
+
+
 def backtest_figure(prediction: dict, key: str = "backtests"):
     """The rolling backtests (``key="short_backtests"``: the short ones of a ladder too
     short for rolling ones, each model from the two below it): per step (a ladder model
     predicted from the models below an origin) each candidate law's predicted bucket mean
-    pass rate against the measured one, with the diagonal of a perfect prediction; three
-    steps to a row."""
+    pass rate against the measured one, with the diagonal of a perfect prediction, each
+    panel on the range of its own values (:func:`_square_limits`); three steps to a row."""
     plt = _pyplot()
     steps = prediction["law_selection"][key]
     cols = min(3, len(steps))
@@ -207,12 +226,14 @@ def backtest_figure(prediction: dict, key: str = "backtests"):
             pred = np.array([np.nan if v is None else v for v in vals])
             ax.plot(actual, pred, markers[i % len(markers)], ms=5, alpha=0.8, label=law)
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
-        ax.set_xlim(0, 1.02)
-        ax.set_ylim(0, 1.02)
+        lo, hi = _square_limits(actual, *step["predicted_mean_pass_rate"].values())
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_aspect("equal")
         ax.set_xlabel("measured bucket mean pass rate")
         ax.set_ylabel("predicted")
         ax.set_title(f"{step['held']} from {len(step['below'])} models "
                      f"({step['distance_decades']:.2f} decades)", fontsize=10)
         ax.grid(True, alpha=0.25)
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=7, loc="best")
     return fig
