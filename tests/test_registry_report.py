@@ -395,6 +395,10 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     panel = bucket_figure(pred).axes[1]
     bottom, top = panel.get_ylim()
     assert bottom <= tiny < top and top / bottom > 1e4
+    # The prediction is drawn beside the target's compute (x = 0.8), so a dotted line
+    # marks where the target is (x = 1), not at 0.8 of its compute.
+    assert any(list(line.get_xdata()) == [1.0, 1.0] and line.get_linestyle() == ":"
+               for line in panel.lines)
     # The rolling backtests' panels span their own values (a strong ladder's buckets at
     # 0.9-1.0 sat in a corner of the unit square), the same range on both axes, so the
     # diagonal stays the diagonal; no point falls outside.

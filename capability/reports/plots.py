@@ -29,9 +29,10 @@ def bucket_figure(prediction: dict, score: dict | None = None):
     (sampling noise), the report's law and its band, the prediction at the target (the
     model average, or the chosen law's) with its calibrated interval and, when scored,
     the target's measured value with its own interval -- the two side by side (x = 0.8 and
-    1.25), so neither hides the other. A log y axis where a panel's values span more than
-    a decade. A bucket the report's law cannot fit (every ladder model's mean ``-log p``
-    at 0) gets its prediction and measurement as text."""
+    1.25) about a dotted line at the target's compute (x = 1), so neither hides the other.
+    A log y axis where a panel's values span more than a decade. A bucket the report's law
+    cannot fit (every ladder model's mean ``-log p`` at 0) gets its prediction and
+    measurement as text."""
     plt = _pyplot()
     buckets = prediction["buckets"]
     cols = min(3, max(1, len(buckets)))
@@ -76,6 +77,8 @@ def bucket_figure(prediction: dict, score: dict | None = None):
         ax.plot(gx, ref * gx ** (-b["k"]), color="tab:orange", lw=1.5,
                 label=f"report's law: k = {b['k']:.3f}{k_note}")
         values = [v for v in y if np.isfinite(v) and v > 0]
+        ax.axvline(1.0, color="grey", ls=":", lw=1,
+                   label="target's compute (its points drawn beside it)")
         pred = b["neg_log_pass_rate"]
         if pred["lower"] is not None:
             # An upper bound far beyond every ladder point (p ~ 0) is drawn to the edge.
