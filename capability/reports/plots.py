@@ -189,23 +189,24 @@ def loss_figure(prediction: dict):
     return fig
 
 
-def _square_limits(*values, pad: float = 0.08, least: float = 0.1) -> tuple[float, float]:
+def _floats(values) -> np.ndarray:
+    """A JSON list of numbers as floats, None (a value that could not be computed) as NaN."""
+    return np.array([np.nan if v is None else v for v in values], float)
+
+
+def _square_limits(*values: np.ndarray, pad: float = 0.08,
+                   least: float = 0.1) -> tuple[float, float]:
     """One range for both axes of a predicted-against-measured panel: the finite values'
-    range widened by ``pad`` of itself on each side, at least ``least`` wide, within
-    ``[0, 1.02]`` (pass rates); ``(0, 1.02)`` without finite values. Buckets of a strong
-    ladder sit at 0.9-1.0, where the whole unit square left them in a corner."""
-    flat = np.array([np.nan if v is None else v for vals in values for v in vals], float)
+    range, at least ``least`` wide, widened by ``pad`` of that on each side and moved to lie
+    within ``[0, 1.02]`` (pass rates); ``(0, 1.02)`` without finite values. Buckets of a
+    strong ladder sit at 0.9-1.0, where the whole unit square left them in a corner."""
+    flat = np.concatenate([np.ravel(v) for v in values])
     flat = flat[np.isfinite(flat)]
     if flat.size == 0:
         return 0.0, 1.02
-    lo, hi = float(flat.min()), float(flat.max())
-    margin = max(pad * (hi - lo), (least - (hi - lo)) / 2, 0.0) + pad * least / 2
-    lo, hi = lo - margin, hi + margin
-    if lo < 0:
-        lo, hi = 0.0, min(1.02, hi - lo)
-    if hi > 1.02:
-        lo, hi = max(0.0, lo - (hi - 1.02)), 1.02
-    return lo, hi
+    span = min(max(float(np.ptp(flat)), least) * (1 + 2 * pad), 1.02)
+    lo = float(np.clip((flat.min() + flat.max() - span) / 2, 0.0, 1.02 - span))
+    return lo, lo + span
 
 
 def backtest_figure(prediction: dict, key: str = "backtests"):
@@ -224,12 +225,12 @@ def backtest_figure(prediction: dict, key: str = "backtests"):
         ax.set_visible(False)
     markers = "osD^vP*X"
     for ax, step in zip(axes.flat, steps):
-        actual = np.array([np.nan if v is None else v for v in step["actual_mean_pass_rate"]])
-        for i, (law, vals) in enumerate(step["predicted_mean_pass_rate"].items()):
-            pred = np.array([np.nan if v is None else v for v in vals])
+        actual = _floats(step["actual_mean_pass_rate"])
+        preds = {law: _floats(vals) for law, vals in step["predicted_mean_pass_rate"].items()}
+        for i, (law, pred) in enumerate(preds.items()):
             ax.plot(actual, pred, markers[i % len(markers)], ms=5, alpha=0.8, label=law)
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
-        lo, hi = _square_limits(actual, *step["predicted_mean_pass_rate"].values())
+        lo, hi = _square_limits(actual, *preds.values())
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_aspect("equal")
