@@ -23,13 +23,10 @@ import time
 
 import numpy as np
 
+from capability.estimation.interval import json_floats
 from capability.prediction.offsets import hat_row
 from capability.prediction.predict import PredictionSettings, predict
 from capability.simulation.simulate import KINDS, bucket_truth, simulate_ladder
-
-
-def _values(seq) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in seq], float)
 
 
 def _rms_points(predicted, actual) -> float:
@@ -69,12 +66,12 @@ def main() -> None:
                 continue
             below = np.array([nominal[m] for m in st["below"]])
             lev = float(np.linalg.norm(hat_row(below, nominal[st["held"]])))
-            err = _rms_points(_values(st["predicted_mean_pass_rate"][args.law]),
-                              _values(st["actual_mean_pass_rate"]))
+            err = _rms_points(json_floats(st["predicted_mean_pass_rate"][args.law]),
+                              json_floats(st["actual_mean_pass_rate"]))
             steps.setdefault((len(st["below"]), round(st["distance_decades"], 2)),
                              []).append((lev, err))
-        truth = _values(t["mean_pass_rate"] for t in bucket_truth(sim, pred.assignment.buckets))
-        cand = _values((b["candidates"].get(args.law) or {}).get("mean_pass_rate")
+        truth = json_floats(t["mean_pass_rate"] for t in bucket_truth(sim, pred.assignment.buckets))
+        cand = json_floats((b["candidates"].get(args.law) or {}).get("mean_pass_rate")
                        for b in out["buckets"])
         lev = float(np.linalg.norm(hat_row(np.array(list(nominal.values())),
                                            sim.target_compute)))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ConfidenceInterval", "IntervalEstimate"]
+__all__ = ["ConfidenceInterval", "IntervalEstimate", "json_floats"]
 
 
 @dataclass(frozen=True)
@@ -59,3 +59,9 @@ class IntervalEstimate:
 def _json_float(x: float) -> float | None:
     x = float(x)
     return x if np.isfinite(x) else None
+
+
+def json_floats(values) -> np.ndarray:
+    """A JSON list of numbers read back as floats, None (a value that could not be computed,
+    as :func:`_json_float` writes it) as NaN."""
+    return np.array([np.nan if v is None else v for v in values], float)

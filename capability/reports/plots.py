@@ -11,6 +11,8 @@ import math
 import numpy as np
 from scipy import stats
 
+from capability.estimation.interval import json_floats
+
 __all__ = ["bucket_figure", "loss_figure", "backtest_figure"]
 
 
@@ -189,11 +191,6 @@ def loss_figure(prediction: dict):
     return fig
 
 
-def _floats(values) -> np.ndarray:
-    """A JSON list of numbers as floats, None (a value that could not be computed) as NaN."""
-    return np.array([np.nan if v is None else v for v in values], float)
-
-
 def _square_limits(*values: np.ndarray, pad: float = 0.08,
                    least: float = 0.1) -> tuple[float, float]:
     """One range for both axes of a predicted-against-measured panel: the finite values'
@@ -225,8 +222,8 @@ def backtest_figure(prediction: dict, key: str = "backtests"):
         ax.set_visible(False)
     markers = "osD^vP*X"
     for ax, step in zip(axes.flat, steps):
-        actual = _floats(step["actual_mean_pass_rate"])
-        preds = {law: _floats(vals) for law, vals in step["predicted_mean_pass_rate"].items()}
+        actual = json_floats(step["actual_mean_pass_rate"])
+        preds = {law: json_floats(vals) for law, vals in step["predicted_mean_pass_rate"].items()}
         for i, (law, pred) in enumerate(preds.items()):
             ax.plot(actual, pred, markers[i % len(markers)], ms=5, alpha=0.8, label=law)
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
