@@ -70,9 +70,10 @@ def main() -> None:
                               json_floats(st["actual_mean_pass_rate"]))
             steps.setdefault((len(st["below"]), round(st["distance_decades"], 2)),
                              []).append((lev, err))
-        truth = json_floats(t["mean_pass_rate"] for t in bucket_truth(sim, pred.assignment.buckets))
+        truth = json_floats(t["mean_pass_rate"]
+                            for t in bucket_truth(sim, pred.assignment.buckets))
         cand = json_floats((b["candidates"].get(args.law) or {}).get("mean_pass_rate")
-                       for b in out["buckets"])
+                           for b in out["buckets"])
         lev = float(np.linalg.norm(hat_row(np.array(list(nominal.values())),
                                            sim.target_compute)))
         target.append((out["law_selection"]["distance_decades"], lev,
