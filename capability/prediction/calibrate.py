@@ -6,9 +6,11 @@ model average's mixture of them (:mod:`capability.prediction.selection` weighs t
 model (nominal compute, as every backtest step's distance, also where the laws are
 fitted on effective compute: :mod:`capability.prediction.offsets`), on the quantity's
 scale, a law predicts ``N(t_hat, v_noise + sigma^2 d_T^2 + beta_T^2 tau^2 L_T +
-beta_T^2 kappa^2 d_T^2)`` with ``(sigma, tau, kappa)`` from its posterior, ``v_noise``
-the variance of the law's draws, ``beta_T`` the bucket's slope at the target and ``L_T``
-:func:`capability.prediction.offsets.offset_leverage`; the interval is
+beta_T^2 kappa^2 g_T^2)`` with ``(sigma, tau, kappa)`` from its posterior, ``v_noise``
+the variance of the law's draws, ``beta_T`` the bucket's slope at the target, ``L_T``
+:func:`capability.prediction.offsets.offset_leverage` and ``g_T`` the bend's loading there,
+:func:`capability.prediction.offsets.bend_loading` (quadratic in the distance from the
+ladder's centre in log compute); the interval is
 the ``level`` equal-tailed interval of that posterior predictive (a normal mixture over the
 posterior; symmetric about ``t_hat``). The bounds are clipped to the scale's domain and
 mapped back, so every interval holds its estimate and lies in its domain.
