@@ -15,6 +15,7 @@ import pytest
 from capability.cli import main
 from capability.prediction.offsets import bend_loading
 from capability.records.registry import RegistryError, read_record
+from capability.reports.table import format_prediction, number_text
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 EVALPERF = SHARED / "data" / "external" / "evalplus-evalperf" / "evalperf_per_task.csv"
@@ -297,6 +298,26 @@ def test_a_run_made_again_is_not_reported_as_the_registered_and_scored_one(sim, 
 
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_a_bound_past_a_million_prints_in_exponent_form(sim, tmp_path, capsys):
+    """An -E[log p] bound where the pass rate's lower bound is near 0 can run to 1e60 (a
+    three-model ladder whose smallest member solved nothing): the run's table and the
+    report print it as 2.33e+60, not as sixty digits."""
+    run = tmp_path / "run"
+    assert _run(sim, run) == 0
+    capsys.readouterr()
+    pred = json.loads((run / "prediction.json").read_text())
+    pred["buckets"][0]["neg_log_pass_rate"]["upper"] = 2.3255745798031216e60
+    (run / "prediction.json").write_text(json.dumps(pred))
+    text = format_prediction(pred)
+    assert ", 2.33e+60]" in text
+    assert not re.search(r"\d{12}", text)
+    assert main(["report", str(run)]) == 0
+    md = (run / "report.md").read_text()
+    assert ", 2.33e+60]" in md and not re.search(r"\d{12}", md)
+    # Below a million, fixed point as before.
+    assert number_text(654.0, ".4f") == "654.0000" and number_text(None, ".4f") == "-"
 
 
 def test_report_files_and_self_contained_html(sim, tmp_path, capsys):

@@ -24,6 +24,7 @@ from capability.reports.table import (
     headline_lines,
     law_label,
     measured_text,
+    number_text,
 )
 
 __all__ = ["write_report"]
@@ -80,7 +81,7 @@ def _png(fig) -> bytes:
 
 
 def _fmt(x, spec: str) -> str:
-    return "–" if x is None else format(x, spec)
+    return number_text(x, spec, missing="–")
 
 
 def _interval(d: dict, spec: str) -> str:

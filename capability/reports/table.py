@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import math
+
 from capability.records.registry import SHORT_ID
 
 __all__ = ["format_prediction", "format_score", "format_backtest", "rows_table",
            "headline_lines", "measured_text", "law_label", "error_lines", "error_table",
-           "baseline_verdict", "BASELINE_LABELS", "BASELINE_COLUMNS", "format_track_record"]
+           "baseline_verdict", "BASELINE_LABELS", "BASELINE_COLUMNS", "format_track_record",
+           "number_text"]
 
 
-def _num(x, fmt: str, missing: str = "-") -> str:
-    return missing if x is None else format(x, fmt)
+def number_text(x: float | None, fmt: str, missing: str = "-") -> str:
+    """``x`` formatted by ``fmt``, ``missing`` for None. A fixed-point ``fmt`` (``".4f"``)
+    gives way to three significant figures in exponent form at ``|x| >= 1e6``: an
+    ``-E[log p]`` bound where the pass rate's lower bound is near 0 can run to 1e60, which
+    fixed point would print as sixty digits."""
+    if x is None:
+        return missing
+    if fmt.endswith("f") and math.isfinite(x) and abs(x) >= 1e6:
+        return format(x, ".3g")
+    return format(x, fmt)
+
+
+_num = number_text
 
 
 def _interval(d: dict, fmt: str) -> str:
