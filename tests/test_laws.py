@@ -82,6 +82,28 @@ def test_per_problem_laws_use_never_solved_problems():
         0.3 * np.abs(linear.mean_pass_rate - truth).mean()
 
 
+def test_baselines_draws_move_where_every_sample_passed():
+    """A bucket every ladder model saturated (12 of 12 samples each): the baselines' counts
+    redrawn at c / n = 1 never move, and their interval was [1, 1]; redrawn at the Jeffreys
+    posterior mean, their draws fall below 1 in some resamples, by a little. Interior
+    counts are redrawn at c / n as before."""
+    from capability.laws.base import LadderData
+    n = np.full((4, 6), 12)
+    data = LadderData(n=n, c=n.copy(), compute=np.array([1e20, 1e21, 1e22, 1e23]),
+                      buckets=[np.array([0, 1, 2]), np.array([3, 4, 5])], loss=None,
+                      estimator="series")
+    for law in ("linear", "no_change"):
+        fit = LAWS[law](data, 1e24, n_draws=400, rng=0)
+        assert np.allclose(fit.mean_pass_rate, 1.0)
+        draws = fit.mean_pass_rate_draws
+        assert (draws < 1).mean() > 0.1 and draws.min() > 0.8, (law, draws.min())
+        assert (fit.neg_log_pass_rate_draws > 0).mean() > 0.1
+    half = np.array([[6, 12]] * 4)
+    from capability.laws.baselines import _redraw_rate
+    assert np.allclose(_redraw_rate(np.full((4, 2), 12), half), [[0.5, 12.5 / 13]] * 4)
+    assert np.allclose(_redraw_rate(12, 0), 0.5 / 13)
+
+
 def test_posterior_draws_keep_saturated_problems_near_one():
     """Problems every sample of every model solved: their posterior is one-sided (the counts
     bound the pass rate from below only). The Laplace approximation's symmetric draws pull

@@ -8,7 +8,11 @@
     extrapolated to the target (mean pass rate clipped to [0, 1], ``-log`` pass rate to
     >= 0): "a straight line in the usual plot".
 
-Draws: the counts redrawn as ``c* ~ Binomial(n, c / n)`` and the baseline recomputed.
+Draws: the counts redrawn as ``c* ~ Binomial(n, p~)`` and the baseline recomputed, with
+``p~ = c / n`` but at ``c = 0`` and ``c = n``, where it is the Jeffreys posterior mean
+``(c + 1/2) / (n + 1)``: a count every sample passed (or failed) redrawn at ``c / n`` never
+moves, and a bucket every ladder model saturated got a zero-width interval, [1.000, 1.000]
+from 12 samples a model, as if 12 passes proved a pass rate of 1.
 
 :func:`naive_baselines` is the pair as a prediction records them beside its own: on the
 ladder's nominal compute, whatever the laws were fitted on, so that a score compares the
@@ -35,6 +39,13 @@ def bucket_values(n, c, buckets, estimator: str) -> tuple[np.ndarray, np.ndarray
     return bucket_means(c / n, buckets), bucket_means(y, buckets)
 
 
+def _redraw_rate(n, c) -> np.ndarray:
+    """The rate the counts are redrawn at: ``c / n``, or ``(c + 1/2) / (n + 1)`` (the
+    Jeffreys posterior mean) at ``c = 0`` and ``c = n``."""
+    n, c = np.asarray(n, float), np.asarray(c, float)
+    return np.where((c == 0) | (c == n), (c + 0.5) / (n + 1.0), c / n)
+
+
 def _fit(data: LadderData, target_compute: float, n_draws: int, rng, name: str) -> LawFit:
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     x = np.log10(data.compute)
@@ -57,7 +68,7 @@ def _fit(data: LadderData, target_compute: float, n_draws: int, rng, name: str) 
     x_t = np.array([np.log10(target_compute)])
     mean_p, neg_log = (v[..., 0] for v in apply(data.n, data.c, x_t))
     if n_draws > 0:
-        c_star = rng.binomial(data.n[None].astype(np.int64), data.c / data.n,
+        c_star = rng.binomial(data.n[None].astype(np.int64), _redraw_rate(data.n, data.c),
                               size=(n_draws, *data.n.shape))
         # A chunk of draws at a time: the estimators' temporaries are (draws, M, P) float
         # arrays, hundreds of MB at once for a thousand problems; each draw's values are
