@@ -12,7 +12,7 @@ Draws: the counts redrawn as ``c* ~ Binomial(n, p~)`` and the baseline recompute
 ``p~ = c / n`` but at ``c = 0`` and ``c = n``, where it is the Jeffreys posterior mean
 ``(c + 1/2) / (n + 1)``: a count every sample passed (or failed) redrawn at ``c / n`` never
 moves, and a bucket every ladder model saturated got a zero-width interval, [1.000, 1.000]
-from 12 samples a model, as if 12 passes proved a pass rate of 1.
+from 10-17 samples a model, as if a dozen passes proved a pass rate of 1.
 
 :func:`naive_baselines` is the pair as a prediction records them beside its own: on the
 ladder's nominal compute, whatever the laws were fitted on, so that a score compares the
