@@ -24,11 +24,10 @@ def number_text(x: float | None, fmt: str, missing: str = "-") -> str:
     return format(x, fmt)
 
 
-_num = number_text
-
 
 def _interval(d: dict, fmt: str) -> str:
-    return f"{_num(d['predicted'], fmt)} [{_num(d['lower'], fmt)}, {_num(d['upper'], fmt)}]"
+    return (f"{number_text(d['predicted'], fmt)} [{number_text(d['lower'], fmt)}, "
+            f"{number_text(d['upper'], fmt)}]")
 
 
 def law_label(bucket: dict, missing: str = "-") -> str:
@@ -75,8 +74,8 @@ def format_prediction(pred: dict, truth: list[dict] | None = None) -> str:
         head += ["true -E[log p]", "true mean p"]
     rows = []
     for i, b in enumerate(pred["buckets"]):
-        row = [str(b["bucket"]), str(b["n_problems"]), _num(b["alpha"], ".3g"),
-               _num(b["k"], ".3f"), law_label(b),
+        row = [str(b["bucket"]), str(b["n_problems"]), number_text(b["alpha"], ".3g"),
+               number_text(b["k"], ".3f"), law_label(b),
                _interval(b["neg_log_pass_rate"], ".4f"), _interval(b["mean_pass_rate"], ".3f")]
         if truth is not None:
             row += [f"{truth[i]['neg_log_pass_rate']:.4f}", f"{truth[i]['mean_pass_rate']:.3f}"]
@@ -108,9 +107,10 @@ def measured_text(d: dict, fmt: str, missing: str = "-") -> str:
     """A measured value with its own interval, ``0.744 [0.740, 0.748]``, from a scored
     entry's ``actual``, ``actual_lower`` and ``actual_upper``."""
     if d.get("actual_lower") is None:
-        return _num(d.get("actual"), fmt, missing)
-    return (f"{_num(d.get('actual'), fmt, missing)} [{_num(d['actual_lower'], fmt, missing)}, "
-            f"{_num(d.get('actual_upper'), fmt, missing)}]")
+        return number_text(d.get("actual"), fmt, missing)
+    return (f"{number_text(d.get('actual'), fmt, missing)} "
+            f"[{number_text(d['actual_lower'], fmt, missing)}, "
+            f"{number_text(d.get('actual_upper'), fmt, missing)}]")
 
 
 _YES = {True: "yes", False: "no", None: "-"}
@@ -121,7 +121,7 @@ def _scored_rows(buckets: list[dict]) -> list[list[str]]:
     for b in buckets:
         nl, mp = b["neg_log_pass_rate"], b["mean_pass_rate"]
         rows.append([str(b["bucket"]), str(len(b["task_ids"])), _interval(nl, ".4f"),
-                     measured_text(nl, ".4f"), _num(nl["rel_error"], "+.1%"),
+                     measured_text(nl, ".4f"), number_text(nl["rel_error"], "+.1%"),
                      _YES[nl.get("agrees")], _YES[nl["inside"]],
                      _interval(mp, ".3f"), measured_text(mp, ".3f"), _YES[mp.get("agrees")],
                      _YES[mp["inside"]]])
@@ -163,7 +163,8 @@ def error_table(overall: dict, baselines: dict) -> tuple[list[str], list[list[st
                        for n, b in baselines.items())):
         mp, nl = o["mean_pass_rate"], o["neg_log_pass_rate"]
         rows.append([label, _points(mp.get("mean_abs_error")), _points(mp.get("max_abs_error")),
-                     _num(nl["mean_abs_rel_error"], ".1%"), _num(nl["max_abs_rel_error"], ".1%")])
+                     number_text(nl["mean_abs_rel_error"], ".1%"),
+                     number_text(nl["max_abs_rel_error"], ".1%")])
     return head, rows
 
 
@@ -252,12 +253,13 @@ def format_track_record(record, registry: str = "") -> str:
     for e in entries:
         h = e.headline
         predicted = "-" if h is None else (
-            f"pass@{e.headline_k} {_num(h['predicted'], '.3f')} "
-            f"[{_num(h['lower'], '.3f')}, {_num(h['upper'], '.3f')}] ({e.level:.0%})")
+            f"pass@{e.headline_k} {number_text(h['predicted'], '.3f')} "
+            f"[{number_text(h['lower'], '.3f')}, {number_text(h['upper'], '.3f')}] ({e.level:.0%})")
         if not e.scored:
             scored = ["not scored", "-", "-", "-", "-"] + ["-"] * len(NAIVE)
         else:
-            scored = [_num(e.measured, ".3f"), _YES[e.headline_inside], _YES[e.headline_agrees],
+            scored = [number_text(e.measured, ".3f"), _YES[e.headline_inside],
+                      _YES[e.headline_agrees],
                       f"{e.buckets_inside} of {e.buckets}", _points(e.mean_abs_error),
                       *(_points(e.baseline_errors.get(n)) for n in NAIVE)]
         rows.append([e.prediction_id[:SHORT_ID], _utc_minute(e.registered_utc), e.ladder,
@@ -273,9 +275,10 @@ def format_track_record(record, registry: str = "") -> str:
         cov = s.coverage
         lines.append(
             f"at level {s.level}: {s.headline_inside} of {s.headline_scored} headline "
-            f"intervals held the measured value (coverage {_num(cov.estimate, '.2f')}, "
-            f"{cov.confidence_level:.0%} interval [{_num(cov.confidence_interval.low, '.2f')}, "
-            f"{_num(cov.confidence_interval.high, '.2f')}], Clopper-Pearson over the "
+            f"intervals held the measured value (coverage {number_text(cov.estimate, '.2f')}, "
+            f"{cov.confidence_level:.0%} interval "
+            f"[{number_text(cov.confidence_interval.low, '.2f')}, "
+            f"{number_text(cov.confidence_interval.high, '.2f')}], Clopper-Pearson over the "
             f"predictions); {s.headline_agreeing} agree with the measurement, its own noise "
             f"counted")
         lines.append(
