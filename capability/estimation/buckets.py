@@ -119,10 +119,11 @@ def assign_buckets(n, c, task_ids, *, n_buckets: int = 6, hold_out: int = 15,
     kept = np.flatnonzero(keep)
     if kept.size < hold_out + n_buckets:
         raise ValueError(f"{kept.size} problems remain after the zero policy "
-                         f"({len(excluded)} excluded), fewer than --hold-out + --buckets = "
-                         f"{hold_out} + {n_buckets} (hold_out + n_buckets in Python); lower "
-                         "--hold-out or --buckets" + (", or use --zero-policy keep."
-                                                      if zero_policy == "exclude" else "."))
+                         f"({len(excluded)} excluded); {hold_out + n_buckets} are needed: "
+                         f"the {hold_out} hardest to hold out and one for each of "
+                         f"{n_buckets} buckets. Lower --hold-out or --buckets (hold_out, "
+                         "n_buckets in Python)" + (", or use --zero-policy keep."
+                                                   if zero_policy == "exclude" else "."))
     # Easiest first; np.lexsort is stable, so ties keep input order.
     order = kept[np.lexsort(tuple(-key[kept] for key in order_keys))]
     n_in = kept.size - hold_out
