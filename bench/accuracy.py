@@ -23,7 +23,7 @@ bucket means. It prints per kind and per real backtest:
   true value (real ladders: the measured value, by the prediction's estimator; buckets
   whose value is 0 left out);
 * with ``--headline``: under each line, the headline (``overall`` in ``prediction.json``,
-  the number a reader quotes): predicted pass@1 and pass@10 over the problems the
+  the number a reader quotes): predicted pass@1, pass@10 and pass@100 over the problems the
   prediction covers, scored against the truth over the same problems (real ladders: the
   held-out member's unbiased pass@k, averaged) -- mean error and median width in points,
   and the coverage of the 90% intervals;
@@ -163,7 +163,7 @@ def _by_bucket(rows) -> str:
     return "  by bucket, signed err (cover): " + ", ".join(cells)
 
 
-HEADLINE_KS = (1, 10)
+HEADLINE_KS = (1, 10, 100)
 
 
 def _headline_rows(pred, true_pass_at_k) -> list[dict]:
@@ -261,7 +261,7 @@ def main() -> None:
     parser.add_argument("--by-bucket", action="store_true",
                         help="also print, per bucket, the mean signed error and the coverage")
     parser.add_argument("--headline", action="store_true",
-                        help="under each line, the headline pass@1 and pass@10's error, "
+                        help="under each line, the headline pass@1, pass@10 and pass@100's error, "
                              "coverage and width over the problems the prediction covers")
     parser.add_argument("--neg-log", action="store_true",
                         help="also print -E[log p]'s mean relative error, the coverage of its "

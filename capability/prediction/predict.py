@@ -103,17 +103,17 @@ def _off_trend_record(fit: LawFit | None, task_ids) -> dict | None:
 
 
 PER_PROBLEM_LAWS = ("problem_power", "logistic", "ceiling")
-SHAPE_DRAWS = 200   # per-problem posterior draws for the headline pass@k's bounds
+SHAPE_DRAWS = 200   # per-problem posterior draws: the headline pass@k's shape
 
 
 def _per_problem_at_target(fits, scores, local, target_compute):
     """Per bucket the per-problem pass rates at the target of the per-problem law with the
     largest averaging weight (else the smallest backtest error; ``scores`` are the rolling
     backtests', or a three-model ladder's short backtest's), for pass@k
-    (:mod:`capability.prediction.headline`): at the posterior modes, and ``SHAPE_DRAWS``
-    draws from each problem's posterior, each moved by the target's own problem-by-model
-    effect where the ladder shows scatter (arrays ``(draws, problems)``); None without
-    one."""
+    (:mod:`capability.prediction.headline`): at the posterior modes, ``SHAPE_DRAWS``
+    draws from each problem's posterior (arrays ``(draws, problems)``), and those draws
+    each moved by the target's own problem-by-model effect where the ladder shows scatter;
+    None without one."""
     have = [law for law in PER_PROBLEM_LAWS if fits.get(law) is not None]
     if not have:
         return None
@@ -129,9 +129,11 @@ def _per_problem_at_target(fits, scores, local, target_compute):
     x_t = np.array([np.log10(target_compute)])
     p = fit.pass_rate(x_t)[..., 0]
     rng = np.random.default_rng(0)
+    draws = fit.pass_rate(x_t, fit.draws(SHAPE_DRAWS, rng))[..., 0]
     # The target's own problem-by-model effects spread its pass rates about the law's.
-    draws = fit.scattered(fit.pass_rate(x_t, fit.draws(SHAPE_DRAWS, rng))[..., 0], rng)
-    return [p[idx] for idx in local], [draws[:, idx] for idx in local]
+    scattered = fit.scattered(draws, rng)
+    return ([p[idx] for idx in local], [draws[:, idx] for idx in local],
+            [scattered[:, idx] for idx in local])
 
 
 def _step_dict(step) -> dict:
