@@ -287,10 +287,10 @@ def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), to
                           f"within-bucket shape from {n_draws} draws of the law's per-problem "
                           "posterior, each shifted on the logit scale in each bucket to the "
                           "bucket's prediction: the estimate their mean; the bounds the "
-                          f"{(1 - level) / 2:g} and {(1 + level) / 2:g} quantiles of the draws, "
-                          "each moved by the target's own problem-by-model effect, shifted to "
-                          "the buckets' bounds and summed over buckets, or the posterior modes' "
-                          "so shifted where further out")
+                          f"{(1 - level) / 2:g} and {(1 + level) / 2:g} quantiles of the draws "
+                          "(each moved by the target's own problem-by-model effect where the "
+                          "ladder shows scatter) shifted to the buckets' bounds and summed over "
+                          "buckets, or the posterior modes' so shifted where further out")
         else:
             out["pass_at_k"][str(k)] = None
             continue
