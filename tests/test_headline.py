@@ -80,6 +80,18 @@ def test_forced_bucket_law_gives_pass_at_1_only():
     assert o["pass_at_k"]["1"] is not None and o["pass_at_k"]["10"] is None
 
 
+def _emergence_headline(seed: int, losses: bool) -> tuple[dict, np.ndarray]:
+    """An emergence ladder's predicted headline (200 resamples, k = 1, 10, 100; the ladder
+    models' losses given or not) and its target's true pass rates on the covered problems."""
+    sim = simulate_ladder(seed=seed, kind="emergence")
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    pred = predict(counts, [(m, c, sim.losses[m] if losses else None) for m, c in sim.models],
+                   target=sim.target, target_compute=sim.target_compute,
+                   settings=PredictionSettings(n_resamples=200, k=(1, 10, 100), seed=seed))
+    ids = [t for b in pred.buckets for t in b.task_ids]
+    return pred.to_dict()["overall"], sim.model_pass_rate(sim.target).loc[ids].to_numpy()
+
+
 def test_pass_at_k_bounds_carry_the_within_bucket_shape():
     """Emergence, 6 seeds: pass@10 and pass@100 depend on how the pass rates spread inside a
     bucket, not only on its mean. With the law's posterior draws of that spread in the bounds
@@ -88,16 +100,8 @@ def test_pass_at_k_bounds_carry_the_within_bucket_shape():
     to their own means, 5 and 3 of 6)."""
     held = {"10": 0, "100": 0}
     for seed in range(6):
-        sim = simulate_ladder(seed=seed, kind="emergence")
-        counts = sim.counts[sim.counts["model"] != sim.target]
-        pred = predict(counts, [(m, c, None) for m, c in sim.models], target=sim.target,
-                       target_compute=sim.target_compute,
-                       settings=PredictionSettings(n_resamples=200, k=(1, 10, 100),
-                                                   seed=seed))
-        o = pred.to_dict()["overall"]
+        o, p = _emergence_headline(seed, losses=False)
         assert "within-bucket shape" in o["pass_at_k"]["10"]["method"]
-        ids = [t for b in pred.buckets for t in b.task_ids]
-        p = sim.model_pass_rate(sim.target).loc[ids].to_numpy()
         for k in held:
             v = o["pass_at_k"][k]
             assert v["lower"] <= v["predicted"] <= v["upper"]
@@ -113,15 +117,9 @@ def test_pass_at_k_estimate_averages_the_shape_over_the_posterior():
     posterior draws errs +0.36, -0.12, +0.47 and +0.55."""
     errors = []
     for seed in range(4):
-        sim = simulate_ladder(seed=seed, kind="emergence")
-        counts = sim.counts[sim.counts["model"] != sim.target]
-        pred = predict(counts, [(m, c, sim.losses[m]) for m, c in sim.models],
-                       target=sim.target, target_compute=sim.target_compute,
-                       settings=PredictionSettings(n_resamples=200, seed=seed))
-        v = pred.to_dict()["overall"]["pass_at_k"]["10"]
+        o, p = _emergence_headline(seed, losses=True)
+        v = o["pass_at_k"]["10"]
         assert v["lower"] <= v["predicted"] <= v["upper"]
-        ids = [t for b in pred.buckets for t in b.task_ids]
-        p = sim.model_pass_rate(sim.target).loc[ids].to_numpy()
         errors.append(100 * (v["predicted"] - float(np.mean(1 - (1 - p) ** 10))))
     assert np.mean(np.abs(errors)) < 0.5, errors
 

@@ -204,10 +204,32 @@ def _pass_at_k(p: np.ndarray, k: int) -> float:
     return float(np.mean(-np.expm1(k * np.log1p(-np.minimum(p, 1.0 - 1e-16)))))
 
 
-def _summed_pass_at_k(per_bucket_p, targets, w, k: int) -> float:
-    """``sum_b w_b pass@k`` with each bucket's pass rates shifted to its target mean."""
-    return float(np.sum(w * np.array([_pass_at_k(shift_to_mean(p, t), k)
-                                      for p, t in zip(per_bucket_p, targets)])))
+def _shifted(per_bucket_p, targets) -> list[np.ndarray]:
+    """Each bucket's pass rates shifted to its target mean (:func:`shift_to_mean`)."""
+    return [shift_to_mean(p, t) for p, t in zip(per_bucket_p, targets)]
+
+
+def _summed_pass_at_k(shifted: list[np.ndarray], w, k: int) -> float:
+    """``sum_b w_b pass@k`` of the buckets' shifted pass rates."""
+    return float(np.sum(w * np.array([_pass_at_k(q, k) for q in shifted])))
+
+
+def _within_bucket_shapes(per_problem, kept, targets: dict) -> tuple[dict, dict | None]:
+    """The shapes pass@k (k > 1) sums, shifted once for every k: the posterior modes at the
+    buckets' bounds (``"low"``, ``"high"``) and, without draws, at their means (``"mean"``);
+    and per draw, the draws at the means and the scattered draws at the bounds (None
+    without draws). ``targets`` maps each side to the kept buckets' target means."""
+    modes, draws, scattered = (tuple(per_problem) + (None,))[:3]
+    scattered = draws if scattered is None else scattered
+    at_modes = {side: _shifted([modes[j] for j in kept], targets[side])
+                for side in (("low", "high") if draws is not None else targets)}
+    if draws is None:
+        return at_modes, None
+    n_draws = min(np.shape(d[j])[0] for d in (draws, scattered) for j in kept)
+    at_draws = {side: [_shifted([d[j][r] for j in kept], targets[side])
+                       for r in range(n_draws)]
+                for side, d in (("mean", draws), ("low", scattered), ("high", scattered))}
+    return at_modes, at_draws
 
 
 def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), total: int,
@@ -256,6 +278,10 @@ def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), to
     if joint is not None and not np.all(np.isfinite(joint[:, ok])):
         joint = None   # a counted bucket the joint predictive has no draws of
     floor = None   # the last smaller k's (estimate, lower, upper): pass@k rises with k
+    if per_problem is not None and any(k > 1 for k in ks):
+        at_modes, at_draws = _within_bucket_shapes(
+            per_problem, np.flatnonzero(ok),
+            {"mean": means[ok], "low": lows[ok], "high": highs[ok]})
     for k in sorted(ks):
         if k == 1:
             est, lo, hi = (float(np.sum(w * v[ok])) for v in (means, lows, highs))
@@ -266,28 +292,23 @@ def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), to
             method = ("problem-weighted mean of the buckets' predicted mean pass rates; "
                       f"bounds: {bounds}")
         elif per_problem is not None:
-            modes, draws, scattered = (tuple(per_problem) + (None,))[:3]
-            scattered = draws if scattered is None else scattered
-            kept = np.flatnonzero(ok)
-            est, lo, hi = (_summed_pass_at_k([modes[j] for j in kept], v[ok], w, k)
-                           for v in (means, lows, highs))
-            method = ("per-problem pass rates of a per-problem law at the target, shifted "
-                      "on the logit scale in each bucket to the bucket's prediction (and its "
-                      "bounds); bounds summed over buckets")
-            if draws is not None:
-                n_draws = min(np.shape(d[j])[0] for d in (draws, scattered) for j in kept)
-                at = {side: [_summed_pass_at_k([d[j][r] for j in kept], v[ok], w, k)
-                             for r in range(n_draws)]
-                      for side, d, v in (("mean", draws, means), ("low", scattered, lows),
-                                         ("high", scattered, highs))}
+            lo, hi = (_summed_pass_at_k(at_modes[side], w, k) for side in ("low", "high"))
+            if at_draws is None:
+                est = _summed_pass_at_k(at_modes["mean"], w, k)
+                method = ("per-problem pass rates of a per-problem law at the target, shifted "
+                          "on the logit scale in each bucket to the bucket's prediction (and "
+                          "its bounds); bounds summed over buckets")
+            else:
+                at = {side: [_summed_pass_at_k(q, w, k) for q in shifted]
+                      for side, shifted in at_draws.items()}
                 est = float(np.mean(at["mean"]))
-                lo = min(lo, float(np.quantile(at["low"], (1 - level) / 2)))
-                hi = max(hi, float(np.quantile(at["high"], (1 + level) / 2)))
+                lo = min(lo, float(np.quantile(at["low"], tails[0])))
+                hi = max(hi, float(np.quantile(at["high"], tails[1])))
                 method = ("per-problem pass rates of a per-problem law at the target, the "
-                          f"within-bucket shape from {n_draws} draws of the law's per-problem "
-                          "posterior, each shifted on the logit scale in each bucket to the "
-                          "bucket's prediction: the estimate their mean; the bounds the "
-                          f"{(1 - level) / 2:g} and {(1 + level) / 2:g} quantiles of the draws "
+                          f"within-bucket shape from {len(at['mean'])} draws of the law's "
+                          "per-problem posterior, each shifted on the logit scale in each "
+                          "bucket to the bucket's prediction: the estimate their mean; the "
+                          f"bounds the {tails[0]:g} and {tails[1]:g} quantiles of the draws "
                           "(each moved by the target's own problem-by-model effect where the "
                           "ladder shows scatter) shifted to the buckets' bounds and summed over "
                           "buckets, or the posterior modes' so shifted where further out")
