@@ -11,6 +11,7 @@ from capability.prediction.notes import (
     distance_notes,
     input_notes,
     offset_notes,
+    pass_at_k_notes,
     shared_compute_notes,
 )
 from capability.prediction.offsets import ModelOffsets
@@ -117,3 +118,15 @@ def test_count_notes():
     notes = count_notes(n, np.zeros((3, 4), int), scatter=0.0, excluded=0, zero_policy="keep")
     assert notes[0].startswith("4 problem(s) no ladder model solved in any sample (every "
                                "problem)")
+
+
+def test_pass_at_k_notes_name_the_ks_beyond_the_ladders_samples():
+    n = np.full((4, 10), 20)
+    n[3, :6] = 30   # the model with the most samples: median 30
+    notes = pass_at_k_notes((1, 10, 100, 1000), n)
+    assert len(notes) == 1
+    assert notes[0].startswith("pass@100, pass@1000 asked for where the ladder models have "
+                               "at most 30 samples per problem")
+    assert pass_at_k_notes((1, 10, 30), n) == []
+    assert pass_at_k_notes((1, 10, 100), np.full((3, 5), 200)) == []
+    assert pass_at_k_notes((1,), np.empty((0, 0))) == []

@@ -208,7 +208,8 @@ def test_a_law_does_not_take_the_weight_by_reading_its_errors_as_an_offset():
     larger than the logistic law's (0.0074 against 0.0050 per decade^2) but one-signed;
     integrated over the spread per law, its evidence read them as an offset and it took
     0.93 of the weight (15.3 points off). At the shared spread the logistic law, which the
-    ladder's emergence calls for, takes the larger share (measured: 0.60)."""
+    ladder's emergence calls for, takes the larger share (measured: 0.60). The prediction
+    also says that pass@100 from 20 samples per problem rests on the per-problem prior."""
     sim = simulate_ladder(seed=13, kind="few-samples")
     counts = sim.counts[sim.counts["model"] != sim.target]
     pred = predict(counts, [(m, c, sim.losses[m]) for m, c in sim.models], target=sim.target,
@@ -216,6 +217,8 @@ def test_a_law_does_not_take_the_weight_by_reading_its_errors_as_an_offset():
                    settings=PredictionSettings(seed=13, n_resamples=50))
     weights = {law: s["weight"] for law, s in pred.selection["scores"].items()}
     assert weights["logistic"] > weights["problem_power"], weights
+    assert [w for w in pred.warnings if w.startswith(
+        "pass@100 asked for where the ladder models have at most 20 samples per problem")]
 
 
 def test_offset_term_adds_slope_times_spread_to_the_interval():

@@ -39,6 +39,7 @@ from capability.prediction.notes import (
     distance_notes,
     input_notes,
     offset_notes,
+    pass_at_k_notes,
 )
 from capability.prediction.offsets import (
     ModelOffsets,
@@ -519,6 +520,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     notes.extend(count_notes(n, c, scatter=arrays.interaction["logit"],
                              excluded=len(assignment.excluded),
                              zero_policy=settings.zero_policy))
+    notes.extend(pass_at_k_notes(settings.k, n))
     point = [(np.nan,) * 3 if b.mean_pass_rate is None else
              (b.mean_pass_rate.estimate, b.mean_pass_rate.confidence_interval.low,
               b.mean_pass_rate.confidence_interval.high) for b in buckets]
