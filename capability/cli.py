@@ -879,46 +879,41 @@ def _report(args: argparse.Namespace) -> None:
     print(f"wrote {md} and {html_path}", file=sys.stderr)
 
 
+def _run(args: argparse.Namespace) -> None:
+    _predict_ladder(args.ladder, args.out, _settings(args), args=args)
+    if args.register:
+        _register(args.out, args.registry, args.force)
+
+
+def _simulate_command(args: argparse.Namespace) -> None:
+    _, path = _simulate(args)
+    print(path)
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from capability.demo import run_demo
+
+    if args.samples < 2:
+        from capability.errors import InputError
+
+        raise InputError(f"expected a whole number >= 2, found {args.samples}",
+                         key="--samples")
+    paths = run_demo(args.out, seed=args.seed, n=args.samples, execution=_execution(args),
+                     echo=lambda line: print(line, flush=True))
+    print(f"report: {paths['report_html']}", flush=True)
+
+
+_COMMANDS = {
+    "run": _run,
+    "register": lambda args: _register(args.run_dir, args.registry, args.force),
+    "score": _score, "track-record": _track_record, "backtest": _backtest, "report": _report,
+    "sample": _sample, "serve-sim": _serve_sim, "execute": _execute, "evaluate": _evaluate,
+    "compare": _compare, "simulate": _simulate_command, "demo": _demo,
+}
+
+
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "run":
-        _predict_ladder(args.ladder, args.out, _settings(args), args=args)
-        if args.register:
-            _register(args.out, args.registry, args.force)
-    elif args.command == "register":
-        _register(args.run_dir, args.registry, args.force)
-    elif args.command == "score":
-        _score(args)
-    elif args.command == "track-record":
-        _track_record(args)
-    elif args.command == "backtest":
-        _backtest(args)
-    elif args.command == "report":
-        _report(args)
-    elif args.command == "sample":
-        _sample(args)
-    elif args.command == "serve-sim":
-        _serve_sim(args)
-    elif args.command == "execute":
-        _execute(args)
-    elif args.command == "evaluate":
-        _evaluate(args)
-    elif args.command == "compare":
-        _compare(args)
-    elif args.command == "simulate":
-        _, path = _simulate(args)
-        print(path)
-    elif args.command == "demo":
-        from capability.demo import run_demo
-
-        if args.samples < 2:
-            from capability.errors import InputError
-
-            raise InputError(f"expected a whole number >= 2, found {args.samples}",
-                             key="--samples")
-        paths = run_demo(args.out, seed=args.seed, n=args.samples,
-                         execution=_execution(args),
-                         echo=lambda line: print(line, flush=True))
-        print(f"report: {paths['report_html']}", flush=True)
+    _COMMANDS[args.command](args)
     return SUCCESS
 
 

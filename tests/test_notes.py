@@ -4,6 +4,7 @@ tests/test_laws.py and tests/test_offsets.py check the notes a prediction carrie
 
 import numpy as np
 
+from capability.prediction import notes as prediction_notes
 from capability.prediction.notes import (
     BEYOND_BACKTESTS,
     backtest_notes,
@@ -11,7 +12,6 @@ from capability.prediction.notes import (
     distance_notes,
     input_notes,
     offset_notes,
-    pass_at_k_notes,
     shared_compute_notes,
 )
 from capability.prediction.offsets import ModelOffsets
@@ -123,10 +123,10 @@ def test_count_notes():
 def test_pass_at_k_notes_name_the_ks_beyond_the_ladders_samples():
     n = np.full((4, 10), 20)
     n[3, :6] = 30   # the model with the most samples: median 30
-    notes = pass_at_k_notes((1, 10, 100, 1000), n)
+    notes = prediction_notes.pass_at_k_notes((1, 10, 100, 1000), n)
     assert len(notes) == 1
     assert notes[0].startswith("pass@100, pass@1000 asked for where the ladder models have "
                                "at most 30 samples per problem")
-    assert pass_at_k_notes((1, 10, 30), n) == []
-    assert pass_at_k_notes((1, 10, 100), np.full((3, 5), 200)) == []
-    assert pass_at_k_notes((1,), np.empty((0, 0))) == []
+    assert prediction_notes.pass_at_k_notes((1, 10, 30), n) == []
+    assert prediction_notes.pass_at_k_notes((1, 10, 100), np.full((3, 5), 200)) == []
+    assert prediction_notes.pass_at_k_notes((1,), np.empty((0, 0))) == []
