@@ -1,5 +1,6 @@
 """The capability command end to end: help, simulate, run, demo and error exits."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import sys
 import pytest
 from sandbox_support import needs_isolation
 
-from capability.cli import main
+from capability.cli import _COMMANDS, build_parser, main
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -159,3 +160,10 @@ def test_simulate_family_takes_its_own_default_spreads(tmp_path):
     for name, u in truths["default"]["effective_compute_offsets_decades"].items():
         assert truths["narrow"]["effective_compute_offsets_decades"][name] == \
             pytest.approx(u / 2)
+
+
+def test_every_command_the_parser_offers_has_a_handler_and_none_other():
+    """``capability COMMAND`` dispatches through one table: a command added to the parser
+    without a handler (or a handler left behind) would fail only when run."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == set(_COMMANDS)
