@@ -199,14 +199,14 @@ def count_notes(n: np.ndarray, c: np.ndarray, *, scatter: float, excluded: int,
 
 
 def pass_at_k_notes(ks: Sequence[int], n: np.ndarray) -> list[str]:
-    """One note where the headline gives pass@k (``ks``) with ``k`` above the samples per
-    problem the ladder models have (``n``, ``(M, P)``; each model's median over the
-    problems, the most of any model): pass@k turns on the problems whose pass rate is below about
-    ``1/k``, and counts of fewer samples cannot tell such a rate from a somewhat larger
-    one, so pass@k's shape there rests on the per-problem laws' prior. On simulated
-    emergent ladders with 20 samples per problem the 90% interval of pass@100 held the
-    truth in 0.45 (seeds 100-119) to 0.75 (seeds 0-19) of them
-    (docs/accuracy-history.md, 2026-12-05)."""
+    """One note where the headline gives pass@k (``ks``, whole numbers or their strings)
+    with ``k`` above the samples per problem the ladder models have (``n``, ``(M, P)``;
+    each model's median over the problems, the most of any model): pass@k turns on the
+    problems whose pass rate is below about ``1/k``, and counts of fewer samples cannot
+    tell such a rate from a somewhat larger one, so pass@k's shape there rests on the
+    per-problem laws' prior. On simulated emergent ladders with 20 samples per problem the
+    90% interval of pass@100 held the truth in 0.45 (seeds 100-119) to 0.75 (seeds 0-19)
+    of them (docs/accuracy-history.md, 2026-12-05)."""
     n = np.asarray(n, float)
     if not n.size:
         return []

@@ -533,8 +533,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                                            target_compute),
         ks=settings.k, total=len(arrays.task_ids), held_out=len(assignment.held_out),
         excluded=len(assignment.excluded), level=level, joint=joint)
-    notes.extend(pass_at_k_notes([int(k) for k, v in overall["pass_at_k"].items()
-                                  if v is not None], n))
+    notes.extend(pass_at_k_notes([k for k, v in overall["pass_at_k"].items() if v is not None],
+                                 n))
     return Prediction(ladder=ladder, target=target, target_compute=float(target_compute),
                       models=tuple((m[0], float(m[1]), m[2]) for m in models),
                       settings=settings, assignment=assignment, buckets=tuple(buckets),
