@@ -114,7 +114,24 @@ def test_fit_loss_law_interval_covers_with_noise_and_none_with_three_models():
     three = fit_loss_law(COMPUTE[:3], loss[:3], target_compute=TARGET)
     assert np.isnan(three.prediction.confidence_interval.low)
     assert "no interval" in three.prediction.method
+    assert "from 2 degrees of freedom" in fit.prediction.method
     with pytest.raises(FitError, match="at least 3 models"):
         fit_loss_law(COMPUTE[:2], loss[:2], target_compute=TARGET)
     with pytest.raises(FitError, match="finite and > 0"):
         fit_loss_law(COMPUTE, np.array([2, 2, np.nan, 2, 2.0]), target_compute=TARGET)
+
+
+def test_fit_loss_law_interval_holds_the_target_as_often_as_it_says():
+    """Losses on the law with 0.2% noise, the target 10x beyond the largest of five models:
+    the 90% interval holds the target's loss in most of 20 ladders. It held it 0.37 of the
+    time (60 simulated ladders) when the bootstrap's refits stopped near their start and the
+    residual sd, read from two degrees of freedom, was taken as known."""
+    truth = 1.7 + 0.35
+    held = []
+    for seed in range(20):
+        noise = np.exp(0.002 * np.random.default_rng(seed).normal(size=COMPUTE.size))
+        fit = fit_loss_law(COMPUTE, (1.7 + 0.35 * (COMPUTE / TARGET) ** (-0.15)) * noise,
+                           target_compute=TARGET, rng=seed, n_resamples=50)
+        ci = fit.prediction.confidence_interval
+        held.append(ci.low <= truth <= ci.high)
+    assert np.mean(held) >= 0.75

@@ -554,9 +554,79 @@ class LossLawFit:
         return self.a * np.asarray(compute, float) ** self.b + self.c
 
 
+_LOSS_LOWER = np.array([-30.0, 0.0, -30.0])   # bounds of (log A, beta, log E)
+_LOSS_UPPER = np.array([10.0, 5.0, 10.0])
+
+
+def _huber(r: np.ndarray, delta: float) -> np.ndarray:
+    """Huber loss of each row of residuals ``r`` (summed over the last axis)."""
+    a = np.abs(r)
+    return np.sum(np.where(a <= delta, 0.5 * r**2, delta * (a - 0.5 * delta)), axis=-1)
+
+
+def _loss_params_fits(x: np.ndarray, log_loss: np.ndarray, starts: np.ndarray, delta: float,
+                      max_iter: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise the Huber loss of ``log Lhat - log L`` for many fits at once: row ``i`` of
+    ``log_loss`` (``(R, M)``, or one row for every start) from row ``i`` of ``starts``
+    (``(R, 3)``), with ``theta = (log A, beta, log E)`` in ``log Lhat = logaddexp(log A -
+    beta x, log E)``. Returns the fitted ``theta`` and Huber loss per row.
+
+    Levenberg-Marquardt on the Huber loss's iteratively reweighted least squares (weights
+    ``min(1, delta / |r|)``), a step kept only where it lowers the Huber loss, each
+    parameter held to its bounds; a row stops once its damping passes 1e10 or a kept step
+    moves no parameter by 1e-11. Vectorised over rows: a bootstrap's refits take one
+    call. The bootstrap needs refits that go where their data take them: L-BFGS-B
+    (:func:`_loss_params_fit`) restarted at the fit stops about where it starts, and its
+    refits varied half as much as the fit does."""
+    theta = np.array(starts, float)
+    y = np.broadcast_to(log_loss, (theta.shape[0], x.size))
+
+    def residuals(t, rows):
+        power = t[:, [0]] - t[:, [1]] * x
+        pred = np.logaddexp(power, t[:, [2]])
+        return pred - y[rows], np.exp(power - pred)   # and the power term's share of Lhat
+
+    r, w = residuals(theta, slice(None))
+    cost = _huber(r, delta)
+    damping = np.full(theta.shape[0], 1e-3)
+    active = np.arange(theta.shape[0])
+    for _ in range(max_iter):
+        if active.size == 0:
+            break
+        ra, wa, ta = r[active], w[active], theta[active]
+        jac = np.stack([wa, -x * wa, 1 - wa], axis=-1)           # d log Lhat / d theta
+        jtw = np.swapaxes(jac, 1, 2) * np.minimum(1.0, delta / np.maximum(np.abs(ra),
+                                                                          1e-300))[:, None, :]
+        hess = jtw @ jac
+        grad = (jtw @ ra[..., None])[..., 0]
+        diag = np.maximum(np.diagonal(hess, axis1=1, axis2=2), 1e-12)
+        lhs = hess + (damping[active, None] * diag)[:, :, None] * np.eye(3)
+        new = np.clip(ta - np.linalg.solve(lhs, grad[..., None])[..., 0],
+                      _LOSS_LOWER, _LOSS_UPPER)
+        r_new, w_new = residuals(new, active)
+        c_new = _huber(r_new, delta)
+        kept = c_new <= cost[active]
+        rows = active[kept]
+        theta[rows], r[rows], w[rows], cost[rows] = new[kept], r_new[kept], w_new[kept], \
+            c_new[kept]
+        damping[rows] = np.maximum(damping[rows] / 3, 1e-12)
+        damping[active[~kept]] *= 4
+        done = (damping[active] > 1e10) | (kept & (np.max(np.abs(new - ta), axis=1) < 1e-11))
+        active = active[~done]
+    return theta, cost
+
+
 def _loss_params_fit(x, log_loss, starts, delta):
-    """Best of several L-BFGS-B starts for Huber loss on log residuals; theta = (log A, beta,
-    log E) in ``log L = logaddexp(log A - beta x, log E)``."""
+    """The point fit: best of several L-BFGS-B starts for Huber loss on log residuals; theta
+    = (log A, beta, log E) in ``log L = logaddexp(log A - beta x, log E)``.
+
+    At its default tolerances L-BFGS-B stops once the gradient is below 1e-5, which a Huber
+    loss of residuals a few ``delta`` in size reaches near the grid's starts: the fit stays
+    near the grid's shapes rather than passing through three models exactly. That acts as a
+    prior, and it is kept: the fully converged fit (:func:`_loss_params_fits`) extrapolated
+    three models' losses worse on bending ladders (mean error 0.0106 -> 0.0137 in loss,
+    ``slowing``, 20 seeds) and the two-step law through it erred more there (1.37 -> 1.76
+    points)."""
 
     def objective(theta):
         """The Huber loss and its gradient (``d pred / d log A = w``, ``/ d beta = -x w``,
@@ -588,14 +658,22 @@ def fit_loss_law(compute, loss, *, target_compute: float, confidence_level: floa
     -----
     As in the Chinchilla replication practice (Besiroglu et al. 2024): minimise the Huber
     loss (``delta`` = 1e-3) of the log residuals ``log Lhat(C_m) - log L_m`` with L-BFGS-B
-    from a grid of starts and keep the best. Parameterised as
+    from a grid of starts and keep the best (:func:`_loss_params_fit`). Parameterised as
     ``log L = logaddexp(log A - beta x, log E)`` with ``x = log(C / C_T)``, so
     ``c = E``, ``b = -beta`` and ``a = A * C_T^beta``.
 
-    The interval is a parametric residual bootstrap: ``log L*_m = log Lhat_m + s eps`` with
-    ``s`` the residual standard deviation (``sum r^2 / (M - 3)``) and ``eps ~ N(0, 1)``,
-    refitted each time; percentile interval. With three models there are no residual
-    degrees of freedom and no interval (NaN bounds).
+    The interval is a parametric residual bootstrap: ``log L*_m = log Lhat_m + s* eps`` with
+    ``eps ~ N(0, 1)``, refitted each time; percentile interval. ``s`` is the residual
+    standard deviation (``s^2 = sum r^2 / nu``, ``nu = M - 3`` degrees of freedom), read
+    from so few residuals that each resample draws its own, ``s* = s sqrt(nu / X)`` with
+    ``X ~ chi^2_nu`` (the posterior of the noise's scale under the ``1/sigma`` prior), so
+    that the interval carries the uncertainty of ``s`` as a Student t does. On the
+    simulator's ladders (losses on the law with 0.2% noise, the target 10x beyond the
+    largest model; 60 seeds) it holds the target's loss 0.85 of the time with five models
+    and 0.90 with four (0.37 and 0.33 when ``s`` was plugged in and the refits stopped
+    near their start). It counts the models' scatter about the law, not a law that bends
+    beyond the ladder. With three models there are no residual degrees of freedom and no
+    interval (NaN bounds).
 
     Raises
     ------
@@ -626,15 +704,16 @@ def fit_loss_law(compute, loss, *, target_compute: float, confidence_level: floa
     s = float(np.sqrt(np.sum(resid**2) / dof)) if dof > 0 else np.nan
     if dof > 0 and n_resamples > 0:
         fitted = np.logaddexp(la - beta * x, le)
-        boot = np.empty(n_resamples)
-        for r in range(n_resamples):
-            th = _loss_params_fit(x, fitted + s * rng.standard_normal(x.size), [theta], delta)
-            boot[r] = np.exp(np.logaddexp(th[0], th[2]))
+        scales = s * np.sqrt(dof / rng.chisquare(dof, n_resamples))
+        noise = scales[:, None] * rng.standard_normal((n_resamples, x.size))
+        th, _ = _loss_params_fits(x, fitted + noise, np.tile(theta, (n_resamples, 1)), delta)
+        boot = np.exp(np.logaddexp(th[:, 0], th[:, 2]))
         tail = (1 - level) / 2
         lo, hi = np.quantile(boot, [tail, 1 - tail])
         ci = ConfidenceInterval(float(lo), float(hi))
-        method = (f"parametric residual bootstrap ({n_resamples} resamples, residual sd "
-                  f"{s:.2g} on log loss), percentile interval")
+        method = (f"parametric residual bootstrap ({n_resamples} resamples; residual sd "
+                  f"{s:.2g} on log loss from {dof} degrees of freedom, each resample's drawn "
+                  f"from its posterior), percentile interval")
     else:
         boot = np.empty(0)
         ci = ConfidenceInterval(np.nan, np.nan)
