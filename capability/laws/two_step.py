@@ -3,9 +3,9 @@
 ``-log10 L``, partially pooled (:mod:`capability.laws.per_problem`), evaluated at the
 predicted target loss. The draws are the per-problem laws' at that loss: the loss law's own
 bootstrap, with so few residual degrees of freedom a heavy-tailed one, is not carried into
-them (it made the two-step law's draws too wide to weigh by in the backtests: ``slowing``
-2.43 points for 1.35 with it), and its error at the target is the law error the rolling
-backtests calibrate. Only when every ladder model has a final loss."""
+them (measured with the loss law's point fit converged, ``slowing`` ladders erred 2.43
+points with those draws and 1.76 without), and its error at the target is the law error
+the rolling backtests calibrate. Only when every ladder model has a final loss."""
 
 from __future__ import annotations
 
