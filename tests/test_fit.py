@@ -135,3 +135,19 @@ def test_fit_loss_law_interval_holds_the_target_as_often_as_it_says():
         ci = fit.prediction.confidence_interval
         held.append(ci.low <= truth <= ci.high)
     assert np.mean(held) >= 0.75
+
+
+@settings(max_examples=60, deadline=None)
+@given(losses=st.lists(st.floats(1e-3, 1e3), min_size=4, max_size=6),
+       gaps=st.lists(st.floats(0.05, 1.5), min_size=6, max_size=6),
+       beyond=st.floats(0.1, 2.0), seed=st.integers(0, 2**16))
+def test_fit_loss_law_interval_holds_its_estimate_on_any_losses(losses, gaps, beyond, seed):
+    """Any positive losses, in any order, at any spacing: the bootstrap's refits neither
+    fail nor leave the interval without its estimate or below 0."""
+    log_c = 20 + np.concatenate([[0.0], np.cumsum(gaps[:len(losses) - 1])])
+    target = 10 ** (log_c[-1] + beyond)
+    fit = fit_loss_law(10**log_c, np.array(losses), target_compute=target, rng=seed,
+                       n_resamples=50)
+    p = fit.prediction
+    assert np.isfinite(p.estimate) and p.estimate > 0
+    assert 0 <= p.confidence_interval.low <= p.estimate <= p.confidence_interval.high
