@@ -635,16 +635,15 @@ def _loss_params_fit(x, log_loss, starts, delta):
         power = la - beta * x
         pred = np.logaddexp(power, le)
         r = pred - log_loss
-        huber = np.where(np.abs(r) <= delta, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta))
         slope = np.clip(r, -delta, delta)
         w = np.exp(power - pred)
         grad = np.array([np.sum(slope * w), -np.sum(slope * w * x), np.sum(slope * (1 - w))])
-        return float(huber.sum()), grad
+        return float(_huber(r, delta)), grad
 
     best = None
     for start in starts:
         res = optimize.minimize(objective, start, method="L-BFGS-B", jac=True,
-                                bounds=[(-30, 10), (0.0, 5.0), (-30, 10)])
+                                bounds=list(zip(_LOSS_LOWER, _LOSS_UPPER)))
         if best is None or res.fun < best.fun:
             best = res
     return best.x
