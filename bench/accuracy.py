@@ -30,12 +30,18 @@ bucket means. It prints per kind and per real backtest:
 * with ``--by-bucket``: under each line, per bucket (easiest first) the mean signed error
   (predicted - true, points) and the coverage -- a kind's coverage is over all its
   buckets, and one bucket may miss far more often than the rest (on ``emergence`` the
-  hardest holds 0.55 of its truths, the others 0.90-1.00).
+  hardest holds 0.55 of its truths, the others 0.90-1.00);
+* with ``--floor`` (simulated kinds): under each line, the error of the family's own trend
+  at the target (``_trend_at_target``: the law that drew the ladder, at the target's
+  nominal compute, averaged over the problem-by-model effects a new model draws) -- what a
+  method that knew the law would err, since the target's own offset and effects are in
+  no ladder -- and how much of the straight line's excess over that floor ours keeps,
+  ``(err - floor) / (linear - floor)``.
 
     python bench/accuracy.py [--seeds 20] [--kinds clean,emergence] [--no-real]
                              [--ratios 40,20,8,3] [--samples 1000] [--offset-sd 0.4]
                              [--k 0.15] [--problems 80]
-                             [--oracle] [--by-bucket] [--neg-log] [--headline]
+                             [--oracle] [--by-bucket] [--neg-log] [--headline] [--floor]
                              [--first-seed 100]
                              [--law logistic]
                              [--no-offsets]
@@ -58,8 +64,9 @@ import argparse
 import time
 
 import numpy as np
+import pandas as pd
 from real_ladders import real_ladders  # beside this script, on sys.path when run as one
-from scipy import stats
+from scipy import special, stats
 
 from capability.estimation.estimate import pass_at_k
 from capability.prediction.predict import PredictionSettings, predict
@@ -90,7 +97,7 @@ def _rows(pred, truth, oracle=False, neg_log=None):
                     "no_change": 100 * abs(_candidate(b, "no_change") - t),
                     "linear": 100 * abs(_candidate(b, "linear") - t),
                     "law": b.law, "estimate": b.mean_pass_rate.estimate, "truth": t,
-                    "last": _candidate(b, "no_change")})
+                    "last": _candidate(b, "no_change"), "task_ids": list(b.task_ids)})
         y = None if neg_log is None else neg_log[i]
         if y is not None and y > 0 and b.neg_log_pass_rate is not None:
             nl = b.neg_log_pass_rate
@@ -163,6 +170,32 @@ def _by_bucket(rows) -> str:
     return "  by bucket, signed err (cover): " + ", ".join(cells)
 
 
+def _trend_at_target(sim) -> pd.Series:
+    """Per problem the pass rate the family's trend gives the target: the law that drew the
+    ladder at the target's nominal compute (bent, for ``slowing``, as every model is),
+    without its own offset, and averaged over the problem-by-model effects a new model
+    draws (``E_e expit(logit p + e)``, ``e ~ N(0, sd^2)`` with ``sd`` the ladder's effects'
+    own, by 32-node Gauss-Hermite quadrature)."""
+    offset = (sim.offsets or {}).get(sim.target, 0.0)
+    p = sim.true_pass_rate(sim.effective_compute(sim.target) / 10.0 ** offset)
+    if sim.interactions is None:
+        return p
+    sd = float(np.std(sim.interactions.to_numpy()))
+    nodes, weights = np.polynomial.hermite_e.hermegauss(32)
+    z = special.logit(p.to_numpy())[:, None] + sd * nodes[None, :]
+    return pd.Series(special.expit(z) @ (weights / weights.sum()), index=p.index)
+
+
+def _floor(rows) -> str:
+    """With ``--floor``: the trend's mean error, and ours and the line's beyond it."""
+    floor = np.mean([r["floor"] for r in rows])
+    err = np.mean([r["err"] for r in rows])
+    lin = np.mean([r["linear"] for r in rows])
+    return (f"  floor: the family's trend at the target errs {floor:.2f} (its own offset and "
+            f"effects); beyond it ours {err - floor:.2f}, the line {lin - floor:.2f}, "
+            f"ratio {(err - floor) / (lin - floor):.2f}")
+
+
 HEADLINE_KS = (1, 10, 100)
 
 
@@ -222,6 +255,8 @@ def _details(rows, args, heads=()) -> None:
         print(_neg_log(rows), flush=True)
     if args.headline:
         print(_headline(heads), flush=True)
+    if args.floor and rows and "floor" in rows[0]:
+        print(_floor(rows), flush=True)
 
 
 def _ratios(rows, err):
@@ -268,6 +303,9 @@ def main() -> None:
                              "90%% intervals and their median width relative to the value (the "
                              "report's quantity; real ladders: the measured value by the "
                              "prediction's estimator)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also print the error of the family's own trend at the target "
+                             "(simulated kinds): what knowing the law would leave")
     parser.add_argument("--offset-sd", type=float, default=None,
                         help="irregular and family ladders' offsets' sd in decades "
                              "(default: 0.15; 0.3 for family)")
@@ -319,8 +357,13 @@ def main() -> None:
                                                        model_offsets=not args.no_offsets,
                                                        n_resamples=args.resamples))
             truths = bucket_truth(sim, pred.assignment.buckets)
-            rows += _rows(pred, [t["mean_pass_rate"] for t in truths], args.oracle,
-                          [t["neg_log_pass_rate"] for t in truths])
+            mine = _rows(pred, [t["mean_pass_rate"] for t in truths], args.oracle,
+                         [t["neg_log_pass_rate"] for t in truths])
+            if args.floor:
+                trend = _trend_at_target(sim)
+                for r in mine:
+                    r["floor"] = 100 * abs(float(trend[r["task_ids"]].mean()) - r["truth"])
+            rows += mine
             heads += _headline_rows(pred, _simulated_pass_at_k(sim))
         sd = f", sd {args.offset_sd:g}" if args.offset_sd is not None and \
             kind in OFFSET_KINDS else ""
