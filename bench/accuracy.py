@@ -69,6 +69,7 @@ from real_ladders import real_ladders  # beside this script, on sys.path when ru
 from scipy import special, stats
 
 from capability.estimation.estimate import pass_at_k
+from capability.laws._hierarchical import _GH_NODES, _GH_WEIGHTS  # E[g(e)], e ~ N(0, 1)
 from capability.prediction.predict import PredictionSettings, predict
 from capability.records.score import bucket_actuals
 from capability.simulation.simulate import (
@@ -175,15 +176,14 @@ def _trend_at_target(sim) -> pd.Series:
     ladder at the target's nominal compute (bent, for ``slowing``, as every model is),
     without its own offset, and averaged over the problem-by-model effects a new model
     draws (``E_e expit(logit p + e)``, ``e ~ N(0, sd^2)`` with ``sd`` the ladder's effects'
-    own, by 32-node Gauss-Hermite quadrature)."""
+    own, by the per-problem laws' 32-node Gauss-Hermite quadrature)."""
     offset = (sim.offsets or {}).get(sim.target, 0.0)
     p = sim.true_pass_rate(sim.effective_compute(sim.target) / 10.0 ** offset)
     if sim.interactions is None:
         return p
     sd = float(np.std(sim.interactions.to_numpy()))
-    nodes, weights = np.polynomial.hermite_e.hermegauss(32)
-    z = special.logit(p.to_numpy())[:, None] + sd * nodes[None, :]
-    return pd.Series(special.expit(z) @ (weights / weights.sum()), index=p.index)
+    z = special.logit(p.to_numpy())[:, None] + sd * _GH_NODES[None, :]
+    return pd.Series(special.expit(z) @ _GH_WEIGHTS, index=p.index)
 
 
 def _floor(rows) -> str:
