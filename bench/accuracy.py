@@ -44,7 +44,7 @@ bucket means. It prints per kind and per real backtest:
                              [--oracle] [--by-bucket] [--neg-log] [--headline] [--floor]
                              [--first-seed 100]
                              [--law logistic]
-                             [--no-offsets]
+                             [--no-offsets] [--no-losses]
 
 ``--ratios`` sets the ladder (how many times below the target each model's compute is):
 a short ladder such as ``40,20,8,3`` or ``20,8,3`` looks like the real families (four or
@@ -55,7 +55,10 @@ beyond the largest). ``--k`` and ``--problems`` move what the method was develop
 per-problem laws' exponent, 0.3; HumanEval's 164 problems): ladders it has not seen.
 ``--law NAME`` forces one law on every ladder, simulated and real, to tell the weighing's
 failures from the laws' (the baselines, then unfitted, print nan), and ``--no-offsets``
-leaves the models' offsets out.
+leaves the models' offsets out. ``--no-losses`` predicts the simulated ladders without their
+models' final losses, as real ladders come (no loss law, no two-step law through the loss):
+the simulator's losses follow the compute its pass rates grow on (the bent axis on
+``slowing`` ladders), which a ladder without losses cannot read.
 """
 
 from __future__ import annotations
@@ -323,6 +326,9 @@ def main() -> None:
     parser.add_argument("--no-offsets", action="store_true",
                         help="predict the simulated ladders without the models' offsets from "
                              "their trend (capability run --no-offsets)")
+    parser.add_argument("--no-losses", action="store_true",
+                        help="predict the simulated ladders without their models' final "
+                             "losses, as real ladders come (no two-step law)")
     args = parser.parse_args()
     if args.law != "auto" and args.oracle:
         parser.error("--oracle needs the baselines, which --law NAME leaves unfitted")
@@ -351,7 +357,8 @@ def main() -> None:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             sim = simulate_ladder(seed=seed, kind=kind, n_samples=args.samples, **shape)
             counts = sim.counts[sim.counts["model"] != sim.target]
-            pred = predict(counts, [(m, c, sim.losses[m]) for m, c in sim.models],
+            pred = predict(counts, [(m, c, None if args.no_losses else sim.losses[m])
+                                    for m, c in sim.models],
                            target=sim.target, target_compute=sim.target_compute,
                            settings=PredictionSettings(seed=seed, law=args.law,
                                                        model_offsets=not args.no_offsets,
@@ -372,6 +379,7 @@ def main() -> None:
         sd += f", from seed {args.first_seed}" if args.first_seed else ""
         sd += forced
         sd += ", no offsets" if args.no_offsets else ""
+        sd += ", no losses" if args.no_losses else ""
         print(_line(f"sim {kind} ({args.seeds} seeds{sd})", rows), flush=True)
         _details(rows, args, heads)
     if not args.no_real:
