@@ -77,7 +77,8 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
                         "models for them, of a short backtest: each model from the two below "
                         "it); a name forces "
                         "that law: 'power' "
-                        "(the report's), 'problem_power', 'logistic', 'ceiling' (per-problem "
+                        "(the report's), 'problem_power', 'logistic', 'bent' (the logistic on "
+                        "a compute axis whose bend the counts read), 'ceiling' (per-problem "
                         "laws, pooled), 'two_step' (through the loss), 'no_change', 'linear' "
                         "(baselines) (default: auto)")
     g.add_argument("--min-below", type=int, default=3, metavar="N",

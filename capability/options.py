@@ -7,7 +7,7 @@ ZERO_POLICIES = ("exclude", "keep", "jeffreys")
 DIFFICULTIES = ("mean-pass-rate", "largest-model")
 SPLITS = ("equal-count", "equal-width")
 NEG_LOG_ESTIMATORS = ("series", "jeffreys", "plugin")
-LAW_NAMES = ("power", "problem_power", "logistic", "ceiling", "two_step", "no_change",
+LAW_NAMES = ("power", "problem_power", "logistic", "bent", "ceiling", "two_step", "no_change",
              "linear")
 SIMULATED_KINDS = ("clean", "spread", "emergence", "ceilings", "saturating", "few-samples",
                    "inverse", "irregular", "interaction", "slowing", "family")

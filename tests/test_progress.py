@@ -35,14 +35,14 @@ def test_run_shows_a_bar_on_a_terminal_and_a_line_in_logs(tmp_path, capsys):
     ladder = str(tmp_path / "sim" / "ladder.toml")
     code, out = _in_pty(["run", ladder, "--out", str(tmp_path / "tty"), "--resamples", "50"])
     assert code == 0, out[-2000:]
-    assert "fitting 7 laws and their rolling backtests:" in out, out[:2000]
+    assert "fitting 8 laws and their rolling backtests:" in out, out[:2000]
     # One fit at the target and three rolling steps (m4, m5 from m1-m3; m5 from m1-m4).
     assert "4/4" in out and ("fit/s" in out or "s/fit" in out)           # a tqdm bar
     assert "capability: fitting" not in out            # no log line on a terminal
     capsys.readouterr()
     assert main(["run", ladder, "--out", str(tmp_path / "log"), "--resamples", "50"]) == 0
     err = capsys.readouterr().err
-    assert "capability: fitting 7 laws and their rolling backtests: 4 fits in " in err
+    assert "capability: fitting 8 laws and their rolling backtests: 4 fits in " in err
 
 
 def test_a_stage_ended_by_an_error_says_it_stopped_not_that_it_finished(capsys):

@@ -373,6 +373,11 @@ def test_report_files_and_self_contained_html(sim, tmp_path, capsys):
     assert "problem-by-model scatter: sd 0.0" in md
     # ... and what the ceiling law read: the share of problems levelling off, and where.
     assert "the ceiling law reads " in md and "of the problems as levelling off" in md
+    # ... and how the bent law reads the family's growth (a clean ladder: on its trend, so
+    # the law is a candidate).
+    bend = pred["law_selection"]["bend_axis"]
+    assert bend is not None and "the bent law reads the family's growth as " in md
+    assert ("(gamma 0)" if bend["gamma"] == 0 else f"(gamma {bend['gamma']:+.1f} per decade)") in md
     assert (run / "figures" / "buckets.png").stat().st_size > 10_000
     assert (run / "figures" / "loss.png").stat().st_size > 5_000
     html = (run / "report.html").read_text()

@@ -7,6 +7,9 @@ Every law is ``fit(data: LadderData, target_compute, *, n_draws, rng) -> LawFit 
 ``power``      the report's law per bucket, ``-E_P[log p] = alpha C^-k`` (the reference)
 ``problem_power`` the report's law per problem, pooled across problems (binomial likelihood)
 ``logistic``   per-problem logistic in log compute, pooled (emergence, differing slopes)
+``bent``       the same on a compute axis bent by one ``gamma`` the counts read (growth
+               that slows or speeds up for every problem at once: the two-step law's shape
+               without losses)
 ``ceiling``    per-problem power law that levels off at ``q_i <= 1``
 ``two_step``   compute -> loss -> pass rate (when losses are given)
 ``no_change``  the largest ladder model's value (baseline)
@@ -16,7 +19,15 @@ Every law is ``fit(data: LadderData, target_compute, *, n_draws, rng) -> LawFit 
 
 from __future__ import annotations
 
-from capability.laws import baselines, ceiling, logistic, power, problem_power, two_step
+from capability.laws import (
+    baselines,
+    bent,
+    ceiling,
+    logistic,
+    power,
+    problem_power,
+    two_step,
+)
 from capability.laws._hierarchical import LINKS, interaction_variance
 from capability.laws.base import LadderData, LawFit, bucket_means
 from capability.options import LAW_NAMES
@@ -27,6 +38,7 @@ LAWS = {
     "power": power.fit,
     "problem_power": problem_power.fit,
     "logistic": logistic.fit,
+    "bent": bent.fit,
     "ceiling": ceiling.fit,
     "two_step": two_step.fit,
     "no_change": baselines.no_change,

@@ -70,7 +70,8 @@ from scipy import optimize, special
 
 from capability.laws.base import chunk_rows
 
-__all__ = ["HierarchicalFit", "fit_hierarchical", "interaction_variance", "LINKS"]
+__all__ = ["HierarchicalFit", "fit_hierarchical", "interaction_variance", "log_evidence",
+           "LINKS"]
 
 LINKS = ("logit", "loglog")
 _Z_CLIP = 40.0
@@ -784,6 +785,13 @@ def _log_evidence(prob: _Problem, theta, info, mu, sigma) -> np.ndarray:
     there."""
     return (-prob.objective(theta, mu, np.linalg.inv(sigma)) -
             0.5 * np.linalg.slogdet(sigma)[1] - 0.5 * np.linalg.slogdet(info)[1])
+
+
+def log_evidence(fit: HierarchicalFit) -> np.ndarray:
+    """Each problem's Laplace log marginal likelihood under ``fit``'s prior (its common
+    normal; :func:`_log_evidence`), up to a constant that depends on the counts alone: summed,
+    it compares fits of the same counts on different covariates."""
+    return _log_evidence(fit.problem, fit.theta, np.linalg.inv(fit.cov), fit.mu, fit.sigma)
 
 
 def _two_component_step(prob: _Problem, thetas: list, priors: list, share: float, eps=None,

@@ -105,6 +105,9 @@ class LawFit:
         prior, and its mean's own uncertainty moves every problem alike
         (:meth:`capability.laws._hierarchical.HierarchicalFit.prior_mean_shifts`). The
         headline's joint predictive adds it (:mod:`capability.prediction.headline`).
+    record
+        What the law read from the ladder, for ``prediction.json`` (the bent law: its bend,
+        :class:`capability.laws.bent.BendProfile`'s ``to_dict``), or None.
     """
 
     law: str
@@ -117,6 +120,7 @@ class LawFit:
     extra: object = field(default=None, repr=False, compare=False)
     mean_pass_rate_shared: np.ndarray = field(default_factory=lambda: np.empty((0, 0)),
                                               repr=False, compare=False)
+    record: dict | None = field(default=None, repr=False, compare=False)
 
 
 def bucket_means(values: np.ndarray, buckets) -> np.ndarray:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 
@@ -96,16 +97,20 @@ def _shared_shifts(fit, shifts, x_draws, buckets, chunk: int = 100) -> np.ndarra
 
 def fit_per_problem(data: LadderData, target_compute: float, *, name: str, link: str,
                     ceiling: bool = False, n_draws: int = 400, rng=None,
-                    covariate: np.ndarray | None = None, target_covariate=None) -> LawFit:
+                    covariate: np.ndarray | None = None, target_covariate=None,
+                    axis: Callable | None = None) -> LawFit:
     """Fit the per-problem law and evaluate every bucket at the target.
 
     ``covariate`` is the per-model x of the law (default ``log10`` compute) and
     ``target_covariate`` its value at the target: a number, or an array of ``n_draws``
-    values (the covariate's own uncertainty, for the two-step law).
+    values (the covariate's own uncertainty, for the two-step law). ``axis`` instead maps
+    ``log10`` compute to the covariate (the bent law's axis): the ladder's, the target's and
+    the curve's covariates are its values.
     """
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    x = np.log10(data.compute) if covariate is None else np.asarray(covariate, float)
-    x_t = np.log10(target_compute) if target_covariate is None else target_covariate
+    to_x = (lambda v: v) if axis is None else axis
+    x = to_x(np.log10(data.compute)) if covariate is None else np.asarray(covariate, float)
+    x_t = to_x(np.log10(target_compute)) if target_covariate is None else target_covariate
     x_t_arr = np.asarray(x_t, float)
     fit, theta, shifts = _fit_and_draws(data, x, link, ceiling, n_draws, rng)
 
@@ -127,7 +132,8 @@ def fit_per_problem(data: LadderData, target_compute: float, *, name: str, link:
         method = "no draws"
 
     def curve(compute):
-        p_grid = np.clip(fit.pass_rate(np.log10(np.asarray(compute, float))), 1e-300, 1.0)
+        p_grid = np.clip(fit.pass_rate(to_x(np.log10(np.asarray(compute, float)))), 1e-300,
+                         1.0)
         return (bucket_means(np.swapaxes(p_grid, -1, -2), data.buckets).T,
                 bucket_means(np.swapaxes(-np.log(p_grid), -1, -2), data.buckets).T)
 

@@ -22,6 +22,7 @@ from capability.estimation.interval import _json_float
 from capability.estimation.trends import inverse_scaling
 from capability.laws import LAWS, LINKS, LadderData, LawFit, interaction_variance
 from capability.laws.baselines import naive_baselines
+from capability.laws.bent import bend_profile, bend_visible
 from capability.laws.fit import fit_loss_law
 from capability.prediction.bucket_estimates import (
     TargetTerms,
@@ -147,14 +148,34 @@ def _step_dict(step) -> dict:
                 for name, vals in step.predicted.items()}}
 
 
-def candidate_laws(settings: PredictionSettings, has_loss: bool) -> tuple[str, ...]:
+def candidate_laws(settings: PredictionSettings, has_loss: bool,
+                   offsets_unseparated: bool = False) -> tuple[str, ...]:
     """The laws a prediction fits: every candidate with ``law="auto"``, else the forced one
-    (and the report's law, always kept as the reference)."""
+    (and the report's law, always kept as the reference). ``two_step`` needs losses;
+    ``bent`` is left out of the average where ``offsets_unseparated``
+    (:func:`bend_confounded`: the bend it reads may be the models' own deviations)."""
     if settings.law == "auto":
-        names = tuple(LAWS)
+        names = tuple(n for n in LAWS if not (offsets_unseparated and n == "bent"))
     else:
         names = tuple(dict.fromkeys((settings.law, "power")))
     return tuple(n for n in names if has_loss or n != "two_step")
+
+
+def bend_confounded(arrays: LadderArrays, offsets: ModelOffsets, shifted: bool) -> bool:
+    """Whether the bend the bent law reads from the whole ladder
+    (:func:`capability.laws.bent.bend_profile`) strays from a straight line by no more
+    than the models' own deviation from their trend (:attr:`ModelOffsets.deviation`, the
+    offsets' spread with what problem-by-model effects add; where offsets are evident and
+    the laws run on effective compute, the effects' part alone): the law's evidence for a
+    bend sums over every problem, but a model's deviation moves all its problems together,
+    so such a bend is as likely the models' own. No deviation to compare with (fewer than
+    three models): False."""
+    dev = float(np.sqrt(offsets.scatter)) if shifted else offsets.deviation
+    if not np.isfinite(dev):
+        return False
+    profile = bend_profile(LadderData(n=arrays.n_in, c=arrays.c_in, compute=arrays.compute,
+                                      buckets=(), interaction=arrays.interaction))
+    return bend_visible(np.log10(arrays.nominal), profile.gamma) <= dev
 
 
 def _ladder_arrays(counts: pd.DataFrame, models, settings: PredictionSettings):
@@ -378,6 +399,7 @@ def _selection_record(settings: PredictionSettings, laws, stage: FitStage,
                           "leverage": leverage},
         "problem_by_model_variance": arrays.interaction,
         "ceilings": _ceiling_record(stage.fits.get("ceiling")),
+        "bend_axis": None if stage.fits.get("bent") is None else stage.fits["bent"].record,
         "off_trend": _off_trend_record(stage.fits.get("problem_power"), arrays.inside_ids),
     }
 
@@ -458,7 +480,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     arrays, assignment, offsets, shifted = _ladder_arrays(counts, models, settings)
     names, nominal, compute = arrays.names, arrays.nominal, arrays.compute
     n, c, inside, local = arrays.n, arrays.c, arrays.inside, arrays.local
-    laws = candidate_laws(settings, arrays.loss is not None)
+    laws = candidate_laws(settings, arrays.loss is not None,
+                          settings.law == "auto" and bend_confounded(arrays, offsets, shifted))
     # The laws, the loss law, the headline's joint predictive.
     seeds = np.random.SeedSequence(settings.seed).spawn(3)
     loss_fit, loss_note = _loss_law(arrays, target_compute, settings, seeds[1])

@@ -102,7 +102,7 @@ __all__ = ["LawScore", "score_laws", "choose_laws", "average_weights", "censored
            "MIN_WEIGHT", "CENSORED_INPUT", "BASELINES"]
 
 DEFAULT_ORDER = ("problem_power", "logistic", "power", "linear", "no_change", "ceiling",
-                 "two_step")
+                 "two_step", "bent")
 QUANTITIES = ("mean_pass_rate", "neg_log_pass_rate")
 MIN_WEIGHT = 1e-3   # laws weighted below this fraction of the largest weight are left out
 OCCAM_WINDOW = 1.5  # laws with a backtest error above this multiple of the best's are left out

@@ -93,6 +93,15 @@ def _measured(d: dict, spec: str) -> str:
     return measured_text(d, spec, missing="–")
 
 
+def _bend_words(gamma: float) -> str:
+    """The bent law's ``gamma`` in words: each decade of compute moves the problems
+    ``10^gamma`` times as far as the decade before."""
+    if gamma == 0:
+        return "straight in log compute (gamma 0)"
+    return (f"{'slowing' if gamma < 0 else 'speeding up'}: each decade of compute does "
+            f"{10 ** gamma:.2f}x what the one before did (gamma {gamma:+.1f} per decade)")
+
+
 def _headline_table(prediction: dict, score: dict | None):
     """pass@k over the covered problems with its interval and the whole-benchmark bound;
     when scored, the measured pass@k with its interval and whether they agree."""
@@ -183,6 +192,7 @@ def _tables(prediction: dict,
     scatter = (selection.get("problem_by_model_variance") or {}).get("logit")
     ceilings = selection.get("ceilings")
     off_trend = (selection.get("off_trend") or {}).get("problems") or []
+    bend = (selection.get("bend_axis") or {}).get("gamma")
     out += [("Ladder", ["model", "compute (FLOPs)", "samples", "final loss", "offset"], models,
              "Offset: decades of effective compute off the family's trend, the part a ladder "
              "can see; the spread is the offsets' posterior rms, in the intervals"
@@ -197,7 +207,9 @@ def _tables(prediction: dict,
              ("" if not off_trend else
               f"; the per-problem power law reads {len(off_trend)} problem(s) as off the "
               f"common trend, given slopes of their own: {', '.join(off_trend[:5])}"
-              f"{' ...' if len(off_trend) > 5 else ''}") + "."),
+              f"{' ...' if len(off_trend) > 5 else ''}") +
+             ("" if bend is None else
+              f"; the bent law reads the family's growth as {_bend_words(bend)}") + "."),
             ("Per-bucket prediction", head, rows,
              "k: the report's law's exponents, partially pooled across buckets." if pooled
              else "")]
