@@ -19,6 +19,10 @@ GAMMA_PRIOR_SD^2)``, which keeps ``gamma`` at 0 where the counts cannot tell (a 
 fewer than three computes has no curvature to read: ``gamma = 0``). The prediction is the
 logistic law's on that axis (:func:`capability.laws.per_problem.fit_per_problem`);
 ``gamma``'s own uncertainty is left to the law error the rolling backtests calibrate.
+The model average leaves the law out where the bend it reads does not stand out of the
+models' own deviation from their trend (:func:`bend_visible`,
+:func:`capability.prediction.predict.bend_confounded`): a model's offset moves all its
+problems together, and the summed evidence would read it as a bend.
 """
 
 from __future__ import annotations
