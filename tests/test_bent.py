@@ -104,3 +104,15 @@ def test_the_visible_bend_grows_with_gamma_and_the_ladders_span():
     assert bend_visible(wide, -0.1) == pytest.approx(bend_visible(wide, 0.1), rel=0.05)
     assert 0.05 < bend_visible(wide, -0.1) < bend_visible(wide, -0.2) < bend_visible(wide, -0.3)
     assert bend_visible(short, -0.1) < 0.2 * bend_visible(wide, -0.1)
+
+
+def test_a_ladders_bend_is_read_once():
+    """The model average's gate and the law read the same ladder's bend: the second call
+    returns the first's profile; other counts are read afresh."""
+    data, _ = _data(simulate_ladder(seed=1, kind="slowing"))
+    first = bend_profile(data)
+    assert bend_profile(LadderData(n=data.n.copy(), c=data.c.copy(), compute=data.compute,
+                                   buckets=())) is first
+    other = LadderData(n=data.n, c=data.c // 2, compute=data.compute,
+                       buckets=data.buckets)
+    assert bend_profile(other) is not first
