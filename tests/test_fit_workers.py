@@ -29,7 +29,7 @@ def _prediction(ratios, law, workers):
     sim = capability.simulate_ladder(seed=3, n_problems=60, ratios=ratios)
     counts = sim.counts[sim.counts["model"] != sim.target]
     models = [(m, c, None) for m, c in sim.models]
-    per_problem._cache.clear()   # each run fits afresh, not from the other's memo
+    per_problem._fits.clear()   # each run fits afresh, not from the other's memo
     pred = predict(counts, models, target=sim.target, target_compute=sim.target_compute,
                    settings=PredictionSettings(n_resamples=100, law=law), workers=workers)
     return json.dumps(pred.to_dict(), sort_keys=True)

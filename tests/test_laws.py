@@ -1127,10 +1127,10 @@ def test_an_origins_pooled_fit_is_made_once_and_changes_nothing(monkeypatch):
                        settings=PredictionSettings(seed=1, n_resamples=100))
         return json.dumps(pred.to_dict(), sort_keys=True, default=str), len(calls)
 
-    per_problem._cache.clear()
+    per_problem._fits.clear()
     memo, memo_calls = run()
-    monkeypatch.setattr(per_problem, "_CACHE_SIZE", 0)
-    per_problem._cache.clear()
+    monkeypatch.setattr(per_problem._fits, "size", 0)
+    per_problem._fits.clear()
     plain, plain_calls = run()
     assert memo == plain
     # Five models: origins of 3 and 4 models predict 3 steps; the full ladder once more.

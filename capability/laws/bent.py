@@ -27,14 +27,12 @@ problems together, and the summed evidence would read it as a bend.
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from capability.laws._hierarchical import fit_hierarchical, interaction_variance, log_evidence
+from capability.laws._memo import Memo, digest
 from capability.laws.base import LadderData, LawFit
 from capability.laws.per_problem import fit_per_problem
 
@@ -43,8 +41,7 @@ __all__ = ["GAMMAS", "GAMMA_PRIOR_SD", "BendProfile", "bend_axis", "bend_profile
 
 GAMMAS = np.round(np.arange(-0.6, 0.41, 0.1), 2) + 0.0   # per decade (no -0.0)
 GAMMA_PRIOR_SD = 0.3
-_profiles: OrderedDict = OrderedDict()   # bend_profile's memo, the 16 latest ladders
-_lock = threading.Lock()
+_profiles = Memo(16)   # bend_profile's memo, the 16 latest ladders
 
 
 def bend_axis(log10_compute, gamma: float, x0: float) -> np.ndarray:
@@ -94,27 +91,19 @@ def bend_profile(data: LadderData) -> BendProfile:
     omega2 = None if data.interaction is None else data.interaction.get("logit")
     if omega2 is None:
         omega2 = interaction_variance(data.n, data.c, x - x.mean(), "logit")
-    key = hashlib.sha256(b"".join([
-        np.ascontiguousarray(data.n, float).tobytes(),
-        np.ascontiguousarray(data.c, float).tobytes(), x.tobytes(),
-        repr((np.shape(data.n), float(omega2))).encode()])).hexdigest()
-    with _lock:
-        hit = _profiles.get(key)
-    if hit is not None:
-        return hit
-    x0 = float(x.max())
-    logpost = np.empty(GAMMAS.size)
-    for j, gamma in enumerate(GAMMAS):
-        f = fit_hierarchical(data.n, data.c, bend_axis(x, gamma, x0), link="logit",
-                             interaction=omega2, monte_carlo=False)
-        logpost[j] = (float(np.sum(log_evidence(f))) -
-                      0.5 * (gamma / GAMMA_PRIOR_SD) ** 2)
-    out = BendProfile(float(GAMMAS[int(np.argmax(logpost))]), GAMMAS.copy(), logpost)
-    with _lock:
-        _profiles[key] = out
-        while len(_profiles) > 16:
-            _profiles.popitem(last=False)
-    return out
+    key = digest(data.n, data.c, x, extra=(np.shape(data.n), float(omega2)))
+
+    def compute():
+        x0 = float(x.max())
+        logpost = np.empty(GAMMAS.size)
+        for j, gamma in enumerate(GAMMAS):
+            f = fit_hierarchical(data.n, data.c, bend_axis(x, gamma, x0), link="logit",
+                                 interaction=omega2, monte_carlo=False)
+            logpost[j] = (float(np.sum(log_evidence(f))) -
+                          0.5 * (gamma / GAMMA_PRIOR_SD) ** 2)
+        return BendProfile(float(GAMMAS[int(np.argmax(logpost))]), GAMMAS.copy(), logpost)
+
+    return _profiles.get(key, compute)
 
 
 def fit(data: LadderData, target_compute: float, *, n_draws: int = 400, rng=None) -> LawFit:

@@ -21,23 +21,19 @@ the robust pooling moved weight between laws for no gain.
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
 
 from capability.laws._hierarchical import fit_hierarchical
+from capability.laws._memo import Memo, digest
 from capability.laws.base import LadderData, LawFit, bucket_means
 
 __all__ = ["fit_per_problem"]
 
-_CACHE_SIZE = 16
 # The links whose fit lets a problem follow a slope of its own (fit_hierarchical's `robust`).
 ROBUST = ("loglog",)
-_cache: OrderedDict = OrderedDict()
-_cache_lock = threading.Lock()
+_fits = Memo(16)   # _fit_and_draws's memo, the 16 latest
 
 
 def _fit_and_draws(data: LadderData, x: np.ndarray, link: str, ceiling: bool, n_draws: int,
@@ -50,30 +46,21 @@ def _fit_and_draws(data: LadderData, x: np.ndarray, link: str, ceiling: bool, n_
     ``rng`` where it was, which is safe because no law draws from it afterwards."""
     robust = link in ROBUST and not ceiling
     interaction = None if data.interaction is None else data.interaction.get(link)
-    key = hashlib.sha256(b"".join([
-        np.ascontiguousarray(data.n, float).tobytes(),
-        np.ascontiguousarray(data.c, float).tobytes(), np.ascontiguousarray(x, float).tobytes(),
-        repr((data.n.shape, link, ceiling, robust, interaction, n_draws,
-              rng.bit_generator.state)).encode()])).hexdigest()
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
-    fit = fit_hierarchical(data.n, data.c, x, link=link, ceiling=ceiling, robust=robust,
-                           interaction=interaction)
-    theta = shifts = None
-    if n_draws > 0:
-        theta = fit.draws(n_draws, rng)
-        shifts = fit.prior_mean_shifts(n_draws, rng)   # after the draws: they stay as they were
-        theta.setflags(write=False)
-        shifts.delta.setflags(write=False)
-    out = (fit, theta, shifts)
-    with _cache_lock:
-        _cache[key] = out
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return out
+    key = digest(data.n, data.c, x, extra=(data.n.shape, link, ceiling, robust, interaction,
+                                           n_draws, rng.bit_generator.state))
+
+    def compute():
+        fit = fit_hierarchical(data.n, data.c, x, link=link, ceiling=ceiling, robust=robust,
+                               interaction=interaction)
+        theta = shifts = None
+        if n_draws > 0:
+            theta = fit.draws(n_draws, rng)
+            shifts = fit.prior_mean_shifts(n_draws, rng)   # after the draws, as they were
+            theta.setflags(write=False)
+            shifts.delta.setflags(write=False)
+        return fit, theta, shifts
+
+    return _fits.get(key, compute)
 
 
 def _shared_shifts(fit, shifts, x_draws, buckets, chunk: int = 100) -> np.ndarray:
