@@ -157,6 +157,32 @@ def test_two_step_needs_losses():
     assert LAWS["two_step"](no_loss, 1e24, n_draws=10, rng=0) is None
 
 
+def test_two_step_draws_carry_the_target_losss_bootstrap_from_five_models():
+    """With the loss law's bootstrap (the prediction's own fit, at the target) and two or more
+    residual degrees of freedom, each draw is taken at a target loss drawn from it: the
+    draws spread wider than at the point loss. With four models (one residual degree of
+    freedom) they stay at the point loss, as without a bootstrap."""
+    from capability.laws.fit import fit_loss_law
+
+    sim = simulate_ladder(seed=2, kind="slowing")
+    data, _ = _data(sim)
+
+    def spread(d):
+        fit = LAWS["two_step"](d, sim.target_compute, n_draws=200, rng=0)
+        return np.std(special.logit(fit.mean_pass_rate_draws), axis=0)
+
+    def with_boot(d, resamples):
+        loss_fit = fit_loss_law(d.compute, d.loss, target_compute=sim.target_compute,
+                                n_resamples=resamples, rng=1)
+        return replace(d, loss_fit=loss_fit)
+
+    point, boot = spread(data), spread(with_boot(data, 200))
+    assert np.all(boot > 1.5 * point), (boot, point)
+    four = LadderData(n=data.n[1:], c=data.c[1:], compute=data.compute[1:],
+                      buckets=data.buckets, loss=data.loss[1:])
+    assert np.array_equal(spread(four), spread(with_boot(four, 200)))
+
+
 def _predict(sim, **kw):
     counts = sim.counts[sim.counts["model"] != sim.target]
     return predict(counts, [(m, c, sim.losses[m]) for m, c in sim.models], target=sim.target,
