@@ -53,8 +53,7 @@ def fit(data: LadderData, target_compute: float, *, n_draws: int = 400,
     x_loss = -np.log10(data.loss)
     scale = span_c / max(np.ptp(x_loss), 1e-12)
     target_loss = loss.prediction.estimate
-    boot = loss.prediction.bootstrap_distribution
-    boot = np.empty(0) if boot is None else np.asarray(boot, float)
+    boot = np.asarray(loss.prediction.bootstrap_distribution, float)   # empty without one
     boot = boot[np.isfinite(boot) & (boot > 0)]
     if n_draws > 0 and boot.size and data.loss.size - 3 >= MIN_LOSS_DOF:
         target_loss = rng.choice(boot, size=n_draws)
