@@ -162,20 +162,25 @@ def candidate_laws(settings: PredictionSettings, has_loss: bool,
 
 
 def bend_confounded(arrays: LadderArrays, offsets: ModelOffsets, shifted: bool) -> bool:
-    """Whether the bend the bent law reads from the whole ladder
-    (:func:`capability.laws.bent.bend_profile`) strays from a straight line by no more
-    than the models' own deviation from their trend (:attr:`ModelOffsets.deviation`, the
-    offsets' spread with what problem-by-model effects add; where offsets are evident and
-    the laws run on effective compute, the effects' part alone): the law's evidence for a
-    bend sums over every problem, but a model's deviation moves all its problems together,
-    so such a bend is as likely the models' own. No deviation to compare with (fewer than
-    three models): False."""
+    """Whether the bend the bent law reads (:func:`capability.laws.bent.bend_profile`)
+    strays from a straight line over the ladder by no more than the models' own deviation
+    from their trend (:attr:`ModelOffsets.deviation`, the offsets' spread with what
+    problem-by-model effects add; where offsets are evident and the laws run on effective
+    compute, the effects' part alone), read from every problem of the ladder or from the
+    buckets' problems (the law's read): the law's evidence for a bend sums over every
+    problem, but a model's deviation moves all its problems together, so such a bend is as
+    likely the models' own; and a bend the family shares stands out of either set of its
+    problems, where the buckets', the hardest left out on the same counts, can read one
+    that is not there (:mod:`capability.laws.bent`). No deviation to compare with (fewer
+    than three models): False."""
     dev = float(np.sqrt(offsets.scatter)) if shifted else offsets.deviation
     if not np.isfinite(dev):
         return False
-    profile = bend_profile(LadderData(n=arrays.n_in, c=arrays.c_in, compute=arrays.compute,
-                                      buckets=(), interaction=arrays.interaction))
-    return bend_visible(np.log10(arrays.nominal), profile.gamma) <= dev
+    x = np.log10(arrays.nominal)
+    # The buckets' read first (the law's own, memoised): every problem's only where it passes.
+    return any(bend_visible(x, bend_profile(LadderData(
+        n=n, c=c, compute=arrays.compute, buckets=(), interaction=arrays.interaction)).gamma)
+        <= dev for n, c in ((arrays.n_in, arrays.c_in), (arrays.n, arrays.c)))
 
 
 def _ladder_arrays(counts: pd.DataFrame, models, settings: PredictionSettings):
