@@ -14,6 +14,7 @@ from capability.prediction.predict import (
     bend_confounded,
     predict,
 )
+from capability.reports.report import _tables
 from capability.simulation.simulate import simulate_ladder
 
 
@@ -91,13 +92,29 @@ def test_the_average_leaves_the_bent_law_out_where_offsets_and_a_bend_cannot_be_
         runs[kind, law] = pred.to_dict()
     family = runs["family", "auto"]["law_selection"]
     assert "bent" not in family["candidates"] and family["bend_axis"] is None
+    gate = family["bend_gate"]
+    assert gate["confounded"] and list(gate["reads"]) == ["buckets"]
+    assert gate["reads"]["buckets"]["visible_decades"] <= gate["deviation_decades"]
+    # The report's ladder caption says why the law is left out.
+    caption = dict((t[0], t[3]) for t in _tables(runs["family", "auto"], None))["Ladder"]
+    gamma = gate["reads"]["buckets"]["gamma"]
+    assert (f"the bent law is left out: the bend read from the buckets' problems (gamma "
+            f"{gamma:+.1f} per decade)") in caption
     forced = runs["family", "bent"]["law_selection"]
     assert "bent" in forced["candidates"] and forced["bend_axis"] is not None
+    assert forced["bend_gate"] is None
     x = np.log10([c for _, c in simulate_ladder(seed=0, kind="family").models])
     assert bend_visible(x, forced["bend_axis"]["gamma"]) <= \
         family["model_offsets"]["deviation_decades"]
     slowing = runs["slowing", "auto"]["law_selection"]
     assert "bent" in slowing["candidates"] and slowing["bend_axis"]["gamma"] < 0
+    gate = slowing["bend_gate"]
+    assert not gate["confounded"] and list(gate["reads"]) == ["buckets", "every_problem"]
+    assert min(r["visible_decades"] for r in gate["reads"].values()) > \
+        gate["deviation_decades"]
+    assert gate["reads"]["buckets"]["gamma"] == slowing["bend_axis"]["gamma"]
+    assert "left out" not in dict((t[0], t[3]) for t in _tables(runs["slowing", "auto"],
+                                                                None))["Ladder"]
     weights = runs["slowing", "auto"]["buckets"][0]["weights"]
     assert weights["bent"] == max(weights.values()), weights
 

@@ -161,26 +161,43 @@ def candidate_laws(settings: PredictionSettings, has_loss: bool,
     return tuple(n for n in names if has_loss or n != "two_step")
 
 
-def bend_confounded(arrays: LadderArrays, offsets: ModelOffsets, shifted: bool) -> bool:
+def bend_gate(arrays: LadderArrays, offsets: ModelOffsets, shifted: bool) -> dict:
     """Whether the bend the bent law reads (:func:`capability.laws.bent.bend_profile`)
     strays from a straight line over the ladder by no more than the models' own deviation
     from their trend (:attr:`ModelOffsets.deviation`, the offsets' spread with what
     problem-by-model effects add; where offsets are evident and the laws run on effective
-    compute, the effects' part alone), read from every problem of the ladder or from the
-    buckets' problems (the law's read): the law's evidence for a bend sums over every
+    compute, the effects' part alone), read from the buckets' problems (the law's read) or
+    from every problem of the ladder: the law's evidence for a bend sums over every
     problem, but a model's deviation moves all its problems together, so such a bend is as
     likely the models' own; and a bend the family shares stands out of either set of its
     problems, where the buckets', the hardest left out on the same counts, can read one
-    that is not there (:mod:`capability.laws.bent`). No deviation to compare with (fewer
-    than three models): False."""
+    that is not there (:mod:`capability.laws.bent`).
+
+    ``prediction.json``'s ``law_selection.bend_gate``: ``deviation_decades``, per read
+    made (``buckets``, then ``every_problem`` where the first stands out) its ``gamma``
+    and ``visible_decades`` (:func:`capability.laws.bent.bend_visible`), and
+    ``confounded``, whether the model average leaves the law out. No deviation to compare
+    with (fewer than three models): no read, not confounded."""
     dev = float(np.sqrt(offsets.scatter)) if shifted else offsets.deviation
+    gate = {"deviation_decades": _json_float(dev), "reads": {}, "confounded": False}
     if not np.isfinite(dev):
-        return False
+        return gate
     x = np.log10(arrays.nominal)
-    # The buckets' read first (the law's own, memoised): every problem's only where it passes.
-    return any(bend_visible(x, bend_profile(LadderData(
-        n=n, c=c, compute=arrays.compute, buckets=(), interaction=arrays.interaction)).gamma)
-        <= dev for n, c in ((arrays.n_in, arrays.c_in), (arrays.n, arrays.c)))
+    for name, n, c in (("buckets", arrays.n_in, arrays.c_in), ("every_problem", arrays.n,
+                                                               arrays.c)):
+        gamma = bend_profile(LadderData(n=n, c=c, compute=arrays.compute, buckets=(),
+                                        interaction=arrays.interaction)).gamma
+        visible = bend_visible(x, gamma)
+        gate["reads"][name] = {"gamma": gamma, "visible_decades": visible}
+        if visible <= dev:
+            gate["confounded"] = True
+            break
+    return gate
+
+
+def bend_confounded(arrays: LadderArrays, offsets: ModelOffsets, shifted: bool) -> bool:
+    """:func:`bend_gate`'s ``confounded``."""
+    return bend_gate(arrays, offsets, shifted)["confounded"]
 
 
 def _ladder_arrays(counts: pd.DataFrame, models, settings: PredictionSettings):
@@ -387,9 +404,10 @@ def _bucket_predictions(assignment, stage: FitStage, weighing: _Weighing, naive:
 def _selection_record(settings: PredictionSettings, laws, stage: FitStage,
                       weighing: _Weighing, arrays: LadderArrays, offsets: ModelOffsets, *,
                       distance: float, reach: float, leverage: float, bend: float,
-                      used_offsets: bool, shifted: bool) -> dict:
+                      used_offsets: bool, shifted: bool, gate: dict | None) -> dict:
     """``prediction.json``'s ``law_selection``: how the laws were weighed, every law's
-    backtest record, the backtests themselves, and what the fits read from the ladder."""
+    backtest record, the backtests themselves, and what the fits read from the ladder
+    (``gate``: :func:`bend_gate`'s record, None where a law is forced)."""
     return {
         "mode": settings.law, "distance_decades": distance, "reach_decades": reach,
         "bend_loading": bend,
@@ -405,6 +423,7 @@ def _selection_record(settings: PredictionSettings, laws, stage: FitStage,
         "problem_by_model_variance": arrays.interaction,
         "ceilings": _ceiling_record(stage.fits.get("ceiling")),
         "bend_axis": None if stage.fits.get("bent") is None else stage.fits["bent"].record,
+        "bend_gate": gate,
         "off_trend": _off_trend_record(stage.fits.get("problem_power"), arrays.inside_ids),
     }
 
@@ -485,8 +504,9 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     arrays, assignment, offsets, shifted = _ladder_arrays(counts, models, settings)
     names, nominal, compute = arrays.names, arrays.nominal, arrays.compute
     n, c, inside, local = arrays.n, arrays.c, arrays.inside, arrays.local
+    gate = bend_gate(arrays, offsets, shifted) if settings.law == "auto" else None
     laws = candidate_laws(settings, arrays.loss is not None,
-                          settings.law == "auto" and bend_confounded(arrays, offsets, shifted))
+                          gate is not None and gate["confounded"])
     # The laws, the loss law, the headline's joint predictive.
     seeds = np.random.SeedSequence(settings.seed).spawn(3)
     loss_fit, loss_note = _loss_law(arrays, target_compute, settings, seeds[1])
@@ -542,7 +562,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     buckets, pieces = _bucket_predictions(assignment, stage, weighing, naive, terms, notes)
     selection = _selection_record(settings, laws, stage, weighing, arrays, offsets,
                                   distance=distance, reach=reach, leverage=leverage, bend=bend,
-                                  used_offsets=taus is not None, shifted=shifted)
+                                  used_offsets=taus is not None, shifted=shifted, gate=gate)
     if loss_note:
         notes.append(loss_note)
     notes.extend(count_notes(n, c, scatter=arrays.interaction["logit"],

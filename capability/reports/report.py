@@ -102,6 +102,16 @@ def _bend_words(gamma: float) -> str:
             f"{10 ** gamma:.2f}x what the one before did (gamma {gamma:+.1f} per decade)")
 
 
+def _gate_words(gate: dict) -> str:
+    """Why the model average left the bent law out (``law_selection.bend_gate``)."""
+    name, read = list(gate["reads"].items())[-1]
+    where = "the buckets' problems" if name == "buckets" else "every problem"
+    return (f"; the bent law is left out: the bend read from {where} (gamma "
+            f"{read['gamma']:+.1f} per decade) strays {read['visible_decades']:.2f} decades "
+            f"from a straight line, no more than the models' own deviation "
+            f"({gate['deviation_decades']:.2f})")
+
+
 def _headline_table(prediction: dict, score: dict | None):
     """pass@k over the covered problems with its interval and the whole-benchmark bound;
     when scored, the measured pass@k with its interval and whether they agree."""
@@ -193,6 +203,7 @@ def _tables(prediction: dict,
     ceilings = selection.get("ceilings")
     off_trend = (selection.get("off_trend") or {}).get("problems") or []
     bend = (selection.get("bend_axis") or {}).get("gamma")
+    gate = selection.get("bend_gate") or {}
     out += [("Ladder", ["model", "compute (FLOPs)", "samples", "final loss", "offset"], models,
              "Offset: decades of effective compute off the family's trend, the part a ladder "
              "can see; the spread is the offsets' posterior rms, in the intervals"
@@ -209,7 +220,8 @@ def _tables(prediction: dict,
               f"common trend, given slopes of their own: {', '.join(off_trend[:5])}"
               f"{' ...' if len(off_trend) > 5 else ''}") +
              ("" if bend is None else
-              f"; the bent law reads the family's growth as {_bend_words(bend)}") + "."),
+              f"; the bent law reads the family's growth as {_bend_words(bend)}") +
+             (_gate_words(gate) if gate.get("confounded") else "") + "."),
             ("Per-bucket prediction", head, rows,
              "k: the report's law's exponents, partially pooled across buckets." if pooled
              else "")]
