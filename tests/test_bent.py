@@ -11,7 +11,7 @@ from capability.prediction.inputs import effective_counts
 from capability.prediction.predict import (
     PredictionSettings,
     _ladder_arrays,
-    bend_confounded,
+    bend_gate,
     predict,
 )
 from capability.reports.report import _tables
@@ -166,12 +166,12 @@ def test_the_gate_asks_the_bend_to_stand_out_of_every_problems_read_and_the_buck
     every, inside = _read(arrays, arrays.n, arrays.c), _read(arrays, arrays.n_in, arrays.c_in)
     assert every > inside
     assert not shifted and bend_visible(x, every) <= offsets.deviation < bend_visible(x, inside)
-    assert bend_confounded(arrays, offsets, shifted)
+    assert bend_gate(arrays, offsets, shifted)["confounded"]
     arrays, _, offsets, shifted = _arrays("family", 11)
     x = np.log10(arrays.nominal)
     every, inside = _read(arrays, arrays.n, arrays.c), _read(arrays, arrays.n_in, arrays.c_in)
-    dev = float(np.sqrt(offsets.scatter)) if shifted else offsets.deviation
-    assert bend_visible(x, inside) <= dev < bend_visible(x, every)
-    assert bend_confounded(arrays, offsets, shifted)
+    gate = bend_gate(arrays, offsets, shifted)
+    assert bend_visible(x, inside) <= gate["deviation_decades"] < bend_visible(x, every)
+    assert gate["confounded"]
     arrays, _, offsets, shifted = _arrays("slowing", 0)
-    assert not bend_confounded(arrays, offsets, shifted)
+    assert not bend_gate(arrays, offsets, shifted)["confounded"]

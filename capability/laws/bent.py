@@ -21,7 +21,7 @@ logistic law's on that axis (:func:`capability.laws.per_problem.fit_per_problem`
 ``gamma``'s own uncertainty is left to the law error the rolling backtests calibrate.
 The model average leaves the law out where the bend does not stand out of the models' own
 deviation from their trend (:func:`bend_visible`,
-:func:`capability.prediction.predict.bend_confounded`): a model's offset moves all its
+:func:`capability.prediction.predict.bend_gate`): a model's offset moves all its
 problems together, and the summed evidence would read it as a bend. The law reads the
 buckets' problems; the gate reads every problem of the ladder as well, since the buckets
 leave out the hardest, chosen on the same counts, and the rest can read a bend that is not
@@ -88,7 +88,7 @@ class BendProfile:
 def bend_profile(data: LadderData) -> BendProfile:
     """``gamma``'s posterior mode over ``GAMMAS`` (see the module docstring), memoised on
     the counts, the computes and the problem-by-model variance: the model average's gate
-    (:func:`capability.prediction.predict.bend_confounded`) and the law read the same
+    (:func:`capability.prediction.predict.bend_gate`) and the law read the same
     ladder's."""
     x = np.log10(np.asarray(data.compute, float))
     if np.unique(x).size < 3:

@@ -153,7 +153,7 @@ def candidate_laws(settings: PredictionSettings, has_loss: bool,
     """The laws a prediction fits: every candidate with ``law="auto"``, else the forced one
     (and the report's law, always kept as the reference). ``two_step`` needs losses;
     ``bent`` is left out of the average where ``offsets_unseparated``
-    (:func:`bend_confounded`: the bend it reads may be the models' own deviations)."""
+    (:func:`bend_gate`: the bend it reads may be the models' own deviations)."""
     if settings.law == "auto":
         names = tuple(n for n in LAWS if not (offsets_unseparated and n == "bent"))
     else:
@@ -193,11 +193,6 @@ def bend_gate(arrays: LadderArrays, offsets: ModelOffsets, shifted: bool) -> dic
             gate["confounded"] = True
             break
     return gate
-
-
-def bend_confounded(arrays: LadderArrays, offsets: ModelOffsets, shifted: bool) -> bool:
-    """:func:`bend_gate`'s ``confounded``."""
-    return bend_gate(arrays, offsets, shifted)["confounded"]
 
 
 def _ladder_arrays(counts: pd.DataFrame, models, settings: PredictionSettings):
