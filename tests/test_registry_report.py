@@ -544,3 +544,22 @@ def test_real_data_backtest_predicts_qwen_72b_from_7b_14b_32b(tmp_path, capsys):
     assert len(fitted) >= 4
     assert max(abs(r["predicted"] - r["actual"]) for r in fitted) < 0.15
     assert main(["report", str(tmp_path / "bt")]) == 0
+
+
+def test_printed_tables_have_no_trailing_blanks(sim, tmp_path, capsys):
+    """The run's and the score's tables pad each column to its widest cell but end each
+    line at its last character, so they diff and paste cleanly."""
+    run = tmp_path / "runs" / "a"
+    assert _run(sim, run, "--register") == 0
+    assert main(["score", str(run), "--target", str(sim / "counts" / "target.csv")]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    heads = [i for i, line in enumerate(lines) if line.startswith("bucket  ")]
+    assert len(heads) >= 2                       # the run's table and the score's
+    assert [line for line in lines if line != line.rstrip()] == []
+    # Still aligned: the rule under each head spans the head's columns.
+    for i in heads:
+        rule = lines[i + 1]
+        assert set(rule) <= {"-", " "}
+        assert [m.start() for m in re.finditer(r"(?<=  )\S", lines[i])] == \
+            [m.start() for m in re.finditer(r"(?<= )-", rule)]

@@ -303,7 +303,7 @@ def write_evaluation(out_dir: str | Path, counts: dict[str, pd.DataFrame],
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
-    return "\n".join(line.rstrip() for line in rows_table(head, rows))
+    return "\n".join(rows_table(head, rows))
 
 
 def _estimate(v: IntervalEstimate | None) -> str:

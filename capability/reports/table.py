@@ -97,10 +97,11 @@ def format_prediction(pred: dict, truth: list[dict] | None = None) -> str:
 
 
 def rows_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """A plain-text table's lines: the head, a rule, the rows, each column padded to its
+    widest cell and two spaces apart, with no trailing blanks."""
     widths = [max(len(r[j]) for r in [head, *rows]) for j in range(len(head))]
-    return ["  ".join(h.ljust(w) for h, w in zip(head, widths)),
-            "  ".join("-" * w for w in widths),
-            *["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]]
+    return ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
+            for r in [head, ["-" * w for w in widths], *rows]]
 
 
 def measured_text(d: dict, fmt: str, missing: str = "-") -> str:
