@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -340,6 +341,34 @@ def test_shipped_near_saturated_ladder_has_bounded_offsets():
     found = model_offsets(n, c, [m.compute for m in ladder.models])
     assert found.link != "none" and np.max(np.abs(found.offsets)) < 1.0
     assert np.isfinite(found.tau)
+
+
+def test_offsets_that_cannot_be_read_are_left_out_and_said_so():
+    """A ladder that never solved a problem: neither link's fit of the offsets converges
+    and there is no spread to carry. The prediction says so, records them as unused and
+    its intervals' method does not name an offsets term (it printed "spread nan decades"
+    before); the intervals are those of --no-offsets."""
+    rows = [{"model": f"m{i}", "task_id": f"T/{j}", "n": 50, "c": 0}
+            for i in range(4) for j in range(40)]
+    counts = pd.DataFrame(rows)
+    models = [(f"m{i}", 10.0 ** (20 + i), None) for i in range(4)]
+    assert model_offsets(np.full((4, 40), 50), np.zeros((4, 40)),
+                         [c for _, c, _ in models]).grid is None
+
+    def run(offsets: bool):
+        return predict(counts, models, target="t", target_compute=1e24,
+                       settings=PredictionSettings(n_resamples=50, model_offsets=offsets))
+
+    pred, without = run(True), run(False)
+    out = pred.to_dict()
+    assert out["law_selection"]["model_offsets"]["used"] is False
+    assert any("offsets from their family's trend could not be read" in w
+               for w in out["warnings"])
+    for b, w in zip(pred.buckets, without.buckets):
+        assert "nan" not in b.mean_pass_rate.method
+        assert "offsets" not in b.mean_pass_rate.method
+        assert b.mean_pass_rate.estimate == w.mean_pass_rate.estimate
+        assert b.mean_pass_rate.confidence_interval == w.mean_pass_rate.confidence_interval
 
 
 def test_offsets_are_evident_only_where_models_sit_off_their_trend():

@@ -17,7 +17,7 @@ from capability.prediction.selection import excluded_laws
 
 __all__ = ["input_notes", "backtest_notes", "distance_notes", "offset_notes",
            "count_notes", "pass_at_k_notes", "shared_compute_notes", "BEYOND_BACKTESTS",
-           "SCATTER_NOTE"]
+           "SCATTER_NOTE", "UNREAD_OFFSETS_NOTE"]
 
 # A target more than this multiple of the longest rolling backtest's distance beyond the
 # ladder gets a note: the interval's law error is extrapolated past what the backtests saw
@@ -107,8 +107,9 @@ def backtest_notes(steps: Sequence[RollingStep], short_steps: Sequence[RollingSt
                      "interval's law-error term rests on that one model's errors, which "
                      "cannot tell growth that stopped from that model sitting off its "
                      "family's trend, so 'no_change' is not averaged in" +
-                     ("" if offsets_used else "; without the models' offsets "
-                      "(--no-offsets) its offset is read as law error in every bucket"))
+                     ("" if offsets_used else "; without the models' offsets (left out "
+                      "by --no-offsets, or unread) its offset is read as law error in every "
+                      "bucket"))
     return notes
 
 
@@ -140,6 +141,12 @@ def distance_notes(steps: Sequence[RollingStep], *, distance: float, reach: floa
                       "the ladder, here none)") +
                      "; check the target's compute if an extrapolation was meant")
     return notes
+
+
+UNREAD_OFFSETS_NOTE = (
+    "the models' offsets from their family's trend could not be read (neither the logit "
+    "nor the cloglog fit of them converged, as where the counts barely move): the "
+    "intervals leave them out")
 
 
 def offset_notes(names: Sequence[str], offsets: ModelOffsets, compute: np.ndarray) -> list[str]:

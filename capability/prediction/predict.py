@@ -35,6 +35,7 @@ from capability.prediction.headline import JointPiece, headline, joint_bucket_dr
 from capability.prediction.inputs import check_counts_frame, check_settings, effective_counts
 from capability.prediction.law_error import BEND_PRIOR, BEND_SCALE
 from capability.prediction.notes import (
+    UNREAD_OFFSETS_NOTE,
     backtest_notes,
     count_notes,
     distance_notes,
@@ -510,7 +511,9 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                       loss_fit=loss_fit, seed=seeds[0], forced=forced, workers=workers,
                       progress=progress)
     fits, steps, short_steps = stage.fits, stage.steps, stage.short_steps
-    taus = offsets.nodes() if settings.model_offsets else None
+    # The offsets' spread needs its posterior: none where neither link's fit converged
+    # (a ladder that never solved a problem), and then the intervals leave it out.
+    taus = offsets.nodes() if settings.model_offsets and offsets.grid is not None else None
     weighing = _weigh(stage, laws, arrays, offsets, shifted, taus, forced)
     # Decades beyond the largest ladder model (negative: not above it), and the reach the law
     # error grows with: decades outside the ladder's compute, beyond its largest model or
@@ -548,6 +551,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                              target_compute=target_compute, largest=float(nominal.max()))]
     if shifted:
         notes.extend(offset_notes(names, offsets, compute))
+    elif settings.model_offsets and taus is None:
+        notes.append(UNREAD_OFFSETS_NOTE)
     terms = TargetTerms(reach, level, leverage, bend,
                         "" if taus is None else _offset_text(offsets, shifted, leverage),
                         BEND_TEXT.format(g=bend) if bend_readable(steps) else "", slope_of)
