@@ -115,7 +115,8 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
                    help="confidence level of the intervals (default: 0.9)")
     g.add_argument("--resamples", type=int, default=1000, metavar="N",
                    help="bootstrap resamples and posterior draws of every law at the target "
-                        "(the rolling backtest steps use at most 200) (default: 1000)")
+                        "(the rolling backtest steps use at most 200; at least 2 / (1 - "
+                        "level), 20 for 90%%, so that each tail has a draw) (default: 1000)")
     g.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
     g.add_argument("--k", type=_k_list, default=(1, 10, 100), metavar="K[,K...]",
                    help="the k of the headline's pass@k over the covered problems "
@@ -123,8 +124,16 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace):
+    from capability.errors import InputError
     from capability.prediction.predict import PredictionSettings
 
+    # Each tail of the interval needs a draw beyond its quantile: 2 / (1 - level) draws at
+    # least, 20 for 90% (the Python API's n_resamples=0, point estimates alone, is not
+    # offered here).
+    if 0 < args.level < 1 and args.resamples < (least := math.ceil(2 / (1 - args.level) - 1e-9)):
+        raise InputError(f"expected a whole number >= {least} (each tail of a {args.level:g} "
+                         f"interval needs a draw beyond it), found {args.resamples}",
+                         key="--resamples")
     return PredictionSettings(n_buckets=args.buckets, hold_out=args.hold_out,
                               zero_policy=args.zero_policy, difficulty=args.difficulty,
                               split=args.split, estimator=args.estimator,
