@@ -271,6 +271,23 @@ def test_compare_needs_the_evaluate_directory(tmp_path, capsys):
     assert "no evaluation.json" in capsys.readouterr().err
 
 
+def test_compare_refuses_a_model_against_itself(tmp_path, capsys):
+    """`--models a a` is a typo, not a comparison (it printed a difference of 0 with an
+    interval of [0, 0]): exit 2 naming the flag, and no comparison.csv."""
+    counts = pd.DataFrame({"model": ["a"] * 40 + ["b"] * 40,
+                           "task_id": [f"HumanEval/{i}" for i in range(40)] * 2,
+                           "n": 10, "c": list(range(10)) * 4 + [5] * 40})
+    counts.to_csv(tmp_path / "counts.csv", index=False)
+    out = tmp_path / "ev"
+    assert main(["evaluate", "--counts", str(tmp_path / "counts.csv"), "--out", str(out),
+                 "--resamples", "200"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(out), "--models", "a", "a"]) == 2
+    assert "--models: expected two different models, found 'a' twice" in \
+        capsys.readouterr().err
+    assert not (out / "comparison.csv").exists()
+
+
 def test_the_p_value_is_the_level_at_which_the_paired_interval_parts_from_zero():
     """bca_p_value inverts scipy's BCa interval on the same resamples: just below
     1 - p the interval excludes 0, just above it holds 0; past the resampling's resolution

@@ -365,6 +365,10 @@ def compare_models(counts: dict[str, pd.DataFrame], pairs: Sequence[tuple[str, s
     intervals (:func:`capability.evaluation.passk.compare_pass_at_k`), the paired p-value of
     no difference and the same adjusted by Holm's rule over every row with a value
     (``p_holm``: the rows are one family of tests); rows of plain values."""
+    for a, b in pairs:
+        if a == b:
+            raise InputError(f"expected two different models, found {a!r} twice: a model "
+                             "differs from itself by nothing", key="--models")
     for model in {m for pair in pairs for m in pair}:
         if model not in counts:
             raise InputError(f"no model {model!r} in the evaluation; it has "
