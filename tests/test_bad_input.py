@@ -89,6 +89,12 @@ CORPUS = {
                                         ["backtest", "l.toml", "--out", "out", "--level",
                                          "0.99", "--resamples", "100"], "out/backtest.json",
                                         r"--resamples: expected a whole number >= 200"),
+    "backtest of three models": ({"l.toml": ladder(), "a.csv": GOOD_COUNTS,
+                                  "b.csv": GOOD_COUNTS, "c.csv": GOOD_COUNTS},
+                                 ["backtest", "l.toml", "--out", "out"], "out/backtest.json",
+                                 r"--largest: holding out 'c' leaves 2 smaller model\(s\); a "
+                                 r"prediction needs at least 3 \(add models: a backtest needs "
+                                 r"4 models with distinct compute\)"),
     "timeout not positive": ({"s.jsonl": SAMPLE},
                              ["execute", "s.jsonl", "-o", "r.jsonl", "--timeout=-1"], "r.jsonl",
                              r"--timeout: expected a finite number of seconds > 0, found -1"),

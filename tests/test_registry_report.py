@@ -166,7 +166,8 @@ def test_backtest_holds_out_the_largest_and_beats_the_baselines(sim, tmp_path, c
                                              for b in bt["buckets"]]
     assert main(["backtest", str(sim / "ladder.toml"), "--out", str(out), "--largest",
                  "3"]) == 2
-    assert "leaves 2 smaller model(s)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "leaves 2 smaller model(s)" in err and "(--largest 2 at most, or add models" in err
 
 
 def _bucket_means(counts: pd.DataFrame, task_ids) -> tuple[float, float]:

@@ -49,9 +49,15 @@ def backtest(counts: pd.DataFrame, models: list[tuple[str, float, float | None]]
     for held in models[::-1][:largest]:
         rest = [m for m in models if m[1] < held[1]]
         if len(rest) < MIN_LADDER_MODELS:
+            # Lowering --largest helps only where the largest model has enough below it.
+            possible = sum(sum(o[1] < m[1] for o in models) >= MIN_LADDER_MODELS
+                           for m in models)
+            fix = (f"--largest {possible} at most, or add models" if possible else
+                   "add models")
             raise InputError(f"holding out {held[0]!r} leaves {len(rest)} smaller model(s); "
-                             f"a prediction needs at least {MIN_LADDER_MODELS} (lower "
-                             "--largest or add models)", key="--largest")
+                             f"a prediction needs at least {MIN_LADDER_MODELS} ({fix}: a "
+                             f"backtest needs {MIN_LADDER_MODELS + 1} models with distinct "
+                             "compute)", key="--largest")
         names = {m[0] for m in rest}
         pred = predict(counts[counts["model"].isin(names)], rest, target=held[0],
                        target_compute=held[1], ladder=ladder, settings=settings,
