@@ -301,6 +301,18 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def test_a_value_that_rounds_to_zero_prints_without_a_sign():
+    """An exponent k fitted at -1e-9 (a ladder that never solved a problem) printed as
+    -0.000 in the run's table and the report; fixed point and percentages drop the sign of
+    a rounded zero, and keep every other sign."""
+    assert number_text(-1e-9, ".3f") == "0.000"
+    assert number_text(-0.0, ".4f") == "0.0000"
+    assert number_text(-1e-9, "+.3f") == "+0.000"
+    assert number_text(-4e-5, "+.1%") == "+0.0%"
+    assert number_text(-0.5, ".3f") == "-0.500" and number_text(-0.2, "+.1%") == "-20.0%"
+    assert number_text(-2.5e7, ".4f") == "-2.5e+07"
+
+
 def test_a_bound_past_a_million_prints_in_exponent_form(sim, tmp_path, capsys):
     """An -E[log p] bound where the pass rate's lower bound is near 0 can run to 1e60 (a
     three-model ladder whose smallest member solved nothing): the run's table and the

@@ -77,7 +77,7 @@ def bucket_figure(prediction: dict, score: dict | None = None):
         ref = b["report_law"]["neg_log_pass_rate"]["predicted"]
         k_note = " (pooled across buckets)" if pooled else ""
         ax.plot(gx, ref * gx ** (-b["k"]), color="tab:orange", lw=1.5,
-                label=f"report's law: k = {b['k']:.3f}{k_note}")
+                label=f"report's law: k = {b['k']:z.3f}{k_note}")
         values = [v for v in y if np.isfinite(v) and v > 0]
         ax.axvline(1.0, color="grey", ls=":", lw=1,
                    label="target's compute (its points drawn beside it)")

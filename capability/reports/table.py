@@ -16,11 +16,14 @@ def number_text(x: float | None, fmt: str, missing: str = "-") -> str:
     """``x`` formatted by ``fmt``, ``missing`` for None. A fixed-point ``fmt`` (``".4f"``)
     gives way to three significant figures in exponent form at ``|x| >= 1e6``: an
     ``-E[log p]`` bound where the pass rate's lower bound is near 0 can run to 1e60, which
-    fixed point would print as sixty digits."""
+    fixed point would print as sixty digits. A value that rounds to zero prints without a
+    sign (``0.000``, not ``-0.000``)."""
     if x is None:
         return missing
     if fmt.endswith("f") and math.isfinite(x) and abs(x) >= 1e6:
         return format(x, ".3g")
+    if fmt[-1:] in ("f", "%"):   # format's "z": negative zero after rounding prints as zero
+        fmt = fmt[0] + "z" + fmt[1:] if fmt[0] in "+- " else "z" + fmt
     return format(x, fmt)
 
 
