@@ -1,5 +1,6 @@
 """The ladder models' offsets from their family's trend, and how they reach the intervals."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from capability.cli import _settings, build_parser
+from capability.cli import _settings, build_parser, main
 from capability.files.counts import ladder_counts
 from capability.files.ladder import load_ladder
 from capability.prediction import offsets as offsets_module
@@ -343,11 +344,12 @@ def test_shipped_near_saturated_ladder_has_bounded_offsets():
     assert np.isfinite(found.tau)
 
 
-def test_offsets_that_cannot_be_read_are_left_out_and_said_so():
+def test_offsets_that_cannot_be_read_are_left_out_and_said_so(tmp_path, capsys):
     """A ladder that never solved a problem: neither link's fit of the offsets converges
     and there is no spread to carry. The prediction says so, records them as unused and
     its intervals' method does not name an offsets term (it printed "spread nan decades"
-    before); the intervals are those of --no-offsets."""
+    before); the intervals are those of --no-offsets. The report shows no offsets (it
+    showed the unread zeros as +0.000) and says why."""
     rows = [{"model": f"m{i}", "task_id": f"T/{j}", "n": 50, "c": 0}
             for i in range(4) for j in range(40)]
     counts = pd.DataFrame(rows)
@@ -369,6 +371,16 @@ def test_offsets_that_cannot_be_read_are_left_out_and_said_so():
         assert "offsets" not in b.mean_pass_rate.method
         assert b.mean_pass_rate.estimate == w.mean_pass_rate.estimate
         assert b.mean_pass_rate.confidence_interval == w.mean_pass_rate.confidence_interval
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "prediction.json").write_text(json.dumps(out))
+    assert main(["report", str(run)]) == 0
+    capsys.readouterr()
+    md = (run / "report.md").read_text()
+    assert "the counts could not read the offsets" in md
+    ladder_rows = [line for line in md.splitlines() if line.startswith("| m") and
+                   not line.startswith("| model")]
+    assert len(ladder_rows) == 4 and all(line.endswith("| – |") for line in ladder_rows)
 
 
 def test_offsets_are_evident_only_where_models_sit_off_their_trend():
