@@ -128,8 +128,8 @@ def _settings(args: argparse.Namespace):
     from capability.prediction.predict import PredictionSettings
 
     # Each tail of the interval needs a draw beyond its quantile: 2 / (1 - level) draws at
-    # least, 20 for 90% (the Python API's n_resamples=0, point estimates alone, is not
-    # offered here).
+    # least, 20 for 90% (less a rounding hair: 2 / (1 - 0.9) is 20.000000000000004). The
+    # Python API's n_resamples=0, point estimates alone, is not offered here.
     if 0 < args.level < 1 and args.resamples < (least := math.ceil(2 / (1 - args.level) - 1e-9)):
         raise InputError(f"expected a whole number >= {least} (each tail of a {args.level:g} "
                          f"interval needs a draw beyond it), found {args.resamples}",

@@ -146,9 +146,6 @@ def _offsets_noise(offsets: dict) -> str:
     the models sit on their trend. An offset within about twice its noise is not evidence
     of a model off its trend (a clean ladder at four samples per problem reads offsets of
     +-0.6 decades at a noise of 0.46)."""
-    if offsets.get("link") == "none":
-        return ("; the counts could not read the offsets (neither link's fit of them "
-                "converged), so none are shown")
     noise = offsets.get("noise_sd_decades")
     if noise is None or not offsets.get("offsets_decades"):
         return ""
@@ -168,7 +165,8 @@ def _tables(prediction: dict,
     selection = prediction.get("law_selection") or {}
     offsets = selection.get("model_offsets") or {}
     # Offsets the counts could not read (link "none") are zeros that were never read.
-    shift = {} if offsets.get("link") == "none" else offsets.get("offsets_decades") or {}
+    unread = offsets.get("link") == "none"
+    shift = {} if unread else offsets.get("offsets_decades") or {}
     models = [[m["name"], f"{m['compute']:.3g}", _fmt(m.get("samples"), "d"),
                _fmt(m.get("loss"), ".4f"), _fmt(shift.get(m["name"]), "+.3f")]
               for m in prediction["models"]]
@@ -211,10 +209,11 @@ def _tables(prediction: dict,
     out += [("Ladder", ["model", "compute (FLOPs)", "samples", "final loss", "offset"], models,
              "Offset: decades of effective compute off the family's trend, the part a ladder "
              "can see" +
-             ("" if offsets.get("link") == "none" else
+             ("; the counts could not read the offsets (neither link's fit of them "
+              "converged), so none are shown" if unread else
               "; the spread is the offsets' posterior rms, in the intervals" +
-              ("" if offsets.get("used", True) else " only with offsets on")) +
-             _offsets_noise(offsets) +
+              ("" if offsets.get("used", True) else " only with offsets on") +
+              _offsets_noise(offsets)) +
              ("" if scatter is None else
               f"; problem-by-model scatter: sd {max(scatter, 0.0) ** 0.5:.2f} on the logit "
               "scale, beyond the binomial noise") +
