@@ -49,8 +49,12 @@ def ladder(tmp_path_factory) -> Path:
     return tmp / "sim" / "ladder.toml"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_a_stopped_run_leaves_no_worker_behind(ladder, tmp_path, sig):
+@pytest.mark.parametrize("sig, into", [(signal.SIGTERM, 0.5), (signal.SIGKILL, 0.5),
+                                       (signal.SIGKILL, 0.0)],
+                         ids=["SIGTERM", "SIGKILL", "SIGKILL-as-workers-start"])
+def test_a_stopped_run_leaves_no_worker_behind(ladder, tmp_path, sig, into):
+    """``into``: seconds after the fits' workers appear. At 0 the run dies while they are
+    still importing, before their initializer runs: it must still know whose they were."""
     proc = subprocess.Popen([sys.executable, "-m", "capability", "run", str(ladder),
                              "--out", str(tmp_path / "out"), "--workers", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -62,9 +66,9 @@ def test_a_stopped_run_leaves_no_worker_behind(ladder, tmp_path, sig):
                    if b"popen_loky" in Path(f"/proc/{p}/cmdline").read_bytes()}
         if workers:
             break
-        time.sleep(0.05)
+        time.sleep(0.01)
     assert workers and proc.poll() is None, "the run ended before its fits' workers started"
-    time.sleep(0.5)   # into the fits
+    time.sleep(into)   # into the fits, or as the workers start
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)   # a worker holding the pipes would hang this
     if sig == signal.SIGTERM:

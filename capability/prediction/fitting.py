@@ -11,6 +11,7 @@ fit is seeded on its own, so the result does not depend on the number of process
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import warnings
 from collections import deque
@@ -133,7 +134,8 @@ def run_fits(jobs, workers: int, advance=lambda n=1: None) -> dict:
     from joblib.externals.loky import get_reusable_executor
 
     executor = get_reusable_executor(max_workers=min(workers - 1, len(jobs) - 1),
-                                     initializer=exit_with_parent)
+                                     initializer=exit_with_parent,
+                                     initargs=(os.getpid(),))
     queue, lock, errors = deque(jobs), threading.Lock(), []
 
     def take():
