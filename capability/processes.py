@@ -12,7 +12,7 @@ import os
 import threading
 import time
 
-__all__ = ["exit_with_parent"]
+__all__ = ["exit_with_parent", "ending_with_this_process"]
 
 
 def exit_with_parent(parent: int | None = None, every: float = 1.0) -> None:
@@ -20,7 +20,7 @@ def exit_with_parent(parent: int | None = None, every: float = 1.0) -> None:
     the process ``parent`` is no longer its parent, checked every ``every`` seconds
     (``os.getppid()`` changes when an orphan is adopted).
 
-    ``parent`` is the starting process's pid, passed from it (``initargs=(os.getpid(),)``):
+    ``parent`` is the starting process's pid, passed from it (:func:`ending_with_this_process`):
     a worker runs its initializer only once it has imported what it needs, seconds after
     it was started, and a parent killed in between has been replaced by the one that
     adopted the orphan by then. Read in the worker (``None``: ``os.getppid()`` there),
@@ -34,3 +34,9 @@ def exit_with_parent(parent: int | None = None, every: float = 1.0) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+def ending_with_this_process() -> dict:
+    """An executor's ``initializer`` and ``initargs`` for workers that end with this
+    process (:func:`exit_with_parent`, given this process's pid)."""
+    return {"initializer": exit_with_parent, "initargs": (os.getpid(),)}

@@ -11,7 +11,6 @@ fit is seeded on its own, so the result does not depend on the number of process
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 import warnings
 from collections import deque
@@ -25,7 +24,7 @@ from capability.estimation.buckets import assign_buckets
 from capability.laws import LAWS, LadderData, LawFit
 from capability.prediction.result import PredictionSettings
 from capability.prediction.rolling import backtest_pairs, rolling_backtests
-from capability.processes import exit_with_parent
+from capability.processes import ending_with_this_process
 from capability.progress import stage
 
 __all__ = ["LadderArrays", "FitStage", "fit_stage", "bucketing", "run_fits"]
@@ -134,8 +133,7 @@ def run_fits(jobs, workers: int, advance=lambda n=1: None) -> dict:
     from joblib.externals.loky import get_reusable_executor
 
     executor = get_reusable_executor(max_workers=min(workers - 1, len(jobs) - 1),
-                                     initializer=exit_with_parent,
-                                     initargs=(os.getpid(),))
+                                     **ending_with_this_process())
     queue, lock, errors = deque(jobs), threading.Lock(), []
 
     def take():
