@@ -1,5 +1,7 @@
 """The bent law: the per-problem logistic on a compute axis whose bend the counts read."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from test_laws import _data
@@ -9,8 +11,10 @@ from capability.laws.base import LadderData
 from capability.laws.bent import GAMMAS, bend_axis, bend_profile, bend_visible
 from capability.prediction.inputs import effective_counts
 from capability.prediction.predict import (
+    SHAPE_DRAWS,
     PredictionSettings,
     _ladder_arrays,
+    _per_problem_at_target,
     bend_gate,
     predict,
 )
@@ -175,3 +179,51 @@ def test_the_gate_asks_the_bend_to_stand_out_of_every_problems_read_and_the_buck
     assert gate["confounded"]
     arrays, _, offsets, shifted = _arrays("slowing", 0)
     assert not bend_gate(arrays, offsets, shifted)["confounded"]
+
+
+def test_every_per_problem_law_gives_its_problems_at_the_target_on_its_own_covariate():
+    """``LawFit.at_target``: each per-problem law's pass rate of every problem at the target,
+    on the law's own covariate (the bent law's axis, the two-step law's target loss): the
+    draws' bucket means are the law's own prediction, up to the draws' noise (a bent law
+    read on the straight axis would be points off on a ``slowing`` ladder)."""
+    data, _ = _data(simulate_ladder(seed=0, kind="slowing"))
+    for law in ("problem_power", "logistic", "ceiling", "bent", "two_step"):
+        fit = LAWS[law](data, 1e24, n_draws=400, rng=0)
+        modes, draws = fit.at_target(200, np.random.default_rng(1))
+        assert modes.shape == (data.n.shape[1],) and draws.shape == (200, data.n.shape[1])
+        means = np.array([draws[:, b].mean() for b in data.buckets])
+        np.testing.assert_allclose(means, fit.mean_pass_rate, atol=0.003, err_msg=law)
+    bent = LAWS["bent"](data, 1e24, n_draws=400, rng=0)
+    # Its fit on the straight axis (decades past the largest model) in place of the bent one.
+    straight = bent.extra.pass_rate(np.array([24.0 - np.log10(data.compute.max())]))[..., 0]
+    assert np.max(np.abs([straight[b].mean() - m
+                          for b, m in zip(data.buckets, bent.mean_pass_rate)])) > 0.015
+    assert LAWS["power"](data, 1e24, n_draws=10, rng=0).at_target is None
+
+
+def test_the_headline_reads_its_shape_from_the_per_problem_law_weighed_most():
+    """pass@k's shape comes from the per-problem law with the largest averaging weight,
+    the bent and two-step laws among them; at equal weights, the smallest backtest error."""
+    class Fit:
+        def __init__(self, value):
+            self.value = value
+            self.extra = SimpleNamespace(scattered=lambda draws, rng: draws + 0.5)
+
+        def at_target(self, n, rng):
+            return np.full(3, self.value), np.full((n, 3), self.value)
+
+    fits = {law: Fit(v) for law, v in (("problem_power", 0.1), ("logistic", 0.2),
+                                       ("bent", 0.3), ("two_step", 0.4))}
+    fits["power"] = SimpleNamespace(at_target=None)
+    local = [np.array([0, 1]), np.array([2])]
+    for weights, expected in (({"bent": 0.7, "logistic": 0.2, "two_step": 0.1}, 0.3),
+                              ({"two_step": 0.9, "bent": 0.1}, 0.4),
+                              ({"logistic": 0.6, "power": 0.4}, 0.2)):
+        scores = {law: SimpleNamespace(weight=weights.get(law, 0.0), mse_all=1.0)
+                  for law in fits}
+        modes, draws, scattered = _per_problem_at_target(fits, scores, local)
+        assert [m.tolist() for m in modes] == [[expected] * 2, [expected]]
+        assert draws[0].shape == (SHAPE_DRAWS, 2) and np.all(scattered[1] == expected + 0.5)
+    scores = {law: SimpleNamespace(weight=0.0, mse_all=2.0) for law in fits}
+    scores["bent"] = SimpleNamespace(weight=0.0, mse_all=1.0)
+    assert _per_problem_at_target(fits, scores, local)[0][1].tolist() == [0.3]

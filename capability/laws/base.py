@@ -108,6 +108,12 @@ class LawFit:
     record
         What the law read from the ladder, for ``prediction.json`` (the bent law: its bend,
         :class:`capability.laws.bent.BendProfile`'s ``to_dict``), or None.
+    at_target
+        A per-problem law's pass rate of every problem at the target, on its own covariate
+        (log compute, the bent law's axis, the two-step law's target loss):
+        ``at_target(n_draws, rng) -> (modes (P,), draws (n_draws, P))``, the draws from each
+        problem's posterior (:meth:`capability.laws._hierarchical.HierarchicalFit.draws`);
+        None for the bucket-level laws. The headline's pass@k reads its shape from it.
     """
 
     law: str
@@ -121,6 +127,7 @@ class LawFit:
     mean_pass_rate_shared: np.ndarray = field(default_factory=lambda: np.empty((0, 0)),
                                               repr=False, compare=False)
     record: dict | None = field(default=None, repr=False, compare=False)
+    at_target: Callable | None = field(default=None, repr=False, compare=False)
 
 
 def bucket_means(values: np.ndarray, buckets) -> np.ndarray:

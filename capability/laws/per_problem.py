@@ -124,7 +124,16 @@ def fit_per_problem(data: LadderData, target_compute: float, *, name: str, link:
         return (bucket_means(np.swapaxes(p_grid, -1, -2), data.buckets).T,
                 bucket_means(np.swapaxes(-np.log(p_grid), -1, -2), data.buckets).T)
 
+    def at_target(n: int, gen: np.random.Generator):
+        """Every problem's pass rate at the target: at the modes (the covariate's mean) and
+        ``n`` posterior draws, each at its own draw of the covariate where it has draws
+        (the first ``n``, cycled)."""
+        modes = fit.pass_rate(np.atleast_1d(np.mean(x_t_arr)))[..., 0]
+        x_n = (np.resize(x_t_arr, n).reshape(-1, 1, 1) if x_t_arr.ndim else
+               np.atleast_1d(x_t_arr))
+        return modes, fit.pass_rate(x_n, fit.draws(n, gen))[..., 0]
+
     return LawFit(law=name, mean_pass_rate=np.asarray(mean_p), neg_log_pass_rate=np.asarray(
         neg_log), mean_pass_rate_draws=mp_draws, neg_log_pass_rate_draws=nl_draws,
         noise_method=method, curve=None if covariate is not None else curve, extra=fit,
-        mean_pass_rate_shared=shared)
+        mean_pass_rate_shared=shared, at_target=at_target)

@@ -16,7 +16,9 @@ Without those pieces (a prediction assembled by hand) the bounds are the weighte
 the buckets' bounds: exact if the buckets err together, conservative otherwise.
 
 **pass@k** (k > 1) needs each problem's pass rate, not only the bucket's mean: inside each
-bucket the per-problem pass rates of a per-problem law at the target (``p_i``) are shifted
+bucket the per-problem pass rates at the target (``p_i``) of the per-problem law the average
+weighs most, on its own covariate (the bent law's axis, the two-step law's target loss:
+:func:`capability.prediction.predict._per_problem_at_target`), are shifted
 on the logit scale, ``p_i' = expit(logit p_i + delta_b)``, so that their mean is the
 bucket's predicted mean pass rate (and, for the bounds, the bounds of its interval); then
 ``pass@k = mean_i 1 - (1 - p_i')^k``. pass@k rises with ``delta_b``, so bounds map to
