@@ -221,9 +221,10 @@ def test_the_headline_reads_its_shape_from_the_per_problem_law_weighed_most():
                               ({"logistic": 0.6, "power": 0.4}, 0.2)):
         scores = {law: SimpleNamespace(weight=weights.get(law, 0.0), mse_all=1.0)
                   for law in fits}
-        modes, draws, scattered = _per_problem_at_target(fits, scores, local)
+        law, modes, draws, scattered = _per_problem_at_target(fits, scores, local)
+        assert fits[law].value == expected
         assert [m.tolist() for m in modes] == [[expected] * 2, [expected]]
         assert draws[0].shape == (SHAPE_DRAWS, 2) and np.all(scattered[1] == expected + 0.5)
     scores = {law: SimpleNamespace(weight=0.0, mse_all=2.0) for law in fits}
     scores["bent"] = SimpleNamespace(weight=0.0, mse_all=1.0)
-    assert _per_problem_at_target(fits, scores, local)[0][1].tolist() == [0.3]
+    assert _per_problem_at_target(fits, scores, local)[0] == "bent"

@@ -13,7 +13,7 @@ from capability.prediction.headline import (
     shift_to_mean,
 )
 from capability.prediction.law_error import SHARE_NODES, with_share_prior
-from capability.prediction.predict import PredictionSettings, predict
+from capability.prediction.predict import PER_PROBLEM_LAWS, PredictionSettings, predict
 from capability.records.score import score_prediction
 from capability.simulation.simulate import simulate_ladder
 
@@ -49,6 +49,13 @@ def test_headline_covers_the_truth_and_says_what_it_covers():
                        settings=PredictionSettings(n_resamples=100, k=(1, 10)))
         o = pred.to_dict()["overall"]
         assert o["statement"] == "149 of 164 problems: 15 hardest held out"
+        # pass@10's method names the per-problem law its shape came from: the one of the
+        # per-problem laws the average weighs most.
+        scores = pred.to_dict()["law_selection"]["scores"]
+        shape = max((law for law in PER_PROBLEM_LAWS if law in scores),
+                    key=lambda law: scores[law]["weight"])
+        assert f"of the {shape} law (the per-problem law the average weighs most)" in \
+            o["pass_at_k"]["10"]["method"]
         sizes = np.array([len(b.task_ids) for b in pred.buckets])
         means = np.array([b.mean_pass_rate.estimate for b in pred.buckets])
         assert o["pass_at_k"]["1"]["predicted"] == pytest.approx(

@@ -235,7 +235,8 @@ def _within_bucket_shapes(per_problem, kept, targets: dict) -> tuple[dict, dict 
 
 
 def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), total: int,
-             held_out: int, excluded: int, level: float, joint=None) -> dict:
+             held_out: int, excluded: int, level: float, joint=None,
+             shape_law: str | None = None) -> dict:
     """The ``overall`` entry of ``prediction.json``.
 
     Parameters
@@ -255,6 +256,8 @@ def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), to
         Draws of the buckets' mean pass rates from their joint predictive, ``(draws,
         n_buckets)`` (:func:`joint_bucket_draws`), or None: then pass@1's bounds are the
         weighted sums of the buckets' bounds. pass@k's (k > 1) are those sums either way.
+    shape_law
+        The name of the law ``per_problem`` comes from, for pass@k's method text.
     """
     sizes = np.asarray(sizes, float)
     means, lows, highs = (np.asarray(v, float) for v in (means, lows, highs))
@@ -280,6 +283,8 @@ def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), to
     if joint is not None and not np.all(np.isfinite(joint[:, ok])):
         joint = None   # a counted bucket the joint predictive has no draws of
     floor = None   # the last smaller k's (estimate, lower, upper): pass@k rises with k
+    source = "a per-problem law" if shape_law is None else \
+        f"the {shape_law} law (the per-problem law the average weighs most)"
     if per_problem is not None and any(k > 1 for k in ks):
         at_modes, at_draws = _within_bucket_shapes(
             per_problem, np.flatnonzero(ok),
@@ -297,7 +302,7 @@ def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), to
             lo, hi = (_summed_pass_at_k(at_modes[side], w, k) for side in ("low", "high"))
             if at_draws is None:
                 est = _summed_pass_at_k(at_modes["mean"], w, k)
-                method = ("per-problem pass rates of a per-problem law at the target, shifted "
+                method = (f"per-problem pass rates of {source} at the target, shifted "
                           "on the logit scale in each bucket to the bucket's prediction (and "
                           "its bounds); bounds summed over buckets")
             else:
@@ -306,7 +311,7 @@ def headline(sizes, means, lows, highs, *, per_problem=None, ks=(1, 10, 100), to
                 est = float(np.mean(at["mean"]))
                 lo = min(lo, float(np.quantile(at["low"], tails[0])))
                 hi = max(hi, float(np.quantile(at["high"], tails[1])))
-                method = ("per-problem pass rates of a per-problem law at the target, the "
+                method = (f"per-problem pass rates of {source} at the target, the "
                           f"within-bucket shape from {len(at['mean'])} draws of the law's "
                           "per-problem posterior, each shifted on the logit scale in each "
                           "bucket to the bucket's prediction: the estimate their mean; the "

@@ -117,7 +117,8 @@ def _per_problem_at_target(fits, scores, local):
     law's target loss), for pass@k (:mod:`capability.prediction.headline`): at the
     posterior modes, ``SHAPE_DRAWS`` draws from each problem's posterior (arrays
     ``(draws, problems)``), and those draws each moved by the target's own
-    problem-by-model effect where the ladder shows scatter; None without one.
+    problem-by-model effect where the ladder shows scatter, after the law's name
+    (``(law, modes, draws, scattered)``); None without one.
 
     The shape is that of the law the average weighs most. Before the bent and two-step
     laws were among them, a ``slowing`` ladder whose average those two led took its shape
@@ -141,7 +142,7 @@ def _per_problem_at_target(fits, scores, local):
     p, draws = fits[law].at_target(SHAPE_DRAWS, rng)
     # The target's own problem-by-model effects spread its pass rates about the law's.
     scattered = fits[law].extra.scattered(draws, rng)
-    return ([p[idx] for idx in local], [draws[:, idx] for idx in local],
+    return (law, [p[idx] for idx in local], [draws[:, idx] for idx in local],
             [scattered[:, idx] for idx in local])
 
 
@@ -581,9 +582,10 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     joint = joint_bucket_draws(   # the buckets the headline counts: those with a prediction
         [ps if np.all(np.isfinite(pt)) else None for ps, pt in zip(pieces, point)],
         reach, leverage, bend, np.random.default_rng(seeds[2]))
+    shape = _per_problem_at_target(fits, weighing.weighing or weighing.scores, local)
     overall = headline(
-        sizes, *zip(*point),
-        per_problem=_per_problem_at_target(fits, weighing.weighing or weighing.scores, local),
+        sizes, *zip(*point), per_problem=None if shape is None else shape[1:],
+        shape_law=None if shape is None else shape[0],
         ks=settings.k, total=len(arrays.task_ids), held_out=len(assignment.held_out),
         excluded=len(assignment.excluded), level=level, joint=joint)
     notes.extend(pass_at_k_notes([k for k, v in overall["pass_at_k"].items() if v is not None],
