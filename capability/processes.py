@@ -15,7 +15,7 @@ import time
 __all__ = ["exit_with_parent", "ending_with_this_process"]
 
 
-def exit_with_parent(parent: int | None = None, every: float = 1.0) -> None:
+def exit_with_parent(parent: int, every: float = 1.0) -> None:
     """A worker's initializer: a daemon thread that ends the worker (``os._exit(1)``) once
     the process ``parent`` is no longer its parent, checked every ``every`` seconds
     (``os.getppid()`` changes when an orphan is adopted).
@@ -23,10 +23,9 @@ def exit_with_parent(parent: int | None = None, every: float = 1.0) -> None:
     ``parent`` is the starting process's pid, passed from it (:func:`ending_with_this_process`):
     a worker runs its initializer only once it has imported what it needs, seconds after
     it was started, and a parent killed in between has been replaced by the one that
-    adopted the orphan by then. Read in the worker (``None``: ``os.getppid()`` there),
-    that adopter passed for the parent, and the worker idled on for no one, holding the
-    dead process's stdout and stderr open."""
-    parent = os.getppid() if parent is None else int(parent)
+    adopted the orphan by then. Read in the worker, that adopter passed for the parent,
+    and the worker idled on for no one, holding the dead process's stdout and stderr
+    open."""
 
     def watch() -> None:
         while os.getppid() == parent:
