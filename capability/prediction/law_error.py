@@ -253,12 +253,16 @@ def _law_log_joint(blocks: list[_Block], scale: float, taus=None, exact: float =
     (``rho = 0``): ``taus`` are equal-weight nodes of the offsets' spread
     (:meth:`capability.prediction.offsets.ModelOffsets.nodes`), ``[0]`` without offsets;
     ``exact`` the prior probability of ``sigma = 0`` (:func:`spike_slab_grid`); ``kappa``
-    the bend's grid (:func:`_bend_grid`) with ``bend``, else ``[0]``."""
+    the bend's grid (:func:`_bend_grid`) with ``bend``, else ``[0]``. Equal nodes are one
+    node of their summed mass (the spread's posterior is a coarse grid, so its 16 nodes
+    are mostly 3-5 values): the same posterior on a grid a few times smaller."""
     taus = np.zeros(1) if taus is None or not np.size(taus) else np.asarray(taus, float)
+    taus, repeats = np.unique(taus, return_counts=True)
     grid, log_prior = spike_slab_grid(scale, exact)
     kappas, log_kappa = _bend_grid() if bend else (np.zeros(1), np.zeros(1))
     shape = (grid.size, taus.size, kappas.size)
-    log = (log_prior[:, None, None] - np.log(taus.size) + log_kappa[None, None, :] +
+    log = (log_prior[:, None, None] + np.log(repeats / repeats.sum())[None, :, None] +
+           log_kappa[None, None, :] +
            sum((_block_loglik(b, grid, taus, kappas) for b in blocks), np.zeros(shape)))
     return grid, taus, kappas, log
 
