@@ -439,12 +439,12 @@ def test_equal_nodes_of_the_spread_are_one_cell_of_their_summed_mass():
     assert z - z_even == pytest.approx(np.log(1.5 * share + 0.5 * (1 - share)), abs=1e-6)
 
 
-def test_a_mixtures_equal_terms_are_merged_and_its_interval_kept():
+def test_a_mixtures_equal_terms_are_merged_and_its_interval_kept(monkeypatch):
     """A law's posterior cells that give one sd (its common share's nodes, equal nodes of
     the offsets' spread) are one term of the mixture whose bounds are taken: the interval
     is the same as over every cell, and the mixture searched has one term per distinct sd
-    of each law (a tenth of the terms here; up to a twentieth of 1.2 million in a
-    prediction with 200 resamples)."""
+    of each law (a fifth of the terms here; a twentieth of 1.2 million in a prediction
+    with 200 resamples)."""
     import capability.prediction.calibrate as calibrate
 
     sig = np.repeat(np.geomspace(0.01, 1.0, 30), 10)          # each cell ten times
@@ -458,11 +458,8 @@ def test_a_mixtures_equal_terms_are_merged_and_its_interval_kept():
         seen.append(centres.size)
         return real(centres, sds, weights, level)
 
-    calibrate._mixture_bounds = spy
-    try:
-        got = averaged_interval(comps, "mean_pass_rate", 1.5, 0.9, "", (0.3, 2.0))
-    finally:
-        calibrate._mixture_bounds = real
+    monkeypatch.setattr(calibrate, "_mixture_bounds", spy)
+    got = averaged_interval(comps, "mean_pass_rate", 1.5, 0.9, "", (0.3, 2.0))
     distinct = len(np.unique(np.column_stack([post[0], post[2]]), axis=0))
     assert seen == [2 * distinct] and distinct == 60
     # Every cell its own term, the bounds taken directly.
