@@ -416,7 +416,7 @@ def test_backtest_errors_common_to_the_buckets_read_as_a_shared_law_error():
 
 def test_equal_nodes_of_the_spread_are_one_cell_of_their_summed_mass():
     """The offsets' spread comes as equal-weight nodes of a coarse posterior, so most of
-    them repeat (16 nodes, 3-5 values). A node repeated ``r`` times is one cell with ``r``
+    them repeat (16 nodes, 2-16 values). A node repeated ``r`` times is one cell with ``r``
     times the prior mass: the posterior has one cell per ``(sigma, tau, kappa)``, and its
     odds between two spreads are the prior's odds times the likelihood ratio that two
     equally weighted nodes give."""

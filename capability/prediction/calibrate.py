@@ -131,8 +131,9 @@ def averaged_interval(components, quantity: str, distance: float, level: float,
         sd = np.sqrt(v + (post[0] * d) ** 2 + (betas[i] * posterior_spreads(post)) ** 2 *
                      leverage + (betas[i] * posterior_bends(post) * bend_at) ** 2)
         # A law's cells of one sd are one term of their summed weight: the same mixture in
-        # a fifth to a twentieth of the terms (cells that differ in the common share alone,
-        # which moves no bucket's own interval, or in equal nodes of the offsets' spread).
+        # fewer terms (cells that differ in the common share alone, which moves no bucket's
+        # own interval, or in equal nodes of the offsets' spread; a quarter to a twentieth
+        # of the terms on a 48-problem ladder, 200 resamples).
         sd, term = np.unique(sd, return_inverse=True)
         centres.append(np.full(sd.size, t))
         sds.append(sd)

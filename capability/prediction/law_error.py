@@ -255,7 +255,8 @@ def _law_log_joint(blocks: list[_Block], scale: float, taus=None, exact: float =
     ``exact`` the prior probability of ``sigma = 0`` (:func:`spike_slab_grid`); ``kappa``
     the bend's grid (:func:`_bend_grid`) with ``bend``, else ``[0]``. Equal nodes are one
     node of their summed mass (the spread's posterior is a coarse grid, so its 16 nodes
-    are mostly 3-5 values): the same posterior on a grid a few times smaller."""
+    repeat where it is read narrow: 2 distinct values on clean and emergence ladders, all
+    16 on irregular ones): the same posterior on a grid up to eight times smaller."""
     taus = np.zeros(1) if taus is None or not np.size(taus) else np.asarray(taus, float)
     taus, repeats = np.unique(taus, return_counts=True)
     grid, log_prior = spike_slab_grid(scale, exact)
