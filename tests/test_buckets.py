@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capability.estimation.buckets import assign_buckets
+from capability.estimation.buckets import TiedSplit, assign_buckets
 
 
 def _counts(rates, n=100):
@@ -50,6 +50,49 @@ def test_largest_model_difficulty_and_equal_width_split():
     assert set(ew.buckets[0]) == {"b", "c", "d"} and set(ew.buckets[1]) == {"a", "e"}
 
 
+def test_ties_across_an_edge_are_named_with_where_they_fall():
+    # Five problems no model solved (ids e1..e5) among distinct others; 2 held out and
+    # buckets of 3: the hardest bucket takes two of them, which two the input order says.
+    rates = np.array([[0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0],
+                      [0.95, 0.85, 0.75, 0.65, 0.55, 0.45, 0.35, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    n, c = _counts(rates)
+    ids = [f"d{i}" for i in range(7)] + [f"e{i}" for i in range(1, 6)]
+    ba = assign_buckets(n, c, ids, n_buckets=3, hold_out=3, zero_policy="keep")
+    assert ba.buckets[2] == ("d6", "e1", "e2") and ba.held_out == ("e3", "e4", "e5")
+    assert ba.ties == (TiedSplit(problems=5, buckets=(3,), held_out=3, score=0.0),)
+    # Moved by the input order alone: the same counts, the tied problems listed backwards.
+    order = list(range(7)) + list(range(11, 6, -1))
+    back = assign_buckets(n[:, order], c[:, order], [ids[i] for i in order], n_buckets=3,
+                          hold_out=3, zero_policy="keep")
+    assert back.buckets[2] == ("d6", "e5", "e4") and back.ties == ba.ties
+    # Held out 5: the tie sits wholly in the hold-out, and nothing straddles an edge.
+    assert assign_buckets(n, c, ids, n_buckets=3, hold_out=5, zero_policy="keep").ties == ()
+    # Within the buckets: 4 problems of one rate, buckets of 2, straddle buckets 1 to 3
+    # where the hold-out takes none of them.
+    n2, c2 = _counts(np.array([[0.5, 0.5, 0.5, 0.5, 0.9, 0.1]]))
+    tied = assign_buckets(n2, c2, list("abcdef"), n_buckets=3, hold_out=0)
+    assert tied.buckets == (("e", "a"), ("b", "c"), ("d", "f"))
+    assert tied.ties == (TiedSplit(problems=4, buckets=(1, 2, 3), held_out=0, score=0.5),)
+    # Distinct counts: no tie. Equal-width splits: ties share a bin, so only the hold-out
+    # can split them.
+    n3, c3 = _counts(np.linspace(0.9, 0.1, 9))
+    assert assign_buckets(n3, c3, list("abcdefghi"), n_buckets=3, hold_out=2).ties == ()
+    assert assign_buckets(n2, c2, list("abcdef"), n_buckets=3, hold_out=0,
+                          split="equal-width").ties == ()
+
+
+def test_largest_model_ties_need_the_mean_equal_too():
+    # b and c: the largest model's rate equal, their means not -- the mean orders them.
+    # c and d: both equal -- a tie.
+    rates = np.array([[0.9, 0.2, 0.4, 0.4, 0.1],
+                      [0.9, 0.5, 0.5, 0.5, 0.1]])
+    n, c = _counts(rates)
+    ba = assign_buckets(n, c, list("abcde"), n_buckets=2, hold_out=1,
+                        difficulty="largest-model")
+    assert ba.buckets == (("a", "c"), ("d", "b"))
+    assert ba.ties == (TiedSplit(problems=2, buckets=(1, 2), held_out=0, score=0.5),)
+
+
 @settings(max_examples=50, deadline=None)
 @given(n_problems=st.integers(8, 60), n_buckets=st.integers(1, 7), hold=st.integers(0, 5),
        seed=st.integers(0, 10_000), split=st.sampled_from(["equal-count", "equal-width"]))
@@ -66,6 +109,21 @@ def test_buckets_partition_the_problems(n_problems, n_buckets, hold, seed, split
     parts = [t for b in ba.buckets for t in b] + list(ba.held_out) + list(ba.excluded)
     assert sorted(parts) == sorted(ids)
     assert len(ba.buckets) == n_buckets
+    # Every difficulty found in two places (buckets, or a bucket and the hold-out) is one
+    # tie, which counts every kept problem of that difficulty and names those places. (A
+    # mean of equal fractions can differ in its last bits: 12 decimals are one difficulty.)
+    places = {}
+    for b, ids_b in enumerate(ba.buckets, start=1):
+        for t in ids_b:
+            places.setdefault(round(ba.difficulty[t], 12), []).append(b)
+    for t in ba.held_out:
+        places.setdefault(round(ba.difficulty[t], 12), []).append(0)
+    split_scores = {s for s, where in places.items() if len(set(where)) > 1}
+    assert {round(tie.score, 12) for tie in ba.ties} == split_scores
+    for tie in ba.ties:
+        where = places[round(tie.score, 12)]
+        assert tie.problems == len(where) and tie.held_out == where.count(0)
+        assert tie.buckets == tuple(sorted({b for b in where if b}))
 
 
 @pytest.mark.parametrize("kwargs, match", [

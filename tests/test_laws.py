@@ -1311,3 +1311,27 @@ def test_the_mixtures_bounds_are_silent_for_a_tiny_sd():
         low, high = _mixture_bounds(centres, sds, np.array([0.5, 0.5]), 0.8)
     assert low == pytest.approx(stats.norm.ppf(0.2), abs=1e-9)   # the normal's 0.2 / 0.5 quantile
     assert high == pytest.approx(15.0, abs=1e-9)   # on the point-like component's jump
+
+
+def test_a_prediction_names_the_ties_its_buckets_split():
+    """Two samples per problem: most problems share a handful of mean pass rates, so ties
+    straddle the buckets' edges and the hold-out's, and the prediction says which (its
+    assignment's ties, in one note); 200 samples on a clean ladder leave no tie."""
+    sim = simulate_ladder(seed=0, n_samples=2, n_problems=60)
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    pred = predict(counts, [(m, c, None) for m, c in sim.models], target=sim.target,
+                   target_compute=sim.target_compute,
+                   settings=PredictionSettings(n_resamples=50, law="power",
+                                               zero_policy="keep"))
+    ties = pred.assignment.ties
+    assert ties and any(t.held_out for t in ties)
+    notes = [w for w in pred.warnings if "straddle bucket edges" in w]
+    assert len(notes) == 1
+    for t in ties:
+        assert f"{t.problems} at {t.score:.3g}" in notes[0]
+    kept = json.loads(json.dumps(pred.to_dict()))["ties"]
+    assert kept == [{"problems": t.problems, "buckets": list(t.buckets),
+                     "held_out": t.held_out, "score": t.score} for t in ties]
+    plain = _predict(simulate_ladder(seed=0, kind="clean"), law="power")
+    assert plain.assignment.ties == ()
+    assert not any("straddle bucket edges" in w for w in plain.warnings)

@@ -4,6 +4,7 @@ tests/test_laws.py and tests/test_offsets.py check the notes a prediction carrie
 
 import numpy as np
 
+from capability.estimation.buckets import BucketAssignment, TiedSplit
 from capability.prediction import notes as prediction_notes
 from capability.prediction.notes import (
     BEYOND_BACKTESTS,
@@ -130,3 +131,26 @@ def test_pass_at_k_notes_name_the_ks_beyond_the_ladders_samples():
     assert prediction_notes.pass_at_k_notes((1, 10, 30), n) == []
     assert prediction_notes.pass_at_k_notes((1, 10, 100), np.full((3, 5), 200)) == []
     assert prediction_notes.pass_at_k_notes((1,), np.empty((0, 0))) == []
+
+
+def test_tie_notes_say_which_problems_straddle_which_edges():
+    ties = (TiedSplit(problems=18, buckets=(1, 2), held_out=0, score=0.4),
+            TiedSplit(problems=9, buckets=(2, 3, 4), held_out=0, score=0.125),
+            TiedSplit(problems=89, buckets=(4, 5, 6), held_out=15, score=0.0),
+            TiedSplit(problems=20, buckets=(6,), held_out=15, score=0.0))
+    assignment = BucketAssignment(buckets=(), held_out=(), excluded=(), difficulty={},
+                                  ties=ties)
+    notes = prediction_notes.tie_notes(assignment, "mean-pass-rate")
+    assert notes == [
+        "problems of one difficulty (mean pass rate over the ladder models) straddle bucket "
+        "edges, and the counts cannot order them, so where each lands follows its order in "
+        "the counts: 18 at 0.4 straddle buckets 1 and 2; 9 at 0.125 straddle buckets 2 to "
+        "4; 89 at 0 (every sample failed) straddle buckets 4 to 6 and the hold-out (15 held "
+        "out); 20 at 0 (every sample failed) straddle bucket 6 and the hold-out (15 held "
+        "out)"]
+    largest = prediction_notes.tie_notes(assignment, "largest-model")[0]
+    assert largest.startswith("problems of one difficulty (the largest ladder model's pass "
+                              "rate, then the mean over the models)")
+    assert "every sample" not in largest   # a largest model's 0 is not every sample failed
+    plain = BucketAssignment(buckets=(), held_out=(), excluded=(), difficulty={})
+    assert prediction_notes.tie_notes(plain, "mean-pass-rate") == []

@@ -9,7 +9,11 @@ Steps, in order, each a parameter:
    estimator, see :mod:`capability.prediction.predict`).
 2. **Order** by difficulty (``difficulty``): ``"mean-pass-rate"`` -- the mean over ladder
    models of ``c / n`` (default); ``"largest-model"`` -- the largest ladder model's ``c / n``,
-   ties broken by the mean. Ties keep the problems' input order.
+   ties broken by the mean. Ties keep the problems' input order, and the assignment names
+   every set of tied problems that straddles a bucket's edge or the hold-out's
+   (:class:`TiedSplit`): with few samples per problem many problems share a mean pass
+   rate (two samples on five models allow eleven), and which of them is held out or
+   falls in which bucket is then only their order.
 3. **Hold out** the ``hold_out`` hardest of the rest (default 15, as in the report).
 4. **Split** what remains into ``n_buckets`` buckets (default 6), bucket 1 = easiest:
    ``"equal-count"`` -- consecutive runs of (nearly) equal size, earlier buckets taking the
@@ -25,8 +29,36 @@ import numpy as np
 
 from capability.options import DIFFICULTIES, SPLITS, ZERO_POLICIES
 
-__all__ = ["BucketAssignment", "assign_buckets", "ZERO_POLICIES", "DIFFICULTIES", "SPLITS"]
+__all__ = ["BucketAssignment", "TiedSplit", "assign_buckets", "ZERO_POLICIES", "DIFFICULTIES",
+           "SPLITS"]
 
+# Difficulty keys equal to this many decimals count as one difficulty (a mean of rates that
+# are equal fractions can differ in its last bits, and then only rounding orders them).
+_TIE_DECIMALS = 12
+
+
+@dataclass(frozen=True)
+class TiedSplit:
+    """Problems of one difficulty (every difficulty key equal) that the split puts in more
+    than one place: the counts cannot order them, so which lands where follows their input
+    order.
+
+    Attributes
+    ----------
+    problems
+        How many problems share the difficulty (excluded ones not counted).
+    buckets
+        The 1-based buckets that hold some of them, in order.
+    held_out
+        How many of them are held out.
+    score
+        Their difficulty score (as :attr:`BucketAssignment.difficulty`).
+    """
+
+    problems: int
+    buckets: tuple[int, ...]
+    held_out: int
+    score: float
 
 
 @dataclass(frozen=True)
@@ -44,12 +76,16 @@ class BucketAssignment:
         Problems removed by the zero policy, in input order.
     difficulty
         ``{task_id: score}`` for every problem; higher = easier.
+    ties
+        Sets of problems of one difficulty that straddle a bucket's edge or the hold-out's
+        (:class:`TiedSplit`), easiest first; empty where the counts order every edge.
     """
 
     buckets: tuple[tuple[str, ...], ...]
     held_out: tuple[str, ...]
     excluded: tuple[str, ...]
     difficulty: dict[str, float]
+    ties: tuple[TiedSplit, ...] = ()
 
     def bucket_of(self, task_id: str) -> int | None:
         """The 1-based bucket of ``task_id``, or None when held out or excluded."""
@@ -137,5 +173,26 @@ def assign_buckets(n, c, task_ids, *, n_buckets: int = 6, hold_out: int = 15,
         which = np.clip(np.searchsorted(-edges, -s, side="right") - 1, 0, n_buckets - 1)
         groups = [inside[which == b] for b in range(n_buckets)]
     buckets = tuple(tuple(task_ids[i] for i in g) for g in groups)
+    label = np.full(len(task_ids), n_buckets)          # n_buckets: held out
+    for b, g in enumerate(groups):
+        label[g] = b
     return BucketAssignment(buckets=buckets, held_out=held_out, excluded=excluded,
-                            difficulty={t: float(s) for t, s in zip(task_ids, score)})
+                            difficulty={t: float(s) for t, s in zip(task_ids, score)},
+                            ties=_ties(order, label, order_keys, score, n_buckets))
+
+
+def _ties(order, label, order_keys, score, n_buckets) -> tuple[TiedSplit, ...]:
+    """The runs of equal difficulty keys along ``order`` (easiest first) whose problems carry
+    more than one ``label`` (a bucket's index, or ``n_buckets`` where held out)."""
+    keys = np.round(np.stack([k[order] for k in order_keys], axis=1), _TIE_DECIMALS)
+    starts = np.flatnonzero(np.r_[True, np.any(keys[1:] != keys[:-1], axis=1)])
+    out = []
+    for lo, hi in zip(starts, np.r_[starts[1:], len(order)]):
+        where = label[order[lo:hi]]
+        if where.min() == where.max():
+            continue
+        inside = np.unique(where[where < n_buckets])
+        out.append(TiedSplit(problems=int(hi - lo), buckets=tuple(int(b) + 1 for b in inside),
+                             held_out=int(np.sum(where == n_buckets)),
+                             score=float(score[order[lo]])))
+    return tuple(out)

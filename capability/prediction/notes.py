@@ -10,14 +10,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from capability.estimation.buckets import BucketAssignment
 from capability.prediction.calibrate import FALLBACK_DOF, FALLBACK_SIGMA
 from capability.prediction.offsets import ModelOffsets
 from capability.prediction.rolling import RollingStep
 from capability.prediction.selection import excluded_laws
 
 __all__ = ["input_notes", "backtest_notes", "distance_notes", "offset_notes",
-           "count_notes", "pass_at_k_notes", "shared_compute_notes", "BEYOND_BACKTESTS",
-           "SCATTER_NOTE", "UNREAD_OFFSETS_NOTE"]
+           "count_notes", "tie_notes", "pass_at_k_notes", "shared_compute_notes",
+           "BEYOND_BACKTESTS", "SCATTER_NOTE", "UNREAD_OFFSETS_NOTE"]
 
 # A target more than this multiple of the longest rolling backtest's distance beyond the
 # ladder gets a note: the interval's law error is extrapolated past what the backtests saw
@@ -203,6 +204,33 @@ def count_notes(n: np.ndarray, c: np.ndarray, *, scatter: float, excluded: int,
                      f"excluded (zero policy '{zero_policy}'): the per-problem laws "
                      "read c = 0 as information")
     return notes
+
+
+def tie_notes(assignment: BucketAssignment, difficulty: str) -> list[str]:
+    """One note where problems of one difficulty straddle a bucket's edge or the
+    hold-out's (:attr:`BucketAssignment.ties`): the counts cannot order them, so where each
+    lands follows its input order. Most often problems no ladder model solved (or every
+    sample passed) where the ladder models draw few samples per problem; then the held-out
+    problems among them, and the buckets they share, are an arbitrary pick of them."""
+    parts = []
+    for tie in assignment.ties:
+        first, last = tie.buckets[0], tie.buckets[-1]
+        where = (f"bucket {first}" if first == last else
+                 f"buckets {first} and {last}" if len(tie.buckets) == 2 else
+                 f"buckets {first} to {last}")
+        every = ""
+        if difficulty == "mean-pass-rate" and tie.score in (0.0, 1.0):
+            every = " (every sample " + ("failed)" if tie.score == 0.0 else "passed)")
+        parts.append(f"{tie.problems} at {tie.score:.3g}{every} straddle {where}"
+                     + (f" and the hold-out ({tie.held_out} held out)" if tie.held_out
+                        else ""))
+    if not parts:
+        return []
+    what = ("mean pass rate over the ladder models" if difficulty == "mean-pass-rate" else
+            "the largest ladder model's pass rate, then the mean over the models")
+    return [f"problems of one difficulty ({what}) straddle bucket edges, and the counts "
+            "cannot order them, so where each lands follows its order in the counts: "
+            + "; ".join(parts)]
 
 
 def pass_at_k_notes(ks: Sequence[int], n: np.ndarray) -> list[str]:

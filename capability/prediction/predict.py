@@ -42,6 +42,7 @@ from capability.prediction.notes import (
     input_notes,
     offset_notes,
     pass_at_k_notes,
+    tie_notes,
 )
 from capability.prediction.offsets import (
     ModelOffsets,
@@ -575,6 +576,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     notes.extend(count_notes(n, c, scatter=arrays.interaction["logit"],
                              excluded=len(assignment.excluded),
                              zero_policy=settings.zero_policy))
+    notes.extend(tie_notes(assignment, settings.difficulty))
     point = [(np.nan,) * 3 if b.mean_pass_rate is None else
              (b.mean_pass_rate.estimate, b.mean_pass_rate.confidence_interval.low,
               b.mean_pass_rate.confidence_interval.high) for b in buckets]

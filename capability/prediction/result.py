@@ -165,6 +165,7 @@ class Prediction:
             "law_selection": self.selection,
             "held_out": list(self.assignment.held_out),
             "excluded": list(self.assignment.excluded),
+            "ties": [asdict(t) for t in self.assignment.ties],
             "buckets": buckets,
             "inverse_scaling": [{**w, "bucket": self.assignment.bucket_of(w["task_id"])}
                                 for w in self.inverse_scaling],
