@@ -15,6 +15,7 @@ from capability.prediction.headline import (
 from capability.prediction.law_error import SHARE_NODES, with_share_prior
 from capability.prediction.predict import PER_PROBLEM_LAWS, PredictionSettings, predict
 from capability.records.score import score_prediction
+from capability.reports.table import headline_lines
 from capability.simulation.simulate import simulate_ladder
 
 
@@ -310,3 +311,20 @@ def test_a_saturated_headline_stays_in_its_domain():
             values = [entry[key] for key in ("predicted", "lower", "upper") if key in entry]
             assert all(0.0 <= v <= 1.0 for v in values), (part, k, entry)
     assert out["pass_at_k"]["100"]["predicted"] == 1.0
+
+
+def test_headline_lines_mark_only_the_ks_above_the_samples():
+    """A pass@k whose k is above the ladder's samples per problem is marked * with a
+    footnote; a prediction.json written before the mark existed prints as it did."""
+    v = {"predicted": 0.9, "lower": 0.8, "upper": 0.95}
+    pred = {"target": "t", "level": 0.9,
+            "overall": {"statement": "10 of 10 problems", "problems_covered": 10,
+                        "problems_total": 10, "samples_per_problem": 20,
+                        "pass_at_k": {"1": {**v, "k_above_samples": False},
+                                      "100": {**v, "k_above_samples": True}},
+                        "whole_benchmark": {}}}
+    lines = headline_lines(pred)
+    assert lines[1] == "  pass@1 0.900 [0.800, 0.950]; pass@100* 0.900 [0.800, 0.950]"
+    assert lines[2].startswith("  * k above the 20 samples per problem the ladder models")
+    old = {**pred, "overall": {**pred["overall"], "pass_at_k": {"1": v, "100": v}}}
+    assert headline_lines(old) == [lines[0], lines[1].replace("*", "")]

@@ -154,3 +154,13 @@ def test_tie_notes_say_which_problems_straddle_which_edges():
     assert "every sample" not in largest   # a largest model's 0 is not every sample failed
     plain = BucketAssignment(buckets=(), held_out=(), excluded=(), difficulty={})
     assert prediction_notes.tie_notes(plain, "mean-pass-rate") == []
+
+
+def test_the_ks_above_the_samples_are_the_ones_the_note_names():
+    n = np.full((4, 10), 20)
+    n[3, :6] = 30
+    assert prediction_notes.samples_per_problem(n) == 30
+    assert prediction_notes.ks_above_samples(("1", "10", "100", "1000"), n) == [100, 1000]
+    assert prediction_notes.ks_above_samples((1, 2), np.ones((3, 4))) == [2]   # greedy
+    assert prediction_notes.ks_above_samples((1, 10), np.empty((0, 0))) == []
+    assert prediction_notes.samples_per_problem(np.empty((0, 0))) == 0

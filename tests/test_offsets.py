@@ -27,6 +27,7 @@ from capability.prediction.offsets import (
 from capability.prediction.predict import PredictionSettings, predict
 from capability.prediction.rolling import RollingStep
 from capability.prediction.selection import LawScore, score_laws, shared_spread, with_offsets
+from capability.reports.table import headline_lines
 from capability.simulation.simulate import bucket_truth, simulate_ladder
 
 LADDER = (Path(__file__).resolve().parents[1] / "data" / "ladders" /
@@ -221,6 +222,13 @@ def test_a_law_does_not_take_the_weight_by_reading_its_errors_as_an_offset():
     assert weights["logistic"] > weights["problem_power"], weights
     assert [w for w in pred.warnings if w.startswith(
         "pass@100 asked for where the ladder models have at most 20 samples per problem")]
+    # ... and marks it where the headline is printed: pass@100*, and a footnote.
+    o = pred.to_dict()["overall"]
+    assert o["samples_per_problem"] == 20
+    assert [k for k, v in o["pass_at_k"].items() if v["k_above_samples"]] == ["100"]
+    lines = headline_lines(pred.to_dict())
+    assert "pass@10 " in lines[1] and "pass@100* " in lines[1] and "pass@1* " not in lines[1]
+    assert lines[-1].startswith("  * k above the 20 samples per problem the ladder models")
 
 
 def test_offset_term_adds_slope_times_spread_to_the_interval():

@@ -17,7 +17,8 @@ from capability.prediction.rolling import RollingStep
 from capability.prediction.selection import excluded_laws
 
 __all__ = ["input_notes", "backtest_notes", "distance_notes", "offset_notes",
-           "count_notes", "tie_notes", "pass_at_k_notes", "shared_compute_notes",
+           "count_notes", "tie_notes", "pass_at_k_notes", "ks_above_samples",
+           "samples_per_problem", "shared_compute_notes",
            "BEYOND_BACKTESTS", "SCATTER_NOTE", "UNREAD_OFFSETS_NOTE"]
 
 # A target more than this multiple of the longest rolling backtest's distance beyond the
@@ -233,22 +234,36 @@ def tie_notes(assignment: BucketAssignment, difficulty: str) -> list[str]:
             + "; ".join(parts)]
 
 
+def samples_per_problem(n: np.ndarray) -> int:
+    """The samples per problem the ladder's counts ``n`` (``(M, P)``) read pass rates from:
+    each model's median over the problems, the most of any model (0 without counts)."""
+    n = np.asarray(n, float)
+    return int(np.max(np.median(n, axis=1))) if n.size else 0
+
+
+def ks_above_samples(ks: Sequence[int], n: np.ndarray) -> list[int]:
+    """The ``ks`` (whole numbers or their strings) above :func:`samples_per_problem` (and
+    above 1), in order: the pass@k whose interval rests on the per-problem laws' prior."""
+    n = np.asarray(n, float)
+    if not n.size:
+        return []
+    most = samples_per_problem(n)
+    return sorted(int(k) for k in ks if int(k) > max(most, 1))
+
+
 def pass_at_k_notes(ks: Sequence[int], n: np.ndarray) -> list[str]:
     """One note where the headline gives pass@k (``ks``, whole numbers or their strings)
     with ``k`` above the samples per problem the ladder models have (``n``, ``(M, P)``;
-    each model's median over the problems, the most of any model): pass@k turns on the
+    :func:`samples_per_problem`): pass@k turns on the
     problems whose pass rate is below about ``1/k``, and counts of fewer samples cannot
     tell such a rate from a somewhat larger one, so pass@k's shape there rests on the
     per-problem laws' prior. On simulated emergent ladders with 20 samples per problem the
     90% interval of pass@100 held the truth in 0.45 (seeds 100-119) to 0.75 (seeds 0-19)
     of them (docs/accuracy-history.md, 2026-12-05)."""
-    n = np.asarray(n, float)
-    if not n.size:
-        return []
-    most = int(np.max(np.median(n, axis=1)))
-    beyond = sorted(int(k) for k in ks if int(k) > max(most, 1))
+    beyond = ks_above_samples(ks, n)
     if not beyond:
         return []
+    most = samples_per_problem(n)
     names = ", ".join(f"pass@{k}" for k in beyond)
     return [f"{names} asked for where the ladder models have at most {most} samples per "
             f"problem: pass@k turns on the problems whose pass rate at the target is below "

@@ -40,8 +40,10 @@ from capability.prediction.notes import (
     count_notes,
     distance_notes,
     input_notes,
+    ks_above_samples,
     offset_notes,
     pass_at_k_notes,
+    samples_per_problem,
     tie_notes,
 )
 from capability.prediction.offsets import (
@@ -590,8 +592,13 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         shape_law=None if shape is None else shape[0],
         ks=settings.k, total=len(arrays.task_ids), held_out=len(assignment.held_out),
         excluded=len(assignment.excluded), level=level, joint=joint)
-    notes.extend(pass_at_k_notes([k for k, v in overall["pass_at_k"].items() if v is not None],
-                                 n))
+    given = [k for k, v in overall["pass_at_k"].items() if v is not None]
+    notes.extend(pass_at_k_notes(given, n))
+    # Which pass@k rest on the per-problem laws' prior: the table and report mark them.
+    above = ks_above_samples(given, n)
+    overall["samples_per_problem"] = samples_per_problem(n)
+    for k in given:
+        overall["pass_at_k"][k]["k_above_samples"] = int(k) in above
     return Prediction(ladder=ladder, target=target, target_compute=float(target_compute),
                       models=tuple((m[0], float(m[1]), m[2]) for m in models),
                       settings=settings, assignment=assignment, buckets=tuple(buckets),

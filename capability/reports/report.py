@@ -19,12 +19,14 @@ from pathlib import Path
 from capability.errors import InputError
 from capability.prediction.calibrate import FALLBACK_SIGMA
 from capability.reports.table import (
+    above_samples_text,
     baseline_verdict,
     error_table,
     headline_lines,
     law_label,
     measured_text,
     number_text,
+    pass_at_k_label,
 )
 
 __all__ = ["write_report"]
@@ -130,14 +132,15 @@ def _headline_table(prediction: dict, score: dict | None):
         if v is None:
             continue
         whole = o["whole_benchmark"].get(k) or {}
-        row = [f"pass@{k}", f"{v['predicted']:.3f}", f"[{v['lower']:.3f}, {v['upper']:.3f}]",
+        row = [pass_at_k_label(k, v), f"{v['predicted']:.3f}",
+               f"[{v['lower']:.3f}, {v['upper']:.3f}]",
                f"[{whole.get('lower', float('nan')):.3f}, {whole.get('upper', float('nan')):.3f}]"]
         if measured:
             m = measured.get(k) or {}
             row += [_measured(m, ".3f") if m.get("actual") is not None else "–",
                     {True: "yes", False: "no", None: "–"}[m.get("agrees")]]
         rows.append(row)
-    return f"Headline: over {o['statement']}", head, rows, ""
+    return f"Headline: over {o['statement']}", head, rows, above_samples_text(o)
 
 
 def _offsets_noise(offsets: dict) -> str:

@@ -7,7 +7,8 @@ import math
 from capability.records.registry import SHORT_ID
 
 __all__ = ["format_prediction", "format_score", "format_backtest", "rows_table",
-           "headline_lines", "measured_text", "law_label", "error_lines", "error_table",
+           "headline_lines", "pass_at_k_label", "above_samples_text", "measured_text",
+           "law_label", "error_lines", "error_table",
            "baseline_verdict", "BASELINE_LABELS", "BASELINE_COLUMNS", "format_track_record",
            "number_text"]
 
@@ -44,9 +45,27 @@ def law_label(bucket: dict, missing: str = "-") -> str:
     return str(bucket.get("law") or missing)
 
 
+def pass_at_k_label(k: str, value: dict) -> str:
+    """``pass@k``, marked ``*`` where ``k`` is above the ladder's samples per problem (the
+    prediction's ``k_above_samples``; see :func:`above_samples_text`)."""
+    return f"pass@{k}" + ("*" if value.get("k_above_samples") else "")
+
+
+def above_samples_text(overall: dict) -> str:
+    """The footnote to the pass@k marked ``*``: their intervals rest on the per-problem
+    laws' prior (empty where none is marked)."""
+    if not any(v and v.get("k_above_samples") for v in overall.get("pass_at_k", {}).values()):
+        return ""
+    return (f"* k above the {overall.get('samples_per_problem', '?')} samples per problem "
+            "the ladder models have: the interval rests on the per-problem laws' prior for "
+            "the problems the ladder barely sees (pass@100 from 20 samples per problem held "
+            "the truth in 0.45-0.75 of simulated emergent ladders)")
+
+
 def headline_lines(pred: dict) -> list[str]:
     """The number to quote: predicted pass@k over the covered problems with its interval,
-    what it covers, and the bound for the whole benchmark."""
+    what it covers, and the bound for the whole benchmark; pass@k whose ``k`` is above the
+    ladder's samples per problem marked ``*`` and a footnote under them."""
     o = pred.get("overall") or {}
     if not o.get("pass_at_k"):
         return []
@@ -55,15 +74,18 @@ def headline_lines(pred: dict) -> list[str]:
     for k, v in o["pass_at_k"].items():
         if v is None:
             continue
-        parts.append(f"pass@{k} {v['predicted']:.3f} [{v['lower']:.3f}, {v['upper']:.3f}]")
+        label = pass_at_k_label(k, v)
+        parts.append(f"{label} {v['predicted']:.3f} [{v['lower']:.3f}, {v['upper']:.3f}]")
         w = o["whole_benchmark"].get(k)
         if w:
-            whole.append(f"pass@{k} in [{w['lower']:.3f}, {w['upper']:.3f}]")
+            whole.append(f"{label} in [{w['lower']:.3f}, {w['upper']:.3f}]")
     lines = [f"Predicted for {pred['target']}, {level}% intervals, over {o['statement']}:",
              "  " + "; ".join(parts)]
     if o["problems_covered"] < o["problems_total"]:
         lines.append(f"  whole benchmark (the {o['problems_total'] - o['problems_covered']} "
                      f"others anywhere in [0, 1]): {'; '.join(whole)}")
+    if above_samples_text(o):
+        lines.append("  " + above_samples_text(o))
     return lines
 
 
@@ -212,8 +234,8 @@ def format_score(score: dict) -> str:
     for k, v in (score["overall"].get("pass_at_k") or {}).items():
         if v is None or v.get("actual") is None:
             continue
-        lines.append(f"headline pass@{k}: predicted {v['predicted']:.3f} [{v['lower']:.3f}, "
-                     f"{v['upper']:.3f}], measured {measured_text(v, '.3f')}: "
+        lines.append(f"headline {pass_at_k_label(k, v)}: predicted {v['predicted']:.3f} "
+                     f"[{v['lower']:.3f}, {v['upper']:.3f}], measured {measured_text(v, '.3f')}: "
                      f"{'agrees' if v['agrees'] else 'does not agree'}"
                      f"{'' if v['inside'] else ' (outside the interval)'}")
     return "\n".join(lines)
