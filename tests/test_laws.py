@@ -1335,3 +1335,17 @@ def test_a_prediction_names_the_ties_its_buckets_split():
     plain = _predict(simulate_ladder(seed=0, kind="clean"), law="power")
     assert plain.assignment.ties == ()
     assert not any("straddle bucket edges" in w for w in plain.warnings)
+
+
+def test_a_prediction_from_one_sample_per_problem_says_what_that_costs():
+    """Greedy ladders (one sample per problem) carry a note with what simulated ones
+    measured; two samples per problem do not."""
+    def notes(samples):
+        sim = simulate_ladder(seed=1, n_samples=samples, n_problems=60)
+        counts = sim.counts[sim.counts["model"] != sim.target]
+        return predict(counts, [(m, c, None) for m, c in sim.models], target=sim.target,
+                       target_compute=sim.target_compute,
+                       settings=PredictionSettings(n_resamples=50, law="power",
+                                                   zero_policy="keep")).warnings
+    assert [w for w in notes(1) if w.startswith("the ladder models have one sample per")]
+    assert not [w for w in notes(2) if "one sample per problem" in w]

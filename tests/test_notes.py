@@ -164,3 +164,15 @@ def test_the_ks_above_the_samples_are_the_ones_the_note_names():
     assert prediction_notes.ks_above_samples((1, 2), np.ones((3, 4))) == [2]   # greedy
     assert prediction_notes.ks_above_samples((1, 10), np.empty((0, 0))) == []
     assert prediction_notes.samples_per_problem(np.empty((0, 0))) == 0
+
+
+def test_a_ladder_of_one_sample_per_problem_is_named():
+    notes = prediction_notes.single_sample_notes(np.ones((4, 10)))
+    assert len(notes) == 1
+    assert notes[0].startswith("the ladder models have one sample per problem")
+    assert "0.76 of emergent families" in notes[0]
+    n = np.ones((4, 10))
+    n[3] = 5   # one model with five samples per problem reads more than one
+    assert prediction_notes.single_sample_notes(n) == []
+    assert prediction_notes.single_sample_notes(np.full((4, 10), 200)) == []
+    assert prediction_notes.single_sample_notes(np.empty((0, 0))) == []

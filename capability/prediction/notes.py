@@ -17,7 +17,7 @@ from capability.prediction.rolling import RollingStep
 from capability.prediction.selection import excluded_laws
 
 __all__ = ["input_notes", "backtest_notes", "distance_notes", "offset_notes",
-           "count_notes", "tie_notes", "pass_at_k_notes", "ks_above_samples",
+           "count_notes", "single_sample_notes", "tie_notes", "pass_at_k_notes", "ks_above_samples",
            "samples_per_problem", "shared_compute_notes",
            "BEYOND_BACKTESTS", "SCATTER_NOTE", "UNREAD_OFFSETS_NOTE"]
 
@@ -205,6 +205,25 @@ def count_notes(n: np.ndarray, c: np.ndarray, *, scatter: float, excluded: int,
                      f"excluded (zero policy '{zero_policy}'): the per-problem laws "
                      "read c = 0 as information")
     return notes
+
+
+def single_sample_notes(n: np.ndarray) -> list[str]:
+    """One note where the ladder models have one sample per problem
+    (:func:`samples_per_problem`: greedy decoding, say). Measured on simulated ladders,
+    20 seeds a kind (`python bench/accuracy.py --no-real --samples 1 --headline`,
+    2026-12-07): the buckets' 90% intervals held 0.76 of the truth on emergent ladders,
+    every bucket predicted low (by 9-14 points on average, 10 seeds), 0.79 on ``family``
+    ladders, 0.85-0.97 on the others run (clean, ceilings, slowing, interaction); pass@1's
+    0.60 and 0.75 on the first two. With 5, 10 and 20 samples emergent ladders held
+    0.92, 0.80 and 0.94 (docs/accuracy-history.md)."""
+    if samples_per_problem(n) != 1:
+        return []
+    return ["the ladder models have one sample per problem: each problem's counts are one "
+            "pass or fail per model, which tells the per-problem laws little and leaves the "
+            "backtests that weigh the laws noisy (on simulated ladders with one sample per "
+            "problem the buckets' 90% intervals held the truth in 0.76 of emergent families, "
+            "every bucket predicted low, and in 0.79-0.97 of the other kinds run; with 5-20 "
+            "samples, 0.80-0.94 of emergent families)"]
 
 
 def tie_notes(assignment: BucketAssignment, difficulty: str) -> list[str]:

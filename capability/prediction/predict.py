@@ -44,6 +44,7 @@ from capability.prediction.notes import (
     offset_notes,
     pass_at_k_notes,
     samples_per_problem,
+    single_sample_notes,
     tie_notes,
 )
 from capability.prediction.offsets import (
@@ -578,6 +579,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     notes.extend(count_notes(n, c, scatter=arrays.interaction["logit"],
                              excluded=len(assignment.excluded),
                              zero_policy=settings.zero_policy))
+    notes.extend(single_sample_notes(n))
     notes.extend(tie_notes(assignment, settings.difficulty))
     point = [(np.nan,) * 3 if b.mean_pass_rate is None else
              (b.mean_pass_rate.estimate, b.mean_pass_rate.confidence_interval.low,
