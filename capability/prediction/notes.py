@@ -19,13 +19,18 @@ from capability.prediction.selection import excluded_laws
 __all__ = ["input_notes", "backtest_notes", "distance_notes", "offset_notes",
            "count_notes", "single_sample_notes", "tie_notes", "pass_at_k_notes", "ks_above_samples",
            "samples_per_problem", "shared_compute_notes",
-           "BEYOND_BACKTESTS", "SCATTER_NOTE", "UNREAD_OFFSETS_NOTE"]
+           "BEYOND_BACKTESTS", "PASS_AT_K_BEYOND_SAMPLES", "SCATTER_NOTE",
+           "UNREAD_OFFSETS_NOTE"]
 
 # A target more than this multiple of the longest rolling backtest's distance beyond the
 # ladder gets a note: the interval's law error is extrapolated past what the backtests saw
 # (on simulated ladders whose growth changes beyond the ladder, 90% intervals held 0.77 and
 # 0.30 at two decades beyond with backtests of one; docs/accuracy-history.md).
 BEYOND_BACKTESTS = 1.25
+# What pass@k beyond the ladder's samples per problem held, measured (docs/accuracy-history.md,
+# 2026-12-05): quoted by the note and by the headline's footnote (capability.reports.table).
+PASS_AT_K_BEYOND_SAMPLES = ("on simulated emergent ladders with 20 samples per problem, "
+                            "pass@100's 90% interval held the truth in 0.45-0.75 of them")
 # A note names the problem-by-model scatter above this variance on the logit scale (sd 0.3).
 SCATTER_NOTE = 0.09
 
@@ -263,8 +268,7 @@ def samples_per_problem(n: np.ndarray) -> int:
 def ks_above_samples(ks: Sequence[int], n: np.ndarray) -> list[int]:
     """The ``ks`` (whole numbers or their strings) above :func:`samples_per_problem` (and
     above 1), in order: the pass@k whose interval rests on the per-problem laws' prior."""
-    n = np.asarray(n, float)
-    if not n.size:
+    if not np.size(n):
         return []
     most = samples_per_problem(n)
     return sorted(int(k) for k in ks if int(k) > max(most, 1))
@@ -288,5 +292,4 @@ def pass_at_k_notes(ks: Sequence[int], n: np.ndarray) -> list[str]:
             f"problem: pass@k turns on the problems whose pass rate at the target is below "
             f"about 1/k, which counts of {most} samples cannot tell from somewhat larger "
             "ones, so the interval rests on the per-problem laws' prior for the problems "
-            "the ladder barely sees (on simulated emergent ladders with 20 samples per "
-            "problem, pass@100's 90% interval held the truth in 0.45-0.75 of them)"]
+            f"the ladder barely sees ({PASS_AT_K_BEYOND_SAMPLES})"]

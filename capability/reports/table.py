@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from capability.prediction.notes import PASS_AT_K_BEYOND_SAMPLES
 from capability.records.registry import SHORT_ID
 
 __all__ = ["format_prediction", "format_score", "format_backtest", "rows_table",
@@ -58,8 +59,7 @@ def above_samples_text(overall: dict) -> str:
         return ""
     return (f"* k above the {overall.get('samples_per_problem', '?')} samples per problem "
             "the ladder models have: the interval rests on the per-problem laws' prior for "
-            "the problems the ladder barely sees (pass@100 from 20 samples per problem held "
-            "the truth in 0.45-0.75 of simulated emergent ladders)")
+            f"the problems the ladder barely sees ({PASS_AT_K_BEYOND_SAMPLES})")
 
 
 def headline_lines(pred: dict) -> list[str]:
@@ -84,8 +84,9 @@ def headline_lines(pred: dict) -> list[str]:
     if o["problems_covered"] < o["problems_total"]:
         lines.append(f"  whole benchmark (the {o['problems_total'] - o['problems_covered']} "
                      f"others anywhere in [0, 1]): {'; '.join(whole)}")
-    if above_samples_text(o):
-        lines.append("  " + above_samples_text(o))
+    footnote = above_samples_text(o)
+    if footnote:
+        lines.append("  " + footnote)
     return lines
 
 
