@@ -51,8 +51,8 @@ def test_largest_model_difficulty_and_equal_width_split():
 
 
 def test_ties_across_an_edge_are_named_with_where_they_fall():
-    # Five problems no model solved (ids e1..e5) among distinct others; 2 held out and
-    # buckets of 3: the hardest bucket takes two of them, which two the input order says.
+    # Five problems no model solved (ids e1..e5) among distinct others; 3 held out and
+    # buckets of 3: the hardest bucket takes two of them, which two their task ids say.
     rates = np.array([[0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0],
                       [0.95, 0.85, 0.75, 0.65, 0.55, 0.45, 0.35, 0.0, 0.0, 0.0, 0.0, 0.0]])
     n, c = _counts(rates)
@@ -60,11 +60,15 @@ def test_ties_across_an_edge_are_named_with_where_they_fall():
     ba = assign_buckets(n, c, ids, n_buckets=3, hold_out=3, zero_policy="keep")
     assert ba.buckets[2] == ("d6", "e1", "e2") and ba.held_out == ("e3", "e4", "e5")
     assert ba.ties == (TiedSplit(problems=5, buckets=(3,), held_out=3, score=0.0),)
-    # Moved by the input order alone: the same counts, the tied problems listed backwards.
+    # Not moved by the input order: the same counts, the tied problems listed backwards.
     order = list(range(7)) + list(range(11, 6, -1))
     back = assign_buckets(n[:, order], c[:, order], [ids[i] for i in order], n_buckets=3,
                           hold_out=3, zero_policy="keep")
-    assert back.buckets[2] == ("d6", "e5", "e4") and back.ties == ba.ties
+    assert (back.buckets, back.held_out, back.ties) == (ba.buckets, ba.held_out, ba.ties)
+    # Task-id order is natural (e9 before e10), not the text's (e10 before e9).
+    named = ids[:7] + ["e10", "e9", "e11", "e100", "e2"]
+    nat = assign_buckets(n, c, named, n_buckets=3, hold_out=3, zero_policy="keep")
+    assert nat.buckets[2] == ("d6", "e2", "e9") and nat.held_out == ("e10", "e11", "e100")
     # Held out 5: the tie sits wholly in the hold-out, and nothing straddles an edge.
     assert assign_buckets(n, c, ids, n_buckets=3, hold_out=5, zero_policy="keep").ties == ()
     # Within the buckets: 4 problems of one rate, buckets of 2, straddle buckets 1 to 3
@@ -109,6 +113,13 @@ def test_buckets_partition_the_problems(n_problems, n_buckets, hold, seed, split
     parts = [t for b in ba.buckets for t in b] + list(ba.held_out) + list(ba.excluded)
     assert sorted(parts) == sorted(ids)
     assert len(ba.buckets) == n_buckets
+    # The problems given in another order are bucketed alike (ties go in task-id order).
+    perm = rng.permutation(n_problems)
+    shuffled = assign_buckets(n[:, perm], c[:, perm], [ids[i] for i in perm],
+                              n_buckets=n_buckets, hold_out=hold, split=split)
+    assert (shuffled.buckets, shuffled.held_out, shuffled.ties) == \
+        (ba.buckets, ba.held_out, ba.ties)
+    assert set(shuffled.excluded) == set(ba.excluded)
     # Every difficulty found in two places (buckets, or a bucket and the hold-out) is one
     # tie, which counts every kept problem of that difficulty and names those places. (A
     # mean of equal fractions can differ in its last bits: 12 decimals are one difficulty.)

@@ -368,3 +368,24 @@ def test_compare_all_adjusts_the_p_values_for_the_number_of_comparisons(tmp_path
     assert main(["compare", str(out), "--models", "same0", "better"]) == 0
     single = capsys.readouterr().out
     assert "Holm" not in single and single.splitlines()[0].rstrip().endswith("p")
+
+
+def test_intervals_do_not_depend_on_the_order_of_the_rows():
+    """The bootstrap draws problems by position: evaluate and compare take every model's
+    problems in task-id order, so counts whose rows are shuffled give the same intervals,
+    bit for bit."""
+    from capability.evaluation.evaluate import compare_models, evaluate_counts
+
+    rng = np.random.default_rng(0)
+    ids = [f"HumanEval/{i}" for i in range(40)]
+    counts = {m: pd.DataFrame({"task_id": ids, "n": 10,
+                               "c": rng.binomial(10, rng.uniform(0, 1, 40))})
+              for m in ("a", "b")}
+    shuffled = {m: f.sample(frac=1.0, random_state=1) for m, f in counts.items()}
+    assert list(shuffled["a"]["task_id"]) != ids
+
+    def intervals(cs):
+        return [e.to_dict() for e in evaluate_counts(cs, ks=(1, 5), n_resamples=200)]
+    assert intervals(shuffled) == intervals(counts)
+    assert compare_models(shuffled, [("a", "b")], ks=(1,), level=0.9, n_resamples=200) == \
+        compare_models(counts, [("a", "b")], ks=(1,), level=0.9, n_resamples=200)

@@ -1337,6 +1337,27 @@ def test_a_prediction_names_the_ties_its_buckets_split():
     assert not any("straddle bucket edges" in w for w in plain.warnings)
 
 
+def test_a_prediction_does_not_depend_on_the_order_of_the_counts_rows():
+    """Two samples per problem, where ties straddle the buckets' edges: the same counts
+    with their rows shuffled give the same prediction, bit for bit -- the same buckets
+    (ties go in task-id order) and the same estimates (the per-problem law's Monte Carlo
+    draws and the bootstrap take the problems in that order too)."""
+    sim = simulate_ladder(seed=0, kind="emergence", n_samples=2, n_problems=60)
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    shuffled = counts.sample(frac=1.0, random_state=3)
+    assert list(dict.fromkeys(shuffled["task_id"])) != list(dict.fromkeys(counts["task_id"]))
+
+    def run(frame):
+        return predict(frame, [(m, c, None) for m, c in sim.models], target=sim.target,
+                       target_compute=sim.target_compute,
+                       settings=PredictionSettings(n_resamples=50, law="logistic",
+                                                   zero_policy="keep")).to_dict()
+    plain, moved = run(counts), run(shuffled)
+    assert plain["ties"]   # the order could decide
+    for key in ("buckets", "held_out", "ties", "overall"):
+        assert moved[key] == plain[key]
+
+
 def test_a_prediction_from_one_sample_per_problem_says_what_that_costs():
     """Greedy ladders (one sample per problem) carry a note with what simulated ones
     measured; two samples per problem do not."""

@@ -9,11 +9,13 @@ Steps, in order, each a parameter:
    estimator, see :mod:`capability.prediction.predict`).
 2. **Order** by difficulty (``difficulty``): ``"mean-pass-rate"`` -- the mean over ladder
    models of ``c / n`` (default); ``"largest-model"`` -- the largest ladder model's ``c / n``,
-   ties broken by the mean. Ties keep the problems' input order, and the assignment names
-   every set of tied problems that straddles a bucket's edge or the hold-out's
-   (:class:`TiedSplit`): with few samples per problem many problems share a mean pass
-   rate (two samples on five models allow eleven), and which of them is held out or
-   falls in which bucket is then only their order.
+   ties broken by the mean. Ties go in task-id order (natural: ``HumanEval/2`` before
+   ``HumanEval/10``, :mod:`capability.estimation.task_order`), never the order of a file's
+   rows, so shuffled counts bucket alike; the assignment names every set of tied problems that
+   straddles a bucket's edge or the hold-out's (:class:`TiedSplit`): with few samples per
+   problem many problems share a mean pass rate (two samples on five models allow
+   eleven), and which of them is held out or falls in which bucket is then only their
+   task ids.
 3. **Hold out** the ``hold_out`` hardest of the rest (default 15, as in the report).
 4. **Split** what remains into ``n_buckets`` buckets (default 6), bucket 1 = easiest:
    ``"equal-count"`` -- consecutive runs of (nearly) equal size, earlier buckets taking the
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from capability.estimation.task_order import task_key
 from capability.options import DIFFICULTIES, SPLITS, ZERO_POLICIES
 
 __all__ = ["BucketAssignment", "TiedSplit", "assign_buckets", "ZERO_POLICIES", "DIFFICULTIES",
@@ -40,8 +43,8 @@ _TIE_DECIMALS = 12
 @dataclass(frozen=True)
 class TiedSplit:
     """Problems of one difficulty (every difficulty key equal) that the split puts in more
-    than one place: the counts cannot order them, so which lands where follows their input
-    order.
+    than one place: the counts cannot order them, so which lands where follows their task
+    ids (:func:`capability.estimation.task_order.task_key`).
 
     Attributes
     ----------
@@ -160,8 +163,11 @@ def assign_buckets(n, c, task_ids, *, n_buckets: int = 6, hold_out: int = 15,
                          f"{n_buckets} buckets. Lower --hold-out or --buckets (hold_out, "
                          "n_buckets in Python)" + (", or use --zero-policy keep."
                                                    if zero_policy == "exclude" else "."))
-    # Easiest first; np.lexsort is stable, so ties keep input order.
-    order = kept[np.lexsort(tuple(-key[kept] for key in order_keys))]
+    # Easiest first, ties in task-id order (lexsort: the last key is the primary one).
+    by_id = np.empty(len(task_ids), dtype=np.int64)
+    by_id[sorted(range(len(task_ids)), key=lambda i: task_key(task_ids[i]))] = \
+        np.arange(len(task_ids))
+    order = kept[np.lexsort((by_id[kept], *(-key[kept] for key in order_keys)))]
     n_in = kept.size - hold_out
     held_out = tuple(task_ids[i] for i in order[n_in:])
     inside = order[:n_in]

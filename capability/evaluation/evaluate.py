@@ -29,6 +29,7 @@ import pandas as pd
 
 from capability.errors import InputError
 from capability.estimation.interval import IntervalEstimate
+from capability.estimation.task_order import task_key
 from capability.evaluation.passk import N_RESAMPLES, compare_pass_at_k, holm, pass_at_k_interval
 from capability.files.jsonl import iter_jsonl, write_json_atomic
 from capability.reports.table import rows_table
@@ -244,6 +245,7 @@ def evaluate_counts(counts: dict[str, pd.DataFrame], *, ks: Sequence[int] = DEFA
     which other models are evaluated with it."""
     out = []
     for model, frame in counts.items():
+        frame = _in_task_order(frame)   # the bootstrap draws problems by position
         n, c = frame["n"].to_numpy(), frame["c"].to_numpy()
         rng = _model_rng(seed, model)
         out.append(ModelEvaluation(
@@ -344,8 +346,15 @@ def load_evaluation(out_dir: str | Path) -> tuple[dict, dict[str, pd.DataFrame]]
     return doc, {m: read_counts(out_dir / f) for m, f in files.items()}
 
 
+def _in_task_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """A model's counts in task-id order (:mod:`capability.estimation.task_order`), not its
+    file's, so that a bootstrap's draws, and its interval, do not move when rows are
+    shuffled."""
+    return frame.sort_values("task_id", key=lambda ids: ids.map(task_key), kind="stable")
+
+
 def _aligned(counts: dict[str, pd.DataFrame], a: str, b: str):
-    fa, fb = counts[a].set_index("task_id"), counts[b].set_index("task_id")
+    fa, fb = _in_task_order(counts[a]).set_index("task_id"), counts[b].set_index("task_id")
     only_a = fa.index.difference(fb.index)
     only_b = fb.index.difference(fa.index)
     if len(only_a) or len(only_b):

@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from capability.errors import FitError, InputError
 from capability.estimation.interval import _json_float
+from capability.estimation.task_order import in_task_order
 from capability.estimation.trends import inverse_scaling
 from capability.laws import LAWS, LINKS, LadderData, LawFit, interaction_variance
 from capability.laws.baselines import naive_baselines
@@ -217,7 +218,7 @@ def _ladder_arrays(counts: pd.DataFrame, models, settings: PredictionSettings):
     compute = np.array([m[1] for m in models], dtype=float)
     losses = [m[2] for m in models]
     loss = np.array(losses, float) if all(v is not None for v in losses) else None
-    task_ids = list(dict.fromkeys(counts["task_id"]))
+    task_ids = in_task_order(counts["task_id"])   # not the file's order: ties follow it
     n = counts.pivot(index="model", columns="task_id", values="n").loc[names, task_ids]
     c = counts.pivot(index="model", columns="task_id", values="c").loc[names, task_ids]
     n, c = n.to_numpy(), c.to_numpy()
