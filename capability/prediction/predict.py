@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -114,7 +115,22 @@ PER_PROBLEM_LAWS = ("problem_power", "logistic", "ceiling", "bent", "two_step")
 SHAPE_DRAWS = 200   # per-problem posterior draws: the headline pass@k's shape
 
 
-def _per_problem_at_target(fits, scores, local):
+class TargetShape(NamedTuple):
+    """Per bucket the per-problem pass rates at the target that pass@k's within-bucket
+    shape comes from (:func:`_per_problem_at_target`)."""
+
+    law: str                      # the per-problem law they are read from
+    modes: list[np.ndarray]       # at the posterior modes, (problems,) per bucket
+    draws: list[np.ndarray]       # from each problem's posterior, (draws, problems)
+    scattered: list[np.ndarray]   # the draws moved by the target's own effects
+
+    def per_problem(self) -> tuple:
+        """``(modes, draws, scattered)``, as :func:`capability.prediction.headline.headline`
+        takes them."""
+        return self.modes, self.draws, self.scattered
+
+
+def _per_problem_at_target(fits, scores, local) -> TargetShape | None:
     """Per bucket the per-problem pass rates at the target of the per-problem law with the
     largest averaging weight (else the smallest backtest error; ``scores`` are the rolling
     backtests', or a three-model ladder's short backtest's), on that law's own covariate
@@ -122,8 +138,8 @@ def _per_problem_at_target(fits, scores, local):
     law's target loss), for pass@k (:mod:`capability.prediction.headline`): at the
     posterior modes, ``SHAPE_DRAWS`` draws from each problem's posterior (arrays
     ``(draws, problems)``), and those draws each moved by the target's own
-    problem-by-model effect where the ladder shows scatter, after the law's name
-    (``(law, modes, draws, scattered)``); None without one.
+    problem-by-model effect where the ladder shows scatter (:class:`TargetShape`); None
+    without one.
 
     The shape is that of the law the average weighs most. Before the bent and two-step
     laws were among them, a ``slowing`` ladder whose average those two led took its shape
@@ -147,8 +163,9 @@ def _per_problem_at_target(fits, scores, local):
     p, draws = fits[law].at_target(SHAPE_DRAWS, rng)
     # The target's own problem-by-model effects spread its pass rates about the law's.
     scattered = fits[law].extra.scattered(draws, rng)
-    return (law, [p[idx] for idx in local], [draws[:, idx] for idx in local],
-            [scattered[:, idx] for idx in local])
+    return TargetShape(law=law, modes=[p[idx] for idx in local],
+                       draws=[draws[:, idx] for idx in local],
+                       scattered=[scattered[:, idx] for idx in local])
 
 
 def _step_dict(step) -> dict:
@@ -591,8 +608,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         reach, leverage, bend, np.random.default_rng(seeds[2]))
     shape = _per_problem_at_target(fits, weighing.weighing or weighing.scores, local)
     overall = headline(
-        sizes, *zip(*point), per_problem=None if shape is None else shape[1:],
-        shape_law=None if shape is None else shape[0],
+        sizes, *zip(*point), per_problem=None if shape is None else shape.per_problem(),
+        shape_law=None if shape is None else shape.law,
         ks=settings.k, total=len(arrays.task_ids), held_out=len(assignment.held_out),
         excluded=len(assignment.excluded), level=level, joint=joint)
     given = [k for k, v in overall["pass_at_k"].items() if v is not None]
