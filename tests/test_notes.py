@@ -143,15 +143,19 @@ def test_tie_notes_say_which_problems_straddle_which_edges():
     notes = prediction_notes.tie_notes(assignment, "mean-pass-rate")
     assert notes == [
         "problems of one difficulty (mean pass rate over the ladder models) straddle bucket "
-        "edges, and the counts cannot order them, so where each lands follows its order in "
-        "the counts: 18 at 0.4 straddle buckets 1 and 2; 9 at 0.125 straddle buckets 2 to "
-        "4; 89 at 0 (every sample failed) straddle buckets 4 to 6 and the hold-out (15 held "
-        "out); 20 at 0 (every sample failed) straddle bucket 6 and the hold-out (15 held "
-        "out)"]
+        "edges, and the counts cannot order them, so where each lands follows its task id "
+        "(in natural order), not the counts: 18 at 0.4 straddle buckets 1 and 2; 9 at 0.125 "
+        "straddle buckets 2 to 4; 89 at 0 (every sample failed) straddle buckets 4 to 6 and "
+        "the hold-out (15 held out); 20 at 0 (every sample failed) straddle bucket 6 and "
+        "the hold-out (15 held out) (--split equal-width keeps each in one bucket)"]
     largest = prediction_notes.tie_notes(assignment, "largest-model")[0]
     assert largest.startswith("problems of one difficulty (the largest ladder model's pass "
                               "rate, then the mean over the models)")
     assert "every sample" not in largest   # a largest model's 0 is not every sample failed
+    # Only the hold-out splits a set: equal-width buckets would not mend that.
+    held_only = BucketAssignment(buckets=(), held_out=(), excluded=(), difficulty={},
+                                 ties=ties[3:])
+    assert "equal-width" not in prediction_notes.tie_notes(held_only, "mean-pass-rate")[0]
     plain = BucketAssignment(buckets=(), held_out=(), excluded=(), difficulty={})
     assert prediction_notes.tie_notes(plain, "mean-pass-rate") == []
 

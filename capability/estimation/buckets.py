@@ -76,7 +76,7 @@ class BucketAssignment:
     held_out
         The hardest problems set aside (hardest last).
     excluded
-        Problems removed by the zero policy, in input order.
+        Problems removed by the zero policy, in the order of ``task_ids``.
     difficulty
         ``{task_id: score}`` for every problem; higher = easier.
     ties

@@ -234,9 +234,11 @@ def single_sample_notes(n: np.ndarray) -> list[str]:
 def tie_notes(assignment: BucketAssignment, difficulty: str) -> list[str]:
     """One note where problems of one difficulty straddle a bucket's edge or the
     hold-out's (:attr:`BucketAssignment.ties`): the counts cannot order them, so where each
-    lands follows its input order. Most often problems no ladder model solved (or every
-    sample passed) where the ladder models draw few samples per problem; then the held-out
-    problems among them, and the buckets they share, are an arbitrary pick of them."""
+    lands follows its task id (:mod:`capability.estimation.task_order`). Most often problems
+    no ladder model solved (or every sample passed) where the ladder models draw few samples
+    per problem; then the held-out problems among them, and the buckets they share, are an
+    arbitrary (if repeatable) pick of them. Equal-width buckets keep each set in one
+    bucket, which the note says."""
     parts = []
     for tie in assignment.ties:
         first, last = tie.buckets[0], tie.buckets[-1]
@@ -254,8 +256,10 @@ def tie_notes(assignment: BucketAssignment, difficulty: str) -> list[str]:
     what = ("mean pass rate over the ladder models" if difficulty == "mean-pass-rate" else
             "the largest ladder model's pass rate, then the mean over the models")
     return [f"problems of one difficulty ({what}) straddle bucket edges, and the counts "
-            "cannot order them, so where each lands follows its order in the counts: "
-            + "; ".join(parts)]
+            "cannot order them, so where each lands follows its task id (in natural order), "
+            "not the counts: " + "; ".join(parts)
+            + (" (--split equal-width keeps each in one bucket)"
+               if any(len(t.buckets) > 1 for t in assignment.ties) else "")]
 
 
 def samples_per_problem(n: np.ndarray) -> int:
