@@ -14,8 +14,10 @@ Two numbers in the method are priors that no ladder can calibrate from its own c
 The real ladders with per-problem counts (``real_ladders()``) are three families. The
 Observational Scaling Laws table (``real_families()``) holds the greedy HumanEval pass@1 of
 15 base-model families with three or more members above 5 of 164 problems, with their
-training compute. Per family and member it extrapolates a straight line in ``log10 C`` on
-the angular scale:
+training compute; the EvalPlus leaderboard (``leaderboard_families()``) the greedy HumanEval+
+pass@1 of seven code-model families of three or four sizes (compute as log size: it lists
+no tokens). Per family and member it extrapolates a straight line in ``log10 C`` on the
+angular scale:
 
 * from the two members below (``short``: what a three-model ladder's fallback faces at
   the smallest distances), and from every member below when there are at least three
@@ -38,7 +40,10 @@ intervals cover (``accuracy.py``'s real rows do that).
 from __future__ import annotations
 
 import numpy as np
-from real_ladders import real_families  # beside this script, on sys.path when run as one
+from real_ladders import (  # beside this script, on sys.path when run as one
+    leaderboard_families,
+    real_families,
+)
 from scipy import stats
 
 from capability.prediction.calibrate import FALLBACK_DOF, FALLBACK_SIGMA
@@ -79,15 +84,28 @@ def visible_offsets(x: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    families = real_families()
-    if not families:
-        print("no real families: ../shared/data/external/obsscaling is absent")
-        return
     z = stats.t.ppf(0.5 + LEVEL / 2, FALLBACK_DOF)
     sigma = FALLBACK_SIGMA["mean_pass_rate"]
     print(f"fallback rule: t_{FALLBACK_DOF:g}, scale {sigma:g} per decade (angular); its "
           f"{LEVEL:g} interval is +-{z * sigma:.3f} per decade, its median |error| "
           f"{stats.t.ppf(0.75, FALLBACK_DOF) * sigma:.3f} per decade")
+    print(f"offsets' prior: on the trend with probability {ON_TREND_PRIOR:g}, else spread "
+          f"tau ~ half-Cauchy({TAU_SCALE:g} decades)")
+    for families, source, absent in (
+            (real_families(), "HumanEval, base-model families (Observational Scaling Laws)",
+             "obsscaling"),
+            (leaderboard_families(), "HumanEval+, code-model families (EvalPlus "
+             "leaderboard; compute as log size)", "evalplus-leaderboard")):
+        print(f"\n== {source}")
+        if not families:
+            print(f"no families: ../shared/data/external/{absent} is absent")
+            continue
+        check(families, z, sigma)
+
+
+def check(families: list[dict], z: float, sigma: float) -> None:
+    """The extrapolation steps' errors against the fallback rule, and the visible offsets
+    of the families of four or more members, printed."""
     for below, title in ((2, "short: from the two members below"),
                          (None, "ladder: from every member below (three or more)")):
         print(f"\n{title}")
@@ -101,6 +119,9 @@ def main() -> None:
                 print(f"{f['name']:<16} {f['models'][s['j']]:<40} {s['d']:>5.2f} "
                       f"{s['per_decade']:>+8.3f} {str(s['held']):>5} {s['measured']:>8.3f} "
                       f"{s['line']:>6.3f} {s['no_change']:>9.3f}")
+        if not rows:
+            print("no steps")
+            continue
         per = np.array([s["per_decade"] for s in rows])
         blended = {w: 100 * np.mean([abs(w * s["line"] + (1 - w) * s["no_change"]
                                          - s["measured"]) for s in rows])
@@ -116,8 +137,7 @@ def main() -> None:
               f"{np.mean([s['held'] for s in rows]):.2f}; mean error in points: line "
               f"{100 * np.mean([abs(s['line'] - s['measured']) for s in rows]):.2f}, no "
               f"change {100 * np.mean([abs(s['no_change'] - s['measured']) for s in rows]):.2f}")
-    print(f"\noffsets' prior: on the trend with probability {ON_TREND_PRIOR:g}, else spread "
-          f"tau ~ half-Cauchy({TAU_SCALE:g} decades)")
+    print("\nvisible offsets (families of four or more members)")
     for f in families:
         if len(f["models"]) >= 4:
             u = visible_offsets(np.log10(f["compute"]), f["pass_rate"])

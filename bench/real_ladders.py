@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
@@ -81,4 +82,48 @@ def real_families() -> list[dict]:
             out.append({"name": family, "models": list(group["Model"]),
                         "compute": group["FLOPs (1E21)"].to_numpy() * 1e21,
                         "pass_rate": group["HumanEval"].to_numpy()})
+    return out
+
+
+LEADERBOARD = EXTERNAL / "evalplus-leaderboard" / "results.json"
+# Families of three or more sizes trained alike, as the EvalPlus leaderboard names them
+# (greedy HumanEval+ pass@1). Left out: CodeT5+ (its larger members reuse frozen CodeGen
+# decoders, not one recipe at several sizes), StarCoder-15B (StarCoderBase-15B tuned on
+# Python, beside the Base 1/3/7B) and the families with two sizes.
+LEADERBOARD_FAMILIES = {
+    "CodeLlama": ["CodeLlama-7B", "CodeLlama-13B", "CodeLlama-34B", "CodeLlama-70B"],
+    "CodeGen": ["CodeGen-2B", "CodeGen-6B", "CodeGen-16B"],
+    "CodeGen2": ["CodeGen2-1B", "CodeGen2-3B", "CodeGen2-7B", "CodeGen2-16B"],
+    "DeepSeek-Coder": ["DeepSeek-Coder-1.3B-base", "DeepSeek-Coder-6.7B-base",
+                       "DeepSeek-Coder-33B-base"],
+    "DeepSeek-Coder-it": ["DeepSeek-Coder-1.3B-instruct", "DeepSeek-Coder-6.7B-instruct",
+                          "DeepSeek-Coder-33B-instruct"],
+    "StarCoderBase": ["StarCoderBase-1B", "StarCoderBase-3B", "StarCoderBase-7B"],
+    "StarCoder2": ["StarCoder2-3B", "StarCoder2-7B", "StarCoder2-15B"],
+}
+NOMINAL_TOKENS = 1e12   # the leaderboard lists sizes alone: one token count per family
+
+
+def leaderboard_families() -> list[dict]:
+    """Greedy HumanEval+ pass@1 of the code-model families of the EvalPlus leaderboard
+    (``../shared/data/external/evalplus-leaderboard``; empty when absent), as
+    :func:`real_families` gives them. The leaderboard lists each model's size, not its
+    tokens, so compute is ``6 N D`` with one nominal ``D`` for every member of a family:
+    a straight line in log compute and the distances between members are then those of
+    log size, exact where a family's members saw the same tokens and off by the log of
+    their ratio where not (StarCoder2's 3.3-4.3T, say: 0.05-0.07 decades per step)."""
+    import json
+
+    if not LEADERBOARD.exists():
+        return []
+    table = json.loads(LEADERBOARD.read_text())
+    out = []
+    for family, members in LEADERBOARD_FAMILIES.items():
+        rows = [(m, float(table[m]["size"]), table[m]["pass@1"]["humaneval+"] / 100.0)
+                for m in members if m in table]
+        rows = [r for r in rows if r[2] > FLOOR]
+        if len(rows) >= 3:
+            out.append({"name": family, "models": [r[0] for r in rows],
+                        "compute": np.array([6 * r[1] * 1e9 * NOMINAL_TOKENS for r in rows]),
+                        "pass_rate": np.array([r[2] for r in rows])})
     return out
