@@ -27,7 +27,8 @@ from capability.prediction.offsets import (
 from capability.prediction.predict import PredictionSettings, predict
 from capability.prediction.rolling import RollingStep
 from capability.prediction.selection import LawScore, score_laws, shared_spread, with_offsets
-from capability.reports.table import headline_lines
+from capability.records.score import score_prediction
+from capability.reports.table import format_score, headline_lines
 from capability.simulation.simulate import bucket_truth, simulate_ladder
 
 LADDER = (Path(__file__).resolve().parents[1] / "data" / "ladders" /
@@ -229,6 +230,11 @@ def test_a_law_does_not_take_the_weight_by_reading_its_errors_as_an_offset():
     lines = headline_lines(pred.to_dict())
     assert "pass@10 " in lines[1] and "pass@100* " in lines[1] and "pass@1* " not in lines[1]
     assert lines[-1].startswith("  * k above the 20 samples per problem the ladder models")
+    # Scored against a target measured at 200 samples per problem, the score marks it too.
+    target = sim.counts[sim.counts["model"] == sim.target].assign(
+        n=lambda f: 10 * f["n"], c=lambda f: 10 * f["c"])
+    scored = format_score(score_prediction(pred.to_dict(), target))
+    assert "headline pass@100*: " in scored and "headline pass@10: " in scored
 
 
 def test_offset_term_adds_slope_times_spread_to_the_interval():

@@ -250,7 +250,8 @@ def _headline_score(prediction: dict, counts: pd.DataFrame, level: float) -> dic
         value = float(pass_at_k(n, c, k_int).mean())
         boot = pass_at_k(np.broadcast_to(n, c_star.shape), c_star, k_int).mean(axis=1)
         measured = _measured(value, float(np.std(scale.forward(boot), ddof=1)), scale, z)
-        out[k] = {**{key: pred[key] for key in ("predicted", "lower", "upper")},
+        out[k] = {**{key: pred[key] for key in ("predicted", "lower", "upper",
+                                                 "k_above_samples") if key in pred},
                   "actual": value, "actual_lower": measured["lower"],
                   "actual_upper": measured["upper"],
                   "agrees": agrees("mean_pass_rate", pred, measured, level),
