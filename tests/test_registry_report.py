@@ -133,11 +133,14 @@ def test_score_measures_exactly_the_registered_buckets(sim, tmp_path, capsys):
     records = list((tmp_path / "runs" / "registry").glob("*.json"))
     kinds = sorted(read_record(r)[1]["kind"] for r in records)
     assert kinds == ["prediction", "score"]
-    # A target that lacks registered problems is an error, exit 2.
-    pd.read_csv(sim / "counts" / "target.csv").head(20).to_csv(tmp_path / "short.csv",
-                                                               index=False)
+    # A target that lacks registered problems is an error, exit 2, counting what it lacks
+    # over every bucket (not the first bucket's alone).
+    short = pd.read_csv(sim / "counts" / "target.csv").head(20)
+    short.to_csv(tmp_path / "short.csv", index=False)
     assert main(["score", str(run), "--target", str(tmp_path / "short.csv")]) == 2
-    assert "lack" in capsys.readouterr().err
+    registered = [t for p in pred["buckets"] for t in p["task_ids"]]
+    lacking = len(set(registered) - set(short["task_id"]))
+    assert f"lack {lacking} of the {len(registered)} registered" in capsys.readouterr().err
 
 
 def test_backtest_holds_out_the_largest_and_beats_the_baselines(sim, tmp_path, capsys):

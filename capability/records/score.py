@@ -51,8 +51,8 @@ def _bucket_counts(counts: pd.DataFrame, task_ids) -> tuple[np.ndarray, np.ndarr
     table = effective_counts(counts).set_index("task_id")
     missing = [t for t in ids if t not in table.index]
     if missing:
-        raise InputError(f"the target's results lack {len(missing)} registered problem(s), "
-                         f"e.g. {missing[0]!r}", key="--target")
+        raise InputError(f"the target's results lack {len(missing)} of the {len(ids)} "
+                         f"registered problem(s), e.g. {missing[0]!r}", key="--target")
     return table.loc[ids, "n"].to_numpy(), table.loc[ids, "c"].to_numpy()
 
 
@@ -191,6 +191,8 @@ def score_prediction(prediction: dict, counts: pd.DataFrame) -> dict:
     """
     estimator = prediction.get("settings", {}).get("estimator", "series")
     level = float(prediction["level"])
+    # Every bucket's problems at once, so a target that lacks some says how many in all.
+    _bucket_counts(counts, [t for b in prediction["buckets"] for t in b["task_ids"]])
     buckets = []
     for b in prediction["buckets"]:
         actual = bucket_actuals(counts, b["task_ids"], estimator)
