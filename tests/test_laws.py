@@ -977,6 +977,17 @@ def test_every_interval_is_an_interval_on_any_ladder(ladder):
                         floor = min(floor, neg_log["predicted"])
                     assert neg_log[mine] >= floor * (1 - 1e-12), (mine, rate, neg_log)
         _assert_report_law_intervals(b, target_compute)
+        # Every candidate's value lies in its domain, and an average's weights sum to 1.
+        for name, cand in b["candidates"].items():
+            assert cand["mean_pass_rate"] is None or 0.0 <= cand["mean_pass_rate"] <= 1.0, \
+                (name, cand)
+            assert cand["neg_log_pass_rate"] is None or cand["neg_log_pass_rate"] >= 0.0, \
+                (name, cand)
+        if b["weights"]:
+            assert sum(b["weights"].values()) == pytest.approx(1.0), b["weights"]
+    loss = out.get("loss")   # absent without losses
+    if loss is not None and loss.get("lower") is not None:
+        assert loss["lower"] <= loss["predicted"] <= loss["upper"], loss
     before = None
     for k, v in sorted(out["overall"]["pass_at_k"].items(), key=lambda kv: int(kv[0])):
         if v is not None:   # the headline: an interval, and pass@k rises with k
