@@ -189,9 +189,13 @@ def score_prediction(prediction: dict, counts: pd.DataFrame) -> dict:
         value itself. ``baselines``: the naive baselines the prediction recorded, scored
         on the same buckets (:func:`baseline_scores`).
     """
+    from capability.prediction.predict import effective_counts
+
     estimator = prediction.get("settings", {}).get("estimator", "series")
     level = float(prediction["level"])
-    # Every bucket's problems at once, so a target that lacks some says how many in all.
+    # Once for every bucket (an adaptive budget's counts read again are as they were), and
+    # every bucket's problems checked at once, so a target that lacks some says how many.
+    counts = effective_counts(counts)
     _bucket_counts(counts, [t for b in prediction["buckets"] for t in b["task_ids"]])
     buckets = []
     for b in prediction["buckets"]:
