@@ -36,13 +36,20 @@ bucket means. It prints per kind and per real backtest:
   nominal compute, averaged over the problem-by-model effects a new model draws) -- what a
   method that knew the law would err, since the target's own offset and effects are in
   no ladder -- and how much of the straight line's excess over that floor ours keeps,
-  ``(err - floor) / (linear - floor)``.
+  ``(err - floor) / (linear - floor)``;
+* with ``--cover-interval``: under each line, the coverage with a 90% interval that counts
+  one ladder's buckets as the correlated trials they are (``clustered_coverage``: a
+  ladder's buckets share the law error and the target's offset, so they miss together and
+  20 ladders' 120 buckets are nearer 20 chances than 120), and the headline pass@1's
+  coverage with its Clopper-Pearson interval over the ladders;
+* with ``--rows CSV``: every scored bucket written to a CSV (``ROW_COLUMNS``), to pool
+  several runs' seeds or read them elsewhere.
 
     python bench/accuracy.py [--seeds 20] [--kinds clean,emergence] [--no-real]
                              [--ratios 40,20,8,3] [--samples 1000] [--offset-sd 0.4]
                              [--k 0.15] [--problems 80]
                              [--oracle] [--by-bucket] [--neg-log] [--headline] [--floor]
-                             [--first-seed 100]
+                             [--first-seed 100] [--cover-interval] [--rows rows.csv]
                              [--law logistic]
                              [--no-offsets] [--no-losses]
 
@@ -98,6 +105,7 @@ def _rows(pred, truth, oracle=False, neg_log=None):
         ci = b.mean_pass_rate.confidence_interval
         out.append({"bucket": b.bucket, "err": 100 * abs(b.mean_pass_rate.estimate - t),
                     "cover": ci.contains(t), "width": 100 * (ci.high - ci.low),
+                    "low": ci.low, "high": ci.high,
                     "no_change": 100 * abs(_candidate(b, "no_change") - t),
                     "linear": 100 * abs(_candidate(b, "linear") - t),
                     "law": b.law, "estimate": b.mean_pass_rate.estimate, "truth": t,
@@ -172,6 +180,72 @@ def _by_bucket(rows) -> str:
         signed = 100 * np.mean([r["estimate"] - r["truth"] for r in mine])
         cells.append(f"{b}: {signed:+.2f} ({np.mean([r['cover'] for r in mine]):.2f})")
     return "  by bucket, signed err (cover): " + ", ".join(cells)
+
+
+def clustered_coverage(hits, level: float = 0.9) -> tuple[float, float, float, float]:
+    """The share of intervals that held their truth, with an interval that counts one
+    ladder's buckets as the correlated trials they are (the law error and the target's
+    offset are common to a ladder's buckets, so they miss together).
+
+    ``hits``: per ladder, its buckets' hits (booleans). Over ``J`` ladders with ``h_j``
+    hits in ``n_j`` buckets the share is the ratio ``p = sum h_j / sum n_j``, with the
+    cluster-robust variance ``v = J / (J - 1) sum_j (h_j - p n_j)^2 / (sum n_j)^2``. The
+    effective number of independent trials is ``n_eff = p (1 - p) / v``, at most the
+    buckets' count; where ``v`` is 0 it is ``J`` when every ladder held all or none of its
+    buckets (``p`` 0 or 1: one trial per ladder) and the buckets' count otherwise. The
+    interval is Clopper-Pearson's at ``level`` for ``p n_eff`` successes in ``n_eff``
+    trials (its beta quantiles hold for counts that are not whole). Returns ``(p, low,
+    high, n_eff)``."""
+    h = np.array([np.sum(x) for x in hits], float)
+    n = np.array([len(x) for x in hits], float)
+    keep = n > 0
+    h, n = h[keep], n[keep]
+    if not n.size:
+        return (float("nan"),) * 4
+    total, j = n.sum(), n.size
+    p = h.sum() / total
+    v = j / (j - 1) * np.sum((h - p * n) ** 2) / total**2 if j > 1 else 0.0
+    if v > 0:
+        n_eff = min(p * (1 - p) / v, total)
+    else:
+        n_eff = float(j) if p in (0.0, 1.0) else total
+    x, alpha = p * n_eff, 1 - level
+    low = 0.0 if x <= 0 else float(stats.beta.ppf(alpha / 2, x, n_eff - x + 1))
+    high = 1.0 if x >= n_eff else float(stats.beta.ppf(1 - alpha / 2, x + 1, n_eff - x))
+    return float(p), low, high, float(n_eff)
+
+
+def _cover_interval(rows, heads) -> str:
+    """With ``--cover-interval``: the buckets' coverage with its ladder-clustered 90%
+    interval (:func:`clustered_coverage`), and the headline pass@1's, one trial per ladder
+    (Clopper-Pearson)."""
+    ladders = list(dict.fromkeys(r["ladder"] for r in rows))
+    if len(ladders) < 2:
+        return (f"  cover {np.mean([r['cover'] for r in rows]):.2f} over one ladder's "
+                f"{len(rows)} buckets: no interval (they miss together)")
+    p, low, high, n_eff = clustered_coverage(
+        [[r["cover"] for r in rows if r["ladder"] == name] for name in ladders])
+    out = (f"  cover {p:.2f} [{low:.2f}, {high:.2f}] (90%, Clopper-Pearson at {n_eff:.0f} "
+           f"effective of {len(rows)} buckets: a ladder's buckets miss together; "
+           f"{len(ladders)} ladders)")
+    first = [r["cover"] for r in heads if r["k"] == HEADLINE_KS[0]]
+    if len(first) > 1:
+        ci = stats.binomtest(int(np.sum(first)), len(first)).proportion_ci(0.9)
+        out += (f"; headline pass@{HEADLINE_KS[0]} {np.mean(first):.2f} "
+                f"[{ci.low:.2f}, {ci.high:.2f}] over {len(first)} ladders")
+    return out
+
+
+ROW_COLUMNS = ("kind", "ladder", "bucket", "law", "estimate", "low", "high", "truth", "err",
+               "cover", "width", "no_change", "linear")
+
+
+def _write_rows(path, rows) -> None:
+    """``--rows``: one CSV row per scored bucket, mean pass rates as fractions and errors
+    and widths in points (``ROW_COLUMNS``)."""
+    pd.DataFrame([{c: r.get(c) for c in ROW_COLUMNS} for r in rows],
+                 columns=list(ROW_COLUMNS)).to_csv(path, index=False)
+    print(f"wrote {len(rows)} scored buckets to {path}", flush=True)
 
 
 def _trend_at_target(sim) -> pd.Series:
@@ -251,7 +325,8 @@ def _headline(rows) -> str:
 
 
 def _details(rows, args, heads=()) -> None:
-    """The lines ``--by-bucket``, ``--neg-log`` and ``--headline`` ask for under a row."""
+    """The lines ``--by-bucket``, ``--neg-log``, ``--headline``, ``--floor`` and
+    ``--cover-interval`` ask for under a row."""
     if args.by_bucket:
         print(_by_bucket(rows), flush=True)
     if args.neg_log:
@@ -260,6 +335,8 @@ def _details(rows, args, heads=()) -> None:
         print(_headline(heads), flush=True)
     if args.floor and rows and "floor" in rows[0]:
         print(_floor(rows), flush=True)
+    if args.cover_interval and rows:
+        print(_cover_interval(rows, heads), flush=True)
 
 
 def _ratios(rows, err):
@@ -329,6 +406,14 @@ def main() -> None:
     parser.add_argument("--no-losses", action="store_true",
                         help="predict the simulated ladders without their models' final "
                              "losses, as real ladders come (no two-step law)")
+    parser.add_argument("--cover-interval", action="store_true",
+                        help="under each line, the coverage with a 90%% interval that counts "
+                             "a ladder's buckets as correlated trials, and the headline "
+                             "pass@1's over the ladders")
+    parser.add_argument("--rows", metavar="CSV", default=None,
+                        help="also write every scored bucket to CSV (kind, ladder, bucket, "
+                             "estimate, interval, truth, errors), e.g. to pool runs of other "
+                             "seeds")
     args = parser.parse_args()
     if args.law != "auto" and args.oracle:
         parser.error("--oracle needs the baselines, which --law NAME leaves unfitted")
@@ -352,6 +437,7 @@ def main() -> None:
         shape["k"] = args.k
     if args.problems is not None:
         shape["n_problems"] = args.problems
+    scored = []   # every scored bucket, for --rows
     for kind in kinds:
         rows, heads = [], []
         for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -366,6 +452,8 @@ def main() -> None:
             truths = bucket_truth(sim, pred.assignment.buckets)
             mine = _rows(pred, [t["mean_pass_rate"] for t in truths], args.oracle,
                          [t["neg_log_pass_rate"] for t in truths])
+            for r in mine:
+                r.update(kind=kind, ladder=seed)
             if args.floor:
                 trend = _trend_at_target(sim)
                 for r in mine:
@@ -382,6 +470,7 @@ def main() -> None:
         sd += ", no losses" if args.no_losses else ""
         print(_line(f"sim {kind} ({args.seeds} seeds{sd})", rows), flush=True)
         _details(rows, args, heads)
+        scored += rows
     if not args.no_real:
         all_rows, all_heads = [], []
         for ladder in real_ladders():
@@ -397,17 +486,24 @@ def main() -> None:
                         for b in pred.buckets]
             rows = _rows(pred, [m["mean_pass_rate"] for m in measured], args.oracle,
                          [m["neg_log_pass_rate"] for m in measured])
+            for r in rows:
+                r.update(kind="real", ladder=ladder["name"])
             heads = _headline_rows(pred, _measured_pass_at_k(target))
             all_rows += rows
             all_heads += heads
             print(_line(f"real {ladder['name']}{forced}", rows), flush=True)
             _details(rows, args, heads)
+        scored += all_rows
         if all_rows:
             print(_line("real, all backtests", all_rows))
             if args.neg_log:
                 print(_neg_log(all_rows))
             if args.headline:
                 print(_headline(all_heads))
+            if args.cover_interval:
+                print(_cover_interval(all_rows, all_heads))
+    if args.rows:
+        _write_rows(args.rows, scored)
     print(f"({time.perf_counter() - t0:.0f} s)")
 
 
