@@ -38,10 +38,11 @@ bucket means. It prints per kind and per real backtest:
   no ladder -- and how much of the straight line's excess over that floor ours keeps,
   ``(err - floor) / (linear - floor)``;
 * with ``--cover-interval``: under each line, the coverage with a 90% interval that counts
-  one ladder's buckets as the correlated trials they are (``clustered_coverage``: a
-  ladder's buckets share the law error and the target's offset, so they miss together and
-  20 ladders' 120 buckets are nearer 20 chances than 120), and the headline pass@1's
-  coverage with its Clopper-Pearson interval over the ladders;
+  one ladder's buckets as the correlated trials they are
+  (``capability.records.coverage.clustered_coverage``: a ladder's buckets share the law
+  error and the target's offset, so they miss together and 20 ladders' 120 buckets are
+  nearer 20 chances than 120), and the headline pass@1's coverage with its
+  Clopper-Pearson interval over the ladders;
 * with ``--rows CSV``: every scored bucket written to a CSV (``ROW_COLUMNS``), to pool
   several runs' seeds or read them elsewhere.
 
@@ -81,6 +82,7 @@ from scipy import special, stats
 from capability.estimation.estimate import pass_at_k
 from capability.laws._hierarchical import _GH_NODES, _GH_WEIGHTS  # E[g(e)], e ~ N(0, 1)
 from capability.prediction.predict import PredictionSettings, predict
+from capability.records.coverage import clustered_coverage, effective_trials
 from capability.records.score import bucket_actuals
 from capability.simulation.simulate import (
     INTERACTION_KINDS,
@@ -182,57 +184,24 @@ def _by_bucket(rows) -> str:
     return "  by bucket, signed err (cover): " + ", ".join(cells)
 
 
-def clustered_coverage(hits, level: float = 0.9) -> tuple[float, float, float, float]:
-    """The share of intervals that held their truth, with an interval that counts one
-    ladder's buckets as the correlated trials they are (the law error and the target's
-    offset are common to a ladder's buckets, so they miss together).
-
-    ``hits``: per ladder, its buckets' hits (booleans). Over ``J`` ladders with ``h_j``
-    hits in ``n_j`` buckets the share is the ratio ``p = sum h_j / sum n_j``, with the
-    cluster-robust variance ``v = J / (J - 1) sum_j (h_j - p n_j)^2 / (sum n_j)^2``. The
-    effective number of independent trials is ``n_eff = p (1 - p) / v``, at most the
-    buckets' count; where ``v`` is 0 it is ``J`` when every ladder held all or none of its
-    buckets (``p`` 0 or 1: one trial per ladder) and the buckets' count otherwise. The
-    interval is Clopper-Pearson's at ``level`` for ``p n_eff`` successes in ``n_eff``
-    trials (its beta quantiles hold for counts that are not whole). Returns ``(p, low,
-    high, n_eff)``."""
-    h = np.array([np.sum(x) for x in hits], float)
-    n = np.array([len(x) for x in hits], float)
-    keep = n > 0
-    h, n = h[keep], n[keep]
-    if not n.size:
-        return (float("nan"),) * 4
-    total, j = n.sum(), n.size
-    p = h.sum() / total
-    v = j / (j - 1) * np.sum((h - p * n) ** 2) / total**2 if j > 1 else 0.0
-    if v > 0:
-        n_eff = min(p * (1 - p) / v, total)
-    else:
-        n_eff = float(j) if p in (0.0, 1.0) else total
-    x, alpha = p * n_eff, 1 - level
-    low = 0.0 if x <= 0 else float(stats.beta.ppf(alpha / 2, x, n_eff - x + 1))
-    high = 1.0 if x >= n_eff else float(stats.beta.ppf(1 - alpha / 2, x + 1, n_eff - x))
-    return float(p), low, high, float(n_eff)
-
-
 def _cover_interval(rows, heads) -> str:
-    """With ``--cover-interval``: the buckets' coverage with its ladder-clustered 90%
-    interval (:func:`clustered_coverage`), and the headline pass@1's, one trial per ladder
-    (Clopper-Pearson)."""
+    """With ``--cover-interval``: the buckets' coverage with its 90% interval counted by
+    ladder (:func:`capability.records.coverage.clustered_coverage`, as ``capability
+    track-record`` counts a registry's predictions), and the headline pass@1's, one trial
+    per ladder (Clopper-Pearson)."""
     ladders = list(dict.fromkeys(r["ladder"] for r in rows))
-    if len(ladders) < 2:
-        return (f"  cover {np.mean([r['cover'] for r in rows]):.2f} over one ladder's "
-                f"{len(rows)} buckets: no interval (they miss together)")
-    p, low, high, n_eff = clustered_coverage(
-        [[r["cover"] for r in rows if r["ladder"] == name] for name in ladders])
-    out = (f"  cover {p:.2f} [{low:.2f}, {high:.2f}] (90%, Clopper-Pearson at {n_eff:.0f} "
-           f"effective of {len(rows)} buckets: a ladder's buckets miss together; "
-           f"{len(ladders)} ladders)")
+    hits = [[r["cover"] for r in rows if r["ladder"] == name] for name in ladders]
+    held, total = [sum(h) for h in hits], [len(h) for h in hits]
+    cov = clustered_coverage(held, total, 0.9, unit="ladder")
+    out = (f"  cover {cov.estimate:.2f} [{cov.confidence_interval.low:.2f}, "
+           f"{cov.confidence_interval.high:.2f}] (90%, Clopper-Pearson at "
+           f"{effective_trials(held, total):.0f} effective of {len(rows)} buckets: a ladder's "
+           f"buckets miss together; {len(ladders)} ladder(s))")
     first = [r["cover"] for r in heads if r["k"] == HEADLINE_KS[0]]
-    if len(first) > 1:
+    if first:
         ci = stats.binomtest(int(np.sum(first)), len(first)).proportion_ci(0.9)
         out += (f"; headline pass@{HEADLINE_KS[0]} {np.mean(first):.2f} "
-                f"[{ci.low:.2f}, {ci.high:.2f}] over {len(first)} ladders")
+                f"[{ci.low:.2f}, {ci.high:.2f}] over {len(first)} ladder(s)")
     return out
 
 

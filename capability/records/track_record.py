@@ -7,10 +7,12 @@ before its target existed, with the baselines beside it. Two things are read fro
 
 **Coverage.** The share of the headline intervals (the smallest k's pass@k, one per scored
 prediction) that held the measured value, with a Clopper-Pearson interval at the
-predictions' level: the predictions are the independent units. The buckets' count is
+predictions' level: the predictions are the independent units. The buckets' share is
 shown too, but the buckets of one prediction share their errors (the law error and the
-target's offset from its family's trend are common to all of them), so it is read with the
-predictions' count, not as that many trials. Each is counted twice: ``inside`` (the
+target's offset from its family's trend are common to all of them), so its interval counts
+them by the trials they are worth (:func:`capability.records.coverage.clustered_coverage`:
+the cluster-robust variance over the predictions), not as that many trials. Each is counted
+twice: ``inside`` (the
 measured value inside the interval) and ``agrees`` (the measurement's own sampling noise
 counted; :mod:`capability.records.score`). Predictions at different levels are summarised
 apart.
@@ -31,6 +33,7 @@ from scipy import stats
 
 from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 from capability.laws.baselines import NAIVE
+from capability.records.coverage import clustered_coverage, effective_trials
 from capability.records.score import QUANTITIES, baseline_scores, error_summary
 
 __all__ = ["TrackEntry", "LevelSummary", "TrackRecord", "track_record", "track_record_frame",
@@ -95,6 +98,12 @@ class LevelSummary:
         The share of headline intervals that held the measured value, with its
         Clopper-Pearson interval at ``level`` over ``headline_scored`` predictions (NaN
         bounds with none).
+    bucket_coverage
+        The share of the scored buckets' intervals that held the measured value, with an
+        interval at ``level`` that counts one prediction's buckets as the correlated
+        trials they are (:func:`capability.records.coverage.clustered_coverage`);
+        ``bucket_effective_trials`` the independent trials they are worth
+        (:func:`capability.records.coverage.effective_trials`).
     baseline_wins
         Per baseline, ``(predictions where the method came closer, predictions compared)``.
     """
@@ -112,11 +121,17 @@ class LevelSummary:
     mean_abs_error: float | None
     baseline_errors: dict
     baseline_wins: dict
+    bucket_coverage: IntervalEstimate | None = None
+    bucket_effective_trials: float = 0.0
 
     def to_dict(self) -> dict:
-        out = {k: v for k, v in asdict(self).items() if k != "coverage"}
-        out["coverage"] = {**self.coverage.to_dict(), "level": self.coverage.confidence_level,
-                           "method": self.coverage.method}
+        out = {k: v for k, v in asdict(self).items()
+               if k not in ("coverage", "bucket_coverage")}
+        for key in ("coverage", "bucket_coverage"):
+            est = getattr(self, key)
+            out[key] = None if est is None else {**est.to_dict(),
+                                                 "level": est.confidence_level,
+                                                 "method": est.method}
         out["baseline_wins"] = {k: {"closer": w, "compared": n}
                                 for k, (w, n) in self.baseline_wins.items()}
         return out
@@ -193,6 +208,8 @@ def _summary(level: float, entries: list[TrackEntry]) -> LevelSummary:
         f"share of the {len(with_head)} scored predictions' headline intervals holding the "
         "measured value; Clopper-Pearson (exact binomial) interval")
     compared = [e for e in scored if e.mean_abs_error is not None]
+    held_of = ([e.buckets_inside for e in scored if e.buckets],
+               [e.buckets for e in scored if e.buckets])
     wins = {}
     for name in NAIVE:
         pairs = [(e.mean_abs_error, e.baseline_errors[name]) for e in compared
@@ -208,7 +225,9 @@ def _summary(level: float, entries: list[TrackEntry]) -> LevelSummary:
         mean_abs_error=_mean(e.mean_abs_error for e in compared),
         baseline_errors={name: _mean(e.baseline_errors.get(name) for e in compared)
                          for name in NAIVE},
-        baseline_wins=wins)
+        baseline_wins=wins,
+        bucket_coverage=clustered_coverage(*held_of, level),
+        bucket_effective_trials=effective_trials(*held_of))
 
 
 def track_record(records: list[tuple[str, str, dict]]) -> TrackRecord:

@@ -308,10 +308,16 @@ def format_track_record(record, registry: str = "") -> str:
             f"{number_text(cov.confidence_interval.high, '.2f')}], Clopper-Pearson over the "
             f"predictions); {s.headline_agreeing} agree with the measurement, its own noise "
             f"counted")
+        bc = s.bucket_coverage
+        held = "" if bc is None or not math.isfinite(bc.estimate) else (
+            f" (coverage {number_text(bc.estimate, '.2f')}, {bc.confidence_level:.0%} interval "
+            f"[{number_text(bc.confidence_interval.low, '.2f')}, "
+            f"{number_text(bc.confidence_interval.high, '.2f')}] counting a prediction's "
+            f"buckets as the correlated trials they are, worth "
+            f"{s.bucket_effective_trials:.1f} independent ones)")
         lines.append(
-            f"  buckets: {s.buckets_inside} of {s.buckets} intervals held the measured value, "
-            f"{s.buckets_agreeing} agree (a prediction's buckets share their errors: read "
-            f"these with the {s.headline_scored} prediction(s), not as {s.buckets} trials)")
+            f"  buckets: {s.buckets_inside} of {s.buckets} intervals held the measured "
+            f"value{held}, {s.buckets_agreeing} agree")
         if s.mean_abs_error is not None:
             parts = []
             for name in NAIVE:
