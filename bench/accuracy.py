@@ -320,6 +320,36 @@ def _ratios(rows, err):
     return out
 
 
+SWITCHES = (   # the on/off options: (flag, help)
+    ("--oracle",
+     "also print median width / mean error, ours and that of "
+     "oracle intervals that know each ladder's own error scale"),
+    ("--by-bucket",
+     "also print, per bucket, the mean signed error and the coverage"),
+    ("--headline",
+     "under each line, the headline pass@1, pass@10 and pass@100's error, "
+     "coverage and width over the problems the prediction covers"),
+    ("--neg-log",
+     "also print -E[log p]'s mean relative error, the coverage of its "
+     "90%% intervals and their median width relative to the value (the "
+     "report's quantity; real ladders: the measured value by the "
+     "prediction's estimator)"),
+    ("--floor",
+     "also print the error of the family's own trend at the target "
+     "(simulated kinds): what knowing the law would leave"),
+    ("--no-offsets",
+     "predict the simulated ladders without the models' offsets from "
+     "their trend (capability run --no-offsets)"),
+    ("--no-losses",
+     "predict the simulated ladders without their models' final "
+     "losses, as real ladders come (no two-step law)"),
+    ("--cover-interval",
+     "under each line, the coverage with a 90%% interval that counts "
+     "a ladder's buckets as correlated trials, and the headline "
+     "pass@1's over the ladders"),
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=20,
@@ -339,22 +369,6 @@ def main() -> None:
                              "target (default: 1000,300,100,30,10)")
     parser.add_argument("--samples", type=int, default=None,
                         help="samples per problem (default: the kind's, 200 or 20)")
-    parser.add_argument("--oracle", action="store_true",
-                        help="also print median width / mean error, ours and that of "
-                             "oracle intervals that know each ladder's own error scale")
-    parser.add_argument("--by-bucket", action="store_true",
-                        help="also print, per bucket, the mean signed error and the coverage")
-    parser.add_argument("--headline", action="store_true",
-                        help="under each line, the headline pass@1, pass@10 and pass@100's error, "
-                             "coverage and width over the problems the prediction covers")
-    parser.add_argument("--neg-log", action="store_true",
-                        help="also print -E[log p]'s mean relative error, the coverage of its "
-                             "90%% intervals and their median width relative to the value (the "
-                             "report's quantity; real ladders: the measured value by the "
-                             "prediction's estimator)")
-    parser.add_argument("--floor", action="store_true",
-                        help="also print the error of the family's own trend at the target "
-                             "(simulated kinds): what knowing the law would leave")
     parser.add_argument("--offset-sd", type=float, default=None,
                         help="irregular and family ladders' offsets' sd in decades "
                              "(default: 0.15; 0.3 for family)")
@@ -369,20 +383,12 @@ def main() -> None:
                         help="the law every ladder is predicted by (default: auto, the "
                              "model average; a law's name forces it, and the baselines' "
                              "columns are then nan)")
-    parser.add_argument("--no-offsets", action="store_true",
-                        help="predict the simulated ladders without the models' offsets from "
-                             "their trend (capability run --no-offsets)")
-    parser.add_argument("--no-losses", action="store_true",
-                        help="predict the simulated ladders without their models' final "
-                             "losses, as real ladders come (no two-step law)")
-    parser.add_argument("--cover-interval", action="store_true",
-                        help="under each line, the coverage with a 90%% interval that counts "
-                             "a ladder's buckets as correlated trials, and the headline "
-                             "pass@1's over the ladders")
     parser.add_argument("--rows", metavar="CSV", default=None,
                         help="also write every scored bucket to CSV (kind, ladder, bucket, "
                              "estimate, interval, truth, errors), e.g. to pool runs of other "
                              "seeds")
+    for flag, text in SWITCHES:
+        parser.add_argument(flag, action="store_true", help=text)
     args = parser.parse_args()
     if args.law != "auto" and args.oracle:
         parser.error("--oracle needs the baselines, which --law NAME leaves unfitted")
