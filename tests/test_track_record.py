@@ -197,7 +197,7 @@ def test_clustered_coverage_counts_buckets_that_miss_together_as_one_trial():
 def test_clustered_coverage_interval_holds_where_buckets_miss_together():
     """On 400 simulated track records of 20 predictions of six buckets each, whose buckets
     miss together (a prediction-wide error decides most of them) at a true coverage of
-    0.85, the clustered 90% interval holds 0.85 in about 90% of records; counting the 120
+    0.848, the clustered 90% interval holds it in about 90% of records; counting the 120
     buckets as independent trials holds it far less often. With independent buckets the
     clustered interval is as narrow as the binomial one, to within a fifth."""
     rng = np.random.default_rng(7)

@@ -121,17 +121,15 @@ class LevelSummary:
     mean_abs_error: float | None
     baseline_errors: dict
     baseline_wins: dict
-    bucket_coverage: IntervalEstimate | None = None
-    bucket_effective_trials: float = 0.0
+    bucket_coverage: IntervalEstimate
+    bucket_effective_trials: float
 
     def to_dict(self) -> dict:
         out = {k: v for k, v in asdict(self).items()
                if k not in ("coverage", "bucket_coverage")}
         for key in ("coverage", "bucket_coverage"):
             est = getattr(self, key)
-            out[key] = None if est is None else {**est.to_dict(),
-                                                 "level": est.confidence_level,
-                                                 "method": est.method}
+            out[key] = {**est.to_dict(), "level": est.confidence_level, "method": est.method}
         out["baseline_wins"] = {k: {"closer": w, "compared": n}
                                 for k, (w, n) in self.baseline_wins.items()}
         return out

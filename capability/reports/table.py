@@ -309,7 +309,7 @@ def format_track_record(record, registry: str = "") -> str:
             f"predictions); {s.headline_agreeing} agree with the measurement, its own noise "
             f"counted")
         bc = s.bucket_coverage
-        held = "" if bc is None or not math.isfinite(bc.estimate) else (
+        held = "" if not math.isfinite(bc.estimate) else (
             f" (coverage {number_text(bc.estimate, '.2f')}, {bc.confidence_level:.0%} interval "
             f"[{number_text(bc.confidence_interval.low, '.2f')}, "
             f"{number_text(bc.confidence_interval.high, '.2f')}] counting a prediction's "
