@@ -189,6 +189,8 @@ def test_clustered_coverage_counts_buckets_that_miss_together_as_one_trial():
     assert "Clopper-Pearson interval at 19.0 effective trials" in cov.method
     # Clusters without an interval are left out; no cluster at all gives NaN.
     assert clustered_coverage([3, 0], [6, 0]).estimate == 0.5
+    assert effective_trials([5, 6, 4, 0], [6, 6, 6, 0]) == 3.0   # the same rule in both
+    assert effective_trials(together + [0] * 5, [6] * 20 + [0] * 5) == pytest.approx(19.0)
     assert np.isnan(clustered_coverage([], []).estimate)
     with pytest.raises(ValueError, match="0 <= held <= total"):
         clustered_coverage([7], [6])

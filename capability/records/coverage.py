@@ -25,6 +25,18 @@ __all__ = ["clustered_coverage", "effective_trials", "MIN_CLUSTERS"]
 MIN_CLUSTERS = 10   # fewer clusters: each counts as one trial (effective_trials)
 
 
+def _clusters(held, total) -> tuple[np.ndarray, np.ndarray]:
+    """``held`` and ``total`` as float arrays, checked (``0 <= held <= total`` per
+    cluster), with the clusters that have no interval (``total`` 0) left out."""
+    held = np.asarray(held, float)
+    total = np.asarray(total, float)
+    if held.shape != total.shape or np.any(held < 0) or np.any(held > total):
+        raise ValueError("expected per cluster 0 <= held <= total, found held "
+                         f"{held.tolist()} of total {total.tolist()}")
+    keep = total > 0
+    return held[keep], total[keep]
+
+
 def effective_trials(held, total) -> float:
     """The number of independent trials that ``held`` hits of ``total`` per cluster carry.
 
@@ -36,9 +48,8 @@ def effective_trials(held, total) -> float:
     ``MIN_CLUSTERS`` clusters the variance is read from too few to trust (three
     predictions of six buckets, one bucket missed, read as 17 trials of 18) and each
     cluster counts as one trial, as the simulated ladders' buckets did (module
-    docstring)."""
-    h = np.asarray(held, float)
-    n = np.asarray(total, float)
+    docstring). Clusters with no interval (``n_j = 0``) are left out."""
+    h, n = _clusters(held, total)
     count, j = float(n.sum()), n.size
     if count <= 0:
         return 0.0
@@ -59,13 +70,7 @@ def clustered_coverage(held: Sequence[int], total: Sequence[int],
     trials, ``n_eff`` :func:`effective_trials` (its beta quantiles hold for counts that
     are not whole). Clusters with no interval are left out; with none, NaN throughout.
     ``unit`` names a cluster in the method's words."""
-    held = np.asarray(held, float)
-    total = np.asarray(total, float)
-    if held.shape != total.shape or np.any(held < 0) or np.any(held > total):
-        raise ValueError("expected per cluster 0 <= held <= total, found held "
-                         f"{held.tolist()} of total {total.tolist()}")
-    keep = total > 0
-    held, total = held[keep], total[keep]
+    held, total = _clusters(held, total)
     if not total.size:
         return IntervalEstimate(float("nan"), ConfidenceInterval(float("nan"), float("nan")),
                                 level, f"no {unit} with an interval")

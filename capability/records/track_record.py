@@ -206,8 +206,7 @@ def _summary(level: float, entries: list[TrackEntry]) -> LevelSummary:
         f"share of the {len(with_head)} scored predictions' headline intervals holding the "
         "measured value; Clopper-Pearson (exact binomial) interval")
     compared = [e for e in scored if e.mean_abs_error is not None]
-    held_of = ([e.buckets_inside for e in scored if e.buckets],
-               [e.buckets for e in scored if e.buckets])
+    held_of = ([e.buckets_inside for e in scored], [e.buckets for e in scored])
     wins = {}
     for name in NAIVE:
         pairs = [(e.mean_abs_error, e.baseline_errors[name]) for e in compared
