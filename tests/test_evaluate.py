@@ -39,6 +39,13 @@ def test_pass_at_k_is_human_evals_mean_with_the_estimate_inside_the_interval():
             pass_at_k_interval(bad_n, bad_c, 1)             # would broadcast, not fail
     with pytest.raises(ValueError, match="1-d arrays of the same length"):
         compare_pass_at_k(n, c, n, c[:-1], 1)               # model B's arrays disagree
+    for level in (0.0, 1.0, 1.5, float("nan")):   # tails outside [0, 1]: NaN or complex bounds
+        with pytest.raises(ValueError, match="`level` must be in"):
+            pass_at_k_interval(np.full(30, 4), np.full(30, 4), 1, level=level)
+        with pytest.raises(ValueError, match="`level` must be in"):
+            compare_pass_at_k(n, c, n, c, 1, level=level)
+    with pytest.raises(ValueError, match="`n_resamples` must be a whole number"):
+        pass_at_k_interval(np.full(30, 4), np.full(30, 4), 1, n_resamples=0)
     solved = pass_at_k_interval(np.full(30, 4), np.full(30, 4), 1)     # all at 1
     assert solved.estimate == 1.0 and solved.confidence_interval.high == 1.0
     assert solved.confidence_interval.low == pytest.approx(0.05 ** (1 / 30))

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 from scipy import special, stats
 
-from capability.estimation.interval import ConfidenceInterval
+from capability.estimation.interval import ConfidenceInterval, level_iv
 from capability.options import NEG_LOG_ESTIMATORS
 
 __all__ = [
@@ -138,10 +138,7 @@ class PassRateResult:
         ``c = n`` (Brown, Cai & DasGupta 2001). Its coverage is close to nominal on average.
         ``"exact"``: Clopper-Pearson, conservative (coverage at least nominal).
         """
-        if not 0 < confidence_level < 1:
-            raise ValueError("`confidence_level` must be in (0, 1). "
-                             f"Got {confidence_level!r} instead.")
-        tail = (1 - confidence_level) / 2
+        tail = (1 - level_iv(confidence_level)) / 2
         n, c = self.n, self.c
         if method == "jeffreys":
             low = stats.beta.ppf(tail, c + 0.5, n - c + 0.5)

@@ -56,7 +56,7 @@ import numpy as np
 from scipy import special, stats
 
 from capability.estimation.estimate import pass_at_k
-from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
+from capability.estimation.interval import ConfidenceInterval, IntervalEstimate, level_iv
 
 __all__ = ["pass_at_k_interval", "PairedComparison", "compare_pass_at_k", "per_problem_pass_at_k",
            "bca_p_value", "holm"]
@@ -81,6 +81,14 @@ def per_problem_pass_at_k(n, c, k: int) -> np.ndarray | None:
     if n.size == 0 or np.any(n < k):
         return None
     return pass_at_k(n, c, k)
+
+
+def _settings_iv(level: float, n_resamples: int) -> None:
+    level_iv(level, "level")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) \
+            or n_resamples < 1:
+        raise ValueError("`n_resamples` must be a whole number >= 1. Got "
+                         f"{n_resamples!r} instead.")
 
 
 def _bootstrap(data: tuple[np.ndarray, ...], statistic, *, paired: bool, level: float,
@@ -135,6 +143,7 @@ def pass_at_k_interval(n, c, k: int, *, level: float = 0.9, n_resamples: int = N
     problem has fewer than ``k`` samples.
 
     ``n``, ``c``: samples drawn and passed per problem (1-d, same length)."""
+    _settings_iv(level, n_resamples)
     x = per_problem_pass_at_k(n, c, k)
     if x is None:
         return None
@@ -181,6 +190,7 @@ def compare_pass_at_k(n_a, c_a, n_b, c_b, k: int, *, level: float = 0.9,
                       n_resamples: int = N_RESAMPLES, rng=None) -> PairedComparison | None:
     """Paired and unpaired intervals of pass@k(A) - pass@k(B); arrays aligned on the same
     problems. None where some problem has fewer than ``k`` samples in either model."""
+    _settings_iv(level, n_resamples)
     x_a, x_b = per_problem_pass_at_k(n_a, c_a, k), per_problem_pass_at_k(n_b, c_b, k)
     if x_a is None or x_b is None:
         return None

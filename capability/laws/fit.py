@@ -24,7 +24,7 @@ from scipy import optimize, special
 
 from capability.errors import FitError
 from capability.estimation.estimate import neg_log_pass_rate
-from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
+from capability.estimation.interval import ConfidenceInterval, IntervalEstimate, level_iv
 
 __all__ = [
     "PowerLawFit",
@@ -39,13 +39,6 @@ __all__ = [
 
 def _rng(rng) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
-def _level_iv(confidence_level: float) -> float:
-    if not 0 < confidence_level < 1:
-        raise ValueError(f"`confidence_level` must be in (0, 1). Got {confidence_level!r} "
-                         "instead.")
-    return float(confidence_level)
 
 
 def _wls_lines(x: np.ndarray, log_y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -410,7 +403,7 @@ def fit_bucket_laws(n, c, buckets, compute, *, target_compute: float,
     interval, and its method says that. The problems of each bucket are held fixed: the
     interval is for these problems, not for a new draw of problems.
     """
-    level = _level_iv(confidence_level)
+    level = level_iv(confidence_level)
     compute = np.asarray(compute, float)
     n = np.asarray(n)
     c = np.asarray(c)
@@ -679,7 +672,7 @@ def fit_loss_law(compute, loss, *, target_compute: float, confidence_level: floa
     FitError
         Fewer than three models, or a loss that is not finite and positive.
     """
-    level = _level_iv(confidence_level)
+    level = level_iv(confidence_level)
     compute = np.asarray(compute, float)
     loss = np.asarray(loss, float)
     if compute.shape != loss.shape or compute.ndim != 1:
