@@ -86,6 +86,25 @@ def test_bad_models_raise_input_error():
     with pytest.raises(capability.InputError, match="compute > 0"):
         capability.predict(counts, [(m, -1.0, None) for m, _, _ in models], target="t",
                            target_compute=1e24)
+    # Each of these failed deep inside (IndexError, numpy's ValueError or TypeError) or,
+    # for the negative loss, fitted a loss law to it.
+    with pytest.raises(capability.InputError, match=r"models: expected models as \(name, "):
+        capability.predict(counts, [(m, c) for m, c, _ in models], target="t",
+                           target_compute=1e24)
+    for loss in (-1.0, float("nan"), "2.1", True):
+        with pytest.raises(capability.InputError, match="loss None or a finite number > 0"):
+            capability.predict(counts, [(m, c, loss) for m, c, _ in models], target="t",
+                               target_compute=1e24)
+    for compute in ("1e24", True, float("inf")):
+        with pytest.raises(capability.InputError, match="target_compute: expected the "
+                           "target's compute > 0"):
+            capability.predict(counts, models, target="t", target_compute=compute)
+    with pytest.raises(capability.InputError, match="--seed: expected a whole number >= 0"):
+        capability.predict(counts, models, target="t", target_compute=1e24,
+                           settings=capability.PredictionSettings(seed=-1))
+    with pytest.raises(capability.InputError, match="--resamples: expected a whole number"):
+        capability.predict(counts, models, target="t", target_compute=1e24,
+                           settings=capability.PredictionSettings(n_resamples=2.5))
 
 
 def test_readme_python_example_runs(tmp_path, monkeypatch):

@@ -13,7 +13,7 @@ from capability.laws import LAWS
 from capability.options import MIN_LADDER_MODELS
 from capability.prediction.result import PredictionSettings
 
-__all__ = ["check_settings", "check_counts_frame", "effective_counts"]
+__all__ = ["check_settings", "check_counts_frame", "effective_counts", "positive_number"]
 
 
 def check_settings(s: PredictionSettings) -> None:
@@ -30,6 +30,12 @@ def check_settings(s: PredictionSettings) -> None:
     if s.law != "auto" and s.law not in LAWS:
         raise InputError(f"expected 'auto' or one of {', '.join(LAWS)}, found {s.law!r}",
                          key="--law")
+    if isinstance(s.seed, bool) or not isinstance(s.seed, int | np.integer) or s.seed < 0:
+        raise InputError(f"expected a whole number >= 0, found {s.seed!r}", key="--seed")
+    if (isinstance(s.n_resamples, bool) or not isinstance(s.n_resamples, int | np.integer)
+            or s.n_resamples < 0):
+        raise InputError("expected a whole number >= 0 (0: point estimates alone), found "
+                         f"{s.n_resamples!r}", key="--resamples")
     if not (isinstance(s.min_below, int) and s.min_below >= 2):
         raise InputError(f"expected a whole number >= 2, found {s.min_below!r}",
                          key="--min-below")
@@ -83,11 +89,15 @@ def check_counts_frame(counts, models) -> pd.DataFrame:
         raise InputError(f"model {row['model']!r} has task {row['task_id']!r} twice",
                          key="counts")
     try:
+        shapes = [len(m) for m in models]
         names = [str(m[0]) for m in models]
         computes = [float(m[1]) for m in models]
+        losses = [m[2] for m in models]
     except (TypeError, ValueError, IndexError):
+        shapes = None
+    if shapes is None or any(size != 3 for size in shapes):
         raise InputError("expected models as (name, compute in FLOPs, loss or None) tuples",
-                         key="models") from None
+                         key="models")
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise InputError(f"model {twice[0]!r} is listed more than once; every ladder model "
@@ -97,6 +107,9 @@ def check_counts_frame(counts, models) -> pd.DataFrame:
                          f"{len(names)}", key="models")
     if not all(np.isfinite(c) and c > 0 for c in computes):
         raise InputError("expected every model's compute > 0 FLOPs", key="models")
+    if not all(loss is None or positive_number(loss) for loss in losses):
+        raise InputError("expected every model's loss None or a finite number > 0 (final "
+                         f"loss), found {', '.join(map(repr, losses))}", key="models")
     absent = [n for n in names if n not in set(counts["model"])]
     if absent:
         raise InputError(f"model {absent[0]!r} has no rows in counts (it has "
@@ -117,6 +130,12 @@ def check_counts_frame(counts, models) -> pd.DataFrame:
                              "task ids: keep the tasks every model has, or sample the "
                              "missing ones", key="counts")
     return counts
+
+
+def positive_number(x) -> bool:
+    """A finite real number > 0 (not a bool, not a string that reads as one)."""
+    return (isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool)
+            and bool(np.isfinite(x)) and x > 0)
 
 
 def _first_few(ids, shown: int = 3) -> str:

@@ -34,7 +34,12 @@ from capability.prediction.bucket_estimates import (
 )
 from capability.prediction.fitting import FitStage, LadderArrays, bucketing, fit_stage
 from capability.prediction.headline import JointPiece, headline, joint_bucket_draws
-from capability.prediction.inputs import check_counts_frame, check_settings, effective_counts
+from capability.prediction.inputs import (
+    check_counts_frame,
+    check_settings,
+    effective_counts,
+    positive_number,
+)
 from capability.prediction.law_error import BEND_PRIOR, BEND_SCALE
 from capability.prediction.notes import (
     UNREAD_OFFSETS_NOTE,
@@ -512,8 +517,8 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         raise InputError(f"expected a whole number of worker processes >= 1, found "
                          f"{workers!r}", key="workers")
     counts = check_counts_frame(counts, models)
-    if not (np.isfinite(target_compute) and target_compute > 0):
-        raise InputError(f"expected the target's compute > 0 FLOPs, found {target_compute}",
+    if not positive_number(target_compute):
+        raise InputError(f"expected the target's compute > 0 FLOPs, found {target_compute!r}",
                          key="target_compute")
     ladder_names = {str(m[0]) for m in models}
     if target in ladder_names:
