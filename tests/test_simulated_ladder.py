@@ -243,3 +243,18 @@ def test_family_ladders_draw_offsets_effects_and_logistic_laws_at_once():
     assert np.allclose(list(simulate_ladder(seed=4, kind="irregular", offset_sd=0.15).offsets
                             .values()),
                        list(simulate_ladder(seed=4, kind="irregular").offsets.values()))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"ratios": ()}, "expected ratios: one or more finite numbers > 0"),
+    ({"ratios": (-1.0, 10.0)}, "expected ratios: one or more finite numbers > 0"),
+    ({"ratios": (10.0, float("nan"))}, "expected ratios: one or more finite numbers > 0"),
+    ({"seed": -1}, "expected seed a whole number >= 0, found -1"),
+    ({"seed": 1.5}, "expected seed a whole number >= 0, found 1.5"),
+])
+def test_bad_ratios_and_seeds_are_named(kwargs, match):
+    """A negative ratio failed inside numpy's binomial draw ("p < 0, p > 1 or p contains
+    NaNs"), no ratio at all drew a ladder of the target alone, and a negative seed gave
+    numpy's "expected non-negative integer": each now names the parameter."""
+    with pytest.raises(ValueError, match=match):
+        simulate_ladder(**kwargs)
