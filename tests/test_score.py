@@ -2,7 +2,9 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from capability.errors import InputError
 from capability.prediction.scales import SCALES
 from capability.records.score import score_prediction
 
@@ -55,3 +57,31 @@ def test_overall_counts_agreement_and_inside():
     assert o["intervals"] == 1 and o["intervals_agreeing"] in (0, 1)
     assert "agrees" in score["agreement_rule"]
     assert score["overall"]["neg_log_pass_rate"]["intervals"] == 0
+
+
+@pytest.mark.parametrize("change, match", [
+    # Every model's rows: each task's rows would all be read as the target's (no error).
+    (lambda c: pd.concat([c.assign(model="big"), c.assign(model="m1", c=0)]),
+     r"expected the target's counts alone, found 2 models \(big, m1\)"),
+    (lambda c: pd.concat([c, c.iloc[:1]]), "found task 'T/0' more than once"),
+    (lambda c: c.rename(columns={"c": "passed"}), r"\(missing c\)"),
+    (lambda c: c.assign(n=c["n"] + 0.5), r"whole numbers in column 'n', found 10\.5 for "
+     r"task 'T/0'"),
+    (lambda c: c.assign(c=c["n"] + 1), "0 <= c <= n, found n = 10, c = 11"),
+    (lambda c: c.to_dict("records"), "expected a pandas DataFrame"),
+])
+def test_bad_target_counts_are_named_not_scored(change, match):
+    prediction, counts = _case(np.random.default_rng(1), 10)
+    with pytest.raises(InputError, match=match):
+        score_prediction(prediction, change(counts))
+    one_model = counts.assign(model="big")          # the target's rows with its name: fine
+    assert score_prediction(prediction, one_model)["buckets"][0]["mean_pass_rate"]["actual"] \
+        == score_prediction(prediction, counts)["buckets"][0]["mean_pass_rate"]["actual"]
+
+
+def test_a_prediction_that_is_not_one_is_named():
+    _, counts = _case(np.random.default_rng(1), 10)
+    for wrong, found in (({}, "no keys"), ({"folds": []}, "keys 'folds'"), ([], "list")):
+        with pytest.raises(InputError, match=f"prediction: expected a prediction.json "
+                           f"dictionary .*found {found}"):
+            score_prediction(wrong, counts)

@@ -13,7 +13,8 @@ from capability.laws import LAWS
 from capability.options import MIN_LADDER_MODELS
 from capability.prediction.result import PredictionSettings
 
-__all__ = ["check_settings", "check_counts_frame", "effective_counts", "positive_number"]
+__all__ = ["check_settings", "check_counts_frame", "effective_counts", "positive_number",
+           "whole_column"]
 
 
 def check_settings(s: PredictionSettings) -> None:
@@ -41,7 +42,7 @@ def check_settings(s: PredictionSettings) -> None:
                          key="--min-below")
 
 
-def _whole_column(counts: pd.DataFrame, col: str) -> pd.Series:
+def whole_column(counts: pd.DataFrame, col: str) -> pd.Series:
     """Column ``col`` as int64: integer dtypes as they are, floats (and objects) whose every
     value is a finite whole number (``13.0``, as pandas stores an integer column that had a
     gap) converted; otherwise :class:`InputError` naming the first row that is not."""
@@ -56,9 +57,9 @@ def _whole_column(counts: pd.DataFrame, col: str) -> pd.Series:
     if bad.any():
         row = counts[bad.to_numpy()].iloc[0]
         shown = repr(row[col]) if isinstance(row[col], str) else str(row[col])
+        who = f"model {row['model']!r}, " if "model" in row.index else ""
         raise InputError(f"expected whole numbers in column {col!r}, found {shown} "
-                         f"for model {row['model']!r}, task {row['task_id']!r}",
-                         key="counts")
+                         f"for {who}task {row['task_id']!r}", key="counts")
     return number.astype(np.int64)
 
 
@@ -77,7 +78,7 @@ def check_counts_frame(counts, models) -> pd.DataFrame:
         raise InputError(f"expected columns model, task_id, n, c; found "
                          f"{', '.join(map(str, counts.columns)) or 'none'} (missing "
                          f"{', '.join(missing)})", key="counts")
-    counts = counts.assign(**{col: _whole_column(counts, col) for col in ("n", "c")})
+    counts = counts.assign(**{col: whole_column(counts, col) for col in ("n", "c")})
     bad = counts[(counts["n"] < 1) | (counts["c"] < 0) | (counts["c"] > counts["n"])]
     if len(bad):
         row = bad.iloc[0]

@@ -31,7 +31,7 @@ from capability.estimation.estimate import neg_log_pass_rate
 from capability.laws.baselines import NAIVE
 
 __all__ = ["bucket_actuals", "measurement", "agrees", "score_prediction", "score_frame",
-           "errors", "error_summary", "baseline_scores"]
+           "errors", "error_summary", "baseline_scores", "check_target_counts"]
 
 QUANTITIES = ("neg_log_pass_rate", "mean_pass_rate")
 AGREEMENT_RULE = ("agrees: |prediction - measurement| on the angular (mean pass rate) or "
@@ -173,6 +173,46 @@ def baseline_scores(prediction: dict, actual: list[dict]) -> dict:
     return out
 
 
+def check_target_counts(prediction: dict, counts: pd.DataFrame) -> pd.DataFrame:
+    """Validate :func:`score_prediction`'s inputs at the boundary: a ``prediction.json``
+    dictionary and the target's counts, one row per task (``task_id``, ``n``, ``c``; a
+    ``model`` column, if any, naming one model), whole numbers with ``1 <= n`` and ``0 <= c
+    <= n``. Returns the counts with ``n`` and ``c`` as int64; raises
+    :class:`capability.errors.InputError` naming what was expected and what was found (a
+    table of every model's counts would otherwise be scored as if it were the target's)."""
+    from capability.prediction.inputs import whole_column
+
+    if not isinstance(prediction, dict) or not {"level", "buckets"} <= prediction.keys():
+        found = (type(prediction).__name__ if not isinstance(prediction, dict) else
+                 f"keys {', '.join(map(repr, prediction))}" if prediction else "no keys")
+        raise InputError("expected a prediction.json dictionary (keys 'level', 'buckets', "
+                         f"...), found {found}", key="prediction")
+    if not isinstance(counts, pd.DataFrame):
+        raise InputError("expected a pandas DataFrame with columns task_id, n, c; found "
+                         f"{type(counts).__name__}", key="counts")
+    missing = [col for col in ("task_id", "n", "c") if col not in counts.columns]
+    if missing:
+        raise InputError(f"expected columns task_id, n, c; found "
+                         f"{', '.join(map(str, counts.columns)) or 'none'} (missing "
+                         f"{', '.join(missing)})", key="counts")
+    if "model" in counts.columns and counts["model"].nunique() > 1:
+        names = sorted(map(str, counts["model"].unique()))
+        raise InputError(f"expected the target's counts alone, found {len(names)} models "
+                         f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}): "
+                         "select the target's rows", key="counts")
+    twice = counts["task_id"][counts["task_id"].duplicated()]
+    if len(twice):
+        raise InputError(f"expected one row per task, found task {twice.iloc[0]!r} more than "
+                         "once", key="counts")
+    counts = counts.assign(**{col: whole_column(counts, col) for col in ("n", "c")})
+    bad = counts[(counts["n"] < 1) | (counts["c"] < 0) | (counts["c"] > counts["n"])]
+    if len(bad):
+        row = bad.iloc[0]
+        raise InputError(f"expected 1 <= n and 0 <= c <= n, found n = {row['n']}, "
+                         f"c = {row['c']} for task {row['task_id']!r}", key="counts")
+    return counts
+
+
 def score_prediction(prediction: dict, counts: pd.DataFrame) -> dict:
     """Score a ``prediction.json`` dictionary against the target's counts.
 
@@ -191,6 +231,7 @@ def score_prediction(prediction: dict, counts: pd.DataFrame) -> dict:
     """
     from capability.prediction.predict import effective_counts
 
+    counts = check_target_counts(prediction, counts)
     estimator = prediction.get("settings", {}).get("estimator", "series")
     level = float(prediction["level"])
     # Once for every bucket (an adaptive budget's counts read again are as they were), and
