@@ -134,6 +134,11 @@ def open_sandbox(*, workers: int | None = None, limits: Limits = Limits(),
     if isolation not in ISOLATION_MODES:
         raise ValueError(f"`isolation` must be one of {', '.join(ISOLATION_MODES)}. "
                          f"Got {isolation!r} instead.")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        # 0 read as "one per core" through ``workers or os.cpu_count()`` before.
+        raise ValueError(f"`workers` must be a whole number >= 1, or None for one per core. "
+                         f"Got {workers!r} instead.")
     if backend != "local":
         from sandbox.distributed import DistributedSandbox
 

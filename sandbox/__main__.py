@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except SandboxError as err:
         print(f"python -m sandbox: error: {err}", file=sys.stderr)
         return err.exit_code
+    except ValueError as err:                 # a bad --workers, before any worker starts
+        print(f"python -m sandbox: error: {err}", file=sys.stderr)
+        return 2
     verdicts = {}
     try:
         for key, verdict in box.run(jobs):

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from sandbox_support import PROBLEMS, needs_isolation
 
 
@@ -33,3 +34,13 @@ def test_python_m_sandbox_agrees_with_capability_execute(tmp_path):
     a = [json.loads(x) for x in alone.read_text().splitlines()]
     b = [json.loads(x) for x in via.read_text().splitlines()]
     assert a == b and [r["passed"] for r in a] == [True, False] * 4
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True])
+def test_the_seam_refuses_a_worker_count_that_is_not_one(workers):
+    """Checked before any worker starts; 0 was read as "one per core" (``workers or
+    os.cpu_count()``) while -1 was refused."""
+    from sandbox import open_sandbox
+
+    with pytest.raises(ValueError, match="`workers` must be a whole number >= 1, or None"):
+        open_sandbox(workers=workers)
