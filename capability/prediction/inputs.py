@@ -13,8 +13,8 @@ from capability.laws import LAWS
 from capability.options import MIN_LADDER_MODELS
 from capability.prediction.result import PredictionSettings
 
-__all__ = ["check_settings", "check_counts_frame", "effective_counts", "positive_number",
-           "whole_column"]
+__all__ = ["check_settings", "check_counts_frame", "checked_counts", "effective_counts",
+           "positive_number", "whole_column"]
 
 
 def check_settings(s: PredictionSettings) -> None:
@@ -42,6 +42,34 @@ def check_settings(s: PredictionSettings) -> None:
                          key="--min-below")
 
 
+def checked_counts(counts, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``counts`` checked to be a DataFrame with ``columns`` (``n`` and ``c`` among them)
+    whose ``n`` and ``c`` are whole numbers with ``1 <= n`` and ``0 <= c <= n``; returned
+    with them as int64. :class:`InputError` (key ``counts``) names the first row that is
+    not, by model where there is a ``model`` column, and task."""
+    wanted = ", ".join(columns)
+    if not isinstance(counts, pd.DataFrame):
+        raise InputError(f"expected a pandas DataFrame with columns {wanted}; found "
+                         f"{type(counts).__name__}", key="counts")
+    missing = [col for col in columns if col not in counts.columns]
+    if missing:
+        raise InputError(f"expected columns {wanted}; found "
+                         f"{', '.join(map(str, counts.columns)) or 'none'} (missing "
+                         f"{', '.join(missing)})", key="counts")
+    counts = counts.assign(**{col: whole_column(counts, col) for col in ("n", "c")})
+    bad = counts[(counts["n"] < 1) | (counts["c"] < 0) | (counts["c"] > counts["n"])]
+    if len(bad):
+        row = bad.iloc[0]
+        raise InputError(f"expected 1 <= n and 0 <= c <= n, found n = {row['n']}, "
+                         f"c = {row['c']} for {_row_name(row)}", key="counts")
+    return counts
+
+
+def _row_name(row: pd.Series) -> str:
+    who = f"model {row['model']!r}, " if "model" in row.index else ""
+    return f"{who}task {row['task_id']!r}"
+
+
 def whole_column(counts: pd.DataFrame, col: str) -> pd.Series:
     """Column ``col`` as int64: integer dtypes as they are, floats (and objects) whose every
     value is a finite whole number (``13.0``, as pandas stores an integer column that had a
@@ -57,9 +85,8 @@ def whole_column(counts: pd.DataFrame, col: str) -> pd.Series:
     if bad.any():
         row = counts[bad.to_numpy()].iloc[0]
         shown = repr(row[col]) if isinstance(row[col], str) else str(row[col])
-        who = f"model {row['model']!r}, " if "model" in row.index else ""
         raise InputError(f"expected whole numbers in column {col!r}, found {shown} "
-                         f"for {who}task {row['task_id']!r}", key="counts")
+                         f"for {_row_name(row)}", key="counts")
     return number.astype(np.int64)
 
 
@@ -70,21 +97,7 @@ def check_counts_frame(counts, models) -> pd.DataFrame:
 
     Returns the counts with ``n`` and ``c`` as int64 (as scikit-learn's ``check_array``
     returns its converted array): whole numbers stored as floats are accepted."""
-    if not isinstance(counts, pd.DataFrame):
-        raise InputError(f"expected a pandas DataFrame with columns model, task_id, n, c; "
-                         f"found {type(counts).__name__}", key="counts")
-    missing = [col for col in ("model", "task_id", "n", "c") if col not in counts.columns]
-    if missing:
-        raise InputError(f"expected columns model, task_id, n, c; found "
-                         f"{', '.join(map(str, counts.columns)) or 'none'} (missing "
-                         f"{', '.join(missing)})", key="counts")
-    counts = counts.assign(**{col: whole_column(counts, col) for col in ("n", "c")})
-    bad = counts[(counts["n"] < 1) | (counts["c"] < 0) | (counts["c"] > counts["n"])]
-    if len(bad):
-        row = bad.iloc[0]
-        raise InputError(f"expected 1 <= n and 0 <= c <= n, found n = {row['n']}, "
-                         f"c = {row['c']} for model {row['model']!r}, task {row['task_id']!r}",
-                         key="counts")
+    counts = checked_counts(counts, ("model", "task_id", "n", "c"))
     if counts.duplicated(["model", "task_id"]).any():
         row = counts[counts.duplicated(["model", "task_id"])].iloc[0]
         raise InputError(f"model {row['model']!r} has task {row['task_id']!r} twice",

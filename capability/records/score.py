@@ -180,21 +180,14 @@ def check_target_counts(prediction: dict, counts: pd.DataFrame) -> pd.DataFrame:
     <= n``. Returns the counts with ``n`` and ``c`` as int64; raises
     :class:`capability.errors.InputError` naming what was expected and what was found (a
     table of every model's counts would otherwise be scored as if it were the target's)."""
-    from capability.prediction.inputs import whole_column
+    from capability.prediction.inputs import checked_counts
 
     if not isinstance(prediction, dict) or not {"level", "buckets"} <= prediction.keys():
         found = (type(prediction).__name__ if not isinstance(prediction, dict) else
                  f"keys {', '.join(map(repr, prediction))}" if prediction else "no keys")
         raise InputError("expected a prediction.json dictionary (keys 'level', 'buckets', "
                          f"...), found {found}", key="prediction")
-    if not isinstance(counts, pd.DataFrame):
-        raise InputError("expected a pandas DataFrame with columns task_id, n, c; found "
-                         f"{type(counts).__name__}", key="counts")
-    missing = [col for col in ("task_id", "n", "c") if col not in counts.columns]
-    if missing:
-        raise InputError(f"expected columns task_id, n, c; found "
-                         f"{', '.join(map(str, counts.columns)) or 'none'} (missing "
-                         f"{', '.join(missing)})", key="counts")
+    counts = checked_counts(counts, ("task_id", "n", "c"))
     if "model" in counts.columns and counts["model"].nunique() > 1:
         names = sorted(map(str, counts["model"].unique()))
         raise InputError(f"expected the target's counts alone, found {len(names)} models "
@@ -204,12 +197,6 @@ def check_target_counts(prediction: dict, counts: pd.DataFrame) -> pd.DataFrame:
     if len(twice):
         raise InputError(f"expected one row per task, found task {twice.iloc[0]!r} more than "
                          "once", key="counts")
-    counts = counts.assign(**{col: whole_column(counts, col) for col in ("n", "c")})
-    bad = counts[(counts["n"] < 1) | (counts["c"] < 0) | (counts["c"] > counts["n"])]
-    if len(bad):
-        row = bad.iloc[0]
-        raise InputError(f"expected 1 <= n and 0 <= c <= n, found n = {row['n']}, "
-                         f"c = {row['c']} for task {row['task_id']!r}", key="counts")
     return counts
 
 
