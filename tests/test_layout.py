@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1] / "capability"
 PURE = sorted([*ROOT.glob("estimation/*.py"), *ROOT.glob("laws/*.py"),
                *ROOT.glob("prediction/*.py"), ROOT / "records" / "score.py",
                ROOT / "records" / "backtest.py", ROOT / "records" / "coverage.py",
-               ROOT / "records" / "track_record.py", ROOT / "evaluation" / "passk.py"])
+               ROOT / "records" / "track_record.py", ROOT / "evaluation" / "passk.py",
+               ROOT / "checks.py"])
 IO_MODULES = {"os", "io", "pathlib", "json", "csv", "tempfile", "shutil", "subprocess",
               "sqlite3", "gzip", "sandbox"}
 IO_PACKAGES = ("capability.files", "capability.execution", "capability.records.registry",

@@ -14,7 +14,8 @@ from typing import Literal
 import numpy as np
 from scipy import special, stats
 
-from capability.estimation.interval import ConfidenceInterval, level_iv
+from capability.checks import level_iv
+from capability.estimation.interval import ConfidenceInterval
 from capability.options import NEG_LOG_ESTIMATORS
 
 __all__ = [

@@ -10,15 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ConfidenceInterval", "IntervalEstimate", "json_floats", "level_iv"]
-
-
-def level_iv(level: float, name: str = "confidence_level") -> float:
-    """``level`` as a float, checked to lie in (0, 1) (NaN fails): a level outside it gives
-    tail probabilities outside [0, 1] and bounds that are NaN or complex, not an error."""
-    if not 0 < level < 1:
-        raise ValueError(f"`{name}` must be in (0, 1). Got {level!r} instead.")
-    return float(level)
+__all__ = ["ConfidenceInterval", "IntervalEstimate", "json_floats"]
 
 
 @dataclass(frozen=True)

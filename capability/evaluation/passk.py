@@ -55,8 +55,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
+from capability.checks import is_whole, level_iv
 from capability.estimation.estimate import pass_at_k
-from capability.estimation.interval import ConfidenceInterval, IntervalEstimate, level_iv
+from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 
 __all__ = ["pass_at_k_interval", "PairedComparison", "compare_pass_at_k", "per_problem_pass_at_k",
            "bca_p_value", "holm"]
@@ -85,8 +86,7 @@ def per_problem_pass_at_k(n, c, k: int) -> np.ndarray | None:
 
 def _settings_iv(level: float, n_resamples: int) -> None:
     level_iv(level, "level")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) \
-            or n_resamples < 1:
+    if not is_whole(n_resamples, 1):
         raise ValueError("`n_resamples` must be a whole number >= 1. Got "
                          f"{n_resamples!r} instead.")
 

@@ -22,9 +22,10 @@ from typing import NamedTuple
 import numpy as np
 from scipy import optimize, special
 
+from capability.checks import level_iv
 from capability.errors import FitError
 from capability.estimation.estimate import neg_log_pass_rate
-from capability.estimation.interval import ConfidenceInterval, IntervalEstimate, level_iv
+from capability.estimation.interval import ConfidenceInterval, IntervalEstimate
 
 __all__ = [
     "PowerLawFit",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from capability.checks import is_whole
 from capability.errors import InputError
 from capability.estimation.estimate import inverse_sampling_counts
 from capability.laws import LAWS
@@ -31,10 +32,9 @@ def check_settings(s: PredictionSettings) -> None:
     if s.law != "auto" and s.law not in LAWS:
         raise InputError(f"expected 'auto' or one of {', '.join(LAWS)}, found {s.law!r}",
                          key="--law")
-    if isinstance(s.seed, bool) or not isinstance(s.seed, int | np.integer) or s.seed < 0:
+    if not is_whole(s.seed, 0):
         raise InputError(f"expected a whole number >= 0, found {s.seed!r}", key="--seed")
-    if (isinstance(s.n_resamples, bool) or not isinstance(s.n_resamples, int | np.integer)
-            or s.n_resamples < 0):
+    if not is_whole(s.n_resamples, 0):
         raise InputError("expected a whole number >= 0 (0: point estimates alone), found "
                          f"{s.n_resamples!r}", key="--resamples")
     if not (isinstance(s.min_below, int) and s.min_below >= 2):
@@ -102,16 +102,12 @@ def check_counts_frame(counts, models) -> pd.DataFrame:
         row = counts[counts.duplicated(["model", "task_id"])].iloc[0]
         raise InputError(f"model {row['model']!r} has task {row['task_id']!r} twice",
                          key="counts")
-    try:
-        shapes = [len(m) for m in models]
-        names = [str(m[0]) for m in models]
-        computes = [float(m[1]) for m in models]
-        losses = [m[2] for m in models]
-    except (TypeError, ValueError, IndexError):
-        shapes = None
-    if shapes is None or any(size != 3 for size in shapes):
+    try:   # unpacking refuses a pair or a quadruple, float() a compute that is no number
+        rows = [(str(name), float(compute), loss) for name, compute, loss in models]
+    except (TypeError, ValueError):
         raise InputError("expected models as (name, compute in FLOPs, loss or None) tuples",
-                         key="models")
+                         key="models") from None
+    names, computes, losses = ([row[i] for row in rows] for i in range(3))
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise InputError(f"model {twice[0]!r} is listed more than once; every ladder model "

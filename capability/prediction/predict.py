@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import special
 from threadpoolctl import threadpool_limits
 
+from capability.checks import is_whole
 from capability.errors import FitError, InputError
 from capability.estimation.interval import _json_float
 from capability.estimation.task_order import in_task_order
@@ -513,7 +514,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     sets their intervals.
     """
     check_settings(settings)
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+    if not is_whole(workers, 1):
         raise InputError(f"expected a whole number of worker processes >= 1, found "
                          f"{workers!r}", key="workers")
     counts = check_counts_frame(counts, models)

@@ -70,6 +70,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from capability.checks import is_whole
 from capability.options import SIMULATED_KINDS
 
 __all__ = ["SimulatedLadder", "simulate_ladder", "write_simulation", "bucket_truth",
@@ -214,7 +215,7 @@ def simulate_ladder(*, seed: int = 0, n_problems: int = 164, n_samples: int | No
     if ratio_values.size == 0 or not np.all(np.isfinite(ratio_values) & (ratio_values > 0)):
         raise ValueError("expected ratios: one or more finite numbers > 0 (the target's "
                          f"compute over each ladder model's), found {ratios!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+    if not is_whole(seed, 0):
         raise ValueError(f"expected seed a whole number >= 0, found {seed!r}")
     if not 0 <= n_inverse <= n_problems:
         raise ValueError(f"n_inverse must be in [0, n_problems]. Got {n_inverse!r} instead.")
