@@ -294,8 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "a model whose samples are all drawn needs no server, so models served "
                     "one at a time can be sampled one by one and then run. With an "
                     "adaptive budget (until_passes, n_max) each round is executed too. "
-                    "The API key is read from the environment variable the server entry "
-                    "names (default OPENAI_API_KEY) and never written.",
+                    "Instruct models (chat = true in [sampling]) are asked in a chat message "
+                    "(/v1/chat/completions, or the model's chat template), and the code "
+                    "block of each reply is kept as the completion. The API key is read from "
+                    "the environment variable the server entry names (default "
+                    "OPENAI_API_KEY) and never written.",
         epilog="example:\n  capability serve-sim --port 8000 &\n  capability sample "
                "ladder.toml --out runs/a",
         formatter_class=_Formatter)
@@ -315,8 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "OpenAI-compatible /v1/completions endpoint: each model answers a "
                     "HumanEval prompt with the canonical solution with the probability its "
                     "simulated law gives, else a wrong one (wrong result, exception, syntax "
-                    "error, rarely an infinite loop). Writes a ladder file that samples from "
-                    "it, and serves until interrupted.",
+                    "error, rarely an infinite loop); /v1/chat/completions answers the "
+                    "problem asked as a chat with the function in a code block. Writes a "
+                    "ladder file that samples from it, and serves until interrupted.",
         epilog="example:\n  capability serve-sim --out sim --port 8000\n  capability run "
                "sim/ladder.toml --out sim/run",
         formatter_class=_Formatter)

@@ -15,7 +15,7 @@ LADDER = DATA / "ladders" / "evalperf-qwen2.5-instruct" / "ladder.toml"
 
 
 def test_every_source_kind_has_an_example():
-    kinds = {"counts", "samples", "server", "transformers", "adaptive"}
+    kinds = {"counts", "samples", "server", "chat", "transformers", "adaptive"}
     assert {p.stem for p in EXAMPLES} == kinds
 
 

@@ -11,7 +11,7 @@ PURE = sorted([*ROOT.glob("estimation/*.py"), *ROOT.glob("laws/*.py"),
                *ROOT.glob("prediction/*.py"), ROOT / "records" / "score.py",
                ROOT / "records" / "backtest.py", ROOT / "records" / "coverage.py",
                ROOT / "records" / "track_record.py", ROOT / "evaluation" / "passk.py",
-               ROOT / "checks.py"])
+               ROOT / "checks.py", ROOT / "sampling" / "chat.py"])
 IO_MODULES = {"os", "io", "pathlib", "json", "csv", "tempfile", "shutil", "subprocess",
               "sqlite3", "gzip", "sandbox"}
 IO_PACKAGES = ("capability.files", "capability.execution", "capability.records.registry",

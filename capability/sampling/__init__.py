@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 
 from capability.errors import CapabilityError
 
-__all__ = ["DEFAULT_STOP", "SamplingSettings", "SamplingError", "truncate_at_stop"]
+__all__ = ["DEFAULT_STOP", "RECORDED", "RECORDED_BEFORE", "SamplingSettings", "SamplingError",
+           "truncate_at_stop"]
 
 #: The Codex paper's stop sequences for HumanEval completions.
 DEFAULT_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
@@ -36,6 +37,9 @@ class SamplingSettings:
         Samples per problem; with ``until_passes`` the size of each round.
     temperature, top_p, max_tokens, stop
         As in the OpenAI completions API; ``stop`` defaults to the Codex paper's.
+    chat
+        Ask the problem as a chat message and take the code block of the reply
+        (:mod:`capability.sampling.chat`): for instruct models. ``stop`` is then not used.
     seed
         Base seed; each request gets ``seed`` plus an offset derived from the problem and
         the first sample index it asks for, so reruns ask for the same things.
@@ -53,10 +57,13 @@ class SamplingSettings:
     seed: int | None = None
     until_passes: int | None = None
     n_max: int | None = None
+    chat: bool = False
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.max_tokens < 1:
             raise ValueError("`n` and `max_tokens` must be >= 1.")
+        if not isinstance(self.chat, bool):
+            raise ValueError(f"`chat` must be true or false, not {self.chat!r}.")
         if self.until_passes is not None:
             if self.until_passes < 2:
                 raise ValueError("`until_passes` must be >= 2: with one pass the unbiased "
@@ -68,11 +75,25 @@ class SamplingSettings:
     def adaptive(self) -> bool:
         return self.until_passes is not None
 
+    @property
+    def stops(self) -> tuple[str, ...]:
+        """The stop sequences in force: ``stop``, or none for a chat model."""
+        return () if self.chat else self.stop
+
     def record(self) -> dict:
-        """The generation settings written beside every sample."""
+        """The generation settings written beside every sample (the stop sequences those in
+        force)."""
         d = asdict(self)
-        d["stop"] = list(self.stop)
-        return {k: d[k] for k in ("temperature", "top_p", "max_tokens", "stop", "seed")}
+        d["stop"] = list(self.stops)
+        return {k: d[k] for k in RECORDED}
+
+
+#: The settings a sample records (``chat`` first: a file drawn the other way is refused
+#: naming it, not the stop sequences that follow from it), and what one that lacks a key
+#: was drawn at (files written before ``chat`` was recorded were drawn by the completions
+#: API).
+RECORDED = ("chat", "temperature", "top_p", "max_tokens", "stop", "seed")
+RECORDED_BEFORE = {"chat": False}
 
 
 def truncate_at_stop(text: str, stop) -> str:

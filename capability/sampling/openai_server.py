@@ -1,7 +1,9 @@
 """Backend for OpenAI-compatible servers (vLLM, TGI, llama.cpp's server, transformers serve).
 
-``POST {url}/completions`` with the problem's prompt as is, ``n`` completions per request up
-to ``max_n``, many requests in flight (``concurrency``), retries with exponential backoff and
+``POST {url}/completions`` with the problem's prompt as is (or, for a chat model,
+``POST {url}/chat/completions`` with the problem asked as a message and the code read back
+out of each reply: :mod:`capability.sampling.chat`), ``n`` completions per request up to
+``max_n``, many requests in flight (``concurrency``), retries with exponential backoff and
 full jitter on 429 (honouring ``Retry-After``), 5xx, timeouts and dropped connections. The
 API key is read from an environment variable and never logged or written.
 """
@@ -15,6 +17,7 @@ import random
 import httpx
 
 from capability.sampling import SamplingError, SamplingSettings, truncate_at_stop
+from capability.sampling.chat import chat_messages, completion_from_reply
 
 __all__ = ["ServerBackend", "probe_server", "PROBE_TIMEOUT"]
 
@@ -29,7 +32,8 @@ class ServerBackend:
     Parameters
     ----------
     url
-        Base URL ending in ``/v1`` (``/completions`` is appended).
+        Base URL ending in ``/v1`` (``/completions`` is appended, ``/chat/completions`` when
+        the settings ask for a chat model).
     model
         The model name the server knows.
     api_key_env
@@ -47,7 +51,7 @@ class ServerBackend:
                  concurrency: int = 32, max_n: int = 16, max_retries: int = 8,
                  backoff: float = 0.5, max_backoff: float = 30.0, timeout: float = 120.0,
                  rng: random.Random | None = None) -> None:
-        self.url = url.rstrip("/") + "/completions"
+        self.url = url.rstrip("/")
         self.model = model
         self.concurrency = concurrency
         self.max_n = max_n
@@ -80,7 +84,8 @@ class ServerBackend:
 
     async def complete(self, prompt: str, n: int, settings: SamplingSettings,
                        seed: int | None = None) -> list[str]:
-        """``n`` completions of ``prompt``, each cut at the first stop sequence.
+        """``n`` completions of ``prompt``, each cut at the first stop sequence (a chat
+        model's: the code of each reply).
 
         A server that answers fewer choices than asked (llama.cpp's server, llama-cpp-python
         and ollama ignore ``n`` and answer one) is asked again for the rest, each further
@@ -96,16 +101,21 @@ class ServerBackend:
                        seed: int | None) -> list[str]:
         """One request's completions, between 1 and ``n`` of them, retried as the class
         says."""
-        body = {"model": self.model, "prompt": prompt, "n": n,
-                "temperature": settings.temperature, "top_p": settings.top_p,
-                "max_tokens": settings.max_tokens, "stop": list(settings.stop)[:4]}
+        body = {"model": self.model, "n": n, "temperature": settings.temperature,
+                "top_p": settings.top_p, "max_tokens": settings.max_tokens}
+        if settings.chat:
+            url = self.url + "/chat/completions"
+            body["messages"] = chat_messages(prompt)
+        else:
+            url = self.url + "/completions"
+            body.update(prompt=prompt, stop=list(settings.stop)[:4])
         if seed is not None:
             body["seed"] = seed
         last = "no attempt"
         for attempt in range(self.max_retries + 1):
             retry_after = None
             try:
-                response = await self._client.post(self.url, json=body)
+                response = await self._client.post(url, json=body)
             except (httpx.TimeoutException, httpx.TransportError) as err:
                 last = f"{type(err).__name__}: {err}"
             else:
@@ -113,14 +123,16 @@ class ServerBackend:
                     try:
                         choices = sorted(response.json()["choices"],
                                          key=lambda ch: ch.get("index", 0))
-                        texts = [ch["text"] for ch in choices]
+                        texts = [ch["message"]["content"] if settings.chat else ch["text"]
+                                 for ch in choices]
                         if not all(isinstance(t, str) for t in texts):
                             raise TypeError("a choice's text is not a string")
                     except (ValueError, KeyError, TypeError, AttributeError) as err:
                         last = f"malformed response ({type(err).__name__}: {err})"
                     else:
                         if 0 < len(texts) <= n:
-                            return [truncate_at_stop(t, settings.stop) for t in texts]
+                            return [completion_from_reply(t) if settings.chat
+                                    else truncate_at_stop(t, settings.stop) for t in texts]
                         last = f"asked for {n} completions, got {len(texts)}"
                 elif response.status_code in RETRY_STATUS:
                     last = f"HTTP {response.status_code}"
@@ -129,13 +141,17 @@ class ServerBackend:
                     hint = "" if response.status_code not in (401, 403) else (
                         f" (the API key is read from {self._key_source}; a server entry's "
                         "api_key_env names another)")
+                    if settings.chat and response.status_code in (400, 404, 405, 422):
+                        hint = (" (asked as a chat model, `chat = true` in the ladder's "
+                                "[sampling]: a server without a chat endpoint, or a model "
+                                "without a chat template, answers so)")
                     raise SamplingError(
-                        f"{self.url} (model {self.model!r}) answered HTTP "
+                        f"{url} (model {self.model!r}) answered HTTP "
                         f"{response.status_code}: {_error_text(response)}{hint}")
             if attempt < self.max_retries:
                 self.retries += 1
                 await asyncio.sleep(self._delay(attempt, retry_after))
-        raise SamplingError(f"{self.url} (model {self.model!r}) failed after "
+        raise SamplingError(f"{url} (model {self.model!r}) failed after "
                             f"{self.max_retries} retries; last: {last}")
 
 

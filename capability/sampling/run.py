@@ -21,7 +21,7 @@ from pathlib import Path
 from capability.errors import InputError
 from capability.files.lock import sole_writer
 from capability.files.problems import Problem
-from capability.sampling import SamplingSettings
+from capability.sampling import RECORDED_BEFORE, SamplingSettings
 
 __all__ = ["scan_samples", "sample_model", "request_seed"]
 
@@ -61,9 +61,10 @@ def scan_samples(path: Path, model: str, settings: dict | None = None) -> dict[s
 
 def _check_settings(obj: dict, settings: dict, path: Path, line_no: int) -> None:
     for key, wanted in settings.items():
-        if key in obj and obj[key] != wanted:
+        drawn = obj.get(key, RECORDED_BEFORE.get(key, wanted))
+        if drawn != wanted:
             raise InputError(
-                f"this sample was drawn with {key} = {json.dumps(obj[key])} and the ladder "
+                f"this sample was drawn with {key} = {json.dumps(drawn)} and the ladder "
                 f"now asks for {key} = {json.dumps(wanted)}; samples drawn at other settings "
                 f"are not mixed into one file: restore {key} in the ladder file to resume, "
                 "or sample into another --out (or delete this file) to start again",

@@ -7,6 +7,8 @@ once its generated text holds a stop sequence, and the call ends when every sequ
 done, rather than running to ``max_tokens``. As on a server, only the generated text is
 read: a stop sequence that would begin in the prompt (its closing newline, then ``#``) does
 not stop it, as transformers' own ``stop_strings``, which read the prompt too, would.
+A chat model (``chat = true``) is asked through its tokenizer's chat template, and the code
+of each reply is kept (:mod:`capability.sampling.chat`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 
 from capability.options import TRANSFORMERS_DTYPES
 from capability.sampling import SamplingError, SamplingSettings, truncate_at_stop
+from capability.sampling.chat import chat_messages, completion_from_reply
 
 __all__ = ["TransformersBackend"]
 
@@ -124,17 +127,32 @@ class TransformersBackend:
         torch = self._torch
         if seed is not None:
             torch.manual_seed(seed)
-        inputs = self.tokenizer(prompt, return_tensors="pt").to(self.device)
+        text = self._chat_text(prompt) if settings.chat else prompt
+        # A chat template writes the special tokens (BOS) itself.
+        inputs = self.tokenizer(text, return_tensors="pt",
+                                add_special_tokens=not settings.chat).to(self.device)
         start = inputs["input_ids"].shape[1]
         sample = settings.temperature > 0
         kwargs = {"do_sample": sample, "max_new_tokens": settings.max_tokens,
                   "num_return_sequences": n if sample else 1,
                   "pad_token_id": self.tokenizer.pad_token_id}
-        if settings.stop:
-            kwargs["stopping_criteria"] = self._stop_criteria(start, settings.stop)
+        if settings.stops:
+            kwargs["stopping_criteria"] = self._stop_criteria(start, settings.stops)
         if sample:
             kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
         with torch.no_grad():
             out = self.model.generate(**inputs, **kwargs)
         texts = self.tokenizer.batch_decode(out[:, start:], skip_special_tokens=True)
-        return [truncate_at_stop(t, settings.stop) for t in texts] * (1 if sample else n)
+        cut = [completion_from_reply(t) if settings.chat else truncate_at_stop(t, settings.stop)
+               for t in texts]
+        return cut * (1 if sample else n)
+
+    def _chat_text(self, prompt: str) -> str:
+        """The problem asked through the tokenizer's chat template, the assistant's turn
+        opened."""
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise SamplingError("this model's tokenizer has no chat template, so it cannot "
+                                "be asked as a chat model: set `chat = false` in the "
+                                "ladder's [sampling] (or the model's own sampling)")
+        return self.tokenizer.apply_chat_template(chat_messages(prompt), tokenize=False,
+                                                  add_generation_prompt=True)

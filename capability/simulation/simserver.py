@@ -5,6 +5,10 @@ completion: the problem's canonical solution with probability ``p_i(C_m)`` (the 
 per-problem law, see :mod:`capability.simulation.simulate`), otherwise a realistic wrong one -- a
 wrong result, an exception, a syntax error or, rarely, an infinite loop. So the whole pipeline,
 execution included, runs on real code with known truth. ``/v1/models`` lists the models.
+``/v1/chat/completions`` answers a problem asked as a chat model is
+(:func:`capability.sampling.chat.chat_messages`) as instruct models do: the whole function
+in a markdown code block amid prose, in one of a few layouts; at the same seed it decides
+pass or fail as ``/v1/completions`` does.
 
 For tests it can misbehave on purpose: answer 429 or 500, answer slowly, or drop the
 connection, each with a given probability. It listens on loopback only.
@@ -24,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from capability.files.problems import Problem
 from capability.sampling import truncate_at_stop
+from capability.sampling.chat import chat_messages
 from capability.simulation.simulate import SimulatedLadder
 
 __all__ = ["Faults", "SimServer", "WRONG_COMPLETIONS"]
@@ -34,6 +39,13 @@ WRONG_COMPLETIONS = (
     ("syntax error", "    return (\n"),
 )
 INFINITE_LOOP = "    while True:\n        pass\n"
+# How a chat reply lays out its code (``{code}``: the prompt and the body): a tagged block
+# amid prose, an untagged one, and a usage example before the function.
+CHAT_LAYOUTS = (
+    "Here is a self-contained solution:\n\n```python\n{code}```\n\nIt passes the examples.",
+    "```\n{code}```",
+    "For example:\n```python\nprint({entry}(...))\n```\nThe function:\n```python\n{code}```\n",
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,8 @@ class SimServer:
         self.faults = faults
         self.loop_rate = loop_rate
         self.by_prompt = {p.prompt: p for p in problems.values() if p.task_id in sim.a.index}
+        self.by_question = {chat_messages(p.prompt)[-1]["content"]: p
+                            for p in self.by_prompt.values()}
         self.compute = {name: c for name, c in sim.models}
         self.compute[sim.target] = sim.target_compute
         self._pass_rates: dict[str, dict[str, float]] = {}
@@ -187,17 +201,21 @@ class SimServer:
                     time.sleep(f.slow_seconds)
                 if f.latency:
                     time.sleep(f.latency)
-                if self.path.rstrip("/") != "/v1/completions":
+                route = self.path.rstrip("/")
+                if route not in ("/v1/completions", "/v1/chat/completions"):
                     return self._error(404, f"no route {self.path}", "not_found")
+                chat = route == "/v1/chat/completions"
                 if server.api_key is not None and \
                         self.headers.get("Authorization") != f"Bearer {server.api_key}":
                     return self._error(401, "Incorrect API key provided",
                                        "invalid_request_error")
                 try:
                     req = json.loads(raw)
-                    model, prompt = req["model"], req["prompt"]
-                except (ValueError, KeyError):
-                    return self._error(400, "expected JSON with model and prompt",
+                    model = req["model"]
+                    prompt = req["messages"][-1]["content"] if chat else req["prompt"]
+                except (ValueError, KeyError, TypeError, IndexError):
+                    what = "messages" if chat else "prompt"
+                    return self._error(400, f"expected JSON with model and {what}",
                                        "invalid_request_error")
                 with server.lock:
                     server.log.append({**req, "authorization": self.headers.get(
@@ -205,7 +223,7 @@ class SimServer:
                     del server.log[:-1000]
                 if model not in server.compute:
                     return self._error(404, f"model {model!r} not found", "not_found")
-                problem = server.by_prompt.get(prompt)
+                problem = (server.by_question if chat else server.by_prompt).get(prompt)
                 if problem is None:
                     return self._error(400, "prompt is not a problem of this simulation",
                                        "invalid_request_error")
@@ -215,16 +233,23 @@ class SimServer:
                 stop = req.get("stop") or []
                 stop = [stop] if isinstance(stop, str) else list(stop)
                 if req.get("seed") is not None:  # reproducible across restarts
-                    digest = hashlib.sha256(f"{req['seed']}|{model}|{prompt}".encode())
+                    digest = hashlib.sha256(f"{req['seed']}|{model}|{problem.prompt}".encode())
                     seed = int.from_bytes(digest.digest()[:8], "big")
                 rng = random.Random(seed)
                 choices = []
+                layout = random.Random(seed + 1)   # the decisions' draws as without chat
                 for i in range(n):
                     text = server.completion(model, problem, rng)
-                    cut = truncate_at_stop(text, stop)
-                    choices.append({"index": i, "text": cut, "logprobs": None,
-                                    "finish_reason": "stop"})
-                self._send(200, {"id": f"cmpl-{seed:x}", "object": "text_completion",
+                    if chat:
+                        reply = layout.choice(CHAT_LAYOUTS).format(
+                            code=problem.prompt + text, entry=problem.entry_point)
+                        choices.append({"index": i, "finish_reason": "stop", "message": {
+                            "role": "assistant", "content": reply}})
+                    else:
+                        choices.append({"index": i, "text": truncate_at_stop(text, stop),
+                                        "logprobs": None, "finish_reason": "stop"})
+                self._send(200, {"id": f"{'chatcmpl' if chat else 'cmpl'}-{seed:x}",
+                                 "object": "chat.completion" if chat else "text_completion",
                                  "created": int(time.time()), "model": model,
                                  "choices": choices,
                                  "usage": {"prompt_tokens": len(prompt) // 4,
