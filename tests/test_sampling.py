@@ -541,3 +541,24 @@ def test_a_ladder_asks_for_chat_in_its_sampling(tmp_path, capsys):
     path.write_text(path.read_text().replace("chat = true", 'chat = "yes"'))
     with pytest.raises(InputError, match=r"sampling\.chat.*expected true or false"):
         load_ladder(path)
+
+
+def test_a_reasoning_model_cut_off_while_thinking_is_a_reply_without_code(tmp_path):
+    """Behind vLLM's --reasoning-parser, a reasoning model that ran out of tokens while
+    thinking answers content null with finish_reason "length": a sample with no code (it
+    fails), not a malformed answer retried until the run gives up. A null content that
+    was not cut off is still malformed, and retried."""
+    out = tmp_path / "s.jsonl"
+    with SimServer(SIM, PROBLEMS, faults=Faults(cut_thinking=0.5)) as server:
+        backend = _backend(server, max_retries=0)
+        assert sample_model(backend, SOME[:4], SamplingSettings(n=8, chat=True), out,
+                            model="m3", progress=False) == 32
+    rows = _lines(out)
+    empty = [r for r in rows if r["completion"] == "\n\n"]
+    assert 0 < len(empty) < 32 and backend.retries == 0
+    assert all("def " in r["completion"] for r in rows if r not in empty)
+    with SimServer(SIM, PROBLEMS, faults=Faults(malformed=1.0)) as server:
+        with pytest.raises(SamplingError, match="malformed response"):
+            sample_model(_backend(server, max_retries=2), SOME[:1],
+                         SamplingSettings(n=1, chat=True), tmp_path / "m.jsonl", model="m3",
+                         progress=False)

@@ -123,7 +123,7 @@ class ServerBackend:
                     try:
                         choices = sorted(response.json()["choices"],
                                          key=lambda ch: ch.get("index", 0))
-                        texts = [ch["message"]["content"] if settings.chat else ch["text"]
+                        texts = [_reply(ch) if settings.chat else ch["text"]
                                  for ch in choices]
                         if not all(isinstance(t, str) for t in texts):
                             raise TypeError("a choice's text is not a string")
@@ -174,6 +174,17 @@ def probe_server(url: str, model: str | None = None, *,
                          "(e.g. `vllm serve MODEL`), fix `url` in the ladder file, or point "
                          "the model at the samples or counts it produced",
                          key="server") from None
+
+
+def _reply(choice: dict) -> str | None:
+    """A chat choice's reply. A reasoning model served with a reasoning parser (vLLM's
+    ``--reasoning-parser``) that ran out of tokens while thinking answers no content
+    (null, ``finish_reason`` "length"): a reply with no code, not a malformed answer to
+    retry (the same seed would draw it again)."""
+    content = choice["message"]["content"]
+    if content is None and choice.get("finish_reason") == "length":
+        return ""
+    return content
 
 
 def _error_text(response: httpx.Response) -> str:

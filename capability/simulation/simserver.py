@@ -61,11 +61,15 @@ class Faults:
     max_choices: int | None = None  # answer at most this many choices, whatever n asks
     # (llama.cpp's server, llama-cpp-python and ollama ignore n and answer one)
     malformed: float = 0.0  # answer 200 with a body that is no completion (see MALFORMED)
+    cut_thinking: float = 0.0  # a chat choice cut off while thinking, as a reasoning model
+    # behind vLLM's --reasoning-parser answers it: content null, finish_reason "length"
 
 
 # Bodies a broken server, or a proxy in front of one, may answer with status 200.
 MALFORMED = (b"<html>502 Bad Gateway</html>", b'{"choices": null}', b'{"choices": ["x"]}',
-             b'{"choices": [{"index": 0, "text": null}]}', b'{"object": "error"}')
+             b'{"choices": [{"index": 0, "text": null}]}', b'{"object": "error"}',
+             b'{"choices": [{"index": 0, "message": {"content": null}, "finish_reason": '
+             b'"stop"}]}')
 
 
 class _Server(ThreadingHTTPServer):
@@ -240,7 +244,11 @@ class SimServer:
                 layout = random.Random(seed + 1)   # the decisions' draws as without chat
                 for i in range(n):
                     text = server.completion(model, problem, rng)
-                    if chat:
+                    if chat and f.cut_thinking and layout.random() < f.cut_thinking:
+                        choices.append({"index": i, "finish_reason": "length", "message": {
+                            "role": "assistant", "content": None,
+                            "reasoning_content": "Let me think about"}})
+                    elif chat:
                         reply = layout.choice(CHAT_LAYOUTS).format(
                             code=problem.prompt + text, entry=problem.entry_point)
                         choices.append({"index": i, "finish_reason": "stop", "message": {
