@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from capability.errors import CapabilityError
+from capability.sampling.chat import completion_from_reply
 
 __all__ = ["DEFAULT_STOP", "RECORDED", "RECORDED_BEFORE", "SamplingSettings", "SamplingError",
-           "truncate_at_stop"]
+           "truncate_at_stop", "completion_of"]
 
 #: The Codex paper's stop sequences for HumanEval completions.
 DEFAULT_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
@@ -105,3 +106,12 @@ def truncate_at_stop(text: str, stop) -> str:
         if i != -1:
             cut = min(cut, i)
     return text[:cut]
+
+
+def completion_of(text: str, settings: SamplingSettings) -> str:
+    """The sample's ``completion`` of what a backend generated: a chat model's reply gives
+    its code (:func:`capability.sampling.chat.completion_from_reply`), any other text is
+    cut at the first stop sequence."""
+    if settings.chat:
+        return completion_from_reply(text)
+    return truncate_at_stop(text, settings.stop)

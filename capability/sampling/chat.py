@@ -1,9 +1,9 @@
 """Chat models: the problem asked as a message, the code read back out of the reply.
 
-Instruct models are served behind a chat endpoint (``/v1/chat/completions``; TGI's
-OpenAI-compatible API has only that) or sampled through their chat template, and answer in
-prose with a markdown code block, not with the function body a completions endpoint
-continues the prompt with. With ``chat = true`` in a ladder's ``[sampling]``:
+Instruct models are served behind a chat endpoint (``/v1/chat/completions``) or sampled
+through their chat template, and answer in prose with a markdown code block, not with the
+function body a completions endpoint continues the prompt with. With ``chat = true`` in a
+ladder's ``[sampling]``:
 
 * the problem is asked as EvalPlus asks instruct models (its ``instruction_prefix``), the
   prompt in a code block::

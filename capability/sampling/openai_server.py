@@ -16,8 +16,8 @@ import random
 
 import httpx
 
-from capability.sampling import SamplingError, SamplingSettings, truncate_at_stop
-from capability.sampling.chat import chat_messages, completion_from_reply
+from capability.sampling import SamplingError, SamplingSettings, completion_of
+from capability.sampling.chat import chat_messages
 
 __all__ = ["ServerBackend", "probe_server", "PROBE_TIMEOUT"]
 
@@ -131,8 +131,7 @@ class ServerBackend:
                         last = f"malformed response ({type(err).__name__}: {err})"
                     else:
                         if 0 < len(texts) <= n:
-                            return [completion_from_reply(t) if settings.chat
-                                    else truncate_at_stop(t, settings.stop) for t in texts]
+                            return [completion_of(t, settings) for t in texts]
                         last = f"asked for {n} completions, got {len(texts)}"
                 elif response.status_code in RETRY_STATUS:
                     last = f"HTTP {response.status_code}"

@@ -18,8 +18,8 @@ import contextlib
 import sys
 
 from capability.options import TRANSFORMERS_DTYPES
-from capability.sampling import SamplingError, SamplingSettings, truncate_at_stop
-from capability.sampling.chat import chat_messages, completion_from_reply
+from capability.sampling import SamplingError, SamplingSettings, completion_of
+from capability.sampling.chat import chat_messages
 
 __all__ = ["TransformersBackend"]
 
@@ -143,9 +143,7 @@ class TransformersBackend:
         with torch.no_grad():
             out = self.model.generate(**inputs, **kwargs)
         texts = self.tokenizer.batch_decode(out[:, start:], skip_special_tokens=True)
-        cut = [completion_from_reply(t) if settings.chat else truncate_at_stop(t, settings.stop)
-               for t in texts]
-        return cut * (1 if sample else n)
+        return [completion_of(t, settings) for t in texts] * (1 if sample else n)
 
     def _chat_text(self, prompt: str) -> str:
         """The problem asked through the tokenizer's chat template, the assistant's turn
