@@ -296,8 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "adaptive budget (until_passes, n_max) each round is executed too. "
                     "Instruct models (chat = true in [sampling]) are asked in a chat message "
                     "(/v1/chat/completions, or the model's chat template), and the code "
-                    "block of each reply is kept as the completion. The API key is read from "
-                    "the environment variable the server entry names (default "
+                    "block of each reply is kept as the completion (instruction and system "
+                    "in [sampling] set the question; samples record them). The API key is "
+                    "read from the environment variable the server entry names (default "
                     "OPENAI_API_KEY) and never written.",
         epilog="example:\n  capability serve-sim --port 8000 &\n  capability sample "
                "ladder.toml --out runs/a",

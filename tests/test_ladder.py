@@ -67,6 +67,13 @@ def _replace(path, old, new):
     ('n = 10', 'n = 0', r"sampling.n: expected an integer >= 1"),
     ('temperature = 0.8', 'temperature = "hot"', r"sampling.temperature: expected a number"),
     ('n = 10', 'n = 10\nbeam = 4', r"sampling.beam: unknown key"),
+    ('n = 10', 'n = 10\nsystem = "Be brief."', r"sampling.system: system asks a chat model, "
+                                                r"and this one is sampled through the "
+                                                r"completions API: set chat = true"),
+    ('n = 10', 'n = 10\nchat = true\ninstruction = " "',
+     r"sampling.instruction: expected a non-empty string"),
+    ('compute = 1e20', 'compute = 1e20\nsampling = { instruction = "Solve:" }',
+     r"models\[0\].sampling.instruction: instruction asks a chat model"),
     ('name = "tiny"', 'name = "tiny"\nproblems = 3', r"problems: expected a non-empty string"),
 ])
 def test_ladder_errors_name_the_key(ladder_dir, old, new, match):
@@ -75,6 +82,21 @@ def test_ladder_errors_name_the_key(ladder_dir, old, new, match):
         load_ladder(ladder_dir)
     assert str(ladder_dir) in str(info.value)
     assert info.value.exit_code == 2
+
+
+def test_a_chat_question_is_set_for_the_ladder_and_a_model_may_leave_chat(ladder_dir):
+    """``system`` and ``instruction`` beside ``chat = true`` reach every model's sampling;
+    a model that turns chat off (its own ``chat = false``) while the ladder sets a question
+    is refused where the question was set."""
+    _replace(ladder_dir, "n = 10", 'n = 10\nchat = true\nsystem = "Be brief."\n'
+                                   'instruction = "Complete this:"')
+    ladder = load_ladder(ladder_dir)
+    assert all(m.sampling["system"] == "Be brief." and m.sampling["chat"]
+               and m.sampling["instruction"] == "Complete this:" for m in ladder.models)
+    _replace(ladder_dir, 'compute = 1e20', 'compute = 1e20\nsampling = { chat = false }')
+    with pytest.raises(InputError, match=r"ladder.toml: sampling.instruction: instruction "
+                                         r"asks a chat model"):
+        load_ladder(ladder_dir)
 
 
 def test_a_transformers_path_is_a_checkpoint_beside_the_ladder_or_a_hub_id(ladder_dir):

@@ -21,6 +21,7 @@ from capability.sampling.chat import (
     chat_messages,
     code_from_reply,
     completion_from_reply,
+    prompt_of_question,
 )
 from capability.sampling.openai_server import ServerBackend
 from capability.sampling.run import sample_model, scan_samples
@@ -458,6 +459,25 @@ def test_the_code_of_a_chat_reply():
         SamplingSettings(chat="yes")
 
 
+def test_a_chat_question_of_ones_own():
+    """``instruction`` replaces the text before the prompt's code block and ``system`` adds
+    a system message first; the prompt is read back out of any such question; both are
+    refused without ``chat`` or empty."""
+    prompt = PROBLEMS["HumanEval/2"].prompt
+    asked = SamplingSettings(chat=True, instruction="Complete it:", system="Be brief.")
+    system, user = asked.messages(prompt)
+    assert system == {"role": "system", "content": "Be brief."}
+    assert user == {"role": "user", "content": f"Complete it:\n```\n{prompt.strip()}\n```\n"}
+    assert SamplingSettings(chat=True).messages(prompt) == chat_messages(prompt)
+    for question in (user, chat_messages(prompt)[0]):
+        assert prompt_of_question(question["content"]) == prompt.strip()
+    assert prompt_of_question(prompt) is None and prompt_of_question("x\n```\n") is None
+    with pytest.raises(ValueError, match="need `chat = true`"):
+        SamplingSettings(system="Be brief.")
+    with pytest.raises(ValueError, match="`instruction` must be a non-empty string"):
+        SamplingSettings(chat=True, instruction="  ")
+
+
 @needs_isolation
 def test_a_chat_model_is_asked_in_messages_and_its_code_passes_as_the_completions_do(
         tmp_path):
@@ -502,6 +522,8 @@ def test_chat_and_completion_samples_are_never_mixed(tmp_path):
                                              "asks for chat = true"):
             sample_model(_backend(server), SOME[:2], SamplingSettings(n=3, chat=True), out,
                          model="m1", progress=False)
+        assert all(r["chat"] is False and "instruction" not in r and "system" not in r
+                   for r in _lines(out))   # a completions model is asked no question
         old = [{k: v for k, v in r.items() if k != "chat"} for r in _lines(out)]
         out.write_text("".join(json.dumps(r) + "\n" for r in old))
         assert sample_model(_backend(server), SOME[:2], SamplingSettings(n=3), out,
@@ -512,6 +534,48 @@ def test_chat_and_completion_samples_are_never_mixed(tmp_path):
         with pytest.raises(InputError, match="drawn with chat = true"):
             sample_model(_backend(server), SOME[:1], SamplingSettings(n=2), chat,
                          model="m1", progress=False)
+
+
+def test_a_chat_question_is_asked_recorded_and_never_mixed(tmp_path):
+    """A chat model asked with a system message and an instruction of one's own gets them in
+    every request, and its samples record them: a rerun asking otherwise is refused, naming
+    what changed. Chat samples written before the question was recorded were asked
+    EvalPlus's instruction without a system message, and resume so."""
+    out = tmp_path / "s.jsonl"
+    asked = SamplingSettings(n=2, seed=3, chat=True, instruction="Solve:", system="Be brief.")
+    with SimServer(SIM, PROBLEMS, loop_rate=0.0) as server:
+        assert sample_model(_backend(server), SOME[:2], asked, out, model="m1",
+                            progress=False) == 4
+        assert server.log and all(r["messages"][0] == {"role": "system",
+                                                       "content": "Be brief."}
+                                  and r["messages"][1]["content"].startswith("Solve:\n```")
+                                  for r in server.log)
+        rows = _lines(out)
+        assert all(r["system"] == "Be brief." and r["instruction"] == "Solve:" for r in rows)
+        assert all(r["completion"].startswith("\n") and "```" not in r["completion"]
+                   for r in rows)
+        with pytest.raises(InputError, match='drawn with instruction = "Solve:" and the '
+                                             'ladder now asks for instruction = "Please'):
+            sample_model(_backend(server), SOME[:2], SamplingSettings(n=3, seed=3, chat=True,
+                                                                      system="Be brief."),
+                         out, model="m1", progress=False)
+        with pytest.raises(InputError, match='drawn with system = "Be brief." and the '
+                                             'ladder now asks for system = null'):
+            sample_model(_backend(server), SOME[:2],
+                         SamplingSettings(n=3, seed=3, chat=True, instruction="Solve:"),
+                         out, model="m1", progress=False)
+        before = tmp_path / "before.jsonl"
+        sample_model(_backend(server), SOME[:2], SamplingSettings(n=2, chat=True), before,
+                     model="m1", progress=False)
+        old = [{k: v for k, v in r.items() if k not in ("instruction", "system")}
+               for r in _lines(before)]
+        before.write_text("".join(json.dumps(r) + "\n" for r in old))
+        assert sample_model(_backend(server), SOME[:2], SamplingSettings(n=3, chat=True),
+                            before, model="m1", progress=False) == 2
+        with pytest.raises(InputError, match="drawn with system = null"):
+            sample_model(_backend(server), SOME[:2], SamplingSettings(n=4, chat=True,
+                                                                      system="Hi."),
+                         before, model="m1", progress=False)
 
 
 def test_a_chat_request_refused_says_it_was_asked_as_a_chat(tmp_path):

@@ -148,7 +148,7 @@ def test_a_chat_model_is_asked_through_its_chat_template(tiny_model, tmp_path, m
     reply, and each completion is the reply's code after a newline; a tokenizer without a
     template is refused, saying what to set."""
     from capability.sampling import SamplingError
-    from capability.sampling.chat import chat_messages
+    from capability.sampling.chat import CHAT_INSTRUCTION, chat_messages
 
     chatty = tmp_path / "chatty"
     tok = transformers.AutoTokenizer.from_pretrained(tiny_model)
@@ -177,3 +177,12 @@ def test_a_chat_model_is_asked_through_its_chat_template(tiny_model, tmp_path, m
     plain = TransformersBackend(str(tiny_model), device="cpu")
     with pytest.raises(SamplingError, match="no chat template.*`chat = false`"):
         plain._generate(prompt, 1, SamplingSettings(chat=True), None)
+    asking = SamplingSettings(chat=True, instruction="Solve:", system="Be brief.")
+    assert backend._chat_text(prompt, asking) == \
+        f"<|system|>Be brief.<|user|>Solve:\n```\n{prompt.strip()}\n```\n<|assistant|>"
+    backend.tokenizer.chat_template = (
+        "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not "
+        "supported') }}{% endif %}{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    with pytest.raises(SamplingError, match="System role not supported.*drop `system`"):
+        backend._chat_text(prompt, asking)
+    assert backend._chat_text(prompt, SamplingSettings(chat=True)).startswith(CHAT_INSTRUCTION)

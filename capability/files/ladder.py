@@ -22,6 +22,9 @@
     # until_passes = 5              # adaptive: sample until 5 passes ...
     # n_max = 2000                  # ... or 2000 samples
     # chat = true                   # instruct models: ask as a chat, keep the reply's code
+    # system = "You are a careful Python programmer."   # a chat model's system message
+    # instruction = "Complete the following function:"  # the text before the prompt's
+                                                        # code block (EvalPlus's by default)
 
 Paths resolve relative to the ladder file. Every mistake is an ``InputError`` naming the file,
 the key (``models[2].compute``), what was expected and what was found; unknown keys are errors.
@@ -48,7 +51,7 @@ MODEL_KEYS = {"name", "compute", "params", "tokens", "loss", "counts", "samples"
 SOURCES = ("counts", "samples", "server", "transformers")
 SUPPORTED_SOURCES = SOURCES
 SAMPLING_KEYS = {"n", "temperature", "top_p", "max_tokens", "stop", "seed", "until_passes",
-                 "n_max", "chat"}
+                 "n_max", "chat", "instruction", "system"}
 _INT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
         "an integer >= 1")
 _STR = (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string")
@@ -237,9 +240,22 @@ def _model(path: Path, index: int, table: Any, is_target: bool,
     if "sampling" in table:
         sampling.update(_sampling(path, table["sampling"], f"{where}.sampling"))
     _adaptive_iv(path, sampling, f"{where}.sampling" if "sampling" in table else "sampling")
+    _chat_question(path, sampling, table.get("sampling", {}), where)
     return ModelSpec(name=name, compute=compute, loss=loss, counts=counts, samples=samples,
                      server=server, transformers=transformers, sampling=sampling,
                      params=params, tokens=tokens)
+
+
+def _chat_question(path: Path, sampling: dict[str, Any], own: dict[str, Any],
+                   where: str) -> None:
+    """``instruction`` and ``system`` ask a chat model: a model that is not one (its
+    sampling, with the ladder's defaults) is an error where the key was written."""
+    for key in ("instruction", "system"):
+        if key in sampling and not sampling.get("chat", False):
+            at = f"{where}.sampling" if key in own else "sampling"
+            raise InputError(f"{key} asks a chat model, and this one is sampled through "
+                             "the completions API: set chat = true beside it, or drop it",
+                             path=path, key=f"{at}.{key}")
 
 
 def _adaptive_iv(path: Path, sampling: dict[str, Any], key: str) -> None:
@@ -276,6 +292,8 @@ def _sampling(path: Path, table: Any, where: str = "sampling") -> dict[str, Any]
         "until_passes": _INT,
         "n_max": _INT,
         "chat": (lambda v: isinstance(v, bool), "true or false"),
+        "instruction": _STR,
+        "system": _STR,
     }
     for key, value in table.items():
         ok, what = checks[key]

@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from capability.errors import CapabilityError
-from capability.sampling.chat import completion_from_reply
+from capability.sampling.chat import CHAT_INSTRUCTION, chat_messages, completion_from_reply
 
-__all__ = ["DEFAULT_STOP", "RECORDED", "RECORDED_BEFORE", "SamplingSettings", "SamplingError",
-           "truncate_at_stop", "completion_of"]
+__all__ = ["DEFAULT_STOP", "CHAT_ONLY", "RECORDED", "RECORDED_BEFORE", "SamplingSettings",
+           "SamplingError", "truncate_at_stop", "completion_of"]
 
 #: The Codex paper's stop sequences for HumanEval completions.
 DEFAULT_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
@@ -41,6 +41,9 @@ class SamplingSettings:
     chat
         Ask the problem as a chat message and take the code block of the reply
         (:mod:`capability.sampling.chat`): for instruct models. ``stop`` is then not used.
+    instruction, system
+        A chat model's question: the text before the prompt's code block (EvalPlus's by
+        default), and a system message before it (none by default). Only with ``chat``.
     seed
         Base seed; each request gets ``seed`` plus an offset derived from the problem and
         the first sample index it asks for, so reruns ask for the same things.
@@ -59,12 +62,21 @@ class SamplingSettings:
     until_passes: int | None = None
     n_max: int | None = None
     chat: bool = False
+    instruction: str = CHAT_INSTRUCTION
+    system: str | None = None
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.max_tokens < 1:
             raise ValueError("`n` and `max_tokens` must be >= 1.")
         if not isinstance(self.chat, bool):
             raise ValueError(f"`chat` must be true or false, not {self.chat!r}.")
+        for key in CHAT_ONLY:
+            value = getattr(self, key)
+            if value is not None and not (isinstance(value, str) and value.strip()):
+                raise ValueError(f"`{key}` must be a non-empty string, not {value!r}.")
+        if not self.chat and (self.instruction, self.system) != (CHAT_INSTRUCTION, None):
+            raise ValueError("`instruction` and `system` ask a chat model: they need "
+                             "`chat = true`.")
         if self.until_passes is not None:
             if self.until_passes < 2:
                 raise ValueError("`until_passes` must be >= 2: with one pass the unbiased "
@@ -81,20 +93,26 @@ class SamplingSettings:
         """The stop sequences in force: ``stop``, or none for a chat model."""
         return () if self.chat else self.stop
 
+    def messages(self, prompt: str) -> list[dict[str, str]]:
+        """A chat model's messages asking ``prompt`` (:func:`.chat.chat_messages`)."""
+        return chat_messages(prompt, self.instruction, self.system)
+
     def record(self) -> dict:
         """The generation settings written beside every sample (the stop sequences those in
-        force)."""
+        force; a chat model's question, a completions model has none)."""
         d = asdict(self)
         d["stop"] = list(self.stops)
-        return {k: d[k] for k in RECORDED}
+        return {k: d[k] for k in RECORDED if self.chat or k not in CHAT_ONLY}
 
 
 #: The settings a sample records (``chat`` first: a file drawn the other way is refused
-#: naming it, not the stop sequences that follow from it), and what one that lacks a key
-#: was drawn at (files written before ``chat`` was recorded were drawn by the completions
-#: API).
-RECORDED = ("chat", "temperature", "top_p", "max_tokens", "stop", "seed")
-RECORDED_BEFORE = {"chat": False}
+#: naming it, not the stop sequences that follow from it; a chat model's question next),
+#: and what one that lacks a key was drawn at: files written before ``chat`` was recorded
+#: were drawn by the completions API, and chat samples written before the question was
+#: recorded were asked EvalPlus's instruction without a system message.
+CHAT_ONLY = ("instruction", "system")
+RECORDED = ("chat", *CHAT_ONLY, "temperature", "top_p", "max_tokens", "stop", "seed")
+RECORDED_BEFORE = {"chat": False, "instruction": CHAT_INSTRUCTION, "system": None}
 
 
 def truncate_at_stop(text: str, stop) -> str:

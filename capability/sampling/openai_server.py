@@ -17,7 +17,6 @@ import random
 import httpx
 
 from capability.sampling import SamplingError, SamplingSettings, completion_of
-from capability.sampling.chat import chat_messages
 
 __all__ = ["ServerBackend", "probe_server", "PROBE_TIMEOUT"]
 
@@ -105,7 +104,7 @@ class ServerBackend:
                 "top_p": settings.top_p, "max_tokens": settings.max_tokens}
         if settings.chat:
             url = self.url + "/chat/completions"
-            body["messages"] = chat_messages(prompt)
+            body["messages"] = settings.messages(prompt)
         else:
             url = self.url + "/completions"
             body.update(prompt=prompt, stop=list(settings.stop)[:4])

@@ -19,7 +19,6 @@ import sys
 
 from capability.options import TRANSFORMERS_DTYPES
 from capability.sampling import SamplingError, SamplingSettings, completion_of
-from capability.sampling.chat import chat_messages
 
 __all__ = ["TransformersBackend"]
 
@@ -127,7 +126,7 @@ class TransformersBackend:
         torch = self._torch
         if seed is not None:
             torch.manual_seed(seed)
-        text = self._chat_text(prompt) if settings.chat else prompt
+        text = self._chat_text(prompt, settings) if settings.chat else prompt
         # A chat template writes the special tokens (BOS) itself.
         inputs = self.tokenizer(text, return_tensors="pt",
                                 add_special_tokens=not settings.chat).to(self.device)
@@ -145,12 +144,22 @@ class TransformersBackend:
         texts = self.tokenizer.batch_decode(out[:, start:], skip_special_tokens=True)
         return [completion_of(t, settings) for t in texts] * (1 if sample else n)
 
-    def _chat_text(self, prompt: str) -> str:
+    def _chat_text(self, prompt: str, settings: SamplingSettings) -> str:
         """The problem asked through the tokenizer's chat template, the assistant's turn
         opened."""
         if not getattr(self.tokenizer, "chat_template", None):
             raise SamplingError("this model's tokenizer has no chat template, so it cannot "
                                 "be asked as a chat model: set `chat = false` in the "
                                 "ladder's [sampling] (or the model's own sampling)")
-        return self.tokenizer.apply_chat_template(chat_messages(prompt), tokenize=False,
-                                                  add_generation_prompt=True)
+        from jinja2 import TemplateError  # what a template's raise_exception raises
+
+        try:
+            return self.tokenizer.apply_chat_template(settings.messages(prompt),
+                                                      tokenize=False,
+                                                      add_generation_prompt=True)
+        except TemplateError as err:
+            if settings.system is None:
+                raise
+            raise SamplingError(f"this model's chat template refused the question with a "
+                                f"system message ({err}): some templates take none; drop "
+                                "`system` from the ladder's sampling") from None

@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from capability.files.problems import Problem
 from capability.sampling import truncate_at_stop
-from capability.sampling.chat import chat_messages
+from capability.sampling.chat import prompt_of_question
 from capability.simulation.simulate import SimulatedLadder
 
 __all__ = ["Faults", "SimServer", "WRONG_COMPLETIONS"]
@@ -100,8 +100,7 @@ class SimServer:
         self.faults = faults
         self.loop_rate = loop_rate
         self.by_prompt = {p.prompt: p for p in problems.values() if p.task_id in sim.a.index}
-        self.by_question = {chat_messages(p.prompt)[-1]["content"]: p
-                            for p in self.by_prompt.values()}
+        self.by_question = {p.prompt.strip(): p for p in self.by_prompt.values()}
         self.compute = {name: c for name, c in sim.models}
         self.compute[sim.target] = sim.target_compute
         self._pass_rates: dict[str, dict[str, float]] = {}
@@ -217,6 +216,8 @@ class SimServer:
                     req = json.loads(raw)
                     model = req["model"]
                     prompt = req["messages"][-1]["content"] if chat else req["prompt"]
+                    if not isinstance(prompt, str):
+                        raise TypeError(prompt)
                 except (ValueError, KeyError, TypeError, IndexError):
                     what = "messages" if chat else "prompt"
                     return self._error(400, f"expected JSON with model and {what}",
@@ -227,7 +228,8 @@ class SimServer:
                     del server.log[:-1000]
                 if model not in server.compute:
                     return self._error(404, f"model {model!r} not found", "not_found")
-                problem = (server.by_question if chat else server.by_prompt).get(prompt)
+                problem = (server.by_question.get(prompt_of_question(prompt) or "") if chat
+                           else server.by_prompt.get(prompt))
                 if problem is None:
                     return self._error(400, "prompt is not a problem of this simulation",
                                        "invalid_request_error")
