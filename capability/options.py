@@ -15,3 +15,5 @@ SIMULATED_KINDS = ("clean", "spread", "emergence", "ceilings", "saturating", "fe
 MIN_LADDER_MODELS = 3
 # The weights' dtype a local transformers model is loaded in ("auto": the checkpoint's own).
 TRANSFORMERS_DTYPES = ("auto", "float32", "bfloat16", "float16")
+# What passes in EvalPlus's results: its base tests, or base and plus tests both.
+EVALPLUS_TESTS = ("base", "plus")

