@@ -56,6 +56,14 @@ class _Formatter(argparse.HelpFormatter):
         return "\n\n".join(out)
 
 
+def _evalplus_tests(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--evalplus-tests", choices=options.EVALPLUS_TESTS, default="base",
+                        help="what passes in EvalPlus's results: its base tests (the "
+                             "benchmark's own, HumanEval's) or base and plus tests both "
+                             "(HumanEval+; score the target as the ladder was counted) "
+                             "(default: base)")
+
+
 def _method_options(parser: argparse.ArgumentParser) -> None:
     from capability.options import (
         DIFFICULTIES,
@@ -223,8 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "score record linked to the prediction: per bucket predicted, interval, "
                     "actual, absolute and relative error and whether the interval held it; "
                     "and overall. --target takes counts (task_id,n,c CSV), results (JSONL "
-                    "with passed) or samples (JSONL, executed in the sandbox). Writes "
-                    "score.json and score.csv (one row per bucket).",
+                    "with passed, or EvalPlus's eval_results.json) or samples (JSONL, "
+                    "executed in the sandbox). Writes score.json and score.csv (one row per "
+                    "bucket).",
         epilog="examples:\n  capability score 3f9a1c2b7d4e --registry runs/registry --target "
                "big.csv\n  capability score runs/2026-11 --target big_samples.jsonl",
         formatter_class=_Formatter)
@@ -238,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     sco.add_argument("--out", "-o", type=Path, default=None, metavar="DIR",
                      help="where to write score.json and score.csv (default: the registered "
                           "run directory)")
+    _evalplus_tests(sco)
     _execution_options(sco)
 
     trk = sub.add_parser(
@@ -408,10 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--problems", default="humaneval",
                     help="problem set of the samples: 'humaneval' or a JSONL file "
                          "(default: humaneval)")
-    ev.add_argument("--evalplus-tests", choices=options.EVALPLUS_TESTS, default="base",
-                    help="what passes in EvalPlus's results: its base tests (the "
-                         "benchmark's own, HumanEval's) or base and plus tests both "
-                         "(HumanEval+) (default: base)")
+    _evalplus_tests(ev)
     _stat_options(ev)
     _execution_options(ev)
 
@@ -801,7 +808,8 @@ def _score(args: argparse.Namespace) -> None:
     from capability.reports.table import format_score
 
     sid, result, out = score_registered(args.ref, args.target, registry=args.registry,
-                                        out_dir=args.out, execution=_execution(args))
+                                        out_dir=args.out, execution=_execution(args),
+                                        evalplus_tests=args.evalplus_tests)
     print(format_score(result), flush=True)
     print(f"registered score {sid} (short {sid[:SHORT_ID]}) for prediction "
           f"{result['prediction_id'][:SHORT_ID]}; wrote {out / 'score.json'} and "

@@ -20,6 +20,7 @@ from capability.execution.execute import (
     execute_samples,
 )
 from capability.files.counts import common_problems, ladder_counts, read_counts
+from capability.files.evalplus import is_evalplus_results, read_evalplus_results
 from capability.files.jsonl import iter_jsonl, write_csv_atomic, write_json_atomic
 from capability.files.ladder import Ladder, ModelSpec, load_ladder
 from capability.files.problems import BUILTIN, load_problems
@@ -254,13 +255,18 @@ def register_run(run_dir: Path, registry: Path | None = None, *,
     return done
 
 
-def target_counts(path: Path, problems_source, out_dir: Path,
-                  execution: ExecutionOptions) -> tuple[pd.DataFrame, dict]:
-    """The target's counts from a counts CSV, a results JSONL (objects with ``passed``) or
-    a samples JSONL (executed here into ``out_dir/target_results.jsonl``)."""
+def target_counts(path: Path, problems_source, out_dir: Path, execution: ExecutionOptions,
+                  evalplus_tests: str = "base") -> tuple[pd.DataFrame, dict]:
+    """The target's counts from a counts CSV, a results JSONL (objects with ``passed``),
+    EvalPlus's results (``.json``, its samples passing ``evalplus_tests``:
+    :func:`capability.files.evalplus.read_evalplus_results`) or a samples JSONL (executed
+    here into ``out_dir/target_results.jsonl``)."""
     path = Path(path)
     if path.suffix == ".csv":
         return read_counts(path), _input("counts", path)
+    if is_evalplus_results(path):
+        return (read_evalplus_results(path, evalplus_tests),
+                {**_input("results", path), "evalplus_tests": evalplus_tests})
     first = next(iter_jsonl(path), None)
     if first is None:
         raise InputError("expected results or samples, found an empty file", path=path)
@@ -277,8 +283,8 @@ def target_counts(path: Path, problems_source, out_dir: Path,
 
 
 def score_registered(ref: str, target_file: Path, *, registry: Path | None,
-                     out_dir: Path | None,
-                     execution: ExecutionOptions) -> tuple[str, dict, Path]:
+                     out_dir: Path | None, execution: ExecutionOptions,
+                     evalplus_tests: str = "base") -> tuple[str, dict, Path]:
     """``capability score``: find the prediction record (an id, or a run directory with
     ``registration.json``), measure the target on its buckets, register the score record
     linked to it and write ``score.json`` and ``score.csv`` (one row per bucket,
@@ -301,7 +307,8 @@ def score_registered(ref: str, target_file: Path, *, registry: Path | None,
     prediction = content["prediction"]
     run_dir = Path(content.get("run_dir", "."))
     out = Path(out_dir) if out_dir else (run_dir if run_dir.is_dir() else Path("."))
-    counts, source = target_counts(target_file, _problems_of(prediction), out, execution)
+    counts, source = target_counts(target_file, _problems_of(prediction), out, execution,
+                                   evalplus_tests)
     score = score_prediction(prediction, counts)
     sid = write_record(registry, "score", {"prediction_id": pid, "target_input": source,
                                            "score": score}).id

@@ -141,6 +141,22 @@ def test_score_measures_exactly_the_registered_buckets(sim, tmp_path, capsys):
     registered = [t for p in pred["buckets"] for t in p["task_ids"]]
     lacking = len(set(registered) - set(short["task_id"]))
     assert f"lack {lacking} of the {len(registered)} registered" in capsys.readouterr().err
+    # The target's results as EvalPlus writes them (each sample's base and plus verdicts):
+    # scored on the same buckets, the same actuals as its counts give.
+    evalplus = tmp_path / "target" / "eval_results.json"
+    evalplus.parent.mkdir()
+    evalplus.write_text(json.dumps({"hash": "x", "eval": {
+        t: [{"task_id": t, "base_status": "pass" if i < row.c else "fail",
+             "plus_status": "pass" if i < row.c else "timeout"} for i in range(row.n)]
+        for t, row in target.iterrows()}}))
+    assert main(["score", str(run), "--target", str(evalplus), "--evalplus-tests", "plus",
+                 "--out", str(tmp_path / "ep")]) == 0
+    again = json.loads((tmp_path / "ep" / "score.json").read_text())
+    assert [b["mean_pass_rate"]["actual"] for b in again["buckets"]] == pytest.approx(
+        [b["mean_pass_rate"]["actual"] for b in score["buckets"]], abs=1e-12)
+    scored = [read_record(r)[1] for r in (tmp_path / "runs" / "registry").glob("*.json")]
+    assert [r["target_input"]["evalplus_tests"] for r in scored
+            if r["kind"] == "score" and r["target_input"]["path"] == str(evalplus)] == ["plus"]
 
 
 def test_backtest_holds_out_the_largest_and_beats_the_baselines(sim, tmp_path, capsys):
