@@ -68,8 +68,9 @@ def _replace(path, old, new):
     ('temperature = 0.8', 'temperature = "hot"', r"sampling.temperature: expected a number"),
     ('n = 10', 'n = 10\nbeam = 4', r"sampling.beam: unknown key"),
     ('n = 10', 'n = 10\nsystem = "Be brief."', r"sampling.system: system asks a chat model, "
-                                                r"and this one is sampled through the "
-                                                r"completions API: set chat = true"),
+                                                r"and models\[0\] is sampled through the "
+                                                r"completions API \(chat = false\): set "
+                                                r"chat = true beside system"),
     ('n = 10', 'n = 10\nchat = true\ninstruction = " "',
      r"sampling.instruction: expected a non-empty string"),
     ('compute = 1e20', 'compute = 1e20\nsampling = { instruction = "Solve:" }',
@@ -95,7 +96,7 @@ def test_a_chat_question_is_set_for_the_ladder_and_a_model_may_leave_chat(ladder
                and m.sampling["instruction"] == "Complete this:" for m in ladder.models)
     _replace(ladder_dir, 'compute = 1e20', 'compute = 1e20\nsampling = { chat = false }')
     with pytest.raises(InputError, match=r"ladder.toml: sampling.instruction: instruction "
-                                         r"asks a chat model"):
+                                         r"asks a chat model, and models\[0\] is sampled"):
         load_ladder(ladder_dir)
 
 

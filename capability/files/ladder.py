@@ -253,9 +253,9 @@ def _chat_question(path: Path, sampling: dict[str, Any], own: dict[str, Any],
     for key in ("instruction", "system"):
         if key in sampling and not sampling.get("chat", False):
             at = f"{where}.sampling" if key in own else "sampling"
-            raise InputError(f"{key} asks a chat model, and this one is sampled through "
-                             "the completions API: set chat = true beside it, or drop it",
-                             path=path, key=f"{at}.{key}")
+            raise InputError(f"{key} asks a chat model, and {where} is sampled through "
+                             "the completions API (chat = false): set chat = true beside "
+                             f"{key}, or drop it", path=path, key=f"{at}.{key}")
 
 
 def _adaptive_iv(path: Path, sampling: dict[str, Any], key: str) -> None:
