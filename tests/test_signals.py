@@ -84,3 +84,45 @@ def test_a_stopped_run_leaves_no_worker_behind(ladder, tmp_path, sig, into):
     for p in left:
         os.kill(p, signal.SIGKILL)
     assert not left, f"worker(s) {left} still running after the run was stopped"
+
+
+def test_sigterm_while_sampling_lets_the_event_loop_finish_what_it_was_doing():
+    """SIGTERM during sampling cancels the sampling coroutine, after the event loop's
+    callback in progress has run to its end, and then reaches the command's handler
+    (Terminated). Raised inside that callback instead (Python's handler runs at the next
+    bytecode), it cut it short: here the clean-up waits for the callback's work, as a
+    connection's close waits for a lock a cut callback never released -- a run once hung
+    so, forever, in asyncio.run's clean-up."""
+    import asyncio
+
+    from capability.cli import _raise_on_sigterm
+    from capability.errors import Terminated
+    from capability.sampling.run import run_terminable
+
+    cleaned = []
+
+    async def sampling():
+        finished = asyncio.Event()
+
+        def callback():
+            os.kill(os.getpid(), signal.SIGTERM)
+            sum(range(10_000))                       # bytecodes after the signal
+            finished.set()
+
+        asyncio.get_running_loop().call_soon(callback)
+        try:
+            await asyncio.sleep(30)
+        finally:
+            await asyncio.wait_for(finished.wait(), 5)
+            cleaned.append(True)
+
+    restore = _raise_on_sigterm()
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        start = time.monotonic()
+        with pytest.raises(Terminated):
+            run_terminable(sampling)
+        assert cleaned == [True] and time.monotonic() - start < 5
+        assert signal.getsignal(signal.SIGTERM) is handler   # the command's, restored
+    finally:
+        restore()

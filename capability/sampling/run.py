@@ -14,11 +14,13 @@ import asyncio
 import hashlib
 import json
 import os
+import signal
 import sys
+import threading
 from collections import defaultdict
 from pathlib import Path
 
-from capability.errors import InputError
+from capability.errors import InputError, Terminated
 from capability.files.lock import sole_writer
 from capability.files.problems import Problem
 from capability.sampling import RECORDED_BEFORE, SamplingSettings
@@ -159,4 +161,35 @@ def sample_model(backend, problems: list[Problem], settings: SamplingSettings,
             for b in made:
                 await b.aclose()
 
-    return asyncio.run(main())
+    return run_terminable(main)
+
+
+def run_terminable(main):
+    """``asyncio.run(main())``, with SIGTERM handled as asyncio handles Ctrl-C: it cancels
+    the running coroutine, whose clean-up runs (requests in flight cancelled, what arrived
+    kept, connections closed), and only then reaches the handler that was in force (the
+    command's, which raises :class:`~capability.errors.Terminated`). A handler that raises
+    inside the event loop may interrupt one of its callbacks half run, leaving a task that
+    nothing wakes: ``asyncio.run``'s clean-up then waited for it forever. Where SIGTERM has
+    no Python handler (the default ends the process, or it is ignored) nothing changes."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if not callable(previous) or threading.current_thread() is not threading.main_thread():
+        return asyncio.run(main())
+    got = []
+
+    async def guarded():
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        loop.add_signal_handler(signal.SIGTERM, lambda: (got.append(True), task.cancel()))
+        try:
+            return await main()
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)   # which sets SIG_DFL
+            signal.signal(signal.SIGTERM, previous)
+
+    try:
+        return asyncio.run(guarded())
+    except asyncio.CancelledError:
+        if not got:
+            raise
+        previous(signal.SIGTERM, None)
+        raise Terminated() from None
