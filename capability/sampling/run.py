@@ -18,14 +18,18 @@ import signal
 import sys
 import threading
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from capability.errors import InputError, Terminated
 from capability.files.lock import sole_writer
 from capability.files.problems import Problem
 from capability.sampling import RECORDED_BEFORE, SamplingSettings
 
-__all__ = ["scan_samples", "sample_model", "request_seed"]
+__all__ = ["scan_samples", "sample_model", "request_seed", "run_terminable"]
+
+T = TypeVar("T")
 
 
 def scan_samples(path: Path, model: str, settings: dict | None = None) -> dict[str, set[int]]:
@@ -164,7 +168,7 @@ def sample_model(backend, problems: list[Problem], settings: SamplingSettings,
     return run_terminable(main)
 
 
-def run_terminable(main):
+def run_terminable(main: Callable[[], Awaitable[T]]) -> T:
     """``asyncio.run(main())``, with SIGTERM handled as asyncio handles Ctrl-C: it cancels
     the running coroutine, whose clean-up runs (requests in flight cancelled, what arrived
     kept, connections closed), and only then reaches the handler that was in force (the
