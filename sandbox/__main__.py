@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-from sandbox import ISOLATION_MODES, Job, Limits, SandboxError, open_sandbox
+from sandbox import ISOLATION_MODES, Job, Limits, SandboxError, open_sandbox, sample_code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 row = json.loads(line)
                 p = problems[row["task_id"]]
-                completion = (row["completion"] if "completion" in row
-                              else "\n" + row["solution"])
+                completion = sample_code(row)
             except (ValueError, KeyError, TypeError) as err:
                 print(f"python -m sandbox: error: {args.samples}:{line_no}: expected a JSON "
                       f"object with a known task_id and a completion or solution ({err!r})",

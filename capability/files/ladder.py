@@ -278,10 +278,8 @@ def _sampling(path: Path, table: Any, where: str = "sampling") -> dict[str, Any]
                          key=where)
     _unknown_keys(path, table, SAMPLING_KEYS, where)
     checks = {
-        "n": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
-              "an integer >= 1"),
-        "max_tokens": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
-                       "an integer >= 1"),
+        "n": _INT,
+        "max_tokens": _INT,
         "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
         "temperature": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
                         and 0 <= v < math.inf, "a number >= 0"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from capability.checks import is_whole
+from capability.checks import is_whole, positive_number
 from capability.errors import InputError
 from capability.estimation.estimate import inverse_sampling_counts
 from capability.laws import LAWS
@@ -15,7 +15,7 @@ from capability.options import MIN_LADDER_MODELS
 from capability.prediction.result import PredictionSettings
 
 __all__ = ["check_settings", "check_counts_frame", "checked_counts", "effective_counts",
-           "positive_number", "whole_column"]
+           "whole_column"]
 
 
 def check_settings(s: PredictionSettings) -> None:
@@ -37,7 +37,7 @@ def check_settings(s: PredictionSettings) -> None:
     if not is_whole(s.n_resamples, 0):
         raise InputError("expected a whole number >= 0 (0: point estimates alone), found "
                          f"{s.n_resamples!r}", key="--resamples")
-    if not (isinstance(s.min_below, int) and s.min_below >= 2):
+    if not is_whole(s.min_below, 2):
         raise InputError(f"expected a whole number >= 2, found {s.min_below!r}",
                          key="--min-below")
 
@@ -115,7 +115,7 @@ def check_counts_frame(counts, models) -> pd.DataFrame:
     if len(names) < MIN_LADDER_MODELS:
         raise InputError(f"expected at least {MIN_LADDER_MODELS} ladder models, found "
                          f"{len(names)}", key="models")
-    if not all(np.isfinite(c) and c > 0 for c in computes):
+    if not all(positive_number(c) for c in computes):
         raise InputError("expected every model's compute > 0 FLOPs", key="models")
     if not all(loss is None or positive_number(loss) for loss in losses):
         raise InputError("expected every model's loss None or a finite number > 0 (final "
@@ -140,12 +140,6 @@ def check_counts_frame(counts, models) -> pd.DataFrame:
                              "task ids: keep the tasks every model has, or sample the "
                              "missing ones", key="counts")
     return counts
-
-
-def positive_number(x) -> bool:
-    """A finite real number > 0 (not a bool, not a string that reads as one)."""
-    return (isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool)
-            and bool(np.isfinite(x)) and x > 0)
 
 
 def _first_few(ids, shown: int = 3) -> str:

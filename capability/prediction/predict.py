@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import special
 from threadpoolctl import threadpool_limits
 
-from capability.checks import is_whole
+from capability.checks import is_whole, positive_number
 from capability.errors import FitError, InputError
 from capability.estimation.interval import _json_float
 from capability.estimation.task_order import in_task_order
@@ -35,12 +35,7 @@ from capability.prediction.bucket_estimates import (
 )
 from capability.prediction.fitting import FitStage, LadderArrays, bucketing, fit_stage
 from capability.prediction.headline import JointPiece, headline, joint_bucket_draws
-from capability.prediction.inputs import (
-    check_counts_frame,
-    check_settings,
-    effective_counts,
-    positive_number,
-)
+from capability.prediction.inputs import check_counts_frame, check_settings, effective_counts
 from capability.prediction.law_error import BEND_PRIOR, BEND_SCALE
 from capability.prediction.notes import (
     UNREAD_OFFSETS_NOTE,
