@@ -36,6 +36,7 @@ _EXPORTS = {
     "load_ladder": "capability.files.ladder",
     "load_problems": "capability.files.problems",
     "read_counts": "capability.files.counts",
+    "read_counted": "capability.files.counts",
     "execute_samples": "capability.execution.execute",
     "count_results": "capability.execution.execute",
     "score_prediction": "capability.records.score",

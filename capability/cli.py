@@ -56,12 +56,11 @@ class _Formatter(argparse.HelpFormatter):
         return "\n\n".join(out)
 
 
-def _evalplus_tests(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--evalplus-tests", choices=options.EVALPLUS_TESTS, default="base",
+def _evalplus_tests(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--evalplus-tests", choices=options.EVALPLUS_TESTS, default=None,
                         help="what passes in EvalPlus's results: its base tests (the "
                              "benchmark's own, HumanEval's) or base and plus tests both "
-                             "(HumanEval+; score the target as the ladder was counted) "
-                             "(default: base)")
+                             f"(HumanEval+) (default: {default})")
 
 
 def _method_options(parser: argparse.ArgumentParser) -> None:
@@ -247,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     sco.add_argument("--out", "-o", type=Path, default=None, metavar="DIR",
                      help="where to write score.json and score.csv (default: the registered "
                           "run directory)")
-    _evalplus_tests(sco)
+    _evalplus_tests(sco, "as the ladder's evalplus_tests counted EvalPlus results, else "
+                         "base; another choice is refused")
     _execution_options(sco)
 
     trk = sub.add_parser(
@@ -418,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--problems", default="humaneval",
                     help="problem set of the samples: 'humaneval' or a JSONL file "
                          "(default: humaneval)")
-    _evalplus_tests(ev)
+    _evalplus_tests(ev, "base")
     _stat_options(ev)
     _execution_options(ev)
 
@@ -601,7 +601,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     resamples = _resamples(args)
     counts = gather_counts(args.inputs, args.out, counts_files=args.counts,
                            problems=args.problems, execution=_execution(args),
-                           evalplus_tests=args.evalplus_tests)
+                           evalplus_tests=args.evalplus_tests or "base")
     evaluations = evaluate_counts(counts, ks=args.k or DEFAULT_K, level=level,
                                   n_resamples=resamples, seed=args.seed)
     path = write_evaluation(args.out, counts, evaluations, level=level)

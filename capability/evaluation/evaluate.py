@@ -33,7 +33,7 @@ from capability.estimation.interval import IntervalEstimate
 from capability.estimation.task_order import task_key
 from capability.evaluation.passk import N_RESAMPLES, compare_pass_at_k, holm, pass_at_k_interval
 from capability.files.evalplus import is_evalplus_results, read_evalplus_results
-from capability.files.jsonl import iter_jsonl, write_json_atomic
+from capability.files.jsonl import first_record, iter_jsonl, write_json_atomic
 from capability.reports.table import rows_table
 
 __all__ = ["ModelEvaluation", "gather_counts", "evaluate_counts", "write_evaluation",
@@ -58,12 +58,6 @@ def model_name_from_path(path: str | Path) -> str:
                    ".eval_results.json", ".json"):
         name = name.removesuffix(suffix)
     return name or path.name
-
-
-def _first_record(path: Path) -> dict | None:
-    for _, obj in iter_jsonl(path):
-        return obj
-    return None
 
 
 def _count_results(path: Path, default_model: str) -> dict[str, pd.DataFrame]:
@@ -177,7 +171,7 @@ def gather_counts(inputs: Sequence[str | Path], out_dir: str | Path, *,
         if is_evalplus_results(p):
             _merge(out, {model_name_from_path(p): read_evalplus_results(p, evalplus_tests)})
             continue
-        first = _first_record(p)
+        first = first_record(p)
         if first is None:
             raise InputError("expected JSONL records, found none", path=p)
         if isinstance(first.get("passed"), bool):

