@@ -21,7 +21,7 @@ from capability.execution.execute import (
 )
 from capability.files.counts import common_problems, holds_verdicts, ladder_counts, read_counted
 from capability.files.evalplus import is_evalplus_results
-from capability.files.jsonl import write_csv_atomic, write_json_atomic
+from capability.files.jsonl import first_record, write_csv_atomic, write_json_atomic
 from capability.files.ladder import Ladder, ModelSpec, load_ladder
 from capability.files.problems import BUILTIN, load_problems
 from capability.prediction.predict import PredictionSettings, predict
@@ -116,6 +116,13 @@ def gather_counts(ladder: Ladder, out_dir: Path, execution: ExecutionOptions,
     inputs = [_input("ladder", ladder.path)]
     if ladder.problems not in (None, BUILTIN):
         inputs.append(_input("problems", Path(ladder.problems)))
+    # Every file given is read (counts) or opened (samples) before any model is sampled or
+    # executed: a mistake in one is named at once, not after hours of sampling.
+    counted = {m.name: read_counted(m.counts, ladder.evalplus_tests)
+               for m in ladder.models if m.counts is not None}
+    for m in ladder.models:
+        if m.samples is not None:
+            first_record(m.samples)
     adaptive_counts: dict[str, pd.DataFrame] = {}
     sampled = {}
     for m in ladder.models:
@@ -135,7 +142,7 @@ def gather_counts(ladder: Ladder, out_dir: Path, execution: ExecutionOptions,
                                  warn=execution.warn, backend=execution.backend,
                                  address=execution.address)
     counts = ladder_counts(ladder, None if problems is None else list(problems), results,
-                           adaptive_counts, common=common)
+                           {**counted, **adaptive_counts}, common=common)
     notes = []
     if common:
         counts, dropped = common_problems(counts)

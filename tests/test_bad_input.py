@@ -80,6 +80,28 @@ CORPUS = {
     "counts unknown task": ({"l.toml": ladder(extra='problems = "humaneval"\n')},
                             ["run", "l.toml", "--out", "out"], "out/prediction.json",
                             r"a\.csv:2: task_id 'T/0' is not in the problem set"),
+    "counts missing, found before sampling": (
+        {"l.toml": ladder().replace('counts = "a.csv"', 'server = { url = '
+                                    '"http://127.0.0.1:9/v1", model = "a" }')
+                           .replace('counts = "c.csv"', 'counts = "gone.csv"')},
+        ["run", "l.toml", "--out", "out"], "out/samples",
+        r"gone\.csv: cannot read the counts file \(No such file or directory\)"),
+    "samples missing, found before sampling": (
+        {"l.toml": ladder().replace('counts = "a.csv"', 'server = { url = '
+                                    '"http://127.0.0.1:9/v1", model = "a" }')
+                           .replace('counts = "c.csv"', 'samples = "gone.jsonl"')},
+        ["run", "l.toml", "--out", "out"], "out/samples",
+        r"gone\.jsonl: cannot read the file \(No such file or directory\)"),
+    "counts that are samples": ({"l.toml": ladder().replace('"b.csv"', '"s.jsonl"'),
+                                 "s.jsonl": SAMPLE},
+                                ["run", "l.toml", "--out", "out"], "out/prediction.json",
+                                r"s\.jsonl: expected verdicts \(objects with task_id and a "
+                                r"boolean passed\), found a record without them"),
+    "evalplus_tests without EvalPlus results": (
+        {"l.toml": ladder(extra='evalplus_tests = "plus"\n')},
+        ["run", "l.toml", "--out", "out"], "out/prediction.json",
+        r"l\.toml: evalplus_tests: chooses what passes in EvalPlus's results, and no model's "
+        r"counts is one"),
     "too few resamples": ({"l.toml": ladder()},
                           ["run", "l.toml", "--out", "out", "--resamples", "0"],
                           "out/prediction.json",

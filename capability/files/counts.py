@@ -168,13 +168,13 @@ def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
                   common: bool = False) -> pd.DataFrame:
     """The ladder models' counts as one long table ``model, task_id, n, c``.
 
-    A model whose source is counts is read from its CSV; one whose source is samples is
-    counted from its results file in ``results`` (``{model: path}``, made by
-    :func:`capability.execution.execute.execute_samples`). The target's results are never read.
-    ``counted`` gives models already counted (adaptive sampling). Every ladder model must
-    cover the same problems (with ``common``, they may differ: :func:`common_problems` then
-    keeps those they share); with ``task_ids`` (a problem set) every task id must belong
-    to it.
+    A model whose source is counts is read by :func:`read_counted`; one whose source is
+    samples is counted from its results file in ``results`` (``{model: path}``, made by
+    :func:`capability.execution.execute.execute_samples`). The target's results are never
+    read. ``counted`` gives models already counted (adaptive sampling, or counts read
+    ahead). Every ladder model must cover the same problems (with ``common``, they may
+    differ: :func:`common_problems` then keeps those they share); with ``task_ids`` (a
+    problem set) every task id must belong to it.
 
     Raises
     ------
@@ -187,7 +187,7 @@ def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
     allowed = None if task_ids is None else set(task_ids)
     for model in ladder.models:
         if counted and model.name in counted:
-            frame, source = counted[model.name], model.name
+            frame, source = counted[model.name], model.counts or model.name
         elif model.counts is not None:
             frame, source = read_counted(model.counts, ladder.evalplus_tests), model.counts
         else:
