@@ -116,10 +116,16 @@ def gather_counts(ladder: Ladder, out_dir: Path, execution: ExecutionOptions,
     inputs = [_input("ladder", ladder.path)]
     if ladder.problems not in (None, BUILTIN):
         inputs.append(_input("problems", Path(ladder.problems)))
-    # Every file given is read (counts) or opened (samples) before any model is sampled or
-    # executed: a mistake in one is named at once, not after hours of sampling.
+    # Every file given is read (counts, checked against the problem set and each other) or
+    # opened (samples) before any model is sampled or executed: a mistake in one is named
+    # at once, not after hours of sampling.
+    task_ids = None if problems is None else list(problems)
     counted = {m.name: read_counted(m.counts, ladder.evalplus_tests)
                for m in ladder.models if m.counts is not None}
+    if counted:
+        ladder_counts(replace(ladder, models=tuple(m for m in ladder.models
+                                                   if m.name in counted)),
+                      task_ids, None, counted, common=common)
     for m in ladder.models:
         if m.samples is not None:
             first_record(m.samples)
@@ -141,8 +147,8 @@ def gather_counts(ladder: Ladder, out_dir: Path, execution: ExecutionOptions,
                                  isolation=execution.isolation, dedup=execution.dedup,
                                  warn=execution.warn, backend=execution.backend,
                                  address=execution.address)
-    counts = ladder_counts(ladder, None if problems is None else list(problems), results,
-                           {**counted, **adaptive_counts}, common=common)
+    counts = ladder_counts(ladder, task_ids, results, {**counted, **adaptive_counts},
+                           common=common)
     notes = []
     if common:
         counts, dropped = common_problems(counts)

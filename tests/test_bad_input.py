@@ -20,6 +20,12 @@ def ladder(models=("a", "b", "c"), compute=("1e20", "1e21", "1e22"), extra=""):
     return text + '[[models]]\nname = "big"\ncompute = 1e24\n'
 
 
+# A ladder whose first model is sampled from a server (none listens there: trying it would
+# fail) beside counts of HumanEval's problems.
+SERVED = ladder().replace('counts = "a.csv"', 'server = { url = "http://127.0.0.1:9/v1", '
+                                              'model = "a" }')
+HE_COUNTS = {f"{m}.csv": "task_id,n,c\nHumanEval/0,10,5\nHumanEval/1,10,7\n" for m in "bc"}
+
 # name: (files to write, command after "capability", output that must not exist, pattern)
 CORPUS = {
     "samples truncated": ({"s.jsonl": SAMPLE + '{"task_id": "HumanEval/1", "compl'},
@@ -81,15 +87,15 @@ CORPUS = {
                             ["run", "l.toml", "--out", "out"], "out/prediction.json",
                             r"a\.csv:2: task_id 'T/0' is not in the problem set"),
     "counts missing, found before sampling": (
-        {"l.toml": ladder().replace('counts = "a.csv"', 'server = { url = '
-                                    '"http://127.0.0.1:9/v1", model = "a" }')
-                           .replace('counts = "c.csv"', 'counts = "gone.csv"')},
+        {"l.toml": SERVED.replace('counts = "c.csv"', 'counts = "gone.csv"'), **HE_COUNTS},
         ["run", "l.toml", "--out", "out"], "out/samples",
         r"gone\.csv: cannot read the counts file \(No such file or directory\)"),
+    "counts of other problems, found before sampling": (
+        {"l.toml": SERVED, **HE_COUNTS, "c.csv": "task_id,n,c\nHumanEval/0,10,5\n"},
+        ["run", "l.toml", "--out", "out"], "out/samples",
+        r"c\.csv: model 'c' lacks 1 problem\(s\) that 'b' has, e\.g\. 'HumanEval/1'"),
     "samples missing, found before sampling": (
-        {"l.toml": ladder().replace('counts = "a.csv"', 'server = { url = '
-                                    '"http://127.0.0.1:9/v1", model = "a" }')
-                           .replace('counts = "c.csv"', 'samples = "gone.jsonl"')},
+        {"l.toml": SERVED.replace('counts = "c.csv"', 'samples = "gone.jsonl"'), **HE_COUNTS},
         ["run", "l.toml", "--out", "out"], "out/samples",
         r"gone\.jsonl: cannot read the file \(No such file or directory\)"),
     "counts that are samples": ({"l.toml": ladder().replace('"b.csv"', '"s.jsonl"'),
