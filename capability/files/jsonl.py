@@ -17,7 +17,8 @@ from typing import Any
 
 from capability.errors import InputError
 
-__all__ = ["utf8_lines", "iter_jsonl", "first_record", "write_json_atomic", "write_csv_atomic"]
+__all__ = ["utf8_lines", "iter_jsonl", "first_record", "write_json_atomic", "write_text_atomic",
+           "write_csv_atomic"]
 
 
 def utf8_lines(binary, path: Path) -> Iterator[tuple[int, str]]:
@@ -123,6 +124,11 @@ def write_json_atomic(path: Path, obj) -> None:
         json.dump(obj, fp, indent=1, allow_nan=False, ensure_ascii=False)
         fp.write("\n")
     _write_atomic(path, write)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`_write_atomic`)."""
+    _write_atomic(path, lambda fp: fp.write(text))
 
 
 def write_csv_atomic(path: Path, frame) -> None:

