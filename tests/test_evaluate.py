@@ -186,8 +186,9 @@ def test_evalplus_samples_directories_are_executed_as_their_samples(tmp_path, ca
     """EvalPlus's samples directory (HumanEval_0/0.py ...: whole programs) is read in
     natural task order and sample number, other files skipped, written as a samples JSONL
     under DIR/samples named by the directory, and executed: its counts are its programs'
-    verdicts. Two directories of one name stay two models; an empty directory, a file
-    that is not UTF-8 and `capability execute` of a directory are named errors."""
+    verdicts. Two directories of one name are one model, as two files of one name are
+    (their samples add up, written to two samples files); an empty directory, a file that
+    is not UTF-8 and `capability execute` of a directory are named errors."""
     from capability.files.evalplus_samples import evalplus_sample_records
 
     ids = list(PROBLEMS)[:11]
@@ -214,10 +215,10 @@ def test_evalplus_samples_directories_are_executed_as_their_samples(tmp_path, ca
                  "--isolation", "best-effort", "--workers", "2"]) == 0
     assert sorted(p.name for p in (out / "samples").iterdir()) == [
         "codegen-2b_temp_0.8-2.jsonl", "codegen-2b_temp_0.8.jsonl"]
-    for name, where in (("codegen-2b_temp_0.8", "a"), ("codegen-2b_temp_0.8-2", "b")):
-        counts = read_counts(out / "counts" / f"{name}.csv").set_index("task_id")
-        assert counts.loc[ids, "c"].tolist() == passes[f"{where}/codegen-2b_temp_0.8"]
-        assert counts["n"].eq(3).all()
+    assert sorted(p.name for p in (out / "counts").iterdir()) == ["codegen-2b_temp_0.8.csv"]
+    counts = read_counts(out / "counts" / "codegen-2b_temp_0.8.csv").set_index("task_id")
+    assert counts.loc[ids, "c"].tolist() == [a + b for a, b in zip(*passes.values())]
+    assert counts["n"].eq(6).all()
     capsys.readouterr()
     (tmp_path / "empty" / "HumanEval_0").mkdir(parents=True)
     assert main(["evaluate", str(tmp_path / "empty"), "--out", str(out)]) == 2

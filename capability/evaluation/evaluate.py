@@ -159,8 +159,8 @@ def gather_counts(inputs: Sequence[str | Path], out_dir: str | Path, *,
                   execution=None, evalplus_tests: str = "base") -> dict[str, pd.DataFrame]:
     """Per model the counts ``task_id, n, c`` from samples files (executed into
     ``out_dir/results/``, resumable; EvalPlus's samples directories are written as samples
-    files into ``out_dir/samples/`` first, named by the directory), results files (read as
-    they are) and counts files.
+    files into ``out_dir/samples/`` first, and stand for the directory's model), results
+    files (read as they are) and counts files.
 
     A file is a results file when its first record has a boolean ``passed``, or when it is
     EvalPlus's results (a ``.json`` file, its samples passing ``evalplus_tests``:
@@ -182,10 +182,13 @@ def gather_counts(inputs: Sequence[str | Path], out_dir: str | Path, *,
             raise InputError("given twice: its samples would be counted twice", path=p)
         seen[p.resolve()] = str(p)
     written: set[str] = set()
+    model_of: dict[Path, str] = {}   # a directory's samples file -> the directory's model
     for i, p in enumerate(paths):
         if is_evalplus_samples(p):
-            name = _unique(model_name_from_path(p.resolve()), written)
-            paths[i] = samples_jsonl(p, Path(out_dir) / "samples" / f"{name}.jsonl")
+            model = model_name_from_path(p.resolve())
+            paths[i] = samples_jsonl(p, Path(out_dir) / "samples"
+                                     / f"{_unique(model, written)}.jsonl")
+            model_of[paths[i]] = model
     to_run, out = [], {}
     for p in paths:
         if is_evalplus_results(p):
@@ -209,10 +212,11 @@ def gather_counts(inputs: Sequence[str | Path], out_dir: str | Path, *,
         sandbox = execution.sandbox()
         try:
             for p in to_run:
-                result = results_dir / f"{_unique(model_name_from_path(p), names)}.jsonl"
+                model = model_of.get(p) or model_name_from_path(p)
+                result = results_dir / f"{_unique(model, names)}.jsonl"
                 execute_samples(p, result, probs, dedup=execution.dedup, sandbox=sandbox,
                                 cache=cache)
-                _merge(out, _count_results(result, model_name_from_path(p)))
+                _merge(out, _count_results(result, model))
         finally:
             sandbox.close()
     for p in counts_files:
