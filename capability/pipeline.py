@@ -19,7 +19,13 @@ from capability.execution.execute import (
     execute_ladder,
     execute_samples,
 )
-from capability.files.counts import common_problems, holds_verdicts, ladder_counts, read_counted
+from capability.files.counts import (
+    common_problems,
+    holds_verdicts,
+    is_counts_csv,
+    ladder_counts,
+    read_counted,
+)
 from capability.files.evalplus import is_evalplus_results
 from capability.files.evalplus_samples import is_evalplus_samples, samples_jsonl
 from capability.files.jsonl import first_record, write_csv_atomic, write_json_atomic
@@ -284,7 +290,7 @@ def _counted_input(path: Path, model: str | None, evalplus_tests: str) -> dict:
     """The input record of a file read by :func:`read_counted`: role ``counts`` for a
     counts CSV, ``results`` for verdicts, with ``evalplus_tests`` where EvalPlus's
     results were counted by it."""
-    item = _input("counts" if Path(path).suffix.lower() == ".csv" else "results", path,
+    item = _input("counts" if is_counts_csv(path) else "results", path,
                   model)
     if is_evalplus_results(path):
         item["evalplus_tests"] = evalplus_tests

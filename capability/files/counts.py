@@ -13,7 +13,7 @@ from capability.files.evalplus import is_evalplus_results, read_evalplus_results
 from capability.files.jsonl import first_record, utf8_lines
 from capability.files.ladder import Ladder
 
-__all__ = ["read_counts", "read_counted", "holds_verdicts", "ladder_counts",
+__all__ = ["read_counts", "read_counted", "is_counts_csv", "holds_verdicts", "ladder_counts",
            "common_problems", "COUNT_COLUMNS"]
 
 COUNT_COLUMNS = ("task_id", "n", "c")
@@ -114,12 +114,18 @@ def read_counts(path: str | Path) -> pd.DataFrame:
     return frame if frame["r"].any() else frame.drop(columns="r")
 
 
+def is_counts_csv(path: str | Path) -> bool:
+    """Whether ``path`` is named as a counts file (``.csv``, any case): read by
+    :func:`read_counts`, one row per task."""
+    return Path(path).suffix.lower() == ".csv"
+
+
 def holds_verdicts(path: str | Path) -> bool:
     """Whether ``path`` holds counts or verdicts (see :func:`read_counted`) rather than
     samples still to execute: a ``.csv`` or ``.json`` file, or a JSONL file whose first
     record has a boolean ``passed``."""
     path = Path(path)
-    if path.suffix.lower() == ".csv" or is_evalplus_results(path):
+    if is_counts_csv(path) or is_evalplus_results(path):
         return True
     first = first_record(path)
     return first is not None and isinstance(first.get("passed"), bool)
@@ -144,7 +150,7 @@ def read_counted(path: str | Path, evalplus_tests: str = "base") -> pd.DataFrame
         or a JSONL of samples without verdicts (a source to execute, not to count).
     """
     path = Path(path)
-    if path.suffix.lower() == ".csv":
+    if is_counts_csv(path):
         return read_counts(path)
     if is_evalplus_results(path):
         return read_evalplus_results(path, evalplus_tests)
@@ -200,7 +206,7 @@ def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
             unknown = [t for t in frame["task_id"] if t not in allowed]
             if unknown:
                 line = None  # a CSV's row; other files' records are counted, not rows
-                if Path(source).suffix.lower() == ".csv":
+                if is_counts_csv(source):
                     line = int(frame.index[frame["task_id"] == unknown[0]][0]) + 2
                 raise InputError(f"task_id {unknown[0]!r} is not in the problem set "
                                  f"{ladder.problems}", path=source, line=line)

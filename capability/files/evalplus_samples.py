@@ -35,6 +35,11 @@ def is_evalplus_samples(path: str | Path) -> bool:
     return Path(path).is_dir()
 
 
+def _task_id(task_dir: Path) -> str:
+    """EvalPlus's rule: the task directory's name with every ``_`` read as ``/``."""
+    return task_dir.name.replace("_", "/")
+
+
 def _sample_order(path: Path) -> tuple:
     return (0, int(path.stem), path.name) if path.stem.isdigit() else (1, 0, path.name)
 
@@ -56,7 +61,7 @@ def evalplus_sample_records(directory: str | Path) -> list[dict[str, str]]:
         raise InputError(f"cannot read the samples directory ({err.strerror or err})",
                          path=directory) from None
     records = []
-    for task in sorted(tasks, key=lambda d: task_key(d.name.replace("_", "/"))):
+    for task in sorted(tasks, key=lambda d: task_key(_task_id(d))):
         files = sorted((f for f in task.iterdir() if f.suffix == ".py" and f.is_file()),
                        key=_sample_order)
         for f in files:
@@ -68,7 +73,7 @@ def evalplus_sample_records(directory: str | Path) -> list[dict[str, str]]:
             except UnicodeDecodeError:
                 raise InputError("expected UTF-8 text, found bytes that are not UTF-8",
                                  path=f) from None
-            records.append({"task_id": task.name.replace("_", "/"), "solution": solution,
+            records.append({"task_id": _task_id(task), "solution": solution,
                             "file": f.relative_to(directory).as_posix()})
     if not records:
         raise InputError("expected EvalPlus's samples: directories named by task "
