@@ -323,6 +323,7 @@ def test_ladder_reads_the_counts_evaluate_writes(tmp_path, capsys):
 @pytest.mark.parametrize("argv, match", [
     (["evaluate", "--out", "o"], "expected at least one"),
     (["evaluate", "missing.jsonl", "--out", "o"], "missing.jsonl: no such file"),
+    (["evaluate", "--counts", "ev", "--out", "o"], "ev: is a directory; --counts takes"),
     (["evaluate", "--counts", "bad.csv", "--out", "o"], "bad.csv:3: expected 1 <= n"),
     (["evaluate", "--counts", "good.csv", "--out", "o", "--k", "0"], "--k: expected whole"),
     (["compare", "nothing"], "no evaluation.json"),

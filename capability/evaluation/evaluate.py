@@ -177,7 +177,9 @@ def gather_counts(inputs: Sequence[str | Path], out_dir: str | Path, *,
     seen: dict[Path, str] = {}
     for p in [*paths, *map(Path, counts_files)]:
         if not (p.is_file() or p in paths and is_evalplus_samples(p)):
-            raise InputError("no such file", path=p)
+            raise InputError("is a directory; --counts takes a counts file (model,task_id,n,c "
+                             "CSV); an EvalPlus samples directory goes among the inputs"
+                             if p.is_dir() else "no such file", path=p)
         if p.resolve() in seen:
             raise InputError("given twice: its samples would be counted twice", path=p)
         seen[p.resolve()] = str(p)
