@@ -136,7 +136,7 @@ def gather_counts(ladder: Ladder, out_dir: Path, execution: ExecutionOptions,
     # opened (samples) before any model is sampled or executed: a mistake in one is named
     # at once, not after hours of sampling.
     task_ids = None if problems is None else list(problems)
-    counted = {m.name: read_counted(m.counts, ladder.evalplus_tests)
+    counted = {m.name: read_counted(m.counts, ladder.evalplus_tests, m.name)
                for m in ladder.models if m.counts is not None}
     if counted:
         ladder_counts(replace(ladder, models=tuple(m for m in ladder.models
@@ -172,9 +172,18 @@ def gather_counts(ladder: Ladder, out_dir: Path, execution: ExecutionOptions,
             notes.append(f"--common-problems: {len(dropped)} problem(s) that some ladder model "
                          f"lacks are left out: {', '.join(dropped[:5])}"
                          f"{' ...' if len(dropped) > 5 else ''}")
+    target, noted = ladder.target.name, set()
     for m in ladder.models:
         if m.counts is not None:
             inputs.append(_counted_input(m.counts, m.name, ladder.evalplus_tests))
+            held = counted[m.name].attrs.get("models", [])
+            if len(held) > 1:
+                inputs[-1]["models"] = held
+                if target in held and m.counts not in noted:
+                    noted.add(m.counts)
+                    notes.append(f"{m.counts} also holds the target's rows ({target!r}): "
+                                 "they were not read, but a prediction made from a file "
+                                 "that holds the target's results cannot be registered")
         else:
             source = m.samples or sampled[m.name]
             result_path = results.get(m.name, Path(out_dir) / "results" / f"{m.name}.jsonl")
@@ -251,8 +260,8 @@ def register_run(run_dir: Path, registry: Path | None = None, *,
         if not Path(item["path"]).is_file() or sha256_file(item["path"]) != item["sha256"]:
             raise RegistryError(f"input {item['path']} changed or vanished since the "
                                 "prediction was made; run it again before registering")
-        if item["path"] == target.get("path") or (target.get("sha256") is not None
-                                                 and item["sha256"] == target["sha256"]):
+        if (item["path"] == target.get("path") or prediction["target"] in item.get("models", ())
+                or (target.get("sha256") is not None and item["sha256"] == target["sha256"])):
             raise RegistryError(f"refused: input {item['path']} holds the target's results "
                                 f"({prediction['target']}); a prediction must be made "
                                 "without them")
@@ -298,21 +307,23 @@ def _counted_input(path: Path, model: str | None, evalplus_tests: str) -> dict:
 
 
 def target_counts(path: Path, problems_source, out_dir: Path, execution: ExecutionOptions,
-                  evalplus_tests: str = "base") -> tuple[pd.DataFrame, dict]:
+                  evalplus_tests: str = "base", target: str | None = None
+                  ) -> tuple[pd.DataFrame, dict]:
     """The target's counts from what :func:`~capability.files.counts.read_counted` reads
     (a counts CSV, a results JSONL, EvalPlus's results with its samples passing
-    ``evalplus_tests``) or from a samples JSONL (executed here into
-    ``out_dir/target_results.jsonl``)."""
+    ``evalplus_tests``; of a file of several models, the rows of ``target``) or from a
+    samples JSONL (executed here into ``out_dir/target_results.jsonl``)."""
     path = Path(path)
     if holds_verdicts(path):
-        return read_counted(path, evalplus_tests), _counted_input(path, None, evalplus_tests)
+        return (read_counted(path, evalplus_tests, target),
+                _counted_input(path, None, evalplus_tests))
     problems = load_problems(problems_source or BUILTIN)
     results = Path(out_dir) / "target_results.jsonl"
     execute_samples(path, results, problems, limits=execution.limits,
                     workers=execution.workers, isolation=execution.isolation,
                     dedup=execution.dedup, warn=execution.warn, backend=execution.backend,
                     address=execution.address)
-    return count_results(results), _input("samples", path)
+    return count_results(results, target), _input("samples", path)
 
 
 def score_registered(ref: str, target_file: Path, *, registry: Path | None,
@@ -342,7 +353,7 @@ def score_registered(ref: str, target_file: Path, *, registry: Path | None,
     out = Path(out_dir) if out_dir else (run_dir if run_dir.is_dir() else Path("."))
     evalplus_tests = _target_evalplus_tests(prediction, target_file, evalplus_tests)
     counts, source = target_counts(target_file, _problems_of(prediction), out, execution,
-                                   evalplus_tests)
+                                   evalplus_tests, prediction["target"])
     score = score_prediction(prediction, counts)
     sid = write_record(registry, "score", {"prediction_id": pid, "target_input": source,
                                            "score": score}).id

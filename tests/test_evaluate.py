@@ -324,7 +324,7 @@ def test_ladder_reads_the_counts_evaluate_writes(tmp_path, capsys):
     (["evaluate", "--out", "o"], "expected at least one"),
     (["evaluate", "missing.jsonl", "--out", "o"], "missing.jsonl: no such file"),
     (["evaluate", "--counts", "ev", "--out", "o"], "ev: is a directory; --counts takes"),
-    (["evaluate", "--counts", "bad.csv", "--out", "o"], "bad.csv:3: expected 1 <= n"),
+    (["evaluate", "--counts", "bad.csv", "--out", "o"], "bad.csv:3: c = 11 exceeds n = 10"),
     (["evaluate", "--counts", "good.csv", "--out", "o", "--k", "0"], "--k: expected whole"),
     (["compare", "nothing"], "no evaluation.json"),
     (["compare", "ev", "--models", "a", "zzz"], "no model 'zzz'"),

@@ -262,3 +262,53 @@ def test_a_models_counts_may_be_verdicts_counted_as_the_ladder_says(ladder_dir, 
                                          r"without them: samples are executed where they are "
                                          r"given as samples"):
         ladder_counts(load_ladder(ladder_dir))
+
+
+def test_models_may_read_their_rows_from_one_file_of_the_whole_family(ladder_dir, write):
+    """A counts CSV with a model column (``model,task_id,n,c``, as eval-arena's and
+    ``capability evaluate``'s tables are) or a results JSONL whose records name their
+    model holds a whole family: each ladder model reads the rows named as it is. A file of
+    one model is read whole whatever its model says; a file of several without the
+    model's rows is an error naming the ones it holds, and a bad row of the model's own
+    is named by its line in the shared file."""
+    rows = {"a": [(1, 2), (2, 3), (0, 4)], "b": [(5, 6), (1, 2), (3, 3)],
+            "c": [(9, 9), (4, 7), (0, 2)], "big": [(9, 9), (9, 9), (9, 9)]}
+    write("all.csv", "model,task_id,n,c\n" + "".join(
+        f"{m},T/{i},{n},{c}\n" for i in range(3) for m, cells in rows.items()
+        for c, n in [cells[i]]))
+    for m in "abc":
+        _replace(ladder_dir, f'counts = "counts/{m}.csv"', 'counts = "all.csv"')
+    table = ladder_counts(load_ladder(ladder_dir))
+    assert {m: [tuple(r) for r in g[["n", "c"]].to_numpy()] for m, g in
+            table.groupby("model")} == {m: [(n, c) for c, n in rows[m]] for m in "abc"}
+    assert read_counts(ladder_dir.parent / "all.csv", "b").attrs["models"] == [
+        "a", "b", "c", "big"]
+
+    write("one.csv", "model,task_id,n,c\nsomething-else,T/0,4,1\nsomething-else,T/1,4,2\n"
+          "something-else,T/2,4,3\n")
+    _replace(ladder_dir, 'counts = "all.csv"', 'counts = "one.csv"')
+    assert list(ladder_counts(load_ladder(ladder_dir)).query("model == 'a'")["c"]) == [1, 2, 3]
+
+    _replace(ladder_dir, 'name = "c"', 'name = "d"')
+    with pytest.raises(InputError, match=r"all.csv: holds the rows of 4 models \('a', 'b', "
+                                         r"'c', 'big'\), none named 'd'"):
+        ladder_counts(load_ladder(ladder_dir))
+    _replace(ladder_dir, 'name = "d"', 'name = "c"')
+    write("all.csv", (ladder_dir.parent / "all.csv").read_text().replace("c,T/1,7,4",
+                                                                         "c,T/9,7,4"))
+    with pytest.raises(InputError, match=r"all.csv:8: task_id 'T/9' is not in the problem"):
+        ladder_counts(load_ladder(ladder_dir), ["T/0", "T/1", "T/2"])
+    with pytest.raises(InputError, match=r"all.csv: holds the rows of 4 models .*expected "
+                                         r"one model's"):
+        read_counts(ladder_dir.parent / "all.csv")
+
+    results = [{"task_id": f"T/{i}", "model": m, "passed": k < c}
+               for m, cells in rows.items() for i, (c, n) in enumerate(cells)
+               for k in range(n)]
+    write("all_results.jsonl", "".join(json.dumps(r) + "\n" for r in results))
+    for m in "abc":
+        _replace(ladder_dir, 'counts = "all.csv"' if m != "a" else 'counts = "one.csv"',
+                 'counts = "all_results.jsonl"')
+    table = ladder_counts(load_ladder(ladder_dir))
+    assert {m: [tuple(r) for r in g[["n", "c"]].to_numpy()] for m, g in
+            table.groupby("model")} == {m: [(n, c) for c, n in rows[m]] for m in "abc"}

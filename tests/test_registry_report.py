@@ -223,6 +223,48 @@ def test_a_ladder_of_verdicts_predicts_as_its_counts_and_scores_as_it_counted(si
         assert b["mean_pass_rate"]["actual"] == pytest.approx(rates.mean(), abs=1e-12)
 
 
+def test_a_family_in_one_file_predicts_as_its_files_and_keeps_the_target_out(sim, tmp_path,
+                                                                               capsys):
+    """Ladder models that all name one ``model,task_id,n,c`` table predict exactly what
+    their own files predict. While the table also holds the target's rows, the run says
+    they were not read and register refuses the prediction; score reads the target's rows
+    from such a table."""
+    names = ("m1", "m2", "m3", "m4", "m5", "target")
+    table = pd.concat([pd.read_csv(sim / "counts" / f"{m}.csv").assign(model=m)
+                       for m in names])
+    table.to_csv(sim / "family.csv", index=False)
+    table[table["model"] != "target"].to_csv(sim / "ladder_only.csv", index=False)
+    ladder = (sim / "ladder.toml").read_text()
+    for m in names[:-1]:
+        ladder = ladder.replace(f'"counts/{m}.csv"', '"family.csv"')
+    (sim / "family.toml").write_text(ladder)
+    (sim / "ladder_only.toml").write_text(ladder.replace('"family.csv"', '"ladder_only.csv"'))
+    preds = {}
+    for which in ("ladder", "family", "ladder_only"):
+        assert main(["run", str(sim / f"{which}.toml"), "--out", str(tmp_path / which),
+                     "--resamples", "200"]) == 0
+        preds[which] = json.loads((tmp_path / which / "prediction.json").read_text())
+    assert preds["family"]["buckets"] == preds["ladder"]["buckets"]
+    assert preds["ladder_only"]["buckets"] == preds["ladder"]["buckets"]
+    assert any("family.csv also holds the target's rows ('target'): they were not read" in w
+               for w in preds["family"]["warnings"])
+    assert not any("target's rows" in w for w in preds["ladder_only"]["warnings"])
+    assert {i["model"]: i["models"] for i in preds["family"]["inputs"] if i["model"]} == {
+        m: list(names) for m in names[:-1]}
+    capsys.readouterr()
+    assert main(["register", str(tmp_path / "family")]) == 2
+    assert "holds the target's results (target)" in capsys.readouterr().err
+    run = tmp_path / "ladder_only"
+    assert main(["register", str(run)]) == 0
+    assert main(["score", str(run), "--target", str(sim / "family.csv")]) == 0
+    by_table = json.loads((run / "score.json").read_text())
+    assert main(["score", str(run), "--target", str(sim / "counts" / "target.csv")]) == 0
+    assert json.loads((run / "score.json").read_text())["buckets"] == by_table["buckets"]
+    capsys.readouterr()
+    assert main(["score", str(run), "--target", str(sim / "ladder_only.csv")]) == 2
+    assert "none named 'target'" in capsys.readouterr().err
+
+
 def test_backtest_holds_out_the_largest_and_beats_the_baselines(sim, tmp_path, capsys):
     out = tmp_path / "bt"
     assert main(["backtest", str(sim / "ladder.toml"), "--out", str(out), "--largest", "2",

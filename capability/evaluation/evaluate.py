@@ -16,7 +16,6 @@ The statistics are in :mod:`capability.evaluation.passk`; this module does the I
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import zlib
@@ -34,7 +33,7 @@ from capability.estimation.task_order import task_key
 from capability.evaluation.passk import N_RESAMPLES, compare_pass_at_k, holm, pass_at_k_interval
 from capability.files.evalplus import is_evalplus_results, read_evalplus_results
 from capability.files.evalplus_samples import is_evalplus_samples, samples_jsonl
-from capability.files.jsonl import first_record, iter_jsonl, write_json_atomic
+from capability.files.jsonl import first_record, write_json_atomic
 from capability.reports.table import rows_table
 
 __all__ = ["ModelEvaluation", "gather_counts", "evaluate_counts", "write_evaluation",
@@ -64,73 +63,27 @@ def model_name_from_path(path: str | Path) -> str:
 def _count_results(path: Path, default_model: str) -> dict[str, pd.DataFrame]:
     """Per model (the record's ``model`` key, else ``default_model``) the counts of a
     results file."""
-    n: dict[tuple[str, str], int] = {}
-    c: dict[tuple[str, str], int] = {}
-    for line_no, obj in iter_jsonl(path):
-        task_id, passed = obj.get("task_id"), obj.get("passed")
-        if not isinstance(task_id, str) or not isinstance(passed, bool):
-            raise InputError("expected a result with 'task_id' (string) and 'passed' "
-                             "(boolean)", path=path, line=line_no)
-        model = obj.get("model")
-        key = (model if isinstance(model, str) and model else default_model, task_id)
-        n[key] = n.get(key, 0) + 1
-        c[key] = c.get(key, 0) + passed
-    return _frames({k: (n[k], c[k]) for k in n})
+    from capability.execution.execute import count_results_by_model
 
-
-def _frames(counts: dict[tuple[str, str], tuple[int, int]]) -> dict[str, pd.DataFrame]:
-    rows: dict[str, list] = {}
-    for (model, task_id), (n, c) in counts.items():
-        rows.setdefault(model, []).append((task_id, n, c))
-    return {m: pd.DataFrame(r, columns=["task_id", "n", "c"]).astype({"n": "int64",
-                                                                       "c": "int64"})
-            for m, r in rows.items()}
+    out: dict[str, pd.DataFrame] = {}
+    for model, frame in count_results_by_model(path).items():
+        _merge(out, {default_model if model is None else model: frame})
+    return out
 
 
 def read_model_counts(path: str | Path) -> dict[str, pd.DataFrame]:
     """A counts file: ``model,task_id,n,c`` (other columns ignored), or ``task_id,n,c`` for
-    one model named by the file (:func:`capability.files.counts.read_counts`)."""
-    from capability.files.counts import read_counts
+    one model named by the file (:func:`capability.files.counts.read_counts_by_model`).
+    An adaptive budget's ``r`` column is refused: pass@k from such counts is biased."""
+    from capability.files.counts import read_counts_by_model
 
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as fp:
-            header = [h.strip() for h in next(csv.reader(fp), [])]
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read the counts file ({err})", path=path) from None
-    if "model" not in header:
-        frame = read_counts(path)
-        if "r" in frame.columns:
-            raise InputError("expected plain counts (task_id,n,c); an adaptive budget's r "
-                             "column biases pass@k", path=path, key="r")
-        return {model_name_from_path(path): frame}
-    missing = [col for col in ("task_id", "n", "c") if col not in header]
-    if missing:
-        raise InputError(f"missing column {missing[0]!r}: expected a header with "
-                         f"model,task_id,n,c, found {','.join(header)!r}", path=path, line=1)
-    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    table.columns = [col.strip() for col in table.columns]
-    counts: dict[tuple[str, str], tuple[int, int]] = {}
-    for i, row in enumerate(table[["model", "task_id", "n", "c"]].itertuples(index=False)):
-        line = i + 2
-        model, task_id = row.model.strip(), row.task_id.strip()
-        if not model or not task_id:
-            raise InputError("model and task_id must not be empty", path=path, line=line)
-        try:
-            n, c = int(row.n), int(row.c)
-        except ValueError:
-            raise InputError(f"n and c must be whole numbers, found {row.n!r} and {row.c!r}",
-                             path=path, line=line) from None
-        if n < 1 or not 0 <= c <= n:
-            raise InputError(f"expected 1 <= n and 0 <= c <= n, found n = {n}, c = {c}",
-                             path=path, line=line)
-        if (model, task_id) in counts:
-            raise InputError(f"model {model!r} and task_id {task_id!r} repeat an earlier row",
-                             path=path, line=line)
-        counts[(model, task_id)] = (n, c)
-    if not counts:
-        raise InputError("expected at least one row of counts, found none", path=path)
-    return _frames(counts)
+    frames = read_counts_by_model(path)
+    if any("r" in frame.columns for frame in frames.values()):
+        raise InputError("expected plain counts (task_id,n,c); an adaptive budget's r "
+                         "column biases pass@k", path=path, key="r")
+    return {model_name_from_path(path) if m is None else m: frame
+            for m, frame in frames.items()}
 
 
 def _merge(into: dict[str, pd.DataFrame], more: dict[str, pd.DataFrame]) -> None:

@@ -22,11 +22,12 @@ from pathlib import Path
 from capability.errors import InputError
 from capability.files.jsonl import iter_jsonl
 from capability.files.lock import sole_writer
+from capability.files.model_rows import model_to_read
 from capability.files.problems import Problem
 from sandbox import Job, Limits, Verdict, open_sandbox, sample_code
 
 __all__ = ["ExecutionOptions", "ExecutionSummary", "execute_samples", "count_results",
-           "sample_code", "validate_samples"]
+           "count_results_by_model", "sample_code", "validate_samples"]
 
 FSYNC_EVERY = 1.0  # seconds
 FLUSH_AT = 1024  # results ready in order are written once this many wait
@@ -270,21 +271,48 @@ def _progress(total: int, initial: int, enabled: bool):
                 desc="executing", smoothing=0.1)
 
 
-def count_results(results: str | Path):
-    """Per-problem counts from a results file: ``task_id, n, c`` (samples, passed)."""
-    n: dict[str, int] = {}
-    c: dict[str, int] = {}
+def count_results(results: str | Path, model: str | None = None):
+    """Per-problem counts from a results file: ``task_id, n, c`` (samples, passed). Of a
+    file whose records name several models (their ``model`` key), those of ``model``
+    (:func:`capability.files.model_rows.model_to_read`); ``attrs["models"]`` the models
+    the records name."""
+    by_model = count_results_by_model(results)
+    chosen = model_to_read(list(by_model), model, results)
+    if chosen is not None:
+        frame = by_model[chosen]
+    elif by_model:  # one model: every record
+        frame = next(iter(by_model.values()))
+    else:
+        import pandas as pd
+
+        frame = pd.DataFrame({"task_id": [], "n": [], "c": []}).astype({"n": "int64",
+                                                                         "c": "int64"})
+    frame.attrs["models"] = [m for m in by_model if m is not None]
+    return frame
+
+
+def count_results_by_model(results: str | Path) -> dict:
+    """Per model the records name (their ``model`` key; None for records without one), in
+    file order, the per-problem counts ``task_id, n, c`` (pandas DataFrames)."""
+    n: dict[tuple[str | None, str], int] = {}
+    c: dict[tuple[str | None, str], int] = {}
     for line_no, obj in iter_jsonl(results):
         task_id = obj.get("task_id")
         if not isinstance(task_id, str) or not isinstance(obj.get("passed"), bool):
             raise InputError("expected a result with 'task_id' (string) and 'passed' "
                              "(boolean)", path=results, line=line_no)
-        n[task_id] = n.get(task_id, 0) + 1
-        c[task_id] = c.get(task_id, 0) + obj["passed"]
+        name = obj.get("model")
+        key = (name if isinstance(name, str) and name else None, task_id)
+        n[key] = n.get(key, 0) + 1
+        c[key] = c.get(key, 0) + obj["passed"]
     import pandas as pd  # here: `capability execute` starts without pandas (~0.2 s)
 
-    return pd.DataFrame({"task_id": list(n), "n": list(n.values()),
-                         "c": [c[t] for t in n]}).astype({"n": "int64", "c": "int64"})
+    rows: dict[str | None, list[tuple[str, int, int]]] = {}
+    for key in n:
+        rows.setdefault(key[0], []).append((key[1], n[key], c[key]))
+    return {m: pd.DataFrame(r, columns=["task_id", "n", "c"]).astype({"n": "int64",
+                                                                       "c": "int64"})
+            for m, r in rows.items()}
 
 
 def execute_ladder(ladder, out_dir: str | Path, problems: dict[str, Problem], *,

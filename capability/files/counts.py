@@ -6,15 +6,17 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from capability.errors import InputError
 from capability.files.evalplus import is_evalplus_results, read_evalplus_results
 from capability.files.jsonl import first_record, utf8_lines
 from capability.files.ladder import Ladder
+from capability.files.model_rows import model_to_read
 
-__all__ = ["read_counts", "read_counted", "is_counts_csv", "holds_verdicts", "ladder_counts",
-           "common_problems", "COUNT_COLUMNS"]
+__all__ = ["read_counts", "read_counts_by_model", "read_counted", "is_counts_csv",
+           "holds_verdicts", "ladder_counts", "common_problems", "COUNT_COLUMNS"]
 
 COUNT_COLUMNS = ("task_id", "n", "c")
 
@@ -39,32 +41,60 @@ def _whole(path, line, name, text, minimum) -> int:
     return value
 
 
-def read_counts(path: str | Path) -> pd.DataFrame:
+def read_counts(path: str | Path, model: str | None = None) -> pd.DataFrame:
     """Read a counts CSV: a header with ``task_id``, ``n`` (samples drawn) and ``c``
     (samples that passed), and optionally ``r``: the pass target of an adaptive budget
-    (sampling stopped at the r-th pass; empty where it did not apply). Other columns are
-    ignored.
+    (sampling stopped at the r-th pass; empty where it did not apply), and ``model``: a
+    file of several models' counts (``model,task_id,n,c``) is read for the rows of
+    ``model`` (:func:`capability.files.model_rows.model_to_read`; a file of one model is
+    read whole). Other columns are ignored.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``task_id`` (str), ``n``, ``c`` (int64), in file order.
+        Columns ``task_id`` (str), ``n``, ``c`` (int64), in file order;
+        ``attrs["lines"]`` the file's line of each row, ``attrs["models"]`` the models
+        the file holds where it has a ``model`` column.
 
     Raises
     ------
     InputError
         Naming the file and line: a missing column, a value that is not a whole number,
-        ``n < 1``, ``c > n``, a repeated task id, bytes that are not UTF-8, or no rows.
+        ``n < 1``, ``c > n``, a repeated task id, an empty model, bytes that are not UTF-8,
+        no rows, or several models and none named ``model``.
     """
     path = Path(path)
-    rows: list[tuple[str, int, int, int]] = []
-    seen: dict[str, int] = {}
+    header, records = _csv_records(path)
+    groups = _by_model(path, header, records)
+    if groups is None:
+        return _count_rows(path, header, records)
+    found = list(groups)
+    chosen = model_to_read(found, model, path)
+    frame = _count_rows(path, header, records if chosen is None else groups[chosen])
+    frame.attrs["models"] = found
+    return frame
+
+
+def read_counts_by_model(path: str | Path) -> dict[str | None, pd.DataFrame]:
+    """Every model's counts in a counts CSV (:func:`read_counts`), by its ``model``
+    column, in file order; ``{None: counts}`` for a file without one."""
+    path = Path(path)
+    header, records = _csv_records(path)
+    groups = _by_model(path, header, records)
+    if groups is None:
+        return {None: _count_rows(path, header, records)}
+    return {m: _count_rows(path, header, rows) for m, rows in groups.items()}
+
+
+def _csv_records(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """A counts CSV's header (stripped; ``task_id``, ``n`` and ``c`` checked present) and
+    its non-blank records with their line numbers; at least one."""
+    records: list[tuple[int, list[str]]] = []
     try:
         fp = open(path, "rb")
     except OSError as err:
         raise InputError(f"cannot read the counts file ({err.strerror or err})",
                          path=path) from None
-
     with fp:
         reader = csv.reader(line for _, line in utf8_lines(fp, path))
         try:
@@ -77,41 +107,68 @@ def read_counts(path: str | Path) -> pd.DataFrame:
             if missing:
                 raise InputError(f"missing column {missing[0]!r}: expected a header with "
                                  f"task_id,n,c, found {','.join(header)!r}", path=path, line=1)
-            idx = [header.index(col) for col in COUNT_COLUMNS]
-            r_idx = header.index("r") if "r" in header else None
             for record in reader:
-                line = reader.line_num
                 if not any(field.strip() for field in record):
                     continue
                 if len(record) < len(header):
                     raise InputError(f"expected {len(header)} fields, found {len(record)}",
-                                     path=path, line=line)
-                task_id = record[idx[0]].strip()
-                if not task_id:
-                    raise InputError("task_id is empty", path=path, line=line)
-                n = _whole(path, line, "n", record[idx[1]], 1)
-                c = _whole(path, line, "c", record[idx[2]], 0)
-                if c > n:
-                    raise InputError(f"c = {c} exceeds n = {n} (c counts the samples that "
-                                     "passed, at most n)", path=path, line=line)
-                r = 0
-                if r_idx is not None and record[r_idx].strip():
-                    r = _whole(path, line, "r", record[r_idx], 2)
-                    if c > r:
-                        raise InputError(f"c = {c} exceeds r = {r} (sampling stops at the "
-                                         "r-th pass)", path=path, line=line)
-                if task_id in seen:
-                    raise InputError(f"task_id {task_id!r} repeats line {seen[task_id]}",
-                                     path=path, line=line)
-                seen[task_id] = line
-                rows.append((task_id, n, c, r))
+                                     path=path, line=reader.line_num)
+                records.append((reader.line_num, record))
         except csv.Error as err:
             raise InputError(f"not valid CSV ({err})", path=path, line=reader.line_num) from None
-    if not rows:
+    if not records:
         raise InputError("expected at least one row of counts, found none", path=path)
+    return header, records
+
+
+def _by_model(path: Path, header: list[str], records: list[tuple[int, list[str]]]
+              ) -> dict[str, list[tuple[int, list[str]]]] | None:
+    """The records grouped by their ``model`` (stripped, in file order), or None where the
+    header has no ``model`` column."""
+    if "model" not in header:
+        return None
+    column = header.index("model")
+    groups: dict[str, list[tuple[int, list[str]]]] = {}
+    for line, record in records:
+        name = record[column].strip()
+        if not name:
+            raise InputError("model is empty", path=path, line=line)
+        groups.setdefault(name, []).append((line, record))
+    return groups
+
+
+def _count_rows(path: Path, header: list[str], records: list[tuple[int, list[str]]]
+                ) -> pd.DataFrame:
+    """The counts of a CSV's ``(line, fields)`` records, checked (see :func:`read_counts`)."""
+    idx = [header.index(col) for col in COUNT_COLUMNS]
+    r_idx = header.index("r") if "r" in header else None
+    rows: list[tuple[str, int, int, int]] = []
+    seen: dict[str, int] = {}
+    for line, record in records:
+        task_id = record[idx[0]].strip()
+        if not task_id:
+            raise InputError("task_id is empty", path=path, line=line)
+        n = _whole(path, line, "n", record[idx[1]], 1)
+        c = _whole(path, line, "c", record[idx[2]], 0)
+        if c > n:
+            raise InputError(f"c = {c} exceeds n = {n} (c counts the samples that "
+                             "passed, at most n)", path=path, line=line)
+        r = 0
+        if r_idx is not None and record[r_idx].strip():
+            r = _whole(path, line, "r", record[r_idx], 2)
+            if c > r:
+                raise InputError(f"c = {c} exceeds r = {r} (sampling stops at the "
+                                 "r-th pass)", path=path, line=line)
+        if task_id in seen:
+            raise InputError(f"task_id {task_id!r} repeats line {seen[task_id]}",
+                             path=path, line=line)
+        seen[task_id] = line
+        rows.append((task_id, n, c, r))
     frame = pd.DataFrame(rows, columns=[*COUNT_COLUMNS, "r"])
     frame = frame.astype({"task_id": str, "n": "int64", "c": "int64", "r": "int64"})
-    return frame if frame["r"].any() else frame.drop(columns="r")
+    frame = frame if frame["r"].any() else frame.drop(columns="r")
+    frame.attrs["lines"] = [line for line, _ in records]
+    return frame
 
 
 def is_counts_csv(path: str | Path) -> bool:
@@ -131,7 +188,8 @@ def holds_verdicts(path: str | Path) -> bool:
     return first is not None and isinstance(first.get("passed"), bool)
 
 
-def read_counted(path: str | Path, evalplus_tests: str = "base") -> pd.DataFrame:
+def read_counted(path: str | Path, evalplus_tests: str = "base",
+                 model: str | None = None) -> pd.DataFrame:
     """Per-problem counts ``task_id, n, c`` from a file that holds them or the verdicts they
     count:
 
@@ -143,6 +201,9 @@ def read_counted(path: str | Path, evalplus_tests: str = "base") -> pd.DataFrame
       ``capability execute``'s output): ``n`` records of the task, ``c`` of them with
       ``passed`` true.
 
+    A counts CSV or results JSONL of several models (a ``model`` column or key) gives the
+    rows of ``model`` (:func:`capability.files.model_rows.model_to_read`).
+
     Raises
     ------
     InputError
@@ -151,7 +212,7 @@ def read_counted(path: str | Path, evalplus_tests: str = "base") -> pd.DataFrame
     """
     path = Path(path)
     if is_counts_csv(path):
-        return read_counts(path)
+        return read_counts(path, model)
     if is_evalplus_results(path):
         return read_evalplus_results(path, evalplus_tests)
     first = first_record(path)
@@ -165,7 +226,7 @@ def read_counted(path: str | Path, evalplus_tests: str = "base") -> pd.DataFrame
                          "given as samples, not counted", path=path)
     from capability.execution.execute import count_results
 
-    return count_results(path)
+    return count_results(path, model)
 
 
 def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
@@ -195,19 +256,20 @@ def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
         if counted and model.name in counted:
             frame, source = counted[model.name], model.counts or model.name
         elif model.counts is not None:
-            frame, source = read_counted(model.counts, ladder.evalplus_tests), model.counts
+            frame = read_counted(model.counts, ladder.evalplus_tests, model.name)
+            source = model.counts
         else:
             from capability.execution.execute import count_results
 
             source = results[model.name]
-            frame = count_results(source)
+            frame = count_results(source, model.name)
         ids = set(frame["task_id"])
         if allowed is not None:
             unknown = [t for t in frame["task_id"] if t not in allowed]
             if unknown:
-                line = None  # a CSV's row; other files' records are counted, not rows
-                if is_counts_csv(source):
-                    line = int(frame.index[frame["task_id"] == unknown[0]][0]) + 2
+                lines = frame.attrs.get("lines")  # a CSV's; other files' are counted
+                line = None if lines is None else lines[
+                    int(np.flatnonzero(frame["task_id"].to_numpy() == unknown[0])[0])]
                 raise InputError(f"task_id {unknown[0]!r} is not in the problem set "
                                  f"{ladder.problems}", path=source, line=line)
         if reference is None:
