@@ -85,3 +85,23 @@ def test_a_prediction_that_is_not_one_is_named():
         with pytest.raises(InputError, match=f"prediction: expected a prediction.json "
                            f"dictionary .*found {found}"):
             score_prediction(wrong, counts)
+
+
+def test_a_bound_off_by_rounding_holds_and_a_miss_prints_as_one():
+    """A measured 1 against an upper bound 1 - 2e-16 (pass@100's product form) is inside;
+    a measured value just outside prints with the digits that show it outside."""
+    from capability.records.score import holds
+    from capability.reports.table import format_score
+
+    assert holds(0.99, 1.0, 1.0 - 2e-16) and holds(0.5, 0.5 - 1e-15, 0.6)
+    assert not holds(0.99, 1.0, 1.0 - 1e-9) and not holds(0.5, 0.4999, 0.6)
+    prediction, counts = _case(np.random.default_rng(1), 10)
+    score = score_prediction(prediction, counts)
+    score["overall"]["pass_at_k"] = {"10": {
+        "predicted": 0.99734, "lower": 0.996452, "upper": 0.99806, "actual": 0.996351,
+        "actual_lower": 0.99553, "actual_upper": 0.99709, "agrees": True, "inside": False}}
+    line = format_score(score).splitlines()[-1]
+    assert line == ("headline pass@10: predicted 0.9973 [0.9965, 0.9981], measured 0.9964 "
+                    "[0.9955, 0.9971]: agrees (outside the interval)"), line
+    score["overall"]["pass_at_k"]["10"].update(actual=0.99700, inside=True)
+    assert "predicted 0.997 [0.996, 0.998], measured 0.997" in format_score(score)

@@ -234,7 +234,7 @@ def score_prediction(prediction: dict, counts: pd.DataFrame) -> dict:
             pred = b[q]
             inside = None
             if None not in (pred["lower"], pred["upper"], actual[q]):
-                inside = bool(pred["lower"] <= actual[q] <= pred["upper"])
+                inside = holds(pred["lower"], actual[q], pred["upper"])
             m = meas[q]
             entry[q] = {**pred, "actual": actual[q],
                         "actual_lower": None if m is None else m["lower"],
@@ -255,6 +255,14 @@ def score_prediction(prediction: dict, counts: pd.DataFrame) -> dict:
     return {"target": prediction["target"], "level": prediction["level"],
             "agreement_rule": AGREEMENT_RULE, "buckets": buckets, "overall": overall,
             "baselines": baseline_scores(prediction, actual)}
+
+
+def holds(lower: float, value: float, upper: float) -> bool:
+    """Whether the interval ``[lower, upper]`` holds ``value``, to rounding: a bound that
+    differs from the value by float error alone (a pass@100 of 1 against an upper bound
+    of 0.9999999999999998) holds it. The tolerance is ``1e-12 max(1, |value|)``."""
+    tol = 1e-12 * max(1.0, abs(value))
+    return bool(lower - tol <= value <= upper + tol)
 
 
 def _headline_score(prediction: dict, counts: pd.DataFrame, level: float) -> dict:
@@ -289,7 +297,7 @@ def _headline_score(prediction: dict, counts: pd.DataFrame, level: float) -> dic
                   "actual": value, "actual_lower": measured["lower"],
                   "actual_upper": measured["upper"],
                   "agrees": agrees("mean_pass_rate", pred, measured, level),
-                  "inside": bool(pred["lower"] <= value <= pred["upper"])}
+                  "inside": holds(pred["lower"], value, pred["upper"])}
     return out
 
 

@@ -235,11 +235,24 @@ def format_score(score: dict) -> str:
     for k, v in (score["overall"].get("pass_at_k") or {}).items():
         if v is None or v.get("actual") is None:
             continue
-        lines.append(f"headline {pass_at_k_label(k, v)}: predicted {v['predicted']:.3f} "
-                     f"[{v['lower']:.3f}, {v['upper']:.3f}], measured {measured_text(v, '.3f')}: "
+        fmt = _telling_format(v)
+        lines.append(f"headline {pass_at_k_label(k, v)}: predicted {v['predicted']:{fmt}} "
+                     f"[{v['lower']:{fmt}}, {v['upper']:{fmt}}], measured "
+                     f"{measured_text(v, fmt)}: "
                      f"{'agrees' if v['agrees'] else 'does not agree'}"
                      f"{'' if v['inside'] else ' (outside the interval)'}")
     return "\n".join(lines)
+
+
+def _telling_format(v: dict) -> str:
+    """Three decimals, or as many more (up to six) as it takes for a measured value
+    outside the interval to print outside it (0.9964 against [0.9965, 0.9981], not 0.996
+    against [0.996, 0.998])."""
+    for digits in range(3, 7):
+        lower, actual, upper = (round(v[key], digits) for key in ("lower", "actual", "upper"))
+        if v["inside"] or not lower <= actual <= upper:
+            break
+    return f".{digits}f"
 
 
 def format_backtest(result: dict) -> str:
