@@ -231,8 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "actual, absolute and relative error and whether the interval held it; "
                     "and overall. --target takes counts (task_id,n,c CSV), results (JSONL "
                     "with passed, or EvalPlus's eval_results.json) or samples (JSONL, "
-                    "executed in the sandbox). Writes score.json and score.csv (one row per "
-                    "bucket).",
+                    "executed in the sandbox); of a table of several models "
+                    "(model,task_id,n,c), the target's rows. Writes score.json and "
+                    "score.csv (one row per bucket).",
         epilog="examples:\n  capability score 3f9a1c2b7d4e --registry runs/registry --target "
                "big.csv\n  capability score runs/2026-11 --target big_samples.jsonl",
         formatter_class=_Formatter)
