@@ -67,7 +67,8 @@ def _count_results(path: Path, default_model: str) -> dict[str, pd.DataFrame]:
 
     out: dict[str, pd.DataFrame] = {}
     for model, frame in count_results_by_model(path).items():
-        _merge(out, {default_model if model is None else model: frame})
+        if not frame.empty:
+            _merge(out, {default_model if model is None else model: frame})
     return out
 
 

@@ -278,22 +278,15 @@ def count_results(results: str | Path, model: str | None = None):
     the records name."""
     by_model = count_results_by_model(results)
     chosen = model_to_read(list(by_model), model, results)
-    if chosen is not None:
-        frame = by_model[chosen]
-    elif by_model:  # one model: every record
-        frame = next(iter(by_model.values()))
-    else:
-        import pandas as pd
-
-        frame = pd.DataFrame({"task_id": [], "n": [], "c": []}).astype({"n": "int64",
-                                                                         "c": "int64"})
+    frame = by_model[chosen] if chosen is not None else next(iter(by_model.values()))
     frame.attrs["models"] = [m for m in by_model if m is not None]
     return frame
 
 
 def count_results_by_model(results: str | Path) -> dict:
     """Per model the records name (their ``model`` key; None for records without one), in
-    file order, the per-problem counts ``task_id, n, c`` (pandas DataFrames)."""
+    file order, the per-problem counts ``task_id, n, c`` (pandas DataFrames); ``{None:
+    no rows}`` for a file without records."""
     n: dict[tuple[str | None, str], int] = {}
     c: dict[tuple[str | None, str], int] = {}
     for line_no, obj in iter_jsonl(results):
@@ -307,7 +300,7 @@ def count_results_by_model(results: str | Path) -> dict:
         c[key] = c.get(key, 0) + obj["passed"]
     import pandas as pd  # here: `capability execute` starts without pandas (~0.2 s)
 
-    rows: dict[str | None, list[tuple[str, int, int]]] = {}
+    rows: dict[str | None, list[tuple[str, int, int]]] = {} if n else {None: []}
     for key in n:
         rows.setdefault(key[0], []).append((key[1], n[key], c[key]))
     return {m: pd.DataFrame(r, columns=["task_id", "n", "c"]).astype({"n": "int64",
