@@ -28,6 +28,7 @@ from scipy import stats
 
 from capability.errors import InputError
 from capability.estimation.estimate import neg_log_pass_rate
+from capability.estimation.interval import ConfidenceInterval
 from capability.laws.baselines import NAIVE
 
 __all__ = ["bucket_actuals", "measurement", "agrees", "score_prediction", "score_frame",
@@ -234,7 +235,7 @@ def score_prediction(prediction: dict, counts: pd.DataFrame) -> dict:
             pred = b[q]
             inside = None
             if None not in (pred["lower"], pred["upper"], actual[q]):
-                inside = holds(pred["lower"], actual[q], pred["upper"])
+                inside = ConfidenceInterval(pred["lower"], pred["upper"]).contains(actual[q])
             m = meas[q]
             entry[q] = {**pred, "actual": actual[q],
                         "actual_lower": None if m is None else m["lower"],
@@ -255,14 +256,6 @@ def score_prediction(prediction: dict, counts: pd.DataFrame) -> dict:
     return {"target": prediction["target"], "level": prediction["level"],
             "agreement_rule": AGREEMENT_RULE, "buckets": buckets, "overall": overall,
             "baselines": baseline_scores(prediction, actual)}
-
-
-def holds(lower: float, value: float, upper: float) -> bool:
-    """Whether the interval ``[lower, upper]`` holds ``value``, to rounding: a bound that
-    differs from the value by float error alone (a pass@100 of 1 against an upper bound
-    of 0.9999999999999998) holds it. The tolerance is ``1e-12 max(1, |value|)``."""
-    tol = 1e-12 * max(1.0, abs(value))
-    return bool(lower - tol <= value <= upper + tol)
 
 
 def _headline_score(prediction: dict, counts: pd.DataFrame, level: float) -> dict:
@@ -297,7 +290,7 @@ def _headline_score(prediction: dict, counts: pd.DataFrame, level: float) -> dic
                   "actual": value, "actual_lower": measured["lower"],
                   "actual_upper": measured["upper"],
                   "agrees": agrees("mean_pass_rate", pred, measured, level),
-                  "inside": holds(pred["lower"], value, pred["upper"])}
+                  "inside": ConfidenceInterval(pred["lower"], pred["upper"]).contains(value)}
     return out
 
 
