@@ -232,8 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "and overall. --target takes counts (task_id,n,c CSV), results (JSONL "
                     "with passed, or EvalPlus's eval_results.json) or samples (JSONL, "
                     "executed in the sandbox); of a table of several models "
-                    "(model,task_id,n,c), the target's rows. Writes score.json and "
-                    "score.csv (one row per bucket).",
+                    "(model,task_id,n,c), the target's rows (--target-model). Writes "
+                    "score.json and score.csv (one row per bucket).",
         epilog="examples:\n  capability score 3f9a1c2b7d4e --registry runs/registry --target "
                "big.csv\n  capability score runs/2026-11 --target big_samples.jsonl",
         formatter_class=_Formatter)
@@ -242,6 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "run directory")
     sco.add_argument("--target", type=Path, required=True, metavar="FILE",
                      help="the target's counts, results or samples")
+    sco.add_argument("--target-model", default=None, metavar="NAME",
+                     help="of a --target table of several models, the name of the target's "
+                          "rows (default: the name the ladder's target gave them with counts "
+                          "= { path, model }, else the target's name)")
     sco.add_argument("--registry", type=Path, default=None, metavar="DIR",
                      help="registry directory (default: the run's, or ./registry)")
     sco.add_argument("--out", "-o", type=Path, default=None, metavar="DIR",
@@ -821,7 +825,8 @@ def _score(args: argparse.Namespace) -> None:
 
     sid, result, out = score_registered(args.ref, args.target, registry=args.registry,
                                         out_dir=args.out, execution=_execution(args),
-                                        evalplus_tests=args.evalplus_tests)
+                                        evalplus_tests=args.evalplus_tests,
+                                        target_model=args.target_model)
     print(format_score(result), flush=True)
     print(f"registered score {sid} (short {sid[:SHORT_ID]}) for prediction "
           f"{result['prediction_id'][:SHORT_ID]}; wrote {out / 'score.json'} and "

@@ -136,7 +136,7 @@ def gather_counts(ladder: Ladder, out_dir: Path, execution: ExecutionOptions,
     # opened (samples) before any model is sampled or executed: a mistake in one is named
     # at once, not after hours of sampling.
     task_ids = None if problems is None else list(problems)
-    counted = {m.name: read_counted(m.counts, ladder.evalplus_tests, m.name)
+    counted = {m.name: read_counted(m.counts, ladder.evalplus_tests, m.rows_name)
                for m in ladder.models if m.counts is not None}
     if counted:
         ladder_counts(replace(ladder, models=tuple(m for m in ladder.models
@@ -172,13 +172,14 @@ def gather_counts(ladder: Ladder, out_dir: Path, execution: ExecutionOptions,
             notes.append(f"--common-problems: {len(dropped)} problem(s) that some ladder model "
                          f"lacks are left out: {', '.join(dropped[:5])}"
                          f"{' ...' if len(dropped) > 5 else ''}")
-    target, noted = ladder.target.name, set()
+    target, noted = ladder.target.rows_name, set()
     for m in ladder.models:
         if m.counts is not None:
             inputs.append(_counted_input(m.counts, m.name, ladder.evalplus_tests))
             held = counted[m.name].attrs.get("models", [])
             if len(held) > 1:
                 inputs[-1]["models"] = held
+                inputs[-1]["rows"] = m.rows_name   # the rows of held it read
                 if target in held and m.counts not in noted:
                     noted.add(m.counts)
                     notes.append(f"{m.counts} also holds the target's rows ({target!r}): "
@@ -198,8 +199,11 @@ def _target_source(ladder: Ladder) -> dict | None:
     source = ladder.target.counts or ladder.target.samples
     if source is None:
         return None
-    return {"path": str(source),
-            "sha256": sha256_file(source) if Path(source).is_file() else None}
+    out = {"path": str(source),
+           "sha256": sha256_file(source) if Path(source).is_file() else None}
+    if ladder.target.counts_model is not None:   # its rows' name in a file of several
+        out["model"] = ladder.target.counts_model
+    return out
 
 
 def fit_workers(execution: ExecutionOptions) -> int:
@@ -256,11 +260,12 @@ def register_run(run_dir: Path, registry: Path | None = None, *,
     except (ValueError, KeyError) as err:
         raise InputError(f"not a prediction of this tool ({err})", path=path) from None
     target = prediction.get("target_source") or {}
+    target_rows = target.get("model") or prediction["target"]
     for item in inputs:
         if not Path(item["path"]).is_file() or sha256_file(item["path"]) != item["sha256"]:
             raise RegistryError(f"input {item['path']} changed or vanished since the "
                                 "prediction was made; run it again before registering")
-        if (item["path"] == target.get("path") or prediction["target"] in item.get("models", ())
+        if (item["path"] == target.get("path") or target_rows in item.get("models", ())
                 or (target.get("sha256") is not None and item["sha256"] == target["sha256"])):
             raise RegistryError(f"refused: input {item['path']} holds the target's results "
                                 f"({prediction['target']}); a prediction must be made "
@@ -328,12 +333,17 @@ def target_counts(path: Path, problems_source, out_dir: Path, execution: Executi
 
 def score_registered(ref: str, target_file: Path, *, registry: Path | None,
                      out_dir: Path | None, execution: ExecutionOptions,
-                     evalplus_tests: str | None = None) -> tuple[str, dict, Path]:
+                     evalplus_tests: str | None = None,
+                     target_model: str | None = None) -> tuple[str, dict, Path]:
     """``capability score``: find the prediction record (an id, or a run directory with
     ``registration.json``), measure the target on its buckets, register the score record
     linked to it and write ``score.json`` and ``score.csv`` (one row per bucket,
     :func:`~capability.records.score.score_frame`) into ``out_dir`` (default: the run
-    directory); return the score's id, the score and that directory."""
+    directory); return the score's id, the score and that directory.
+
+    Of a ``target_file`` of several models' rows the target's are read: those named
+    ``target_model``, else as the ladder's target read its counts (``counts = { path,
+    model }``), else by the target's name."""
     from capability.records.score import score_frame, score_prediction
 
     ref_path = Path(ref)
@@ -353,7 +363,9 @@ def score_registered(ref: str, target_file: Path, *, registry: Path | None,
     out = Path(out_dir) if out_dir else (run_dir if run_dir.is_dir() else Path("."))
     evalplus_tests = _target_evalplus_tests(prediction, target_file, evalplus_tests)
     counts, source = target_counts(target_file, _problems_of(prediction), out, execution,
-                                   evalplus_tests, prediction["target"])
+                                   evalplus_tests, target_model
+                                   or (prediction.get("target_source") or {}).get("model")
+                                   or prediction["target"])
     score = score_prediction(prediction, counts)
     sid = write_record(registry, "score", {"prediction_id": pid, "target_input": source,
                                            "score": score}).id

@@ -63,6 +63,14 @@ def _replace(path, old, new):
      r"models\[0\].sampling: an adaptive budget needs both until_passes and n_max"),
     ('n = 10', 'n = 10\nuntil_passes = 1\nn_max = 100', r"sampling.until_passes: until_passes "
                                                         r"must be >= 2"),
+    ('counts = "counts/a.csv"', 'counts = { path = "counts/a.csv" }',
+     r"models\[0\].counts: missing key 'model'"),
+    ('counts = "counts/a.csv"', 'counts = { path = "counts/a.csv", model = "" }',
+     r"models\[0\].counts.model: expected a non-empty string"),
+    ('counts = "counts/a.csv"', 'counts = { path = "counts/a.csv", model = "a", sheet = 1 }',
+     r"models\[0\].counts.sheet: unknown key"),
+    ('counts = "counts/a.csv"', 'counts = { path = "counts/b.csv", model = "b" }',
+     r"models\[1\].counts: reads the rows of 'b' in .*b.csv, as models\[0\] does"),
     ('counts = "counts/a.csv"', 'counts = "counts/a.csv"\nsamples = "a.jsonl"',
      r"models\[0\]: expected one source of results"),
     ('n = 10', 'n = 0', r"sampling.n: expected an integer >= 1"),
@@ -84,6 +92,37 @@ def test_ladder_errors_name_the_key(ladder_dir, old, new, match):
         load_ladder(ladder_dir)
     assert str(ladder_dir) in str(info.value)
     assert info.value.exit_code == 2
+
+
+def test_a_model_reads_the_rows_its_counts_table_names(ladder_dir, write):
+    """``counts = { path, model }`` reads the rows of a file of several models that go by
+    another name than the ladder's (eval-arena's ``google_gemma_3_12b_it``); a file of one
+    model is still read whole, and a name the file lacks is an error naming the form."""
+    rows = {"org_a": [(1, 2), (2, 3), (0, 4)], "org_b": [(5, 6), (1, 2), (3, 3)],
+            "c": [(9, 9), (4, 7), (0, 2)]}
+    write("all.csv", "model,task_id,n,c\n" + "".join(
+        f"{m},T/{i},{n},{c}\n" for m, cells in rows.items()
+        for i, (c, n) in enumerate(cells)))
+    _replace(ladder_dir, 'counts = "counts/a.csv"', 'counts = { path = "all.csv", model = '
+                                                    '"org_a" }')
+    _replace(ladder_dir, 'counts = "counts/b.csv"', 'counts = { path = "all.csv", model = '
+                                                    '"org_b" }')
+    _replace(ladder_dir, 'counts = "counts/c.csv"', 'counts = "all.csv"')
+    ladder = load_ladder(ladder_dir)
+    assert [(m.name, m.rows_name, m.counts_model) for m in ladder.models] == [
+        ("a", "org_a", "org_a"), ("b", "org_b", "org_b"), ("c", "c", None)]
+    assert ladder.models[0].counts == ladder_dir.parent / "all.csv"
+    table = ladder_counts(ladder)
+    assert {m: [(c, n) for n, c in g[["n", "c"]].to_numpy()] for m, g in
+            table.groupby("model")} == {"a": rows["org_a"], "b": rows["org_b"], "c": rows["c"]}
+    write("one.csv", "model,task_id,n,c\nx,T/0,4,1\nx,T/1,4,2\nx,T/2,4,3\n")
+    _replace(ladder_dir, '{ path = "all.csv", model = "org_a" }',
+             '{ path = "one.csv", model = "org_a" }')
+    assert list(ladder_counts(load_ladder(ladder_dir)).query("model == 'a'")["c"]) == [1, 2, 3]
+    _replace(ladder_dir, 'model = "org_b"', 'model = "org_z"')
+    with pytest.raises(InputError, match=r"all.csv: holds the rows of 3 models .*none named "
+                                         r"'org_z'.*counts = \{ path, model \}"):
+        ladder_counts(load_ladder(ladder_dir))
 
 
 def test_a_chat_question_is_set_for_the_ladder_and_a_model_may_leave_chat(ladder_dir):

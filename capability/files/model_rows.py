@@ -2,8 +2,9 @@
 
 One evaluation table often holds a whole family (``model,task_id,n,c``, as eval-arena's
 and ``capability evaluate``'s are; a results JSONL whose records carry ``model``). A
-ladder model that names such a file reads the rows named as it is; a file of one model is
-read whole, whatever its ``model`` says (a ladder's names need not be the evaluation's).
+ladder model that names such a file reads the rows named as it is, or as its
+``counts = { path, model }`` says; a file of one model is read whole, whatever its ``model``
+says (a ladder's names need not be the evaluation's).
 """
 
 from __future__ import annotations
@@ -34,4 +35,5 @@ def model_to_read(found: list[str], model: str | None, path: str | Path) -> str 
                          "model's, or the name of the model to read", path=path)
     raise InputError(f"holds the rows of {len(found)} models ({shown}), none named "
                      f"{model!r}: a model reads its own rows from a file of several, by its "
-                     "name", path=path)
+                     "name or by the name counts = { path, model } gives in the ladder "
+                     "(capability score: --target-model)", path=path)
