@@ -251,13 +251,8 @@ def test_a_family_in_one_file_predicts_as_its_files_and_keeps_the_target_out(sim
     assert not any("target's rows" in w for w in preds["ladder_only"]["warnings"])
     assert {i["model"]: i["models"] for i in preds["family"]["inputs"] if i["model"]} == {
         m: list(names) for m in names[:-1]}
-    capsys.readouterr()
-    assert main(["register", str(tmp_path / "family")]) == 2
-    assert "holds the target's results (target)" in capsys.readouterr().err
     run = tmp_path / "ladder_only"
-    assert main(["register", str(run)]) == 0
-    assert main(["score", str(run), "--target", str(sim / "family.csv")]) == 0
-    by_table = json.loads((run / "score.json").read_text())
+    by_table = _refused_then_scored(capsys, tmp_path / "family", run, sim / "family.csv")
     assert main(["score", str(run), "--target", str(sim / "counts" / "target.csv")]) == 0
     assert json.loads((run / "score.json").read_text())["buckets"] == by_table["buckets"]
     capsys.readouterr()
@@ -292,13 +287,19 @@ def test_a_family_in_one_file_predicts_as_its_files_and_keeps_the_target_out(sim
     assert not any("target's rows" in w for w in preds["aliased"]["warnings"])
     assert any("org.csv also holds the target's rows ('org_target')" in w
                for w in preds["aliased_all"]["warnings"])
+    assert _refused_then_scored(capsys, tmp_path / "aliased_all", tmp_path / "aliased",
+                                sim / "org.csv")["buckets"] == by_table["buckets"]
+
+
+def _refused_then_scored(capsys, refused, run, target) -> dict:
+    """``capability register`` refuses the run ``refused`` (an input holds the target's
+    results), registers ``run`` and scores it on ``target``: the score."""
     capsys.readouterr()
-    assert main(["register", str(tmp_path / "aliased_all")]) == 2
-    assert "holds the target's results" in capsys.readouterr().err
-    run = tmp_path / "aliased"
+    assert main(["register", str(refused)]) == 2
+    assert "holds the target's results (target)" in capsys.readouterr().err
     assert main(["register", str(run)]) == 0
-    assert main(["score", str(run), "--target", str(sim / "org.csv")]) == 0
-    assert json.loads((run / "score.json").read_text())["buckets"] == by_table["buckets"]
+    assert main(["score", str(run), "--target", str(target)]) == 0
+    return json.loads((run / "score.json").read_text())
 
 
 def test_backtest_holds_out_the_largest_and_beats_the_baselines(sim, tmp_path, capsys):
