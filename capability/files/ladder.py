@@ -252,6 +252,8 @@ def _model(path: Path, index: int, table: Any, is_target: bool,
     if given and given[0] == "counts" and isinstance(table["counts"], dict):
         rows = _source_table(path, f"{where}.counts", table["counts"], COUNTS_KEYS,
                              COUNTS_REQUIRED, path.parent)
+        # The path as written, resolved like a plain counts = "...": _source_table only
+        # checks the keys here (its checkpoint-path rule is the transformers table's).
         counts, counts_model = path.parent / table["counts"]["path"], rows["model"]
     elif given and given[0] in ("counts", "samples"):
         source = path.parent / _string(path, f"{where}.{given[0]}", table[given[0]])
