@@ -240,6 +240,12 @@ def default_registry(run_dir: Path) -> Path:
     return Path(run_dir).resolve().parent / "registry"
 
 
+def _target_rows(prediction: dict) -> str:
+    """The name of the target's rows in a file of several models: as its ladder entry's
+    ``counts = { path, model }`` gave it (``target_source.model``), else the target's."""
+    return (prediction.get("target_source") or {}).get("model") or prediction["target"]
+
+
 def register_run(run_dir: Path, registry: Path | None = None, *,
                  force: bool = False) -> Registered:
     """Register ``run_dir/prediction.json``: check its inputs are unchanged since the run and
@@ -260,7 +266,7 @@ def register_run(run_dir: Path, registry: Path | None = None, *,
     except (ValueError, KeyError) as err:
         raise InputError(f"not a prediction of this tool ({err})", path=path) from None
     target = prediction.get("target_source") or {}
-    target_rows = target.get("model") or prediction["target"]
+    target_rows = _target_rows(prediction)
     for item in inputs:
         if not Path(item["path"]).is_file() or sha256_file(item["path"]) != item["sha256"]:
             raise RegistryError(f"input {item['path']} changed or vanished since the "
@@ -363,9 +369,7 @@ def score_registered(ref: str, target_file: Path, *, registry: Path | None,
     out = Path(out_dir) if out_dir else (run_dir if run_dir.is_dir() else Path("."))
     evalplus_tests = _target_evalplus_tests(prediction, target_file, evalplus_tests)
     counts, source = target_counts(target_file, _problems_of(prediction), out, execution,
-                                   evalplus_tests, target_model
-                                   or (prediction.get("target_source") or {}).get("model")
-                                   or prediction["target"])
+                                   evalplus_tests, target_model or _target_rows(prediction))
     score = score_prediction(prediction, counts)
     sid = write_record(registry, "score", {"prediction_id": pid, "target_input": source,
                                            "score": score}).id

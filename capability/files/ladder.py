@@ -279,13 +279,14 @@ def _model(path: Path, index: int, table: Any, is_target: bool,
 
 def _rows_read_once(path: Path, specs: list[ModelSpec]) -> None:
     """Two models that name one counts file must read different rows of it: a
-    ``counts = { path, model }`` that names the rows another model reads is an error."""
+    ``counts = { path, model }`` that names the rows another model reads is an error (names
+    are unique, so only such a form can make two models read the same rows)."""
     readers: dict[tuple[Path, str], int] = {}
     for i, spec in enumerate(specs):
         if spec.counts is None:
             continue
         key = (spec.counts.resolve(), spec.rows_name)
-        if key in readers and (spec.counts_model or specs[readers[key]].counts_model):
+        if key in readers:
             raise InputError(f"reads the rows of {spec.rows_name!r} in {spec.counts}, as "
                              f"models[{readers[key]}] does; each model reads its own rows",
                              path=path, key=f"models[{i}].counts")
