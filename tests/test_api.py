@@ -168,6 +168,37 @@ def test_a_target_beyond_the_backtests_reach_is_named():
                 "rolling backtest (1.00 decades)"), said
 
 
+def test_a_bucket_whose_interval_holds_nearly_every_pass_rate_is_named():
+    """The report's law forced on a ladder shaped like a real family (emergence, models off
+    their trend, problem-by-model effects), with the unsolved problems excluded as the
+    report does: its rolling backtests err some 19 points, and every bucket's 90% interval
+    spans [0, 1]. The prediction says so, names the forced law and its backtests' error,
+    and points to --law auto. A clean ladder's narrow intervals carry no such note."""
+    sim = capability.simulate_ladder(seed=3, kind="family")
+    counts = sim.counts[sim.counts["model"] != sim.target]
+    models = [(m, c, None) for m, c in sim.models]
+    pred = capability.predict(counts, models, target=sim.target,
+                              target_compute=sim.target_compute,
+                              settings=capability.PredictionSettings(
+                                  n_resamples=50, law="power", zero_policy="exclude"))
+    wide = [b.bucket for b in pred.buckets
+            if b.mean_pass_rate.confidence_interval.high
+            - b.mean_pass_rate.confidence_interval.low >= 0.9]
+    assert wide, [b.mean_pass_rate for b in pred.buckets]
+    said = [w for w in pred.warnings if "spans 90% or more of [0, 1]" in w]
+    assert len(said) == 1, pred.warnings
+    assert said[0].startswith("bucket " if len(wide) == 1 else "buckets "), said
+    erred = pred.selection["scores"]["power"]["mean_abs_error_pp"]
+    assert erred > 10
+    assert f"(--law power, whose rolling backtests erred {erred:.1f} points on average)" \
+        in said[0]
+    clean, counts, models = _ladder()
+    plain = capability.predict(counts, models, target=clean.target,
+                               target_compute=clean.target_compute,
+                               settings=capability.PredictionSettings(n_resamples=50))
+    assert not [w for w in plain.warnings if "spans 90% or more" in w]
+
+
 def test_the_target_is_never_read_from_the_counts():
     """A target named like a ladder model is refused; counts that also hold other models'
     rows (the target's, say) are predicted from the ladder models' rows alone, the same

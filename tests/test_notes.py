@@ -14,6 +14,7 @@ from capability.prediction.notes import (
     input_notes,
     offset_notes,
     shared_compute_notes,
+    wide_interval_notes,
 )
 from capability.prediction.offsets import ModelOffsets
 from capability.prediction.rolling import RollingStep
@@ -89,6 +90,26 @@ def test_distance_notes():
     [inside] = distance_notes([], distance=-0.5, reach=0.0, target_compute=3e20, largest=1e21)
     assert "an interpolation within the ladder" in inside
     assert distance_notes([], distance=1.0, reach=1.0, target_compute=1e22, largest=1e21) == []
+
+
+def test_wide_interval_notes_name_the_buckets_whose_interval_holds_nearly_all_of_0_1():
+    intervals = [(1, 0.80, 0.95), (2, 0.05, 0.96), (3, 0.0, 1.0), (4, 0.3, 0.6),
+                 (5, 0.02, 0.93), (6, np.nan, np.nan)]
+    [note] = wide_interval_notes(intervals, level=0.9, rolling=True)
+    assert note.startswith("buckets 2-3, 5: the 90% interval of the mean pass rate spans 90% "
+                           "or more of [0, 1] (bucket 3: 0.000 to 1.000): the errors the "
+                           "rolling backtests read"), note
+    assert "forced" not in note
+    [one] = wide_interval_notes([(4, 0.05, 0.95)], level=0.8, rolling=False, forced="power")
+    assert one.startswith("bucket 4: the 80% interval")
+    assert "the fallback rule's law error" in one
+    assert one.endswith("the law is forced (--law power): --law auto weighs the candidate "
+                        "laws by the ladder's backtests")
+    [erred] = wide_interval_notes([(4, 0.05, 0.95)], level=0.9, rolling=True, forced="power",
+                                  forced_error=18.93)
+    assert "(--law power, whose rolling backtests erred 18.9 points on average)" in erred
+    assert wide_interval_notes([(1, 0.05, 0.94), (2, np.nan, np.nan)], level=0.9,
+                               rolling=True) == []
 
 
 def test_offset_notes_name_the_offsets_and_the_reversed_pairs():

@@ -18,8 +18,8 @@ from capability.prediction.selection import excluded_laws
 
 __all__ = ["input_notes", "backtest_notes", "distance_notes", "offset_notes",
            "count_notes", "single_sample_notes", "tie_notes", "pass_at_k_notes", "ks_above_samples",
-           "samples_per_problem", "shared_compute_notes",
-           "BEYOND_BACKTESTS", "PASS_AT_K_BEYOND_SAMPLES", "SCATTER_NOTE",
+           "samples_per_problem", "shared_compute_notes", "wide_interval_notes",
+           "BEYOND_BACKTESTS", "PASS_AT_K_BEYOND_SAMPLES", "SCATTER_NOTE", "WIDE_INTERVAL",
            "UNREAD_OFFSETS_NOTE"]
 
 # A target more than this multiple of the longest rolling backtest's distance beyond the
@@ -33,6 +33,9 @@ PASS_AT_K_BEYOND_SAMPLES = ("on simulated emergent ladders with 20 samples per p
                             "pass@100's 90% interval held the truth in 0.45-0.75 of them")
 # A note names the problem-by-model scatter above this variance on the logit scale (sd 0.3).
 SCATTER_NOTE = 0.09
+# A bucket whose mean pass rate interval is at least this wide (pass rate, of [0, 1]) gets a
+# note: its interval holds nearly every pass rate, so the prediction says little there.
+WIDE_INTERVAL = 0.9
 
 
 def shared_compute_notes(names: Sequence[str], compute: np.ndarray) -> list[str]:
@@ -148,6 +151,47 @@ def distance_notes(steps: Sequence[RollingStep], *, distance: float, reach: floa
                       "the ladder, here none)") +
                      "; check the target's compute if an extrapolation was meant")
     return notes
+
+
+def _bucket_list(buckets: Sequence[int]) -> str:
+    """``[1, 2, 3, 5]`` as ``"1-3, 5"``."""
+    runs: list[list[int]] = []
+    for b in buckets:
+        if runs and b == runs[-1][-1] + 1:
+            runs[-1].append(b)
+        else:
+            runs.append([b])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def wide_interval_notes(intervals: Sequence[tuple[int, float, float]], *, level: float,
+                        rolling: bool, forced: str | None = None,
+                        forced_error: float | None = None) -> list[str]:
+    """One note where buckets' mean pass rate intervals (``(bucket, low, high)``, pass rates)
+    are at least ``WIDE_INTERVAL`` wide: the errors the rolling backtests read (the law's,
+    the models' offsets', a bend's; with no backtest, the fallback rule's law error) are as
+    large as the scale at the target, so those buckets' estimates say little. A forced law
+    (``forced``, whose backtests erred ``forced_error`` points on average) is named:
+    ``--law auto`` weighs the candidates by those backtests."""
+    wide = [(b, lo, hi) for b, lo, hi in intervals
+            if np.isfinite(lo) and np.isfinite(hi) and hi - lo >= WIDE_INTERVAL - 1e-9]
+    if not wide:
+        return []
+    b, lo, hi = max(wide, key=lambda w: w[2] - w[1])
+    source = ("the errors the rolling backtests read (the law's, the models' offsets from "
+              "their family's trend, a bend in its growth) are" if rolling else
+              "the fallback rule's law error (no rolling backtest to read one from) is")
+    law = ""
+    if forced is not None:
+        erred = (f", whose rolling backtests erred {forced_error:.1f} points on average"
+                 if rolling and forced_error is not None and np.isfinite(forced_error) else "")
+        law = (f"; the law is forced (--law {forced}{erred}): --law auto weighs the "
+               "candidate laws by the ladder's backtests")
+    return [f"bucket{'s' if len(wide) > 1 else ''} {_bucket_list([w[0] for w in wide])}: the "
+            f"{level:.0%} interval of the mean pass rate spans {WIDE_INTERVAL:.0%} or more of "
+            f"[0, 1] (bucket {b}: {lo:.3f} to {hi:.3f}): {source} as large as the scale at "
+            "the target's distance, so the estimate there says little; "
+            f"prediction.json's interval_method says what the width is made of{law}"]
 
 
 UNREAD_OFFSETS_NOTE = (

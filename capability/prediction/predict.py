@@ -49,6 +49,7 @@ from capability.prediction.notes import (
     samples_per_problem,
     single_sample_notes,
     tie_notes,
+    wide_interval_notes,
 )
 from capability.prediction.offsets import (
     ModelOffsets,
@@ -603,6 +604,11 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     point = [(np.nan,) * 3 if b.mean_pass_rate is None else
              (b.mean_pass_rate.estimate, b.mean_pass_rate.confidence_interval.low,
               b.mean_pass_rate.confidence_interval.high) for b in buckets]
+    forced_score = weighing.scores.get(forced) if forced is not None else None
+    notes.extend(wide_interval_notes(
+        [(b.bucket, lo, hi) for b, (_, lo, hi) in zip(buckets, point)], level=level,
+        rolling=bool(steps), forced=forced,
+        forced_error=None if forced_score is None else forced_score.mean_abs_error_pp))
     sizes = [len(b.task_ids) for b in buckets]
     joint = joint_bucket_draws(   # the buckets the headline counts: those with a prediction
         [ps if np.all(np.isfinite(pt)) else None for ps, pt in zip(pieces, point)],
