@@ -108,6 +108,8 @@ def test_wide_interval_notes_name_the_buckets_whose_interval_holds_nearly_all_of
     [erred] = wide_interval_notes([(4, 0.05, 0.95)], level=0.9, rolling=True, forced="power",
                                   forced_error=18.93)
     assert "(--law power, whose rolling backtests erred 18.9 points on average)" in erred
+    [fine] = wide_interval_notes([(1, 0.0, 0.95)], level=0.999, rolling=True)
+    assert fine.startswith("bucket 1: the 99.9% interval")   # not "100%"
     assert wide_interval_notes([(1, 0.05, 0.94), (2, np.nan, np.nan)], level=0.9,
                                rolling=True) == []
 

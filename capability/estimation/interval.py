@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ConfidenceInterval", "IntervalEstimate", "json_floats"]
+__all__ = ["ConfidenceInterval", "IntervalEstimate", "json_floats", "level_text"]
+
+
+def level_text(level: float) -> str:
+    """A confidence level as a percentage, with the digits it has: 0.9 as ``"90%"``, 0.999
+    as ``"99.9%"`` (not ``"100%"``), 0.95 as ``"95%"``."""
+    return f"{100 * level:g}%"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from capability.errors import InputError
-from capability.estimation.interval import IntervalEstimate
+from capability.estimation.interval import IntervalEstimate, level_text
 from capability.estimation.task_order import task_key
 from capability.evaluation.passk import N_RESAMPLES, compare_pass_at_k, holm, pass_at_k_interval
 from capability.files.evalplus import is_evalplus_results, read_evalplus_results
@@ -299,7 +299,7 @@ def _estimate(v: IntervalEstimate | None) -> str:
 def format_evaluation(evaluations: list[ModelEvaluation], level: float) -> str:
     """One row per model: problems, samples per problem, unsolved and pass@k [interval]."""
     ks = sorted({k for e in evaluations for k in e.pass_at_k})
-    pct = f"{100 * level:g}%"
+    pct = level_text(level)
     head = ["model", "problems", "samples/problem", "unsolved",
             *[f"pass@{k} [{pct} interval]" for k in ks]]
     rows = [[e.model, str(e.problems),
@@ -409,7 +409,7 @@ def format_comparisons(rows: list[dict], level: float) -> str:
     interval, the paired width over the unpaired, whether the paired interval excludes 0
     and the paired p-value; with more than one row, the p-value adjusted by Holm's rule over
     them and whether it is below ``1 - level``, and a line that says how many differ."""
-    pct = f"{100 * level:g}%"
+    pct = level_text(level)
     tests = sum(r["available"] for r in rows)
     family = tests > 1
     head = ["A", "B", "k", "pass@k A", "pass@k B", "A - B", f"paired {pct} interval",

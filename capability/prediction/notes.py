@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from capability.estimation.buckets import BucketAssignment
+from capability.estimation.interval import level_text
 from capability.prediction.calibrate import FALLBACK_DOF, FALLBACK_SIGMA
 from capability.prediction.offsets import ModelOffsets
 from capability.prediction.rolling import RollingStep
@@ -188,8 +189,8 @@ def wide_interval_notes(intervals: Sequence[tuple[int, float, float]], *, level:
         law = (f"; the law is forced (--law {forced}{erred}): --law auto weighs the "
                "candidate laws by the ladder's backtests")
     return [f"bucket{'s' if len(wide) > 1 else ''} {_bucket_list([w[0] for w in wide])}: the "
-            f"{level:.0%} interval of the mean pass rate spans {WIDE_INTERVAL:.0%} or more of "
-            f"[0, 1] (bucket {b}: {lo:.3f} to {hi:.3f}): {source} as large as the scale at "
+            f"{level_text(level)} interval of the mean pass rate spans {WIDE_INTERVAL:.0%} or "
+            f"more of [0, 1] (bucket {b}: {lo:.3f} to {hi:.3f}): {source} as large as the scale at "
             "the target's distance, so the estimate there says little; "
             f"prediction.json's interval_method says what the width is made of{law}"]
 

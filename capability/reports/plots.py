@@ -11,7 +11,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from capability.estimation.interval import json_floats
+from capability.estimation.interval import json_floats, level_text
 
 __all__ = ["bucket_figure", "loss_figure", "backtest_figure"]
 
@@ -72,7 +72,8 @@ def bucket_figure(prediction: dict, score: dict | None = None):
             gx = np.array(band["compute"]) / c_t
             ax.fill_between(gx, np.array(band["lower"], float),   # None (overflow): a gap
                             np.array(band["upper"], float), color="tab:orange",
-                            alpha=0.18, lw=0, label=f"report's law, {level:.0%} sampling noise")
+                            alpha=0.18, lw=0,
+                            label=f"report's law, {level_text(level)} sampling noise")
         gx = np.geomspace(min(x.min(), 1.0) / 1.5, 1.5, 60)
         ref = b["report_law"]["neg_log_pass_rate"]["predicted"]
         k_note = " (pooled across buckets)" if pooled else ""
@@ -90,7 +91,7 @@ def bucket_figure(prediction: dict, score: dict | None = None):
                         yerr=[[pred["predicted"] - pred["lower"]],
                               [upper - pred["predicted"]]],
                         fmt="D", color="tab:red", ms=5, capsize=3, elinewidth=1.5,
-                        label=f"prediction, {level:.0%} interval ({b.get('law')})")
+                        label=f"prediction, {level_text(level)} interval ({b.get('law')})")
             values += [v for v in (pred["lower"], upper) if v and v > 0]
         meas = actual.get(b["bucket"])
         if meas is not None and meas.get("actual") is not None:
@@ -130,7 +131,7 @@ def _unfitted_text(b: dict, scored: dict | None, level: float) -> str:
     if pred.get("predicted") is not None:
         lines.append(f"predicted mean pass rate ({b.get('law')}):")
         lines.append(f"{pred['predicted']:.3f}" + ("" if pred.get("lower") is None else
-                     f", {level:.0%} interval [{pred['lower']:.3f}, {pred['upper']:.3f}]"))
+                     f", {level_text(level)} interval [{pred['lower']:.3f}, {pred['upper']:.3f}]"))
     elif b.get("note"):
         lines.append(b["note"])
     meas = (scored or {}).get("mean_pass_rate") or {}
@@ -172,7 +173,8 @@ def loss_figure(prediction: dict):
                                                       [loss["upper"] - loss["predicted"]]],
                     fmt="D", color="tab:red", capsize=4, elinewidth=2,
                     label=f"prediction {loss['predicted']:.4f} "
-                          f"[{loss['lower']:.4f}, {loss['upper']:.4f}] ({level:.0%}; shaded)")
+                          f"[{loss['lower']:.4f}, {loss['upper']:.4f}] "
+                          f"({level_text(level)}; shaded)")
     else:
         ax.plot([1.0], [loss["predicted"]], "D", color="tab:red",
                 label=f"prediction {loss['predicted']:.4f} (no interval)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from capability.estimation.interval import level_text
 from capability.prediction.notes import PASS_AT_K_BEYOND_SAMPLES
 from capability.records.registry import SHORT_ID
 
@@ -294,7 +295,8 @@ def format_track_record(record, registry: str = "") -> str:
         h = e.headline
         predicted = "-" if h is None else (
             f"pass@{e.headline_k} {number_text(h['predicted'], '.3f')} "
-            f"[{number_text(h['lower'], '.3f')}, {number_text(h['upper'], '.3f')}] ({e.level:.0%})")
+            f"[{number_text(h['lower'], '.3f')}, {number_text(h['upper'], '.3f')}] "
+            f"({level_text(e.level)})")
         if not e.scored:
             scored = ["not scored", "-", "-", "-", "-"] + ["-"] * len(NAIVE)
         else:
@@ -316,14 +318,15 @@ def format_track_record(record, registry: str = "") -> str:
         lines.append(
             f"at level {s.level}: {s.headline_inside} of {s.headline_scored} headline "
             f"intervals held the measured value (coverage {number_text(cov.estimate, '.2f')}, "
-            f"{cov.confidence_level:.0%} interval "
+            f"{level_text(cov.confidence_level)} interval "
             f"[{number_text(cov.confidence_interval.low, '.2f')}, "
             f"{number_text(cov.confidence_interval.high, '.2f')}], Clopper-Pearson over the "
             f"predictions); {s.headline_agreeing} agree with the measurement, its own noise "
             f"counted")
         bc = s.bucket_coverage
         held = "" if not math.isfinite(bc.estimate) else (
-            f" (coverage {number_text(bc.estimate, '.2f')}, {bc.confidence_level:.0%} interval "
+            f" (coverage {number_text(bc.estimate, '.2f')}, "
+            f"{level_text(bc.confidence_level)} interval "
             f"[{number_text(bc.confidence_interval.low, '.2f')}, "
             f"{number_text(bc.confidence_interval.high, '.2f')}] counting a prediction's "
             f"buckets as the correlated trials they are, worth "
