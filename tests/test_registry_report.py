@@ -15,7 +15,7 @@ import pytest
 from capability.cli import main
 from capability.prediction.offsets import bend_loading
 from capability.records.registry import RegistryError, read_record
-from capability.reports.table import format_prediction, number_text
+from capability.reports.table import format_prediction, headline_lines, number_text
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 EVALPERF = SHARED / "data" / "external" / "evalplus-evalperf" / "evalperf_per_task.csv"
@@ -493,6 +493,23 @@ def test_a_bound_past_a_million_prints_in_exponent_form(sim, tmp_path, capsys):
     assert ", 2.33e+60]" in md and not re.search(r"\d{12}", md)
     # Below a million, fixed point as before.
     assert number_text(654.0, ".4f") == "654.0000" and number_text(None, ".4f") == "-"
+
+
+def test_a_level_prints_with_its_digits(sim, tmp_path, capsys):
+    """A 99.9% prediction's table, headline and report say 99.9%, not 100% (a rounded
+    level read as certainty)."""
+    run = tmp_path / "run"
+    assert _run(sim, run) == 0
+    capsys.readouterr()
+    pred = json.loads((run / "prediction.json").read_text())
+    pred["level"] = 0.999
+    (run / "prediction.json").write_text(json.dumps(pred))
+    text = format_prediction(pred) + "\n".join(headline_lines(pred))
+    assert "[99.9% interval]" in text and "99.9% intervals, over" in text
+    assert "100%" not in text
+    assert main(["report", str(run)]) == 0
+    md = (run / "report.md").read_text()
+    assert "99.9%" in md and "100% interval" not in md
 
 
 def test_report_files_and_self_contained_html(sim, tmp_path, capsys):

@@ -70,7 +70,7 @@ def headline_lines(pred: dict) -> list[str]:
     o = pred.get("overall") or {}
     if not o.get("pass_at_k"):
         return []
-    level = round(100 * pred["level"])
+    level = level_text(pred["level"])
     parts, whole = [], []
     for k, v in o["pass_at_k"].items():
         if v is None:
@@ -80,7 +80,7 @@ def headline_lines(pred: dict) -> list[str]:
         w = o["whole_benchmark"].get(k)
         if w:
             whole.append(f"{label} in [{w['lower']:.3f}, {w['upper']:.3f}]")
-    lines = [f"Predicted for {pred['target']}, {level}% intervals, over {o['statement']}:",
+    lines = [f"Predicted for {pred['target']}, {level} intervals, over {o['statement']}:",
              "  " + "; ".join(parts)]
     if o["problems_covered"] < o["problems_total"]:
         lines.append(f"  whole benchmark (the {o['problems_total'] - o['problems_covered']} "
@@ -94,9 +94,9 @@ def headline_lines(pred: dict) -> list[str]:
 def format_prediction(pred: dict, truth: list[dict] | None = None) -> str:
     """A per-bucket table: problems, alpha, k, predicted ``-E[log pass_rate]`` and mean pass
     rate with their intervals; with ``truth`` (one dict per bucket) the true values too."""
-    level = round(100 * pred["level"])
+    level = level_text(pred["level"])
     head = ["bucket", "problems", "alpha", "k", "law",
-            f"-E[log pass_rate] [{level}% interval]", f"mean pass rate [{level}% interval]"]
+            f"-E[log pass_rate] [{level} interval]", f"mean pass rate [{level} interval]"]
     if truth is not None:
         head += ["true -E[log p]", "true mean p"]
     rows = []
