@@ -121,7 +121,7 @@ def _headline_table(prediction: dict, score: dict | None):
     o = prediction.get("overall") or {}
     if not o.get("pass_at_k"):
         return None
-    level = level_text(prediction['level'])
+    level = level_text(prediction["level"])
     measured = ((score or {}).get("overall") or {}).get("pass_at_k") or {}
     head = ["", "predicted", f"{level} interval",
             f"whole benchmark (the {o['problems_total'] - o['problems_covered']} others in "
@@ -165,7 +165,7 @@ def _tables(prediction: dict,
             score: dict | None) -> list[tuple[str, list[str], list[list[str]], str]]:
     """The report's tables: ``(title, head, rows, caption)``, the caption a paragraph under
     the title ("" for none)."""
-    level = level_text(prediction['level'])
+    level = level_text(prediction["level"])
     selection = prediction.get("law_selection") or {}
     offsets = selection.get("model_offsets") or {}
     # Offsets the counts could not read (link "none") are zeros that were never read.
