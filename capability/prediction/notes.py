@@ -174,6 +174,7 @@ def wide_interval_notes(intervals: Sequence[tuple[int, float, float]], *, level:
     large as the scale at the target, so those buckets' estimates say little. A forced law
     (``forced``, whose backtests erred ``forced_error`` points on average) is named:
     ``--law auto`` weighs the candidates by those backtests."""
+    # 1e-9: an interval printed as 0.050 to 0.950 is 0.9 wide, whatever its float error.
     wide = [(b, lo, hi) for b, lo, hi in intervals
             if np.isfinite(lo) and np.isfinite(hi) and hi - lo >= WIDE_INTERVAL - 1e-9]
     if not wide:
