@@ -73,10 +73,12 @@ def ladder_rows(kind: str, seed: int, args) -> list[dict]:
     sim = simulate_ladder(seed=seed, kind=kind)
     rng = np.random.default_rng(10_000 + seed)
     per_way = {name: [] for name in WAYS}
+    drawn = 0
     for model, _ in sim.models:
         rates = sim.model_pass_rate(model)
         draws = rng.random((len(rates), args.cap)) < rates.to_numpy()[:, None]
         stops = stop_points(draws, args.round, args.until)
+        drawn += int(stops.sum())
         for name, way in WAYS.items():
             n, c, r = counted(draws, stops, args.round, args.until, way)
             per_way[name].append(pd.DataFrame({"model": model, "task_id": rates.index,
@@ -96,7 +98,7 @@ def ladder_rows(kind: str, seed: int, args) -> list[dict]:
             rows.append({"kind": kind, "seed": seed, "way": name,
                          "err": 100 * (b.mean_pass_rate.estimate - true),
                          "cover": ci.low <= true <= ci.high, "width": 100 * (ci.high - ci.low),
-                         "drawn": int(np.sum(stops))})
+                         "drawn": drawn / len(sim.models)})
     return rows
 
 
@@ -127,7 +129,7 @@ def main() -> None:
             err=("abs_err", "mean"), signed=("err", "mean"), cover=("cover", "mean"),
             width=("width", "median"), drawn=("drawn", "mean"))
         print(f"\n{args.ladders} simulated ladders per kind, buckets' mean pass rate "
-              "(points; drawn: samples per model)")
+              "(points; drawn: samples per ladder model)")
         print(table.round(2).to_string())
     print(f"({time.perf_counter() - t0:.0f} s)")
 
