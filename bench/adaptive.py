@@ -31,7 +31,7 @@ from capability.prediction.predict import PredictionSettings, predict
 from capability.sampling.adaptive import stopped_counts
 from capability.simulation.simulate import KINDS, simulate_ladder
 
-WAYS = {"rule alone": None, "first round whole": "round"}
+WAYS = {"rule alone": False, "first round whole": True}   # the first round counted whole?
 
 
 def stop_points(draws: np.ndarray, round_size: int, until: int) -> np.ndarray:
@@ -44,9 +44,10 @@ def stop_points(draws: np.ndarray, round_size: int, until: int) -> np.ndarray:
 
 
 def counted(draws: np.ndarray, stops: np.ndarray, round_size: int, until: int,
-            way: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(n, c, r)`` per row, counted ``way`` (None: the stopping rule alone)."""
-    first = min(round_size, draws.shape[1]) if way else None
+            whole_first: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(n, c, r)`` per row: a first round that stopped counted whole, or (False) the
+    stopping rule alone."""
+    first = min(round_size, draws.shape[1]) if whole_first else None
     return np.array([stopped_counts(list(row[:k]), until, first)
                      for row, k in zip(draws, stops)]).T
 
