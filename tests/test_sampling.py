@@ -15,8 +15,10 @@ from sandbox_support import PROBLEMS, needs_isolation
 from capability.cli import main
 from capability.errors import InputError
 from capability.estimation.estimate import inverse_sampling_counts, neg_log_pass_rate
+from capability.files.ladder import load_ladder
+from capability.pipeline import sampling_settings
 from capability.sampling import DEFAULT_STOP, SamplingError, SamplingSettings, truncate_at_stop
-from capability.sampling.adaptive import stopped_counts
+from capability.sampling.adaptive import sample_adaptive, stopped_counts
 from capability.sampling.chat import (
     CHAT_INSTRUCTION,
     chat_messages,
@@ -334,24 +336,29 @@ def test_adaptive_budget_end_to_end(tmp_path, capsys):
             + '[[models]]\nname = "target"\ncompute = 1e24\n')
         assert main(["sample", str(ladder), "--out", str(tmp_path / "o"), "--models",
                      "m1", "--workers", "2"]) == 0
-        from capability.sampling.adaptive import count_until_passes
-
-        counts = count_until_passes(tmp_path / "o" / "results" / "m1.jsonl", 3,
-                                    first_round=10).set_index("task_id")
-        drawn = {t: len(ix) for t, ix in scan_samples(tmp_path / "o" / "samples" / "m1.jsonl",
-                                                       "m1").items()}
-        for t, row in counts.iterrows():
-            if drawn[t] == 10:   # stopped after its first round: counted whole
-                assert row["r"] == 0 and row["n"] == 10 and row["c"] >= 3
-            else:                # sampled on: to its 3rd pass, or every sample if capped
-                assert row["r"] == 3 and (row["c"] == 3 or (row["c"] < 3 and drawn[t] == 40))
-                assert row["n"] <= drawn[t] and drawn[t] % 10 == 0
-        assert len(set(drawn.values())) > 1  # hard problems got more samples than easy ones
         size = (tmp_path / "o" / "samples" / "m1.jsonl").stat().st_size
     # The server is gone: a finished adaptive run needs nothing of it.
     assert main(["sample", str(ladder), "--out", str(tmp_path / "o"), "--models",
                  "m1"]) == 0
     assert (tmp_path / "o" / "samples" / "m1.jsonl").stat().st_size == size
+    # The counts the run returns (a finished one draws and executes nothing more).
+    model = load_ladder(ladder).models[0]
+
+    def no_server():
+        raise AssertionError("a finished adaptive run asked its server")
+    counts = sample_adaptive(no_server, {p.task_id: p for p in SOME}, sampling_settings(model),
+                             tmp_path / "o" / "samples" / "m1.jsonl",
+                             tmp_path / "o" / "results" / "m1.jsonl", model="m1",
+                             sandbox=None, progress=False).set_index("task_id")
+    drawn = {t: len(ix) for t, ix in scan_samples(tmp_path / "o" / "samples" / "m1.jsonl",
+                                                   "m1").items()}
+    for t, row in counts.iterrows():
+        if drawn[t] == 10:   # stopped after its first round: counted whole
+            assert row["r"] == 0 and row["n"] == 10 and row["c"] >= 3
+        else:                # sampled on: to its 3rd pass, or every sample if capped
+            assert row["r"] == 3 and (row["c"] == 3 or (row["c"] < 3 and drawn[t] == 40))
+            assert row["n"] <= drawn[t] and drawn[t] % 10 == 0
+    assert len(set(drawn.values())) > 1  # hard problems got more samples than easy ones
 
 
 @needs_isolation
