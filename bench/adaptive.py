@@ -11,9 +11,10 @@ the draws only, no server.
 With ``--ladders N`` it then draws the samples of ``N`` simulated ladders of each
 ``--kinds`` in those rounds (the simulator's true pass rates per model and problem), predicts
 the target from each way's counts (``capability.prediction.predict``, ``--resamples``
-resamples) and prints each way's mean absolute error of the buckets' mean pass rates in
-points, the signed mean, the 90% intervals' coverage and median width, and the samples
-drawn::
+resamples), and from a fixed budget of as many samples per model spread evenly over its
+problems (the peer: what the adaptive budget buys), and prints each way's mean absolute
+error of the buckets' mean pass rates in points, the signed mean, the 90% intervals'
+coverage and median width, and the samples drawn::
 
     python bench/adaptive.py --ladders 10 --kinds clean,emergence
 """
@@ -32,6 +33,7 @@ from capability.sampling.adaptive import stopped_counts
 from capability.simulation.simulate import KINDS, simulate_ladder
 
 WAYS = {"rule alone": False, "first round whole": True}   # the first round counted whole?
+FIXED = "same samples, fixed n"   # the peer: the model's samples, as many per problem
 
 
 def stop_points(draws: np.ndarray, round_size: int, until: int) -> np.ndarray:
@@ -73,7 +75,7 @@ def estimator_table(rates, args, rng) -> str:
 def ladder_rows(kind: str, seed: int, args) -> list[dict]:
     sim = simulate_ladder(seed=seed, kind=kind)
     rng = np.random.default_rng(10_000 + seed)
-    per_way = {name: [] for name in WAYS}
+    per_way = {name: [] for name in (*WAYS, FIXED)}
     drawn = 0
     for model, _ in sim.models:
         rates = sim.model_pass_rate(model)
@@ -84,6 +86,10 @@ def ladder_rows(kind: str, seed: int, args) -> list[dict]:
             n, c, r = counted(draws, stops, args.round, args.until, way)
             per_way[name].append(pd.DataFrame({"model": model, "task_id": rates.index,
                                                "n": n, "c": c, "r": r}))
+        # The same samples per model spread evenly: as many for every problem.
+        even = int(round(stops.mean()))
+        per_way[FIXED].append(pd.DataFrame({"model": model, "task_id": rates.index,
+                                            "n": even, "c": draws[:, :even].sum(axis=1)}))
     truth = sim.model_pass_rate(sim.target)
     models = [(m, compute, sim.losses[m]) for m, compute in sim.models]
     rows = []

@@ -320,6 +320,83 @@ def test_inverse_sampling_counts_validation():
     assert n.tolist() == [1, 5] and c.tolist() == [1, 1]
 
 
+def _adaptive_ladder(seed: int, round_size: int = 20, until: int = 3, cap: int = 200):
+    """Five models on one logistic law (120 problems, pass rates mostly 0.002-0.4), sampled
+    in rounds until ``until`` passes or ``cap`` samples: ``(compute, p, n, c, r)``, the
+    counts as :func:`stopped_counts` keeps them."""
+    rng = np.random.default_rng(seed)
+    compute = np.logspace(20, 22, 5)
+    x = np.log10(compute) - 21
+    p = 1 / (1 + np.exp(-(rng.uniform(-6, -1, 120)[None, :] + 1.5 * x[:, None])))
+    counts = np.zeros((3, *p.shape))
+    ends = np.arange(round_size, cap + 1, round_size)
+    for (m, j), rate in np.ndenumerate(p):
+        row = rng.random(cap) < rate
+        hit = np.cumsum(row)[ends - 1] >= until
+        stop = ends[hit.argmax()] if hit.any() else cap
+        counts[:, m, j] = stopped_counts(list(row[:stop]), until, round_size)
+    return (compute, p, *counts)
+
+
+def test_the_likelihood_fits_read_adaptive_counts_as_drawn():
+    """A per-problem law's likelihood reads the counts as drawn: its score has mean 0 at the
+    true rate under the stopping rule, so the law recovers the ladder's -E[log p]; fed the
+    estimators' (n - 1, c - 1) it reads every problem stopped at its 3rd pass low."""
+    from capability.laws import LAWS
+    from capability.laws.base import LadderData
+
+    compute, p, n, c, r = _adaptive_ladder(0)
+    assert ((c == r) & (r > 0)).sum() > 200   # many problems sampled to their 3rd pass
+    n_eff, c_eff = inverse_sampling_counts(n, c, r)
+    truth = -np.log(p[3]).mean()
+    errors = {}
+    for way, drawn in (("drawn", (n, c)), ("estimators", None)):
+        data = LadderData(n=n_eff, c=c_eff, compute=compute, buckets=(np.arange(120),),
+                          drawn=drawn)
+        fit = LAWS["logistic"](data, compute[3], n_draws=0, rng=np.random.default_rng(0))
+        errors[way] = float(fit.neg_log_pass_rate[0]) - truth
+    assert abs(errors["drawn"]) < 0.08, errors
+    assert errors["estimators"] > errors["drawn"] + 0.1, errors
+
+
+def test_predict_gives_every_law_fit_the_counts_as_drawn(monkeypatch):
+    """An adaptive counts table (column r): every law fitted by predict, at the target and
+    at each rolling origin, carries the counts as drawn for its likelihood, and the
+    estimators read (n - 1, c - 1)."""
+    import pandas as pd
+
+    from capability.prediction import fitting
+    from capability.prediction.predict import PredictionSettings, predict
+
+    compute, _, n, c, r = _adaptive_ladder(1)
+    names = [f"m{i}" for i in range(5)]
+    counts = pd.DataFrame({"model": np.repeat(names, 120),
+                           "task_id": [f"T/{j}" for _ in names for j in range(120)],
+                           "n": n.ravel(), "c": c.ravel(), "r": r.ravel()})
+    seen = []
+    real = fitting.LadderData
+
+    def spy(**kwargs):
+        seen.append(kwargs)
+        return real(**kwargs)
+    monkeypatch.setattr(fitting, "LadderData", spy)
+    pred = predict(counts, [(m, x, None) for m, x in zip(names, compute)], target="big",
+                   target_compute=1e23, settings=PredictionSettings(
+                       n_resamples=20, law="logistic", n_buckets=3, hold_out=3))
+    assert len(seen) > 1   # the target's fits and the rolling origins'
+    n_eff, c_eff = inverse_sampling_counts(n, c, r)
+    for kw in seen:
+        n_drawn, c_drawn = kw["drawn"]
+        rows = kw["n"].shape[0]
+        stopped = (c_drawn == 3) & (n_drawn != kw["n"])
+        assert stopped.any()
+        assert np.array_equal(kw["n"][stopped], n_drawn[stopped] - 1)
+        assert np.array_equal(kw["c"][stopped], c_drawn[stopped] - 1)
+        assert kw["n"].sum() < n_drawn.sum() <= n[:rows].sum()
+    assert pred.samples == {m: int(n[i].sum()) for i, m in enumerate(names)}
+    assert c_eff.sum() < c.sum()
+
+
 @needs_isolation
 def test_adaptive_budget_end_to_end(tmp_path, capsys):
     """Rounds of sample -> execute -> decide until 3 passes or 40 samples."""

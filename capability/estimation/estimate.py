@@ -264,8 +264,11 @@ def inverse_sampling_counts(n, c, r) -> tuple[np.ndarray, np.ndarray]:
     which hold ``r - 1`` passes in exchangeable order: the chance that ``j`` given samples
     all fail given the stopped path is ``C(n-1-j, r-1) / C(n-1, r-1)``, the binomial
     formula with ``(n - 1, r - 1)``. Where the cap stopped it (``c < r``), the path is a
-    plain binomial one and ``(n, c)`` stand. The likelihood is ``p^c (1-p)^(n-c)`` under
-    either rule, so the Jeffreys intervals need no change.
+    plain binomial one and ``(n, c)`` stand. The likelihood is ``p^c (1-p)^(n-c)`` with the
+    counts as drawn under either rule, so the Jeffreys intervals need no change, and a
+    likelihood fit reads the counts as drawn, not these: its score ``c/p - (n-c)/(1-p)``
+    has mean 0 at the true ``p`` with them and ``-1/p`` with ``(n - 1, c - 1)``
+    (:meth:`capability.laws.base.LadderData.likelihood_counts`).
 
     Parameters
     ----------

@@ -62,6 +62,12 @@ class LadderData:
     confidence_level
         The level of the report's law's own bootstrap interval (``BucketLaw``, kept in
         ``prediction.json`` as the reference), the prediction's level.
+    drawn
+        The counts as drawn, ``(n, c)`` of the same shape, where they differ from ``n, c``:
+        an adaptive budget's (sampling stopped at the ``r``-th pass), whose ``n, c`` are
+        the estimators' ``(n - 1, c - 1)``
+        (:func:`capability.estimation.estimate.inverse_sampling_counts`). The likelihood
+        fits read these (:meth:`likelihood_counts`); None: ``n, c`` are as drawn.
     """
 
     n: np.ndarray
@@ -75,6 +81,16 @@ class LadderData:
     loss_fit: object = field(default=None, repr=False, compare=False)
     interaction: dict[str, float] | None = None
     confidence_level: float = 0.9
+    drawn: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    def likelihood_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The counts a likelihood reads: as drawn. Under any stopping rule that looks only
+        at the draws so far, the path's likelihood is ``p^c (1 - p)^(n - c)`` with the counts
+        as drawn, and its score ``c / p - (n - c) / (1 - p)`` has mean 0 at the true ``p``
+        (for sampling to the ``r``-th pass, ``E[n] = r / p``). With the estimators' ``(n - 1,
+        c - 1)`` it would have mean ``-1 / p``: every fit pulled low, the more so the more of
+        a model's problems stopped at their ``r``-th pass."""
+        return (self.n, self.c) if self.drawn is None else self.drawn
 
 
 @dataclass(frozen=True)

@@ -93,16 +93,17 @@ def bend_profile(data: LadderData) -> BendProfile:
     x = np.log10(np.asarray(data.compute, float))
     if np.unique(x).size < 3:
         return BendProfile(0.0, np.array([0.0]), np.array([0.0]))
+    n, c = data.likelihood_counts()
     omega2 = None if data.interaction is None else data.interaction.get("logit")
     if omega2 is None:
-        omega2 = interaction_variance(data.n, data.c, x - x.mean(), "logit")
-    key = digest(data.n, data.c, x, extra=(np.shape(data.n), float(omega2)))
+        omega2 = interaction_variance(n, c, x - x.mean(), "logit")
+    key = digest(n, c, x, extra=(np.shape(n), float(omega2)))
 
     def compute():
         x0 = float(x.max())
         logpost = np.empty(GAMMAS.size)
         for j, gamma in enumerate(GAMMAS):
-            f = fit_hierarchical(data.n, data.c, bend_axis(x, gamma, x0), link="logit",
+            f = fit_hierarchical(n, c, bend_axis(x, gamma, x0), link="logit",
                                  interaction=omega2, monte_carlo=False)
             logpost[j] = (float(np.sum(log_evidence(f))) -
                           0.5 * (gamma / GAMMA_PRIOR_SD) ** 2)

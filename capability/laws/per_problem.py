@@ -46,11 +46,12 @@ def _fit_and_draws(data: LadderData, x: np.ndarray, link: str, ceiling: bool, n_
     ``rng`` where it was, which is safe because no law draws from it afterwards."""
     robust = link in ROBUST and not ceiling
     interaction = None if data.interaction is None else data.interaction.get(link)
-    key = digest(data.n, data.c, x, extra=(data.n.shape, link, ceiling, robust, interaction,
-                                           n_draws, rng.bit_generator.state))
+    n, c = data.likelihood_counts()
+    key = digest(n, c, x, extra=(n.shape, link, ceiling, robust, interaction, n_draws,
+                                 rng.bit_generator.state))
 
     def compute():
-        fit = fit_hierarchical(data.n, data.c, x, link=link, ceiling=ceiling, robust=robust,
+        fit = fit_hierarchical(n, c, x, link=link, ceiling=ceiling, robust=robust,
                                interaction=interaction)
         theta = shifts = None
         if n_draws > 0:

@@ -60,11 +60,12 @@ def bucketing(n, c, task_ids, settings: PredictionSettings):
 
 
 def _fit_laws(names, n, c, compute, loss, local, reassign, target_compute, settings,
-              n_draws, seed, loss_fit=None, interaction=None) -> dict[str, LawFit | None]:
+              n_draws, seed, loss_fit=None, interaction=None,
+              drawn=None) -> dict[str, LawFit | None]:
     data = LadderData(n=n, c=c, compute=compute, buckets=local, loss=loss,
                       estimator=settings.estimator, pool_slopes=settings.pool_slopes,
                       reassign=reassign, loss_fit=loss_fit, interaction=interaction,
-                      confidence_level=settings.confidence_level)
+                      confidence_level=settings.confidence_level, drawn=drawn)
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     seeds = root.spawn(len(names))
     fits = {}
@@ -77,7 +78,7 @@ def _fit_laws(names, n, c, compute, loss, local, reassign, target_compute, setti
 
 
 def _origin_fits(i, computes, n, c, compute, loss, task_ids, laws, settings, n_draws,
-                 interaction):
+                 interaction, drawn=None):
     """One rolling origin, the models ``[0, i)``: its bucketing rerun on them, and every law
     fitted to them and evaluated at each of ``computes``. ``(buckets, {compute: fits})``
     with ``buckets`` the column indices per bucket, or None where those models cannot be
@@ -89,7 +90,8 @@ def _origin_fits(i, computes, n, c, compute, loss, task_ids, laws, settings, n_d
         return None
     fits = {cj: _fit_laws(laws, n[:i, inside], c[:i, inside], compute[:i],
                           None if loss is None else loss[:i], local, reassign, cj, settings,
-                          min(n_draws, 200), [settings.seed, i], interaction=interaction)
+                          min(n_draws, 200), [settings.seed, i], interaction=interaction,
+                          drawn=columns(drawn, inside, i))
             for cj in computes}
     return tuple(inside[b] for b in local), fits
 
@@ -189,7 +191,8 @@ class LadderArrays:
     problems' columns, ``n_in``, ``c_in`` and ``inside_ids`` their counts and task ids
     (the fits' columns), ``local`` the positions of each bucket's among them, ``reassign``
     the bootstrap's re-bucketing rule (:func:`bucketing`); ``interaction``: the
-    problem-by-model variance per link."""
+    problem-by-model variance per link; ``drawn``: the counts as drawn ``(n, c)`` where
+    they differ from ``n, c`` (an adaptive budget's, :class:`LadderData`), else None."""
 
     names: list[str]
     task_ids: list[str]
@@ -205,6 +208,22 @@ class LadderArrays:
     local: tuple[np.ndarray, ...]
     reassign: Callable | None
     interaction: dict[str, float]
+    drawn: tuple[np.ndarray, np.ndarray] | None = None
+
+    def likelihood_counts(self, inside: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The counts the likelihood fits read (:meth:`LadderData.likelihood_counts`), of
+        every problem or (``inside``) of the bucketed ones."""
+        if self.drawn is None:
+            return (self.n_in, self.c_in) if inside else (self.n, self.c)
+        return columns(self.drawn, self.inside if inside else slice(None))
+
+
+def columns(drawn, cols, rows: int | None = None):
+    """``drawn`` counts ``(n, c)`` cut to ``cols`` (and the first ``rows`` models), or
+    None for None."""
+    if drawn is None:
+        return None
+    return tuple(a[:rows, cols] for a in drawn)
 
 
 @dataclass(frozen=True)
@@ -236,7 +255,7 @@ def fit_stage(ladder: LadderArrays, laws: tuple[str, ...], settings: PredictionS
     with stage(f"fitting {len(laws)} laws and their rolling backtests", fittings, "fit",
                enabled=progress) as advance:
         origin_args = (n, c, compute, loss, ladder.task_ids, laws, settings, n_draws,
-                       interaction)
+                       interaction, ladder.drawn)
         # The target's fits and every rolling origin's are independent: with workers > 1 they
         # run side by side in processes (a short backtest's only where no rolling one can be
         # made; any other origin a step asks for is fitted here, when it asks). The largest
@@ -244,7 +263,8 @@ def fit_stage(ladder: LadderArrays, laws: tuple[str, ...], settings: PredictionS
         jobs = [("target", _fit_laws, (laws, ladder.n_in, ladder.c_in, compute, loss, ladder.local,
                                        ladder.reassign, target_compute, settings, n_draws,
                                        seed),
-                 {"loss_fit": loss_fit, "interaction": interaction}, 1)]
+                 {"loss_fit": loss_fit, "interaction": interaction,
+                  "drawn": columns(ladder.drawn, ladder.inside)}, 1)]
         jobs += [(i, _origin_fits, (i, planned[i], *origin_args), {}, len(planned[i]))
                  for i in sorted(planned, reverse=True)]
         done = run_fits(jobs, workers, advance)

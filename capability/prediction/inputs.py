@@ -147,11 +147,15 @@ def _first_few(ids, shown: int = 3) -> str:
     return ", ".join(ids[:shown]) + (", ..." if len(ids) > shown else "")
 
 
-def effective_counts(counts: pd.DataFrame) -> pd.DataFrame:
+def effective_counts(counts: pd.DataFrame, keep_drawn: bool = False) -> pd.DataFrame:
     """Apply :func:`capability.estimation.estimate.inverse_sampling_counts` where a counts table has
-    the adaptive budget's ``r`` column; otherwise return it unchanged."""
+    the adaptive budget's ``r`` column; otherwise return it unchanged. With ``keep_drawn``
+    the counts as drawn stay beside them, as ``n_drawn`` and ``c_drawn``: the estimators
+    read ``n, c`` and the likelihood fits the counts as drawn
+    (:meth:`capability.laws.base.LadderData.likelihood_counts`)."""
     if "r" not in counts.columns:
         return counts
     n, c = inverse_sampling_counts(counts["n"].to_numpy(), counts["c"].to_numpy(),
                                    counts["r"].to_numpy())
-    return counts.drop(columns="r").assign(n=n, c=c)
+    drawn = {"n_drawn": counts["n"], "c_drawn": counts["c"]} if keep_drawn else {}
+    return counts.drop(columns="r").assign(n=n, c=c, **drawn)

@@ -215,8 +215,8 @@ def bend_gate(arrays: LadderArrays, offsets: ModelOffsets, shifted: bool) -> dic
     if not np.isfinite(dev):
         return gate
     x = np.log10(arrays.nominal)
-    for name, n, c in (("buckets", arrays.n_in, arrays.c_in), ("every_problem", arrays.n,
-                                                               arrays.c)):
+    for name, (n, c) in (("buckets", arrays.likelihood_counts(inside=True)),
+                         ("every_problem", arrays.likelihood_counts())):
         gamma = bend_profile(LadderData(n=n, c=c, compute=arrays.compute, buckets=(),
                                         interaction=arrays.interaction)).gamma
         visible = bend_visible(x, gamma)
@@ -238,14 +238,20 @@ def _ladder_arrays(counts: pd.DataFrame, models, settings: PredictionSettings):
     losses = [m[2] for m in models]
     loss = np.array(losses, float) if all(v is not None for v in losses) else None
     task_ids = in_task_order(counts["task_id"])   # not the file's order: ties follow it
-    n = counts.pivot(index="model", columns="task_id", values="n").loc[names, task_ids]
-    c = counts.pivot(index="model", columns="task_id", values="c").loc[names, task_ids]
-    n, c = n.to_numpy(), c.to_numpy()
+
+    def table(frame, column):
+        return frame.pivot(index="model", columns="task_id", values=column).loc[
+            names, task_ids].to_numpy()
+    n, c = table(counts, "n"), table(counts, "c")
+    # An adaptive budget's counts as drawn, for the likelihood fits (LadderData.drawn).
+    drawn = None if "n_drawn" not in counts.columns else (table(counts, "n_drawn"),
+                                                          table(counts, "c_drawn"))
+    like_n, like_c = (n, c) if drawn is None else drawn
     try:
         assignment, inside, local, reassign = bucketing(n, c, task_ids, settings)
     except ValueError as err:
         raise InputError(str(err), key="buckets") from None
-    offsets = model_offsets(n, c, compute)
+    offsets = model_offsets(like_n, like_c, compute)
     shifted = settings.model_offsets and offsets_evident(offsets)
     # Distances are measured, and the offsets' leverage taken, on the nominal compute: the
     # effective compute of models far off their trend need not rise with their size (a
@@ -256,11 +262,12 @@ def _ladder_arrays(counts: pd.DataFrame, models, settings: PredictionSettings):
         compute = compute * 10.0 ** offsets.offsets
     x_ladder = np.log10(compute)
     n_in, c_in = n[:, inside], c[:, inside]   # the bucketed problems: the fits' columns
-    interaction = {link: interaction_variance(n_in, c_in, x_ladder, link) for link in LINKS}
+    interaction = {link: interaction_variance(like_n[:, inside], like_c[:, inside], x_ladder,
+                                              link) for link in LINKS}
     arrays = LadderArrays(names=names, task_ids=task_ids, n=n, c=c, compute=compute,
                           nominal=nominal, loss=loss, inside=inside, n_in=n_in, c_in=c_in,
                           inside_ids=[task_ids[i] for i in inside], local=local,
-                          reassign=reassign, interaction=interaction)
+                          reassign=reassign, interaction=interaction, drawn=drawn)
     return arrays, assignment, offsets, shifted
 
 
@@ -526,7 +533,7 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
     if settings.zero_policy == "jeffreys":
         # Keep never-solved problems and estimate -log p by its Jeffreys posterior mean.
         settings = replace(settings, estimator="jeffreys")
-    counts = effective_counts(counts)
+    counts = effective_counts(counts, keep_drawn=True)
     models = sorted(models, key=lambda m: m[1])
     arrays, assignment, offsets, shifted = _ladder_arrays(counts, models, settings)
     names, nominal, compute = arrays.names, arrays.nominal, arrays.compute
@@ -630,6 +637,6 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
                       models=tuple((m[0], float(m[1]), m[2]) for m in models),
                       settings=settings, assignment=assignment, buckets=tuple(buckets),
                       loss=loss_fit, warnings=tuple(notes),
-                      samples={str(k): int(v) for k, v in
-                               counts.groupby("model")["n"].sum().items()},
+                      samples={str(k): int(v) for k, v in counts.groupby("model")[
+                          "n_drawn" if "n_drawn" in counts.columns else "n"].sum().items()},
                       inverse_scaling=tuple(worse), selection=selection, overall=overall)

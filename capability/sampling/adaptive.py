@@ -11,7 +11,10 @@ unbiased together: given the first round's ``c_1 >= r`` passes in exchangeable o
 stopping rule's estimate on the first ``n - 1`` samples averages to the fixed-size one on
 the whole round (Rao-Blackwell on ``c_1``), so counting that round whole keeps every
 estimator's mean and lowers its variance -- for an easy problem it reads the round's ``m``
-samples instead of the ``r - 1`` before its ``r``-th pass.
+samples instead of the ``r - 1`` before its ``r``-th pass. The laws' likelihood fits read
+the counts as kept here, not the estimators' ``(n - 1, c - 1)``: the likelihood of a path
+is ``p^c (1 - p)^(n - c)`` under any stopping rule
+(:meth:`capability.laws.base.LadderData.likelihood_counts`).
 """
 
 from __future__ import annotations
