@@ -191,6 +191,15 @@ def test_the_ks_above_the_samples_are_the_ones_the_note_names():
     assert prediction_notes.ks_above_samples((1, 2), np.ones((3, 4))) == [2]   # greedy
     assert prediction_notes.ks_above_samples((1, 10), np.empty((0, 0))) == []
     assert prediction_notes.samples_per_problem(np.empty((0, 0))) == 0
+    # Given the passes: the harder half's samples, the same at a fixed n ...
+    c = np.tile(np.arange(10), (4, 1))
+    assert prediction_notes.samples_per_problem(np.full((4, 10), 20), c) == 20
+    # ... and an adaptive budget's on the problems it sampled on (rounds of 20 to 200).
+    adaptive = np.where(c >= 4, 20, 200)
+    assert np.median(adaptive, axis=1).max() == 20
+    assert prediction_notes.samples_per_problem(adaptive, c) == 200
+    assert prediction_notes.ks_above_samples((1, 100, 1000), adaptive, c) == [1000]
+    assert prediction_notes.ks_above_samples((1, 100, 1000), adaptive) == [100, 1000]
 
 
 def test_a_ladder_of_one_sample_per_problem_is_named():

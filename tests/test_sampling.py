@@ -320,14 +320,16 @@ def test_inverse_sampling_counts_validation():
     assert n.tolist() == [1, 5] and c.tolist() == [1, 1]
 
 
-def _adaptive_ladder(seed: int, round_size: int = 20, until: int = 3, cap: int = 200):
-    """Five models on one logistic law (120 problems, pass rates mostly 0.002-0.4), sampled
+def _adaptive_ladder(seed: int, round_size: int = 20, until: int = 3, cap: int = 200,
+                     logits: tuple[float, float] = (-6, -1)):
+    """Five models on one logistic law (120 problems, logits at the middle model uniform on
+    ``logits``: by default pass rates mostly 0.002-0.4), sampled
     in rounds until ``until`` passes or ``cap`` samples: ``(compute, p, n, c, r)``, the
     counts as :func:`stopped_counts` keeps them."""
     rng = np.random.default_rng(seed)
     compute = np.logspace(20, 22, 5)
     x = np.log10(compute) - 21
-    p = 1 / (1 + np.exp(-(rng.uniform(-6, -1, 120)[None, :] + 1.5 * x[:, None])))
+    p = 1 / (1 + np.exp(-(rng.uniform(*logits, 120)[None, :] + 1.5 * x[:, None])))
     counts = np.zeros((3, *p.shape))
     ends = np.arange(round_size, cap + 1, round_size)
     for (m, j), rate in np.ndenumerate(p):
@@ -393,6 +395,33 @@ def test_predict_gives_every_law_fit_the_counts_as_drawn(monkeypatch):
         assert np.array_equal(kw["c"][stopped], c_drawn[stopped] - 1)
         assert kw["n"].sum() < n_drawn.sum() <= n[:rows].sum()
     assert pred.samples == {m: int(n[i].sum()) for i, m in enumerate(names)}
+
+
+def test_pass_at_k_beyond_the_samples_counts_those_drawn_on_the_hard_problems():
+    """Rounds of 20 leave most problems at 20 samples, but the ones each model solves least,
+    which pass@100 turns on, were sampled on towards 200: pass@100 is not marked as resting
+    on the per-problem laws' prior, and the note quotes the samples they have."""
+    import pandas as pd
+
+    from capability.prediction.predict import PredictionSettings, predict
+
+    compute, _, n, c, r = _adaptive_ladder(1, logits=(-5, 4))
+    assert np.median(n, axis=1).max() <= 21   # what the note quoted before
+    names = [f"m{i}" for i in range(5)]
+    counts = pd.DataFrame({"model": np.repeat(names, 120),
+                           "task_id": [f"T/{j}" for _ in names for j in range(120)],
+                           "n": n.ravel(), "c": c.ravel(), "r": r.ravel()})
+    pred = predict(counts, [(m, x, None) for m, x in zip(names, compute)], target="big",
+                   target_compute=1e23, settings=PredictionSettings(
+                       n_resamples=20, law="logistic", n_buckets=3, hold_out=3,
+                       k=(1, 100, 1000)))
+    overall = pred.to_dict()["overall"]
+    assert 100 < overall["samples_per_problem"] < 1000
+    assert [k for k, v in overall["pass_at_k"].items() if v["k_above_samples"]] == ["1000"]
+    note = [w for w in pred.warnings if "asked for where" in w]
+    assert len(note) == 1 and note[0].startswith(
+        f"pass@1000 asked for where the ladder models have at most "
+        f"{overall['samples_per_problem']} samples per problem")
 
 
 @needs_isolation

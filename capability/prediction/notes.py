@@ -308,35 +308,47 @@ def tie_notes(assignment: BucketAssignment, difficulty: str) -> list[str]:
                if any(len(t.buckets) > 1 for t in assignment.ties) else "")]
 
 
-def samples_per_problem(n: np.ndarray) -> int:
+def samples_per_problem(n: np.ndarray, c: np.ndarray | None = None) -> int:
     """The samples per problem the ladder's counts ``n`` (``(M, P)``) read pass rates from:
-    each model's median over the problems, the most of any model (0 without counts)."""
+    each model's median over the problems, the most of any model (0 without counts). Given
+    the passes ``c``, each model's median is over its harder half of the problems (pass
+    rate ``c/n`` at or below its median), the ones pass@k at large ``k`` turns on: the same
+    where every problem has the same ``n``, and the samples an adaptive budget spent on
+    them (up to its ``n_max``) where it sampled the hard problems on."""
     n = np.asarray(n, float)
-    return int(np.max(np.median(n, axis=1))) if n.size else 0
+    if not n.size:
+        return 0
+    if c is None:
+        return int(np.max(np.median(n, axis=1)))
+    rate = np.divide(np.asarray(c, float), n, out=np.zeros_like(n), where=n > 0)
+    harder = rate <= np.median(rate, axis=1, keepdims=True)
+    return int(max(np.median(row[keep]) for row, keep in zip(n, harder)))
 
 
-def ks_above_samples(ks: Sequence[int], n: np.ndarray) -> list[int]:
+def ks_above_samples(ks: Sequence[int], n: np.ndarray, c: np.ndarray | None = None
+                     ) -> list[int]:
     """The ``ks`` (whole numbers or their strings) above :func:`samples_per_problem` (and
     above 1), in order: the pass@k whose interval rests on the per-problem laws' prior."""
     if not np.size(n):
         return []
-    most = samples_per_problem(n)
+    most = samples_per_problem(n, c)
     return sorted(int(k) for k in ks if int(k) > max(most, 1))
 
 
-def pass_at_k_notes(ks: Sequence[int], n: np.ndarray) -> list[str]:
+def pass_at_k_notes(ks: Sequence[int], n: np.ndarray, c: np.ndarray | None = None
+                    ) -> list[str]:
     """One note where the headline gives pass@k (``ks``, whole numbers or their strings)
-    with ``k`` above the samples per problem the ladder models have (``n``, ``(M, P)``;
-    :func:`samples_per_problem`): pass@k turns on the
+    with ``k`` above the samples per problem the ladder models have (``n``, ``(M, P)``, and
+    their passes ``c``; :func:`samples_per_problem`): pass@k turns on the
     problems whose pass rate is below about ``1/k``, and counts of fewer samples cannot
     tell such a rate from a somewhat larger one, so pass@k's shape there rests on the
     per-problem laws' prior. On simulated emergent ladders with 20 samples per problem the
     90% interval of pass@100 held the truth in 0.45 (seeds 100-119) to 0.75 (seeds 0-19)
     of them (docs/accuracy-history.md, 2026-12-05)."""
-    beyond = ks_above_samples(ks, n)
+    beyond = ks_above_samples(ks, n, c)
     if not beyond:
         return []
-    most = samples_per_problem(n)
+    most = samples_per_problem(n, c)
     names = ", ".join(f"pass@{k}" for k in beyond)
     return [f"{names} asked for where the ladder models have at most {most} samples per "
             f"problem: pass@k turns on the problems whose pass rate at the target is below "

@@ -627,10 +627,12 @@ def predict(counts: pd.DataFrame, models: list[tuple[str, float, float | None]],
         ks=settings.k, total=len(arrays.task_ids), held_out=len(assignment.held_out),
         excluded=len(assignment.excluded), level=level, joint=joint)
     given = [k for k, v in overall["pass_at_k"].items() if v is not None]
-    notes.extend(pass_at_k_notes(given, n))
-    # Which pass@k rest on the per-problem laws' prior: the table and report mark them.
-    above = ks_above_samples(given, n)
-    overall["samples_per_problem"] = samples_per_problem(n)
+    # Which pass@k rest on the per-problem laws' prior (the table and report mark them):
+    # k above the samples drawn on the problems the ladder models solve least.
+    drawn = arrays.likelihood_counts()
+    notes.extend(pass_at_k_notes(given, *drawn))
+    above = ks_above_samples(given, *drawn)
+    overall["samples_per_problem"] = samples_per_problem(*drawn)
     for k in given:
         overall["pass_at_k"][k]["k_above_samples"] = int(k) in above
     return Prediction(ladder=ladder, target=target, target_compute=float(target_compute),
