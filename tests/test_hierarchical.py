@@ -175,6 +175,48 @@ def test_the_conditional_link_averages_to_the_pass_rate_it_was_given(link, omega
     assert np.shape(one) == () and float(one) == pytest.approx(z[0, 2], abs=1e-9)
 
 
+@pytest.mark.parametrize("link", ["logit", "loglog"])
+@pytest.mark.parametrize("omega2", [0.01, 0.3, 1.0, 5.0])
+def test_the_share_of_spread_spline_is_the_quadrature(link, omega2):
+    """The scatter weights' ``rho(mu) = V / (mu (1 - mu))`` read off its spline in ``logit
+    mu`` is the quadrature's (:func:`_spread_of_pass_rate`) within 2e-9 for ``|logit mu|
+    <= 12`` and 5e-7 up to the weights' clip at 1e-9 (where the quadrature itself cancels);
+    a fit's weights are the same to 1e-4 of a weight at n = 200."""
+    t = np.linspace(-20.7, 20.7, 4001)
+    mu = special.expit(t)
+    exact = hierarchical._spread_of_pass_rate(mu, omega2, link) / (mu * (1 - mu))
+    spline = hierarchical._share_of_spread(omega2, link)(t)
+    inner = np.abs(t) <= 12
+    assert np.max(np.abs(spline - exact)[inner]) < 2e-9
+    assert np.max(np.abs(spline - exact)) < 5e-7
+    n, c, _ = _counts(link, 200, problems=30, seed=1)
+    prob = hierarchical._Problem(n=n.T, c=c.T, x=X - X.mean(), link=link, ceiling=False)
+    theta = np.random.default_rng(0).normal([0.0, 1.0], [3.0, 0.5], (30, 2))
+    log_p = hierarchical._log_p(theta, prob.x, link, False)[0]
+    m = np.clip(np.exp(log_p), 1e-9, 1 - 1e-9)
+    rho = np.clip(hierarchical._spread_of_pass_rate(m, omega2, link) / (m * (1 - m)), 0, 1)
+    np.testing.assert_allclose(prob.scatter_weight(theta, omega2),
+                               1 / (1 + (prob.n - 1) * rho), rtol=1e-4)
+
+
+@pytest.mark.parametrize("link", ["logit", "loglog"])
+def test_the_scatter_solves_its_moment_equation(link):
+    """``_solve_scatter`` returns the ``omega^2`` whose implied excess matches the one
+    given (to 1e-9 of it), 0 for no excess, and its cap where even that implies too little."""
+    mu = np.random.default_rng(4).uniform(0.02, 0.98, (30, 5))
+    per_var = np.full(mu.shape, 199.0) / (mu * (1 - mu))
+
+    def implied(omega2):
+        return float(np.sum(per_var * hierarchical._spread_of_pass_rate(mu, omega2, link)))
+
+    for omega2 in (0.05, 0.7, 3.0, 40.0):
+        got = hierarchical._solve_scatter(implied(omega2), per_var, mu, link)
+        assert implied(got) == pytest.approx(implied(omega2), rel=1e-9)
+        assert got == pytest.approx(omega2, rel=1e-6)
+    assert hierarchical._solve_scatter(0.0, per_var, mu, link) == 0.0
+    assert hierarchical._solve_scatter(1e9 * implied(1.0), per_var, mu, link) == 1024.0
+
+
 def test_importance_weights_in_chunks_are_the_whole_arrays_weights(monkeypatch):
     """The importance weights are computed a chunk of proposals at a time (bounded memory);
     every weight equals the one computed over all proposals at once, bit for bit."""
