@@ -156,9 +156,14 @@ class _Problem:
         w = self.weight if np.ndim(self.weight) == 0 else self.weight[rows]
         return replace(self, n=self.n[rows], c=self.c[rows], weight=w)
 
-    def objective(self, theta, mu, prec):
+    def terms(self, theta, slope: bool = True):
+        """The link's terms at ``theta`` (:func:`_log_p`), which :meth:`objective` and
+        :meth:`gradient_and_information` take as ``terms`` to evaluate them once."""
+        return _log_p(theta, self.x, self.link, self.ceiling, slope=slope)
+
+    def objective(self, theta, mu, prec, terms=None):
         """Negative log posterior per problem (up to a constant), shape ``(..., P)``."""
-        log_p, log1m_p, _, _ = _log_p(theta, self.x, self.link, self.ceiling, slope=False)
+        log_p, log1m_p, _, _ = self.terms(theta, slope=False) if terms is None else terms
         with np.errstate(invalid="ignore"):
             ll = np.where(self.c > 0, self.c * log_p, 0.0) + \
                 np.where(self.n > self.c, (self.n - self.c) * log1m_p, 0.0)
@@ -167,26 +172,34 @@ class _Problem:
         return -ll.sum(-1) + 0.5 * np.einsum("...i,...i->...", d @ prec, d)
 
     def gradient(self, theta, mu, prec):
-        log_p, log1m_p, dlog_f, one_m_q = _log_p(theta, self.x, self.link, self.ceiling)
-        odds = np.exp(np.minimum(log_p - log1m_p, 60.0))
-        r = (self.c - (self.n - self.c) * odds) * self.weight   # d loglik / d log p
-        g_z = r * dlog_f
-        grads = [g_z.sum(-1), (g_z * self.x).sum(-1)]
-        if self.ceiling:
-            grads.append((r * one_m_q).sum(-1))
-        return -np.stack(grads, -1) + (theta - mu) @ prec
+        return self.gradient_and_information(theta, mu, prec)[0]
 
     def information(self, theta, prec):
         """Expected (Fisher) information of each problem's log posterior,
         ``sum_m n_m p/(1-p) g_m g_m^T + Sigma^{-1}`` with ``g_m = d log p_m / d theta``:
         positive definite everywhere, unlike the observed Hessian of the ceiling law."""
-        log_p, log1m_p, dlog_f, one_m_q = _log_p(theta, self.x, self.link, self.ceiling)
-        w = self.n * np.exp(np.minimum(log_p - log1m_p, 60.0)) * self.weight
+        return self.gradient_and_information(theta, None, prec)[1]
+
+    def gradient_and_information(self, theta, mu, prec, terms=None):
+        """The log posterior's gradient (None where ``mu`` is None) and its expected
+        information (:meth:`information`) from one evaluation of the link's terms: a
+        Fisher scoring step needs both at the same parameters."""
+        log_p, log1m_p, dlog_f, one_m_q = self.terms(theta) if terms is None else terms
+        odds = np.exp(np.minimum(log_p - log1m_p, 60.0))
+        grad = None
+        if mu is not None:
+            r = (self.c - (self.n - self.c) * odds) * self.weight   # d loglik / d log p
+            g_z = r * dlog_f
+            grads = [g_z.sum(-1), (g_z * self.x).sum(-1)]
+            if self.ceiling:
+                grads.append((r * one_m_q).sum(-1))
+            grad = -np.stack(grads, -1) + (theta - mu) @ prec
+        w = self.n * odds * self.weight
         g = [dlog_f, dlog_f * self.x]
         if self.ceiling:
             g.append(np.broadcast_to(one_m_q, dlog_f.shape))
         g = np.stack(g, -1)                                  # (P, M, d)
-        return np.einsum("pm,pmi,pmj->pij", w, g, g) + prec
+        return grad, np.einsum("pm,pmi,pmj->pij", w, g, g) + prec
 
     def scatter_weight(self, theta, omega2: float) -> np.ndarray:
         """Each count's quasi-likelihood weight under problem-by-model effects of variance
@@ -220,16 +233,18 @@ def _fisher_scoring(prob: _Problem, theta, mu, prec, max_iter=50, tol=1e-6):
     them took a tenth to a quarter of a prediction's time."""
     steps = 0.5 ** np.arange(20)
     theta = np.array(theta, dtype=float)
-    f = prob.objective(theta, mu, prec)
+    terms = prob.terms(theta)            # at the active problems' parameters, kept in step
+    f = prob.objective(theta, mu, prec, terms)
     active, sub = np.arange(theta.shape[0]), prob
     for _ in range(max_iter):
         th, f_a = theta[active], f[active]
-        g = sub.gradient(th, mu, prec)
-        step = np.linalg.solve(sub.information(th, prec), g[..., None])[..., 0]
+        g, info = sub.gradient_and_information(th, mu, prec, terms)
+        step = np.linalg.solve(info, g[..., None])[..., 0]
         # The full step where it lowers the objective; elsewhere the largest of the halved
         # steps that does (tried only for those problems).
         scale = np.zeros(active.size)
-        f_full = sub.objective(th - step, mu, prec)
+        terms = sub.terms(th - step)
+        f_full = sub.objective(th - step, mu, prec, terms)
         ok = f_full <= f_a + 1e-10 * np.abs(f_a)
         scale[ok] = 1.0
         f_a = np.where(ok, f_full, f_a)
@@ -247,6 +262,14 @@ def _fisher_scoring(prob: _Problem, theta, mu, prec, max_iter=50, tol=1e-6):
         going = np.max(np.abs(moves), axis=1) >= tol
         if not going.any():
             break
+        if rest.size:                    # the halved steps' terms, where one was taken
+            back = rest[moved]
+            at = sub.subset(back).terms(th[back] - moves[back])
+            terms = tuple(None if t is None else t.copy() for t in terms)
+            for t, t_back in zip(terms, at):
+                if t is not None:
+                    t[back] = t_back
+        terms = tuple(None if t is None else t[going] for t in terms)
         active = active[going]
         sub = prob.subset(active)
     return theta, prob.information(theta, prec)
