@@ -265,8 +265,7 @@ def _fisher_scoring(prob: _Problem, theta, mu, prec, max_iter=50, tol=1e-6):
         if rest.size:                    # the halved steps' terms, where one was taken
             back = rest[moved]
             at = sub.subset(back).terms(th[back] - moves[back])
-            terms = tuple(None if t is None else t.copy() for t in terms)
-            for t, t_back in zip(terms, at):
+            for t, t_back in zip(terms, at):      # fresh arrays of this step's, so in place
                 if t is not None:
                     t[back] = t_back
         terms = tuple(None if t is None else t[going] for t in terms)
