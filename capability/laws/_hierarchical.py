@@ -243,8 +243,9 @@ def _fisher_scoring(prob: _Problem, theta, mu, prec, max_iter=50, tol=1e-6):
         # The full step where it lowers the objective; elsewhere the largest of the halved
         # steps that does (tried only for those problems).
         scale = np.zeros(active.size)
-        terms = sub.terms(th - step)
-        f_full = sub.objective(th - step, mu, prec, terms)
+        full = th - step
+        terms = sub.terms(full)
+        f_full = sub.objective(full, mu, prec, terms)
         ok = f_full <= f_a + 1e-10 * np.abs(f_a)
         scale[ok] = 1.0
         f_a = np.where(ok, f_full, f_a)
